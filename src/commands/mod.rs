@@ -1,0 +1,131 @@
+//! One module per subcommand. Only these touch the terminal, the filesystem
+//! or prompts; everything they call is pure.
+
+pub mod interactive;
+pub mod recommend;
+pub mod rules;
+pub mod scaffold;
+
+use std::io::{self, IsTerminal as _, Write as _};
+use std::path::{Path, PathBuf};
+
+use crate::cli::{Command, RulesOption};
+use crate::engine::RuleSet;
+use crate::error::{Diagnostic, Error};
+use crate::spec::FlowsFile;
+
+/// Why a command stopped early.
+#[derive(Debug)]
+pub enum Failure {
+    /// Stdout was closed (`commsadvise … | head`): not an error.
+    BrokenPipe,
+    Error(Error),
+}
+
+impl From<Error> for Failure {
+    fn from(e: Error) -> Failure {
+        Failure::Error(e)
+    }
+}
+
+impl From<Diagnostic> for Failure {
+    fn from(d: Diagnostic) -> Failure {
+        Failure::Error(d.into())
+    }
+}
+
+pub fn dispatch(command: Command) -> Result<(), Failure> {
+    match command {
+        Command::Recommend(args) => recommend::run(&args),
+        Command::Scaffold(args) => scaffold::run(&args),
+        Command::Interactive(args) => interactive::run(&args),
+        Command::Rules(args) => rules::run(&args),
+    }
+}
+
+/// Writes to stdout, treating a closed pipe as a normal end.
+pub fn print(text: &str) -> Result<(), Failure> {
+    let mut stdout = io::stdout().lock();
+    match stdout
+        .write_all(text.as_bytes())
+        .and_then(|()| stdout.flush())
+    {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == io::ErrorKind::BrokenPipe => Err(Failure::BrokenPipe),
+        Err(e) => Err(Error::io("<stdout>", e).into()),
+    }
+}
+
+/// Whether to colour output: only on a terminal, never with NO_COLOR.
+pub fn color() -> bool {
+    io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
+}
+
+/// Reads a file the user named; a missing or unreadable one is an input error.
+pub fn read_input(path: &Path) -> Result<Vec<u8>, Error> {
+    std::fs::read(path).map_err(|e| {
+        let shown = path.display().to_string();
+        let hint = match e.kind() {
+            io::ErrorKind::NotFound => {
+                "check the path; `commsadvise scaffold` without a file uses the built-in example"
+            }
+            io::ErrorKind::IsADirectory => "name a file, not a folder",
+            _ => "check the file's permissions",
+        };
+        Diagnostic::new(format!("cannot read `{shown}`: {}", plain(&e)), shown)
+            .note(hint)
+            .into()
+    })
+}
+
+/// An io::Error's message without the "(os error N)" tail.
+fn plain(e: &io::Error) -> String {
+    let s = e.to_string();
+    match s.find(" (os error") {
+        Some(i) => s[..i].to_owned(),
+        None => s,
+    }
+}
+
+/// Loads and validates a flows file.
+pub fn load_flows(path: &Path) -> Result<FlowsFile, Error> {
+    let bytes = read_input(path)?;
+    crate::spec::load(&path.display().to_string(), &bytes)
+}
+
+/// The built-in rules plus the user's `--rules` files and folders (folders
+/// walked in sorted order, `.yaml` and `.yml` files only).
+pub fn load_rules(option: &RulesOption) -> Result<RuleSet, Error> {
+    let mut files: Vec<PathBuf> = Vec::new();
+    for path in &option.rules {
+        if path.is_dir() {
+            let mut found: Vec<PathBuf> = walkdir::WalkDir::new(path)
+                .sort_by_file_name()
+                .into_iter()
+                .filter_map(Result::ok)
+                .filter(|e| e.file_type().is_file())
+                .map(walkdir::DirEntry::into_path)
+                .filter(|p| p.extension().is_some_and(|e| e == "yaml" || e == "yml"))
+                .collect();
+            if found.is_empty() {
+                return Err(Diagnostic::new(
+                    format!("no rule files in `{}`", path.display()),
+                    path.display().to_string(),
+                )
+                .note("rule files end in .yaml or .yml")
+                .into());
+            }
+            files.append(&mut found);
+        } else {
+            files.push(path.clone());
+        }
+    }
+    let mut extra = Vec::with_capacity(files.len());
+    for file in files {
+        let bytes = read_input(&file)?;
+        let name = file.display().to_string();
+        let text = crate::yaml::text(&name, &bytes)?.to_owned();
+        extra.push((name, text));
+    }
+    RuleSet::load(&extra)
+}

@@ -1,0 +1,55 @@
+//! `commsadvise rules [ID]`: lists the rules in force, or explains one.
+
+use std::fmt::Write as _;
+
+use crate::cli::RulesArgs;
+use crate::commands::{Failure, load_rules, print};
+use crate::engine::rule::{Rule, suggest_id};
+use crate::error::Diagnostic;
+
+pub fn run(args: &RulesArgs) -> Result<(), Failure> {
+    let rules = load_rules(&args.rules)?;
+    let Some(id) = &args.id else {
+        let all = rules.all();
+        let width = all.iter().map(|r| r.id.len()).max().unwrap_or(2);
+        let mut out = String::new();
+        for rule in all {
+            let _ = writeln!(
+                out,
+                "{:width$}  {:19}  {}",
+                rule.id,
+                rule.criterion.as_str(),
+                rule.effect.describe()
+            );
+        }
+        return print(&out);
+    };
+    let Some(rule) = rules.get(id) else {
+        let ids: Vec<&str> = rules.all().iter().map(|r| r.id.as_str()).collect();
+        let mut d = Diagnostic::new(format!("no rule `{id}`"), "<rules>")
+            .note("`commsadvise rules` lists every rule");
+        if let Some(best) = suggest_id(id, &ids) {
+            d = d.note(format!("did you mean `{best}`?"));
+        }
+        return Err(d.into());
+    };
+    print(&explain(rule))
+}
+
+/// Everything about one rule, as `commsadvise rules ID` shows it.
+pub fn explain(rule: &Rule) -> String {
+    let mut out = String::new();
+    let _ = writeln!(out, "{}", rule.id);
+    let _ = writeln!(out, "  criterion: {}", rule.criterion);
+    let _ = writeln!(out, "  when:      {}", rule.when.describe());
+    let _ = writeln!(out, "  effect:    {}", rule.effect.describe());
+    let _ = writeln!(out, "  text:      {}", rule.text);
+    if let Some(r) = &rule.resolution {
+        let _ = writeln!(out, "  resolves:  {}: {}", r.id, r.text.trim());
+    }
+    if let Some(s) = &rule.source {
+        let _ = writeln!(out, "  source:    {s}");
+    }
+    let _ = writeln!(out, "  file:      {}", rule.origin);
+    out
+}

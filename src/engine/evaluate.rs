@@ -1,0 +1,459 @@
+//! The decision procedure: a pure function from a flows file and a rule set
+//! to one [`Recommendation`] per flow.
+//!
+//! Hard rules decide first (an `exclude` is a physical impossibility, a
+//! `require` is something only one transport offers); scores pick among what
+//! is left; ties go to the simpler transport (REST, then gRPC, then Kafka),
+//! following the article's "start with REST". Requirements that nothing left
+//! can meet become conflicts, each with the pattern that resolves it.
+
+use serde::Serialize;
+
+use crate::engine::facts::{Facts, Field, Kind, Value, display_value};
+use crate::engine::registry::RuleSet;
+use crate::engine::rule::{Cmp, Criterion, Effect, Rule};
+use crate::spec::model::{Flow, FlowsFile, Transport};
+
+/// The whole answer for one flows file.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Report {
+    pub version: u32,
+    pub system: String,
+    pub flows: Vec<Recommendation>,
+}
+
+/// How the choice was reached.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Decision {
+    /// The flow pins its transport.
+    Pinned,
+    /// Hard rules (require / exclude, and `transports`) left one candidate.
+    Requirement,
+    /// The highest score among the candidates.
+    Score,
+}
+
+/// The recommendation for one flow (SPEC §4, plus what the report adds).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Recommendation {
+    pub name: String,
+    pub from: String,
+    pub to: Vec<String>,
+    pub transport: Transport,
+    pub pinned: bool,
+    /// What the rules pick, which differs from `transport` only when pinned.
+    pub rules_choice: Transport,
+    pub decided_by: Decision,
+    pub scores: Scores,
+    /// The best other transport that was a candidate, when scores decided.
+    pub runner_up: Option<Transport>,
+    /// Score of the choice minus the runner-up's: how close the call was.
+    pub margin: Option<f64>,
+    /// Single-field changes that would change the rules' choice.
+    pub flips: Vec<Flip>,
+    pub reasons: Vec<Reason>,
+    pub risks: Vec<Risk>,
+    pub conflicts: Vec<Conflict>,
+}
+
+/// The total score of each transport.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct Scores {
+    pub rest: f64,
+    pub grpc: f64,
+    pub kafka: f64,
+}
+
+impl Scores {
+    fn from_points(points: [f64; 3]) -> Scores {
+        Scores {
+            rest: points[0],
+            grpc: points[1],
+            kafka: points[2],
+        }
+    }
+
+    pub fn get(&self, transport: Transport) -> f64 {
+        match transport {
+            Transport::Rest => self.rest,
+            Transport::Grpc => self.grpc,
+            Transport::Kafka => self.kafka,
+        }
+    }
+}
+
+/// A rule that fired for the flow.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Reason {
+    pub rule: String,
+    pub criterion: Criterion,
+    pub transport: Transport,
+    /// What the rule did: `rest +3, grpc -2`, `require kafka`, `exclude kafka`.
+    pub effect: String,
+    /// The points the rule gave the chosen transport (0 for hard rules).
+    pub points: f64,
+    pub text: String,
+}
+
+/// A pitfall of the chosen transport that applies to this flow.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Risk {
+    pub id: String,
+    pub criterion: Criterion,
+    pub text: String,
+}
+
+/// A requirement the chosen transport cannot meet, and how to resolve it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Conflict {
+    pub id: String,
+    pub text: String,
+    /// The rules whose requirements clash.
+    pub rules: Vec<String>,
+}
+
+/// "would be grpc if client were internal".
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Flip {
+    pub field: &'static str,
+    pub value: String,
+    pub transport: Transport,
+}
+
+impl Flip {
+    pub fn sentence(&self) -> String {
+        format!(
+            "would be {} if {} were {}",
+            self.transport, self.field, self.value
+        )
+    }
+}
+
+/// Recommends a transport for every flow of `file`.
+pub fn recommend(file: &FlowsFile, rules: &RuleSet) -> Report {
+    let allowed = mask(&file.transports);
+    Report {
+        version: 1,
+        system: file.system.clone(),
+        flows: file
+            .flows
+            .iter()
+            .map(|flow| recommend_flow(flow, allowed, rules))
+            .collect(),
+    }
+}
+
+/// A set of transports as bits, indexed like [`Transport::ALL`].
+type Mask = u8;
+
+fn mask(transports: &[Transport]) -> Mask {
+    transports.iter().fold(0, |m, t| m | bit(*t))
+}
+
+fn bit(t: Transport) -> Mask {
+    match t {
+        Transport::Rest => 1,
+        Transport::Grpc => 2,
+        Transport::Kafka => 4,
+    }
+}
+
+fn index(t: Transport) -> usize {
+    match t {
+        Transport::Rest => 0,
+        Transport::Grpc => 1,
+        Transport::Kafka => 2,
+    }
+}
+
+/// The outcome of the hard rules and the scores, before pinning.
+struct Choice {
+    choice: Transport,
+    points: [f64; 3],
+    candidates: Mask,
+}
+
+/// Picks a transport from the deciding rules only; this runs once per flow
+/// and once per "what if", so it allocates nothing.
+fn choose(facts: &Facts, allowed: Mask, rules: &[Rule]) -> Choice {
+    let mut points = [0.0; 3];
+    let mut excluded: Mask = 0;
+    let mut required: Mask = 0b111;
+    for rule in rules {
+        if !rule.when.holds(facts) {
+            continue;
+        }
+        match &rule.effect {
+            Effect::Score(p) => {
+                for i in 0..3 {
+                    points[i] += p[i];
+                }
+            }
+            Effect::Exclude(t) => excluded |= bit(*t),
+            Effect::Require(t) => required &= bit(*t),
+            Effect::Risk(_) => {}
+        }
+    }
+    let mut candidates = allowed & !excluded;
+    if candidates == 0 {
+        candidates = allowed;
+    }
+    if candidates & required != 0 {
+        candidates &= required;
+    }
+    let choice = best(candidates, &points, None).unwrap_or(Transport::Rest);
+    Choice {
+        choice,
+        points,
+        candidates,
+    }
+}
+
+/// The highest-scoring transport in `candidates` other than `except`; ties go
+/// to the earlier (simpler) transport.
+fn best(candidates: Mask, points: &[f64; 3], except: Option<Transport>) -> Option<Transport> {
+    let mut best: Option<Transport> = None;
+    for t in Transport::ALL {
+        if candidates & bit(*t) == 0 || Some(*t) == except {
+            continue;
+        }
+        if best.is_none_or(|b| points[index(*t)] > points[index(b)]) {
+            best = Some(*t);
+        }
+    }
+    best
+}
+
+fn recommend_flow(flow: &Flow, allowed: Mask, rules: &RuleSet) -> Recommendation {
+    let facts = Facts::of(flow);
+    let deciding = rules.deciding();
+    let Choice {
+        choice,
+        points,
+        candidates,
+    } = choose(&facts, allowed, deciding);
+    let transport = flow.transport.unwrap_or(choice);
+    let pinned = flow.transport.is_some();
+
+    let runner_up = best(candidates, &points, Some(choice));
+    let decided_by = if pinned {
+        Decision::Pinned
+    } else if runner_up.is_none() {
+        Decision::Requirement
+    } else {
+        Decision::Score
+    };
+    let margin = match (decided_by, runner_up) {
+        (Decision::Score, Some(r)) => Some(points[index(choice)] - points[index(r)]),
+        _ => None,
+    };
+
+    let fired: Vec<&Rule> = deciding.iter().filter(|r| r.when.holds(&facts)).collect();
+    let reasons = reasons(&fired, transport);
+    let conflicts = conflicts(&fired, transport, pinned, allowed);
+    let risks = rules
+        .risks()
+        .iter()
+        .filter(|r| r.effect == Effect::Risk(transport) && r.when.holds(&facts))
+        .map(|r| Risk {
+            id: r.id.clone(),
+            criterion: r.criterion,
+            text: r.text.clone(),
+        })
+        .collect();
+
+    Recommendation {
+        name: flow.name.clone(),
+        from: flow.from.clone(),
+        to: flow.to.clone(),
+        transport,
+        pinned,
+        rules_choice: choice,
+        decided_by,
+        scores: Scores::from_points(points),
+        runner_up: if decided_by == Decision::Score {
+            runner_up
+        } else {
+            None
+        },
+        margin,
+        flips: flips(&facts, allowed, rules, choice),
+        reasons,
+        risks,
+        conflicts,
+    }
+}
+
+/// Every deciding rule that fired, hard rules first, then by the points they
+/// gave the chosen transport, so the top reasons explain the choice.
+fn reasons(fired: &[&Rule], chosen: Transport) -> Vec<Reason> {
+    let mut reasons: Vec<Reason> = fired
+        .iter()
+        .map(|rule| Reason {
+            rule: rule.id.clone(),
+            criterion: rule.criterion,
+            transport: rule.effect.transport(),
+            effect: rule.effect.describe(),
+            points: match &rule.effect {
+                Effect::Score(p) => p[index(chosen)],
+                _ => 0.0,
+            },
+            text: rule.text.clone(),
+        })
+        .collect();
+    let rank = |r: &Reason| {
+        u8::from(!(r.effect.starts_with("require") || r.effect.starts_with("exclude")))
+    };
+    reasons.sort_by(|a, b| {
+        rank(a)
+            .cmp(&rank(b))
+            .then(b.points.abs().total_cmp(&a.points.abs()))
+            .then_with(|| a.rule.cmp(&b.rule))
+    });
+    reasons
+}
+
+/// Hard requirements that the chosen transport does not honour.
+fn conflicts(fired: &[&Rule], chosen: Transport, pinned: bool, allowed: Mask) -> Vec<Conflict> {
+    let excluders = |t: Transport| -> Vec<&Rule> {
+        fired
+            .iter()
+            .copied()
+            .filter(|r| r.effect == Effect::Exclude(t))
+            .collect()
+    };
+    let mut out: Vec<Conflict> = Vec::new();
+    for rule in fired {
+        let (unmet, why) = match rule.effect {
+            Effect::Require(t) if t != chosen => {
+                let why = if pinned {
+                    format!("the flow pins `transport: {chosen}`")
+                } else if allowed & bit(t) == 0 {
+                    format!("{t} is not in `transports`")
+                } else if let Some(x) = excluders(t).first() {
+                    format!("rule `{}` rules {t} out: {}", x.id, x.text)
+                } else {
+                    "another requirement points elsewhere".to_owned()
+                };
+                (true, why)
+            }
+            Effect::Exclude(t) if t == chosen => {
+                let why = if pinned {
+                    format!("the flow pins `transport: {chosen}`")
+                } else {
+                    format!("no allowed transport other than {t} is left")
+                };
+                (true, why)
+            }
+            _ => (false, String::new()),
+        };
+        if !unmet {
+            continue;
+        }
+        let (id, fix) = match &rule.resolution {
+            Some(r) => (r.id.clone(), r.text.trim().to_owned()),
+            None => (
+                rule.id.clone(),
+                "Revisit the requirement or the transport.".to_owned(),
+            ),
+        };
+        let text = format!(
+            "`{}` ({}) cannot be met with {chosen}: {why}. Resolution: {fix}",
+            rule.id,
+            rule.effect.describe()
+        );
+        let mut involved = vec![rule.id.clone()];
+        if let Effect::Require(t) = rule.effect {
+            involved.extend(excluders(t).iter().map(|x| x.id.clone()));
+        }
+        match out.iter_mut().find(|c| c.id == id) {
+            Some(existing) => {
+                for r in involved {
+                    if !existing.rules.contains(&r) {
+                        existing.rules.push(r);
+                    }
+                }
+            }
+            None => out.push(Conflict {
+                id,
+                text,
+                rules: involved,
+            }),
+        }
+    }
+    out
+}
+
+/// For each field, the nearest value that changes the rules' choice.
+fn flips(facts: &Facts, allowed: Mask, rules: &RuleSet, current: Transport) -> Vec<Flip> {
+    let deciding = rules.deciding();
+    let mut out = Vec::new();
+    for &field in Field::ALL {
+        if !rules.reads(field) {
+            continue;
+        }
+        for value in alternatives(facts, field, rules) {
+            let mut changed = *facts;
+            changed.set(field, value);
+            let other = choose(&changed, allowed, deciding).choice;
+            if other != current {
+                out.push(Flip {
+                    field: field.name(),
+                    value: display_value(field, value),
+                    transport: other,
+                });
+                break;
+            }
+        }
+    }
+    out
+}
+
+/// The values worth trying for `field`, nearest to the current one first.
+fn alternatives(facts: &Facts, field: Field, rules: &RuleSet) -> Vec<Value> {
+    let current = facts.get(field);
+    match field.kind() {
+        Kind::Keyword(names) => (0..names.len())
+            .filter_map(|i| u8::try_from(i).ok())
+            .map(Value::Keyword)
+            .filter(|v| *v != current)
+            .collect(),
+        Kind::Bool => vec![Value::Bool(!matches!(current, Value::Bool(true)))],
+        Kind::Number => {
+            let Value::Number(now) = current else {
+                return Vec::new();
+            };
+            let mut values: Vec<u64> = rules
+                .thresholds(field)
+                .iter()
+                .map(|(cmp, n)| match cmp {
+                    // The first value on the other side of the threshold.
+                    Cmp::Lt | Cmp::Gte => {
+                        if now.is_some_and(|v| v < *n) {
+                            *n
+                        } else {
+                            n.saturating_sub(1)
+                        }
+                    }
+                    Cmp::Lte | Cmp::Gt => {
+                        if now.is_some_and(|v| v <= *n) {
+                            n + 1
+                        } else {
+                            *n
+                        }
+                    }
+                })
+                .filter(|v| Some(*v) != now && (field != Field::Receivers || *v >= 1))
+                .collect();
+            let distance = |v: u64| now.map_or(v, |n| n.abs_diff(v));
+            values.sort_by_key(|v| (distance(*v), *v));
+            values.dedup();
+            let mut out: Vec<Value> = values.into_iter().map(|v| Value::Number(Some(v))).collect();
+            if now.is_some() && field != Field::Receivers {
+                out.push(Value::Number(None));
+            }
+            out
+        }
+    }
+}

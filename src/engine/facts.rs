@@ -1,0 +1,224 @@
+//! The facts of one flow that rules can test, as plain copyable values.
+//!
+//! Rules never see a [`Flow`] directly: the engine evaluates them against
+//! [`Facts`], which are cheap to copy, so "what if this field were different"
+//! questions cost no allocation.
+
+use crate::spec::model::{
+    Client, Contract, Coupling, Delivery, Flow, Format, Interaction, Ordering,
+};
+
+/// A flow field that a rule condition can name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Field {
+    Interaction,
+    Client,
+    Coupling,
+    LatencyMs,
+    Throughput,
+    Delivery,
+    Replay,
+    Ordering,
+    Format,
+    Contract,
+    PayloadBytes,
+    /// How many services the flow goes to (the length of `to`).
+    Receivers,
+}
+
+/// What kind of value a field holds, which decides the operators it takes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    /// One of a closed set of words; the slice lists them.
+    Keyword(&'static [&'static str]),
+    /// An optional non-negative number.
+    Number,
+    Bool,
+}
+
+/// One field's value.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Value {
+    /// Index into the field's keyword list.
+    Keyword(u8),
+    /// `None` when the flow leaves the number out.
+    Number(Option<u64>),
+    Bool(bool),
+}
+
+impl Field {
+    /// Every field, in the order flows.yaml documents them.
+    pub const ALL: &'static [Field] = &[
+        Field::Interaction,
+        Field::Client,
+        Field::Coupling,
+        Field::LatencyMs,
+        Field::Throughput,
+        Field::Delivery,
+        Field::Replay,
+        Field::Ordering,
+        Field::Format,
+        Field::Contract,
+        Field::PayloadBytes,
+        Field::Receivers,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Field::Interaction => "interaction",
+            Field::Client => "client",
+            Field::Coupling => "coupling",
+            Field::LatencyMs => "latency_ms",
+            Field::Throughput => "throughput",
+            Field::Delivery => "delivery",
+            Field::Replay => "replay",
+            Field::Ordering => "ordering",
+            Field::Format => "format",
+            Field::Contract => "contract",
+            Field::PayloadBytes => "payload_bytes",
+            Field::Receivers => "receivers",
+        }
+    }
+
+    pub fn parse(name: &str) -> Option<Field> {
+        Field::ALL.iter().copied().find(|f| f.name() == name)
+    }
+
+    pub fn names() -> Vec<&'static str> {
+        Field::ALL.iter().map(|f| f.name()).collect()
+    }
+
+    pub fn kind(self) -> Kind {
+        match self {
+            Field::Interaction => Kind::Keyword(Interaction::NAMES),
+            Field::Client => Kind::Keyword(Client::NAMES),
+            Field::Coupling => Kind::Keyword(Coupling::NAMES),
+            Field::Delivery => Kind::Keyword(Delivery::NAMES),
+            Field::Ordering => Kind::Keyword(Ordering::NAMES),
+            Field::Format => Kind::Keyword(Format::NAMES),
+            Field::Contract => Kind::Keyword(Contract::NAMES),
+            Field::LatencyMs | Field::Throughput | Field::PayloadBytes | Field::Receivers => {
+                Kind::Number
+            }
+            Field::Replay => Kind::Bool,
+        }
+    }
+}
+
+/// The rule-relevant facts of one flow.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Facts {
+    pub interaction: Interaction,
+    pub client: Client,
+    pub coupling: Coupling,
+    pub latency_ms: Option<u64>,
+    pub throughput: Option<u64>,
+    pub delivery: Delivery,
+    pub replay: bool,
+    pub ordering: Ordering,
+    pub format: Format,
+    pub contract: Contract,
+    pub payload_bytes: Option<u64>,
+    pub receivers: u64,
+}
+
+impl Facts {
+    pub fn of(flow: &Flow) -> Facts {
+        Facts {
+            interaction: flow.interaction,
+            client: flow.client,
+            coupling: flow.coupling,
+            latency_ms: flow.latency_ms,
+            throughput: flow.throughput,
+            delivery: flow.delivery,
+            replay: flow.replay,
+            ordering: flow.ordering,
+            format: flow.format,
+            contract: flow.contract,
+            payload_bytes: flow.payload_bytes,
+            receivers: flow.to.len() as u64,
+        }
+    }
+
+    /// The facts of a flow that sets nothing: every SPEC default, one receiver.
+    pub fn defaults() -> Facts {
+        Facts::of(&Flow::new("example", "a", "b"))
+    }
+
+    pub fn get(&self, field: Field) -> Value {
+        fn index<T: PartialEq>(all: &[T], value: &T) -> Value {
+            let i = all.iter().position(|v| v == value).unwrap_or(0);
+            Value::Keyword(u8::try_from(i).unwrap_or(u8::MAX))
+        }
+        match field {
+            Field::Interaction => index(Interaction::ALL, &self.interaction),
+            Field::Client => index(Client::ALL, &self.client),
+            Field::Coupling => index(Coupling::ALL, &self.coupling),
+            Field::LatencyMs => Value::Number(self.latency_ms),
+            Field::Throughput => Value::Number(self.throughput),
+            Field::Delivery => index(Delivery::ALL, &self.delivery),
+            Field::Replay => Value::Bool(self.replay),
+            Field::Ordering => index(Ordering::ALL, &self.ordering),
+            Field::Format => index(Format::ALL, &self.format),
+            Field::Contract => index(Contract::ALL, &self.contract),
+            Field::PayloadBytes => Value::Number(self.payload_bytes),
+            Field::Receivers => Value::Number(Some(self.receivers)),
+        }
+    }
+
+    /// Sets one field; a value of the wrong kind leaves the facts unchanged
+    /// (callers build values from [`Field::kind`], so that cannot happen).
+    pub fn set(&mut self, field: Field, value: Value) {
+        fn pick<T: Copy>(all: &[T], i: u8, slot: &mut T) {
+            if let Some(v) = all.get(usize::from(i)) {
+                *slot = *v;
+            }
+        }
+        match (field, value) {
+            (Field::Interaction, Value::Keyword(i)) => {
+                pick(Interaction::ALL, i, &mut self.interaction)
+            }
+            (Field::Client, Value::Keyword(i)) => pick(Client::ALL, i, &mut self.client),
+            (Field::Coupling, Value::Keyword(i)) => pick(Coupling::ALL, i, &mut self.coupling),
+            (Field::Delivery, Value::Keyword(i)) => pick(Delivery::ALL, i, &mut self.delivery),
+            (Field::Ordering, Value::Keyword(i)) => pick(Ordering::ALL, i, &mut self.ordering),
+            (Field::Format, Value::Keyword(i)) => pick(Format::ALL, i, &mut self.format),
+            (Field::Contract, Value::Keyword(i)) => pick(Contract::ALL, i, &mut self.contract),
+            (Field::LatencyMs, Value::Number(n)) => self.latency_ms = n,
+            (Field::Throughput, Value::Number(n)) => self.throughput = n,
+            (Field::PayloadBytes, Value::Number(n)) => self.payload_bytes = n,
+            (Field::Receivers, Value::Number(n)) => self.receivers = n.unwrap_or(1).max(1),
+            (Field::Replay, Value::Bool(b)) => self.replay = b,
+            _ => {}
+        }
+    }
+}
+
+/// How a value reads in a report: `client were internal`, `latency_ms were 40`.
+pub fn display_value(field: Field, value: Value) -> String {
+    match (field.kind(), value) {
+        (Kind::Keyword(names), Value::Keyword(i)) => {
+            names.get(usize::from(i)).copied().unwrap_or("?").to_owned()
+        }
+        (_, Value::Number(Some(n))) => n.to_string(),
+        (_, Value::Number(None)) => "unset".to_owned(),
+        (_, Value::Bool(b)) => b.to_string(),
+        _ => "?".to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn set_then_get_round_trips_every_field() {
+        let mut facts = Facts::defaults();
+        facts.set(Field::Client, Value::Keyword(0));
+        facts.set(Field::LatencyMs, Value::Number(Some(7)));
+        facts.set(Field::Replay, Value::Bool(true));
+        assert_eq!(facts.get(Field::Client), Value::Keyword(0));
+        assert_eq!(facts.get(Field::LatencyMs), Value::Number(Some(7)));
+        assert_eq!(facts.get(Field::Replay), Value::Bool(true));
+    }
+}

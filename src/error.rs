@@ -1,0 +1,272 @@
+//! Typed errors with exit codes, and the one rendering of a user-facing
+//! diagnostic (`error: …`, ` --> file:line:col`, source line, caret).
+//!
+//! Wording here is part of the interface: tests assert it verbatim.
+
+use std::fmt::{self, Write as _};
+use std::path::PathBuf;
+
+use crate::spec::model::Pos;
+
+/// One problem in something the user wrote, pointing at where it is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Diagnostic {
+    /// What happened, in one line: "unknown field `latency` in flow `get-order`".
+    pub message: String,
+    /// The file as the user named it.
+    pub file: String,
+    /// Where, when known.
+    pub pos: Option<Pos>,
+    /// The line at `pos`, for the caret display.
+    pub source_line: Option<String>,
+    /// How many columns the caret covers.
+    pub width: usize,
+    /// Text after the caret: usually a did-you-mean.
+    pub label: Option<String>,
+    /// `= …` lines: what is accepted, how to fix it.
+    pub notes: Vec<String>,
+}
+
+impl Diagnostic {
+    pub fn new(message: impl Into<String>, file: impl Into<String>) -> Diagnostic {
+        Diagnostic {
+            message: message.into(),
+            file: file.into(),
+            pos: None,
+            source_line: None,
+            width: 1,
+            label: None,
+            notes: Vec::new(),
+        }
+    }
+
+    /// Points the diagnostic at `pos` in `source`, underlining `width` columns.
+    #[must_use]
+    pub fn at(mut self, source: &str, pos: Pos, width: usize) -> Diagnostic {
+        self.pos = Some(pos);
+        self.source_line = source
+            .lines()
+            .nth(pos.line.saturating_sub(1))
+            .map(|line| line.trim_end_matches('\r').to_owned());
+        self.width = width.max(1);
+        self
+    }
+
+    #[must_use]
+    pub fn label(mut self, label: impl Into<String>) -> Diagnostic {
+        self.label = Some(label.into());
+        self
+    }
+
+    #[must_use]
+    pub fn note(mut self, note: impl Into<String>) -> Diagnostic {
+        self.notes.push(note.into());
+        self
+    }
+
+    /// Adds "did you mean `x`?" as the label when a near miss exists.
+    #[must_use]
+    pub fn suggest(self, given: &str, candidates: &[&str]) -> Diagnostic {
+        match did_you_mean(given, candidates) {
+            Some(best) => self.label(format!("did you mean `{best}`?")),
+            None => self,
+        }
+    }
+
+    /// Adds the `= accepted: …` note.
+    #[must_use]
+    pub fn accepted(self, candidates: &[&str]) -> Diagnostic {
+        self.note(format!("accepted: {}", candidates.join(", ")))
+    }
+}
+
+impl fmt::Display for Diagnostic {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(f, "error: {}", self.message)?;
+        let Some(pos) = self.pos else {
+            writeln!(f, " --> {}", self.file)?;
+            for note in &self.notes {
+                writeln!(f, "  = {note}")?;
+            }
+            return Ok(());
+        };
+        let number = pos.line.to_string();
+        let pad = " ".repeat(number.len());
+        writeln!(f, "{pad}--> {}:{}:{}", self.file, pos.line, pos.column)?;
+        if let Some(line) = &self.source_line {
+            writeln!(f, "{pad} |")?;
+            writeln!(f, "{number} | {}", line.replace('\t', " "))?;
+            let mut caret = String::new();
+            // Columns count characters, so multi-byte text keeps the caret aligned.
+            let _ = write!(
+                caret,
+                "{pad} | {}{}",
+                " ".repeat(pos.column.saturating_sub(1)),
+                "^".repeat(self.width)
+            );
+            if let Some(label) = &self.label {
+                let _ = write!(caret, " {label}");
+            }
+            writeln!(f, "{caret}")?;
+        } else if let Some(label) = &self.label {
+            writeln!(f, "{pad} = {label}")?;
+        }
+        for note in &self.notes {
+            writeln!(f, "{pad} = {note}")?;
+        }
+        Ok(())
+    }
+}
+
+/// Everything that can go wrong, each with its exit code (SPEC §1).
+#[derive(Debug)]
+pub enum Error {
+    /// The user's input is wrong: bad YAML, unknown field, unsafe name,
+    /// refused overwrite. Exit code 2.
+    Input(Vec<Diagnostic>),
+    /// A usage problem with no file behind it (for example no terminal for
+    /// `interactive`). Exit code 2.
+    Usage(String),
+    /// Reading or writing failed for reasons outside the input. Exit code 1.
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    /// Anything else, such as an embedded template that fails to render.
+    /// Exit code 1.
+    Internal(String),
+}
+
+impl Error {
+    pub fn exit_code(&self) -> i32 {
+        match self {
+            Error::Input(_) | Error::Usage(_) => 2,
+            Error::Io { .. } | Error::Internal(_) => 1,
+        }
+    }
+
+    pub fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Error {
+        Error::Io {
+            path: path.into(),
+            source,
+        }
+    }
+}
+
+impl From<Diagnostic> for Error {
+    fn from(diagnostic: Diagnostic) -> Error {
+        Error::Input(vec![diagnostic])
+    }
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Error::Input(diagnostics) => {
+                for (i, d) in diagnostics.iter().enumerate() {
+                    if i > 0 {
+                        writeln!(f)?;
+                    }
+                    write!(f, "{d}")?;
+                }
+                Ok(())
+            }
+            Error::Usage(message) => writeln!(f, "error: {message}"),
+            Error::Io { path, source } => {
+                writeln!(f, "error: cannot access `{}`: {source}", path.display())
+            }
+            Error::Internal(message) => writeln!(f, "error: {message}"),
+        }
+    }
+}
+
+impl std::error::Error for Error {}
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// The closest candidate to `given`, if it is close enough to be a typo.
+pub fn did_you_mean<'a>(given: &str, candidates: &[&'a str]) -> Option<&'a str> {
+    let given_lower = given.to_ascii_lowercase();
+    let limit = (given.chars().count() / 3).max(1);
+    candidates
+        .iter()
+        .filter_map(|&candidate| {
+            let distance = edit_distance(&given_lower, candidate);
+            let prefix = given_lower.len() >= 3
+                && (candidate.starts_with(&given_lower) || given_lower.starts_with(candidate));
+            if distance <= limit || prefix {
+                Some((distance, candidate))
+            } else {
+                None
+            }
+        })
+        .min()
+        .map(|(_, candidate)| candidate)
+}
+
+/// Optimal string alignment distance: Levenshtein plus adjacent
+/// transpositions, since `kafak` for `kafka` is the commonest typo.
+fn edit_distance(a: &str, b: &str) -> usize {
+    let a: Vec<char> = a.chars().collect();
+    let b: Vec<char> = b.chars().collect();
+    let mut rows = vec![vec![0usize; b.len() + 1]; a.len() + 1];
+    for (i, row) in rows.iter_mut().enumerate() {
+        row[0] = i;
+    }
+    for j in 0..=b.len() {
+        rows[0][j] = j;
+    }
+    for i in 1..=a.len() {
+        for j in 1..=b.len() {
+            let cost = usize::from(a[i - 1] != b[j - 1]);
+            let mut best = (rows[i - 1][j] + 1)
+                .min(rows[i][j - 1] + 1)
+                .min(rows[i - 1][j - 1] + cost);
+            if i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] {
+                best = best.min(rows[i - 2][j - 2] + 1);
+            }
+            rows[i][j] = best;
+        }
+    }
+    rows[a.len()][b.len()]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn suggests_transposed_keyword() {
+        assert_eq!(
+            did_you_mean("kafak", &["rest", "grpc", "kafka"]),
+            Some("kafka")
+        );
+    }
+
+    #[test]
+    fn suggests_field_from_prefix() {
+        assert_eq!(
+            did_you_mean("latency", &["latency_ms", "throughput"]),
+            Some("latency_ms")
+        );
+    }
+
+    #[test]
+    fn does_not_suggest_unrelated_words() {
+        assert_eq!(did_you_mean("colour", &["rest", "grpc", "kafka"]), None);
+    }
+
+    #[test]
+    fn renders_source_line_with_caret() {
+        let source = "version: 1\nflows:\n  - name: a\n    latency: 5\n";
+        let d = Diagnostic::new("unknown field `latency` in flow `a`", "flows.yaml")
+            .at(source, Pos { line: 4, column: 5 }, 7)
+            .label("did you mean `latency_ms`?")
+            .note("accepted: name, latency_ms");
+        assert_eq!(
+            d.to_string(),
+            "error: unknown field `latency` in flow `a`\n \
+             --> flows.yaml:4:5\n  |\n4 |     latency: 5\n  |     ^^^^^^^ did you mean `latency_ms`?\n  = accepted: name, latency_ms\n"
+        );
+    }
+}

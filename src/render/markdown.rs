@@ -1,0 +1,94 @@
+//! The Markdown report: a decision table and a section per flow, fit for a
+//! pull request or a decision record.
+
+use std::fmt::Write as _;
+
+use crate::engine::evaluate::Report;
+use crate::render::{decided, margin, requirements};
+use crate::spec::model::FlowsFile;
+
+pub fn render(file: &FlowsFile, report: &Report) -> String {
+    let mut out = String::new();
+    let _ = writeln!(out, "# Communication decisions: {}\n", report.system);
+    let _ = writeln!(
+        out,
+        "| Flow | From → To | Transport | Decided by | Margin | Conflicts |"
+    );
+    let _ = writeln!(out, "|---|---|---|---|---|---|");
+    for rec in &report.flows {
+        let _ = writeln!(
+            out,
+            "| [{}](#{}) | {} → {} | **{}** | {} | {} | {} |",
+            rec.name,
+            rec.name,
+            rec.from,
+            rec.to.join(", "),
+            rec.transport,
+            decided(rec),
+            margin(rec),
+            rec.conflicts.len()
+        );
+    }
+    for (rec, flow) in report.flows.iter().zip(&file.flows) {
+        let _ = writeln!(out, "\n## {}\n", rec.name);
+        let _ = writeln!(
+            out,
+            "**{}** from `{}` to {}.",
+            rec.transport,
+            rec.from,
+            code_list(&rec.to)
+        );
+        if let Some(d) = &flow.description {
+            let _ = writeln!(out, "\n> {d}");
+        }
+        let needs = requirements(flow);
+        if !needs.is_empty() {
+            let list: Vec<String> = needs.iter().map(|(k, v)| format!("`{k}: {v}`")).collect();
+            let _ = writeln!(out, "\nRequirements: {}.", list.join(", "));
+        }
+        let _ = writeln!(
+            out,
+            "\nScores: rest {:+}, grpc {:+}, kafka {:+}. Decided by {}; margin {}.",
+            rec.scores.rest,
+            rec.scores.grpc,
+            rec.scores.kafka,
+            decided(rec),
+            margin(rec)
+        );
+        let _ = writeln!(out, "\n### Why\n");
+        for r in &rec.reasons {
+            let _ = writeln!(
+                out,
+                "- **{}** (`{}`: {}): {}",
+                r.criterion, r.rule, r.effect, r.text
+            );
+        }
+        if !rec.risks.is_empty() {
+            let _ = writeln!(out, "\n### Risks\n");
+            for r in &rec.risks {
+                let _ = writeln!(out, "- **{}** (`{}`): {}", r.criterion, r.id, r.text);
+            }
+        }
+        if !rec.conflicts.is_empty() {
+            let _ = writeln!(out, "\n### Conflicts\n");
+            for c in &rec.conflicts {
+                let _ = writeln!(out, "- **{}**: {}", c.id, c.text);
+            }
+        }
+        if !rec.flips.is_empty() {
+            let _ = writeln!(out, "\n### What would change it\n");
+            for f in &rec.flips {
+                let _ = writeln!(out, "- {}", f.sentence());
+            }
+        }
+    }
+    out
+}
+
+fn code_list(items: &[String]) -> String {
+    items
+        .iter()
+        .map(|i| format!("`{i}`"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}

@@ -1,0 +1,73 @@
+//! Reports as text, JSON and Markdown. Pure functions from a report to a
+//! string; the caller decides where it goes and whether colour is wanted.
+
+pub mod json;
+pub mod markdown;
+pub mod text;
+
+use crate::engine::evaluate::Recommendation;
+use crate::spec::model::{
+    Client, Contract, Coupling, Delivery, Flow, Format, Interaction, Ordering,
+};
+
+/// The flow's requirements that differ from the defaults, as `key: value`
+/// pairs: what a reader needs to see to judge the recommendation.
+pub fn requirements(flow: &Flow) -> Vec<(&'static str, String)> {
+    let mut out = Vec::new();
+    if flow.interaction != Interaction::RequestResponse {
+        out.push(("interaction", flow.interaction.to_string()));
+    }
+    if flow.client != Client::Internal {
+        out.push(("client", flow.client.to_string()));
+    }
+    if flow.coupling != Coupling::Tight {
+        out.push(("coupling", flow.coupling.to_string()));
+    }
+    if let Some(ms) = flow.latency_ms {
+        out.push(("latency_ms", ms.to_string()));
+    }
+    if let Some(t) = flow.throughput {
+        out.push(("throughput", t.to_string()));
+    }
+    if flow.delivery != Delivery::AtMostOnce {
+        out.push(("delivery", flow.delivery.to_string()));
+    }
+    if flow.replay {
+        out.push(("replay", "true".to_owned()));
+    }
+    if flow.ordering != Ordering::None {
+        out.push(("ordering", flow.ordering.to_string()));
+    }
+    if flow.format != Format::Any {
+        out.push(("format", flow.format.to_string()));
+    }
+    if flow.contract != Contract::Flexible {
+        out.push(("contract", flow.contract.to_string()));
+    }
+    if let Some(b) = flow.payload_bytes {
+        out.push(("payload_bytes", b.to_string()));
+    }
+    if let Some(t) = flow.transport {
+        out.push(("transport", t.to_string()));
+    }
+    out
+}
+
+/// How the decision was reached, in a few words.
+pub fn decided(rec: &Recommendation) -> String {
+    use crate::engine::evaluate::Decision;
+    match rec.decided_by {
+        Decision::Pinned if rec.rules_choice == rec.transport => "pinned".to_owned(),
+        Decision::Pinned => format!("pinned (rules: {})", rec.rules_choice),
+        Decision::Requirement => "requirement".to_owned(),
+        Decision::Score => "score".to_owned(),
+    }
+}
+
+/// The margin, signed, or `-` when hard rules decided.
+pub fn margin(rec: &Recommendation) -> String {
+    match (rec.margin, rec.runner_up) {
+        (Some(m), Some(r)) => format!("{m:+} over {r}"),
+        _ => "-".to_owned(),
+    }
+}

@@ -1,0 +1,1 @@
+//! The scaffold: a plan of files first, written after.

@@ -1,0 +1,8 @@
+//! flows.yaml v1: the typed model, name rules, loading and validation.
+
+pub mod load;
+pub mod model;
+pub mod names;
+
+pub use load::{load, load_str};
+pub use model::{Flow, FlowsFile, Transport};

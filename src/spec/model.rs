@@ -1,0 +1,142 @@
+//! The typed model of flows.yaml v1 (SPEC §2), after validation.
+//!
+//! Everything downstream (engine, render, scaffold) works on these types only,
+//! so they carry no YAML concerns; source positions live in [`SourceMap`].
+
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+
+use crate::keywords::keywords;
+
+keywords! {
+    /// A way for services to talk; the thing commsadvise recommends.
+    Transport { Rest = "rest", Grpc = "grpc", Kafka = "kafka" }
+}
+
+keywords! {
+    /// The shape of the conversation.
+    Interaction { RequestResponse = "request-response", Event = "event", Stream = "stream" }
+}
+
+keywords! {
+    /// Who is on the calling side.
+    Client { Browser = "browser", Public = "public", Internal = "internal" }
+}
+
+keywords! {
+    /// Whether the sender must keep working while receivers are down or slow.
+    Coupling { Tight = "tight", Loose = "loose" }
+}
+
+keywords! {
+    /// The delivery guarantee the flow needs.
+    Delivery { AtMostOnce = "at-most-once", AtLeastOnce = "at-least-once", ExactlyOnce = "exactly-once" }
+}
+
+keywords! {
+    /// The ordering guarantee the flow needs.
+    Ordering { None = "none", PerKey = "per-key", Total = "total" }
+}
+
+keywords! {
+    /// Whether the payload must stay human-readable on the wire.
+    Format { Json = "json", Binary = "binary", Any = "any" }
+}
+
+keywords! {
+    /// Whether a typed, versioned contract is required.
+    Contract { Strict = "strict", Flexible = "flexible" }
+}
+
+impl Transport {
+    /// Whether the caller waits for an answer on this transport.
+    pub fn is_synchronous(self) -> bool {
+        matches!(self, Transport::Rest | Transport::Grpc)
+    }
+}
+
+/// A whole flows.yaml file, validated.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct FlowsFile {
+    pub version: u32,
+    pub system: String,
+    /// What this organisation can run, in SPEC order, without duplicates.
+    pub transports: Vec<Transport>,
+    /// Every service: declared ones plus those implied by flows, by name.
+    pub services: BTreeMap<String, Service>,
+    pub flows: Vec<Flow>,
+}
+
+/// A service, declared under `services:` or implied by a flow.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct Service {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+}
+
+/// One service-to-service flow with every default applied.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Flow {
+    pub name: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    pub from: String,
+    pub to: Vec<String>,
+    pub interaction: Interaction,
+    pub client: Client,
+    pub coupling: Coupling,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub latency_ms: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub throughput: Option<u64>,
+    pub delivery: Delivery,
+    pub replay: bool,
+    pub ordering: Ordering,
+    pub format: Format,
+    pub contract: Contract,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub payload_bytes: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub topic: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub transport: Option<Transport>,
+}
+
+impl Flow {
+    /// A flow between two services with every SPEC default; the base that
+    /// tests, rule examples and the questionnaire start from.
+    pub fn new(name: &str, from: &str, to: &str) -> Flow {
+        Flow {
+            name: name.to_owned(),
+            description: None,
+            from: from.to_owned(),
+            to: vec![to.to_owned()],
+            interaction: Interaction::RequestResponse,
+            client: Client::Internal,
+            coupling: Coupling::Tight,
+            latency_ms: None,
+            throughput: None,
+            delivery: Delivery::AtMostOnce,
+            replay: false,
+            ordering: Ordering::None,
+            format: Format::Any,
+            contract: Contract::Flexible,
+            payload_bytes: None,
+            topic: None,
+            transport: None,
+        }
+    }
+
+    /// The Kafka topic this flow uses when Kafka carries it.
+    pub fn topic_name(&self) -> &str {
+        self.topic.as_deref().unwrap_or(&self.name)
+    }
+}
+
+/// A 1-based position in a source file.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Pos {
+    pub line: usize,
+    pub column: usize,
+}

@@ -1,0 +1,210 @@
+//! The one way commsadvise reads YAML: size cap, parser budgets, and every
+//! parser error turned into a [`Diagnostic`] that points at the source.
+//!
+//! serde-saphyr (pure Rust, maintained) gives locations, rejects duplicate
+//! keys and meters aliases and depth; this module sets those limits once so
+//! that flows files and rule files get the same protection.
+
+use serde::de::DeserializeOwned;
+use serde_saphyr::budget::BudgetBreach;
+use serde_saphyr::{Error as YamlError, Location};
+
+use crate::error::Diagnostic;
+use crate::spec::model::Pos;
+
+/// Files larger than this are refused before parsing: generous for a real
+/// system (100,000 flows fit), small enough to parse in well under a second.
+pub const MAX_BYTES: usize = 32 * 1024 * 1024;
+
+/// Nesting deeper than this is refused; flows.yaml needs four levels.
+pub const MAX_DEPTH: usize = 32;
+
+/// Alias expansion beyond this many events is refused (alias bombs).
+pub const MAX_ALIAS_EVENTS: usize = 100_000;
+
+fn options() -> serde_saphyr::Options {
+    let mut options = serde_saphyr::Options::default();
+    options.with_snippet = false;
+    options.duplicate_keys = serde_saphyr::DuplicateKeyPolicy::Error;
+    if let Some(budget) = options.budget.as_mut() {
+        budget.max_depth = MAX_DEPTH;
+        budget.max_events = 20_000_000;
+        budget.max_nodes = 10_000_000;
+        budget.max_aliases = 10_000;
+        budget.max_documents = 1;
+        budget.max_total_scalar_bytes = MAX_BYTES;
+    }
+    options.alias_limits.max_total_replayed_events = MAX_ALIAS_EVENTS;
+    options.alias_limits.max_replay_stack_depth = MAX_DEPTH;
+    options
+}
+
+/// Checks size and encoding, so the parser only ever sees bounded UTF-8.
+pub fn text<'a>(file: &str, bytes: &'a [u8]) -> Result<&'a str, Diagnostic> {
+    if bytes.len() > MAX_BYTES {
+        return Err(Diagnostic::new(
+            format!(
+                "`{file}` is {} bytes, over the limit of {MAX_BYTES} bytes",
+                bytes.len()
+            ),
+            file,
+        )
+        .note("split the system into several flows files"));
+    }
+    std::str::from_utf8(bytes).map_err(|e| {
+        let valid = &bytes[..e.valid_up_to()];
+        let line = valid.iter().filter(|b| **b == b'\n').count() + 1;
+        let line_start = valid.iter().rposition(|b| *b == b'\n').map_or(0, |i| i + 1);
+        let column = String::from_utf8_lossy(&valid[line_start..])
+            .chars()
+            .count()
+            + 1;
+        Diagnostic::new(format!("`{file}` is not valid UTF-8"), file)
+            .at(&String::from_utf8_lossy(bytes), Pos { line, column }, 1)
+            .note("save the file as UTF-8")
+    })
+}
+
+/// Parses `text` into `T`, with limits, mapping errors to diagnostics.
+pub fn parse<T: DeserializeOwned>(file: &str, text: &str) -> Result<T, Diagnostic> {
+    if text.len() > MAX_BYTES {
+        return Err(self::text(file, text.as_bytes())
+            .err()
+            .unwrap_or_else(|| Diagnostic::new("file too large", file)));
+    }
+    if text
+        .trim()
+        .lines()
+        .all(|l| l.trim().is_empty() || l.trim_start().starts_with('#'))
+    {
+        return Err(Diagnostic::new(format!("`{file}` is empty"), file).note(
+            "a flows file starts with `version: 1` and lists `flows:`; see examples/orders.yaml",
+        ));
+    }
+    serde_saphyr::from_str_with_options(text, options()).map_err(|e| diagnostic(&e, file, text))
+}
+
+/// The innermost error, past snippet and alias wrappers.
+fn innermost(mut error: &YamlError) -> &YamlError {
+    while let YamlError::WithSnippet { error: inner, .. }
+    | YamlError::AliasError { error: inner, .. } = error
+    {
+        error = inner;
+    }
+    error
+}
+
+pub fn pos(location: Location) -> Pos {
+    Pos {
+        line: usize::try_from(location.line())
+            .unwrap_or(usize::MAX)
+            .max(1),
+        column: usize::try_from(location.column())
+            .unwrap_or(usize::MAX)
+            .max(1),
+    }
+}
+
+/// The key written on `line` just before `column`: `    latency_ms: fast` → `latency_ms`.
+pub fn key_before(text: &str, at: Pos) -> Option<String> {
+    let line = text.lines().nth(at.line.checked_sub(1)?)?;
+    let head: String = line.chars().take(at.column.saturating_sub(1)).collect();
+    let head = head.trim_end().strip_suffix(':')?;
+    let key = head.trim_start().trim_start_matches("- ").trim();
+    (!key.is_empty()).then(|| key.trim_matches(['"', '\'']).to_owned())
+}
+
+fn diagnostic(error: &YamlError, file: &str, text: &str) -> Diagnostic {
+    let inner = innermost(error);
+    // Alias errors are reported where the alias is used.
+    let location = error.location().or_else(|| inner.location());
+    let at = location.map(pos);
+    let point = |d: Diagnostic, width: usize| match at {
+        Some(p) => d.at(text, p, width),
+        None => d,
+    };
+    match inner {
+        YamlError::SerdeUnknownField { field, expected, .. } => {
+            let d = Diagnostic::new(format!("unknown field `{field}`"), file);
+            point(d, field.chars().count()).suggest(field, expected).accepted(expected)
+        }
+        YamlError::DuplicateMappingKey { key, .. } => {
+            let key = key.clone().unwrap_or_default();
+            let d = Diagnostic::new(format!("duplicate key `{key}`"), file);
+            let first = at.and_then(|p| first_key_before(text, &key, p));
+            let d = point(d, key.chars().count());
+            match first {
+                Some(line) => d.note(format!("`{key}` is first set on line {line}; keep one of them")),
+                None => d.note("keep one of them"),
+            }
+        }
+        YamlError::SerdeMissingField { field, .. } => point(
+            Diagnostic::new(format!("missing field `{field}`"), file),
+            1,
+        ),
+        YamlError::Budget { breach, .. } => {
+            let what = match breach {
+                BudgetBreach::Depth { .. } => format!("nesting deeper than {MAX_DEPTH} levels"),
+                BudgetBreach::Aliases { .. } | BudgetBreach::Anchors { .. } | BudgetBreach::Nodes { .. } | BudgetBreach::Events { .. } => {
+                    "too many YAML nodes or aliases (an alias bomb?)".to_owned()
+                }
+                BudgetBreach::Documents { .. } => "more than one YAML document".to_owned(),
+                other => format!("a parser limit was exceeded ({other:?})"),
+            };
+            point(Diagnostic::new(format!("`{file}` is refused: {what}"), file), 1)
+                .note("flows files are small, shallow mappings; remove the nesting or aliases")
+        }
+        YamlError::AliasReplayLimitExceeded { .. }
+        | YamlError::AliasExpansionLimitExceeded { .. }
+        | YamlError::AliasReplayStackDepthExceeded { .. }
+        | YamlError::AliasReplayCounterOverflow { .. } => point(
+            Diagnostic::new(format!("`{file}` is refused: aliases expand to more than {MAX_ALIAS_EVENTS} nodes (an alias bomb?)"), file),
+            1,
+        )
+        .note("use aliases for small shared defaults only"),
+        YamlError::MultipleDocuments { .. } => point(
+            Diagnostic::new(format!("`{file}` holds more than one YAML document"), file),
+            3,
+        )
+        .note("put every flow in one document, under one `flows:` list"),
+        YamlError::Eof { .. } => Diagnostic::new(format!("`{file}` is empty"), file)
+            .note("a flows file starts with `version: 1` and lists `flows:`"),
+        _ => {
+            let message = strip_location(&inner.to_string());
+            let key = at.and_then(|p| key_before(text, p));
+            let message = match key {
+                Some(key) => format!("invalid value for `{key}`: {message}"),
+                None => message,
+            };
+            point(Diagnostic::new(message, file), 1)
+        }
+    }
+}
+
+/// Drops the parser's own " at line X, column Y" suffix: the diagnostic says it.
+fn strip_location(message: &str) -> String {
+    let message = message.lines().next().unwrap_or(message);
+    match message.find(" at line ") {
+        Some(i) => message[..i].to_owned(),
+        None => message.to_owned(),
+    }
+}
+
+/// The line where `key:` first appears before `at` with the same indentation.
+fn first_key_before(text: &str, key: &str, at: Pos) -> Option<usize> {
+    let indent = at.column.saturating_sub(1);
+    text.lines()
+        .take(at.line.saturating_sub(1))
+        .enumerate()
+        .find_map(|(i, line)| {
+            let rest = line.get(indent..)?;
+            let before = &line[..indent];
+            let starts =
+                before.trim_start_matches(' ').trim_end().is_empty() || before.trim() == "-";
+            (starts
+                && rest
+                    .strip_prefix(key)
+                    .is_some_and(|r| r.trim_start().starts_with(':')))
+            .then_some(i + 1)
+        })
+}
