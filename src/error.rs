@@ -8,6 +8,9 @@ use std::path::PathBuf;
 
 use crate::spec::model::Pos;
 
+/// Longest source line shown in full; longer ones are cut around the caret.
+const SHOWN: usize = 120;
+
 /// One problem in something the user wrote, pointing at where it is.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Diagnostic {
@@ -52,6 +55,33 @@ impl Diagnostic {
         self
     }
 
+    /// The source line as shown, and the caret's column in it: lines longer
+    /// than [`SHOWN`] are cut to a window around the caret.
+    fn shown(line: &str, column: usize) -> (String, usize) {
+        let chars: Vec<char> = line
+            .chars()
+            .map(|c| if c == '\t' { ' ' } else { c })
+            .collect();
+        if chars.len() <= SHOWN {
+            return (chars.into_iter().collect(), column);
+        }
+        let start = column
+            .saturating_sub(SHOWN / 2)
+            .min(chars.len().saturating_sub(SHOWN));
+        let end = (start + SHOWN).min(chars.len());
+        let mut shown = String::new();
+        let mut caret = column - start;
+        if start > 0 {
+            shown.push_str("...");
+            caret += 3;
+        }
+        shown.extend(&chars[start..end]);
+        if end < chars.len() {
+            shown.push_str("...");
+        }
+        (shown, caret)
+    }
+
     #[must_use]
     pub fn label(mut self, label: impl Into<String>) -> Diagnostic {
         self.label = Some(label.into());
@@ -94,15 +124,16 @@ impl fmt::Display for Diagnostic {
         let pad = " ".repeat(number.len());
         writeln!(f, "{pad}--> {}:{}:{}", self.file, pos.line, pos.column)?;
         if let Some(line) = &self.source_line {
+            let (shown, column) = Diagnostic::shown(line, pos.column);
             writeln!(f, "{pad} |")?;
-            writeln!(f, "{number} | {}", line.replace('\t', " "))?;
+            writeln!(f, "{number} | {shown}")?;
             let mut caret = String::new();
             // Columns count characters, so multi-byte text keeps the caret aligned.
             let _ = write!(
                 caret,
                 "{pad} | {}{}",
-                " ".repeat(pos.column.saturating_sub(1)),
-                "^".repeat(self.width)
+                " ".repeat(column.saturating_sub(1)),
+                "^".repeat(self.width.min(SHOWN))
             );
             if let Some(label) = &self.label {
                 let _ = write!(caret, " {label}");
@@ -171,11 +202,10 @@ impl fmt::Display for Error {
                 }
                 Ok(())
             }
-            Error::Usage(message) => writeln!(f, "error: {message}"),
+            Error::Usage(message) | Error::Internal(message) => writeln!(f, "error: {message}"),
             Error::Io { path, source } => {
                 writeln!(f, "error: cannot access `{}`: {source}", path.display())
             }
-            Error::Internal(message) => writeln!(f, "error: {message}"),
         }
     }
 }
@@ -213,8 +243,8 @@ fn edit_distance(a: &str, b: &str) -> usize {
     for (i, row) in rows.iter_mut().enumerate() {
         row[0] = i;
     }
-    for j in 0..=b.len() {
-        rows[0][j] = j;
+    for (j, cell) in rows[0].iter_mut().enumerate() {
+        *cell = j;
     }
     for i in 1..=a.len() {
         for j in 1..=b.len() {

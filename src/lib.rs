@@ -37,8 +37,7 @@ where
         }
     };
     match commands::dispatch(cli.command) {
-        Ok(()) => 0,
-        Err(commands::Failure::BrokenPipe) => 0,
+        Ok(()) | Err(commands::Failure::BrokenPipe) => 0,
         Err(commands::Failure::Error(e)) => {
             let _ = write!(std::io::stderr(), "{e}");
             e.exit_code()

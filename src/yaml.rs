@@ -28,6 +28,7 @@ fn options() -> serde_saphyr::Options {
     options.duplicate_keys = serde_saphyr::DuplicateKeyPolicy::Error;
     if let Some(budget) = options.budget.as_mut() {
         budget.max_depth = MAX_DEPTH;
+        budget.flow_nesting_limit = MAX_DEPTH;
         budget.max_events = 20_000_000;
         budget.max_nodes = 10_000_000;
         budget.max_aliases = 10_000;
@@ -53,7 +54,7 @@ pub fn text<'a>(file: &str, bytes: &'a [u8]) -> Result<&'a str, Diagnostic> {
     }
     std::str::from_utf8(bytes).map_err(|e| {
         let valid = &bytes[..e.valid_up_to()];
-        let line = valid.iter().filter(|b| **b == b'\n').count() + 1;
+        let line = valid.split(|b| *b == b'\n').count();
         let line_start = valid.iter().rposition(|b| *b == b'\n').map_or(0, |i| i + 1);
         let column = String::from_utf8_lossy(&valid[line_start..])
             .chars()
@@ -148,11 +149,34 @@ fn diagnostic(error: &YamlError, file: &str, text: &str) -> Diagnostic {
                 BudgetBreach::Aliases { .. } | BudgetBreach::Anchors { .. } | BudgetBreach::Nodes { .. } | BudgetBreach::Events { .. } => {
                     "too many YAML nodes or aliases (an alias bomb?)".to_owned()
                 }
-                BudgetBreach::Documents { .. } => "more than one YAML document".to_owned(),
+                BudgetBreach::Documents { .. } => {
+                    return point(Diagnostic::new(format!("`{file}` holds more than one YAML document"), file), 3)
+                        .note("put every flow in one document, under one `flows:` list");
+                }
                 other => format!("a parser limit was exceeded ({other:?})"),
             };
             point(Diagnostic::new(format!("`{file}` is refused: {what}"), file), 1)
                 .note("flows files are small, shallow mappings; remove the nesting or aliases")
+        }
+        YamlError::InvalidScalar { .. }
+        | YamlError::SerdeInvalidType { .. }
+        | YamlError::SerdeInvalidValue { .. }
+        | YamlError::InvalidBooleanStrict { .. } => {
+            let key = at.and_then(|p| key_before(text, p));
+            let written = at.map(|p| scalar_at(text, p)).unwrap_or_default();
+            let expected = key.as_deref().and_then(expectation);
+            match (key, expected) {
+                (Some(key), Some(expected)) => point(
+                    Diagnostic::new(format!("invalid value `{written}` for `{key}`"), file),
+                    written.chars().count(),
+                )
+                .accepted(&[expected]),
+                (Some(key), None) => point(
+                    Diagnostic::new(format!("invalid value for `{key}`: {}", strip_location(&inner.to_string())), file),
+                    written.chars().count(),
+                ),
+                _ => point(Diagnostic::new(strip_location(&inner.to_string()), file), 1),
+            }
         }
         YamlError::AliasReplayLimitExceeded { .. }
         | YamlError::AliasExpansionLimitExceeded { .. }
@@ -171,14 +195,45 @@ fn diagnostic(error: &YamlError, file: &str, text: &str) -> Diagnostic {
             .note("a flows file starts with `version: 1` and lists `flows:`"),
         _ => {
             let message = strip_location(&inner.to_string());
-            let key = at.and_then(|p| key_before(text, p));
-            let message = match key {
-                Some(key) => format!("invalid value for `{key}`: {message}"),
-                None => message,
-            };
-            point(Diagnostic::new(message, file), 1)
+            let d = point(Diagnostic::new(format!("`{file}` is not valid YAML: {message}"), file), 1);
+            if message.contains("recursion limit") {
+                d.note(format!("nesting deeper than {MAX_DEPTH} levels is refused"))
+            } else if message.contains("tab") {
+                d.note("indent with spaces: YAML does not allow tabs for indentation")
+            } else {
+                d
+            }
         }
     }
+}
+
+/// What a typed flows.yaml key accepts, for type errors.
+fn expectation(key: &str) -> Option<&'static str> {
+    match key {
+        "latency_ms" | "throughput" | "payload_bytes" => Some("a whole number, at least 1"),
+        "replay" => Some("true or false"),
+        "version" => Some("1"),
+        "name" | "from" | "system" | "topic" | "description" | "interaction" | "client"
+        | "coupling" | "delivery" | "ordering" | "format" | "contract" | "transport" => {
+            Some("a plain string")
+        }
+        _ => None,
+    }
+}
+
+/// The plain scalar written at `at`, up to a comment, comma or bracket.
+pub fn scalar_at(text: &str, at: Pos) -> String {
+    let line = text
+        .lines()
+        .nth(at.line.saturating_sub(1))
+        .unwrap_or_default();
+    let rest: String = line.chars().skip(at.column.saturating_sub(1)).collect();
+    let rest = rest.split(" #").next().unwrap_or_default();
+    rest.split([',', ']', '}'])
+        .next()
+        .unwrap_or_default()
+        .trim()
+        .to_owned()
 }
 
 /// Drops the parser's own " at line X, column Y" suffix: the diagnostic says it.

@@ -56,7 +56,7 @@ pub fn print(text: &str) -> Result<(), Failure> {
     }
 }
 
-/// Whether to colour output: only on a terminal, never with NO_COLOR.
+/// Whether to colour output: only on a terminal, never with `NO_COLOR`.
 pub fn color() -> bool {
     io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
 }
@@ -78,7 +78,7 @@ pub fn read_input(path: &Path) -> Result<Vec<u8>, Error> {
     })
 }
 
-/// An io::Error's message without the "(os error N)" tail.
+/// An `io::Error`'s message without the "(os error N)" tail.
 fn plain(e: &io::Error) -> String {
     let s = e.to_string();
     match s.find(" (os error") {

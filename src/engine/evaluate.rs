@@ -169,7 +169,7 @@ fn index(t: Transport) -> usize {
 
 /// The outcome of the hard rules and the scores, before pinning.
 struct Choice {
-    choice: Transport,
+    pick: Transport,
     points: [f64; 3],
     candidates: Mask,
 }
@@ -202,9 +202,9 @@ fn choose(facts: &Facts, allowed: Mask, rules: &[Rule]) -> Choice {
     if candidates & required != 0 {
         candidates &= required;
     }
-    let choice = best(candidates, &points, None).unwrap_or(Transport::Rest);
+    let pick = best(candidates, &points, None).unwrap_or(Transport::Rest);
     Choice {
-        choice,
+        pick,
         points,
         candidates,
     }
@@ -229,7 +229,7 @@ fn recommend_flow(flow: &Flow, allowed: Mask, rules: &RuleSet) -> Recommendation
     let facts = Facts::of(flow);
     let deciding = rules.deciding();
     let Choice {
-        choice,
+        pick: choice,
         points,
         candidates,
     } = choose(&facts, allowed, deciding);
@@ -396,7 +396,7 @@ fn flips(facts: &Facts, allowed: Mask, rules: &RuleSet, current: Transport) -> V
         for value in alternatives(facts, field, rules) {
             let mut changed = *facts;
             changed.set(field, value);
-            let other = choose(&changed, allowed, deciding).choice;
+            let other = choose(&changed, allowed, deciding).pick;
             if other != current {
                 out.push(Flip {
                     field: field.name(),

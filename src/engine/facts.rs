@@ -176,7 +176,7 @@ impl Facts {
         }
         match (field, value) {
             (Field::Interaction, Value::Keyword(i)) => {
-                pick(Interaction::ALL, i, &mut self.interaction)
+                pick(Interaction::ALL, i, &mut self.interaction);
             }
             (Field::Client, Value::Keyword(i)) => pick(Client::ALL, i, &mut self.client),
             (Field::Coupling, Value::Keyword(i)) => pick(Coupling::ALL, i, &mut self.coupling),

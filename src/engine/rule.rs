@@ -289,7 +289,7 @@ struct Context<'a> {
 impl Context<'_> {
     /// A diagnostic pointing at the first `key:` in the file, since conditions
     /// are read as plain values that no longer carry their position.
-    fn error(&self, message: String, key: &str) -> Diagnostic {
+    fn error(&self, message: impl std::fmt::Display, key: &str) -> Diagnostic {
         let d = Diagnostic::new(format!("{message} in rule `{}`", self.id), self.file);
         match locate_key(self.text, key) {
             Some(pos) => d.at(self.text, pos, key.chars().count().max(1)),
@@ -349,12 +349,12 @@ pub fn compile(raw: RawRule, file: &str, text: &str) -> Result<Rule, Diagnostic>
     let effect = effect(&raw.effect, &cx)?;
     if raw.resolution.is_some() && !matches!(effect, Effect::Require(_) | Effect::Exclude(_)) {
         return Err(cx
-            .error("`resolution` is only for `require` and `exclude` effects".into(), "resolution")
+            .error("`resolution` is only for `require` and `exclude` effects", "resolution")
             .note("a resolution names the pattern that resolves a conflict; scores and risks cannot conflict"));
     }
     if raw.text.trim().is_empty() {
         return Err(cx
-            .error("empty `text`".into(), "text")
+            .error("empty `text`", "text")
             .note("the text is what users read in the report"));
     }
     let examples = raw.examples.unwrap_or_default();
@@ -489,7 +489,7 @@ fn test(field: Field, json: &Json, cx: &Context<'_>) -> Result<Condition, Diagno
             }
             "set" => {
                 let Some(expected) = arg.as_bool() else {
-                    return Err(cx.error("`set` takes true or false".into(), op));
+                    return Err(cx.error("`set` takes true or false", op));
                 };
                 Condition::Set(field, expected)
             }
@@ -555,7 +555,7 @@ fn effect(raw: &RawEffect, cx: &Context<'_>) -> Result<Effect, Diagnostic> {
     if given.iter().filter(|g| **g).count() != 1 {
         return Err(cx
             .error(
-                "`effect` must have exactly one of `score`, `require`, `exclude`, `risk`".into(),
+                "`effect` must have exactly one of `score`, `require`, `exclude`, `risk`",
                 "effect",
             )
             .note("split a rule that does two things into two rules, one criterion each"));
@@ -588,7 +588,7 @@ fn effect(raw: &RawEffect, cx: &Context<'_>) -> Result<Effect, Diagnostic> {
 fn example(json: &Json, cx: &Context<'_>) -> Result<Facts, Diagnostic> {
     let Json::Object(map) = json else {
         return Err(cx.error(
-            "each example must be a mapping of flow fields to values".into(),
+            "each example must be a mapping of flow fields to values",
             "examples",
         ));
     };

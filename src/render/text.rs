@@ -143,7 +143,7 @@ fn wrap(out: &mut String, prefix: &str, text: &str) {
         if !first && len + 1 + word.len() > WIDTH {
             out.push_str(&line);
             out.push('\n');
-            line = indent.clone();
+            line.clone_from(&indent);
             len = indent.len();
             first = true;
         }

@@ -434,21 +434,18 @@ impl Validator<'_> {
         }
         let flow_name = name.value.clone();
         let here = Some(flow_name.as_str());
-        let from = match raw.from {
-            Some(from) => {
-                self.service_ref(&from, &flow_name, declared);
-                from.value
-            }
-            None => {
-                self.error(
-                    format!("flow `{flow_name}` has no `from`"),
-                    Some(yaml::pos(name.referenced)),
-                    flow_name.len(),
-                )
-                .notes
-                .push("`from` names the calling or producing service".into());
-                String::new()
-            }
+        let from = if let Some(from) = raw.from {
+            self.service_ref(&from, &flow_name, declared);
+            from.value
+        } else {
+            self.error(
+                format!("flow `{flow_name}` has no `from`"),
+                Some(yaml::pos(name.referenced)),
+                flow_name.len(),
+            )
+            .notes
+            .push("`from` names the calling or producing service".into());
+            String::new()
         };
         let to = self.to(
             raw.to.as_ref(),
@@ -632,6 +629,9 @@ impl Validator<'_> {
         let at = yaml::pos(raw.referenced);
         let items: Vec<String> = match &raw.value {
             Json::String(s) => vec![s.clone()],
+            // YAML reads a bare `y`, `no` or `1` as a bool or number; the
+            // user meant the name as written.
+            Json::Bool(_) | Json::Number(_) => vec![yaml::scalar_at(self.text, at)],
             Json::Array(items) if items.iter().all(Json::is_string) => items
                 .iter()
                 .filter_map(|i| i.as_str().map(str::to_owned))

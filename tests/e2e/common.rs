@@ -1,0 +1,101 @@
+//! A fluent builder for running the real binary in a temporary folder:
+//! input files, arguments, then expected stdout, stderr and exit code.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+pub struct Test {
+    dir: tempfile::TempDir,
+    args: Vec<String>,
+    env: Vec<(String, String)>,
+}
+
+/// What a run produced.
+pub struct Run {
+    pub status: i32,
+    pub stdout: String,
+    pub stderr: String,
+    pub dir: PathBuf,
+}
+
+impl Test {
+    pub fn new() -> Test {
+        Test {
+            dir: tempfile::tempdir().expect("temp dir"),
+            args: Vec::new(),
+            env: Vec::new(),
+        }
+    }
+
+    /// Writes `contents` to `path` inside the test folder.
+    pub fn file(self, path: &str, contents: impl AsRef<[u8]>) -> Test {
+        let full = self.dir.path().join(path);
+        if let Some(parent) = full.parent() {
+            std::fs::create_dir_all(parent).expect("create parent");
+        }
+        std::fs::write(full, contents).expect("write input");
+        self
+    }
+
+    /// Copies a file from the repository (examples/, tests/fixtures/).
+    pub fn fixture(self, from: &str, to: &str) -> Test {
+        let contents = std::fs::read(repo(from)).expect("fixture exists");
+        self.file(to, contents)
+    }
+
+    pub fn args(mut self, args: &[&str]) -> Test {
+        self.args.extend(args.iter().map(|a| (*a).to_owned()));
+        self
+    }
+
+    pub fn env(mut self, key: &str, value: &str) -> Test {
+        self.env.push((key.to_owned(), value.to_owned()));
+        self
+    }
+
+    pub fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    pub fn run(&self) -> Run {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_commsadvise"));
+        cmd.args(&self.args)
+            .current_dir(self.dir.path())
+            .env("NO_COLOR", "1");
+        for (k, v) in &self.env {
+            cmd.env(k, v);
+        }
+        let Output {
+            status,
+            stdout,
+            stderr,
+        } = cmd.output().expect("binary runs");
+        Run {
+            status: status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&stderr).into_owned(),
+            dir: self.dir.path().to_owned(),
+        }
+    }
+
+    /// Runs and asserts the exit code, returning the run for further checks.
+    pub fn status(&self, expected: i32) -> Run {
+        let run = self.run();
+        assert_eq!(
+            run.status, expected,
+            "exit code\n--- stdout\n{}\n--- stderr\n{}",
+            run.stdout, run.stderr
+        );
+        run
+    }
+
+    /// Runs and asserts success.
+    pub fn success(&self) -> Run {
+        self.status(0)
+    }
+}
+
+/// A path inside the repository.
+pub fn repo(path: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join(path)
+}
