@@ -53,10 +53,4 @@ fn main() {
         "builtin_rules.rs",
     );
     embed(&root, "templates", |_| true, "builtin_templates.rs");
-    embed(
-        &root,
-        "examples",
-        |p| p.extension().is_some_and(|e| e == "yaml"),
-        "builtin_examples.rs",
-    );
 }

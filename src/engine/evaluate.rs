@@ -55,6 +55,56 @@ pub struct Recommendation {
     pub reasons: Vec<Reason>,
     pub risks: Vec<Risk>,
     pub conflicts: Vec<Conflict>,
+    /// Topic sizing, when Kafka carries the flow.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub kafka: Option<KafkaSizing>,
+}
+
+/// How a Kafka topic is sized for a flow.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct KafkaSizing {
+    pub topic: String,
+    pub partitions: u32,
+    pub replication: u32,
+    /// How the partition count was reached, for the report.
+    pub basis: String,
+}
+
+/// Messages per second one consumer handles, for sizing. Conservative: a
+/// consumer doing real work (a database write per event) manages about this.
+pub const CONSUMER_RATE: u64 = 1_000;
+/// Messages per second one partition takes from producers.
+pub const PARTITION_RATE: u64 = 5_000;
+/// The floor: room for a few consumers per group without re-partitioning.
+pub const MIN_PARTITIONS: u32 = 3;
+/// Replicas per partition on a production cluster.
+pub const REPLICATION: u32 = 3;
+
+/// Partitions from throughput: enough for producers and for consumers to
+/// keep up, never fewer than [`MIN_PARTITIONS`]; one when total order is
+/// required, since only a single partition is totally ordered.
+pub fn size_topic(flow: &Flow) -> KafkaSizing {
+    let topic = flow.topic_name().to_owned();
+    if flow.ordering == crate::spec::model::Ordering::Total {
+        return KafkaSizing { topic, partitions: 1, replication: REPLICATION, basis: "ordering: total needs a single partition".to_owned() };
+    }
+    let Some(rate) = flow.throughput else {
+        return KafkaSizing {
+            topic,
+            partitions: MIN_PARTITIONS,
+            replication: REPLICATION,
+            basis: format!("no throughput given: the floor of {MIN_PARTITIONS}"),
+        };
+    };
+    let for_consumers = rate.div_ceil(CONSUMER_RATE);
+    let for_producers = rate.div_ceil(PARTITION_RATE);
+    let partitions = u32::try_from(for_consumers.max(for_producers)).unwrap_or(u32::MAX).max(MIN_PARTITIONS);
+    KafkaSizing {
+        topic,
+        partitions,
+        replication: REPLICATION,
+        basis: format!("{rate}/s at {CONSUMER_RATE}/s per consumer and {PARTITION_RATE}/s per partition, at least {MIN_PARTITIONS}"),
+    }
 }
 
 /// The total score of each transport.
@@ -282,6 +332,7 @@ fn recommend_flow(flow: &Flow, allowed: Mask, rules: &RuleSet) -> Recommendation
         reasons,
         risks,
         conflicts,
+        kafka: (transport == Transport::Kafka).then(|| size_topic(flow)),
     }
 }
 
