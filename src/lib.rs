@@ -11,6 +11,7 @@ pub mod commands;
 pub mod engine;
 pub mod error;
 mod keywords;
+pub mod questionnaire;
 pub mod render;
 pub mod scaffold;
 pub mod spec;

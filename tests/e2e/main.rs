@@ -2,5 +2,6 @@
 
 mod common;
 mod errors;
+mod interactive;
 mod recommend;
 mod rules;

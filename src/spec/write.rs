@@ -1,0 +1,1 @@
+//! Writes a [`FlowsFile`](crate::spec::model::FlowsFile) back to flows.yaml v1 text.

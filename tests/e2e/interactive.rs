@@ -1,0 +1,1 @@
+//! `commsadvise interactive` in a pseudo-terminal, and without one.
