@@ -29,7 +29,7 @@ fn flows_file(n: usize) -> String {
     for i in 0..n {
         let _ = write!(
             out,
-            "  - name: flow-{i}\n    from: svc-{}\n    to: [svc-{}, svc-{}]\n    {}",
+            "  - name: flow-{i}\n    from: svc-{}\n    to: [svc-{}, rcv-{}]\n    {}",
             i % 97,
             (i + 1) % 89,
             (i + 2) % 83,
@@ -42,12 +42,25 @@ fn flows_file(n: usize) -> String {
 fn bench(c: &mut Criterion) {
     let rules = RuleSet::builtin().expect("built-in rules");
     let mut group = c.benchmark_group("recommend");
-    group.sample_size(10).measurement_time(Duration::from_secs(8)).warm_up_time(Duration::from_secs(1));
-    for n in [1_000, 10_000, 100_000] {
+    group
+        .sample_size(10)
+        .measurement_time(Duration::from_secs(8))
+        .warm_up_time(Duration::from_secs(1));
+    for n in sizes() {
         let text = flows_file(n);
         group.throughput(Throughput::Elements(n as u64));
         group.bench_with_input(BenchmarkId::new("bare-parse", n), &text, |b, text| {
-            b.iter(|| black_box(serde_saphyr::from_str::<serde_json::Value>(text).expect("valid YAML")));
+            b.iter(|| {
+                black_box(
+                    commsadvise::yaml::parse::<serde_json::Value>("bench.yaml", text)
+                        .expect("valid YAML"),
+                )
+            });
+        });
+        group.bench_with_input(BenchmarkId::new("load", n), &text, |b, text| {
+            b.iter(|| {
+                black_box(commsadvise::spec::load_str("bench.yaml", text).expect("valid flows"))
+            });
         });
         group.bench_with_input(BenchmarkId::new("recommend", n), &text, |b, text| {
             b.iter(|| {
@@ -61,3 +74,11 @@ fn bench(c: &mut Criterion) {
 
 criterion_group!(benches, bench);
 criterion_main!(benches);
+
+/// `BENCH_SIZES=1000,10000` runs a subset; all three by default.
+fn sizes() -> Vec<usize> {
+    std::env::var("BENCH_SIZES")
+        .ok()
+        .map(|s| s.split(',').filter_map(|n| n.trim().parse().ok()).collect())
+        .unwrap_or_else(|| vec![1_000, 10_000, 100_000])
+}

@@ -45,12 +45,16 @@ impl Diagnostic {
 
     /// Points the diagnostic at `pos` in `source`, underlining `width` columns.
     #[must_use]
-    pub fn at(mut self, source: &str, pos: Pos, width: usize) -> Diagnostic {
+    pub fn at(self, source: &str, pos: Pos, width: usize) -> Diagnostic {
+        let line = source.lines().nth(pos.line.saturating_sub(1));
+        self.at_line(line, pos, width)
+    }
+
+    /// [`Self::at`] for a caller that already has the line at `pos`.
+    #[must_use]
+    pub fn at_line(mut self, line: Option<&str>, pos: Pos, width: usize) -> Diagnostic {
         self.pos = Some(pos);
-        self.source_line = source
-            .lines()
-            .nth(pos.line.saturating_sub(1))
-            .map(|line| line.trim_end_matches('\r').to_owned());
+        self.source_line = line.map(|l| l.trim_end_matches('\r').to_owned());
         self.width = width.max(1);
         self
     }

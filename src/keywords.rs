@@ -9,6 +9,7 @@ macro_rules! keywords {
     ($(#[$meta:meta])* $name:ident { $($(#[$vmeta:meta])* $variant:ident = $text:literal),+ $(,)? }) => {
         $(#[$meta])*
         #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, ::serde::Serialize)]
+        #[repr(u8)]
         pub enum $name {
             $($(#[$vmeta])* #[serde(rename = $text)] $variant),+
         }
@@ -19,6 +20,11 @@ macro_rules! keywords {
 
             /// The accepted spellings, in the same order as [`Self::ALL`].
             pub const NAMES: &'static [&'static str] = &[$($text),+];
+
+            /// The position in [`Self::ALL`].
+            pub fn index(self) -> u8 {
+                self as u8
+            }
 
             /// The spelling used in flows.yaml and in every report.
             pub fn as_str(self) -> &'static str {

@@ -15,7 +15,7 @@ pub mod questionnaire;
 pub mod render;
 pub mod scaffold;
 pub mod spec;
-mod yaml;
+pub mod yaml;
 
 use std::ffi::OsString;
 use std::io::Write as _;

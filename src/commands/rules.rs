@@ -25,7 +25,7 @@ pub fn run(args: &RulesArgs) -> Result<(), Failure> {
         return print(&out);
     };
     let Some(rule) = rules.get(id) else {
-        let ids: Vec<&str> = rules.all().iter().map(|r| r.id.as_str()).collect();
+        let ids: Vec<&str> = rules.all().iter().map(|r| &*r.id).collect();
         let mut d = Diagnostic::new(format!("no rule `{id}`"), "<rules>")
             .note("`commsadvise rules` lists every rule");
         if let Some(best) = suggest_id(id, &ids) {

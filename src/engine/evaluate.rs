@@ -7,6 +7,8 @@
 //! following the article's "start with REST". Requirements that nothing left
 //! can meet become conflicts, each with the pattern that resolves it.
 
+use std::sync::Arc;
+
 use serde::Serialize;
 
 use crate::engine::facts::{Facts, Field, Kind, Value, display_value};
@@ -86,7 +88,12 @@ pub const REPLICATION: u32 = 3;
 pub fn size_topic(flow: &Flow) -> KafkaSizing {
     let topic = flow.topic_name().to_owned();
     if flow.ordering == crate::spec::model::Ordering::Total {
-        return KafkaSizing { topic, partitions: 1, replication: REPLICATION, basis: "ordering: total needs a single partition".to_owned() };
+        return KafkaSizing {
+            topic,
+            partitions: 1,
+            replication: REPLICATION,
+            basis: "ordering: total needs a single partition".to_owned(),
+        };
     }
     let Some(rate) = flow.throughput else {
         return KafkaSizing {
@@ -98,12 +105,16 @@ pub fn size_topic(flow: &Flow) -> KafkaSizing {
     };
     let for_consumers = rate.div_ceil(CONSUMER_RATE);
     let for_producers = rate.div_ceil(PARTITION_RATE);
-    let partitions = u32::try_from(for_consumers.max(for_producers)).unwrap_or(u32::MAX).max(MIN_PARTITIONS);
+    let partitions = u32::try_from(for_consumers.max(for_producers))
+        .unwrap_or(u32::MAX)
+        .max(MIN_PARTITIONS);
     KafkaSizing {
         topic,
         partitions,
         replication: REPLICATION,
-        basis: format!("{rate}/s at {CONSUMER_RATE}/s per consumer and {PARTITION_RATE}/s per partition, at least {MIN_PARTITIONS}"),
+        basis: format!(
+            "{rate}/s at {CONSUMER_RATE}/s per consumer and {PARTITION_RATE}/s per partition, at least {MIN_PARTITIONS}"
+        ),
     }
 }
 
@@ -136,22 +147,22 @@ impl Scores {
 /// A rule that fired for the flow.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Reason {
-    pub rule: String,
+    pub rule: Arc<str>,
     pub criterion: Criterion,
     pub transport: Transport,
     /// What the rule did: `rest +3, grpc -2`, `require kafka`, `exclude kafka`.
-    pub effect: String,
+    pub effect: Arc<str>,
     /// The points the rule gave the chosen transport (0 for hard rules).
     pub points: f64,
-    pub text: String,
+    pub text: Arc<str>,
 }
 
 /// A pitfall of the chosen transport that applies to this flow.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Risk {
-    pub id: String,
+    pub id: Arc<str>,
     pub criterion: Criterion,
-    pub text: String,
+    pub text: Arc<str>,
 }
 
 /// A requirement the chosen transport cannot meet, and how to resolve it.
@@ -224,39 +235,57 @@ struct Choice {
     candidates: Mask,
 }
 
-/// Picks a transport from the deciding rules only; this runs once per flow
-/// and once per "what if", so it allocates nothing.
-fn choose(facts: &Facts, allowed: Mask, rules: &[Rule]) -> Choice {
-    let mut points = [0.0; 3];
-    let mut excluded: Mask = 0;
-    let mut required: Mask = 0b111;
-    for rule in rules {
-        if !rule.when.holds(facts) {
-            continue;
-        }
-        match &rule.effect {
+/// Picks a transport from the deciding rules that fired.
+fn choose(fired: &[bool], allowed: Mask, rules: &[Rule]) -> Choice {
+    let mut tally = Tally::EMPTY;
+    for (rule, _) in rules.iter().zip(fired).filter(|(_, f)| **f) {
+        tally.add(&rule.effect);
+    }
+    tally.decide(allowed)
+}
+
+/// The sum of what fired rules did: points, and the hard constraints.
+#[derive(Debug, Clone, Copy)]
+struct Tally {
+    points: [f64; 3],
+    excluded: Mask,
+    required: Mask,
+}
+
+impl Tally {
+    const EMPTY: Tally = Tally {
+        points: [0.0; 3],
+        excluded: 0,
+        required: 0b111,
+    };
+
+    fn add(&mut self, effect: &Effect) {
+        match effect {
             Effect::Score(p) => {
-                for i in 0..3 {
-                    points[i] += p[i];
+                for (total, add) in self.points.iter_mut().zip(p) {
+                    *total += add;
                 }
             }
-            Effect::Exclude(t) => excluded |= bit(*t),
-            Effect::Require(t) => required &= bit(*t),
+            Effect::Exclude(t) => self.excluded |= bit(*t),
+            Effect::Require(t) => self.required &= bit(*t),
             Effect::Risk(_) => {}
         }
     }
-    let mut candidates = allowed & !excluded;
-    if candidates == 0 {
-        candidates = allowed;
-    }
-    if candidates & required != 0 {
-        candidates &= required;
-    }
-    let pick = best(candidates, &points, None).unwrap_or(Transport::Rest);
-    Choice {
-        pick,
-        points,
-        candidates,
+
+    fn decide(&self, allowed: Mask) -> Choice {
+        let mut candidates = allowed & !self.excluded;
+        if candidates == 0 {
+            candidates = allowed;
+        }
+        if candidates & self.required != 0 {
+            candidates &= self.required;
+        }
+        let pick = best(candidates, &self.points, None).unwrap_or(Transport::Rest);
+        Choice {
+            pick,
+            points: self.points,
+            candidates,
+        }
     }
 }
 
@@ -278,11 +307,12 @@ fn best(candidates: Mask, points: &[f64; 3], except: Option<Transport>) -> Optio
 fn recommend_flow(flow: &Flow, allowed: Mask, rules: &RuleSet) -> Recommendation {
     let facts = Facts::of(flow);
     let deciding = rules.deciding();
+    let fired: Vec<bool> = deciding.iter().map(|r| r.when.holds(&facts)).collect();
     let Choice {
         pick: choice,
         points,
         candidates,
-    } = choose(&facts, allowed, deciding);
+    } = choose(&fired, allowed, deciding);
     let transport = flow.transport.unwrap_or(choice);
     let pinned = flow.transport.is_some();
 
@@ -299,9 +329,14 @@ fn recommend_flow(flow: &Flow, allowed: Mask, rules: &RuleSet) -> Recommendation
         _ => None,
     };
 
-    let fired: Vec<&Rule> = deciding.iter().filter(|r| r.when.holds(&facts)).collect();
-    let reasons = reasons(&fired, transport);
-    let conflicts = conflicts(&fired, transport, pinned, allowed);
+    let fired_rules: Vec<&Rule> = deciding
+        .iter()
+        .zip(&fired)
+        .filter(|(_, f)| **f)
+        .map(|(r, _)| r)
+        .collect();
+    let reasons = reasons(&fired_rules, transport);
+    let conflicts = conflicts(&fired_rules, transport, pinned, allowed);
     let risks = rules
         .risks()
         .iter()
@@ -328,7 +363,7 @@ fn recommend_flow(flow: &Flow, allowed: Mask, rules: &RuleSet) -> Recommendation
             None
         },
         margin,
-        flips: flips(&facts, allowed, rules, choice),
+        flips: flips(&facts, &fired, allowed, rules, choice),
         reasons,
         risks,
         conflicts,
@@ -345,7 +380,7 @@ fn reasons(fired: &[&Rule], chosen: Transport) -> Vec<Reason> {
             rule: rule.id.clone(),
             criterion: rule.criterion,
             transport: rule.effect.transport(),
-            effect: rule.effect.describe(),
+            effect: Arc::clone(&rule.effect_text),
             points: match &rule.effect {
                 Effect::Score(p) => p[index(chosen)],
                 _ => 0.0,
@@ -405,7 +440,7 @@ fn conflicts(fired: &[&Rule], chosen: Transport, pinned: bool, allowed: Mask) ->
         let (id, fix) = match &rule.resolution {
             Some(r) => (r.id.clone(), r.text.trim().to_owned()),
             None => (
-                rule.id.clone(),
+                rule.id.to_string(),
                 "Revisit the requirement or the transport.".to_owned(),
             ),
         };
@@ -414,9 +449,9 @@ fn conflicts(fired: &[&Rule], chosen: Transport, pinned: bool, allowed: Mask) ->
             rule.id,
             rule.effect.describe()
         );
-        let mut involved = vec![rule.id.clone()];
+        let mut involved = vec![rule.id.to_string()];
         if let Effect::Require(t) = rule.effect {
-            involved.extend(excluders(t).iter().map(|x| x.id.clone()));
+            involved.extend(excluders(t).iter().map(|x| x.id.to_string()));
         }
         match out.iter_mut().find(|c| c.id == id) {
             Some(existing) => {
@@ -437,17 +472,38 @@ fn conflicts(fired: &[&Rule], chosen: Transport, pinned: bool, allowed: Mask) ->
 }
 
 /// For each field, the nearest value that changes the rules' choice.
-fn flips(facts: &Facts, allowed: Mask, rules: &RuleSet, current: Transport) -> Vec<Flip> {
+/// Only the rules that read the changed field are evaluated again: the
+/// others keep their outcome, so each "what if" costs a handful of checks.
+fn flips(
+    facts: &Facts,
+    fired: &[bool],
+    allowed: Mask,
+    rules: &RuleSet,
+    current: Transport,
+) -> Vec<Flip> {
     let deciding = rules.deciding();
     let mut out = Vec::new();
     for &field in Field::ALL {
-        if !rules.reads(field) {
+        let dependents = rules.dependents(field);
+        if dependents.is_empty() {
             continue;
+        }
+        let mut base = Tally::EMPTY;
+        for (i, rule) in deciding.iter().enumerate() {
+            if fired[i] && dependents.binary_search(&i).is_err() {
+                base.add(&rule.effect);
+            }
         }
         for value in alternatives(facts, field, rules) {
             let mut changed = *facts;
             changed.set(field, value);
-            let other = choose(&changed, allowed, deciding).pick;
+            let mut tally = base;
+            for &i in dependents {
+                if deciding[i].when.holds(&changed) {
+                    tally.add(&deciding[i].effect);
+                }
+            }
+            let other = tally.decide(allowed).pick;
             if other != current {
                 out.push(Flip {
                     field: field.name(),

@@ -146,21 +146,17 @@ impl Facts {
     }
 
     pub fn get(&self, field: Field) -> Value {
-        fn index<T: PartialEq>(all: &[T], value: &T) -> Value {
-            let i = all.iter().position(|v| v == value).unwrap_or(0);
-            Value::Keyword(u8::try_from(i).unwrap_or(u8::MAX))
-        }
         match field {
-            Field::Interaction => index(Interaction::ALL, &self.interaction),
-            Field::Client => index(Client::ALL, &self.client),
-            Field::Coupling => index(Coupling::ALL, &self.coupling),
+            Field::Interaction => Value::Keyword(self.interaction.index()),
+            Field::Client => Value::Keyword(self.client.index()),
+            Field::Coupling => Value::Keyword(self.coupling.index()),
             Field::LatencyMs => Value::Number(self.latency_ms),
             Field::Throughput => Value::Number(self.throughput),
-            Field::Delivery => index(Delivery::ALL, &self.delivery),
+            Field::Delivery => Value::Keyword(self.delivery.index()),
             Field::Replay => Value::Bool(self.replay),
-            Field::Ordering => index(Ordering::ALL, &self.ordering),
-            Field::Format => index(Format::ALL, &self.format),
-            Field::Contract => index(Contract::ALL, &self.contract),
+            Field::Ordering => Value::Keyword(self.ordering.index()),
+            Field::Format => Value::Keyword(self.format.index()),
+            Field::Contract => Value::Keyword(self.contract.index()),
             Field::PayloadBytes => Value::Number(self.payload_bytes),
             Field::Receivers => Value::Number(Some(self.receivers)),
         }

@@ -19,8 +19,8 @@ pub struct RuleSet {
     deciding: Vec<Rule>,
     /// Risk rules, ordered by id.
     risks: Vec<Rule>,
-    /// Which fields the deciding rules read.
-    read: Vec<Field>,
+    /// For each field, the indices of the deciding rules that read it.
+    dependents: BTreeMap<Field, Vec<usize>>,
     /// Numbers the deciding rules compare each field against.
     thresholds: BTreeMap<Field, Vec<(Cmp, u64)>>,
 }
@@ -40,7 +40,7 @@ impl RuleSet {
         for (file, text) in BUILTIN {
             match parse(file, text) {
                 Ok(rule) => {
-                    rules.insert(rule.id.clone(), rule);
+                    rules.insert(rule.id.to_string(), rule);
                 }
                 Err(d) => errors.push(d),
             }
@@ -49,7 +49,7 @@ impl RuleSet {
         for (file, text) in extra {
             match parse(file, text) {
                 Ok(rule) => {
-                    if let Some(first) = from_user.get(&rule.id) {
+                    if let Some(first) = from_user.get(&*rule.id) {
                         errors.push(
                             Diagnostic::new(
                                 format!("duplicate rule id `{}`", rule.id),
@@ -64,8 +64,8 @@ impl RuleSet {
                         );
                         continue;
                     }
-                    from_user.insert(rule.id.clone(), file.clone());
-                    rules.insert(rule.id.clone(), rule);
+                    from_user.insert(rule.id.to_string(), file.clone());
+                    rules.insert(rule.id.to_string(), rule);
                 }
                 Err(d) => errors.push(d),
             }
@@ -80,14 +80,18 @@ impl RuleSet {
         let (risks, deciding): (Vec<Rule>, Vec<Rule>) = all
             .into_iter()
             .partition(|r| matches!(r.effect, Effect::Risk(_)));
-        let mut read = Vec::new();
+        let mut dependents: BTreeMap<Field, Vec<usize>> = BTreeMap::new();
         let mut found = Vec::new();
-        for rule in &deciding {
+        for (i, rule) in deciding.iter().enumerate() {
+            let mut read = Vec::new();
             rule.when.fields(&mut read);
+            read.sort();
+            read.dedup();
+            for field in read {
+                dependents.entry(field).or_default().push(i);
+            }
             rule.when.thresholds(&mut found);
         }
-        read.sort();
-        read.dedup();
         let mut thresholds: BTreeMap<Field, Vec<(Cmp, u64)>> = BTreeMap::new();
         for (field, cmp, n) in found {
             let list = thresholds.entry(field).or_default();
@@ -98,7 +102,7 @@ impl RuleSet {
         RuleSet {
             deciding,
             risks,
-            read,
+            dependents,
             thresholds,
         }
     }
@@ -119,12 +123,15 @@ impl RuleSet {
     }
 
     pub fn get(&self, id: &str) -> Option<&Rule> {
-        self.deciding.iter().chain(&self.risks).find(|r| r.id == id)
+        self.deciding
+            .iter()
+            .chain(&self.risks)
+            .find(|r| &*r.id == id)
     }
 
-    /// Whether any deciding rule reads `field`.
-    pub fn reads(&self, field: Field) -> bool {
-        self.read.binary_search(&field).is_ok()
+    /// The indices (into [`Self::deciding`], ascending) of the rules that read `field`.
+    pub fn dependents(&self, field: Field) -> &[usize] {
+        self.dependents.get(&field).map_or(&[], Vec::as_slice)
     }
 
     pub fn thresholds(&self, field: Field) -> &[(Cmp, u64)] {

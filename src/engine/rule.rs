@@ -6,6 +6,7 @@
 //! criteria, fields, operators and values, and builds a [`Rule`].
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use serde::Deserialize;
 use serde_json::Value as Json;
@@ -266,11 +267,14 @@ impl Effect {
 /// A checked rule, ready to evaluate.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Rule {
-    pub id: String,
+    pub id: Arc<str>,
     pub criterion: Criterion,
     pub when: Condition,
     pub effect: Effect,
-    pub text: String,
+    /// [`Effect::describe`], computed once: every report shows it.
+    pub effect_text: Arc<str>,
+    /// Shared, since every flow the rule fires for quotes it.
+    pub text: Arc<str>,
     pub source: Option<String>,
     pub resolution: Option<RawResolution>,
     pub fires: Vec<Facts>,
@@ -369,11 +373,12 @@ pub fn compile(raw: RawRule, file: &str, text: &str) -> Result<Rule, Diagnostic>
         .map(|e| example(e, &cx))
         .collect::<Result<Vec<_>, _>>()?;
     Ok(Rule {
-        id: raw.id,
+        id: raw.id.into(),
         criterion,
         when,
+        effect_text: effect.describe().into(),
         effect,
-        text: raw.text.trim().to_owned(),
+        text: raw.text.trim().into(),
         source: raw.source,
         resolution: raw.resolution,
         fires,

@@ -5,7 +5,7 @@
 use serde::Serialize;
 
 use crate::engine::evaluate::{Recommendation, Report};
-use crate::scaffold::contract::{snake, Contract};
+use crate::scaffold::contract::{Contract, snake};
 use crate::spec::model::{Delivery, FlowsFile, Transport};
 
 /// The SPEC §6 defaults: the article's ports.
@@ -105,7 +105,8 @@ pub struct FlowContext {
 
 pub fn build(flows: &FlowsFile, report: &Report, contract: &Contract) -> Context {
     let mut uses = Uses::default();
-    let recs: Vec<(&Recommendation, &crate::spec::model::Flow)> = report.flows.iter().zip(&flows.flows).collect();
+    let recs: Vec<(&Recommendation, &crate::spec::model::Flow)> =
+        report.flows.iter().zip(&flows.flows).collect();
     let services = flows
         .services
         .iter()
@@ -131,13 +132,15 @@ pub fn build(flows: &FlowsFile, report: &Report, contract: &Contract) -> Context
                     Transport::Rest => {
                         s.serves_rest |= receives;
                         if sends {
-                            s.calls_rest.extend(flow.to.iter().map(|t| call(flow, t, "HTTP_URL")));
+                            s.calls_rest
+                                .extend(flow.to.iter().map(|t| call(flow, t, "HTTP_URL")));
                         }
                     }
                     Transport::Grpc => {
                         s.serves_grpc |= receives;
                         if sends {
-                            s.calls_grpc.extend(flow.to.iter().map(|t| call(flow, t, "GRPC_URL")));
+                            s.calls_grpc
+                                .extend(flow.to.iter().map(|t| call(flow, t, "GRPC_URL")));
                         }
                     }
                     Transport::Kafka => {
@@ -171,9 +174,22 @@ pub fn build(flows: &FlowsFile, report: &Report, contract: &Contract) -> Context
             transport: rec.transport,
             pinned: rec.pinned,
             description: flow.description.clone(),
-            reasons: rec.reasons.iter().take(3).map(|r| format!("{} ({}): {}", r.rule, r.criterion, first_sentence(&r.text))).collect(),
-            risks: rec.risks.iter().map(|r| format!("{}: {}", r.id, first_sentence(&r.text))).collect(),
-            conflicts: rec.conflicts.iter().map(|c| format!("{}: {}", c.id, c.text)).collect(),
+            reasons: rec
+                .reasons
+                .iter()
+                .take(3)
+                .map(|r| format!("{} ({}): {}", r.rule, r.criterion, first_sentence(&r.text)))
+                .collect(),
+            risks: rec
+                .risks
+                .iter()
+                .map(|r| format!("{}: {}", r.id, first_sentence(&r.text)))
+                .collect(),
+            conflicts: rec
+                .conflicts
+                .iter()
+                .map(|c| format!("{}: {}", c.id, c.text))
+                .collect(),
         })
         .collect();
     Context {
@@ -200,7 +216,10 @@ fn call(flow: &crate::spec::model::Flow, target: &str, suffix: &str) -> CallCont
 }
 
 fn topic(rec: &Recommendation, flow: &crate::spec::model::Flow) -> TopicContext {
-    let sizing = rec.kafka.clone().unwrap_or_else(|| crate::engine::evaluate::size_topic(flow));
+    let sizing = rec
+        .kafka
+        .clone()
+        .unwrap_or_else(|| crate::engine::evaluate::size_topic(flow));
     TopicContext {
         flow: flow.name.clone(),
         flow_ident: snake(&flow.name),

@@ -111,7 +111,10 @@ impl prost_build::ServiceGenerator for Capture {
 /// Compiles and checks a contract, and derives the names templates use.
 pub fn load(file: &str, text: &str) -> Result<Contract, Diagnostic> {
     let fail = |message: String| Diagnostic::new(message, file.to_owned());
-    let mut compiler = protox::Compiler::with_file_resolver(Source { name: file.to_owned(), text: text.to_owned() });
+    let mut compiler = protox::Compiler::with_file_resolver(Source {
+        name: file.to_owned(),
+        text: text.to_owned(),
+    });
     compiler.include_imports(true);
     compiler
         .open_file(file)
@@ -123,31 +126,42 @@ pub fn load(file: &str, text: &str) -> Result<Contract, Diagnostic> {
         .ok_or_else(|| fail("the contract file is missing after compiling".to_owned()))?;
     let package = descriptor.package_name().to_owned();
     if package.is_empty() {
-        return Err(fail("the contract has no `package`".to_owned()).note("add `package orders;` or similar"));
+        return Err(fail("the contract has no `package`".to_owned())
+            .note("add `package orders;` or similar"));
     }
 
-    let service = descriptor
-        .services()
-        .next()
-        .ok_or_else(|| fail("the contract defines no service".to_owned()).note("add a `service` with at least one rpc"))?;
+    let service = descriptor.services().next().ok_or_else(|| {
+        fail("the contract defines no service".to_owned())
+            .note("add a `service` with at least one rpc")
+    })?;
     let method = service
         .methods()
         .find(|m| !m.is_client_streaming() && !m.is_server_streaming())
         .ok_or_else(|| fail(format!("service `{}` has no unary rpc", service.name())))?;
     let request = message(&method.input());
     let response = message(&method.output());
-    let strings = |m: &Message| m.fields.iter().filter(|f| f.kind == "string").cloned().collect::<Vec<_>>();
-    let id_field = strings(&request)
-        .into_iter()
-        .next()
-        .ok_or_else(|| fail(format!("`{}` needs a string field holding the resource id", request.proto_name)))?;
+    let strings = |m: &Message| {
+        m.fields
+            .iter()
+            .filter(|f| f.kind == "string")
+            .cloned()
+            .collect::<Vec<_>>()
+    };
+    let id_field = strings(&request).into_iter().next().ok_or_else(|| {
+        fail(format!(
+            "`{}` needs a string field holding the resource id",
+            request.proto_name
+        ))
+    })?;
     if !response.fields.iter().any(|f| f.name == id_field.name) {
         return Err(fail(format!(
             "`{}` must echo the id field `{}` of `{}`",
             response.proto_name, id_field.name, request.proto_name
         )));
     }
-    let status_field = strings(&response).into_iter().find(|f| f.name != id_field.name);
+    let status_field = strings(&response)
+        .into_iter()
+        .find(|f| f.name != id_field.name);
 
     // Ask prost-build how it names what the workspace's build.rs will generate.
     let captured = Rc::new(RefCell::new(Vec::new()));
@@ -156,7 +170,12 @@ pub fn load(file: &str, text: &str) -> Result<Contract, Diagnostic> {
     let requests = fds
         .file
         .into_iter()
-        .map(|f| (prost_build::Module::from_protobuf_package_name(f.package()), f))
+        .map(|f| {
+            (
+                prost_build::Module::from_protobuf_package_name(f.package()),
+                f,
+            )
+        })
         .collect();
     let modules = config
         .generate(requests)
@@ -174,7 +193,10 @@ pub fn load(file: &str, text: &str) -> Result<Contract, Diagnostic> {
         .ok_or_else(|| fail(format!("prost generated no method `{}`", method.name())))?;
     for m in [&request, &response] {
         if !generated.contains(&format!("pub struct {} {{", m.name)) {
-            return Err(fail(format!("prost names message `{}` differently than expected", m.proto_name)));
+            return Err(fail(format!(
+                "prost names message `{}` differently than expected",
+                m.proto_name
+            )));
         }
     }
 
@@ -187,7 +209,10 @@ pub fn load(file: &str, text: &str) -> Result<Contract, Diagnostic> {
             name: generated_service.name.clone(),
             module: format!("{}_server", snake(&generated_service.name)),
         },
-        method: Method { proto_name: method.name().to_owned(), name: generated_method.name.clone() },
+        method: Method {
+            proto_name: method.name().to_owned(),
+            name: generated_method.name.clone(),
+        },
         request,
         response,
         id_field,
@@ -232,13 +257,17 @@ fn kind(k: &Kind) -> &'static str {
 fn resource_name(method: &str, request: &str) -> String {
     let words = split_words(method);
     let noun: Vec<&str> = match words.first().map(String::as_str) {
-        Some("Get" | "Find" | "Fetch" | "Lookup" | "Read" | "Create" | "Update" | "Delete" | "List") if words.len() > 1 => {
-            words[1..].iter().map(String::as_str).collect()
-        }
+        Some(
+            "Get" | "Find" | "Fetch" | "Lookup" | "Read" | "Create" | "Update" | "Delete" | "List",
+        ) if words.len() > 1 => words[1..].iter().map(String::as_str).collect(),
         _ => vec![request.trim_end_matches("Request")],
     };
     let noun = noun.join("-").to_ascii_lowercase();
-    if noun.ends_with('s') { noun } else { format!("{noun}s") }
+    if noun.ends_with('s') {
+        noun
+    } else {
+        format!("{noun}s")
+    }
 }
 
 fn split_words(s: &str) -> Vec<String> {
@@ -259,7 +288,11 @@ fn split_words(s: &str) -> Vec<String> {
 
 /// `order-events`, `OrderService` → `order_events`, `order_service`.
 pub fn snake(s: &str) -> String {
-    split_words(&s.replace('-', "_")).iter().map(|w| w.to_ascii_lowercase()).collect::<Vec<_>>().join("_")
+    split_words(&s.replace('-', "_"))
+        .iter()
+        .map(|w| w.to_ascii_lowercase())
+        .collect::<Vec<_>>()
+        .join("_")
 }
 
 /// `order-events`, `order_request` → `OrderEvents`, `OrderRequest`.
@@ -268,7 +301,9 @@ pub fn pascal(s: &str) -> String {
         .iter()
         .map(|w| {
             let mut c = w.chars();
-            c.next().map(|f| f.to_ascii_uppercase().to_string() + &c.as_str().to_ascii_lowercase()).unwrap_or_default()
+            c.next()
+                .map(|f| f.to_ascii_uppercase().to_string() + &c.as_str().to_ascii_lowercase())
+                .unwrap_or_default()
         })
         .collect()
 }
@@ -288,19 +323,30 @@ mod tests {
         assert_eq!(c.response.name, "OrderResponse");
         assert_eq!(c.id_field.name, "order_id");
         assert_eq!(c.id_field.json_name, "orderId");
-        assert_eq!(c.status_field.as_ref().map(|f| f.name.as_str()), Some("status"));
+        assert_eq!(
+            c.status_field.as_ref().map(|f| f.name.as_str()),
+            Some("status")
+        );
         assert_eq!(c.resource, "orders");
     }
 
     #[test]
     fn rejects_a_contract_that_does_not_compile() {
         let err = load("order.proto", "syntax = \"proto3\";\nmessage {").unwrap_err();
-        assert!(err.message.starts_with("the contract does not compile"), "{}", err.message);
+        assert!(
+            err.message.starts_with("the contract does not compile"),
+            "{}",
+            err.message
+        );
     }
 
     #[test]
     fn rejects_a_contract_without_a_service() {
-        let err = load("order.proto", "syntax = \"proto3\";\npackage a;\nmessage A { string id = 1; }\n").unwrap_err();
+        let err = load(
+            "order.proto",
+            "syntax = \"proto3\";\npackage a;\nmessage A { string id = 1; }\n",
+        )
+        .unwrap_err();
         assert_eq!(err.message, "the contract defines no service");
     }
 

@@ -28,10 +28,16 @@ pub struct PlannedFile {
 }
 
 /// Renders every template for the flows. Same input, same bytes.
-pub fn plan(flows: &FlowsFile, report: &Report, contract: &Contract, proto_source: &str) -> Result<ScaffoldPlan, Error> {
+pub fn plan(
+    flows: &FlowsFile,
+    report: &Report,
+    contract: &Contract,
+    proto_source: &str,
+) -> Result<ScaffoldPlan, Error> {
     let context = context::build(flows, report, contract);
     let (tera, templates) = templates::engine()?;
-    let base = tera::Context::from_serialize(&context).map_err(|e| Error::Internal(format!("template context: {e}")))?;
+    let base = tera::Context::from_serialize(&context)
+        .map_err(|e| Error::Internal(format!("template context: {e}")))?;
     let mut files = vec![PlannedFile {
         path: format!("proto/{}", contract.file),
         contents: proto_source.to_owned(),
@@ -54,17 +60,30 @@ pub fn plan(flows: &FlowsFile, report: &Report, contract: &Contract, proto_sourc
         for (path, cx) in targets {
             if let Some(when) = &template.when {
                 let test = format!("{{% if {when} %}}yes{{% endif %}}");
-                let holds = tera::Tera::one_off(&test, &cx, false)
-                    .map_err(|e| Error::Internal(format!("template `{}`: `when: {when}`: {}", template.name, templates::chain(&e))))?;
+                let holds = tera::Tera::one_off(&test, &cx, false).map_err(|e| {
+                    Error::Internal(format!(
+                        "template `{}`: `when: {when}`: {}",
+                        template.name,
+                        templates::chain(&e)
+                    ))
+                })?;
                 if holds != "yes" {
                     continue;
                 }
             }
-            let contents = tera
-                .render(&template.name, &cx)
-                .map_err(|e| Error::Internal(format!("template `{}` for `{path}`: {}", template.name, templates::chain(&e))))?;
+            let contents = tera.render(&template.name, &cx).map_err(|e| {
+                Error::Internal(format!(
+                    "template `{}` for `{path}`: {}",
+                    template.name,
+                    templates::chain(&e)
+                ))
+            })?;
             check_path(&path)?;
-            files.push(PlannedFile { path, contents, owner: template.owner });
+            files.push(PlannedFile {
+                path,
+                contents,
+                owner: template.owner,
+            });
         }
     }
     files.sort_by(|a, b| a.path.cmp(&b.path));
@@ -77,6 +96,14 @@ fn check_path(path: &str) -> Result<(), Error> {
     let ok = !path.is_empty()
         && !path.starts_with('/')
         && !path.contains('\\')
-        && path.split('/').all(|seg| !seg.is_empty() && seg != "." && seg != ".." && !seg.contains(':'));
-    if ok { Ok(()) } else { Err(Error::Internal(format!("refusing to plan the unsafe path `{path}`"))) }
+        && path
+            .split('/')
+            .all(|seg| !seg.is_empty() && seg != "." && seg != ".." && !seg.contains(':'));
+    if ok {
+        Ok(())
+    } else {
+        Err(Error::Internal(format!(
+            "refusing to plan the unsafe path `{path}`"
+        )))
+    }
 }

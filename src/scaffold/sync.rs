@@ -11,8 +11,8 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use crate::scaffold::templates::Owner;
 use crate::scaffold::ScaffoldPlan;
+use crate::scaffold::templates::Owner;
 
 /// Where the manifest lives inside the output folder.
 pub const MANIFEST: &str = ".commsadvise/manifest.json";
@@ -74,7 +74,10 @@ impl Action {
 
     /// Whether the step writes or removes anything.
     pub fn changes_disk(self) -> bool {
-        matches!(self, Action::Create | Action::Update | Action::Conflict | Action::Overwrite | Action::Delete)
+        matches!(
+            self,
+            Action::Create | Action::Update | Action::Conflict | Action::Overwrite | Action::Delete
+        )
     }
 }
 
@@ -119,16 +122,32 @@ pub fn reconcile(
                 _ => Action::Conflict,
             },
         };
-        steps.push(Step { path: file.path.clone(), action, contents: Some(file.contents.clone()), owner: file.owner });
+        steps.push(Step {
+            path: file.path.clone(),
+            action,
+            contents: Some(file.contents.clone()),
+            owner: file.owner,
+        });
     }
     if let Some(old) = old {
         for (path, record) in &old.files {
             if plan.files.iter().any(|f| f.path == *path) {
                 continue;
             }
-            let Some(disk) = on_disk.get(path) else { continue };
-            let action = if *disk == record.sha256 || force { Action::Delete } else { Action::Orphan };
-            steps.push(Step { path: path.clone(), action, contents: None, owner: record.owner });
+            let Some(disk) = on_disk.get(path) else {
+                continue;
+            };
+            let action = if *disk == record.sha256 || force {
+                Action::Delete
+            } else {
+                Action::Orphan
+            };
+            steps.push(Step {
+                path: path.clone(),
+                action,
+                contents: None,
+                owner: record.owner,
+            });
         }
     }
     steps.sort_by(|a, b| a.path.cmp(&b.path));
@@ -142,18 +161,26 @@ pub fn next_manifest(steps: &[Step], old: Option<&Manifest>, flows: &str) -> Man
     let mut files = BTreeMap::new();
     for step in steps {
         let record = match step.action {
-            Action::Create | Action::Update | Action::Unchanged | Action::Overwrite => step
-                .contents
-                .as_ref()
-                .map(|c| Record { sha256: sha256(c.as_bytes()), owner: step.owner }),
-            Action::Keep | Action::Conflict | Action::Orphan => old.and_then(|m| m.files.get(&step.path)).cloned(),
+            Action::Create | Action::Update | Action::Unchanged | Action::Overwrite => {
+                step.contents.as_ref().map(|c| Record {
+                    sha256: sha256(c.as_bytes()),
+                    owner: step.owner,
+                })
+            }
+            Action::Keep | Action::Conflict | Action::Orphan => {
+                old.and_then(|m| m.files.get(&step.path)).cloned()
+            }
             Action::Delete => None,
         };
         if let Some(record) = record {
             files.insert(step.path.clone(), record);
         }
     }
-    Manifest { version: 1, flows: flows.to_owned(), files }
+    Manifest {
+        version: 1,
+        flows: flows.to_owned(),
+        files,
+    }
 }
 
 #[cfg(test)]
@@ -165,7 +192,11 @@ mod tests {
         ScaffoldPlan {
             files: files
                 .iter()
-                .map(|(p, c, o)| PlannedFile { path: (*p).to_owned(), contents: (*c).to_owned(), owner: *o })
+                .map(|(p, c, o)| PlannedFile {
+                    path: (*p).to_owned(),
+                    contents: (*c).to_owned(),
+                    owner: *o,
+                })
                 .collect(),
         }
     }
@@ -176,7 +207,15 @@ mod tests {
             flows: "x".into(),
             files: files
                 .iter()
-                .map(|(p, c, o)| ((*p).to_owned(), Record { sha256: sha256(c.as_bytes()), owner: *o }))
+                .map(|(p, c, o)| {
+                    (
+                        (*p).to_owned(),
+                        Record {
+                            sha256: sha256(c.as_bytes()),
+                            owner: *o,
+                        },
+                    )
+                })
                 .collect(),
         }
     }
@@ -187,11 +226,23 @@ mod tests {
 
     #[test]
     fn untouched_files_are_updated_and_edited_ones_conflict() {
-        let old = manifest(&[("a.rs", "old a", Owner::Generated), ("b.rs", "old b", Owner::Generated)]);
-        let disk = BTreeMap::from([("a.rs".to_owned(), sha256(b"old a")), ("b.rs".to_owned(), sha256(b"edited b"))]);
-        let new = plan(&[("a.rs", "new a", Owner::Generated), ("b.rs", "new b", Owner::Generated)]);
+        let old = manifest(&[
+            ("a.rs", "old a", Owner::Generated),
+            ("b.rs", "old b", Owner::Generated),
+        ]);
+        let disk = BTreeMap::from([
+            ("a.rs".to_owned(), sha256(b"old a")),
+            ("b.rs".to_owned(), sha256(b"edited b")),
+        ]);
+        let new = plan(&[
+            ("a.rs", "new a", Owner::Generated),
+            ("b.rs", "new b", Owner::Generated),
+        ]);
         let steps = reconcile(&new, &disk, Some(&old), false);
-        assert_eq!(actions(&steps), [("a.rs", Action::Update), ("b.rs", Action::Conflict)]);
+        assert_eq!(
+            actions(&steps),
+            [("a.rs", Action::Update), ("b.rs", Action::Conflict)]
+        );
     }
 
     #[test]
@@ -199,34 +250,67 @@ mod tests {
         let disk = BTreeMap::from([("h.rs".to_owned(), sha256(b"mine"))]);
         let new = plan(&[("h.rs", "template", Owner::User)]);
         let old = manifest(&[("h.rs", "mine", Owner::User)]);
-        assert_eq!(actions(&reconcile(&new, &disk, Some(&old), false)), [("h.rs", Action::Keep)]);
+        assert_eq!(
+            actions(&reconcile(&new, &disk, Some(&old), false)),
+            [("h.rs", Action::Keep)]
+        );
     }
 
     #[test]
     fn removed_files_go_only_when_untouched() {
-        let old = manifest(&[("gone.rs", "g", Owner::Generated), ("kept.rs", "k", Owner::Generated)]);
-        let disk = BTreeMap::from([("gone.rs".to_owned(), sha256(b"g")), ("kept.rs".to_owned(), sha256(b"edited"))]);
+        let old = manifest(&[
+            ("gone.rs", "g", Owner::Generated),
+            ("kept.rs", "k", Owner::Generated),
+        ]);
+        let disk = BTreeMap::from([
+            ("gone.rs".to_owned(), sha256(b"g")),
+            ("kept.rs".to_owned(), sha256(b"edited")),
+        ]);
         let steps = reconcile(&plan(&[]), &disk, Some(&old), false);
-        assert_eq!(actions(&steps), [("gone.rs", Action::Delete), ("kept.rs", Action::Orphan)]);
+        assert_eq!(
+            actions(&steps),
+            [("gone.rs", Action::Delete), ("kept.rs", Action::Orphan)]
+        );
     }
 
     #[test]
     fn same_contents_are_left_unchanged() {
         let disk = BTreeMap::from([("a.rs".to_owned(), sha256(b"a"))]);
-        assert_eq!(actions(&reconcile(&plan(&[("a.rs", "a", Owner::Generated)]), &disk, None, false)), [("a.rs", Action::Unchanged)]);
+        assert_eq!(
+            actions(&reconcile(
+                &plan(&[("a.rs", "a", Owner::Generated)]),
+                &disk,
+                None,
+                false
+            )),
+            [("a.rs", Action::Unchanged)]
+        );
     }
 
     #[test]
     fn force_overwrites_edits() {
         let disk = BTreeMap::from([("a.rs".to_owned(), sha256(b"edited"))]);
-        assert_eq!(actions(&reconcile(&plan(&[("a.rs", "a", Owner::User)]), &disk, None, true)), [("a.rs", Action::Overwrite)]);
+        assert_eq!(
+            actions(&reconcile(
+                &plan(&[("a.rs", "a", Owner::User)]),
+                &disk,
+                None,
+                true
+            )),
+            [("a.rs", Action::Overwrite)]
+        );
     }
 
     #[test]
     fn a_conflicted_file_stays_a_change_in_the_next_manifest() {
         let old = manifest(&[("b.rs", "old b", Owner::Generated)]);
         let disk = BTreeMap::from([("b.rs".to_owned(), sha256(b"edited b"))]);
-        let steps = reconcile(&plan(&[("b.rs", "new b", Owner::Generated)]), &disk, Some(&old), false);
+        let steps = reconcile(
+            &plan(&[("b.rs", "new b", Owner::Generated)]),
+            &disk,
+            Some(&old),
+            false,
+        );
         let next = next_manifest(&steps, Some(&old), "x");
         assert_eq!(next.files["b.rs"].sha256, sha256(b"old b"));
     }

@@ -26,7 +26,9 @@ pub const BUILTIN: &[(&str, &str)] = &include!(concat!(env!("OUT_DIR"), "/builti
 pub const SERVICE_SEGMENT: &str = "__service__";
 
 /// Who owns a generated file after it is written.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, serde::Serialize, serde::Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
+)]
 #[serde(rename_all = "kebab-case")]
 pub enum Owner {
     /// Plumbing: regenerated freely while the user has not changed it.
@@ -54,11 +56,18 @@ pub fn engine() -> Result<(Tera, Vec<Template>), Error> {
     let mut raw = Vec::new();
     for (path, text) in BUILTIN {
         let name = path.strip_prefix("templates/").unwrap_or(path).to_owned();
-        let (when, owner) = front_matter(text).map_err(|e| Error::Internal(format!("template `{name}`: {e}")))?;
-        templates.push(Template { per_service: name.contains(SERVICE_SEGMENT), name: name.clone(), when, owner });
+        let (when, owner) =
+            front_matter(text).map_err(|e| Error::Internal(format!("template `{name}`: {e}")))?;
+        templates.push(Template {
+            per_service: name.contains(SERVICE_SEGMENT),
+            name: name.clone(),
+            when,
+            owner,
+        });
         raw.push((name, *text));
     }
-    tera.add_raw_templates(raw).map_err(|e| Error::Internal(format!("templates do not parse: {}", chain(&e))))?;
+    tera.add_raw_templates(raw)
+        .map_err(|e| Error::Internal(format!("templates do not parse: {}", chain(&e))))?;
     register_case(&mut tera, "snake", snake);
     register_case(&mut tera, "pascal", pascal);
     register_case(&mut tera, "kebab", |s| snake(s).replace('_', "-"));
@@ -67,16 +76,25 @@ pub fn engine() -> Result<(Tera, Vec<Template>), Error> {
 }
 
 fn register_case(tera: &mut Tera, name: &str, convert: fn(&str) -> String) {
-    tera.register_filter(name, move |value: &Value, _: &std::collections::HashMap<String, Value>| {
-        let text = value.as_str().ok_or_else(|| tera::Error::msg("case filters take a string"))?;
-        Ok(Value::String(convert(text)))
-    });
+    tera.register_filter(
+        name,
+        move |value: &Value, _: &std::collections::HashMap<String, Value>| {
+            let text = value
+                .as_str()
+                .ok_or_else(|| tera::Error::msg("case filters take a string"))?;
+            Ok(Value::String(convert(text)))
+        },
+    );
 }
 
 /// Reads `when:` and `owner:` from a leading `{#- scaffold … -#}` comment.
 fn front_matter(text: &str) -> Result<(Option<String>, Owner), String> {
-    let Some(rest) = text.strip_prefix("{#- scaffold\n") else { return Ok((None, Owner::Generated)) };
-    let end = rest.find("-#}").ok_or("front matter is not closed with -#}")?;
+    let Some(rest) = text.strip_prefix("{#- scaffold\n") else {
+        return Ok((None, Owner::Generated));
+    };
+    let end = rest
+        .find("-#}")
+        .ok_or("front matter is not closed with -#}")?;
     let mut when = None;
     let mut owner = Owner::Generated;
     for line in rest[..end].lines().filter(|l| !l.trim().is_empty()) {
@@ -108,7 +126,9 @@ mod tests {
 
     #[test]
     fn reads_front_matter() {
-        let (when, owner) = front_matter("{#- scaffold\nwhen: service.serves_rest\nowner: user\n-#}\nbody").unwrap();
+        let (when, owner) =
+            front_matter("{#- scaffold\nwhen: service.serves_rest\nowner: user\n-#}\nbody")
+                .unwrap();
         assert_eq!(when.as_deref(), Some("service.serves_rest"));
         assert_eq!(owner, Owner::User);
     }

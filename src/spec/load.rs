@@ -132,15 +132,25 @@ pub fn load_str(file: &str, text: &str) -> Result<FlowsFile, Error> {
     let raw: RawFile = yaml::parse(file, text).map_err(|d| in_flow_context(d, text))?;
     let mut v = Validator {
         file,
-        text,
+        lines: text.lines().collect(),
         errors: Vec::new(),
     };
     let flows_file = v.file(raw);
     if v.errors.is_empty() {
-        Ok(flows_file)
-    } else {
-        Err(Error::Input(v.errors))
+        return Ok(flows_file);
     }
+    let total = v.errors.len();
+    if total > MAX_ERRORS {
+        v.errors.truncate(MAX_ERRORS);
+        v.errors.push(
+            Diagnostic::new(
+                format!("{} more errors not shown", total - MAX_ERRORS),
+                file,
+            )
+            .note("fix the errors above and run again"),
+        );
+    }
+    Err(Error::Input(v.errors))
 }
 
 /// Adds "in flow `x`" to a parse error that sits inside a flow, found from a
@@ -169,18 +179,29 @@ fn in_flow_context(mut d: Diagnostic, text: &str) -> Diagnostic {
     d
 }
 
+/// More errors than this are counted, not shown: a file that is wrong
+/// everywhere needs its first problems fixed, not ten thousand carets.
+const MAX_ERRORS: usize = 50;
+
 struct Validator<'a> {
     file: &'a str,
-    text: &'a str,
+    /// The source, split once, so pointing at a line costs nothing.
+    lines: Vec<&'a str>,
     errors: Vec<Diagnostic>,
 }
 
 impl Validator<'_> {
+    /// A diagnostic at `at`, with its source line.
+    fn diagnostic(&self, message: String, at: Pos, width: usize) -> Diagnostic {
+        let line = self.lines.get(at.line.saturating_sub(1)).copied();
+        Diagnostic::new(message, self.file).at_line(line, at, width)
+    }
+
     fn error(&mut self, message: String, at: Option<Pos>, width: usize) -> &mut Diagnostic {
-        let mut d = Diagnostic::new(message, self.file);
-        if let Some(at) = at {
-            d = d.at(self.text, at, width);
-        }
+        let d = match at {
+            Some(at) => self.diagnostic(message, at, width),
+            None => Diagnostic::new(message, self.file),
+        };
         self.errors.push(d);
         self.errors.last_mut().expect("just pushed")
     }
@@ -327,17 +348,14 @@ impl Validator<'_> {
         let parsed = parse(&raw.value);
         if parsed.is_none() {
             let context = flow.map(|f| format!(" in flow `{f}`")).unwrap_or_default();
-            let d = Diagnostic::new(
-                format!("unknown {field} `{}`{context}", raw.value),
-                self.file,
-            )
-            .at(
-                self.text,
-                yaml::pos(raw.referenced),
-                raw.value.chars().count(),
-            )
-            .suggest(&raw.value, accepted)
-            .accepted(accepted);
+            let d = self
+                .diagnostic(
+                    format!("unknown {field} `{}`{context}", raw.value),
+                    yaml::pos(raw.referenced),
+                    raw.value.chars().count(),
+                )
+                .suggest(&raw.value, accepted)
+                .accepted(accepted);
             self.errors.push(d);
         }
         parsed
@@ -400,10 +418,11 @@ impl Validator<'_> {
     }
 
     fn position_of_name(&self, name: &str, start: Pos) -> Option<Pos> {
-        self.text
-            .lines()
+        self.lines
+            .iter()
             .enumerate()
             .skip(start.line.saturating_sub(1))
+            .take(64)
             .find_map(|(i, line)| {
                 let col = line.find(&format!("name: {name}"))?;
                 Some(Pos {
@@ -588,21 +607,18 @@ impl Validator<'_> {
         // far more likely a typo than a new service.
         let names: Vec<&str> = declared.iter().map(|(d, _)| d.as_str()).collect();
         if let Some(best) = did_you_mean(&service.value, &names) {
-            let d = Diagnostic::new(
-                format!("unknown service `{}` in flow `{flow}`", service.value),
-                self.file,
-            )
-            .at(
-                self.text,
-                yaml::pos(service.referenced),
-                service.value.chars().count(),
-            )
-            .label(format!("did you mean `{best}`?"))
-            .note(format!(
-                "declared services: {}; declare `{}` under `services:` if it is a new one",
-                names.join(", "),
-                service.value
-            ));
+            let d = self
+                .diagnostic(
+                    format!("unknown service `{}` in flow `{flow}`", service.value),
+                    yaml::pos(service.referenced),
+                    service.value.chars().count(),
+                )
+                .label(format!("did you mean `{best}`?"))
+                .note(format!(
+                    "declared services: {}; declare `{}` under `services:` if it is a new one",
+                    names.join(", "),
+                    service.value
+                ));
             self.errors.push(d);
             return false;
         }
@@ -631,7 +647,7 @@ impl Validator<'_> {
             Json::String(s) => vec![s.clone()],
             // YAML reads a bare `y`, `no` or `1` as a bool or number; the
             // user meant the name as written.
-            Json::Bool(_) | Json::Number(_) => vec![yaml::scalar_at(self.text, at)],
+            Json::Bool(_) | Json::Number(_) => vec![scalar_in(&self.lines, at)],
             Json::Array(items) if items.iter().all(Json::is_string) => items
                 .iter()
                 .filter_map(|i| i.as_str().map(str::to_owned))
@@ -655,7 +671,7 @@ impl Validator<'_> {
         }
         let mut out: Vec<String> = Vec::new();
         for item in items {
-            let item_at = locate_in_line(self.text, at, &item).unwrap_or(at);
+            let item_at = locate_in_line(&self.lines, at, &item).unwrap_or(at);
             let spanned = Spanned {
                 value: item.clone(),
                 referenced: raw.referenced,
@@ -687,18 +703,19 @@ impl Validator<'_> {
         let before = self.errors.len();
         let ok = self.service_ref(service, flow, declared);
         for d in &mut self.errors[before..] {
+            let line = self.lines.get(at.line.saturating_sub(1)).copied();
             *d = d
                 .clone()
-                .at(self.text, at, service.value.chars().count().max(1));
+                .at_line(line, at, service.value.chars().count().max(1));
         }
         ok
     }
 }
 
 /// Where `item` appears at or after `from` (a `to` list may span lines).
-fn locate_in_line(text: &str, from: Pos, item: &str) -> Option<Pos> {
-    for (i, line) in text
-        .lines()
+fn locate_in_line(lines: &[&str], from: Pos, item: &str) -> Option<Pos> {
+    for (i, line) in lines
+        .iter()
         .enumerate()
         .skip(from.line.saturating_sub(1))
         .take(64)
@@ -728,4 +745,19 @@ fn locate_in_line(text: &str, from: Pos, item: &str) -> Option<Pos> {
         }
     }
     None
+}
+
+/// The plain scalar at `at`, from the pre-split lines.
+fn scalar_in(lines: &[&str], at: Pos) -> String {
+    lines
+        .get(at.line.saturating_sub(1))
+        .map_or_else(String::new, |line| {
+            yaml::scalar_at(
+                line,
+                Pos {
+                    line: 1,
+                    column: at.column,
+                },
+            )
+        })
 }

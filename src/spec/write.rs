@@ -1,1 +1,426 @@
-//! Writes a [`FlowsFile`](crate::spec::model::FlowsFile) back to flows.yaml v1 text.
+//! Writes a [`FlowsFile`] back to flows.yaml v1 text, for the questionnaire.
+//!
+//! The output is meant to be read and edited by people: keys in SPEC order,
+//! defaults left out, `to` as a scalar for one receiver and a flow list for
+//! several, strings quoted only when a plain scalar would be misread. It is
+//! hand-written rather than produced by a YAML serializer because none of
+//! them omits defaults or chooses between the two shapes of `to`, and the
+//! promise that matters is a round trip: `load_str(to_yaml(f)) == f`.
+
+use std::borrow::Cow;
+use std::fmt::Write as _;
+
+use crate::spec::model::{
+    Client, Contract, Coupling, Delivery, Flow, FlowsFile, Format, Interaction, Ordering, Transport,
+};
+
+/// The system name the loader gives a file without `system:`.
+const DEFAULT_SYSTEM: &str = "system";
+
+/// The flows.yaml v1 text of `file`.
+pub fn to_yaml(file: &FlowsFile) -> String {
+    let mut out = String::from("version: 1\n");
+    if file.system != DEFAULT_SYSTEM {
+        let _ = writeln!(out, "system: {}", scalar(&file.system));
+    }
+    if file.transports != Transport::ALL {
+        let names: Vec<&str> = file.transports.iter().map(|t| t.as_str()).collect();
+        let _ = writeln!(out, "transports: [{}]", names.join(", "));
+    }
+    // The loader adds every service a flow names; only the others need
+    // declaring: those with a description, and those no flow mentions.
+    let declared: Vec<_> = file
+        .services
+        .iter()
+        .filter(|(name, service)| service.description.is_some() || !referenced(file, name))
+        .collect();
+    if !declared.is_empty() {
+        out.push_str("services:\n");
+        for (name, service) in declared {
+            match &service.description {
+                Some(d) => {
+                    let _ = writeln!(out, "  {}:\n    description: {}", scalar(name), scalar(d));
+                }
+                None => {
+                    let _ = writeln!(out, "  {}: {{}}", scalar(name));
+                }
+            }
+        }
+    }
+    if file.flows.is_empty() {
+        out.push_str("flows: []\n");
+    } else {
+        out.push_str("flows:\n");
+        for flow in &file.flows {
+            write_flow(&mut out, flow);
+        }
+    }
+    out
+}
+
+fn referenced(file: &FlowsFile, service: &str) -> bool {
+    file.flows
+        .iter()
+        .any(|f| f.from == service || f.to.iter().any(|t| t == service))
+}
+
+fn write_flow(out: &mut String, flow: &Flow) {
+    let _ = writeln!(out, "  - name: {}", scalar(&flow.name));
+    let mut field = |key: &str, value: &str| {
+        let _ = writeln!(out, "    {key}: {value}");
+    };
+    if let Some(d) = &flow.description {
+        field("description", &scalar(d));
+    }
+    field("from", &scalar(&flow.from));
+    let to = match flow.to.as_slice() {
+        [one] => scalar(one).into_owned(),
+        many => {
+            let items: Vec<Cow<'_, str>> = many.iter().map(|s| scalar(s)).collect();
+            format!("[{}]", items.join(", "))
+        }
+    };
+    field("to", &to);
+    if flow.interaction != Interaction::RequestResponse {
+        field("interaction", flow.interaction.as_str());
+    }
+    if flow.client != Client::Internal {
+        field("client", flow.client.as_str());
+    }
+    if flow.coupling != Coupling::Tight {
+        field("coupling", flow.coupling.as_str());
+    }
+    if let Some(ms) = flow.latency_ms {
+        field("latency_ms", &ms.to_string());
+    }
+    if let Some(rate) = flow.throughput {
+        field("throughput", &rate.to_string());
+    }
+    if flow.delivery != Delivery::AtMostOnce {
+        field("delivery", flow.delivery.as_str());
+    }
+    if flow.replay {
+        field("replay", "true");
+    }
+    if flow.ordering != Ordering::None {
+        field("ordering", flow.ordering.as_str());
+    }
+    if flow.format != Format::Any {
+        field("format", flow.format.as_str());
+    }
+    if flow.contract != Contract::Flexible {
+        field("contract", flow.contract.as_str());
+    }
+    if let Some(bytes) = flow.payload_bytes {
+        field("payload_bytes", &bytes.to_string());
+    }
+    if let Some(topic) = &flow.topic {
+        field("topic", &scalar(topic));
+    }
+    if let Some(t) = flow.transport {
+        field("transport", t.as_str());
+    }
+}
+
+/// `text` as a YAML scalar: plain when a reader would get the same string
+/// back, double-quoted otherwise.
+pub fn scalar(text: &str) -> Cow<'_, str> {
+    if needs_quotes(text) {
+        Cow::Owned(double_quoted(text))
+    } else {
+        Cow::Borrowed(text)
+    }
+}
+
+/// Words YAML 1.1 or 1.2 read as booleans or null; parsers differ on which,
+/// so all of them are quoted, in any case.
+const RESERVED_WORDS: &[&str] = &[
+    "true", "false", "yes", "no", "y", "n", "on", "off", "null", "~",
+];
+
+fn needs_quotes(text: &str) -> bool {
+    let Some(first) = text.chars().next() else {
+        return true;
+    };
+    if RESERVED_WORDS.iter().any(|w| w.eq_ignore_ascii_case(text)) || looks_numeric(text) {
+        return true;
+    }
+    // Indicators that start a different kind of node, a comment or a
+    // directive; a leading '.' also covers `...`, the document end marker.
+    if "-?:,[]{}#&*!|>'\"%@`.".contains(first) {
+        return true;
+    }
+    if text.starts_with(' ') || text.ends_with(' ') || text.ends_with(':') {
+        return true;
+    }
+    // `: ` starts a mapping and ` #` a comment; flow indicators would end an
+    // item of a `[a, b]` list early.
+    if text.contains(": ") || text.contains(" #") || text.contains([',', '[', ']', '{', '}']) {
+        return true;
+    }
+    text.chars().any(needs_escape)
+}
+
+/// Numbers in any notation a YAML parser might accept: `12`, `1_000`,
+/// `0x1f`, `1e3`, `.5`, `+1`, `inf`, `nan`.
+fn looks_numeric(text: &str) -> bool {
+    let unsigned = text.trim_start_matches(['+', '-']);
+    let first_digit = unsigned.starts_with(|c: char| c.is_ascii_digit());
+    let dot_digit = unsigned.starts_with('.')
+        && unsigned[1..].starts_with(|c: char| c.is_ascii_digit() || c == 'i' || c == 'n');
+    first_digit || dot_digit || text.parse::<f64>().is_ok()
+}
+
+/// Characters that only a double-quoted scalar can carry: controls, and the
+/// Unicode line separators YAML 1.1 treats as line breaks.
+fn needs_escape(c: char) -> bool {
+    c.is_control() || matches!(c, '\u{2028}' | '\u{2029}' | '\u{feff}')
+}
+
+fn double_quoted(text: &str) -> String {
+    let mut out = String::with_capacity(text.len() + 2);
+    out.push('"');
+    for c in text.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\t' => out.push_str("\\t"),
+            '\r' => out.push_str("\\r"),
+            c if needs_escape(c) => {
+                let _ = write!(out, "\\u{:04x}", u32::from(c));
+            }
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::spec::load_str;
+    use crate::spec::model::Service;
+
+    const ORDERS: &str = include_str!("../../examples/orders.yaml");
+    const SPEC_CASES: &str = include_str!("../../examples/spec-cases.yaml");
+
+    fn round_trip(file: &FlowsFile) -> FlowsFile {
+        let text = to_yaml(file);
+        load_str("written.yaml", &text)
+            .unwrap_or_else(|e| panic!("written file does not load:\n{e}\n--- text\n{text}"))
+    }
+
+    fn with_description(description: &str) -> FlowsFile {
+        let mut file = load_str("orders.yaml", ORDERS).expect("example loads");
+        file.flows[0].description = Some(description.to_owned());
+        file
+    }
+
+    #[test]
+    fn writes_the_orders_example_back_verbatim() {
+        let file = load_str("orders.yaml", ORDERS).expect("example loads");
+        assert_eq!(to_yaml(&file), ORDERS);
+    }
+
+    #[test]
+    fn every_example_survives_a_round_trip() {
+        for (name, text) in [("orders.yaml", ORDERS), ("spec-cases.yaml", SPEC_CASES)] {
+            let file = load_str(name, text).expect("example loads");
+            assert_eq!(round_trip(&file), file, "{name}");
+        }
+    }
+
+    #[test]
+    fn leaves_out_every_default() {
+        let mut file = load_str("orders.yaml", ORDERS).expect("example loads");
+        file.system = "system".to_owned();
+        file.flows.truncate(1);
+        file.flows[0] = Flow::new("get-order", "storefront", "orders");
+        file.services
+            .retain(|name, _| name == "storefront" || name == "orders");
+        assert_eq!(
+            to_yaml(&file),
+            "version: 1\nflows:\n  - name: get-order\n    from: storefront\n    to: orders\n"
+        );
+        assert_eq!(round_trip(&file), file);
+    }
+
+    #[test]
+    fn writes_several_receivers_as_a_flow_list() {
+        let file = load_str("orders.yaml", ORDERS).expect("example loads");
+        assert!(to_yaml(&file).contains("    to: [analytics, shipping]\n"));
+    }
+
+    #[test]
+    fn writes_every_field_in_spec_order() {
+        let mut file = load_str("orders.yaml", ORDERS).expect("example loads");
+        file.transports = vec![Transport::Grpc, Transport::Kafka];
+        let flow = &mut file.flows[2];
+        flow.client = Client::Public;
+        flow.latency_ms = Some(50);
+        flow.throughput = Some(20_000);
+        flow.ordering = Ordering::PerKey;
+        flow.format = Format::Binary;
+        flow.contract = Contract::Strict;
+        flow.payload_bytes = Some(512);
+        flow.transport = Some(Transport::Kafka);
+        let text = to_yaml(&file);
+        assert!(text.contains("transports: [grpc, kafka]\n"), "{text}");
+        let keys: Vec<&str> = text
+            .split("  - name: order-created\n")
+            .nth(1)
+            .expect("flow written")
+            .lines()
+            .map(|l| l.trim().split(':').next().unwrap_or_default())
+            .collect();
+        assert_eq!(
+            keys,
+            [
+                "description",
+                "from",
+                "to",
+                "interaction",
+                "client",
+                "coupling",
+                "latency_ms",
+                "throughput",
+                "delivery",
+                "replay",
+                "ordering",
+                "format",
+                "contract",
+                "payload_bytes",
+                "topic",
+                "transport"
+            ]
+        );
+        assert_eq!(round_trip(&file), file);
+    }
+
+    #[test]
+    fn quotes_only_strings_that_would_be_misread() {
+        let cases = [
+            ("it's a plain sentence", "it's a plain sentence"),
+            ("C:\\orders", "C:\\orders"),
+            ("a:b", "a:b"),
+            ("über", "über"),
+            ("yes", "\"yes\""),
+            ("No", "\"No\""),
+            ("null", "\"null\""),
+            ("~", "\"~\""),
+            ("true", "\"true\""),
+            ("123", "\"123\""),
+            ("1.5", "\"1.5\""),
+            ("0x1f", "\"0x1f\""),
+            ("1e3", "\"1e3\""),
+            (".inf", "\".inf\""),
+            ("-1", "\"-1\""),
+            ("key: value", "\"key: value\""),
+            ("ends with colon:", "\"ends with colon:\""),
+            ("fast # really", "\"fast # really\""),
+            ("#tag", "\"#tag\""),
+            ("- item", "\"- item\""),
+            ("* star", "\"* star\""),
+            ("&anchor", "\"&anchor\""),
+            ("!tag", "\"!tag\""),
+            ("| block", "\"| block\""),
+            ("> folded", "\"> folded\""),
+            ("'single'", "\"'single'\""),
+            ("\"double\"", "\"\\\"double\\\"\""),
+            ("%directive", "\"%directive\""),
+            ("@at", "\"@at\""),
+            ("[list]", "\"[list]\""),
+            ("{map}", "\"{map}\""),
+            ("a, b", "\"a, b\""),
+            ("...", "\"...\""),
+            ("", "\"\""),
+            (" leading", "\" leading\""),
+            ("trailing ", "\"trailing \""),
+            ("two\nlines", "\"two\\nlines\""),
+            ("tab\there", "\"tab\\there\""),
+            ("bell\u{7}", "\"bell\\u0007\""),
+            ("sep\u{2028}x", "\"sep\\u2028x\""),
+        ];
+        for (text, written) in cases {
+            assert_eq!(scalar(text), written, "{text:?}");
+        }
+    }
+
+    #[test]
+    fn quoted_descriptions_load_back_unchanged() {
+        let tricky = [
+            "yes",
+            "No",
+            "null",
+            "~",
+            "123",
+            "1.5",
+            "0x1f",
+            "1e3",
+            ".inf",
+            "key: value",
+            "fast # really",
+            "#tag",
+            "- item",
+            "'single'",
+            "\"double\"",
+            "back\\slash",
+            "[list]",
+            "{map}",
+            "a, b",
+            "...",
+            "---",
+            "",
+            " leading",
+            "trailing ",
+            "two\nlines",
+            "tab\there",
+            "bell\u{7}",
+            "sep\u{2028}x",
+            "it's fine",
+            "ünïcödé ✓",
+        ];
+        for description in tricky {
+            let file = with_description(description);
+            assert_eq!(round_trip(&file), file, "{description:?}");
+        }
+    }
+
+    #[test]
+    fn quoted_names_and_topics_load_back_unchanged() {
+        let mut file = load_str("orders.yaml", ORDERS).expect("example loads");
+        file.system = "no".to_owned();
+        file.flows[0].from = "y".to_owned();
+        file.flows[0].to = vec!["on".to_owned()];
+        file.flows[1].to = vec!["null".to_owned(), "off".to_owned()];
+        file.flows[2].topic = Some("1e3".to_owned());
+        file.services = std::collections::BTreeMap::new();
+        for flow in &file.flows {
+            for s in std::iter::once(&flow.from).chain(&flow.to) {
+                file.services.insert(s.clone(), Service::default());
+            }
+        }
+        assert_eq!(round_trip(&file), file);
+    }
+
+    #[test]
+    fn declares_services_with_a_description_or_no_flow() {
+        let mut file = load_str("orders.yaml", ORDERS).expect("example loads");
+        file.services
+            .get_mut("orders")
+            .expect("implied")
+            .description = Some("Owns orders: the source of truth".to_owned());
+        file.services
+            .insert("legacy".to_owned(), Service::default());
+        let text = to_yaml(&file);
+        assert!(
+            text.contains(
+                "services:\n  legacy: {}\n  orders:\n    description: \"Owns orders: the source of truth\"\nflows:\n"
+            ),
+            "{text}"
+        );
+        assert_eq!(round_trip(&file), file);
+    }
+}

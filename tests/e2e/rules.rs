@@ -32,7 +32,7 @@ macro_rules! rule_tests {
         fn every_built_in_rule_has_a_test() {
             let tested = [$($id),*];
             let rules = commsadvise::engine::RuleSet::builtin().unwrap();
-            let ids: Vec<&str> = rules.all().iter().map(|r| r.id.as_str()).collect();
+            let ids: Vec<&str> = rules.all().iter().map(|r| &*r.id).collect();
             let mut sorted = tested.to_vec();
             sorted.sort_unstable();
             assert_eq!(ids, sorted, "add the new rule to rule_tests!");
