@@ -77,8 +77,8 @@ criterion_main!(benches);
 
 /// `BENCH_SIZES=1000,10000` runs a subset; all three by default.
 fn sizes() -> Vec<usize> {
-    std::env::var("BENCH_SIZES")
-        .ok()
-        .map(|s| s.split(',').filter_map(|n| n.trim().parse().ok()).collect())
-        .unwrap_or_else(|| vec![1_000, 10_000, 100_000])
+    std::env::var("BENCH_SIZES").ok().map_or_else(
+        || vec![1_000, 10_000, 100_000],
+        |s| s.split(',').filter_map(|n| n.trim().parse().ok()).collect(),
+    )
 }

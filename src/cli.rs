@@ -25,6 +25,13 @@ pub enum Command {
     Interactive(InteractiveArgs),
     /// Lists the rules, or explains one.
     Rules(RulesArgs),
+    /// CI gate: fails on pinned transports that break a requirement, and on
+    /// system findings at or above a severity.
+    Check(CheckArgs),
+    /// Writes one architecture decision record (MADR) per flow.
+    Adr(AdrArgs),
+    /// Prints the JSON Schema of flows.yaml, for editors.
+    Schema(SchemaArgs),
 }
 
 /// Report formats.
@@ -33,6 +40,46 @@ pub enum Format {
     Text,
     Json,
     Markdown,
+    /// A Mermaid flowchart of services and flows.
+    Mermaid,
+    /// A Graphviz DOT graph of services and flows.
+    Dot,
+    /// One self-contained page: diagram, decisions and findings.
+    Html,
+}
+
+/// `check` output formats.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum CheckFormat {
+    Text,
+    Json,
+    /// GitHub workflow commands that annotate flows.yaml in a pull request.
+    Github,
+}
+
+/// The severities `--fail-on` accepts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum FailOn {
+    Info,
+    Warning,
+    Error,
+}
+
+/// Figures Kafka topics are sized with.
+#[derive(Debug, Clone, clap::Args)]
+pub struct SizingOptions {
+    /// Messages per second one partition takes from producers.
+    #[arg(long, value_name = "MSG/S", default_value_t = crate::engine::sizing::PARTITION_RATE, value_parser = clap::value_parser!(u64).range(1..))]
+    pub partition_rate: u64,
+    /// Messages per second one consumer instance handles.
+    #[arg(long, value_name = "MSG/S", default_value_t = crate::engine::sizing::CONSUMER_RATE, value_parser = clap::value_parser!(u64).range(1..))]
+    pub consumer_rate: u64,
+    /// The fewest partitions a topic gets.
+    #[arg(long, value_name = "N", default_value_t = crate::engine::sizing::MIN_PARTITIONS, value_parser = clap::value_parser!(u32).range(1..))]
+    pub min_partitions: u32,
+    /// Replicas per partition.
+    #[arg(long, value_name = "N", default_value_t = crate::engine::sizing::REPLICATION, value_parser = clap::value_parser!(u32).range(1..))]
+    pub replication: u32,
 }
 
 #[derive(Debug, clap::Args)]
@@ -52,7 +99,63 @@ pub struct RecommendArgs {
     pub format: Format,
     #[command(flatten)]
     pub rules: RulesOption,
+    #[command(flatten)]
+    pub sizing: SizingOptions,
 }
+
+#[derive(Debug, clap::Args)]
+pub struct CheckArgs {
+    /// The flows file (flows.yaml v1).
+    #[arg(value_name = "FLOWS.yaml")]
+    pub flows: PathBuf,
+    /// Fail on system findings of this severity or worse.
+    #[arg(long, value_enum, default_value_t = FailOn::Error)]
+    pub fail_on: FailOn,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = CheckFormat::Text)]
+    pub format: CheckFormat,
+    #[command(flatten)]
+    pub rules: RulesOption,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct AdrArgs {
+    /// The flows file (flows.yaml v1).
+    #[arg(value_name = "FLOWS.yaml")]
+    pub flows: PathBuf,
+    /// The folder of decision records; created when missing.
+    #[arg(long, value_name = "DIR", default_value = "docs/adr")]
+    pub out: PathBuf,
+    /// Print what would change, and write nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// The date new records carry (YYYY-MM-DD); default: `SOURCE_DATE_EPOCH`
+    /// when set, else today (UTC).
+    #[arg(long, value_name = "YYYY-MM-DD", value_parser = parse_date)]
+    pub date: Option<String>,
+    #[command(flatten)]
+    pub rules: RulesOption,
+    #[command(flatten)]
+    pub sizing: SizingOptions,
+}
+
+/// Accepts `YYYY-MM-DD` with a plausible month and day.
+fn parse_date(text: &str) -> Result<String, String> {
+    let parts: Vec<&str> = text.split('-').collect();
+    let ok = matches!(parts.as_slice(), [y, m, d]
+        if y.len() == 4 && m.len() == 2 && d.len() == 2
+            && [y, m, d].iter().all(|p| p.bytes().all(|b| b.is_ascii_digit()))
+            && (1..=12).contains(&m.parse::<u32>().unwrap_or(0))
+            && (1..=31).contains(&d.parse::<u32>().unwrap_or(0)));
+    if ok {
+        Ok(text.to_owned())
+    } else {
+        Err("expected a date such as 2025-01-31".to_owned())
+    }
+}
+
+#[derive(Debug, clap::Args)]
+pub struct SchemaArgs {}
 
 #[derive(Debug, clap::Args)]
 pub struct ScaffoldArgs {

@@ -1,18 +1,22 @@
 //! One module per subcommand. Only these touch the terminal, the filesystem
 //! or prompts; everything they call is pure.
 
+pub mod adr;
+pub mod check;
 pub mod interactive;
 pub mod recommend;
 pub mod rules;
 pub mod scaffold;
+pub mod schema;
 
 use std::io::{self, IsTerminal as _, Write as _};
 use std::path::{Path, PathBuf};
 
-use crate::cli::{Command, RulesOption};
-use crate::engine::RuleSet;
+use crate::cli::{Command, RulesOption, SizingOptions};
+use crate::engine::{RuleSet, Sizing};
 use crate::error::{Diagnostic, Error};
 use crate::spec::FlowsFile;
+use crate::spec::model::SourceMap;
 
 /// Why a command stopped early.
 #[derive(Debug)]
@@ -40,6 +44,9 @@ pub fn dispatch(command: Command) -> Result<(), Failure> {
         Command::Scaffold(args) => scaffold::run(&args),
         Command::Interactive(args) => interactive::run(&args),
         Command::Rules(args) => rules::run(&args),
+        Command::Check(args) => check::run(&args),
+        Command::Adr(args) => adr::run(&args),
+        Command::Schema(args) => schema::run(&args),
     }
 }
 
@@ -91,6 +98,22 @@ fn plain(e: &io::Error) -> String {
 pub fn load_flows(path: &Path) -> Result<FlowsFile, Error> {
     let bytes = read_input(path)?;
     crate::spec::load(&path.display().to_string(), &bytes)
+}
+
+/// Loads and validates a flows file, keeping where each flow sits in it.
+pub fn load_flows_mapped(path: &Path) -> Result<(FlowsFile, SourceMap), Error> {
+    let bytes = read_input(path)?;
+    crate::spec::load::load_mapped(&path.display().to_string(), &bytes)
+}
+
+/// The sizing figures from the command line.
+pub fn sizing(options: &SizingOptions) -> Sizing {
+    Sizing {
+        partition_rate: options.partition_rate,
+        consumer_rate: options.consumer_rate,
+        min_partitions: options.min_partitions,
+        replication: options.replication,
+    }
 }
 
 /// The built-in rules plus the user's `--rules` files and folders (folders

@@ -12,9 +12,14 @@ use std::sync::Arc;
 use serde::Serialize;
 
 use crate::engine::facts::{Facts, Field, Kind, Value, display_value};
+use crate::engine::findings::{Finding, findings};
 use crate::engine::registry::RuleSet;
 use crate::engine::rule::{Cmp, Criterion, Effect, Rule};
-use crate::spec::model::{Flow, FlowsFile, Transport};
+use crate::engine::sizing::size_topic_in;
+pub use crate::engine::sizing::{
+    CONSUMER_RATE, KafkaSizing, MIN_PARTITIONS, PARTITION_RATE, REPLICATION, Sizing, size_topic,
+};
+use crate::spec::model::{Flow, FlowsFile, Service, Transport};
 
 /// The whole answer for one flows file.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -22,6 +27,9 @@ pub struct Report {
     pub version: u32,
     pub system: String,
     pub flows: Vec<Recommendation>,
+    /// What the chosen transports add up to across the system: long or
+    /// cyclic synchronous chains, unmet budgets, weak points.
+    pub findings: Vec<Finding>,
 }
 
 /// How the choice was reached.
@@ -60,62 +68,6 @@ pub struct Recommendation {
     /// Topic sizing, when Kafka carries the flow.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub kafka: Option<KafkaSizing>,
-}
-
-/// How a Kafka topic is sized for a flow.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct KafkaSizing {
-    pub topic: String,
-    pub partitions: u32,
-    pub replication: u32,
-    /// How the partition count was reached, for the report.
-    pub basis: String,
-}
-
-/// Messages per second one consumer handles, for sizing. Conservative: a
-/// consumer doing real work (a database write per event) manages about this.
-pub const CONSUMER_RATE: u64 = 1_000;
-/// Messages per second one partition takes from producers.
-pub const PARTITION_RATE: u64 = 5_000;
-/// The floor: room for a few consumers per group without re-partitioning.
-pub const MIN_PARTITIONS: u32 = 3;
-/// Replicas per partition on a production cluster.
-pub const REPLICATION: u32 = 3;
-
-/// Partitions from throughput: enough for producers and for consumers to
-/// keep up, never fewer than [`MIN_PARTITIONS`]; one when total order is
-/// required, since only a single partition is totally ordered.
-pub fn size_topic(flow: &Flow) -> KafkaSizing {
-    let topic = flow.topic_name().to_owned();
-    if flow.ordering == crate::spec::model::Ordering::Total {
-        return KafkaSizing {
-            topic,
-            partitions: 1,
-            replication: REPLICATION,
-            basis: "ordering: total needs a single partition".to_owned(),
-        };
-    }
-    let Some(rate) = flow.throughput else {
-        return KafkaSizing {
-            topic,
-            partitions: MIN_PARTITIONS,
-            replication: REPLICATION,
-            basis: format!("no throughput given: the floor of {MIN_PARTITIONS}"),
-        };
-    };
-    let for_consumers = rate.div_ceil(CONSUMER_RATE);
-    let for_producers = rate.div_ceil(PARTITION_RATE);
-    let partitions = u32::try_from(for_consumers.max(for_producers))
-        .unwrap_or(u32::MAX)
-        .max(MIN_PARTITIONS);
-    KafkaSizing {
-        topic,
-        partitions,
-        replication: REPLICATION,
-        basis: format!(
-            "{rate}/s at {CONSUMER_RATE}/s per consumer and {PARTITION_RATE}/s per partition, at least {MIN_PARTITIONS}"
-        ),
-    }
 }
 
 /// The total score of each transport.
@@ -191,17 +143,26 @@ impl Flip {
     }
 }
 
-/// Recommends a transport for every flow of `file`.
+/// Recommends a transport for every flow of `file`, with Kafka topics sized
+/// by the documented defaults.
 pub fn recommend(file: &FlowsFile, rules: &RuleSet) -> Report {
+    recommend_with(file, rules, &Sizing::default())
+}
+
+/// [`recommend`] with the team's own sizing figures.
+pub fn recommend_with(file: &FlowsFile, rules: &RuleSet, sizing: &Sizing) -> Report {
     let allowed = mask(&file.transports);
+    let flows: Vec<Recommendation> = file
+        .flows
+        .iter()
+        .map(|flow| recommend_flow(flow, allowed, rules, &file.services, sizing))
+        .collect();
+    let findings = findings(file, &flows);
     Report {
         version: 1,
         system: file.system.clone(),
-        flows: file
-            .flows
-            .iter()
-            .map(|flow| recommend_flow(flow, allowed, rules))
-            .collect(),
+        flows,
+        findings,
     }
 }
 
@@ -304,7 +265,13 @@ fn best(candidates: Mask, points: &[f64; 3], except: Option<Transport>) -> Optio
     best
 }
 
-fn recommend_flow(flow: &Flow, allowed: Mask, rules: &RuleSet) -> Recommendation {
+fn recommend_flow(
+    flow: &Flow,
+    allowed: Mask,
+    rules: &RuleSet,
+    services: &std::collections::BTreeMap<String, Service>,
+    sizing: &Sizing,
+) -> Recommendation {
     let facts = Facts::of(flow);
     let deciding = rules.deciding();
     let fired: Vec<bool> = deciding.iter().map(|r| r.when.holds(&facts)).collect();
@@ -367,7 +334,7 @@ fn recommend_flow(flow: &Flow, allowed: Mask, rules: &RuleSet) -> Recommendation
         reasons,
         risks,
         conflicts,
-        kafka: (transport == Transport::Kafka).then(|| size_topic(flow)),
+        kafka: (transport == Transport::Kafka).then(|| size_topic_in(flow, services, sizing)),
     }
 }
 

@@ -1,10 +1,11 @@
-//! The Markdown report: a decision table and a section per flow, fit for a
-//! pull request or a decision record.
+//! The Markdown report: a decision table, the Mermaid diagram (GitHub draws
+//! it), the system findings and a section per flow, fit for a pull request.
 
 use std::fmt::Write as _;
 
 use crate::engine::evaluate::Report;
-use crate::render::{decided, margin, requirements};
+use crate::render::diagram::{Diagram, color_name};
+use crate::render::{decided, disk_line, margin, mermaid, requirements, topic_line};
 use crate::spec::model::FlowsFile;
 
 pub fn render(file: &FlowsFile, report: &Report) -> String {
@@ -29,6 +30,7 @@ pub fn render(file: &FlowsFile, report: &Report) -> String {
             rec.conflicts.len()
         );
     }
+    system(&mut out, file, report);
     for (rec, flow) in report.flows.iter().zip(&file.flows) {
         let _ = writeln!(out, "\n## {}\n", rec.name);
         let _ = writeln!(
@@ -81,8 +83,47 @@ pub fn render(file: &FlowsFile, report: &Report) -> String {
                 let _ = writeln!(out, "- {}", f.sentence());
             }
         }
+        if let Some(k) = &rec.kafka {
+            let _ = writeln!(out, "\n### Kafka topic\n");
+            let _ = writeln!(out, "- {}", topic_line(k));
+            let _ = writeln!(out, "- {}", disk_line(k));
+            let _ = writeln!(out, "- **Warning:** {}", k.warning);
+        }
     }
     out
+}
+
+/// The Mermaid diagram and the system findings.
+fn system(out: &mut String, file: &FlowsFile, report: &Report) {
+    let _ = writeln!(out, "\n## Diagram\n");
+    let _ = writeln!(out, "```mermaid\n{}```", mermaid::render(file, report));
+    let legend: Vec<String> = Diagram::of(file, report)
+        .transports()
+        .into_iter()
+        .map(|t| format!("{t} {}", color_name(t)))
+        .collect();
+    if !legend.is_empty() {
+        let _ = writeln!(
+            out,
+            "\nSolid arrows are synchronous (the caller waits), dotted ones asynchronous; {}.",
+            legend.join(", ")
+        );
+    }
+    let _ = writeln!(out, "\n## System findings\n");
+    if report.findings.is_empty() {
+        let _ = writeln!(out, "None.");
+    }
+    for f in &report.findings {
+        let _ = writeln!(
+            out,
+            "- **{}** `{}`: {} Flows: {}. **Fix:** {}",
+            f.severity,
+            f.id,
+            f.text,
+            code_list(&f.flows),
+            f.fix
+        );
+    }
 }
 
 fn code_list(items: &[String]) -> String {

@@ -1,11 +1,19 @@
-//! Reports as text, JSON and Markdown. Pure functions from a report to a
+//! Reports as text, JSON, Markdown, diagrams (Mermaid, DOT, SVG in HTML),
+//! decision records and CI output. Pure functions from a report to a
 //! string; the caller decides where it goes and whether colour is wanted.
 
+pub mod adr;
+pub mod check;
+pub mod diagram;
+pub mod dot;
+pub mod html;
 pub mod json;
 pub mod markdown;
+pub mod mermaid;
+pub mod svg;
 pub mod text;
 
-use crate::engine::evaluate::Recommendation;
+use crate::engine::evaluate::{KafkaSizing, Recommendation};
 use crate::spec::model::{
     Client, Contract, Coupling, Delivery, Flow, Format, Interaction, Ordering,
 };
@@ -47,6 +55,9 @@ pub fn requirements(flow: &Flow) -> Vec<(&'static str, String)> {
     if let Some(b) = flow.payload_bytes {
         out.push(("payload_bytes", b.to_string()));
     }
+    if let Some(h) = flow.retention_hours {
+        out.push(("retention_hours", h.to_string()));
+    }
     if let Some(t) = flow.transport {
         out.push(("transport", t.to_string()));
     }
@@ -70,4 +81,21 @@ pub fn margin(rec: &Recommendation) -> String {
         (Some(m), Some(r)) => format!("{m:+} over {r}"),
         _ => "-".to_owned(),
     }
+}
+
+/// One line on a Kafka topic: name, partitions and why, replication.
+pub fn topic_line(k: &KafkaSizing) -> String {
+    format!(
+        "topic `{}`: {} partition{} ({}), replication {}",
+        k.topic,
+        k.partitions,
+        if k.partitions == 1 { "" } else { "s" },
+        k.basis,
+        k.replication
+    )
+}
+
+/// One line on a Kafka topic's retention and disk.
+pub fn disk_line(k: &KafkaSizing) -> String {
+    format!("retention {} h; disk: {}", k.retention_hours, k.disk_basis)
 }

@@ -3,8 +3,9 @@
 
 use std::fmt::Write as _;
 
-use crate::engine::evaluate::{Recommendation, Report};
-use crate::render::{decided, margin, requirements};
+use crate::engine::evaluate::{KafkaSizing, Recommendation, Report};
+use crate::engine::findings::Severity;
+use crate::render::{decided, disk_line, margin, requirements, topic_line};
 use crate::spec::model::{FlowsFile, Transport};
 
 const WIDTH: usize = 100;
@@ -129,8 +130,45 @@ pub fn render(file: &FlowsFile, report: &Report, color: bool) -> String {
         if let Some(flip) = rec.flips.first() {
             let _ = writeln!(out, "  close call: {}", flip.sentence());
         }
+        if let Some(k) = &rec.kafka {
+            kafka(&mut out, k, &style);
+        }
     }
+    findings(&mut out, report, &style);
     out
+}
+
+fn kafka(out: &mut String, k: &KafkaSizing, style: &Style) {
+    let _ = writeln!(out, "  kafka:");
+    wrap(out, "    ", &topic_line(k));
+    wrap(out, "    ", &disk_line(k));
+    wrap(out, &format!("    {} ", style.paint("33", "!")), k.warning);
+}
+
+fn findings(out: &mut String, report: &Report, style: &Style) {
+    if report.findings.is_empty() {
+        let _ = writeln!(out, "\nsystem findings: none");
+        return;
+    }
+    let _ = writeln!(
+        out,
+        "\n{}",
+        style.paint("1", &format!("system findings: {}", report.findings.len()))
+    );
+    for f in &report.findings {
+        let (code, mark) = match f.severity {
+            Severity::Error => ("31", "x"),
+            Severity::Warning => ("33", "!"),
+            Severity::Info => ("36", "i"),
+        };
+        wrap(
+            out,
+            &format!("  {} ", style.paint(code, mark)),
+            &format!("{} [{}]: {}", f.id, f.severity, f.text),
+        );
+        wrap(out, "    flows: ", &f.flows.join(", "));
+        wrap(out, "    fix: ", &f.fix);
+    }
 }
 
 /// Writes `text` after `prefix`, wrapped at [`WIDTH`] with a hanging indent.

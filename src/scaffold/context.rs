@@ -1,36 +1,95 @@
 //! The one serializable context every template is rendered with: the
 //! system, its services and what each one serves, calls, produces and
 //! consumes, derived from the recommendations.
+//!
+//! Templates stay simple by finding here, ready-made, everything that would
+//! take logic to compute in tera: deduplicated targets and topics, type
+//! names, environment variable names and the one-line summaries that doc
+//! comments and the README repeat. Everything is in a stable order (services
+//! by name, flows in file order), so the same flows give the same bytes.
+
+use std::collections::BTreeMap;
 
 use serde::Serialize;
 
 use crate::engine::evaluate::{Recommendation, Report};
-use crate::scaffold::contract::{Contract, snake};
-use crate::spec::model::{Delivery, FlowsFile, Transport};
+use crate::scaffold::contract::{Contract, pascal, snake};
+use crate::spec::model::{Delivery, Flow, FlowsFile, Transport};
 
 /// The SPEC §6 defaults: the article's ports.
 pub const HTTP_PORT: u16 = 5000;
 pub const GRPC_PORT: u16 = 50051;
 pub const KAFKA_BROKERS: &str = "localhost:9092";
 
+/// The id the generated tests and examples use (SPEC §6).
+pub const SAMPLE_ID: &str = "12345";
+/// The Kafka key the generated tests and examples use (SPEC §6).
+pub const SAMPLE_EVENT_ID: &str = "order-12345";
+/// The status the generated handler answers (SPEC §6).
+pub const SAMPLE_STATUS: &str = "CREATED";
+
 #[derive(Debug, Clone, Serialize)]
 pub struct Context {
     pub system: String,
     pub tool_version: &'static str,
     pub contract: Contract,
+    /// Names and sample payloads derived from the contract.
+    pub names: ContractNames,
     /// Which transports any service uses: decides workspace dependencies.
     pub uses: Uses,
+    /// Services that take part in at least one flow, by name.
     pub services: Vec<ServiceContext>,
+    /// Services declared in flows.yaml that no flow names: not generated.
+    pub idle_services: Vec<String>,
+    /// Every Kafka flow, in file order: one module each in `contract::events`.
+    pub topics: Vec<TopicContext>,
+    /// Services whose producers feed other services' consumer tests: they
+    /// are workspace dependencies.
+    pub producer_crates: Vec<ServiceRef>,
     pub flows: Vec<FlowContext>,
     pub http_port: u16,
     pub grpc_port: u16,
     pub kafka_brokers: &'static str,
 }
 
+/// Names the templates would otherwise have to build from the contract.
+#[derive(Debug, Clone, Serialize)]
+pub struct ContractNames {
+    /// The generated gRPC client module: `order_service_client`.
+    pub client_module: String,
+    /// The fully qualified gRPC service: `orders.OrderService`.
+    pub grpc_service: String,
+    /// The id in prose: `order id`.
+    pub id_words: String,
+    /// The id as a command-line placeholder: `order-id`.
+    pub id_arg: String,
+    /// Whether the response has fields besides the id and the status, which
+    /// the sample handlers leave at their default.
+    pub response_has_more: bool,
+    /// The sample id and event key (`12345`, `order-12345`).
+    pub sample_id: &'static str,
+    pub sample_event_id: &'static str,
+    pub sample_status: &'static str,
+    /// The proto3 JSON of the sample response for `sample_id`:
+    /// `{"orderId":"12345","status":"CREATED"}`.
+    pub sample_json: String,
+    /// The same for `sample_event_id`: the Kafka payload.
+    pub sample_event_json: String,
+}
+
+/// What the workspace as a whole needs: the workspace dependencies follow.
 #[derive(Debug, Clone, Copy, Default, Serialize)]
+#[expect(
+    clippy::struct_excessive_bools,
+    reason = "independent yes/no questions the templates ask; an enum or a set would only move them into tera expressions"
+)]
 pub struct Uses {
+    /// Some service serves REST (axum, tower-http).
     pub rest: bool,
+    /// Some service serves or calls gRPC (tonic).
     pub grpc: bool,
+    /// Some service serves gRPC (tonic-health, tonic-reflection).
+    pub grpc_server: bool,
     pub kafka: bool,
     /// Some service calls another over REST (needs an HTTP client).
     pub rest_client: bool,
@@ -40,52 +99,178 @@ pub struct Uses {
 
 #[derive(Debug, Clone, Serialize)]
 pub struct ServiceContext {
-    /// Crate, binary and folder name: `orders`.
+    /// Crate, binary and folder name: `order-history`.
     pub name: String,
-    /// Rust identifier: `orders`.
+    /// Rust identifier: `order_history`.
     pub ident: String,
+    /// Prefix of its types in other crates: `OrderHistory` (`OrderHistoryClient`).
+    pub pascal: String,
     pub description: Option<String>,
+    /// What it does, in one sentence, for doc comments and the README.
+    pub summary: String,
     pub serves_rest: bool,
     pub serves_grpc: bool,
+    /// Whether the service runs anything when started without arguments.
+    pub runs: bool,
+    /// Flows served over REST.
+    pub rest_flows: Vec<ServedFlow>,
+    /// Flows served over gRPC.
+    pub grpc_flows: Vec<ServedFlow>,
     /// Kafka flows this service produces.
     pub produces: Vec<TopicContext>,
     /// Kafka flows this service consumes.
     pub consumes: Vec<TopicContext>,
-    /// REST flows this service calls.
+    /// The consumed topics, each with the flows it carries to this service.
+    pub consumed_topics: Vec<ConsumedTopic>,
+    /// Every topic the service creates when missing (produced or consumed),
+    /// once each, named by the `contract::events` module holding its sizing.
+    pub topics: Vec<TopicRef>,
+    /// Which kinds of Kafka clients the service needs.
+    pub kafka: KafkaUse,
+    /// REST flows this service calls, one per (flow, target).
     pub calls_rest: Vec<CallContext>,
-    /// gRPC flows this service calls.
+    /// gRPC flows this service calls, one per (flow, target).
     pub calls_grpc: Vec<CallContext>,
-    /// Whether the service runs anything when started without arguments.
-    pub runs: bool,
-    /// Whether any test needs the Kafka mock cluster.
-    pub uses_kafka: bool,
-    /// Whether the service needs an HTTP server (REST or only `/healthz`).
-    pub needs_http: bool,
+    /// The distinct services called over REST: one client type each.
+    pub rest_targets: Vec<TargetContext>,
+    /// The distinct services called over gRPC: one client type each.
+    pub grpc_targets: Vec<TargetContext>,
+    /// Every flow this service calls, once each, with its targets: the
+    /// `call` command's flows.
+    pub called_flows: Vec<CalledFlow>,
+    /// Other services whose producers feed this one's consumer tests
+    /// (dev-dependencies).
+    pub producers: Vec<ServiceRef>,
+    /// What running it with no command does: `serve REST and gRPC`.
+    pub serve_text: String,
+    /// Why it has no `serve` command, when it has none.
+    pub nothing_to_serve: String,
+    /// The environment variables it reads, in `--help` order.
+    pub env: Vec<EnvVar>,
+    /// The same, as aligned lines for `--help`.
+    pub usage_env: String,
+}
+
+/// A flow the service calls, with every service it calls for it.
+#[derive(Debug, Clone, Serialize)]
+pub struct CalledFlow {
+    pub flow: String,
+    pub flow_pascal: String,
+    /// `rest` or `grpc`.
+    pub transport: Transport,
+    /// What `call` does, for `--help`.
+    pub explain: String,
+    pub calls: Vec<CallContext>,
+}
+
+/// An environment variable a service reads.
+#[derive(Debug, Clone, Serialize)]
+pub struct EnvVar {
+    pub name: String,
+    pub purpose: String,
+    pub default: String,
+}
+
+/// A flow as its receiving side sees it.
+#[derive(Debug, Clone, Serialize)]
+pub struct ServedFlow {
+    pub flow: String,
+    pub from: String,
+    pub latency_ms: Option<u64>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ServiceRef {
+    pub name: String,
+    pub ident: String,
+}
+
+#[derive(Debug, Clone, Copy, Default, Serialize)]
+pub struct KafkaUse {
+    /// Produces an at-most-once or at-least-once flow: idempotent producer.
+    pub idempotent: bool,
+    /// Produces an exactly-once flow: transactional producer.
+    pub transactional: bool,
+    /// Consumes an exactly-once flow: `isolation.level=read_committed`.
+    pub read_committed: bool,
 }
 
 #[derive(Debug, Clone, Serialize)]
 pub struct TopicContext {
     pub flow: String,
     pub flow_ident: String,
+    /// `OrderCreated`: the flow's variant in command-line enums.
+    pub flow_pascal: String,
     pub topic: String,
     pub partitions: u32,
+    /// The replication the recommendation sized for production.
     pub replication: u32,
     pub exactly_once: bool,
+    /// `at-least-once`, `exactly-once`, …
+    pub delivery: String,
+    pub replay: bool,
     /// Producing service.
     pub from: String,
+    pub from_ident: String,
     /// Consuming services.
     pub to: Vec<String>,
+    /// `analytics and shipping`.
+    pub to_text: String,
+    pub description: Option<String>,
+}
+
+/// A topic a consumer subscribes to, with the flows it carries.
+#[derive(Debug, Clone, Serialize)]
+pub struct ConsumedTopic {
+    pub topic: String,
+    /// The `contract::events` module of the first flow: its `TOPIC` constant.
+    pub module: String,
+    /// More than one consumed flow shares the topic: dispatch by the flow header.
+    pub shared: bool,
+    pub flows: Vec<TopicContext>,
+}
+
+/// A topic to create, named by the `contract::events` module of its first flow.
+#[derive(Debug, Clone, Serialize)]
+pub struct TopicRef {
+    pub topic: String,
+    pub module: String,
 }
 
 #[derive(Debug, Clone, Serialize)]
 pub struct CallContext {
     pub flow: String,
     pub flow_ident: String,
+    /// `GetOrder`: the flow's variant in command-line enums.
+    pub flow_pascal: String,
+    /// `GET_ORDER`: prefix of the flow's constants.
+    pub flow_shouty: String,
     /// The service called.
     pub target: String,
     pub target_ident: String,
+    /// The client type: `OrdersClient`.
+    pub client: String,
     /// Env var holding the callee's address: `ORDERS_HTTP_URL`.
     pub env: String,
+    /// The config field holding it: `orders_http_url`.
+    pub field: String,
+    pub latency_ms: Option<u64>,
+    pub throughput: Option<u64>,
+}
+
+/// A service called over one transport, once however many flows call it.
+#[derive(Debug, Clone, Serialize)]
+pub struct TargetContext {
+    pub name: String,
+    pub ident: String,
+    /// The client type: `OrdersClient`.
+    pub client: String,
+    /// `ORDERS_HTTP_URL`.
+    pub env: String,
+    /// `orders_http_url`.
+    pub field: String,
+    /// `http://localhost:5000`.
+    pub default_url: String,
 }
 
 /// A row of the generated README's decision table.
@@ -97,6 +282,8 @@ pub struct FlowContext {
     pub transport: Transport,
     pub pinned: bool,
     pub description: Option<String>,
+    /// What carries it: "`GET /orders/{id}`", "topic `order-events`, …".
+    pub carrier: String,
     /// The top reasons, one line each.
     pub reasons: Vec<String>,
     pub risks: Vec<String>,
@@ -104,100 +291,50 @@ pub struct FlowContext {
 }
 
 pub fn build(flows: &FlowsFile, report: &Report, contract: &Contract) -> Context {
+    let recs: Vec<(&Recommendation, &Flow)> = report.flows.iter().zip(&flows.flows).collect();
+    let topics = kafka_topics(&recs);
     let mut uses = Uses::default();
-    let recs: Vec<(&Recommendation, &crate::spec::model::Flow)> =
-        report.flows.iter().zip(&flows.flows).collect();
-    let services = flows
-        .services
-        .iter()
-        .map(|(name, service)| {
-            let mut s = ServiceContext {
-                name: name.clone(),
-                ident: snake(name),
-                description: service.description.clone(),
-                serves_rest: false,
-                serves_grpc: false,
-                produces: Vec::new(),
-                consumes: Vec::new(),
-                calls_rest: Vec::new(),
-                calls_grpc: Vec::new(),
-                runs: false,
-                uses_kafka: false,
-                needs_http: false,
-            };
-            for (rec, flow) in &recs {
-                let receives = flow.to.contains(name);
-                let sends = flow.from == *name;
-                match rec.transport {
-                    Transport::Rest => {
-                        s.serves_rest |= receives;
-                        if sends {
-                            s.calls_rest
-                                .extend(flow.to.iter().map(|t| call(flow, t, "HTTP_URL")));
-                        }
-                    }
-                    Transport::Grpc => {
-                        s.serves_grpc |= receives;
-                        if sends {
-                            s.calls_grpc
-                                .extend(flow.to.iter().map(|t| call(flow, t, "GRPC_URL")));
-                        }
-                    }
-                    Transport::Kafka => {
-                        let topic = topic(rec, flow);
-                        if sends {
-                            s.produces.push(topic.clone());
-                        }
-                        if receives {
-                            s.consumes.push(topic);
-                        }
-                    }
-                }
-            }
-            s.runs = s.serves_rest || s.serves_grpc || !s.consumes.is_empty();
-            s.uses_kafka = !s.produces.is_empty() || !s.consumes.is_empty();
-            s.needs_http = s.serves_rest;
-            uses.rest |= s.serves_rest;
-            uses.grpc |= s.serves_grpc || !s.calls_grpc.is_empty();
-            uses.kafka |= s.uses_kafka;
-            uses.rest_client |= !s.calls_rest.is_empty();
-            uses.transactions |= s.produces.iter().any(|t| t.exactly_once);
-            s
-        })
-        .collect();
+    let mut idle_services = Vec::new();
+    let mut services = Vec::new();
+    for (name, declared) in &flows.services {
+        let description = declared.description.as_deref().map(one_line);
+        let service = service(name, description, &recs, &topics, contract);
+        if !(service.runs
+            || !service.produces.is_empty()
+            || !service.calls_rest.is_empty()
+            || !service.calls_grpc.is_empty())
+        {
+            idle_services.push(name.clone());
+            continue;
+        }
+        uses.rest |= service.serves_rest;
+        uses.grpc |= service.serves_grpc || !service.calls_grpc.is_empty();
+        uses.grpc_server |= service.serves_grpc;
+        uses.kafka |= !service.produces.is_empty() || !service.consumes.is_empty();
+        uses.rest_client |= !service.calls_rest.is_empty();
+        uses.transactions |= service.kafka.transactional;
+        services.push(service);
+    }
     let flows_context = recs
         .iter()
-        .map(|(rec, flow)| FlowContext {
-            name: rec.name.clone(),
-            from: rec.from.clone(),
-            to: rec.to.clone(),
-            transport: rec.transport,
-            pinned: rec.pinned,
-            description: flow.description.clone(),
-            reasons: rec
-                .reasons
-                .iter()
-                .take(3)
-                .map(|r| format!("{} ({}): {}", r.rule, r.criterion, first_sentence(&r.text)))
-                .collect(),
-            risks: rec
-                .risks
-                .iter()
-                .map(|r| format!("{}: {}", r.id, first_sentence(&r.text)))
-                .collect(),
-            conflicts: rec
-                .conflicts
-                .iter()
-                .map(|c| format!("{}: {}", c.id, c.text))
-                .collect(),
-        })
+        .map(|(rec, flow)| flow_context(rec, flow, contract, &topics))
         .collect();
+    let mut producer_crates: Vec<ServiceRef> = services
+        .iter()
+        .flat_map(|s| s.producers.iter().cloned())
+        .collect();
+    producer_crates.sort_by(|a, b| a.name.cmp(&b.name));
+    producer_crates.dedup_by(|a, b| a.name == b.name);
     Context {
         system: flows.system.clone(),
         tool_version: env!("CARGO_PKG_VERSION"),
+        names: names(contract),
         contract: contract.clone(),
         uses,
         services,
+        idle_services,
+        topics: topics.into_values().collect(),
+        producer_crates,
         flows: flows_context,
         http_port: HTTP_PORT,
         grpc_port: GRPC_PORT,
@@ -205,17 +342,436 @@ pub fn build(flows: &FlowsFile, report: &Report, contract: &Contract) -> Context
     }
 }
 
-fn call(flow: &crate::spec::model::Flow, target: &str, suffix: &str) -> CallContext {
-    CallContext {
-        flow: flow.name.clone(),
-        flow_ident: snake(&flow.name),
-        target: target.to_owned(),
-        target_ident: snake(target),
-        env: format!("{}_{suffix}", snake(target).to_ascii_uppercase()),
+fn names(contract: &Contract) -> ContractNames {
+    let id_words = contract.id_field.name.replace('_', " ");
+    let status = contract.status_field.as_ref().map(|f| f.name.as_str());
+    let sample = |id: &str| {
+        let fields: serde_json::Map<String, serde_json::Value> = contract
+            .response
+            .fields
+            .iter()
+            .map(|field| {
+                let value = if field.name == contract.id_field.name {
+                    id.into()
+                } else if Some(field.name.as_str()) == status {
+                    SAMPLE_STATUS.into()
+                } else {
+                    default_json(&field.kind)
+                };
+                (field.json_name.clone(), value)
+            })
+            .collect();
+        serde_json::Value::Object(fields).to_string()
+    };
+    ContractNames {
+        client_module: format!("{}_client", snake(&contract.service.name)),
+        grpc_service: format!("{}.{}", contract.package, contract.service.proto_name),
+        id_arg: id_words.replace(' ', "-"),
+        id_words,
+        response_has_more: contract.response.fields.len() > 1 + usize::from(status.is_some()),
+        sample_id: SAMPLE_ID,
+        sample_event_id: SAMPLE_EVENT_ID,
+        sample_status: SAMPLE_STATUS,
+        sample_json: sample(SAMPLE_ID),
+        sample_event_json: sample(SAMPLE_EVENT_ID),
     }
 }
 
-fn topic(rec: &Recommendation, flow: &crate::spec::model::Flow) -> TopicContext {
+/// What serde writes for a prost field left at its default.
+fn default_json(kind: &str) -> serde_json::Value {
+    match kind {
+        "string" | "bytes" => "".into(),
+        "bool" => false.into(),
+        "message" => serde_json::Value::Null,
+        "double" | "float" => 0.0.into(),
+        _ => 0.into(),
+    }
+}
+
+/// Every Kafka flow by name, in file order (a `BTreeMap` keyed by position).
+/// Flows sharing a topic get the largest partition count among them, since
+/// the topic is created once.
+fn kafka_topics(recs: &[(&Recommendation, &Flow)]) -> BTreeMap<usize, TopicContext> {
+    let mut topics: BTreeMap<usize, TopicContext> = recs
+        .iter()
+        .enumerate()
+        .filter(|(_, (rec, _))| rec.transport == Transport::Kafka)
+        .map(|(i, (rec, flow))| (i, topic(rec, flow)))
+        .collect();
+    let mut widest: BTreeMap<String, u32> = BTreeMap::new();
+    for t in topics.values() {
+        let p = widest.entry(t.topic.clone()).or_default();
+        *p = (*p).max(t.partitions);
+    }
+    for t in topics.values_mut() {
+        t.partitions = widest[&t.topic];
+    }
+    topics
+}
+
+fn service(
+    name: &str,
+    description: Option<String>,
+    recs: &[(&Recommendation, &Flow)],
+    topics: &BTreeMap<usize, TopicContext>,
+    contract: &Contract,
+) -> ServiceContext {
+    let mut s = ServiceContext {
+        name: name.to_owned(),
+        ident: snake(name),
+        pascal: pascal(name),
+        description,
+        summary: String::new(),
+        serves_rest: false,
+        serves_grpc: false,
+        runs: false,
+        rest_flows: Vec::new(),
+        grpc_flows: Vec::new(),
+        produces: Vec::new(),
+        consumes: Vec::new(),
+        consumed_topics: Vec::new(),
+        topics: Vec::new(),
+        kafka: KafkaUse::default(),
+        calls_rest: Vec::new(),
+        calls_grpc: Vec::new(),
+        rest_targets: Vec::new(),
+        grpc_targets: Vec::new(),
+        called_flows: Vec::new(),
+        producers: Vec::new(),
+        serve_text: String::new(),
+        nothing_to_serve: String::new(),
+        env: Vec::new(),
+        usage_env: String::new(),
+    };
+    for (i, (rec, flow)) in recs.iter().enumerate() {
+        let receives = flow.to.iter().any(|t| t == name);
+        let sends = flow.from == name;
+        let served = || ServedFlow {
+            flow: flow.name.clone(),
+            from: flow.from.clone(),
+            latency_ms: flow.latency_ms,
+        };
+        match rec.transport {
+            Transport::Rest => {
+                if receives {
+                    s.rest_flows.push(served());
+                }
+                if sends {
+                    let calls = calls(flow, "HTTP_URL");
+                    s.called_flows
+                        .push(called_flow(flow, Transport::Rest, &calls, contract));
+                    s.calls_rest.extend(calls);
+                }
+            }
+            Transport::Grpc => {
+                if receives {
+                    s.grpc_flows.push(served());
+                }
+                if sends {
+                    let calls = calls(flow, "GRPC_URL");
+                    s.called_flows
+                        .push(called_flow(flow, Transport::Grpc, &calls, contract));
+                    s.calls_grpc.extend(calls);
+                }
+            }
+            Transport::Kafka => {
+                let topic = &topics[&i];
+                if sends {
+                    s.produces.push(topic.clone());
+                }
+                if receives {
+                    s.consumes.push(topic.clone());
+                }
+            }
+        }
+    }
+    s.serves_rest = !s.rest_flows.is_empty();
+    s.serves_grpc = !s.grpc_flows.is_empty();
+    s.runs = s.serves_rest || s.serves_grpc || !s.consumes.is_empty();
+    s.rest_targets = targets(&s.calls_rest, "HTTP_URL", HTTP_PORT);
+    s.grpc_targets = targets(&s.calls_grpc, "GRPC_URL", GRPC_PORT);
+    s.kafka = KafkaUse {
+        idempotent: s.produces.iter().any(|t| !t.exactly_once),
+        transactional: s.produces.iter().any(|t| t.exactly_once),
+        read_committed: s.consumes.iter().any(|t| t.exactly_once),
+    };
+    group_kafka(&mut s);
+    s.summary = summary(&s);
+    s.serve_text = serve_text(&s);
+    s.nothing_to_serve = nothing_to_serve(&s);
+    s.env = env(&s);
+    let name_width = s.env.iter().map(|v| v.name.len()).max().unwrap_or(0);
+    let purpose_width = s.env.iter().map(|v| v.purpose.len()).max().unwrap_or(0);
+    s.usage_env = s
+        .env
+        .iter()
+        .map(|v| {
+            format!(
+                "  {:name_width$}  {:purpose_width$}  (default {})",
+                v.name, v.purpose, v.default
+            )
+        })
+        .collect::<Vec<_>>()
+        .join("\n");
+    s
+}
+
+fn called_flow(
+    flow: &Flow,
+    transport: Transport,
+    calls: &[CallContext],
+    contract: &Contract,
+) -> CalledFlow {
+    let targets = and_list(&flow.to);
+    let id = format!("<{}>", contract.id_field.name.replace('_', "-"));
+    let explain = match transport {
+        Transport::Grpc => format!(
+            "call {}.{}/{} on {targets} and print the answer as JSON",
+            contract.package, contract.service.proto_name, contract.method.proto_name
+        ),
+        _ => format!(
+            "GET /{}/{id} on {targets} and print the JSON answer",
+            contract.resource
+        ),
+    };
+    CalledFlow {
+        flow: flow.name.clone(),
+        flow_pascal: pascal(&flow.name),
+        transport,
+        explain,
+        calls: calls.to_vec(),
+    }
+}
+
+/// Groups the consumed flows by topic, lists the producers feeding this
+/// service's consumer tests, and the topics it creates (once each).
+fn group_kafka(s: &mut ServiceContext) {
+    let name = s.name.clone();
+    for t in &s.consumes {
+        match s.consumed_topics.iter_mut().find(|c| c.topic == t.topic) {
+            Some(consumed) => {
+                consumed.shared = true;
+                consumed.flows.push(t.clone());
+            }
+            None => s.consumed_topics.push(ConsumedTopic {
+                topic: t.topic.clone(),
+                module: t.flow_ident.clone(),
+                shared: false,
+                flows: vec![t.clone()],
+            }),
+        }
+        if t.from != name && !s.producers.iter().any(|p| p.name == t.from) {
+            s.producers.push(ServiceRef {
+                name: t.from.clone(),
+                ident: t.from_ident.clone(),
+            });
+        }
+    }
+    s.producers.sort_by(|a, b| a.name.cmp(&b.name));
+    for t in s.produces.iter().chain(&s.consumes) {
+        if !s.topics.iter().any(|r| r.topic == t.topic) {
+            s.topics.push(TopicRef {
+                topic: t.topic.clone(),
+                module: t.flow_ident.clone(),
+            });
+        }
+    }
+}
+
+/// `serve REST and gRPC`, `consume order-events (group analytics)`, …
+fn serve_text(s: &ServiceContext) -> String {
+    let mut serve = Vec::new();
+    if s.serves_rest {
+        serve.push("REST".to_owned());
+    }
+    if s.serves_grpc {
+        serve.push("gRPC".to_owned());
+    }
+    let mut parts = Vec::new();
+    if !serve.is_empty() {
+        parts.push(format!("serve {}", and_list(&serve)));
+    }
+    if !s.consumed_topics.is_empty() {
+        let topics: Vec<String> = s.consumed_topics.iter().map(|t| t.topic.clone()).collect();
+        parts.push(format!("consume {} (group {})", and_list(&topics), s.name));
+    }
+    and_list(&parts)
+}
+
+/// `storefront only calls other services: it has nothing to serve.`
+fn nothing_to_serve(s: &ServiceContext) -> String {
+    if s.runs {
+        return String::new();
+    }
+    let mut does = Vec::new();
+    if !s.called_flows.is_empty() {
+        does.push("calls other services".to_owned());
+    }
+    if !s.produces.is_empty() {
+        does.push("publishes events".to_owned());
+    }
+    format!(
+        "{} only {}: it has nothing to serve.",
+        s.name,
+        and_list(&does)
+    )
+}
+
+fn env(s: &ServiceContext) -> Vec<EnvVar> {
+    let var = |name: &str, purpose: &str, default: &str| EnvVar {
+        name: name.to_owned(),
+        purpose: purpose.to_owned(),
+        default: default.to_owned(),
+    };
+    let mut vars = Vec::new();
+    if s.serves_rest {
+        vars.push(var(
+            "HTTP_ADDR",
+            "REST listen address",
+            &format!("0.0.0.0:{HTTP_PORT}"),
+        ));
+    }
+    if s.serves_grpc {
+        vars.push(var(
+            "GRPC_ADDR",
+            "gRPC listen address",
+            &format!("0.0.0.0:{GRPC_PORT}"),
+        ));
+    }
+    if !s.produces.is_empty() || !s.consumes.is_empty() {
+        vars.push(var("KAFKA_BROKERS", "Kafka bootstrap list", KAFKA_BROKERS));
+        vars.push(var(
+            "KAFKA_REPLICATION",
+            "replication of created topics",
+            "1",
+        ));
+    }
+    if s.kafka.transactional {
+        vars.push(var(
+            "KAFKA_TRANSACTIONAL_ID",
+            "exactly-once producer id",
+            &s.name,
+        ));
+    }
+    for t in &s.rest_targets {
+        vars.push(var(
+            &t.env,
+            &format!("base URL of the {} REST API", t.name),
+            &t.default_url,
+        ));
+    }
+    for t in &s.grpc_targets {
+        vars.push(var(
+            &t.env,
+            &format!("URL of the {} gRPC server", t.name),
+            &t.default_url,
+        ));
+    }
+    vars.push(var("RUST_LOG", "log filter", "info"));
+    vars
+}
+
+/// "serves flow `get-order` over REST, …, and consumes flow `x` from Kafka".
+fn summary(s: &ServiceContext) -> String {
+    let flows = |names: Vec<&str>| {
+        let quoted: Vec<String> = names.iter().map(|n| format!("`{n}`")).collect();
+        let noun = if quoted.len() == 1 { "flow" } else { "flows" };
+        format!("{noun} {}", and_list(&quoted))
+    };
+    let unique = |calls: &[CallContext]| -> Vec<String> {
+        let mut names: Vec<String> = Vec::new();
+        for c in calls {
+            if !names.contains(&c.flow) {
+                names.push(c.flow.clone());
+            }
+        }
+        names
+    };
+    let mut parts = Vec::new();
+    if s.serves_rest {
+        let names = s.rest_flows.iter().map(|f| f.flow.as_str()).collect();
+        parts.push(format!("serves {} over REST", flows(names)));
+    }
+    if s.serves_grpc {
+        let names = s.grpc_flows.iter().map(|f| f.flow.as_str()).collect();
+        parts.push(format!("serves {} over gRPC", flows(names)));
+    }
+    if !s.calls_rest.is_empty() {
+        let names = unique(&s.calls_rest);
+        parts.push(format!(
+            "calls {} over REST",
+            flows(names.iter().map(String::as_str).collect())
+        ));
+    }
+    if !s.calls_grpc.is_empty() {
+        let names = unique(&s.calls_grpc);
+        parts.push(format!(
+            "calls {} over gRPC",
+            flows(names.iter().map(String::as_str).collect())
+        ));
+    }
+    if !s.produces.is_empty() {
+        let names = s.produces.iter().map(|t| t.flow.as_str()).collect();
+        parts.push(format!("produces {} to Kafka", flows(names)));
+    }
+    if !s.consumes.is_empty() {
+        let names = s.consumes.iter().map(|t| t.flow.as_str()).collect();
+        parts.push(format!(
+            "consumes {} from Kafka (consumer group `{}`)",
+            flows(names),
+            s.name
+        ));
+    }
+    and_list(&parts)
+}
+
+/// `a`, `a and b`, `a, b and c`.
+fn and_list(items: &[String]) -> String {
+    match items {
+        [] => String::new(),
+        [one] => one.clone(),
+        [init @ .., last] => format!("{} and {last}", init.join(", ")),
+    }
+}
+
+fn calls(flow: &Flow, suffix: &str) -> Vec<CallContext> {
+    flow.to
+        .iter()
+        .map(|target| CallContext {
+            flow: flow.name.clone(),
+            flow_ident: snake(&flow.name),
+            flow_pascal: pascal(&flow.name),
+            flow_shouty: snake(&flow.name).to_ascii_uppercase(),
+            target: target.clone(),
+            target_ident: snake(target),
+            client: format!("{}Client", pascal(target)),
+            env: format!("{}_{suffix}", snake(target).to_ascii_uppercase()),
+            field: format!("{}_{}", snake(target), suffix.to_ascii_lowercase()),
+            latency_ms: flow.latency_ms,
+            throughput: flow.throughput,
+        })
+        .collect()
+}
+
+fn targets(calls: &[CallContext], suffix: &str, port: u16) -> Vec<TargetContext> {
+    let mut targets: Vec<TargetContext> = Vec::new();
+    for call in calls {
+        if !targets.iter().any(|t| t.name == call.target) {
+            targets.push(TargetContext {
+                name: call.target.clone(),
+                ident: call.target_ident.clone(),
+                client: call.client.clone(),
+                env: call.env.clone(),
+                field: format!("{}_{}", call.target_ident, suffix.to_ascii_lowercase()),
+                default_url: format!("http://localhost:{port}"),
+            });
+        }
+    }
+    targets.sort_by(|a, b| a.name.cmp(&b.name));
+    targets
+}
+
+fn topic(rec: &Recommendation, flow: &Flow) -> TopicContext {
     let sizing = rec
         .kafka
         .clone()
@@ -223,18 +779,96 @@ fn topic(rec: &Recommendation, flow: &crate::spec::model::Flow) -> TopicContext 
     TopicContext {
         flow: flow.name.clone(),
         flow_ident: snake(&flow.name),
+        flow_pascal: pascal(&flow.name),
         topic: sizing.topic,
         partitions: sizing.partitions,
         replication: sizing.replication,
         exactly_once: flow.delivery == Delivery::ExactlyOnce,
+        delivery: flow.delivery.to_string(),
+        replay: flow.replay,
         from: flow.from.clone(),
+        from_ident: snake(&flow.from),
         to: flow.to.clone(),
+        to_text: and_list(&flow.to),
+        description: flow.description.as_deref().map(one_line),
     }
+}
+
+fn flow_context(
+    rec: &Recommendation,
+    flow: &Flow,
+    contract: &Contract,
+    topics: &BTreeMap<usize, TopicContext>,
+) -> FlowContext {
+    let carrier = match rec.transport {
+        Transport::Rest => format!("`GET /{}/{{id}}`", contract.resource),
+        Transport::Grpc => format!(
+            "`{}.{}/{}`",
+            contract.package, contract.service.proto_name, contract.method.proto_name
+        ),
+        Transport::Kafka => {
+            let t = topics
+                .values()
+                .find(|t| t.flow == flow.name)
+                .expect("every Kafka flow has a topic");
+            format!(
+                "topic `{}`, key = {}, {} partitions",
+                t.topic,
+                contract.id_field.name.replace('_', " "),
+                t.partitions
+            )
+        }
+    };
+    FlowContext {
+        name: rec.name.clone(),
+        from: rec.from.clone(),
+        to: rec.to.clone(),
+        transport: rec.transport,
+        pinned: rec.pinned,
+        description: flow.description.as_deref().map(one_line),
+        carrier,
+        reasons: rec
+            .reasons
+            .iter()
+            .take(3)
+            .map(|r| format!("{} ({}): {}", r.rule, r.criterion, first_sentence(&r.text)))
+            .collect(),
+        risks: rec
+            .risks
+            .iter()
+            .map(|r| format!("{}: {}", r.id, first_sentence(&r.text)))
+            .collect(),
+        conflicts: rec
+            .conflicts
+            .iter()
+            .map(|c| format!("{}: {}", c.id, c.text))
+            .collect(),
+    }
+}
+
+/// A description on one line, so that it fits in a `///` comment or a table
+/// cell whatever YAML block style it was written in.
+fn one_line(text: &str) -> String {
+    text.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
 fn first_sentence(text: &str) -> String {
     match text.find(". ") {
         Some(i) => text[..=i].to_owned(),
         None => text.to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::and_list;
+
+    #[test]
+    fn and_list_joins_like_prose() {
+        let words = |w: &[&str]| w.iter().map(ToString::to_string).collect::<Vec<_>>();
+        assert_eq!(and_list(&words(&[])), "");
+        assert_eq!(and_list(&words(&["a"])), "a");
+        assert_eq!(and_list(&words(&["a", "b"])), "a and b");
+        assert_eq!(and_list(&words(&["a", "b", "c"])), "a, b and c");
     }
 }

@@ -163,7 +163,39 @@ pub fn load(file: &str, text: &str) -> Result<Contract, Diagnostic> {
         .into_iter()
         .find(|f| f.name != id_field.name);
 
-    // Ask prost-build how it names what the workspace's build.rs will generate.
+    let (service_name, method_name) =
+        rust_names(fds, service.name(), method.name(), [&request, &response]).map_err(fail)?;
+
+    let resource = resource_name(method.name(), &request.proto_name);
+    Ok(Contract {
+        file: file.to_owned(),
+        package,
+        service: Service {
+            proto_name: service.name().to_owned(),
+            module: format!("{}_server", snake(&service_name)),
+            name: service_name,
+        },
+        method: Method {
+            proto_name: method.name().to_owned(),
+            name: method_name,
+        },
+        request,
+        response,
+        id_field,
+        status_field,
+        resource,
+    })
+}
+
+/// Asks prost-build how it names what the workspace's `build.rs` will
+/// generate: the service's and method's Rust names, after checking that the
+/// messages come out under the names the templates use.
+fn rust_names(
+    fds: prost_types::FileDescriptorSet,
+    service: &str,
+    method: &str,
+    messages: [&Message; 2],
+) -> Result<(String, String), String> {
     let captured = Rc::new(RefCell::new(Vec::new()));
     let mut config = prost_build::Config::new();
     config.service_generator(Box::new(Capture(Rc::clone(&captured))));
@@ -179,46 +211,30 @@ pub fn load(file: &str, text: &str) -> Result<Contract, Diagnostic> {
         .collect();
     let modules = config
         .generate(requests)
-        .map_err(|e| fail(format!("prost cannot generate Rust for the contract: {e}")))?;
+        .map_err(|e| format!("prost cannot generate Rust for the contract: {e}"))?;
     let generated: String = modules.into_values().collect();
     let services = captured.borrow();
     let generated_service = services
         .iter()
-        .find(|s| s.proto_name == service.name())
-        .ok_or_else(|| fail(format!("prost generated no service `{}`", service.name())))?;
+        .find(|s| s.proto_name == service)
+        .ok_or_else(|| format!("prost generated no service `{service}`"))?;
     let generated_method = generated_service
         .methods
         .iter()
-        .find(|m| m.proto_name == method.name())
-        .ok_or_else(|| fail(format!("prost generated no method `{}`", method.name())))?;
-    for m in [&request, &response] {
+        .find(|m| m.proto_name == method)
+        .ok_or_else(|| format!("prost generated no method `{method}`"))?;
+    for m in messages {
         if !generated.contains(&format!("pub struct {} {{", m.name)) {
-            return Err(fail(format!(
+            return Err(format!(
                 "prost names message `{}` differently than expected",
                 m.proto_name
-            )));
+            ));
         }
     }
-
-    let resource = resource_name(method.name(), &request.proto_name);
-    Ok(Contract {
-        file: file.to_owned(),
-        package,
-        service: Service {
-            proto_name: service.name().to_owned(),
-            name: generated_service.name.clone(),
-            module: format!("{}_server", snake(&generated_service.name)),
-        },
-        method: Method {
-            proto_name: method.name().to_owned(),
-            name: generated_method.name.clone(),
-        },
-        request,
-        response,
-        id_field,
-        status_field,
-        resource,
-    })
+    Ok((
+        generated_service.name.clone(),
+        generated_method.name.clone(),
+    ))
 }
 
 fn message(m: &prost_reflect::MessageDescriptor) -> Message {

@@ -51,11 +51,11 @@ pub fn plan(
                 .map(|service| {
                     let mut cx = base.clone();
                     cx.insert("service", service);
-                    (template.name.replace(SERVICE_SEGMENT, &service.name), cx)
+                    (template.output.replace(SERVICE_SEGMENT, &service.name), cx)
                 })
                 .collect()
         } else {
-            vec![(template.name.clone(), base.clone())]
+            vec![(template.output.clone(), base.clone())]
         };
         for (path, cx) in targets {
             if let Some(when) = &template.when {

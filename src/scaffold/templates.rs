@@ -42,6 +42,10 @@ pub enum Owner {
 pub struct Template {
     /// Path under `templates/`, which is also the tera name.
     pub name: String,
+    /// The path it produces: the name without a `.tera` suffix. Manifests
+    /// are stored as `Cargo.toml.tera`, since `cargo package` leaves out any
+    /// folder holding a `Cargo.toml`, and the templates must ship.
+    pub output: String,
     pub when: Option<String>,
     pub owner: Owner,
     pub per_service: bool,
@@ -60,11 +64,12 @@ pub fn engine() -> Result<(Tera, Vec<Template>), Error> {
             front_matter(text).map_err(|e| Error::Internal(format!("template `{name}`: {e}")))?;
         templates.push(Template {
             per_service: name.contains(SERVICE_SEGMENT),
+            output: name.strip_suffix(".tera").unwrap_or(&name).to_owned(),
             name: name.clone(),
             when,
             owner,
         });
-        raw.push((name, *text));
+        raw.push((name, body(text)));
     }
     tera.add_raw_templates(raw)
         .map_err(|e| Error::Internal(format!("templates do not parse: {}", chain(&e))))?;
@@ -85,6 +90,19 @@ fn register_case(tera: &mut Tera, name: &str, convert: fn(&str) -> String) {
             Ok(Value::String(convert(text)))
         },
     );
+}
+
+/// The template without its front matter and the line break that ends it:
+/// tera keeps the whitespace after a comment, which would start every such
+/// file with an empty line.
+fn body(text: &str) -> &str {
+    match text.strip_prefix("{#- scaffold\n") {
+        Some(rest) => rest.find("-#}").map_or(text, |end| {
+            let after = &rest[end + "-#}".len()..];
+            after.strip_prefix('\n').unwrap_or(after)
+        }),
+        None => text,
+    }
 }
 
 /// Reads `when:` and `owner:` from a leading `{#- scaffold … -#}` comment.
@@ -131,6 +149,15 @@ mod tests {
                 .unwrap();
         assert_eq!(when.as_deref(), Some("service.serves_rest"));
         assert_eq!(owner, Owner::User);
+    }
+
+    #[test]
+    fn front_matter_and_its_line_break_are_not_rendered() {
+        assert_eq!(
+            body("{#- scaffold\nowner: user\n-#}\n//! doc\n"),
+            "//! doc\n"
+        );
+        assert_eq!(body("//! no front matter\n"), "//! no front matter\n");
     }
 
     #[test]

@@ -5,8 +5,10 @@
 //! defaults, uniqueness — and reports every problem it finds, each pointing
 //! at its line and column, rather than stopping at the first.
 
+use std::borrow::Cow;
 use std::collections::{BTreeMap, HashMap};
 
+use schemars::{JsonSchema, Schema, SchemaGenerator, json_schema};
 use serde::Deserialize;
 use serde_json::Value as Json;
 use serde_saphyr::Spanned;
@@ -14,77 +16,289 @@ use serde_saphyr::Spanned;
 use crate::error::{Diagnostic, Error, did_you_mean};
 use crate::spec::model::{
     Client, Contract, Coupling, Delivery, Flow, FlowsFile, Format, Interaction, Ordering, Pos,
-    Service, Transport,
+    Service, SourceMap, Transport,
 };
 use crate::spec::names;
 use crate::yaml;
 
 /// The top level of flows.yaml, as written.
-#[derive(Debug, Deserialize)]
+///
+/// The editor schema (`commsadvise schema`) is derived from these same
+/// types: `#[schemars(...)]` only says what each loosely typed field
+/// accepts, so a field added here appears there, and `deny_unknown_fields`
+/// becomes `additionalProperties: false`.
+#[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(
+    title = "flows.yaml, version 1",
+    description = "How a system's services talk to each other, for commsadvise."
+)]
 struct RawFile {
-    /// Must be 1.
+    /// The file format version; only 1 exists.
     #[serde(default)]
+    #[schemars(!default, with = "VersionOne")]
     version: Option<Spanned<Json>>,
-    /// Names the generated workspace.
+    /// Names the generated workspace (default: "system").
     #[serde(default)]
+    #[schemars(with = "Name")]
     system: Option<Spanned<String>>,
-    /// What the organisation can run.
+    /// The transports this organisation can run (default: all three).
     #[serde(default)]
+    #[schemars(
+        with = "Vec<Transport>",
+        length(min = 1),
+        extend("uniqueItems" = true)
+    )]
     transports: Option<Spanned<Vec<Spanned<String>>>>,
-    /// Declared services; services named by flows are implied.
+    /// Declared services, by name; services named by flows are implied.
     #[serde(default)]
+    #[schemars(schema_with = "services_schema")]
     services: Option<HashMap<Spanned<String>, Option<RawService>>>,
+    /// The service-to-service flows.
     #[serde(default)]
+    #[schemars(!default, with = "Vec<RawFlow>", length(min = 1))]
     flows: Option<Spanned<Vec<Spanned<RawFlow>>>>,
 }
 
-#[derive(Debug, Default, Deserialize)]
+/// A declared service.
+#[derive(Debug, Default, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(rename = "Service")]
 struct RawService {
+    /// What the service owns or does.
     #[serde(default)]
+    #[schemars(with = "String")]
     description: Option<String>,
+    /// The fraction of time the service answers, above 0 and at most 1
+    /// (default 0.999); used to judge synchronous chains.
+    #[serde(default)]
+    #[schemars(
+        with = "f64",
+        range(max = 1),
+        extend("exclusiveMinimum" = 0)
+    )]
+    availability: Option<Spanned<Json>>,
+    /// How many copies of the service run in parallel (default 1); Kafka
+    /// topics it consumes get at least this many partitions.
+    #[serde(default)]
+    #[schemars(with = "u32", range(min = 1))]
+    instances: Option<Spanned<Json>>,
 }
 
 /// One flow, as written; every field optional so that validation can say
 /// precisely what is missing.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(rename = "Flow", description = "One service-to-service flow.")]
 struct RawFlow {
+    /// Unique; lowercase ASCII letters, digits and '-', starting with a letter.
     #[serde(default)]
+    #[schemars(!default, with = "Name")]
     name: Option<Spanned<String>>,
+    /// What the flow is for, in a sentence.
     #[serde(default)]
+    #[schemars(with = "String")]
     description: Option<String>,
+    /// The calling or producing service.
     #[serde(default)]
+    #[schemars(!default, with = "Name")]
     from: Option<Spanned<String>>,
+    /// One receiving service, or a list of them (fan-out).
     #[serde(default)]
+    #[schemars(!default, with = "Receivers")]
     to: Option<Spanned<Json>>,
+    /// The shape of the conversation (default request-response).
     #[serde(default)]
+    #[schemars(with = "Interaction")]
     interaction: Option<Spanned<String>>,
+    /// Who is on the calling side (default internal).
     #[serde(default)]
+    #[schemars(with = "Client")]
     client: Option<Spanned<String>>,
+    /// loose = the sender must keep working while receivers are down or slow (default tight).
     #[serde(default)]
+    #[schemars(with = "Coupling")]
     coupling: Option<Spanned<String>>,
+    /// The p99 budget for this hop, in milliseconds.
     #[serde(default)]
+    #[schemars(with = "u64", range(min = 1))]
     latency_ms: Option<Spanned<u64>>,
+    /// Peak requests or messages per second.
     #[serde(default)]
+    #[schemars(with = "u64", range(min = 1))]
     throughput: Option<Spanned<u64>>,
+    /// The delivery guarantee the flow needs (default at-most-once).
     #[serde(default)]
+    #[schemars(with = "Delivery")]
     delivery: Option<Spanned<String>>,
+    /// true = consumers must be able to re-read past messages (default false).
     #[serde(default)]
+    #[schemars(with = "bool")]
     replay: Option<Spanned<bool>>,
+    /// The ordering guarantee the flow needs (default none).
     #[serde(default)]
+    #[schemars(with = "Ordering")]
     ordering: Option<Spanned<String>>,
+    /// json = must stay human-readable on the wire (default any).
     #[serde(default)]
+    #[schemars(with = "Format")]
     format: Option<Spanned<String>>,
+    /// strict = a typed, versioned contract is required (default flexible).
     #[serde(default)]
+    #[schemars(with = "Contract")]
     contract: Option<Spanned<String>>,
+    /// Typical message size, in bytes.
     #[serde(default)]
+    #[schemars(with = "u64", range(min = 1))]
     payload_bytes: Option<Spanned<u64>>,
+    /// The Kafka topic when Kafka carries the flow (default: the flow name).
     #[serde(default)]
+    #[schemars(with = "TopicName")]
     topic: Option<Spanned<String>>,
+    /// How long Kafka keeps the flow's messages, in hours (default 168, a
+    /// week); sizes the topic's disk.
     #[serde(default)]
+    #[schemars(with = "u64", range(min = 1))]
+    retention_hours: Option<Spanned<Json>>,
+    /// Pins the transport; the report still shows what the rules would pick.
+    #[serde(default)]
+    #[schemars(with = "Transport")]
     transport: Option<Spanned<String>>,
+}
+
+/// The pattern of flow, service and system names (`names::check`); the
+/// loader also refuses Rust keywords and reserved names, which a pattern
+/// cannot say readably.
+const NAME_PATTERN: &str = "^[a-z](-?[a-z0-9])*$";
+
+/// Schema-only: `version: 1`.
+struct VersionOne;
+
+impl JsonSchema for VersionOne {
+    fn inline_schema() -> bool {
+        true
+    }
+
+    fn schema_name() -> Cow<'static, str> {
+        "VersionOne".into()
+    }
+
+    fn json_schema(_: &mut SchemaGenerator) -> Schema {
+        json_schema!({ "const": 1 })
+    }
+}
+
+/// Schema-only: a flow, service or system name.
+struct Name;
+
+impl JsonSchema for Name {
+    fn inline_schema() -> bool {
+        true
+    }
+
+    fn schema_name() -> Cow<'static, str> {
+        "Name".into()
+    }
+
+    fn json_schema(_: &mut SchemaGenerator) -> Schema {
+        json_schema!({
+            "type": "string",
+            "pattern": NAME_PATTERN,
+            "maxLength": names::MAX_NAME,
+        })
+    }
+}
+
+/// Schema-only: `to`, one service or a non-empty list without repeats.
+struct Receivers;
+
+impl JsonSchema for Receivers {
+    fn inline_schema() -> bool {
+        true
+    }
+
+    fn schema_name() -> Cow<'static, str> {
+        "Receivers".into()
+    }
+
+    fn json_schema(generator: &mut SchemaGenerator) -> Schema {
+        let one = generator.subschema_for::<Name>();
+        json_schema!({
+            "anyOf": [
+                one,
+                { "type": "array", "items": one, "minItems": 1, "uniqueItems": true },
+            ]
+        })
+    }
+}
+
+/// Schema-only: a Kafka topic name (`names::check_topic`).
+struct TopicName;
+
+impl JsonSchema for TopicName {
+    fn inline_schema() -> bool {
+        true
+    }
+
+    fn schema_name() -> Cow<'static, str> {
+        "TopicName".into()
+    }
+
+    fn json_schema(_: &mut SchemaGenerator) -> Schema {
+        json_schema!({
+            "type": "string",
+            "pattern": "^[A-Za-z0-9._-]{1,200}$",
+            "not": { "enum": [".", ".."] },
+        })
+    }
+}
+
+/// `services:`, a map from service name to an optional declaration.
+fn services_schema(generator: &mut SchemaGenerator) -> Schema {
+    let service = generator.subschema_for::<RawService>();
+    json_schema!({
+        "type": "object",
+        "propertyNames": generator.subschema_for::<Name>(),
+        "additionalProperties": { "anyOf": [service, { "type": "null" }] },
+    })
+}
+
+/// The JSON Schema of flows.yaml v1, for editors (`commsadvise schema`).
+pub fn json_schema() -> Json {
+    // Draft 7: the newest draft that every editor's YAML language server reads.
+    let schema = schemars::generate::SchemaSettings::draft07()
+        .into_generator()
+        .into_root_schema_for::<RawFile>();
+    let mut value = schema.to_value();
+    tidy(&mut value);
+    value
+}
+
+/// Removes what helps no editor: `"default": null` (leaving a key out is
+/// how flows.yaml asks for a default, which each description names), Rust's
+/// number formats (`uint64`, which validators do not know), and the line
+/// breaks of wrapped doc comments.
+fn tidy(value: &mut Json) {
+    match value {
+        Json::Object(map) => {
+            if map.get("default").is_some_and(Json::is_null) {
+                map.remove("default");
+            }
+            if map
+                .get("type")
+                .and_then(Json::as_str)
+                .is_some_and(|t| t == "integer" || t == "number")
+            {
+                map.remove("format");
+            }
+            if let Some(Json::String(d)) = map.get_mut("description") {
+                *d = d.replace('\n', " ");
+            }
+            map.values_mut().for_each(tidy);
+        }
+        Json::Array(items) => items.iter_mut().for_each(tidy),
+        _ => {}
+    }
 }
 
 /// Every key a flow accepts, in SPEC order, for "accepted:" notes.
@@ -105,8 +319,12 @@ pub const FLOW_KEYS: &[&str] = &[
     "contract",
     "payload_bytes",
     "topic",
+    "retention_hours",
     "transport",
 ];
+
+/// Every key a declared service accepts, for "accepted:" notes.
+pub const SERVICE_KEYS: &[&str] = &["description", "availability", "instances"];
 
 /// Just enough of the file to name the flow an early parse error is in.
 #[derive(Deserialize)]
@@ -123,21 +341,32 @@ struct OutlineFlow {
 
 /// Loads and validates a flows file from its bytes.
 pub fn load(file: &str, bytes: &[u8]) -> Result<FlowsFile, Error> {
+    load_mapped(file, bytes).map(|(flows, _)| flows)
+}
+
+/// [`load`], also returning where each flow sits in the file.
+pub fn load_mapped(file: &str, bytes: &[u8]) -> Result<(FlowsFile, SourceMap), Error> {
     let text = yaml::text(file, bytes)?;
-    load_str(file, text)
+    load_str_mapped(file, text)
 }
 
 /// Loads and validates a flows file from text.
 pub fn load_str(file: &str, text: &str) -> Result<FlowsFile, Error> {
+    load_str_mapped(file, text).map(|(flows, _)| flows)
+}
+
+/// [`load_str`], also returning where each flow sits in the file.
+pub fn load_str_mapped(file: &str, text: &str) -> Result<(FlowsFile, SourceMap), Error> {
     let raw: RawFile = yaml::parse(file, text).map_err(|d| in_flow_context(d, text))?;
     let mut v = Validator {
         file,
         lines: text.lines().collect(),
         errors: Vec::new(),
+        map: SourceMap::default(),
     };
     let flows_file = v.file(raw);
     if v.errors.is_empty() {
-        return Ok(flows_file);
+        return Ok((flows_file, v.map));
     }
     let total = v.errors.len();
     if total > MAX_ERRORS {
@@ -157,6 +386,13 @@ pub fn load_str(file: &str, text: &str) -> Result<FlowsFile, Error> {
 /// lenient second reading of the file.
 fn in_flow_context(mut d: Diagnostic, text: &str) -> Diagnostic {
     let Some(at) = d.pos else { return d };
+    let service_keys = format!("accepted: {}", SERVICE_KEYS.join(", "));
+    if d.message.starts_with("unknown field") && d.notes.contains(&service_keys) {
+        if let Some(service) = enclosing_key(text, at) {
+            d.message = format!("{} in service `{service}`", d.message);
+        }
+        return d;
+    }
     let Ok(outline) = serde_saphyr::from_str::<Outline>(text) else {
         return d;
     };
@@ -179,6 +415,33 @@ fn in_flow_context(mut d: Diagnostic, text: &str) -> Diagnostic {
     d
 }
 
+/// The key of the mapping that holds the entry at `at`: the nearest line
+/// above it that is indented less, such as `  orders:` above
+/// `    availabilty: 0.99`.
+fn enclosing_key(text: &str, at: Pos) -> Option<String> {
+    let indent = at.column.saturating_sub(1);
+    text.lines()
+        .take(at.line.saturating_sub(1))
+        .collect::<Vec<_>>()
+        .into_iter()
+        .rev()
+        .find_map(|line| {
+            let trimmed = line.trim_start();
+            let own = line.len() - trimmed.len();
+            if trimmed.is_empty() || trimmed.starts_with('#') || own >= indent {
+                return None;
+            }
+            Some(
+                trimmed
+                    .split(':')
+                    .next()?
+                    .trim()
+                    .trim_matches(['"', '\''])
+                    .to_owned(),
+            )
+        })
+}
+
 /// More errors than this are counted, not shown: a file that is wrong
 /// everywhere needs its first problems fixed, not ten thousand carets.
 const MAX_ERRORS: usize = 50;
@@ -188,6 +451,7 @@ struct Validator<'a> {
     /// The source, split once, so pointing at a line costs nothing.
     lines: Vec<&'a str>,
     errors: Vec<Diagnostic>,
+    map: SourceMap,
 }
 
 impl Validator<'_> {
@@ -218,14 +482,24 @@ impl Validator<'_> {
         let transports = self.transports(raw.transports.as_ref());
         let mut services = BTreeMap::new();
         let mut declared: Vec<(String, Pos)> = Vec::new();
-        for (name, service) in raw.services.unwrap_or_default() {
+        // In file order, so that errors come out in a stable order.
+        let mut raw_services: Vec<_> = raw.services.unwrap_or_default().into_iter().collect();
+        raw_services.sort_by_key(|(name, _)| yaml::pos(name.referenced));
+        for (name, service) in raw_services {
             declared.push((name.value.clone(), yaml::pos(name.referenced)));
-            services.insert(
-                name.value,
-                Service {
-                    description: service.and_then(|s| s.description),
-                },
-            );
+            let service = service.unwrap_or_default();
+            let parsed = Service {
+                description: service.description,
+                availability: self.availability(service.availability.as_ref(), &name.value),
+                instances: self
+                    .whole(
+                        service.instances.as_ref(),
+                        "instances",
+                        &format!(" of service `{}`", name.value),
+                    )
+                    .map(|n| u32::try_from(n).unwrap_or(u32::MAX)),
+            };
+            services.insert(name.value, parsed);
         }
         declared.sort();
         for (name, at) in &declared {
@@ -398,6 +672,7 @@ impl Validator<'_> {
                 continue;
             }
             seen.insert(flow.name.clone(), start.line);
+            self.map.flows.insert(flow.name.clone(), start);
             let topic = flow.topic_name().to_owned();
             if let Some((other_flow, other_topic)) = topics.get(&names::topic_key(&topic)) {
                 if *other_topic != topic {
@@ -534,7 +809,15 @@ impl Validator<'_> {
             }
             flow.topic = Some(topic.value);
         }
+        flow.retention_hours = self.whole(
+            raw.retention_hours.as_ref(),
+            "retention_hours",
+            &format!(" in flow `{flow_name}`"),
+        );
         if let Some(pinned) = &raw.transport {
+            self.map
+                .pins
+                .insert(flow_name.clone(), yaml::pos(pinned.referenced));
             flow.transport = self.keyword(
                 pinned,
                 "transport",
@@ -576,6 +859,87 @@ impl Validator<'_> {
             return None;
         }
         Some(raw.value)
+    }
+
+    /// A whole number of at least 1, given as any YAML scalar, so that a
+    /// wrong one gets the same message as `latency_ms` does.
+    fn whole(&mut self, raw: Option<&Spanned<Json>>, field: &str, context: &str) -> Option<u64> {
+        let raw = raw?;
+        match raw.value.as_u64() {
+            Some(n) if n >= 1 => Some(n),
+            Some(_) => {
+                self.error(
+                    format!("`{field}`{context} must be at least 1"),
+                    Some(yaml::pos(raw.referenced)),
+                    1,
+                )
+                .notes
+                .push(format!("leave `{field}` out to use the default"));
+                None
+            }
+            None => {
+                let written = self.written(raw);
+                let d = self
+                    .diagnostic(
+                        format!("invalid value `{written}` for `{field}`{context}"),
+                        yaml::pos(raw.referenced),
+                        written.chars().count(),
+                    )
+                    .accepted(&["a whole number, at least 1"]);
+                self.errors.push(d);
+                None
+            }
+        }
+    }
+
+    /// A service's availability: a fraction above 0 and at most 1.
+    fn availability(&mut self, raw: Option<&Spanned<Json>>, service: &str) -> Option<f64> {
+        let raw = raw?;
+        let at = yaml::pos(raw.referenced);
+        let written = self.written(raw);
+        let accepted = "a fraction above 0 and at most 1, such as 0.999 for 99.9%";
+        match raw.value.as_f64() {
+            Some(a) if a > 0.0 && a <= 1.0 => Some(a),
+            Some(a) => {
+                let mut d = self
+                    .diagnostic(
+                        format!("availability `{written}` of service `{service}` is out of range"),
+                        at,
+                        written.chars().count(),
+                    )
+                    .accepted(&[accepted]);
+                if a > 1.0 && a <= 100.0 {
+                    // Six decimals hide the binary noise of dividing by 100.
+                    let fraction = format!("{:.6}", a / 100.0);
+                    let fraction = fraction.trim_end_matches('0').trim_end_matches('.');
+                    d = d.label(format!("did you mean `{fraction}`?"));
+                }
+                self.errors.push(d);
+                None
+            }
+            None => {
+                let d = self
+                    .diagnostic(
+                        format!(
+                            "invalid value `{written}` for `availability` of service `{service}`"
+                        ),
+                        at,
+                        written.chars().count(),
+                    )
+                    .accepted(&[accepted]);
+                self.errors.push(d);
+                None
+            }
+        }
+    }
+
+    /// A scalar as the user wrote it, for messages.
+    fn written(&self, raw: &Spanned<Json>) -> String {
+        match &raw.value {
+            Json::String(s) => s.clone(),
+            Json::Number(_) | Json::Bool(_) => scalar_in(&self.lines, yaml::pos(raw.referenced)),
+            other => other.to_string(),
+        }
     }
 
     fn service_ref(
@@ -760,4 +1124,97 @@ fn scalar_in(lines: &[&str], at: Pos) -> String {
                 },
             )
         })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const FILE: &str = "version: 1\nservices:\n  orders:\n    availability: 0.9995\n    instances: 4\nflows:\n  - name: get-order\n    from: web\n    to: orders\n\n  - name: order-created\n    from: orders\n    to: shipping\n    retention_hours: 72\n    transport: kafka\n";
+
+    fn errors(text: &str) -> String {
+        load_str("flows.yaml", text)
+            .expect_err("refused")
+            .to_string()
+    }
+
+    #[test]
+    fn reads_availability_instances_and_retention() {
+        let file = load_str("flows.yaml", FILE).expect("loads");
+        assert_eq!(file.services["orders"].availability, Some(0.9995));
+        assert_eq!(file.services["orders"].instances, Some(4));
+        assert_eq!(file.flows[1].retention_hours, Some(72));
+        // Undeclared: the documented default, bit for bit.
+        assert_eq!(
+            file.services["web"].availability().to_bits(),
+            crate::spec::model::DEFAULT_AVAILABILITY.to_bits()
+        );
+    }
+
+    #[test]
+    fn maps_each_flow_and_pin_to_its_position() {
+        let (_, map) = load_str_mapped("flows.yaml", FILE).expect("loads");
+        assert_eq!(map.flow("get-order"), Some(Pos { line: 7, column: 5 }));
+        assert_eq!(
+            map.flow("order-created"),
+            Some(Pos {
+                line: 11,
+                column: 5
+            })
+        );
+        assert_eq!(
+            map.pin("order-created"),
+            Some(Pos {
+                line: 15,
+                column: 16
+            })
+        );
+        assert_eq!(
+            map.pin("get-order"),
+            map.flow("get-order"),
+            "no pin: the flow's start"
+        );
+    }
+
+    #[test]
+    fn suggests_the_fraction_for_a_percentage() {
+        let text = FILE.replace("0.9995", "99.95");
+        assert!(
+            errors(&text).contains("^^^^^ did you mean `0.9995`?"),
+            "{}",
+            errors(&text)
+        );
+    }
+
+    #[test]
+    fn reports_new_field_errors_together_in_file_order() {
+        let text = FILE
+            .replace("0.9995", "0")
+            .replace("instances: 4", "instances: many")
+            .replace("retention_hours: 72", "retention_hours: 0");
+        let shown = errors(&text);
+        let order: Vec<usize> = [
+            "availability `0`",
+            "`many` for `instances`",
+            "`retention_hours` in flow",
+        ]
+        .iter()
+        .map(|needle| {
+            shown
+                .find(needle)
+                .unwrap_or_else(|| panic!("{needle} in {shown}"))
+        })
+        .collect();
+        assert!(order.is_sorted(), "{shown}");
+    }
+
+    #[test]
+    fn names_the_service_of_an_unknown_service_field() {
+        let text = FILE.replace("    instances: 4\n", "    instance: 4\n");
+        assert!(
+            errors(&text).starts_with("error: unknown field `instance` in service `orders`\n"),
+            "{}",
+            errors(&text)
+        );
+    }
 }

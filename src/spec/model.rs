@@ -3,8 +3,10 @@
 //! Everything downstream (engine, render, scaffold) works on these types only,
 //! so they carry no YAML concerns; source positions live in [`SourceMap`].
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 
+use schemars::{JsonSchema, Schema, SchemaGenerator, json_schema};
 use serde::Serialize;
 
 use crate::keywords::keywords;
@@ -49,6 +51,41 @@ keywords! {
     Contract { Strict = "strict", Flexible = "flexible" }
 }
 
+/// The editor schema of a keyword is its closed list of spellings, taken
+/// from the same table the loader parses with, so the two cannot drift.
+macro_rules! keyword_schema {
+    ($($name:ident),+) => {$(
+        impl JsonSchema for $name {
+            fn inline_schema() -> bool {
+                true
+            }
+
+            fn schema_name() -> Cow<'static, str> {
+                stringify!($name).into()
+            }
+
+            fn json_schema(_: &mut SchemaGenerator) -> Schema {
+                json_schema!({ "type": "string", "enum": $name::NAMES })
+            }
+        }
+    )+};
+}
+
+keyword_schema!(
+    Transport,
+    Interaction,
+    Client,
+    Coupling,
+    Delivery,
+    Ordering,
+    Format,
+    Contract
+);
+
+/// The availability of a service that does not declare one: "three nines",
+/// about 43 minutes of downtime a month, a common internal SLO.
+pub const DEFAULT_AVAILABILITY: f64 = 0.999;
+
 impl Transport {
     /// Whether the caller waits for an answer on this transport.
     pub fn is_synchronous(self) -> bool {
@@ -73,6 +110,31 @@ pub struct FlowsFile {
 pub struct Service {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub description: Option<String>,
+    /// The fraction of time the service answers, above 0 and at most 1;
+    /// [`DEFAULT_AVAILABILITY`] when left out.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub availability: Option<f64>,
+    /// How many copies of the service consume in parallel; Kafka topics it
+    /// reads get at least this many partitions. 1 when left out.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub instances: Option<u32>,
+}
+
+impl Service {
+    /// The declared availability, or the documented default.
+    pub fn availability(&self) -> f64 {
+        self.availability.unwrap_or(DEFAULT_AVAILABILITY)
+    }
+
+    /// The declared number of parallel instances, or 1.
+    pub fn instances(&self) -> u32 {
+        self.instances.unwrap_or(1)
+    }
+
+    /// Whether anything beyond the name is declared.
+    pub fn is_plain(&self) -> bool {
+        self.description.is_none() && self.availability.is_none() && self.instances.is_none()
+    }
 }
 
 /// One service-to-service flow with every default applied.
@@ -99,6 +161,9 @@ pub struct Flow {
     pub payload_bytes: Option<u64>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub topic: Option<String>,
+    /// How long Kafka keeps this flow's messages, in hours; sizes the disk.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub retention_hours: Option<u64>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub transport: Option<Transport>,
 }
@@ -124,6 +189,7 @@ impl Flow {
             contract: Contract::Flexible,
             payload_bytes: None,
             topic: None,
+            retention_hours: None,
             transport: None,
         }
     }
@@ -139,4 +205,27 @@ impl Flow {
 pub struct Pos {
     pub line: usize,
     pub column: usize,
+}
+
+/// Where each flow sits in its flows.yaml, for reports that point back at
+/// the file (CI annotations). Kept apart from [`Flow`] so that a flow loaded
+/// from a file equals the same flow written by hand.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SourceMap {
+    /// The `- name:` item of each flow, by flow name.
+    pub flows: BTreeMap<String, Pos>,
+    /// The `transport:` value of each flow that pins one, by flow name.
+    pub pins: BTreeMap<String, Pos>,
+}
+
+impl SourceMap {
+    /// Where flow `name` starts, if it came from a file.
+    pub fn flow(&self, name: &str) -> Option<Pos> {
+        self.flows.get(name).copied()
+    }
+
+    /// Where flow `name` pins its transport, falling back to its start.
+    pub fn pin(&self, name: &str) -> Option<Pos> {
+        self.pins.get(name).copied().or_else(|| self.flow(name))
+    }
 }

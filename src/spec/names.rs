@@ -57,6 +57,33 @@ const RESERVED: &[&str] = &[
     "contract",
     "services",
     "proto",
+    // Crates the generated workspace depends on: a package of the same name
+    // would shadow them.
+    "anyhow",
+    "axum",
+    "bytes",
+    "futures",
+    "http",
+    "hyper",
+    "prost",
+    "prost-types",
+    "protox",
+    "rdkafka",
+    "rdkafka-sys",
+    "reqwest",
+    "serde",
+    "serde-json",
+    "tokio",
+    "tokio-util",
+    "tonic",
+    "tonic-health",
+    "tonic-prost",
+    "tonic-prost-build",
+    "tonic-reflection",
+    "tower",
+    "tower-http",
+    "tracing",
+    "tracing-subscriber",
 ];
 
 /// Why `name` breaks the name rule (SPEC §2), if it does.
@@ -156,7 +183,7 @@ mod tests {
     fn rejects_keywords_and_reserved_crate_names() {
         for bad in [
             "async", "try", "self", "type", "con", "nul", "com1", "deps", "build", "target",
-            "contract",
+            "contract", "tokio", "tonic",
         ] {
             assert!(check_service(bad).is_err(), "{bad}");
         }
@@ -167,5 +194,22 @@ mod tests {
         assert!(check_topic("order-events").is_ok());
         assert!(check_topic("..").is_err());
         assert!(check_topic("a b").is_err());
+    }
+
+    proptest::proptest! {
+        /// Whatever is accepted becomes a valid crate name and Rust
+        /// identifier that is not a keyword: the generated workspace can
+        /// always use it.
+        #[test]
+        fn accepted_names_are_valid_crates_and_identifiers(name in "[a-z0-9_./-]{0,12}|async|type|con|deps|tokio") {
+            if check_service(&name).is_ok() {
+                let ident = identifier(&name);
+                proptest::prop_assert!(ident.chars().next().is_some_and(|c| c.is_ascii_lowercase()));
+                proptest::prop_assert!(ident.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_'));
+                proptest::prop_assert!(!RUST_KEYWORDS.contains(&ident.as_str()));
+                proptest::prop_assert!(!RESERVED.contains(&name.as_str()));
+                proptest::prop_assert!(!name.contains(['/', '.', '_']));
+            }
+        }
     }
 }

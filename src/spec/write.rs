@@ -28,22 +28,29 @@ pub fn to_yaml(file: &FlowsFile) -> String {
         let _ = writeln!(out, "transports: [{}]", names.join(", "));
     }
     // The loader adds every service a flow names; only the others need
-    // declaring: those with a description, and those no flow mentions.
+    // declaring: those with something to say, and those no flow mentions.
     let declared: Vec<_> = file
         .services
         .iter()
-        .filter(|(name, service)| service.description.is_some() || !referenced(file, name))
+        .filter(|(name, service)| !service.is_plain() || !referenced(file, name))
         .collect();
     if !declared.is_empty() {
         out.push_str("services:\n");
         for (name, service) in declared {
-            match &service.description {
-                Some(d) => {
-                    let _ = writeln!(out, "  {}:\n    description: {}", scalar(name), scalar(d));
-                }
-                None => {
-                    let _ = writeln!(out, "  {}: {{}}", scalar(name));
-                }
+            if service.is_plain() {
+                let _ = writeln!(out, "  {}: {{}}", scalar(name));
+                continue;
+            }
+            let _ = writeln!(out, "  {}:", scalar(name));
+            if let Some(d) = &service.description {
+                let _ = writeln!(out, "    description: {}", scalar(d));
+            }
+            // `{}` prints the shortest decimal that reads back as the same f64.
+            if let Some(a) = service.availability {
+                let _ = writeln!(out, "    availability: {a}");
+            }
+            if let Some(n) = service.instances {
+                let _ = writeln!(out, "    instances: {n}");
             }
         }
     }
@@ -116,6 +123,9 @@ fn write_flow(out: &mut String, flow: &Flow) {
     }
     if let Some(topic) = &flow.topic {
         field("topic", &scalar(topic));
+    }
+    if let Some(hours) = flow.retention_hours {
+        field("retention_hours", &hours.to_string());
     }
     if let Some(t) = flow.transport {
         field("transport", t.as_str());
@@ -205,6 +215,7 @@ mod tests {
 
     const ORDERS: &str = include_str!("../../examples/orders.yaml");
     const SPEC_CASES: &str = include_str!("../../examples/spec-cases.yaml");
+    const MARKETPLACE: &str = include_str!("../../examples/marketplace.yaml");
 
     fn round_trip(file: &FlowsFile) -> FlowsFile {
         let text = to_yaml(file);
@@ -226,7 +237,11 @@ mod tests {
 
     #[test]
     fn every_example_survives_a_round_trip() {
-        for (name, text) in [("orders.yaml", ORDERS), ("spec-cases.yaml", SPEC_CASES)] {
+        for (name, text) in [
+            ("orders.yaml", ORDERS),
+            ("spec-cases.yaml", SPEC_CASES),
+            ("marketplace.yaml", MARKETPLACE),
+        ] {
             let file = load_str(name, text).expect("example loads");
             assert_eq!(round_trip(&file), file, "{name}");
         }
@@ -265,6 +280,7 @@ mod tests {
         flow.format = Format::Binary;
         flow.contract = Contract::Strict;
         flow.payload_bytes = Some(512);
+        flow.retention_hours = Some(72);
         flow.transport = Some(Transport::Kafka);
         let text = to_yaml(&file);
         assert!(text.contains("transports: [grpc, kafka]\n"), "{text}");
@@ -293,6 +309,7 @@ mod tests {
                 "contract",
                 "payload_bytes",
                 "topic",
+                "retention_hours",
                 "transport"
             ]
         );
@@ -402,6 +419,28 @@ mod tests {
                 file.services.insert(s.clone(), Service::default());
             }
         }
+        assert_eq!(round_trip(&file), file);
+    }
+
+    #[test]
+    fn availability_and_instances_survive_a_round_trip() {
+        let mut file = load_str("orders.yaml", ORDERS).expect("example loads");
+        let orders = file.services.get_mut("orders").expect("implied");
+        orders.availability = Some(0.9995);
+        orders.instances = Some(6);
+        file.services
+            .get_mut("shipping")
+            .expect("implied")
+            .availability = Some(1.0);
+        file.services
+            .get_mut("analytics")
+            .expect("implied")
+            .availability = Some(0.1 + 0.2);
+        let text = to_yaml(&file);
+        assert!(
+            text.contains("  orders:\n    availability: 0.9995\n    instances: 6\n"),
+            "{text}"
+        );
         assert_eq!(round_trip(&file), file);
     }
 

@@ -5,9 +5,14 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 pub struct Test {
-    dir: tempfile::TempDir,
+    dir: Dir,
     args: Vec<String>,
-    env: Vec<(String, String)>,
+}
+
+/// The folder a test runs in: its own, or one borrowed from an earlier step.
+enum Dir {
+    Owned(tempfile::TempDir),
+    Borrowed(PathBuf),
 }
 
 /// What a run produced.
@@ -15,21 +20,27 @@ pub struct Run {
     pub status: i32,
     pub stdout: String,
     pub stderr: String,
-    pub dir: PathBuf,
 }
 
 impl Test {
     pub fn new() -> Test {
         Test {
-            dir: tempfile::tempdir().expect("temp dir"),
+            dir: Dir::Owned(tempfile::tempdir().expect("temp dir")),
             args: Vec::new(),
-            env: Vec::new(),
+        }
+    }
+
+    /// Another run in the same folder as `other`, for multi-step scenarios.
+    pub fn new_in(other: &Test) -> Test {
+        Test {
+            dir: Dir::Borrowed(other.path().to_owned()),
+            args: Vec::new(),
         }
     }
 
     /// Writes `contents` to `path` inside the test folder.
     pub fn file(self, path: &str, contents: impl AsRef<[u8]>) -> Test {
-        let full = self.dir.path().join(path);
+        let full = self.path().join(path);
         if let Some(parent) = full.parent() {
             std::fs::create_dir_all(parent).expect("create parent");
         }
@@ -48,23 +59,18 @@ impl Test {
         self
     }
 
-    pub fn env(mut self, key: &str, value: &str) -> Test {
-        self.env.push((key.to_owned(), value.to_owned()));
-        self
-    }
-
     pub fn path(&self) -> &Path {
-        self.dir.path()
+        match &self.dir {
+            Dir::Owned(dir) => dir.path(),
+            Dir::Borrowed(path) => path,
+        }
     }
 
     pub fn run(&self) -> Run {
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_commsadvise"));
         cmd.args(&self.args)
-            .current_dir(self.dir.path())
+            .current_dir(self.path())
             .env("NO_COLOR", "1");
-        for (k, v) in &self.env {
-            cmd.env(k, v);
-        }
         let Output {
             status,
             stdout,
@@ -74,7 +80,6 @@ impl Test {
             status: status.code().unwrap_or(-1),
             stdout: String::from_utf8_lossy(&stdout).into_owned(),
             stderr: String::from_utf8_lossy(&stderr).into_owned(),
-            dir: self.dir.path().to_owned(),
         }
     }
 

@@ -1,7 +1,16 @@
 //! End-to-end tests: the real binary, real files, real exit codes.
 
+mod adr;
+mod check;
 mod common;
+mod diagrams;
 mod errors;
+mod findings;
+mod generated;
 mod interactive;
+mod names;
 mod recommend;
 mod rules;
+mod safety;
+mod scaffold;
+mod schema;

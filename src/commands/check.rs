@@ -1,0 +1,36 @@
+//! `commsadvise check FLOWS.yaml`: the CI gate. Prints every problem, then
+//! exits 1 when a pinned transport breaks a requirement of its flow or a
+//! system finding reaches `--fail-on`, and 0 otherwise.
+
+use crate::cli::{CheckArgs, CheckFormat, FailOn};
+use crate::commands::{Failure, load_flows_mapped, load_rules, print};
+use crate::engine::findings::Severity;
+use crate::engine::gate::gate;
+use crate::engine::recommend;
+use crate::error::Error;
+use crate::render::check;
+
+pub fn run(args: &CheckArgs) -> Result<(), Failure> {
+    let rules = load_rules(&args.rules)?;
+    let (flows, map) = load_flows_mapped(&args.flows)?;
+    let report = recommend(&flows, &rules);
+    let fail_on = match args.fail_on {
+        FailOn::Info => Severity::Info,
+        FailOn::Warning => Severity::Warning,
+        FailOn::Error => Severity::Error,
+    };
+    let verdict = gate(&report, fail_on);
+    let file = args.flows.display().to_string();
+    let text = match args.format {
+        CheckFormat::Text => check::text(&verdict, &file, &map),
+        CheckFormat::Json => check::json(&verdict, &file, &map),
+        CheckFormat::Github => check::github(&verdict, &file, &map),
+    };
+    print(&text)?;
+    if verdict.passed() {
+        Ok(())
+    } else {
+        // Exit code 1 (SPEC §1: "anything else"); the verdict is on stdout.
+        Err(Error::Internal(check::summary(&verdict)).into())
+    }
+}

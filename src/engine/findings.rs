@@ -1,0 +1,774 @@
+//! System checks: what the chosen transports add up to across the whole
+//! graph of services, which no single flow's recommendation can see.
+//!
+//! The seed article warns that synchronous calls "make failures contagious";
+//! most incidents come from how calls compose, not from one call. Each check
+//! below is a pure function over the graph whose nodes are services and whose
+//! edges are flows carried by a synchronous transport (REST or gRPC: the
+//! caller waits). Kafka flows are asynchronous and break chains.
+//!
+//! Chains are measured on the graph with the edges inside a cycle left out
+//! (cycles get their own finding), which makes it acyclic, so every chain
+//! figure is one linear pass in topological order, whatever the system's
+//! size.
+
+use std::collections::{BTreeSet, HashMap};
+use std::fmt::Write as _;
+
+use serde::Serialize;
+
+use crate::engine::evaluate::Recommendation;
+use crate::keywords::keywords;
+use crate::spec::model::{FlowsFile, Interaction, Service};
+
+keywords! {
+    /// How much a finding matters; `check --fail-on` compares against it.
+    Severity { Info = "info", Warning = "warning", Error = "error" }
+}
+
+/// Synchronous chains deeper than this many hops are reported: past three,
+/// latency and failure odds compound faster than teams expect.
+pub const MAX_SYNC_HOPS: usize = 3;
+/// A synchronous chain should be up at least this fraction of the time
+/// (99.5%, about 3.6 hours of downtime a month).
+pub const AVAILABILITY_TARGET: f64 = 0.995;
+/// A service this many other services call synchronously is a single point
+/// of failure.
+pub const SPOF_CALLERS: usize = 3;
+/// A service that calls this many others synchronously for each request it
+/// serves turns every request into N+1 calls.
+pub const FAN_OUT: usize = 3;
+
+/// One system-level problem, with the flows involved and the way out.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Finding {
+    /// Stable identifier: `sync-cycle`, `long-sync-chain`, …
+    pub id: &'static str,
+    pub severity: Severity,
+    /// What is wrong, with the figures that show it.
+    pub text: String,
+    /// The flows involved, in the order the problem runs through them.
+    pub flows: Vec<String>,
+    /// The services involved, in the same order.
+    pub services: Vec<String>,
+    /// How to resolve it.
+    pub fix: String,
+}
+
+/// Every system check over `file` with the transports of `recommendations`
+/// (one per flow, in file order): most severe first, then by id, then by
+/// where the first flow involved sits in the file.
+pub fn findings(file: &FlowsFile, recommendations: &[Recommendation]) -> Vec<Finding> {
+    let graph = Graph::new(file, recommendations);
+    let chains = Chains::of(&graph);
+    let mut out = Vec::new();
+    out.extend(sync_cycles(&graph, &chains));
+    out.extend(long_sync_chains(&graph, &chains));
+    out.extend(latency_budgets(&graph, &chains));
+    out.extend(chain_availability(&graph, &chains));
+    out.extend(single_points_of_failure(&graph));
+    out.extend(n_plus_one(&graph));
+    let position: HashMap<&str, usize> = file
+        .flows
+        .iter()
+        .enumerate()
+        .map(|(i, f)| (f.name.as_str(), i))
+        .collect();
+    let first = |f: &Finding| {
+        f.flows
+            .iter()
+            .filter_map(|name| position.get(name.as_str()).copied())
+            .min()
+            .unwrap_or(usize::MAX)
+    };
+    out.sort_by_cached_key(|f| (std::cmp::Reverse(f.severity), f.id, first(f)));
+    out
+}
+
+/// One synchronous hop: flow `flow` (index into the file) from a service to
+/// service `to` (index into [`Graph::names`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Hop {
+    flow: usize,
+    to: usize,
+}
+
+/// Services as numbers, and the synchronous flows between them.
+struct Graph<'a> {
+    /// Service names, sorted.
+    names: Vec<&'a str>,
+    availability: Vec<f64>,
+    /// Synchronous hops out of each service, in file order.
+    out: Vec<Vec<Hop>>,
+    /// For each flow: its name, its interaction, and whether it is synchronous.
+    flows: Vec<(&'a str, Interaction, bool)>,
+    /// Per flow, its `latency_ms` (0 when not given).
+    latency: Vec<u64>,
+    /// Per flow, its budget when given.
+    budget: Vec<Option<u64>>,
+}
+
+impl<'a> Graph<'a> {
+    fn new(file: &'a FlowsFile, recommendations: &[Recommendation]) -> Graph<'a> {
+        let names: Vec<&str> = file.services.keys().map(String::as_str).collect();
+        let index: HashMap<&str, usize> = names.iter().enumerate().map(|(i, n)| (*n, i)).collect();
+        let availability = file.services.values().map(Service::availability).collect();
+        let mut out = vec![Vec::new(); names.len()];
+        let mut flows = Vec::with_capacity(file.flows.len());
+        for (i, (flow, rec)) in file.flows.iter().zip(recommendations).enumerate() {
+            let sync = rec.transport.is_synchronous();
+            flows.push((flow.name.as_str(), flow.interaction, sync));
+            let Some(&from) = index.get(flow.from.as_str()) else {
+                continue;
+            };
+            if !sync {
+                continue;
+            }
+            for to in &flow.to {
+                if let Some(&to) = index.get(to.as_str()) {
+                    out[from].push(Hop { flow: i, to });
+                }
+            }
+        }
+        Graph {
+            names,
+            availability,
+            out,
+            flows,
+            latency: file
+                .flows
+                .iter()
+                .map(|f| f.latency_ms.unwrap_or(0))
+                .collect(),
+            budget: file.flows.iter().map(|f| f.latency_ms).collect(),
+        }
+    }
+
+    fn flow(&self, hop: Hop) -> String {
+        self.flows[hop.flow].0.to_owned()
+    }
+
+    /// `a` → `b` → `c` for a chain starting at `start`.
+    fn route(&self, start: usize, hops: &[Hop]) -> String {
+        let mut out = format!("`{}`", self.names[start]);
+        for hop in hops {
+            let _ = write!(out, " → `{}`", self.names[hop.to]);
+        }
+        out
+    }
+
+    fn services(&self, start: usize, hops: &[Hop]) -> Vec<String> {
+        std::iter::once(start)
+            .chain(hops.iter().map(|h| h.to))
+            .map(|i| self.names[i].to_owned())
+            .collect()
+    }
+}
+
+/// Strongly connected components and the longest, slowest and least
+/// available chain below each service, on the acyclic part of the graph.
+struct Chains {
+    /// The component of each service; a hop to a lower number leaves its
+    /// component (Tarjan numbers components sinks first).
+    component: Vec<usize>,
+    /// Whether some hop inside the graph reaches each service from another
+    /// component: services without one start chains.
+    reached: Vec<bool>,
+    /// Most hops below each service, and the hop that starts that chain.
+    depth: Vec<(usize, Option<Hop>)>,
+    /// Largest sum of `latency_ms` below each service, and its first hop.
+    slowest: Vec<(u64, Option<Hop>)>,
+    /// Lowest product of availabilities below each service, and its first hop.
+    weakest: Vec<(f64, Option<Hop>)>,
+}
+
+impl Chains {
+    fn of(graph: &Graph) -> Chains {
+        let n = graph.names.len();
+        let component = components(&graph.out);
+        let crosses = |from: usize, hop: &Hop| component[from] != component[hop.to];
+        let mut order: Vec<usize> = (0..n).collect();
+        order.sort_by_key(|&v| component[v]);
+        let mut reached = vec![false; n];
+        let mut depth = vec![(0, None); n];
+        let mut slowest = vec![(0, None); n];
+        let mut weakest = vec![(1.0, None); n];
+        for &v in &order {
+            for hop in graph.out[v].iter().filter(|h| crosses(v, h)) {
+                reached[hop.to] = true;
+                let d = 1 + depth[hop.to].0;
+                if d > depth[v].0 {
+                    depth[v] = (d, Some(*hop));
+                }
+                let l = graph.latency[hop.flow] + slowest[hop.to].0;
+                if l > slowest[v].0 {
+                    slowest[v] = (l, Some(*hop));
+                }
+                let a = graph.availability[hop.to] * weakest[hop.to].0;
+                if a < weakest[v].0 {
+                    weakest[v] = (a, Some(*hop));
+                }
+            }
+        }
+        Chains {
+            component,
+            reached,
+            depth,
+            slowest,
+            weakest,
+        }
+    }
+
+    /// The hops of a chain, following `next` from `start`.
+    fn follow<T>(start: usize, next: &[(T, Option<Hop>)]) -> Vec<Hop> {
+        let mut hops = Vec::new();
+        let mut at = start;
+        while let Some(hop) = next[at].1 {
+            hops.push(hop);
+            at = hop.to;
+        }
+        hops
+    }
+
+    /// Services where chains start: nothing outside their cycle calls them.
+    fn starts(&self) -> impl Iterator<Item = usize> + '_ {
+        (0..self.reached.len()).filter(|&v| !self.reached[v])
+    }
+}
+
+/// Tarjan's strongly connected components, iteratively (a deep chain must
+/// not overflow the stack); components are numbered sinks first.
+fn components(out: &[Vec<Hop>]) -> Vec<usize> {
+    const UNSEEN: usize = usize::MAX;
+    let n = out.len();
+    let mut index = vec![UNSEEN; n];
+    let mut low = vec![0; n];
+    let mut on_stack = vec![false; n];
+    let mut stack = Vec::new();
+    let mut component = vec![UNSEEN; n];
+    let mut next_index = 0;
+    let mut next_component = 0;
+    let mut calls: Vec<(usize, usize)> = Vec::new();
+    for root in 0..n {
+        if index[root] != UNSEEN {
+            continue;
+        }
+        index[root] = next_index;
+        low[root] = next_index;
+        next_index += 1;
+        stack.push(root);
+        on_stack[root] = true;
+        calls.push((root, 0));
+        while let Some(&(v, edge)) = calls.last() {
+            if let Some(hop) = out[v].get(edge) {
+                if let Some(top) = calls.last_mut() {
+                    top.1 += 1;
+                }
+                let w = hop.to;
+                if index[w] == UNSEEN {
+                    index[w] = next_index;
+                    low[w] = next_index;
+                    next_index += 1;
+                    stack.push(w);
+                    on_stack[w] = true;
+                    calls.push((w, 0));
+                } else if on_stack[w] {
+                    low[v] = low[v].min(index[w]);
+                }
+                continue;
+            }
+            calls.pop();
+            if let Some(&(parent, _)) = calls.last() {
+                low[parent] = low[parent].min(low[v]);
+            }
+            if low[v] == index[v] {
+                while let Some(w) = stack.pop() {
+                    on_stack[w] = false;
+                    component[w] = next_component;
+                    if w == v {
+                        break;
+                    }
+                }
+                next_component += 1;
+            }
+        }
+    }
+    component
+}
+
+/// `sync-cycle` (error).
+///
+/// **What it does.** Finds services that call each other synchronously,
+/// directly or round a loop.
+///
+/// **Why.** Services in a synchronous cycle cannot be deployed, scaled or
+/// survive an outage on their own: they are one system split over the
+/// network, a distributed monolith. A slow member slows the whole loop, and
+/// retries can circle it.
+///
+/// **Example.** `orders` calls `billing` with REST, and `billing` calls
+/// `orders` back with gRPC.
+///
+/// **Fix.** Turn one hop of the loop into an event, or merge the services.
+fn sync_cycles(graph: &Graph, chains: &Chains) -> Vec<Finding> {
+    let mut members: HashMap<usize, Vec<usize>> = HashMap::new();
+    for (v, c) in chains.component.iter().enumerate() {
+        members.entry(*c).or_default().push(v);
+    }
+    let mut out = Vec::new();
+    let mut cycles: Vec<Vec<usize>> = members
+        .into_values()
+        .filter(|m| m.len() > 1 || graph.out[m[0]].iter().any(|h| h.to == m[0]))
+        .collect();
+    cycles.sort();
+    for nodes in cycles {
+        let component = chains.component[nodes[0]];
+        let inside = |hop: &Hop| chains.component[hop.to] == component;
+        let start = nodes[0];
+        let hops = cycle_through(graph, start, &inside);
+        let mut flows: Vec<usize> = nodes
+            .iter()
+            .flat_map(|&v| graph.out[v].iter().filter(|h| inside(h)).map(|h| h.flow))
+            .collect();
+        flows.sort_unstable();
+        flows.dedup();
+        out.push(Finding {
+            id: "sync-cycle",
+            severity: Severity::Error,
+            text: format!(
+                "{} is a cycle of synchronous calls: these services wait on each other, so none can be deployed, scaled or survive an outage on its own (a distributed monolith).",
+                graph.route(start, &hops)
+            ),
+            flows: flows.iter().map(|&f| graph.flows[f].0.to_owned()).collect(),
+            services: nodes.iter().map(|&v| graph.names[v].to_owned()).collect(),
+            fix: "Break the cycle: make one of its hops an event on Kafka, so the call back becomes a message nobody waits for; or merge the services if they cannot work apart.".to_owned(),
+        });
+    }
+    out
+}
+
+/// The shortest loop of hops from `start` back to it, inside one component.
+fn cycle_through(graph: &Graph, start: usize, inside: &dyn Fn(&Hop) -> bool) -> Vec<Hop> {
+    let mut came_by: HashMap<usize, (usize, Hop)> = HashMap::new();
+    let mut queue = std::collections::VecDeque::from([start]);
+    while let Some(v) = queue.pop_front() {
+        for hop in graph.out[v].iter().filter(|h| inside(h)) {
+            if hop.to == start {
+                let mut hops = vec![*hop];
+                let mut at = v;
+                while at != start {
+                    let (prev, h) = came_by[&at];
+                    hops.push(h);
+                    at = prev;
+                }
+                hops.reverse();
+                return hops;
+            }
+            if let std::collections::hash_map::Entry::Vacant(e) = came_by.entry(hop.to) {
+                e.insert((v, *hop));
+                queue.push_back(hop.to);
+            }
+        }
+    }
+    Vec::new()
+}
+
+/// `long-sync-chain` (warning).
+///
+/// **What it does.** Finds chains of more than [`MAX_SYNC_HOPS`]
+/// synchronous hops, from a service nothing calls synchronously.
+///
+/// **Why.** The first caller waits on every hop: latencies add up, the
+/// chain is only up when every service on it is, and a retry at each level
+/// multiplies load downstream (retry storms).
+///
+/// **Example.** `web` → `gateway` → `orders` → `stock` → `warehouse`, all REST.
+///
+/// **Fix.** Make a hop asynchronous, or give the upstream service the data
+/// it needs so it stops asking down the chain.
+fn long_sync_chains(graph: &Graph, chains: &Chains) -> Vec<Finding> {
+    chains
+        .starts()
+        .filter(|&v| chains.depth[v].0 > MAX_SYNC_HOPS)
+        .map(|v| {
+            let hops = Chains::follow(v, &chains.depth);
+            Finding {
+                id: "long-sync-chain",
+                severity: Severity::Warning,
+                text: format!(
+                    "{} is {} synchronous hops deep (more than {MAX_SYNC_HOPS}): `{}` waits on every one, so their latencies add up and a failure anywhere fails it.",
+                    graph.route(v, &hops),
+                    hops.len(),
+                    graph.names[v]
+                ),
+                flows: hops.iter().map(|h| graph.flow(*h)).collect(),
+                services: graph.services(v, &hops),
+                fix: "Make a hop asynchronous (an event on Kafka, so the work downstream happens after the answer), or give the upstream service the data it needs (a cache, or a read model fed by events) so it stops asking down the chain.".to_owned(),
+            }
+        })
+        .collect()
+}
+
+/// `latency-budget` (error).
+///
+/// **What it does.** For each synchronous flow with a `latency_ms` budget,
+/// adds up the `latency_ms` of the synchronous hops its receiver makes
+/// before it can answer (the slowest chain below it), and reports the flow
+/// when that sum reaches its budget. Hops without `latency_ms` count as 0,
+/// so the sum is a lower bound.
+///
+/// **Why.** A caller cannot answer faster than the calls it waits on; a
+/// budget the chain below already uses up leaves nothing for the work
+/// itself, and the p99 of a chain is worse than the sum of p99s.
+///
+/// **Example.** `get-order` (200 ms) reaches `orders`, which calls `pricing`
+/// (150 ms), which calls `tax` (100 ms): 250 ms below a 200 ms budget.
+///
+/// **Fix.** Parallel calls, caching, moving work off the request path, or a
+/// budget the chain can meet.
+fn latency_budgets(graph: &Graph, chains: &Chains) -> Vec<Finding> {
+    let mut out = Vec::new();
+    for (v, hops) in graph.out.iter().enumerate() {
+        // Hops are in file order, so a flow's receivers sit together; each
+        // flow is judged once, at its slowest receiver.
+        for receivers in hops.chunk_by(|a, b| a.flow == b.flow) {
+            let Some(budget) = graph.budget[receivers[0].flow] else {
+                continue;
+            };
+            let Some(&worst) = receivers
+                .iter()
+                .max_by_key(|h| (chains.slowest[h.to].0, std::cmp::Reverse(h.to)))
+            else {
+                continue;
+            };
+            let below = chains.slowest[worst.to].0;
+            if below == 0 || below < budget {
+                continue;
+            }
+            let chain = Chains::follow(worst.to, &chains.slowest);
+            let steps: Vec<String> = chain
+                .iter()
+                .map(|h| format!("{} ({} ms)", graph.flows[h.flow].0, graph.latency[h.flow]))
+                .collect();
+            let name = graph.flows[worst.flow].0;
+            let mut flows = vec![name.to_owned()];
+            flows.extend(chain.iter().map(|h| graph.flow(*h)));
+            out.push(Finding {
+                id: "latency-budget",
+                severity: Severity::Error,
+                text: format!(
+                    "`{name}` has a {budget} ms budget, but the synchronous hops it waits on already add up to {below} ms: {} via {}.",
+                    graph.route(worst.to, &chain),
+                    steps.join(", ")
+                ),
+                flows,
+                services: graph.services(v, &[&[worst][..], chain.as_slice()].concat()),
+                fix: format!(
+                    "Call the downstream services in parallel or cache their answers, move work off the request path (an event on Kafka), or give `{name}` a budget the chain can meet."
+                ),
+            });
+        }
+    }
+    out
+}
+
+/// `chain-availability` (warning).
+///
+/// **What it does.** Multiplies the availability of every service a
+/// synchronous chain calls (from `services:` → `availability`, default
+/// 0.999) and reports chains below [`AVAILABILITY_TARGET`].
+///
+/// **Why.** A synchronous caller is up only when everything it waits on is
+/// up: 0.999 × 0.99 is 0.989, about eight hours down a month, whatever the
+/// caller's own uptime.
+///
+/// **Example.** `checkout` → `cart` → `legacy-stock` with
+/// `legacy-stock: { availability: 0.99 }`.
+///
+/// **Fix.** Decouple the weakest hop or give callers a fallback.
+fn chain_availability(graph: &Graph, chains: &Chains) -> Vec<Finding> {
+    chains
+        .starts()
+        .filter(|&v| chains.weakest[v].1.is_some() && chains.weakest[v].0 < AVAILABILITY_TARGET)
+        .map(|v| {
+            let (product, _) = chains.weakest[v];
+            let hops = Chains::follow(v, &chains.weakest);
+            let factors: Vec<String> = hops
+                .iter()
+                .map(|h| percent(graph.availability[h.to]))
+                .collect();
+            let figure = if factors.len() == 1 {
+                percent(product)
+            } else {
+                format!("{} = {}", factors.join(" × "), percent(product))
+            };
+            Finding {
+                id: "chain-availability",
+                severity: Severity::Warning,
+                text: format!(
+                    "{} is up only when every service it calls is: {figure}, below the {} target (about {} down a month).",
+                    graph.route(v, &hops),
+                    percent(AVAILABILITY_TARGET),
+                    downtime(product)
+                ),
+                flows: hops.iter().map(|h| graph.flow(*h)).collect(),
+                services: graph.services(v, &hops),
+                fix: "Make the weakest hop asynchronous, or give its callers a fallback for when it is down (timeouts, a circuit breaker, a cached answer); declare real figures under `services:` with `availability:`.".to_owned(),
+            }
+        })
+        .collect()
+}
+
+/// `single-point-of-failure` (warning).
+///
+/// **What it does.** Finds services that [`SPOF_CALLERS`] or more other
+/// services call synchronously.
+///
+/// **Why.** When such a service is slow or down, every caller is too; its
+/// bad deploy is everyone's outage.
+///
+/// **Example.** `storefront`, `checkout` and `admin` all call `orders` with
+/// REST.
+///
+/// **Fix.** Redundancy with health checks, timeouts and circuit breakers in
+/// the callers, or event-fed copies of the data callers read.
+fn single_points_of_failure(graph: &Graph) -> Vec<Finding> {
+    let mut callers: Vec<BTreeSet<usize>> = vec![BTreeSet::new(); graph.names.len()];
+    let mut flows: Vec<Vec<usize>> = vec![Vec::new(); graph.names.len()];
+    for (from, hops) in graph.out.iter().enumerate() {
+        for hop in hops.iter().filter(|h| h.to != from) {
+            callers[hop.to].insert(from);
+            flows[hop.to].push(hop.flow);
+        }
+    }
+    let mut out = Vec::new();
+    for (v, set) in callers.iter().enumerate() {
+        if set.len() < SPOF_CALLERS {
+            continue;
+        }
+        let names: Vec<String> = set
+            .iter()
+            .map(|&c| format!("`{}`", graph.names[c]))
+            .collect();
+        let mut involved = flows[v].clone();
+        involved.sort_unstable();
+        involved.dedup();
+        let service = graph.names[v];
+        out.push(Finding {
+            id: "single-point-of-failure",
+            severity: Severity::Warning,
+            text: format!(
+                "`{service}` is called synchronously by {} services ({}): when it is slow or down, so are they.",
+                set.len(),
+                names.join(", ")
+            ),
+            flows: involved.iter().map(|&f| graph.flows[f].0.to_owned()).collect(),
+            services: std::iter::once(service.to_owned())
+                .chain(set.iter().map(|&c| graph.names[c].to_owned()))
+                .collect(),
+            fix: format!(
+                "Run several instances of `{service}` behind health checks, give its callers timeouts and circuit breakers with a fallback, or let them keep a copy of the data they read, fed by its events on Kafka, so they stop calling it on the hot path."
+            ),
+        });
+    }
+    out
+}
+
+/// `n-plus-one` (warning).
+///
+/// **What it does.** Finds services that answer a synchronous
+/// request-response flow and, to do so, call [`FAN_OUT`] or more other
+/// services synchronously.
+///
+/// **Why.** One request in becomes N+1 calls out: load on the services
+/// below multiplies with every caller, latency is the slowest of them, and
+/// one slow dependency stalls every request.
+///
+/// **Example.** `storefront` asks `catalog` for a page with REST, and
+/// `catalog` calls `pricing`, `stock` and `reviews` for it.
+///
+/// **Fix.** Bulk endpoints, batching, caching, or a read model fed by events.
+fn n_plus_one(graph: &Graph) -> Vec<Finding> {
+    let mut incoming: Vec<Vec<usize>> = vec![Vec::new(); graph.names.len()];
+    for (from, hops) in graph.out.iter().enumerate() {
+        for hop in hops.iter().filter(|h| h.to != from) {
+            if graph.flows[hop.flow].1 == Interaction::RequestResponse {
+                incoming[hop.to].push(hop.flow);
+            }
+        }
+    }
+    let mut out = Vec::new();
+    for (v, requests) in incoming.iter_mut().enumerate() {
+        let targets: BTreeSet<usize> = graph.out[v]
+            .iter()
+            .map(|h| h.to)
+            .filter(|&t| t != v)
+            .collect();
+        if requests.is_empty() || targets.len() < FAN_OUT {
+            continue;
+        }
+        requests.sort_unstable();
+        requests.dedup();
+        let mut outgoing: Vec<usize> = graph.out[v]
+            .iter()
+            .filter(|h| h.to != v)
+            .map(|h| h.flow)
+            .collect();
+        outgoing.sort_unstable();
+        outgoing.dedup();
+        let service = graph.names[v];
+        let asked: Vec<String> = requests
+            .iter()
+            .map(|&f| format!("`{}`", graph.flows[f].0))
+            .collect();
+        let called: Vec<String> = targets
+            .iter()
+            .map(|&t| format!("`{}`", graph.names[t]))
+            .collect();
+        out.push(Finding {
+            id: "n-plus-one",
+            severity: Severity::Warning,
+            text: format!(
+                "Every request to `{service}` ({}) becomes synchronous calls to {} more services ({}): N+1 calls that multiply load and add up latency.",
+                asked.join(", "),
+                targets.len(),
+                called.join(", ")
+            ),
+            flows: requests
+                .iter()
+                .chain(&outgoing)
+                .map(|&f| graph.flows[f].0.to_owned())
+                .collect(),
+            services: std::iter::once(service.to_owned())
+                .chain(targets.iter().map(|&t| graph.names[t].to_owned()))
+                .collect(),
+            fix: format!(
+                "Let `{service}` get what it needs in fewer calls: bulk or batch endpoints, a cache, or a read model fed by the other services' events on Kafka."
+            ),
+        });
+    }
+    out
+}
+
+/// `0.999` → `99.9%`: at most three decimals, trailing zeros dropped.
+fn percent(fraction: f64) -> String {
+    let text = format!("{:.3}", fraction * 100.0);
+    let text = text.trim_end_matches('0').trim_end_matches('.');
+    format!("{text}%")
+}
+
+/// The downtime a month (30 days) that an availability allows.
+fn downtime(availability: f64) -> String {
+    // Whole minutes, rounded: the figure is an order of magnitude.
+    #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+    let minutes = ((1.0 - availability).max(0.0) * 30.0 * 24.0 * 60.0).round() as u64;
+    if minutes < 120 {
+        format!("{minutes} min")
+    } else {
+        format!("{} h", (minutes + 30) / 60)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engine::{RuleSet, recommend};
+    use crate::spec::load_str;
+
+    /// The findings of a file whose flows all pin their transport, so that
+    /// the rules cannot change what the test is about.
+    fn findings_of(yaml: &str) -> Vec<Finding> {
+        let file = load_str("flows.yaml", yaml).expect("fixture loads");
+        recommend(&file, &RuleSet::builtin().expect("built-in rules")).findings
+    }
+
+    fn ids(findings: &[Finding]) -> Vec<&'static str> {
+        findings.iter().map(|f| f.id).collect()
+    }
+
+    fn flow(name: &str, from: &str, to: &str, extra: &str) -> String {
+        format!("  - name: {name}\n    from: {from}\n    to: {to}\n    transport: rest\n{extra}")
+    }
+
+    #[test]
+    fn a_two_service_loop_is_a_cycle() {
+        let yaml = format!(
+            "version: 1\nflows:\n{}{}",
+            flow("ask", "a", "b", ""),
+            flow("answer", "b", "a", "")
+        );
+        let found = findings_of(&yaml);
+        assert_eq!(ids(&found), ["sync-cycle"]);
+        assert_eq!(found[0].flows, ["ask", "answer"]);
+        assert!(
+            found[0].text.starts_with("`a` → `b` → `a` is a cycle"),
+            "{}",
+            found[0].text
+        );
+    }
+
+    #[test]
+    fn a_loop_through_kafka_is_no_cycle() {
+        let yaml = format!(
+            "version: 1\nflows:\n{}  - name: answer\n    from: b\n    to: a\n    transport: kafka\n",
+            flow("ask", "a", "b", "")
+        );
+        assert!(findings_of(&yaml).is_empty());
+    }
+
+    #[test]
+    fn a_service_calling_itself_is_a_cycle() {
+        let yaml = format!("version: 1\nflows:\n{}", flow("recurse", "a", "a", ""));
+        assert_eq!(ids(&findings_of(&yaml)), ["sync-cycle"]);
+    }
+
+    #[test]
+    fn chains_are_measured_past_a_cycle() {
+        // a ⇄ b, then b → c → d → e → f: the cycle and a four-hop chain.
+        let yaml = format!(
+            "version: 1\nflows:\n{}{}{}{}{}{}",
+            flow("ab", "a", "b", ""),
+            flow("ba", "b", "a", ""),
+            flow("bc", "b", "c", ""),
+            flow("cd", "c", "d", ""),
+            flow("de", "d", "e", ""),
+            flow("ef", "e", "f", "")
+        );
+        let found = findings_of(&yaml);
+        assert_eq!(ids(&found), ["sync-cycle", "long-sync-chain"]);
+        assert_eq!(found[1].flows, ["bc", "cd", "de", "ef"]);
+    }
+
+    #[test]
+    fn a_deep_chain_does_not_overflow_the_stack() {
+        let mut yaml = String::from("version: 1\nflows:\n");
+        for i in 0..20_000 {
+            yaml.push_str(&flow(
+                &format!("f{i}"),
+                &format!("s{i}"),
+                &format!("s{}", i + 1),
+                "",
+            ));
+        }
+        let found = findings_of(&yaml);
+        let chain = found
+            .iter()
+            .find(|f| f.id == "long-sync-chain")
+            .expect("long chain");
+        assert_eq!(chain.flows.len(), 20_000);
+    }
+
+    #[test]
+    fn percentages_and_downtime_read_naturally() {
+        assert_eq!(percent(0.999), "99.9%");
+        assert_eq!(percent(0.99), "99%");
+        assert_eq!(percent(0.999 * 0.99), "98.901%");
+        assert_eq!(downtime(0.999), "43 min");
+        assert_eq!(downtime(0.989), "8 h");
+    }
+
+    #[test]
+    fn severities_order_from_info_to_error() {
+        assert!(Severity::Info < Severity::Warning && Severity::Warning < Severity::Error);
+    }
+}

@@ -1,0 +1,146 @@
+//! What `commsadvise check` prints: the problems of a [`Gate`] as text, as
+//! JSON, or as GitHub workflow commands that annotate flows.yaml in a pull
+//! request, each at the line of the flow involved.
+
+use std::fmt::Write as _;
+
+use serde_json::{Value, json};
+
+use crate::engine::findings::Severity;
+use crate::engine::gate::{Gate, Problem, Source};
+use crate::spec::model::{Pos, SourceMap};
+
+/// Where a problem points in flows.yaml: the pin of a pinned conflict, the
+/// first flow of a finding.
+fn position(problem: &Problem, map: &SourceMap) -> Option<Pos> {
+    let flow = problem.flows.first()?;
+    match problem.source {
+        Source::PinnedConflict => map.pin(flow),
+        Source::Finding => map.flow(flow),
+    }
+}
+
+/// The one-line verdict.
+pub fn summary(gate: &Gate) -> String {
+    let failing = gate.failing();
+    let total = gate.problems.len();
+    if failing == 0 {
+        let below = match total {
+            0 => String::new(),
+            1 => "; 1 finding below it".to_owned(),
+            n => format!("; {n} findings below it"),
+        };
+        format!(
+            "check passed: no pinned conflicts and no findings at or above `{}`{below}",
+            gate.fail_on
+        )
+    } else {
+        format!(
+            "check failed: {failing} problem{} at or above `{}` (pinned conflicts always count)",
+            if failing == 1 { "" } else { "s" },
+            gate.fail_on
+        )
+    }
+}
+
+pub fn text(gate: &Gate, file: &str, map: &SourceMap) -> String {
+    let mut out = String::new();
+    for p in &gate.problems {
+        let at =
+            position(p, map).map_or_else(|| file.to_owned(), |pos| format!("{file}:{}", pos.line));
+        let mark = if p.failing { "FAIL" } else { "note" };
+        let _ = writeln!(out, "{mark} {}[{}] {at}: {}", p.severity, p.id, p.text);
+        let _ = writeln!(out, "  flows: {}", p.flows.join(", "));
+        if let Some(fix) = p.fix {
+            let _ = writeln!(out, "  fix: {fix}");
+        }
+    }
+    let _ = writeln!(out, "{}", summary(gate));
+    out
+}
+
+pub fn json(gate: &Gate, file: &str, map: &SourceMap) -> String {
+    let problems: Vec<Value> = gate
+        .problems
+        .iter()
+        .map(|p| {
+            let pos = position(p, map);
+            json!({
+                "source": p.source.as_str(),
+                "id": p.id,
+                "severity": p.severity,
+                "failing": p.failing,
+                "flows": p.flows,
+                "file": file,
+                "line": pos.map(|p| p.line),
+                "column": pos.map(|p| p.column),
+                "text": p.text,
+                "fix": p.fix,
+            })
+        })
+        .collect();
+    let report = json!({
+        "version": 1,
+        "fail_on": gate.fail_on,
+        "passed": gate.passed(),
+        "failing": gate.failing(),
+        "problems": problems,
+    });
+    let mut out = serde_json::to_string_pretty(&report).unwrap_or_default();
+    out.push('\n');
+    out
+}
+
+/// GitHub workflow commands: `::error file=…,line=…,title=…::message`, one
+/// per problem. Failing problems are errors; the others keep their own
+/// level, so a warning below `--fail-on` still shows on the pull request.
+pub fn github(gate: &Gate, file: &str, map: &SourceMap) -> String {
+    let mut out = String::new();
+    for p in &gate.problems {
+        let level = match (p.failing, p.severity) {
+            (true, _) | (false, Severity::Error) => "error",
+            (false, Severity::Warning) => "warning",
+            (false, Severity::Info) => "notice",
+        };
+        let mut props = format!("file={}", property(file));
+        if let Some(pos) = position(p, map) {
+            let _ = write!(props, ",line={},col={}", pos.line, pos.column);
+        }
+        let _ = write!(
+            props,
+            ",title={}",
+            property(&format!("commsadvise {}", p.id))
+        );
+        let mut message = format!("{} (flows: {})", p.text, p.flows.join(", "));
+        if let Some(fix) = p.fix {
+            let _ = write!(message, "\nFix: {fix}");
+        }
+        let _ = writeln!(out, "::{level} {props}::{}", data(&message));
+    }
+    let _ = writeln!(out, "{}", summary(gate));
+    out
+}
+
+/// Escapes a workflow command's message, as the GitHub runner unescapes it.
+fn data(text: &str) -> String {
+    text.replace('%', "%25")
+        .replace('\r', "%0D")
+        .replace('\n', "%0A")
+}
+
+/// Escapes a workflow command's property value: also `:` and `,`, which
+/// would end it.
+fn property(text: &str) -> String {
+    data(text).replace(':', "%3A").replace(',', "%2C")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn workflow_command_values_are_escaped() {
+        assert_eq!(data("50% done\nnext"), "50%25 done%0Anext");
+        assert_eq!(property("a:b,c"), "a%3Ab%2Cc");
+    }
+}

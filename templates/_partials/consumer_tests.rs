@@ -1,0 +1,306 @@
+{#- scaffold
+when: false
+-#}
+{%- set first = service.consumes[0] -%}
+{%- set modules = ["dead_letter_topic"] -%}
+{%- for t in service.consumes %}{% set_global modules = modules | concat(with=t.flow_ident) %}{% endfor -%}
+{%- set modules = modules | unique | sort -%}
+//! The `{{ service.name }}` consumer against librdkafka's in-process mock cluster, fed
+//! by the real producer{% if service.producers | length > 1 %}s{% endif %} ({{ service.consumes | map(attribute="from") | unique | join(sep=", ") }}): no broker needed.
+
+use std::{
+    collections::HashMap,
+    sync::{Arc, Mutex},
+    time::Duration,
+};
+
+use contract::events::{ {{- modules | join(sep=", ") -}} };
+use rdkafka::{
+    ClientConfig, Message as _, Offset, TopicPartitionList,
+    consumer::{BaseConsumer, Consumer as _, StreamConsumer},
+    message::Headers as _,
+    mocking::MockCluster,
+    producer::{FutureProducer, FutureRecord},
+};
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+
+use {{ service.ident }}::{
+    error::HandlerError,
+    handlers,
+    kafka::{self, EventHandler},
+};
+
+/// How long a test waits for the mock cluster before failing.
+const WAIT: Duration = Duration::from_secs(30);
+
+/// A mock cluster with the consumed topics and their dead-letter topics.
+fn cluster() -> MockCluster<'static, rdkafka::producer::DefaultProducerContext> {
+    let cluster = MockCluster::new(1).unwrap();
+    for &(topic, partitions) in kafka::TOPICS {
+        cluster.create_topic(topic, partitions, 1).unwrap();
+    }
+    for topic in kafka::SUBSCRIBED {
+        cluster
+            .create_topic(&dead_letter_topic(topic), 1, 1)
+            .unwrap();
+    }
+    cluster
+}
+{% for t in service.consumes %}
+/// Publishes one `{{ t.flow }}` event through {{ t.from }}'s real producer.
+async fn publish_{{ t.flow_ident }}(brokers: &str, {{ contract.id_field.name }}: &str) -> (i32, i64) {
+    let delivery = {{ t.from_ident }}::kafka::Publisher::new(brokers)
+        .unwrap()
+        .publish_{{ t.flow_ident }}(&{{ t.from_ident }}::handlers::sample_{{ t.flow_ident }}({{ contract.id_field.name }}))
+        .await
+        .unwrap();
+    (delivery.partition, delivery.offset)
+}
+{% endfor %}
+/// Runs the real handlers, then reports each event they accepted, with its flow.
+struct Recording {
+    handled: mpsc::UnboundedSender<(&'static str, {{ first.flow_ident }}::Event)>,
+}
+
+impl EventHandler for Recording {
+{%- for t in service.consumes %}
+{%- if not loop.first %}
+{% endif %}
+    async fn {{ t.flow_ident }}(&self, event: {{ t.flow_ident }}::Event) -> Result<(), HandlerError> {
+        handlers::handle_{{ t.flow_ident }}(event.clone()).await?;
+        self.handled.send(({{ t.flow_ident }}::FLOW, event)).unwrap();
+        Ok(())
+    }
+{%- endfor %}
+}
+
+{% for t in service.consumes %}#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn handles_{{ t.flow_ident }}_from_{{ t.from_ident }}_and_commits_its_offset() {
+    let cluster = cluster();
+    let brokers = cluster.bootstrap_servers();
+    let (partition, offset) = publish_{{ t.flow_ident }}(&brokers, "{{ names.sample_event_id }}").await;
+
+    let (handled, mut events) = mpsc::unbounded_channel();
+    let shutdown = CancellationToken::new();
+    let consumer = tokio::spawn({
+        let (brokers, shutdown) = (brokers.clone(), shutdown.clone());
+        async move { kafka::consume(&brokers, Recording { handled }, shutdown).await }
+    });
+
+    let (flow, event) = tokio::time::timeout(WAIT, events.recv())
+        .await
+        .expect("the event within the wait")
+        .unwrap();
+    assert_eq!(flow, {{ t.flow_ident }}::FLOW);
+    assert_eq!(
+        event,
+        {{ t.flow_ident }}::Event {
+            {{ contract.id_field.name }}: "{{ names.sample_event_id }}".into(),
+{%- if contract.status_field %}
+            {{ contract.status_field.name }}: "{{ names.sample_status }}".into(),
+{%- endif %}
+{%- if names.response_has_more %}
+            ..Default::default()
+{%- endif %}
+        }
+    );
+
+    shutdown.cancel();
+    tokio::time::timeout(WAIT, consumer)
+        .await
+        .expect("the consumer stops")
+        .unwrap()
+        .unwrap();
+
+    // Closing committed the offset stored after the handler succeeded.
+    let committed = tokio::task::spawn_blocking(move || {
+        let reader: BaseConsumer = ClientConfig::new()
+            .set("bootstrap.servers", &brokers)
+            .set("group.id", kafka::GROUP_ID)
+            .create()
+            .unwrap();
+        let mut partitions = TopicPartitionList::new();
+        partitions.add_partition({{ t.flow_ident }}::TOPIC, partition);
+        let committed = reader.committed_offsets(partitions, WAIT).unwrap();
+        committed.elements()[0].offset()
+    })
+    .await
+    .unwrap();
+    assert_eq!(committed, Offset::Offset(offset + 1));
+}
+
+{% endfor %}/// Fails every event whose {{ names.id_words }} starts with `poison`, records the others.
+struct FailsOnPoison {
+    attempts: Arc<Mutex<HashMap<String, u32>>>,
+    handled: mpsc::UnboundedSender<{{ first.flow_ident }}::Event>,
+}
+
+impl FailsOnPoison {
+    fn handle(&self, event: {{ first.flow_ident }}::Event) -> Result<(), HandlerError> {
+        *self
+            .attempts
+            .lock()
+            .unwrap()
+            .entry(event.{{ contract.id_field.name }}.clone())
+            .or_default() += 1;
+        if event.{{ contract.id_field.name }}.starts_with("poison") {
+            return Err(HandlerError::Unavailable("warehouse is down".into()));
+        }
+        self.handled.send(event).unwrap();
+        Ok(())
+    }
+}
+
+impl EventHandler for FailsOnPoison {
+{%- for t in service.consumes %}
+{%- if not loop.first %}
+{% endif %}
+    async fn {{ t.flow_ident }}(&self, event: {{ t.flow_ident }}::Event) -> Result<(), HandlerError> {
+        self.handle(event)
+    }
+{%- endfor %}
+}
+
+/// The dead-lettered records as `(key, payload, headers)`, in arrival order.
+async fn dead_letters(
+    brokers: &str,
+    count: usize,
+) -> Vec<(String, String, HashMap<String, String>)> {
+    let reader: StreamConsumer = ClientConfig::new()
+        .set("bootstrap.servers", brokers)
+        .set("group.id", "dead-letter-reader")
+        .set("auto.offset.reset", "earliest")
+        .create()
+        .unwrap();
+    reader
+        .subscribe(&[dead_letter_topic({{ first.flow_ident }}::TOPIC).as_str()])
+        .unwrap();
+    let text =
+        |bytes: Option<&[u8]>| String::from_utf8_lossy(bytes.unwrap_or_default()).into_owned();
+    let mut records = Vec::new();
+    while records.len() < count {
+        let message = tokio::time::timeout(WAIT, reader.recv())
+            .await
+            .expect("a dead letter within the wait")
+            .unwrap();
+        let headers = message
+            .headers()
+            .map(|headers| {
+                headers
+                    .iter()
+                    .map(|h| (h.key.to_owned(), text(h.value)))
+                    .collect()
+            })
+            .unwrap_or_default();
+        records.push((text(message.key()), text(message.payload()), headers));
+    }
+    records
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dead_letters_what_fails_and_keeps_consuming() {
+    let cluster = cluster();
+    let brokers = cluster.bootstrap_servers();
+
+    // A handler failure, retried then dead-lettered.
+    let (poison_partition, poison_offset) = publish_{{ first.flow_ident }}(&brokers, "poison-1").await;
+    // A payload no handler can read, dead-lettered at once.
+    let garbage: FutureProducer = ClientConfig::new()
+        .set("bootstrap.servers", &brokers)
+        .create()
+        .unwrap();
+    garbage
+        .send(
+            FutureRecord::to({{ first.flow_ident }}::TOPIC)
+                .key("garbage-1")
+                .payload("not json"),
+            WAIT,
+        )
+        .await
+        .unwrap();
+    // A good event after both, which must still be handled.
+    publish_{{ first.flow_ident }}(&brokers, "{{ names.sample_event_id }}").await;
+
+    let attempts = Arc::new(Mutex::new(HashMap::new()));
+    let (handled, mut events) = mpsc::unbounded_channel();
+    let shutdown = CancellationToken::new();
+    let consumer = tokio::spawn({
+        let failing = FailsOnPoison {
+            attempts: attempts.clone(),
+            handled,
+        };
+        let (brokers, shutdown) = (brokers.clone(), shutdown.clone());
+        async move { kafka::consume(&brokers, failing, shutdown).await }
+    });
+
+    let event = tokio::time::timeout(WAIT, events.recv())
+        .await
+        .expect("the good event is handled")
+        .unwrap();
+    assert_eq!(event.{{ contract.id_field.name }}, "{{ names.sample_event_id }}");
+
+    let mut letters = dead_letters(&brokers, 2).await;
+    letters.sort_by(|a, b| a.0.cmp(&b.0));
+    let [
+        (garbage_key, garbage_payload, garbage_headers),
+        (poison_key, poison_payload, poison_headers),
+    ] = letters.as_slice()
+    else {
+        panic!("expected two dead letters, got {letters:?}");
+    };
+
+    assert_eq!(poison_key, "poison-1");
+    assert_eq!(
+        {{ first.flow_ident }}::decode(poison_payload.as_bytes())
+            .unwrap()
+            .{{ contract.id_field.name }},
+        "poison-1"
+    );
+    assert_eq!(
+        poison_headers[kafka::HEADER_SOURCE_TOPIC],
+        {{ first.flow_ident }}::TOPIC
+    );
+    assert_eq!(
+        poison_headers[kafka::HEADER_SOURCE_PARTITION],
+        poison_partition.to_string()
+    );
+    assert_eq!(
+        poison_headers[kafka::HEADER_SOURCE_OFFSET],
+        poison_offset.to_string()
+    );
+    assert_eq!(
+        poison_headers[kafka::HEADER_ERROR],
+        "unavailable: warehouse is down"
+    );
+    assert_eq!(
+        poison_headers[kafka::HEADER_ATTEMPTS],
+        kafka::MAX_ATTEMPTS.to_string()
+    );
+    assert_eq!(attempts.lock().unwrap()["poison-1"], kafka::MAX_ATTEMPTS);
+
+    assert_eq!(garbage_key, "garbage-1");
+    assert_eq!(garbage_payload, "not json");
+{%- set first_topic = service.consumed_topics | filter(attribute="topic", value=first.topic) | first %}
+{%- if first_topic.shared %}
+    // Flows share the topic: a record without a `flow` header has no handler.
+    assert!(
+        garbage_headers[kafka::HEADER_ERROR].contains("no handler for flow None"),
+        "{garbage_headers:?}"
+    );
+{%- else %}
+    assert!(
+        garbage_headers[kafka::HEADER_ERROR].contains("not an event of flow {{ first.flow }}"),
+        "{garbage_headers:?}"
+    );
+{%- endif %}
+    assert_eq!(garbage_headers[kafka::HEADER_ATTEMPTS], "1");
+    assert!(!attempts.lock().unwrap().contains_key("garbage-1"));
+
+    shutdown.cancel();
+    tokio::time::timeout(WAIT, consumer)
+        .await
+        .expect("the consumer stops")
+        .unwrap()
+        .unwrap();
+}

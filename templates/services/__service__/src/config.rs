@@ -1,0 +1,325 @@
+{%- set kafka = service.produces or service.consumes -%}
+{%- set serves = service.serves_rest or service.serves_grpc -%}
+{%- set targets = service.rest_targets | concat(with=service.grpc_targets) -%}
+//! Runtime configuration from the environment (with the defaults the README
+{%- if service.runs %}
+//! documents), plus the fixed limits and timeouts of this service.
+{%- else %}
+//! documents).
+{%- endif %}
+
+{%- if serves or service.runs %}
+use std::{fmt{% if serves %}, net::SocketAddr{% endif %}{% if service.runs %}, time::Duration{% endif %}};
+{%- else %}
+use std::fmt;
+{%- endif %}
+
+{%- if service.serves_rest %}
+
+/// Environment variable holding the REST listen address.
+pub const HTTP_ADDR_VAR: &str = "HTTP_ADDR";
+/// Default REST listen address.
+pub const HTTP_ADDR_DEFAULT: &str = "0.0.0.0:{{ http_port }}";
+{%- endif %}
+{%- if service.serves_grpc %}
+/// Environment variable holding the gRPC listen address.
+pub const GRPC_ADDR_VAR: &str = "GRPC_ADDR";
+/// Default gRPC listen address.
+pub const GRPC_ADDR_DEFAULT: &str = "0.0.0.0:{{ grpc_port }}";
+{%- endif %}
+{%- if kafka %}
+/// Environment variable holding the Kafka bootstrap servers.
+pub const KAFKA_BROKERS_VAR: &str = "KAFKA_BROKERS";
+/// Default Kafka bootstrap servers.
+pub const KAFKA_BROKERS_DEFAULT: &str = "{{ kafka_brokers }}";
+/// Environment variable holding the replication factor of the topics this
+/// service creates.
+pub const KAFKA_REPLICATION_VAR: &str = "KAFKA_REPLICATION";
+/// Default replication factor: 1 suits the single-node development broker;
+/// set `KAFKA_REPLICATION` (3 is recommended) on a production cluster.
+pub const KAFKA_REPLICATION_DEFAULT: i32 = 1;
+{%- endif %}
+{%- if service.kafka.transactional %}
+/// Environment variable holding the producer's `transactional.id`.
+pub const KAFKA_TRANSACTIONAL_ID_VAR: &str = "KAFKA_TRANSACTIONAL_ID";
+/// Default `transactional.id`. Each running instance needs its own: a second
+/// instance with the same id fences the first one off.
+pub const KAFKA_TRANSACTIONAL_ID_DEFAULT: &str = "{{ service.name }}";
+{%- endif %}
+{%- for target in targets %}
+/// Environment variable holding the URL of {{ target.name }}
+{%- if target.env is ending_with("HTTP_URL") %}' REST API{% else %}' gRPC server{% endif %}.
+pub const {{ target.env }}_VAR: &str = "{{ target.env }}";
+/// Default URL of {{ target.name }}
+{%- if target.env is ending_with("HTTP_URL") %}' REST API{% else %}' gRPC server{% endif %}.
+pub const {{ target.env }}_DEFAULT: &str = "{{ target.default_url }}";
+{%- endfor %}
+{%- if service.serves_rest %}
+
+/// Server-side budget of one REST request (
+{%- for f in service.rest_flows %}flow `{{ f.flow }}`{% if f.latency_ms %}, {{ f.latency_ms }} ms target{% endif %}{% if not loop.last %}; {% endif %}{% endfor -%}
+):
+/// past it the request is answered 503 Service Unavailable.
+pub const HTTP_REQUEST_TIMEOUT: Duration = Duration::from_secs(1);
+/// Largest REST request body accepted; larger ones get 413.
+pub const HTTP_BODY_LIMIT_BYTES: usize = 64 * 1024;
+{%- endif %}
+{%- if service.serves_grpc %}
+{%- if not service.serves_rest %}
+{% endif %}
+/// Server-side budget of one gRPC call (
+{%- for f in service.grpc_flows %}flow `{{ f.flow }}`{% if f.latency_ms %}, {{ f.latency_ms }} ms target{% endif %}{% if not loop.last %}; {% endif %}{% endfor -%}
+);
+/// a shorter `grpc-timeout` sent by the client wins.
+pub const GRPC_REQUEST_TIMEOUT: Duration = Duration::from_secs(1);
+/// Largest gRPC message decoded or encoded.
+pub const GRPC_MAX_MESSAGE_BYTES: usize = 64 * 1024;
+{%- endif %}
+{%- if service.runs %}
+{%- if not serves %}
+{% endif %}
+/// How long {% if serves %}in-flight requests{% else %}the event being handled{% endif %} may take to finish after SIGTERM / Ctrl-C.
+pub const DRAIN_TIMEOUT: Duration = Duration::from_secs(10);
+{%- endif %}
+
+/// The service's configuration.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Config {
+{%- if service.serves_rest %}
+    /// Where the REST server listens.
+    pub http_addr: SocketAddr,
+{%- endif %}
+{%- if service.serves_grpc %}
+    /// Where the gRPC server listens.
+    pub grpc_addr: SocketAddr,
+{%- endif %}
+{%- if kafka %}
+    /// Kafka bootstrap servers, comma-separated `host:port`.
+    pub kafka_brokers: String,
+    /// Replication factor of the topics this service creates.
+    pub kafka_replication: i32,
+{%- endif %}
+{%- if service.kafka.transactional %}
+    /// `transactional.id` of the exactly-once producer.
+    pub kafka_transactional_id: String,
+{%- endif %}
+{%- for target in targets %}
+    /// URL of {{ target.name }}
+{%- if target.env is ending_with("HTTP_URL") %}' REST API, without a trailing slash{% else %}' gRPC server, `http://host:port`{% endif %}.
+    pub {{ target.field }}: String,
+{%- endfor %}
+}
+
+/// An environment variable with a value that cannot be used.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfigError {
+    /// The variable's name.
+    pub var: &'static str,
+    /// Why its value was refused.
+    pub reason: String,
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "invalid {}: {}", self.var, self.reason)
+    }
+}
+
+impl std::error::Error for ConfigError {}
+
+impl Config {
+    /// Reads the configuration from the process environment.
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_lookup(|var| std::env::var(var).ok())
+    }
+
+    /// Reads the configuration through `lookup` (the environment, or a map in tests).
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let value = |var: &str, default: &str| {
+            lookup(var)
+                .filter(|v| !v.trim().is_empty())
+                .unwrap_or_else(|| default.to_owned())
+        };
+{%- if serves %}
+        let addr = |var: &'static str, default: &str| {
+            let raw = value(var, default);
+            raw.trim().parse::<SocketAddr>().map_err(|e| ConfigError {
+                var,
+                reason: format!("`{raw}` is not an ip:port address ({e})"),
+            })
+        };
+{%- endif %}
+        Ok(Self {
+{%- if service.serves_rest %}
+            http_addr: addr(HTTP_ADDR_VAR, HTTP_ADDR_DEFAULT)?,
+{%- endif %}
+{%- if service.serves_grpc %}
+            grpc_addr: addr(GRPC_ADDR_VAR, GRPC_ADDR_DEFAULT)?,
+{%- endif %}
+{%- if kafka %}
+            kafka_brokers: value(KAFKA_BROKERS_VAR, KAFKA_BROKERS_DEFAULT),
+            kafka_replication: replication(lookup(KAFKA_REPLICATION_VAR))?,
+{%- endif %}
+{%- if service.kafka.transactional %}
+            kafka_transactional_id: value(
+                KAFKA_TRANSACTIONAL_ID_VAR,
+                KAFKA_TRANSACTIONAL_ID_DEFAULT,
+            ),
+{%- endif %}
+{%- for target in targets %}
+            {{ target.field }}: http_url(
+                {{ target.env }}_VAR,
+                &value({{ target.env }}_VAR, {{ target.env }}_DEFAULT),
+            )?,
+{%- endfor %}
+        })
+    }
+}
+{%- if kafka %}
+
+/// A replication factor: a positive integer, [`KAFKA_REPLICATION_DEFAULT`] when unset.
+fn replication(raw: Option<String>) -> Result<i32, ConfigError> {
+    let Some(raw) = raw.filter(|v| !v.trim().is_empty()) else {
+        return Ok(KAFKA_REPLICATION_DEFAULT);
+    };
+    match raw.trim().parse::<i32>() {
+        Ok(factor) if factor >= 1 => Ok(factor),
+        _ => Err(ConfigError {
+            var: KAFKA_REPLICATION_VAR,
+            reason: format!("`{raw}` is not a positive integer"),
+        }),
+    }
+}
+{%- endif %}
+{%- if targets %}
+
+{%- if service.calls_rest and service.calls_grpc %}
+/// Accepts `http://host[:port][/prefix]` (plaintext HTTP/1.1 or HTTP/2). TLS
+/// needs TLS features of reqwest and tonic, left out to keep the build small.
+{%- elif service.calls_rest %}
+/// Accepts `http://host[:port][/prefix]`. HTTPS needs a TLS feature of
+/// reqwest (`rustls`), left out to keep the build small.
+{%- else %}
+/// Accepts `http://host:port` (plaintext HTTP/2). TLS needs a `tls-*`
+/// feature of tonic, left out to keep the build small.
+{%- endif %}
+fn http_url(var: &'static str, raw: &str) -> Result<String, ConfigError> {
+    let url = raw.trim().trim_end_matches('/');
+    match url.strip_prefix("http://") {
+        Some(rest) if !rest.is_empty() => Ok(url.to_owned()),
+        _ => Err(ConfigError {
+            var,
+            reason: format!("`{raw}` is not an http://host:port URL"),
+        }),
+    }
+}
+{%- endif %}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_are_the_documented_ones() {
+        let config = Config::from_lookup(|_| None).unwrap();
+{%- if service.serves_rest %}
+        assert_eq!(config.http_addr.to_string(), "0.0.0.0:{{ http_port }}");
+{%- endif %}
+{%- if service.serves_grpc %}
+        assert_eq!(config.grpc_addr.to_string(), "0.0.0.0:{{ grpc_port }}");
+{%- endif %}
+{%- if kafka %}
+        assert_eq!(config.kafka_brokers, "{{ kafka_brokers }}");
+        assert_eq!(config.kafka_replication, 1);
+{%- endif %}
+{%- if service.kafka.transactional %}
+        assert_eq!(config.kafka_transactional_id, "{{ service.name }}");
+{%- endif %}
+{%- for target in targets %}
+        assert_eq!(config.{{ target.field }}, "{{ target.default_url }}");
+{%- endfor %}
+    }
+
+    #[test]
+    fn environment_overrides_the_defaults() {
+        let config = Config::from_lookup(|var| {
+            Some(
+                match var {
+{%- if service.serves_rest %}
+                    HTTP_ADDR_VAR => "127.0.0.1:8080",
+{%- endif %}
+{%- if service.serves_grpc %}
+                    GRPC_ADDR_VAR => "127.0.0.1:9090",
+{%- endif %}
+{%- if kafka %}
+                    KAFKA_BROKERS_VAR => "kafka:9092",
+                    KAFKA_REPLICATION_VAR => "3",
+{%- endif %}
+{%- if service.kafka.transactional %}
+                    KAFKA_TRANSACTIONAL_ID_VAR => "{{ service.name }}-2",
+{%- endif %}
+{%- for target in targets %}
+                    {{ target.env }}_VAR => "http://{{ target.name }}:8080/",
+{%- endfor %}
+                    _ => return None,
+                }
+                .to_owned(),
+            )
+        })
+        .unwrap();
+{%- if service.serves_rest %}
+        assert_eq!(config.http_addr.to_string(), "127.0.0.1:8080");
+{%- endif %}
+{%- if service.serves_grpc %}
+        assert_eq!(config.grpc_addr.to_string(), "127.0.0.1:9090");
+{%- endif %}
+{%- if kafka %}
+        assert_eq!(config.kafka_brokers, "kafka:9092");
+        assert_eq!(config.kafka_replication, 3);
+{%- endif %}
+{%- if service.kafka.transactional %}
+        assert_eq!(config.kafka_transactional_id, "{{ service.name }}-2");
+{%- endif %}
+{%- for target in targets %}
+        // Trailing slashes are dropped.
+        assert_eq!(config.{{ target.field }}, "http://{{ target.name }}:8080");
+{%- endfor %}
+    }
+{%- if service.serves_rest or service.serves_grpc %}
+
+    #[test]
+    fn names_the_variable_with_a_bad_address() {
+        {%- if service.serves_rest %}{% set var = "HTTP_ADDR" %}{% else %}{% set var = "GRPC_ADDR" %}{% endif %}
+        let lookup = |var: &str| (var == {{ var }}_VAR).then(|| "localhost".to_owned());
+        let err = Config::from_lookup(lookup).unwrap_err();
+        assert_eq!(err.var, {{ var }}_VAR);
+        assert!(
+            err.to_string()
+                .starts_with("invalid {{ var }}: `localhost`"),
+            "{err}"
+        );
+    }
+{%- endif %}
+{%- if kafka %}
+
+    #[test]
+    fn refuses_a_replication_factor_that_is_not_positive() {
+        for raw in ["0", "-1", "three"] {
+            let lookup = |var: &str| (var == KAFKA_REPLICATION_VAR).then(|| raw.to_owned());
+            let err = Config::from_lookup(lookup).unwrap_err();
+            assert_eq!(err.var, KAFKA_REPLICATION_VAR, "{raw}");
+        }
+    }
+{%- endif %}
+{%- for target in targets %}
+
+    #[test]
+    fn refuses_what_is_not_an_http_url_in_{{ target.env | lower }}() {
+        for raw in ["{{ target.name }}:5000", "https://{{ target.name }}", "http://"] {
+            let lookup = |var: &str| (var == {{ target.env }}_VAR).then(|| raw.to_owned());
+            let err = Config::from_lookup(lookup).unwrap_err();
+            assert_eq!(err.var, {{ target.env }}_VAR, "{raw}");
+        }
+    }
+{%- endfor %}
+}

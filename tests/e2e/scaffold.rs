@@ -1,0 +1,185 @@
+//! `commsadvise scaffold`: snapshots of the generated tree (one listing plus
+//! one snapshot per file, for the orders example and a REST-only, a gRPC-only
+//! and a Kafka-only flows file), and the command's behaviour through the real
+//! binary: the built-in example, refusing a non-empty `--out`, `--dry-run`,
+//! determinism, and user edits surviving a rerun.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::fs;
+use std::path::Path;
+
+use commsadvise::engine::{RuleSet, recommend};
+use commsadvise::scaffold::contract::{self, ORDER_PROTO};
+use commsadvise::scaffold::{self, ScaffoldPlan};
+
+use crate::common::{Test, repo};
+
+/// The cases snapshotted here and built by `generated.rs`: a name and the
+/// flows file, relative to the repository.
+pub const CASES: &[(&str, &str)] = &[
+    ("orders", "examples/orders.yaml"),
+    ("rest_only", "tests/fixtures/scaffold/rest-only.yaml"),
+    ("grpc_only", "tests/fixtures/scaffold/grpc-only.yaml"),
+    ("kafka_only", "tests/fixtures/scaffold/kafka-only.yaml"),
+];
+
+/// The plan for a flows file of the repository, through the library.
+fn plan(flows_path: &str) -> ScaffoldPlan {
+    let text = fs::read_to_string(repo(flows_path)).expect("the flows file exists");
+    let flows = commsadvise::spec::load_str(flows_path, &text).expect("the flows file is valid");
+    let report = recommend(&flows, &RuleSet::builtin().expect("built-in rules load"));
+    let contract = contract::load("order.proto", ORDER_PROTO).expect("the seed contract loads");
+    scaffold::plan(&flows, &report, &contract, ORDER_PROTO).expect("the plan renders")
+}
+
+/// One listing snapshot (paths and owners), then one snapshot per file.
+fn snapshot_tree(case: &str) {
+    let (_, flows) = CASES
+        .iter()
+        .find(|(name, _)| *name == case)
+        .expect("a known case");
+    let plan = plan(flows);
+    let mut listing = String::new();
+    for file in &plan.files {
+        let _ = writeln!(listing, "{:<9} {}", format!("{:?}", file.owner), file.path);
+    }
+    insta::assert_snapshot!(format!("{case}__listing"), listing);
+    for file in &plan.files {
+        let name = format!("{case}__{}", file.path.replace(['/', '.', '-'], "_"));
+        insta::assert_snapshot!(name, file.contents);
+    }
+}
+
+#[test]
+fn orders_example_tree() {
+    snapshot_tree("orders");
+}
+
+#[test]
+fn rest_only_tree() {
+    snapshot_tree("rest_only");
+}
+
+#[test]
+fn grpc_only_tree() {
+    snapshot_tree("grpc_only");
+}
+
+#[test]
+fn kafka_only_tree() {
+    snapshot_tree("kafka_only");
+}
+
+#[test]
+fn only_handlers_are_user_owned() {
+    for (case, flows) in CASES {
+        for file in plan(flows).files {
+            let user = file.owner == scaffold::templates::Owner::User;
+            assert_eq!(
+                user,
+                file.path.ends_with("/src/handlers.rs"),
+                "{case}: {}",
+                file.path
+            );
+        }
+    }
+}
+
+/// Every file under `dir` by relative path, with its bytes.
+fn tree(dir: &Path) -> BTreeMap<String, Vec<u8>> {
+    let mut files = BTreeMap::new();
+    for entry in walkdir::WalkDir::new(dir).sort_by_file_name() {
+        let entry = entry.expect("readable tree");
+        if entry.file_type().is_file() {
+            let relative = entry.path().strip_prefix(dir).expect("inside the tree");
+            let bytes = fs::read(entry.path()).expect("readable file");
+            files.insert(relative.to_string_lossy().replace('\\', "/"), bytes);
+        }
+    }
+    files
+}
+
+#[test]
+fn scaffold_without_a_flows_file_writes_the_orders_workspace() {
+    let test = Test::new().args(&["scaffold", "--out", "ws"]);
+    test.success();
+    let files = tree(&test.path().join("ws"));
+    assert_eq!(files["proto/order.proto"], ORDER_PROTO.as_bytes());
+    for path in [
+        "Cargo.toml",
+        "contract/build.rs",
+        "docker-compose.yml",
+        "services/orders/src/main.rs",
+        "services/storefront/src/rest_clients.rs",
+        "services/checkout/src/grpc_clients.rs",
+        "services/analytics/src/kafka.rs",
+        "services/shipping/tests/kafka.rs",
+    ] {
+        assert!(
+            files.contains_key(path),
+            "{path} missing from {:?}",
+            files.keys()
+        );
+    }
+    let planned = plan("examples/orders.yaml");
+    for file in &planned.files {
+        assert_eq!(files[&file.path], file.contents.as_bytes(), "{}", file.path);
+    }
+}
+
+#[test]
+fn refuses_a_non_empty_out_and_writes_nothing() {
+    let test = Test::new()
+        .file("ws/notes.txt", "mine\n")
+        .args(&["scaffold", "--out", "ws"]);
+    let before = tree(test.path());
+    let run = test.status(2);
+    assert!(run.stderr.contains("is not empty"), "{}", run.stderr);
+    assert_eq!(tree(test.path()), before);
+}
+
+#[test]
+fn dry_run_writes_nothing() {
+    let test = Test::new().args(&["scaffold", "--out", "ws", "--dry-run"]);
+    let run = test.success();
+    assert!(
+        run.stdout.starts_with("dry run: nothing written"),
+        "{}",
+        run.stdout
+    );
+    assert!(
+        run.stdout.contains("services/orders/src/main.rs"),
+        "{}",
+        run.stdout
+    );
+    assert!(!test.path().join("ws").exists());
+}
+
+#[test]
+fn the_same_flows_give_byte_identical_trees() {
+    let scaffold = || {
+        let test = Test::new()
+            .fixture("tests/fixtures/scaffold/kafka-only.yaml", "flows.yaml")
+            .args(&["scaffold", "flows.yaml", "--out", "ws"]);
+        test.success();
+        tree(&test.path().join("ws"))
+    };
+    let (first, second) = (scaffold(), scaffold());
+    assert!(first.len() > 10, "{:?}", first.keys());
+    assert_eq!(first, second);
+}
+
+#[test]
+fn rerunning_keeps_the_edited_handlers() {
+    let test = Test::new().args(&["scaffold", "--out", "ws"]);
+    test.success();
+    let handlers = test.path().join("ws/services/orders/src/handlers.rs");
+    let edited = fs::read_to_string(&handlers)
+        .unwrap()
+        .replace("\"CREATED\"", "\"SHIPPED\"");
+    fs::write(&handlers, &edited).unwrap();
+    test.success();
+    assert_eq!(fs::read_to_string(&handlers).unwrap(), edited);
+    assert!(edited.contains("SHIPPED"));
+}
