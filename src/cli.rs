@@ -173,6 +173,8 @@ pub struct ScaffoldArgs {
     pub dry_run: bool,
     #[command(flatten)]
     pub rules: RulesOption,
+    #[command(flatten)]
+    pub sizing: SizingOptions,
 }
 
 #[derive(Debug, clap::Args)]

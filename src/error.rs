@@ -167,6 +167,9 @@ pub enum Error {
         path: PathBuf,
         source: std::io::Error,
     },
+    /// `check` found problems at or above the threshold: the report is on
+    /// stdout, this is the one-line verdict. Exit code 1.
+    Gate(String),
     /// Anything else, such as an embedded template that fails to render.
     /// Exit code 1.
     Internal(String),
@@ -176,7 +179,7 @@ impl Error {
     pub fn exit_code(&self) -> i32 {
         match self {
             Error::Input(_) | Error::Usage(_) => 2,
-            Error::Io { .. } | Error::Internal(_) => 1,
+            Error::Io { .. } | Error::Gate(_) | Error::Internal(_) => 1,
         }
     }
 
@@ -206,7 +209,9 @@ impl fmt::Display for Error {
                 }
                 Ok(())
             }
-            Error::Usage(message) | Error::Internal(message) => writeln!(f, "error: {message}"),
+            Error::Usage(message) | Error::Gate(message) | Error::Internal(message) => {
+                writeln!(f, "error: {message}")
+            }
             Error::Io { path, source } => {
                 writeln!(f, "error: cannot access `{}`: {source}", path.display())
             }

@@ -31,6 +31,6 @@ pub fn run(args: &CheckArgs) -> Result<(), Failure> {
         Ok(())
     } else {
         // Exit code 1 (SPEC §1: "anything else"); the verdict is on stdout.
-        Err(Error::Internal(check::summary(&verdict)).into())
+        Err(Error::Gate(check::summary(&verdict)).into())
     }
 }

@@ -76,7 +76,14 @@ pub fn run(args: &InteractiveArgs) -> Result<(), Failure> {
     };
     let out = ask_scaffold(&mut terminal, &file).map_err(|_| terminal.stopped(Some(&path)))?;
     if let Some(out) = out {
-        scaffold_file(Some(&path), &out, false, false, &args.rules)?;
+        scaffold_file(
+            Some(&path),
+            &out,
+            false,
+            false,
+            &args.rules,
+            &crate::engine::sizing::Sizing::default(),
+        )?;
     }
     Ok(())
 }

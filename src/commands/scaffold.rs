@@ -35,6 +35,7 @@ pub fn run(args: &ScaffoldArgs) -> Result<(), Failure> {
         args.force,
         args.dry_run,
         &args.rules,
+        &crate::commands::sizing(&args.sizing),
     )
 }
 
@@ -46,6 +47,7 @@ pub fn scaffold_file(
     force: bool,
     dry_run: bool,
     rules: &RulesOption,
+    sizing: &crate::engine::sizing::Sizing,
 ) -> Result<(), Failure> {
     let rules = load_rules(rules)?;
     let (flows, flows_id) = match flows_path {
@@ -58,7 +60,7 @@ pub fn scaffold_file(
             "builtin:orders".to_owned(),
         ),
     };
-    let report = recommend(&flows, &rules);
+    let report = crate::engine::recommend_with(&flows, &rules, sizing);
     let contract = contract::load("order.proto", ORDER_PROTO)?;
     let plan = plan(&flows, &report, &contract, ORDER_PROTO)?;
 

@@ -364,6 +364,21 @@ fn reasons(fired: &[&Rule], chosen: Transport) -> Vec<Reason> {
             .then(b.points.abs().total_cmp(&a.points.abs()))
             .then_with(|| a.rule.cmp(&b.rule))
     });
+    if reasons.is_empty() {
+        // User rules can replace every built-in one that would fire; a
+        // report must still say why it chose what it chose (SPEC §4).
+        reasons.push(Reason {
+            rule: "no-rule-fired".into(),
+            criterion: Criterion::UseCases,
+            transport: chosen,
+            effect: "none".into(),
+            points: 0.0,
+            text: format!(
+                "No rule fired for this flow, so the simplest allowed transport was chosen ({chosen}): start with REST, then gRPC, then Kafka."
+            )
+            .into(),
+        });
+    }
     reasons
 }
 

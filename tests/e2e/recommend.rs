@@ -286,3 +286,36 @@ fn closed_stdout_is_not_an_error() {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+#[test]
+fn reasons_are_never_empty_even_when_user_rules_silence_every_built_in_one() {
+    // Replace the three interaction rules, one of which fires for any flow,
+    // with rules that never fire.
+    let silent = |id: &str| {
+        format!(
+            "id: {id}\ncriterion: Communication\nwhen: {{ receivers: {{ gt: 1000 }} }}\neffect: {{ score: {{ rest: 1 }} }}\ntext: silenced\n"
+        )
+    };
+    let run = Test::new()
+        .file(
+            "flows.yaml",
+            "version: 1\nflows:\n  - name: a\n    from: caller\n    to: callee\n",
+        )
+        .file("r/a.yaml", silent("request-response"))
+        .file("r/b.yaml", silent("event-driven"))
+        .file("r/c.yaml", silent("streaming"))
+        .args(&[
+            "recommend",
+            "flows.yaml",
+            "--format",
+            "json",
+            "--rules",
+            "r",
+        ])
+        .success();
+    let report: Value = serde_json::from_str(&run.stdout).unwrap();
+    let reasons = report["flows"][0]["reasons"].as_array().unwrap();
+    assert_eq!(reasons.len(), 1, "{reasons:?}");
+    assert_eq!(reasons[0]["rule"], "no-rule-fired");
+    assert_eq!(report["flows"][0]["transport"], "rest");
+}
