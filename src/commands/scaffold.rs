@@ -16,7 +16,6 @@ use std::path::{Path, PathBuf};
 
 use crate::cli::{RulesOption, ScaffoldArgs};
 use crate::commands::{Failure, load_flows, load_rules, print};
-use crate::engine::recommend;
 use crate::error::{Diagnostic, Error};
 use crate::scaffold::contract::{self, ORDER_PROTO};
 use crate::scaffold::sync::{self, Action, MANIFEST, Manifest, NEW_SUFFIX, Step};
