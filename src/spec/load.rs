@@ -362,6 +362,7 @@ pub fn load_str_mapped(file: &str, text: &str) -> Result<(FlowsFile, SourceMap),
         file,
         lines: text.lines().collect(),
         errors: Vec::new(),
+        good_services: std::collections::HashSet::new(),
         map: SourceMap::default(),
     };
     let flows_file = v.file(raw);
@@ -452,6 +453,9 @@ struct Validator<'a> {
     lines: Vec<&'a str>,
     errors: Vec<Diagnostic>,
     map: SourceMap,
+    /// Service names already checked and found good: most flows name
+    /// services other flows named before.
+    good_services: std::collections::HashSet<String>,
 }
 
 impl Validator<'_> {
@@ -948,6 +952,9 @@ impl Validator<'_> {
         flow: &str,
         declared: &[(String, Pos)],
     ) -> bool {
+        if self.good_services.contains(&service.value) {
+            return true;
+        }
         let at = Some(yaml::pos(service.referenced));
         if let Err(why) = names::check_service(&service.value) {
             self.error(
@@ -965,6 +972,7 @@ impl Validator<'_> {
             return false;
         }
         if declared.is_empty() || declared.iter().any(|(d, _)| *d == service.value) {
+            self.good_services.insert(service.value.clone());
             return true;
         }
         // Services are implied by flows, but a near miss of a declared one is
@@ -986,6 +994,7 @@ impl Validator<'_> {
             self.errors.push(d);
             return false;
         }
+        self.good_services.insert(service.value.clone());
         true
     }
 
@@ -1035,6 +1044,11 @@ impl Validator<'_> {
         }
         let mut out: Vec<String> = Vec::new();
         for item in items {
+            // Positions inside the list are only needed for an error.
+            if !out.contains(&item) && self.good_services.contains(&item) {
+                out.push(item);
+                continue;
+            }
             let item_at = locate_in_line(&self.lines, at, &item).unwrap_or(at);
             let spanned = Spanned {
                 value: item.clone(),
