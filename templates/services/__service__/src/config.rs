@@ -80,6 +80,11 @@ pub const GRPC_MAX_MESSAGE_BYTES: usize = 64 * 1024;
 {% endif %}
 /// How long {% if serves %}in-flight requests{% else %}the event being handled{% endif %} may take to finish after SIGTERM / Ctrl-C.
 pub const DRAIN_TIMEOUT: Duration = Duration::from_secs(10);
+/// Environment variable read by debug builds only: delays every handler by
+/// this many milliseconds, to rehearse timeouts, crashes and shutdowns in the
+/// middle of the work against the real binary (the fault tests use it).
+/// Release builds ignore it.
+pub const DEBUG_HANDLER_DELAY_MS_VAR: &str = "DEBUG_HANDLER_DELAY_MS";
 {%- endif %}
 
 /// The service's configuration.
@@ -175,6 +180,42 @@ impl Config {
         })
     }
 }
+{%- if service.runs %}
+
+/// The delay of [`DEBUG_HANDLER_DELAY_MS_VAR`], read once; always `None` in
+/// release builds.
+pub fn debug_handler_delay() -> Option<Duration> {
+    #[cfg(debug_assertions)]
+    {
+        static DELAY: std::sync::OnceLock<Option<Duration>> = std::sync::OnceLock::new();
+        *DELAY.get_or_init(|| {
+            let delay = std::env::var(DEBUG_HANDLER_DELAY_MS_VAR)
+                .ok()?
+                .trim()
+                .parse()
+                .ok()
+                .map(Duration::from_millis)?;
+            tracing::warn!(
+                ?delay,
+                "{DEBUG_HANDLER_DELAY_MS_VAR} slows every handler down"
+            );
+            Some(delay)
+        })
+    }
+    #[cfg(not(debug_assertions))]
+    {
+        None
+    }
+}
+
+/// Sleeps for [`debug_handler_delay`], if any: the plumbing calls it before
+/// each handler.
+pub async fn debug_handler_pause() {
+    if let Some(delay) = debug_handler_delay() {
+        tokio::time::sleep(delay).await;
+    }
+}
+{%- endif %}
 {%- if kafka %}
 
 /// A replication factor: a positive integer, [`KAFKA_REPLICATION_DEFAULT`] when unset.

@@ -19,14 +19,16 @@ use contract::{
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 use tonic::{
-    Request, Response, Status,
+    Code, Request, Response, Status,
+    codegen::{Context, Poll, Service, http},
+    server::NamedService,
     transport::{Server, server::TcpIncoming},
 };
 use tonic_health::ServingStatus;
 use tracing::{error, info};
 
 use crate::{
-    config::{GRPC_MAX_MESSAGE_BYTES, GRPC_REQUEST_TIMEOUT},
+    config::{self, GRPC_MAX_MESSAGE_BYTES, GRPC_REQUEST_TIMEOUT},
     error::HandlerError,
     handlers,
 };
@@ -46,6 +48,7 @@ impl {{ contract.service.name }} for {{ contract.service.name }}Impl {
     ) -> Result<Response<{{ contract.response.name }}>, Status> {
         let request = request.into_inner();
         validate_id(&request.{{ contract.id_field.name }}).map_err(|e| Status::invalid_argument(e.to_string()))?;
+        config::debug_handler_pause().await;
         let response = handlers::{{ contract.method.name }}(request).await?;
         Ok(Response::new(response))
     }
@@ -72,6 +75,17 @@ pub const SERVICE_NAME: &str = "{{ names.grpc_service }}";
 /// `NOT_SERVING`, the listener closes, and in-flight calls finish (the caller
 /// bounds that wait).
 pub async fn serve(listener: TcpListener, shutdown: CancellationToken) -> anyhow::Result<()> {
+    serve_with(listener, shutdown, {{ contract.service.name }}Impl).await
+}
+
+/// [`serve`] with another implementation of `{{ names.grpc_service }}` behind the
+/// same limits, timeout, health and reflection: tests use it to observe what
+/// the server does to a handler.
+pub async fn serve_with<S: {{ contract.service.name }}>(
+    listener: TcpListener,
+    shutdown: CancellationToken,
+    service: S,
+) -> anyhow::Result<()> {
     let addr = listener.local_addr()?;
     let (health, health_service) = tonic_health::server::health_reporter();
     health
@@ -87,9 +101,11 @@ pub async fn serve(listener: TcpListener, shutdown: CancellationToken) -> anyhow
     // Older grpcurl and grpcui releases only speak v1alpha.
     let reflection_v1alpha = reflection().build_v1alpha()?;
 
-    let service = {{ contract.service.name }}Server::new({{ contract.service.name }}Impl)
-        .max_decoding_message_size(GRPC_MAX_MESSAGE_BYTES)
-        .max_encoding_message_size(GRPC_MAX_MESSAGE_BYTES);
+    let service = ResourceExhaustedOverLimit(
+        {{ contract.service.name }}Server::new(service)
+            .max_decoding_message_size(GRPC_MAX_MESSAGE_BYTES)
+            .max_encoding_message_size(GRPC_MAX_MESSAGE_BYTES),
+    );
 
     let draining = async move {
         shutdown.cancelled().await;
@@ -116,4 +132,49 @@ pub async fn serve(listener: TcpListener, shutdown: CancellationToken) -> anyhow
         .await?;
     info!("gRPC server stopped");
     Ok(())
+}
+
+/// Answers `RESOURCE_EXHAUSTED` to a request message over the size limit, as
+/// the gRPC status code specification (and grpc-go, grpc-java, grpc-core)
+/// do; tonic itself answers `OUT_OF_RANGE`.
+#[derive(Debug, Clone)]
+pub struct ResourceExhaustedOverLimit<S>(pub S);
+
+impl<S: NamedService> NamedService for ResourceExhaustedOverLimit<S> {
+    const NAME: &'static str = S::NAME;
+}
+
+impl<S, ReqBody, ResBody> Service<http::Request<ReqBody>> for ResourceExhaustedOverLimit<S>
+where
+    S: Service<http::Request<ReqBody>, Response = http::Response<ResBody>>,
+    S::Future: Send + 'static,
+{
+    type Response = http::Response<ResBody>;
+    type Error = S::Error;
+    type Future = std::pin::Pin<
+        Box<dyn Future<Output = Result<Self::Response, Self::Error>> + Send + 'static>,
+    >;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.0.poll_ready(cx)
+    }
+
+    fn call(&mut self, request: http::Request<ReqBody>) -> Self::Future {
+        let response = self.0.call(request);
+        Box::pin(async move {
+            let mut response = response.await?;
+            // A message tonic refused to decode is answered at once, with the
+            // status in the response headers.
+            if let Some(status) = Status::from_header_map(response.headers())
+                && status.code() == Code::OutOfRange
+                && status.message().contains("message length too large")
+            {
+                let exhausted = Status::resource_exhausted(status.message());
+                if exhausted.add_header(response.headers_mut()).is_err() {
+                    error!("cannot rewrite the status of an oversized message");
+                }
+            }
+            Ok(response)
+        })
+    }
 }

@@ -8,12 +8,16 @@ when: service.calls_grpc
 {%- endfor %}
 //!
 //! Every call carries a deadline (sent as `grpc-timeout`, enforced on both
-//! sides). Only `UNAVAILABLE` is retried, a bounded number of times with
-//! jittered exponential backoff: it means the call did not reach a server
-//! able to handle it. Any other status is returned at once.
+//! sides: the server cancels the handler when it passes). Only `UNAVAILABLE`
+//! is retried, a bounded number of times with jittered exponential backoff:
+//! it means the call did not reach a server able to handle it. Any other
+//! status is returned at once. Retries are throttled as in gRFC A6
+//! ([`RetryThrottle`]): when the server keeps failing, calls stop being
+//! retried, so a dependency that is down is not hit by a retry storm.
 
 use std::{
     fmt,
+    sync::Arc,
     time::{Duration, Instant},
 };
 
@@ -27,7 +31,7 @@ use tonic::{
 };
 use tracing::warn;
 
-use crate::retry::Backoff;
+use crate::retry::{Backoff, RetryThrottle, Throttle};
 
 /// Deadlines and retries of one flow's calls.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -40,6 +44,8 @@ pub struct CallPolicy {
     pub max_attempts: u32,
     /// Delays between attempts.
     pub backoff: Backoff,
+    /// Retry throttling shared by all calls of one client.
+    pub throttle: Throttle,
 }
 
 {% for f in service.called_flows | filter(attribute="transport", value="grpc") %}/// Policy of flow `{{ f.flow }}`
@@ -53,6 +59,12 @@ pub const {{ f.calls[0].flow_shouty }}_POLICY: CallPolicy = CallPolicy {
     backoff: Backoff {
         initial: Duration::from_millis(20),
         max: Duration::from_millis(200),
+    },
+    // gRFC A6's example: under sustained failure, at most about 5 retries
+    // in all before they stop; then one retry per 10 successes at most.
+    throttle: Throttle {
+        max_tokens: 10,
+        token_ratio_milli: 100,
     },
 };
 
@@ -100,11 +112,12 @@ impl std::error::Error for ClientError {
 }
 
 {% for target in service.grpc_targets %}/// Client of the {{ target.name }} gRPC API. Cheap to clone; clones share one HTTP/2
-/// connection.
+/// connection and one retry throttle.
 #[derive(Debug, Clone)]
 pub struct {{ target.client }} {
     client: {{ contract.service.name }}Client<Channel>,
     policy: CallPolicy,
+    throttle: Arc<RetryThrottle>,
 }
 
 impl {{ target.client }} {
@@ -119,7 +132,16 @@ impl {{ target.client }} {
         let client = {{ contract.service.name }}Client::new(channel)
             .max_decoding_message_size(MAX_MESSAGE_BYTES)
             .max_encoding_message_size(MAX_MESSAGE_BYTES);
-        Ok(Self { client, policy })
+        Ok(Self {
+            client,
+            policy,
+            throttle: Arc::new(RetryThrottle::new(policy.throttle)),
+        })
+    }
+
+    /// The retry throttle's tokens left, in thousandths.
+    pub fn retry_tokens_milli(&self) -> u32 {
+        self.throttle.tokens_milli()
     }
 
     /// `{{ names.grpc_service }}/{{ contract.method.proto_name }}`.
@@ -136,11 +158,23 @@ impl {{ target.client }} {
             request.set_timeout(self.policy.deadline);
             let started = Instant::now();
             let result = self.client.clone().{{ contract.method.name }}(request).await;
-            match result.map_err(|status| deadline_status(status, started, self.policy.deadline)) {
-                Ok(response) => return Ok(response.into_inner()),
-                Err(status)
-                    if status.code() == Code::Unavailable && attempt < self.policy.max_attempts =>
-                {
+            match result.map_err(|status| standard_status(status, started, self.policy.deadline)) {
+                Ok(response) => {
+                    self.throttle.success();
+                    return Ok(response.into_inner());
+                }
+                Err(status) if status.code() == Code::Unavailable => {
+                    let may_retry = self.throttle.failure_may_retry();
+                    if attempt >= self.policy.max_attempts {
+                        return Err(ClientError::Rpc(status));
+                    }
+                    if !may_retry {
+                        warn!(
+                            attempt, message = %status.message(),
+                            "call failed; not retried: too many recent failures (retry throttle)"
+                        );
+                        return Err(ClientError::Rpc(status));
+                    }
                     let delay = self.policy.backoff.delay(attempt - 1);
                     warn!(
                         attempt, code = ?status.code(),
@@ -155,15 +189,19 @@ impl {{ target.client }} {
     }
 }
 
-{% endfor %}/// tonic reports its own expired deadline as `CANCELLED` ("Timeout
-/// expired"); give callers the standard `DEADLINE_EXCEEDED` instead.
-fn deadline_status(status: Status, started: Instant, deadline: Duration) -> Status {
-    if status.code() == Code::Cancelled && started.elapsed() >= deadline {
-        Status::deadline_exceeded(format!(
+{% endfor %}/// Gives callers the standard codes where tonic uses others: its own expired
+/// deadline is `CANCELLED` ("Timeout expired") rather than
+/// `DEADLINE_EXCEEDED`, and an answer over the size limit `OUT_OF_RANGE`
+/// rather than `RESOURCE_EXHAUSTED`.
+fn standard_status(status: Status, started: Instant, deadline: Duration) -> Status {
+    match status.code() {
+        Code::Cancelled if started.elapsed() >= deadline => Status::deadline_exceeded(format!(
             "no answer within the {} ms deadline",
             deadline.as_millis()
-        ))
-    } else {
-        status
+        )),
+        Code::OutOfRange if status.message().contains("message length too large") => {
+            Status::resource_exhausted(status.message())
+        }
+        _ => status,
     }
 }

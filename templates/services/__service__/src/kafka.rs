@@ -24,14 +24,27 @@ when: service.produces or service.consumes
 {%- endif %}
 {%- if service.produces %}
 //!
-//! Topics are created with the admin API. The producer is
-{%- if service.kafka.idempotent %} idempotent and acks=all
-{%- if service.kafka.transactional %}, and transactional for exactly-once flows{% endif %}
-{%- else %} transactional (exactly-once) and acks=all{% endif %}:
-//! its sends resolve only once the broker has acknowledged the record
-{%- if service.kafka.transactional %} (and the
-//! transaction committed){% endif %}. Every record carries the flow's name in
-//! the `flow` header.
+//! Topics are created with the admin API. Every record carries the flow's
+//! name in the `flow` header.
+{%- if service.kafka.idempotent %}
+//!
+//! - {% for t in service.produces | filter(attribute="exactly_once", value=false) %}`{{ t.flow }}`{% if not loop.last %}, {% endif %}{% endfor %}: an idempotent, acks=all producer. A send resolves only
+//!   once the broker has acknowledged the record, or fails with the reason
+//!   (for instance no acknowledgement within [`DELIVERY_TIMEOUT`]); a failed
+//!   send is never silently dropped. Idempotence makes librdkafka's own
+//!   retries (broker restarts, lost responses) write each record once and in
+//!   order, so events queued one after another for one key arrive in order.
+//!   A send that failed may still have been written (the broker may have
+//!   appended it before the connection broke): resending it is at-least-once.
+{%- endif %}
+{%- if service.kafka.transactional %}
+//!
+//! - {% for t in service.produces | filter(attribute="exactly_once", value=true) %}`{{ t.flow }}`{% if not loop.last %}, {% endif %}{% endfor %} (exactly-once): a transactional producer
+//!   (`transactional.id` from `KAFKA_TRANSACTIONAL_ID`). Each event is sent in
+//!   a transaction of its own, committed before the send resolves; on any
+//!   failure the transaction is aborted and the send fails. `read_committed`
+//!   consumers see a committed event once and never see an aborted one.
+{%- endif %}
 {%- endif %}
 {%- if service.consumes %}
 //!
@@ -41,6 +54,10 @@ when: service.produces or service.consumes
 {%- if service.kafka.read_committed %}
 //! - Records of aborted transactions are never seen (`read_committed`): an
 //!   exactly-once flow's events reach the handler only once committed.
+//!   Handling itself stays at-least-once (a crash between handling and
+//!   committing the offset handles the record again), so handlers of
+//!   exactly-once flows must be idempotent too: Kafka's exactly-once covers
+//!   what is written to Kafka, not a handler's side effects elsewhere.
 {%- endif %}
 //! - A retryable handler error is retried [`MAX_ATTEMPTS`] times in all with
 //!   jittered exponential backoff; then, or at once for an error that retrying
@@ -49,10 +66,19 @@ when: service.produces or service.consumes
 //!   topic/partition/offset, and consumption continues.
 //! - If the dead-letter topic cannot be written, consumption stops with an
 //!   error rather than skip the record: it is redelivered after a restart.
+//! - The consumer is closed (final commit, leaving the group) off the async
+//!   worker threads however consumption ends; one that stops without leaving
+//!   (a crash) holds its partitions for [`SESSION_TIMEOUT`].
 {%- endif %}
 
 use std::{
+{%- if service.kafka.idempotent %}
+    pin::Pin,
+{%- endif %}
     sync::{Mutex, PoisonError},
+{%- if service.kafka.idempotent %}
+    task::{Context, Poll},
+{%- endif %}
     time::{Duration, Instant},
 };
 {% if service.consumes %}
@@ -70,18 +96,23 @@ use rdkafka::{
 {%- if service.consumes %}
     consumer::{Consumer as _, ConsumerContext, StreamConsumer},
 {%- endif %}
-    error::{KafkaError, RDKafkaErrorCode},
+    error::{KafkaError, {% if service.kafka.transactional %}RDKafkaError, {% endif %}RDKafkaErrorCode},
 {%- if service.consumes %}
     message::{BorrowedMessage, Header, {% if shared %}Headers as _, {% endif %}OwnedHeaders},
 {%- else %}
     message::{Header, OwnedHeaders},
 {%- endif %}
 {%- if service.produces %}
-    producer::{FutureProducer, FutureRecord{% if service.kafka.transactional %}, Producer as _{% endif %}, future_producer::Delivery},
+    producer::{
+        FutureProducer, FutureRecord,{% if service.kafka.transactional %} Producer as _,{% endif %}
+        future_producer::{Delivery, {% if service.kafka.idempotent %}DeliveryFuture, {% endif %}OwnedDeliveryResult},
+    },
 {%- else %}
     producer::{FutureProducer, FutureRecord},
 {%- endif %}
+{%- if service.consumes %}
     util::Timeout,
+{%- endif %}
 };
 {%- if service.consumes %}
 use tokio_util::sync::CancellationToken;
@@ -89,7 +120,7 @@ use tokio_util::sync::CancellationToken;
 use tracing::{debug, info, warn};
 {%- if service.consumes %}
 
-use crate::{error::HandlerError, handlers, retry::Backoff};
+use crate::{config, error::HandlerError, handlers, retry::Backoff};
 {%- endif %}
 {%- if service.produces %}
 
@@ -100,6 +131,16 @@ pub const DELIVERY_TIMEOUT: Duration = Duration::from_secs(10);
 {%- if service.kafka.transactional %}
 /// How long initialising, committing or aborting a transaction may take.
 pub const TRANSACTION_TIMEOUT: Duration = Duration::from_secs(10);
+/// Attempts at committing a transaction whose commit failed with a
+/// retriable error (a timeout, for instance), before the send is reported as
+/// failed; the commit is then tried again before the next transaction, so the
+/// event may still be committed: its outcome is unknown to the caller.
+pub const COMMIT_ATTEMPTS: u32 = 3;
+{%- endif %}
+{%- if service.kafka.idempotent %}
+/// Pause before trying again to queue a record while librdkafka's local
+/// queue is full.
+const QUEUE_FULL_PAUSE: Duration = Duration::from_millis(50);
 {%- endif %}
 /// How long topic creation may take.
 pub const ADMIN_TIMEOUT: Duration = Duration::from_secs(5);
@@ -115,6 +156,10 @@ pub const RETRY_BACKOFF: Backoff = Backoff {
     initial: Duration::from_millis(200),
     max: Duration::from_secs(5),
 };
+/// How long the group waits for a consumer that stopped without leaving it
+/// (a crash, a network partition) before handing its partitions to another
+/// member: the pause a crash causes. librdkafka's default is 45 s.
+pub const SESSION_TIMEOUT: Duration = Duration::from_secs(10);
 /// How long writing to a dead-letter topic may take.
 pub const DEAD_LETTER_TIMEOUT: Duration = Duration::from_secs(10);
 
@@ -326,22 +371,26 @@ fn event_record<'a>(
 /// Sends this service's events; cheap to share (`&self`) between tasks.
 pub struct Publisher {
 {%- if service.kafka.idempotent %}
-    /// Idempotent producer of the {% if service.kafka.transactional %}other {% endif %}flows.
+    /// Idempotent producer of the {% if service.kafka.transactional %}at-least-once and at-most-once {% endif %}flows.
     producer: FutureProducer<KafkaContext>,
 {%- endif %}
 {%- if service.kafka.transactional %}
-    /// Transactional producer of the exactly-once flows.
-    transactional: FutureProducer<KafkaContext>,
-    /// Whether transactions were initialised; held during a transaction,
-    /// since a producer runs one transaction at a time.
-    transactions: tokio::sync::Mutex<bool>,
+    /// Settings of the transactional producer of the exactly-once flows.
+    transactional_config: ClientConfig,
+    /// The transactional producer, created on first use; held during a
+    /// transaction, since a producer runs one transaction at a time.
+    transactions: tokio::sync::Mutex<Transactions>,
 {%- endif %}
+{%- if service.kafka.idempotent %}
+    /// How long queuing may wait while librdkafka's local queue is full.
     delivery_timeout: Duration,
+{%- endif %}
 }
 
 impl Publisher {
-    /// A publisher with the default [`DELIVERY_TIMEOUT`]. Connecting is lazy:
-    /// this succeeds with no broker running.
+    /// A publisher with the default [`DELIVERY_TIMEOUT`]{% if service.kafka.transactional %} and
+    /// `transactional.id`{% endif %}. Connecting is lazy: this succeeds with
+    /// no broker running.
     pub fn new(brokers: &str) -> Result<Self, KafkaError> {
         Self::with_delivery_timeout(brokers, DELIVERY_TIMEOUT)
     }
@@ -368,7 +417,8 @@ impl Publisher {
         )
     }
 
-    fn with_options(
+    /// A publisher with both settings.
+    pub fn with_options(
         brokers: &str,
         delivery_timeout: Duration,
         transactional_id: &str,
@@ -385,126 +435,340 @@ impl Publisher {
         config
             .set("bootstrap.servers", brokers)
             .set("client.id", "{{ service.name }}")
-            // At-least-once without duplicates from producer retries.
+            // No duplicates from librdkafka's own retries.
             .set("acks", "all")
             .set("enable.idempotence", "true")
             .set(
                 "message.timeout.ms",
                 delivery_timeout.as_millis().to_string(),
             );
+{%- if service.kafka.idempotent %}
+        let producer = config.create_with_context(KafkaContext::default())?;
+{%- endif %}
+{%- if service.kafka.transactional %}
+        config.set("transactional.id", transactional_id);
+{%- endif %}
         Ok(Self {
 {%- if service.kafka.idempotent %}
-            producer: config.create_with_context(KafkaContext::default())?,
+            producer,
 {%- endif %}
-{%- if service.kafka.transactional and service.kafka.idempotent %}
-            transactional: config
-                .clone()
-                .set("transactional.id", transactional_id)
-                .create_with_context(KafkaContext::default())?,
-{%- elif service.kafka.transactional %}
-            transactional: config
-                .set("transactional.id", transactional_id)
-                .create_with_context(KafkaContext::default())?,
-            transactions: tokio::sync::Mutex::new(false),
+{%- if service.kafka.transactional %}
+            transactional_config: config,
+            transactions: tokio::sync::Mutex::new(Transactions::default()),
 {%- endif %}
+{%- if service.kafka.idempotent %}
             delivery_timeout,
+{%- endif %}
         })
     }
 {%- for t in service.produces %}
+{%- if t.exactly_once %}
 
-    /// Flow `{{ t.flow }}`: sends `event` to `{{ t.topic }}`
-{%- if t.exactly_once %} in a transaction{% endif %}, keyed by its
-    /// {{ names.id_words }}, and resolves once the broker has acknowledged it
-{%- if t.exactly_once %} and the transaction
-    /// committed{% endif %}.
+    /// Flow `{{ t.flow }}` (exactly-once): sends `event` to `{{ t.topic }}` in a
+    /// transaction of its own, keyed by its {{ names.id_words }}, and resolves once the
+    /// transaction is committed. On failure the transaction is aborted, so
+    /// `read_committed` consumers never see it.
     pub async fn publish_{{ t.flow_ident }}(
         &self,
         event: &{{ t.flow_ident }}::Event,
     ) -> Result<Delivery, KafkaError> {
         let payload = {{ t.flow_ident }}::encode(event);
         let key = event.{{ contract.id_field.name }}.as_str();
-{%- if t.exactly_once %}
-        let record = event_record({{ t.flow_ident }}::FLOW, {{ t.flow_ident }}::TOPIC, key, &payload);
-        self.send_in_transaction(record).await
-{%- else %}
-        let record = event_record({{ t.flow_ident }}::FLOW, {{ t.flow_ident }}::TOPIC, key, &payload);
-        self.send(record).await
-{%- endif %}
-    }
-{%- endfor %}
-{%- if service.kafka.idempotent %}
-
-    async fn send(&self, record: FutureRecord<'_, str, [u8]>) -> Result<Delivery, KafkaError> {
-        let (topic, key) = (record.topic, record.key.unwrap_or_default());
-        let delivery = self
-            .producer
-            .send(record, Timeout::After(self.delivery_timeout))
+        let flow = ({{ t.flow_ident }}::FLOW, {{ t.flow_ident }}::TOPIC);
+        self.send_in_transaction(|| event_record(flow.0, flow.1, key, &payload))
             .await
-            .map_err(|(err, _message)| err)?;
+    }
+{%- else %}
+
+    /// Flow `{{ t.flow }}`: sends `event` to `{{ t.topic }}`, keyed by its
+    /// {{ names.id_words }}, and resolves once the broker has acknowledged it.
+    pub async fn publish_{{ t.flow_ident }}(
+        &self,
+        event: &{{ t.flow_ident }}::Event,
+    ) -> Result<Delivery, KafkaError> {
+        let delivery = self.queue_{{ t.flow_ident }}(event).await?.await?;
         debug!(
-            %topic, %key,
+            topic = %{{ t.flow_ident }}::TOPIC,
+            key = %event.{{ contract.id_field.name }},
             partition = delivery.partition,
             offset = delivery.offset,
             "event acknowledged"
         );
         Ok(delivery)
     }
+
+    /// Flow `{{ t.flow }}`, pipelined: queues `event` and returns once it is
+    /// queued; the returned [`PendingDelivery`] resolves with the broker's
+    /// acknowledgement or the reason there was none. Events queued one after
+    /// another keep their order within a key, so a stream of events need not
+    /// wait for each acknowledgement in turn.
+    pub async fn queue_{{ t.flow_ident }}(
+        &self,
+        event: &{{ t.flow_ident }}::Event,
+    ) -> Result<PendingDelivery, KafkaError> {
+        let payload = {{ t.flow_ident }}::encode(event);
+        let key = event.{{ contract.id_field.name }}.as_str();
+{%- if t.flow_ident | length <= 17 %}
+        let record = event_record({{ t.flow_ident }}::FLOW, {{ t.flow_ident }}::TOPIC, key, &payload);
+{%- else %}
+        let record = event_record(
+            {{ t.flow_ident }}::FLOW,
+            {{ t.flow_ident }}::TOPIC,
+            key,
+            &payload,
+        );
+{%- endif %}
+        self.queue(record).await
+    }
+{%- endif %}
+{%- endfor %}
+{%- if service.kafka.idempotent %}
+
+    /// Queues `record` on the idempotent producer, waiting (at most the
+    /// delivery timeout) while librdkafka's local queue is full.
+    async fn queue(
+        &self,
+        mut record: FutureRecord<'_, str, [u8]>,
+    ) -> Result<PendingDelivery, KafkaError> {
+        let started = Instant::now();
+        loop {
+            match self.producer.send_result(record) {
+                Ok(delivery) => return Ok(PendingDelivery(delivery)),
+                Err((KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull), returned))
+                    if started.elapsed() < self.delivery_timeout =>
+                {
+                    record = returned;
+                    tokio::time::sleep(QUEUE_FULL_PAUSE).await;
+                }
+                Err((err, _record)) => return Err(err),
+            }
+        }
+    }
 {%- endif %}
 {%- if service.kafka.transactional %}
 
-    /// Sends `record` in a transaction of its own: the record is visible to
-    /// `read_committed` consumers once the transaction commits, and never if
-    /// it aborts.
-    async fn send_in_transaction(
+    /// Sends the record `record` makes in a transaction of its own and
+    /// commits it; aborts it on any failure. Transactions of one publisher
+    /// run one at a time.
+    async fn send_in_transaction<'a>(
         &self,
-        record: FutureRecord<'_, str, [u8]>,
+        record: impl Fn() -> FutureRecord<'a, str, [u8]>,
     ) -> Result<Delivery, KafkaError> {
-        let (topic, key) = (record.topic, record.key.unwrap_or_default());
-        let mut initialised = self.transactions.lock().await;
-        if !*initialised {
-            let producer = self.transactional.clone();
-            blocking(move || producer.init_transactions(TRANSACTION_TIMEOUT)).await?;
-            *initialised = true;
-        }
-        self.transactional.begin_transaction()?;
-        let sent = self
-            .transactional
-            .send(record, Timeout::After(self.delivery_timeout))
-            .await
-            .map_err(|(err, _message)| err);
-        let producer = self.transactional.clone();
-        let outcome = match sent {
-            Ok(delivery) => blocking(move || producer.commit_transaction(TRANSACTION_TIMEOUT))
-                .await
-                .map(|()| delivery),
-            Err(err) => Err(err),
-        };
-        if let Err(err) = &outcome {
-            warn!(%topic, %key, %err, "transaction failed, aborting it");
-            let producer = self.transactional.clone();
-            let aborted = blocking(move || producer.abort_transaction(TRANSACTION_TIMEOUT)).await;
-            if let Err(abort) = aborted {
-                warn!(%topic, %key, %abort, "cannot abort the transaction");
+        let mut transactions = self.transactions.lock().await;
+        let mut attempt = 1;
+        loop {
+            let producer = transactions.ready(&self.transactional_config).await?;
+            let (sent, commit_failed) = match send_and_commit(&producer, record()).await {
+                Ok(delivery) => {
+                    debug!(
+                        topic = %record().topic,
+                        partition = delivery.partition,
+                        offset = delivery.offset,
+                        "event committed"
+                    );
+                    return Ok(delivery);
+                }
+                Err(failure) => failure,
+            };
+            warn!(topic = %record().topic, err = %sent, "transaction failed");
+            transactions.recover(&producer, &sent, commit_failed).await;
+            // librdkafka may raise the error of a record that failed in the
+            // previous transaction late, purging this one's record from its
+            // queue: never sent, so sending it again cannot duplicate it.
+            if attempt < 2 && sent.rdkafka_error_code() == Some(RDKafkaErrorCode::PurgeQueue) {
+                attempt += 1;
+                continue;
             }
-        } else if let Ok(delivery) = &outcome {
-            debug!(
-                %topic, %key,
-                partition = delivery.partition,
-                offset = delivery.offset,
-                "event committed"
-            );
+            return Err(sent);
         }
-        outcome
     }
 {%- endif %}
 }
+
+/// What librdkafka reported about one record: its acknowledgement, or why
+/// there was none.
+fn delivered<Canceled>(
+    report: Result<OwnedDeliveryResult, Canceled>,
+) -> Result<Delivery, KafkaError> {
+    match report {
+        Ok(Ok(delivery)) => Ok(delivery),
+        Ok(Err((err, _message))) => Err(err),
+        // The producer was dropped before librdkafka reported on the record.
+        Err(_canceled) => Err(KafkaError::Canceled),
+    }
+}
+{%- if service.kafka.idempotent %}
+
+/// An event queued by the idempotent producer: resolves with the broker's
+/// acknowledgement, or the reason there was none (the event may then still
+/// have been written; sending it again is at-least-once).
+#[must_use = "a queued event's delivery must be awaited to know whether it was sent"]
+pub struct PendingDelivery(DeliveryFuture);
+
+impl Future for PendingDelivery {
+    type Output = Result<Delivery, KafkaError>;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        Pin::new(&mut self.0).poll(cx).map(delivered)
+    }
+}
+{%- endif %}
 {%- if service.kafka.transactional %}
 
-/// Runs a blocking librdkafka transaction call off the async worker threads.
-async fn blocking<T: Send + 'static>(
-    call: impl FnOnce() -> Result<T, KafkaError> + Send + 'static,
-) -> Result<T, KafkaError> {
-    tokio::task::spawn_blocking(call)
+/// Begins a transaction on `producer`, sends `record` in it and commits it.
+/// On failure, says whether the commit was what failed.
+async fn send_and_commit(
+    producer: &FutureProducer<KafkaContext>,
+    record: FutureRecord<'_, str, [u8]>,
+) -> Result<Delivery, (KafkaError, bool)> {
+    producer.begin_transaction().map_err(|err| (err, false))?;
+    let delivery = match producer.send_result(record) {
+        Ok(delivery) => delivered(delivery.await),
+        Err((err, _record)) => Err(err),
+    }
+    .map_err(|err| (err, false))?;
+    commit(producer).await.map_err(|err| (err, true))?;
+    Ok(delivery)
+}
+
+/// Commits the open transaction of `producer`, committing again (at most
+/// [`COMMIT_ATTEMPTS`] times in all) while the error says that may succeed.
+async fn commit(producer: &FutureProducer<KafkaContext>) -> Result<(), KafkaError> {
+    let mut attempt = 1;
+    loop {
+        match blocking(producer, |p| p.commit_transaction(TRANSACTION_TIMEOUT)).await {
+            Err(err)
+                if attempt < COMMIT_ATTEMPTS
+                    && transaction_error(&err).is_some_and(RDKafkaError::is_retriable) =>
+            {
+                warn!(%err, attempt, "commit failed, committing again");
+                attempt += 1;
+            }
+            result => return result,
+        }
+    }
+}
+
+/// The transactional producer and what it still has to do before the next
+/// transaction can begin.
+#[derive(Default)]
+struct Transactions {
+    /// Created on first use, dropped after a fatal error (for instance when
+    /// another instance with the same `transactional.id` fenced it off).
+    producer: Option<FutureProducer<KafkaContext>>,
+    /// Whether `init_transactions` succeeded.
+    initialised: bool,
+    /// A transaction that a failed call left open, to finish first.
+    unfinished: Option<Finish>,
+}
+
+/// How to finish a transaction left open.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Finish {
+    /// Its commit failed with a retriable error: commit again.
+    Commit,
+    /// It must be aborted.
+    Abort,
+}
+
+impl Transactions {
+    /// The producer, created, initialised and with no transaction open.
+    async fn ready(
+        &mut self,
+        config: &ClientConfig,
+    ) -> Result<FutureProducer<KafkaContext>, KafkaError> {
+        let producer = if let Some(producer) = &self.producer {
+            producer.clone()
+        } else {
+            let producer: FutureProducer<KafkaContext> =
+                config.create_with_context(KafkaContext::default())?;
+            self.producer = Some(producer.clone());
+            producer
+        };
+        if !self.initialised {
+            let initialised =
+                blocking(&producer, |p| p.init_transactions(TRANSACTION_TIMEOUT)).await;
+            self.check(initialised)?;
+            self.initialised = true;
+        }
+        if let Some(finish) = self.unfinished {
+            let finished = blocking(&producer, move |p| match finish {
+                Finish::Commit => p.commit_transaction(TRANSACTION_TIMEOUT),
+                Finish::Abort => p.abort_transaction(TRANSACTION_TIMEOUT),
+            })
+            .await;
+            self.check(finished)?;
+            info!(?finish, "finished the transaction a failed call left open");
+            self.unfinished = None;
+        }
+        Ok(producer)
+    }
+
+    /// After the transaction of `producer` failed with `err`: aborts it, or
+    /// remembers how to finish it, or drops a producer that cannot go on.
+    async fn recover(
+        &mut self,
+        producer: &FutureProducer<KafkaContext>,
+        err: &KafkaError,
+        commit_failed: bool,
+    ) {
+        let txn = transaction_error(err);
+        if txn.is_some_and(RDKafkaError::is_fatal) {
+            self.reset();
+        } else if commit_failed && txn.is_some_and(|txn| !txn.txn_requires_abort()) {
+            // A retriable commit error: the commit may still succeed.
+            self.unfinished = Some(Finish::Commit);
+        } else {
+            // Not begun, not acknowledged, or not committable: abort.
+            self.unfinished = Some(Finish::Abort);
+            self.abort_now(producer).await;
+        }
+    }
+
+    async fn abort_now(&mut self, producer: &FutureProducer<KafkaContext>) {
+        let aborted = blocking(producer, |p| p.abort_transaction(TRANSACTION_TIMEOUT)).await;
+        match self.check(aborted) {
+            Ok(()) => self.unfinished = None,
+            Err(err) => warn!(%err, "cannot abort the transaction now; will retry first thing"),
+        }
+    }
+
+    /// Passes `result` on, dropping the producer on a fatal error.
+    fn check(&mut self, result: Result<(), KafkaError>) -> Result<(), KafkaError> {
+        if let Err(err) = &result
+            && transaction_error(err).is_some_and(RDKafkaError::is_fatal)
+        {
+            tracing::error!(%err, "fatal transactional producer error: starting a new producer");
+            self.reset();
+        }
+        result
+    }
+
+    fn reset(&mut self) {
+        if let Some(producer) = self.producer.take() {
+            // Destroying a producer waits for librdkafka: not on this thread.
+            tokio::task::spawn_blocking(move || drop(producer));
+        }
+        self.initialised = false;
+        self.unfinished = None;
+    }
+}
+
+fn transaction_error(err: &KafkaError) -> Option<&RDKafkaError> {
+    match err {
+        KafkaError::Transaction(txn) => Some(txn),
+        _ => None,
+    }
+}
+
+/// Runs a blocking librdkafka transaction call on `producer` off the async
+/// worker threads.
+async fn blocking(
+    producer: &FutureProducer<KafkaContext>,
+    call: impl FnOnce(&FutureProducer<KafkaContext>) -> Result<(), KafkaError> + Send + 'static,
+) -> Result<(), KafkaError> {
+    let producer = producer.clone();
+    tokio::task::spawn_blocking(move || call(&producer))
         .await
         .expect("a Kafka transaction call panicked")
 }
@@ -520,10 +784,14 @@ pub async fn consume<H: EventHandler>(
     handler: H,
     shutdown: CancellationToken,
 ) -> anyhow::Result<()> {
-    let consumer: StreamConsumer<KafkaContext> = ClientConfig::new()
+    let consumer: ClosingConsumer = ClientConfig::new()
         .set("bootstrap.servers", brokers)
         .set("group.id", GROUP_ID)
         .set("client.id", GROUP_ID)
+        .set(
+            "session.timeout.ms",
+            SESSION_TIMEOUT.as_millis().to_string(),
+        )
         // A new group starts from the oldest retained event (replay).
         .set("auto.offset.reset", "earliest")
 {%- if service.kafka.read_committed %}
@@ -534,6 +802,7 @@ pub async fn consume<H: EventHandler>(
         .set("enable.auto.commit", "true")
         .set("enable.auto.offset.store", "false")
         .create_with_context(KafkaContext::default())
+        .map(|consumer| ClosingConsumer(Some(consumer)))
         .context("cannot create the Kafka consumer")?;
     let dead_letters: FutureProducer<KafkaContext> = ClientConfig::new()
         .set("bootstrap.servers", brokers)
@@ -581,12 +850,45 @@ pub async fn consume<H: EventHandler>(
     }
 
     info!("consumer stopping: committing stored offsets and leaving the group");
-    // Closing polls librdkafka until the final commit is done: keep that
-    // blocking work off the async worker threads.
-    tokio::task::spawn_blocking(move || drop(consumer))
-        .await
-        .context("closing the consumer panicked")?;
-    Ok(())
+    consumer.close().await
+}
+
+/// The consumer, closed off the async worker threads however [`consume`]
+/// ends: returning, failing, or its task being aborted. Closing polls
+/// librdkafka until the final offset commit and the group leave are done;
+/// on an async worker thread that wait can stall, and a consumer that never
+/// leaves its group holds its partitions until its session times out.
+struct ClosingConsumer(Option<StreamConsumer<KafkaContext>>);
+
+impl ClosingConsumer {
+    /// Closes the consumer and waits until it is closed.
+    async fn close(mut self) -> anyhow::Result<()> {
+        let consumer = self.0.take();
+        tokio::task::spawn_blocking(move || drop(consumer))
+            .await
+            .context("closing the consumer panicked")
+    }
+}
+
+impl std::ops::Deref for ClosingConsumer {
+    type Target = StreamConsumer<KafkaContext>;
+
+    fn deref(&self) -> &Self::Target {
+        self.0
+            .as_ref()
+            .expect("the consumer is only taken when closing")
+    }
+}
+
+impl Drop for ClosingConsumer {
+    fn drop(&mut self) {
+        if let Some(consumer) = self.0.take() {
+            match tokio::runtime::Handle::try_current() {
+                Ok(runtime) => drop(runtime.spawn_blocking(move || drop(consumer))),
+                Err(_) => drop(consumer),
+            }
+        }
+    }
 }
 
 /// What became of one record.
@@ -607,6 +909,7 @@ async fn process<H: EventHandler>(
     let key = String::from_utf8_lossy(message.key().unwrap_or_default());
     let mut attempt = 1;
     let outcome = loop {
+        config::debug_handler_pause().await;
 {%- if shared %}
         match dispatch(handler, topic, flow_of(message), message.payload()).await {
 {%- else %}

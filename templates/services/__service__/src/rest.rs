@@ -33,7 +33,7 @@ use tower_http::{limit::RequestBodyLimitLayer, timeout::TimeoutLayer, trace::Tra
 use tracing::{error, info};
 
 use crate::{
-    config::{HTTP_BODY_LIMIT_BYTES, HTTP_REQUEST_TIMEOUT},
+    config::{self, HTTP_BODY_LIMIT_BYTES, HTTP_REQUEST_TIMEOUT},
     error::HandlerError,
     handlers,
 };
@@ -108,6 +108,7 @@ async fn {{ contract.method.name }}(Path(id): Path<String>) -> Result<Response, 
         {{ contract.id_field.name }}: id,
     };
 {%- endif %}
+    config::debug_handler_pause().await;
     let response = handlers::{{ contract.method.name }}(request).await?;
     Ok(Json(response).into_response())
 }

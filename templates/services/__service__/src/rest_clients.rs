@@ -10,8 +10,11 @@ when: service.calls_rest
 //! Each attempt has a timeout; GET is idempotent, so transport failures,
 //! timeouts and 429/502/503/504 answers are retried a bounded number of times
 //! with jittered exponential backoff. Other answers are returned at once.
+//! Retries are throttled as in gRFC A6 ([`RetryThrottle`]): when the callee
+//! keeps failing, calls stop being retried, so a dependency that is down is
+//! not hit by a retry storm.
 
-use std::{fmt, time::Duration};
+use std::{fmt, sync::Arc, time::Duration};
 
 use contract::{
     ids::{InvalidId, validate_id},
@@ -20,7 +23,7 @@ use contract::{
 use reqwest::StatusCode;
 use tracing::{debug, warn};
 
-use crate::retry::Backoff;
+use crate::retry::{Backoff, RetryThrottle, Throttle};
 
 /// Timeouts and retries of one flow's calls.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -33,6 +36,8 @@ pub struct CallPolicy {
     pub max_attempts: u32,
     /// Delays between attempts.
     pub backoff: Backoff,
+    /// Retry throttling shared by all calls of one client.
+    pub throttle: Throttle,
 }
 {%- for f in service.called_flows | filter(attribute="transport", value="rest") %}
 
@@ -44,6 +49,12 @@ pub const {{ f.calls[0].flow_shouty }}_POLICY: CallPolicy = CallPolicy {
     backoff: Backoff {
         initial: Duration::from_millis(100),
         max: Duration::from_secs(1),
+    },
+    // gRFC A6's example: under sustained failure, at most about 5 retries
+    // in all before they stop; then one retry per 10 successes at most.
+    throttle: Throttle {
+        max_tokens: 10,
+        token_ratio_milli: 100,
     },
 };
 {%- endfor %}
@@ -109,12 +120,14 @@ impl std::error::Error for ClientError {
     }
 }
 
-{% for target in service.rest_targets %}/// Client of the {{ target.name }} REST API.
+{% for target in service.rest_targets %}/// Client of the {{ target.name }} REST API. Cheap to clone; clones share one
+/// connection pool and one retry throttle.
 #[derive(Debug, Clone)]
 pub struct {{ target.client }} {
     http: reqwest::Client,
     base_url: String,
     policy: CallPolicy,
+    throttle: Arc<RetryThrottle>,
 }
 
 impl {{ target.client }} {
@@ -130,7 +143,13 @@ impl {{ target.client }} {
             http,
             base_url: base_url.trim_end_matches('/').to_owned(),
             policy,
+            throttle: Arc::new(RetryThrottle::new(policy.throttle)),
         })
+    }
+
+    /// The retry throttle's tokens left, in thousandths.
+    pub fn retry_tokens_milli(&self) -> u32 {
+        self.throttle.tokens_milli()
     }
 
     /// `GET /{{ contract.resource }}/{ {{- contract.id_field.name -}} }`.
@@ -140,8 +159,22 @@ impl {{ target.client }} {
         let mut attempt = 1;
         loop {
             match self.get_json(&url).await {
-                Ok(answer) => return Ok(answer),
-                Err(err) if err.is_retryable() && attempt < self.policy.max_attempts => {
+                Ok(answer) => {
+                    self.throttle.success();
+                    return Ok(answer);
+                }
+                Err(err) if err.is_retryable() => {
+                    let may_retry = self.throttle.failure_may_retry();
+                    if attempt >= self.policy.max_attempts {
+                        return Err(err);
+                    }
+                    if !may_retry {
+                        warn!(
+                            %url, attempt, %err,
+                            "call failed; not retried: too many recent failures (retry throttle)"
+                        );
+                        return Err(err);
+                    }
                     let delay = self.policy.backoff.delay(attempt - 1);
                     warn!(
                         %url, attempt, %err, ?delay,

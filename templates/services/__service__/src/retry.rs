@@ -1,12 +1,16 @@
 {#- scaffold
 when: service.calls_rest or service.calls_grpc or service.consumes
 -#}
+{%- set calls = service.calls_rest or service.calls_grpc -%}
 //! Exponential backoff with jitter between retries, so that many clients
 //! retrying at once spread out instead of hitting a recovering dependency in
 //! lock-step (a retry storm).
 
 use std::{
     hash::{BuildHasher as _, RandomState},
+{%- if calls %}
+    sync::atomic::{AtomicU32, Ordering},
+{%- endif %}
     time::Duration,
 };
 
@@ -32,6 +36,74 @@ impl Backoff {
     }
 }
 
+{% if calls -%}
+/// The size of a [`RetryThrottle`]'s bucket, as gRFC A6 defines it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Throttle {
+    /// Tokens in a full bucket; retries stop at half of them.
+    pub max_tokens: u32,
+    /// Thousandths of a token given back by each success (100 = 0.1): about
+    /// the share of calls that may be retried while failures are sparse.
+    pub token_ratio_milli: u32,
+}
+
+/// Client-side retry throttling (gRFC A6, "Retry Throttling"): one bucket of
+/// tokens shared by every call of a client. Each attempt that fails in a way
+/// worth retrying takes a token; each success gives back a fraction of one;
+/// retries are allowed only while more than half of the tokens are left.
+///
+/// Under sustained failure the bucket drains after a handful of failures and
+/// every call then makes a single attempt: a dependency that is down sees
+/// about as many attempts as there are calls, not `max_attempts` times as
+/// many (a retry storm). Once calls succeed again, the bucket refills.
+#[derive(Debug)]
+pub struct RetryThrottle {
+    /// Thousandths of a token (as are the other two), to add fractions
+    /// without floating point.
+    tokens: AtomicU32,
+    max: u32,
+    ratio: u32,
+}
+
+impl RetryThrottle {
+    /// A full bucket of `throttle.max_tokens` tokens.
+    pub fn new(throttle: Throttle) -> Self {
+        let max = throttle.max_tokens.saturating_mul(1000);
+        Self {
+            tokens: AtomicU32::new(max),
+            max,
+            ratio: throttle.token_ratio_milli,
+        }
+    }
+
+    /// Records a failed attempt that could be retried, and says whether
+    /// retrying it is allowed.
+    pub fn failure_may_retry(&self) -> bool {
+        let before = self
+            .tokens
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |t| {
+                Some(t.saturating_sub(1000))
+            })
+            .unwrap_or_else(|t| t);
+        before.saturating_sub(1000) > self.max / 2
+    }
+
+    /// Records a successful call.
+    pub fn success(&self) {
+        let _ = self
+            .tokens
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |t| {
+                Some(t.saturating_add(self.ratio).min(self.max))
+            });
+    }
+
+    /// The tokens left, in thousandths.
+    pub fn tokens_milli(&self) -> u32 {
+        self.tokens.load(Ordering::Relaxed)
+    }
+}
+
+{% endif -%}
 /// A random duration in `0..=limit`. `RandomState` is seeded randomly per
 /// instance, which is plenty for jitter and needs no extra dependency.
 fn random_up_to(limit: Duration) -> Duration {
@@ -47,7 +119,48 @@ fn random_up_to(limit: Duration) -> Duration {
 mod tests {
     use std::{collections::HashSet, time::Duration};
 
-    use super::Backoff;
+{% if calls %}    use super::{Backoff, RetryThrottle, Throttle};
+
+    const THROTTLE: Throttle = Throttle {
+        max_tokens: 10,
+        token_ratio_milli: 100,
+    };
+{%- else %}    use super::Backoff;
+{%- endif %}
+
+{%- if calls %}
+    #[test]
+    fn retries_stop_once_half_the_tokens_are_spent() {
+        let throttle = RetryThrottle::new(THROTTLE);
+        // 10 -> 9, 8, 7, 6: retries allowed; 6 -> 5: not above half.
+        for _ in 0..4 {
+            assert!(throttle.failure_may_retry());
+        }
+        assert!(!throttle.failure_may_retry());
+        // Further failures empty the bucket, never below zero.
+        for _ in 0..20 {
+            assert!(!throttle.failure_may_retry());
+        }
+        assert_eq!(throttle.tokens_milli(), 0);
+    }
+
+    #[test]
+    fn successes_refill_the_bucket_up_to_its_size() {
+        let throttle = RetryThrottle::new(THROTTLE);
+        for _ in 0..10 {
+            throttle.failure_may_retry();
+        }
+        // 0 + 61 x 0.1 = 6.1 tokens: one failure leaves 5.1, above half.
+        for _ in 0..61 {
+            throttle.success();
+        }
+        assert!(throttle.failure_may_retry());
+        for _ in 0..1000 {
+            throttle.success();
+        }
+        assert_eq!(throttle.tokens_milli(), 10_000);
+    }
+{%- endif %}
 
     const BACKOFF: Backoff = Backoff {
         initial: Duration::from_millis(100),

@@ -3,12 +3,13 @@ when: service.calls_grpc
 -#}
 {%- set call = service.calls_grpc[0] -%}
 //! The gRPC caller of {{ service.name }} against a local stub of the {{ call.target }} service on
-//! a real socket: answers, deadlines, and retries of `UNAVAILABLE` only.
+//! a real socket: answers, deadlines, retries of `UNAVAILABLE` only, the retry
+//! throttle under sustained failure, and the message size limit.
 
 use std::{
     sync::{
-        Arc,
-        atomic::{AtomicU32, Ordering},
+        Arc, Mutex,
+        atomic::{AtomicBool, AtomicU32, Ordering},
     },
     time::Duration,
 };
@@ -34,6 +35,7 @@ const POLICY: CallPolicy = CallPolicy {
         initial: Duration::from_millis(5),
         max: Duration::from_millis(20),
     },
+    throttle: {{ service.ident }}::grpc_clients::{{ call.flow_shouty }}_POLICY.throttle,
 };
 
 /// One scripted answer of the stub: `Ok` to answer the order, or a failure
@@ -192,4 +194,163 @@ async fn refuses_a_malformed_id_without_calling() {
         .unwrap_err();
     assert!(matches!(err, ClientError::InvalidId(_)), "{err:?}");
     assert_eq!(calls.load(Ordering::SeqCst), 0);
+}
+
+/// A stub that fails with `UNAVAILABLE` while `down` is set, counts every
+/// call, records the `grpc-timeout` each one carried, and answers with an id
+/// `size` bytes long.
+#[derive(Default)]
+struct Switchable {
+    down: Arc<AtomicBool>,
+    calls: Arc<AtomicU32>,
+    deadlines: Arc<Mutex<Vec<Option<String>>>>,
+    size: usize,
+}
+
+#[tonic::async_trait]
+impl {{ contract.service.name }} for Switchable {
+    async fn {{ contract.method.name }}(
+        &self,
+        request: Request<{{ contract.request.name }}>,
+    ) -> Result<Response<{{ contract.response.name }}>, Status> {
+        self.calls.fetch_add(1, Ordering::SeqCst);
+        let deadline = request
+            .metadata()
+            .get("grpc-timeout")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned);
+        self.deadlines.lock().unwrap().push(deadline);
+        if self.down.load(Ordering::SeqCst) {
+            return Err(Status::unavailable("down"));
+        }
+        Ok(Response::new({{ contract.response.name }} {
+            {{ contract.id_field.name }}: "1".repeat(self.size.max(1)),
+{%- if contract.status_field %}
+            {{ contract.status_field.name }}: "{{ names.sample_status }}".into(),
+{%- endif %}
+{%- if names.response_has_more %}
+            ..Default::default()
+{%- endif %}
+        }))
+    }
+}
+
+/// A running [`Switchable`] and its controls.
+struct Switch {
+    url: String,
+    down: Arc<AtomicBool>,
+    calls: Arc<AtomicU32>,
+    deadlines: Arc<Mutex<Vec<Option<String>>>>,
+}
+
+async fn switchable(size: usize) -> Switch {
+    let stub = Switchable {
+        size,
+        ..Switchable::default()
+    };
+    let (down, calls, deadlines) = (
+        stub.down.clone(),
+        stub.calls.clone(),
+        stub.deadlines.clone(),
+    );
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(
+        Server::builder()
+            .add_service({{ contract.service.name }}Server::new(stub))
+            .serve_with_incoming(tonic::transport::server::TcpIncoming::from(listener)),
+    );
+    Switch {
+        url,
+        down,
+        calls,
+        deadlines,
+    }
+}
+
+#[tokio::test]
+async fn retries_stop_under_sustained_failure() {
+    const CALLS: u32 = 100;
+    let stub = switchable(0).await;
+    stub.down.store(true, Ordering::SeqCst);
+    let client = {{ call.client }}::connect_lazy(&stub.url, POLICY).unwrap();
+    for _ in 0..CALLS {
+        let err = client.{{ contract.method.name }}("{{ names.sample_id }}").await.unwrap_err();
+        assert_eq!(err.code(), Some(Code::Unavailable), "{err}");
+    }
+    let attempts = stub.calls.load(Ordering::SeqCst);
+    // gRFC A6 bound: attempts <= calls x (1 + token ratio).
+    let bound = CALLS + CALLS * POLICY.throttle.token_ratio_milli / 1000;
+    println!(
+        "grpc client, {{ call.target }} always UNAVAILABLE: calls={CALLS} attempts={attempts} bound={bound} (without the throttle: {})",
+        CALLS * POLICY.max_attempts
+    );
+    // A few retries while the bucket drains, then one attempt per call.
+    assert!(attempts > CALLS, "some calls were retried at first");
+    assert!(attempts <= bound, "{attempts} attempts for {CALLS} calls");
+}
+
+#[tokio::test]
+async fn retries_resume_once_calls_succeed_again() {
+    let stub = switchable(0).await;
+    let client = {{ call.client }}::connect_lazy(&stub.url, POLICY).unwrap();
+    stub.down.store(true, Ordering::SeqCst);
+    for _ in 0..20 {
+        client.{{ contract.method.name }}("{{ names.sample_id }}").await.unwrap_err();
+    }
+    assert_eq!(client.retry_tokens_milli(), 0);
+    stub.down.store(false, Ordering::SeqCst);
+    for _ in 0..100 {
+        client.{{ contract.method.name }}("{{ names.sample_id }}").await.unwrap();
+    }
+    // The bucket is full again: a failing call gets all its attempts.
+    stub.down.store(true, Ordering::SeqCst);
+    let before = stub.calls.load(Ordering::SeqCst);
+    client.{{ contract.method.name }}("{{ names.sample_id }}").await.unwrap_err();
+    assert_eq!(
+        stub.calls.load(Ordering::SeqCst) - before,
+        POLICY.max_attempts
+    );
+}
+
+#[tokio::test]
+async fn every_attempt_sends_its_deadline_to_the_server() {
+    let stub = switchable(0).await;
+    stub.down.store(true, Ordering::SeqCst);
+    {{ call.client }}::connect_lazy(&stub.url, POLICY)
+        .unwrap()
+        .{{ contract.method.name }}("{{ names.sample_id }}")
+        .await
+        .unwrap_err();
+    let deadlines = stub.deadlines.lock().unwrap().clone();
+    assert_eq!(deadlines.len(), POLICY.max_attempts as usize);
+    for deadline in deadlines {
+        // `grpc-timeout` is a number and a unit: `300000u`, `300m`, ...
+        let deadline = deadline.expect("a grpc-timeout header");
+        let (value, unit) = deadline.split_at(deadline.len() - 1);
+        let value: u64 = value.parse().unwrap();
+        let sent = match unit {
+            "n" => Duration::from_nanos(value),
+            "u" => Duration::from_micros(value),
+            "m" => Duration::from_millis(value),
+            "S" => Duration::from_secs(value),
+            other => panic!("unexpected grpc-timeout unit {other}"),
+        };
+        assert!(
+            sent <= POLICY.deadline && sent > POLICY.deadline / 2,
+            "{sent:?}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn an_answer_over_the_size_limit_is_resource_exhausted_and_not_retried() {
+    let stub = switchable({{ service.ident }}::grpc_clients::MAX_MESSAGE_BYTES + 1).await;
+    let err = {{ call.client }}::connect_lazy(&stub.url, POLICY)
+        .unwrap()
+        .{{ contract.method.name }}("{{ names.sample_id }}")
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Some(Code::ResourceExhausted), "{err}");
+    assert_eq!(stub.calls.load(Ordering::SeqCst), 1);
 }

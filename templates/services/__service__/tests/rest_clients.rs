@@ -3,7 +3,7 @@ when: service.calls_rest
 -#}
 {%- set call = service.calls_rest[0] -%}
 //! The REST caller of {{ service.name }} against a local stub of the {{ call.target }} API on a
-//! real socket: answers, retries, timeouts and give-ups.
+//! real socket: answers, retries, timeouts, give-ups and the retry throttle.
 
 use std::{
     sync::{
@@ -31,6 +31,7 @@ const POLICY: CallPolicy = CallPolicy {
         initial: Duration::from_millis(5),
         max: Duration::from_millis(20),
     },
+    throttle: {{ service.ident }}::rest_clients::{{ call.flow_shouty }}_POLICY.throttle,
 };
 
 /// One scripted answer of the stub: status, delay before answering.
@@ -183,4 +184,46 @@ async fn refuses_a_malformed_id_without_calling() {
         .unwrap_err();
     assert!(matches!(err, ClientError::InvalidId(_)), "{err:?}");
     assert_eq!(hits.load(Ordering::SeqCst), 0);
+}
+
+#[tokio::test]
+async fn retries_stop_under_sustained_failure() {
+    const CALLS: u32 = 100;
+    let (url, hits) = stub(vec![UNAVAILABLE]).await;
+    let client = {{ call.client }}::new(&url, POLICY).unwrap();
+    for _ in 0..CALLS {
+        client.{{ contract.method.name }}("{{ names.sample_id }}").await.unwrap_err();
+    }
+    let attempts = hits.load(Ordering::SeqCst);
+    // gRFC A6 bound: attempts <= calls x (1 + token ratio).
+    let bound = CALLS + CALLS * POLICY.throttle.token_ratio_milli / 1000;
+    println!(
+        "rest client, {{ call.target }} always 503: calls={CALLS} attempts={attempts} bound={bound} (without the throttle: {})",
+        CALLS * POLICY.max_attempts
+    );
+    // A few retries while the bucket drains, then one attempt per call.
+    assert!(attempts > CALLS, "some calls were retried at first");
+    assert!(attempts <= bound, "{attempts} attempts for {CALLS} calls");
+}
+
+#[tokio::test]
+async fn retries_resume_once_calls_succeed_again() {
+    // 20 failing requests drain the bucket, 100 successes refill it.
+    let mut script = vec![UNAVAILABLE; 20];
+    script.extend(vec![OK; 100]);
+    script.push(UNAVAILABLE);
+    let (url, hits) = stub(script).await;
+    let client = {{ call.client }}::new(&url, POLICY).unwrap();
+    while hits.load(Ordering::SeqCst) < 20 {
+        client.{{ contract.method.name }}("{{ names.sample_id }}").await.unwrap_err();
+    }
+    assert_eq!(client.retry_tokens_milli(), 0);
+    for _ in 0..100 {
+        client.{{ contract.method.name }}("{{ names.sample_id }}").await.unwrap();
+    }
+    assert_eq!(client.retry_tokens_milli(), 10_000);
+    // The bucket is full again: a failing call gets all its attempts.
+    let before = hits.load(Ordering::SeqCst);
+    client.{{ contract.method.name }}("{{ names.sample_id }}").await.unwrap_err();
+    assert_eq!(hits.load(Ordering::SeqCst) - before, POLICY.max_attempts);
 }

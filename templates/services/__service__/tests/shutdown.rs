@@ -1,0 +1,215 @@
+{#- scaffold
+when: service.serves_rest or service.serves_grpc
+-#}
+//! The real `{{ service.name }}` binary receiving SIGTERM while a request is in
+//! flight: that request completes,
+{%- if service.serves_grpc %} gRPC health turns `NOT_SERVING`,{% endif %} new connections
+//! are refused, and the process exits 0 well within its drain deadline.
+//!
+//! The handlers answer at once, so the binary is run with
+//! `DEBUG_HANDLER_DELAY_MS` (honoured by debug builds only) to keep a request
+//! in flight.
+
+#![cfg(unix)]
+
+use std::{
+    io::Read as _,
+    net::{SocketAddr, TcpListener, TcpStream},
+    process::{Child, Command, Stdio},
+    time::{Duration, Instant},
+};
+{%- if service.serves_grpc %}
+{% if not service.serves_rest %}
+use contract::{{ contract.package }}::{ {{- contract.request.name }}, {{ names.client_module }}::{{ contract.service.name }}Client};
+{%- endif %}
+use tokio_stream::StreamExt as _;
+use tonic::transport::Endpoint;
+use tonic_health::pb::{
+    HealthCheckRequest, health_check_response::ServingStatus, health_client::HealthClient,
+};
+{%- endif %}
+
+use {{ service.ident }}::config::{DEBUG_HANDLER_DELAY_MS_VAR, DRAIN_TIMEOUT};
+
+/// How long the handler of every request takes: under the request timeout.
+const HANDLER_DELAY: Duration = Duration::from_millis(800);
+
+/// A port nobody listens on right now.
+fn free_port() -> SocketAddr {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+}
+
+fn wait_until_listening(addr: SocketAddr, child: &mut Child) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while TcpStream::connect(addr).is_err() {
+        if let Some(status) = child.try_wait().unwrap() {
+            panic!("the service exited early: {status}");
+        }
+        assert!(Instant::now() < deadline, "nothing listens on {addr}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+fn assert_refused(addr: SocketAddr) {
+    assert!(
+        TcpStream::connect(addr).is_err(),
+        "{addr} still accepts connections while draining"
+    );
+}
+
+fn sigterm(child: &Child) {
+    let status = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+}
+
+#[test]
+#[cfg_attr(
+    not(debug_assertions),
+    ignore = "needs a debug build, whose binary honours DEBUG_HANDLER_DELAY_MS"
+)]
+fn sigterm_finishes_the_request_in_flight_refuses_new_connections_and_exits_in_time() {
+{%- if service.serves_rest %}
+    assert!(HANDLER_DELAY < {{ service.ident }}::config::HTTP_REQUEST_TIMEOUT);
+    let http = free_port();
+{%- endif %}
+{%- if service.serves_grpc %}
+    assert!(HANDLER_DELAY < {{ service.ident }}::config::GRPC_REQUEST_TIMEOUT);
+    let grpc = free_port();
+{%- endif %}
+    let mut child = Command::new(env!("CARGO_BIN_EXE_{{ service.name }}"))
+{%- if service.serves_rest %}
+        .env("HTTP_ADDR", http.to_string())
+{%- endif %}
+{%- if service.serves_grpc %}
+        .env("GRPC_ADDR", grpc.to_string())
+{%- endif %}
+{%- if service.produces or service.consumes %}
+        // Nothing listens there: Kafka is not needed to serve.
+        .env("KAFKA_BROKERS", "127.0.0.1:1")
+{%- endif %}
+        .env(
+            DEBUG_HANDLER_DELAY_MS_VAR,
+            HANDLER_DELAY.as_millis().to_string(),
+        )
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stderr = child.stderr.take().unwrap();
+    let logs = std::thread::spawn(move || {
+        let mut text = String::new();
+        let _ = stderr.read_to_string(&mut text);
+        text
+    });
+{%- if service.serves_rest %}
+    wait_until_listening(http, &mut child);
+{%- endif %}
+{%- if service.serves_grpc %}
+    wait_until_listening(grpc, &mut child);
+{%- endif %}
+
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+{%- if service.serves_grpc %}
+    let {% if service.serves_rest %}mut health{% else %}(channel, mut health){% endif %} = runtime.block_on(async {
+        let channel = Endpoint::from_shared(format!("http://{grpc}"))
+            .unwrap()
+            .connect()
+            .await
+            .unwrap();
+        // A health watch opened before the signal sees the status change.
+        let mut health = HealthClient::new({% if service.serves_rest %}channel{% else %}channel.clone(){% endif %})
+            .watch(HealthCheckRequest {
+                service: {{ service.ident }}::grpc::SERVICE_NAME.into(),
+            })
+            .await
+            .unwrap()
+            .into_inner();
+        let first = health.next().await.unwrap().unwrap();
+        assert_eq!(first.status, ServingStatus::Serving as i32);
+        {% if service.serves_rest %}health{% else %}(channel, health){% endif %}
+    });
+{%- endif %}
+{%- if service.serves_rest %}
+    let url = format!("http://{http}/{{ contract.resource }}/{{ names.sample_id }}");
+    let in_flight = runtime.spawn(async move {
+        let response = reqwest::get(url).await?;
+        assert_eq!(response.status(), reqwest::StatusCode::OK);
+        response.text().await
+    });
+{%- else %}
+    let mut client = {{ contract.service.name }}Client::new(channel);
+    let in_flight = runtime.spawn(async move {
+        client
+            .{{ contract.method.name }}({{ contract.request.name }} {
+                {{ contract.id_field.name }}: "{{ names.sample_id }}".into(),
+{%- if contract.request.fields | length > 1 %}
+                ..Default::default()
+{%- endif %}
+            })
+            .await
+            .map(|response| response.into_inner().{{ contract.id_field.name }})
+    });
+{%- endif %}
+    std::thread::sleep(HANDLER_DELAY / 4);
+
+    sigterm(&child);
+    let signalled = Instant::now();
+{%- if service.serves_grpc %}
+    runtime.block_on(async {
+        let next = tokio::time::timeout(Duration::from_secs(5), health.next())
+            .await
+            .expect("health changes within 5 s")
+            .unwrap()
+            .unwrap();
+        assert_eq!(next.status, ServingStatus::NotServing as i32);
+    });
+{%- endif %}
+
+    // Draining: the listeners are closed, the request in flight is not.
+    std::thread::sleep(Duration::from_millis(100));
+{%- if service.serves_rest %}
+    assert_refused(http);
+{%- endif %}
+{%- if service.serves_grpc %}
+    assert_refused(grpc);
+{%- endif %}
+    let answer = runtime
+        .block_on(in_flight)
+        .unwrap()
+        .expect("the request in flight is answered");
+{%- if service.serves_rest %}
+    assert_eq!(answer, r#"{{ names.sample_json }}"#);
+{%- else %}
+    assert_eq!(answer, "{{ names.sample_id }}");
+{%- endif %}
+{%- if service.serves_grpc %}
+    // The open health watch was the last call in flight on gRPC.
+    drop(health);
+{%- endif %}
+
+    let deadline = signalled + DRAIN_TIMEOUT;
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the service did not exit within its drain deadline"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    let exited_after = signalled.elapsed();
+    let stderr = logs.join().unwrap();
+    println!(
+        "SIGTERM with a request in flight: answered=1 refused_while_draining={} exit={status} after={exited_after:?}",
+        {% if service.serves_rest and service.serves_grpc %}2{% else %}1{% endif %}
+    );
+    assert!(status.success(), "{status}: {stderr}");
+    assert!(exited_after < DRAIN_TIMEOUT, "{exited_after:?}");
+}
