@@ -714,13 +714,23 @@ impl<'a> Validator<'a> {
             }
         }
         let flows = self.flows(flows, &transports, &declared);
-        for flow in &flows {
-            for service in std::iter::once(&flow.from).chain(&flow.to) {
-                // Most flows name services seen before: look up before
-                // allocating a key.
-                if !services.contains_key(service) {
-                    services.insert(service.clone(), Service::default());
-                }
+        // Every service a kept flow names passed `service_ref`, which
+        // remembered it; and without errors (a file with errors is never
+        // returned) every service remembered is named by a kept flow. So
+        // the few distinct names stand for the many mentions.
+        debug_assert!(
+            !self.errors.is_empty() || {
+                let named: std::collections::HashSet<&String> = flows
+                    .iter()
+                    .flat_map(|f| std::iter::once(&f.from).chain(&f.to))
+                    .collect();
+                named.len() == self.good_services.len()
+                    && named.iter().all(|s| self.good_services.contains(*s))
+            }
+        );
+        for service in &self.good_services {
+            if !services.contains_key(service) {
+                services.insert(service.clone(), Service::default());
             }
         }
         FlowsFile {
@@ -855,14 +865,19 @@ impl<'a> Validator<'a> {
         }
         // Hash maps sized up front: these see every flow, and ordered maps
         // would make the check O(n log n) in string comparisons.
-        let mut seen: HashMap<String, usize> = HashMap::with_capacity(raw.len);
+        let capacity = if self.placed { raw.len } else { 0 };
+        let mut seen: HashMap<String, usize> = HashMap::with_capacity(capacity);
         // The first flow (index into `flows`) using each topic key.
-        let mut topics: HashMap<String, usize> = HashMap::with_capacity(raw.len);
+        let mut topics: HashMap<String, usize> = HashMap::with_capacity(capacity);
         let mut flows: Vec<Flow> = Vec::with_capacity(raw.len);
         for (index, (start, raw_flow)) in raw.items.enumerate() {
             let Some(flow) = self.flow(raw_flow, start, index, transports, declared) else {
                 continue;
             };
+            if !self.placed {
+                flows.push(flow);
+                continue;
+            }
             if let Some(first) = seen.get(&flow.name) {
                 let at = self.position_of_name(&flow.name, start);
                 self.error(format!("duplicate flow name `{}`", flow.name), at, flow.name.len())
@@ -892,7 +907,34 @@ impl<'a> Validator<'a> {
             }
             flows.push(flow);
         }
+        if !self.placed {
+            self.any_name_or_topic_twice(&flows);
+        }
         flows
+    }
+
+    /// The duplicate-name and topic-collision checks of [`Self::flows`],
+    /// for the reading without positions, where only whether they fail
+    /// matters: run once all flows are in, they borrow the names instead
+    /// of copying each into a map. A topic collides when some flow uses
+    /// another spelling of a topic key than the first flow with that key,
+    /// that is, when one key has two spellings.
+    fn any_name_or_topic_twice(&mut self, flows: &[Flow]) {
+        let mut names = std::collections::HashSet::with_capacity(flows.len());
+        let mut topics: HashMap<Cow<'_, str>, &str> = HashMap::with_capacity(flows.len());
+        for flow in flows {
+            let topic = flow.topic_name();
+            let key = if topic.contains('.') {
+                Cow::Owned(names::topic_key(topic))
+            } else {
+                Cow::Borrowed(topic)
+            };
+            let spelled_twice = *topics.entry(key).or_insert(topic) != topic;
+            if !names.insert(flow.name.as_str()) || spelled_twice {
+                self.error(format!("flow `{}` is not unique", flow.name), None, 1);
+                return;
+            }
+        }
     }
 
     fn position_of_name(&self, name: &str, start: Pos) -> Option<Pos> {
