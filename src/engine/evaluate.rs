@@ -7,6 +7,8 @@
 //! following the article's "start with REST". Requirements that nothing left
 //! can meet become conflicts, each with the pattern that resolves it.
 
+use std::collections::hash_map::Entry;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
 use serde::Serialize;
@@ -61,10 +63,13 @@ pub struct Recommendation {
     /// Score of the choice minus the runner-up's: how close the call was.
     pub margin: Option<f64>,
     /// Single-field changes that would change the rules' choice.
-    pub flips: Vec<Flip>,
-    pub reasons: Vec<Reason>,
-    pub risks: Vec<Risk>,
-    pub conflicts: Vec<Conflict>,
+    ///
+    /// These four are shared (`Arc`), not copied, between flows of the same
+    /// facts and pin, which reach the same verdict (see [`recommend_with`]).
+    pub flips: Arc<[Flip]>,
+    pub reasons: Arc<[Reason]>,
+    pub risks: Arc<[Risk]>,
+    pub conflicts: Arc<[Conflict]>,
     /// Topic sizing, when Kafka carries the flow.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub kafka: Option<KafkaSizing>,
@@ -152,11 +157,25 @@ pub fn recommend(file: &FlowsFile, rules: &RuleSet) -> Report {
 /// [`recommend`] with the team's own sizing figures.
 pub fn recommend_with(file: &FlowsFile, rules: &RuleSet, sizing: &Sizing) -> Report {
     let allowed = mask(&file.transports);
-    let flows: Vec<Recommendation> = file
-        .flows
-        .iter()
-        .map(|flow| recommend_flow(flow, allowed, rules, &file.services, sizing))
-        .collect();
+    // What the rules conclude depends only on a flow's facts and its pin, and
+    // large systems repeat the same few shapes of flow many times: each
+    // distinct one is evaluated once, and later flows of the same shape copy
+    // the verdict of the first (the index into `flows`).
+    let mut first_of: HashMap<(Facts, Option<Transport>), usize> = HashMap::new();
+    let mut flows: Vec<Recommendation> = Vec::with_capacity(file.flows.len());
+    for flow in &file.flows {
+        let facts = Facts::of(flow);
+        let recommendation = match first_of.entry((facts, flow.transport)) {
+            Entry::Occupied(first) => {
+                same_verdict(&flows[*first.get()], flow, &file.services, sizing)
+            }
+            Entry::Vacant(slot) => {
+                slot.insert(flows.len());
+                recommend_flow(flow, &facts, allowed, rules, &file.services, sizing)
+            }
+        };
+        flows.push(recommendation);
+    }
     let findings = findings(file, &flows);
     Report {
         version: 1,
@@ -265,14 +284,42 @@ fn best(candidates: Mask, points: &[f64; 3], except: Option<Transport>) -> Optio
     best
 }
 
-fn recommend_flow(
+/// The recommendation for `flow`, whose facts and pin are those of `like`:
+/// the same verdict, with the flow's own names and topic sizing.
+fn same_verdict(
+    like: &Recommendation,
     flow: &Flow,
-    allowed: Mask,
-    rules: &RuleSet,
-    services: &std::collections::BTreeMap<String, Service>,
+    services: &BTreeMap<String, Service>,
     sizing: &Sizing,
 ) -> Recommendation {
-    let facts = Facts::of(flow);
+    Recommendation {
+        name: flow.name.clone(),
+        from: flow.from.clone(),
+        to: flow.to.clone(),
+        transport: like.transport,
+        pinned: like.pinned,
+        rules_choice: like.rules_choice,
+        decided_by: like.decided_by,
+        scores: like.scores,
+        runner_up: like.runner_up,
+        margin: like.margin,
+        flips: Arc::clone(&like.flips),
+        reasons: Arc::clone(&like.reasons),
+        risks: Arc::clone(&like.risks),
+        conflicts: Arc::clone(&like.conflicts),
+        kafka: (like.transport == Transport::Kafka).then(|| size_topic_in(flow, services, sizing)),
+    }
+}
+
+fn recommend_flow(
+    flow: &Flow,
+    facts: &Facts,
+    allowed: Mask,
+    rules: &RuleSet,
+    services: &BTreeMap<String, Service>,
+    sizing: &Sizing,
+) -> Recommendation {
+    let facts = *facts;
     let deciding = rules.deciding();
     let fired: Vec<bool> = deciding.iter().map(|r| r.when.holds(&facts)).collect();
     let Choice {
@@ -330,10 +377,10 @@ fn recommend_flow(
             None
         },
         margin,
-        flips: flips(&facts, &fired, allowed, rules, choice),
-        reasons,
+        flips: flips(&facts, &fired, allowed, rules, choice).into(),
+        reasons: reasons.into(),
         risks,
-        conflicts,
+        conflicts: conflicts.into(),
         kafka: (transport == Transport::Kafka).then(|| size_topic_in(flow, services, sizing)),
     }
 }

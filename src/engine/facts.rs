@@ -106,7 +106,7 @@ impl Field {
 }
 
 /// The rule-relevant facts of one flow.
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct Facts {
     pub interaction: Interaction,
     pub client: Client,

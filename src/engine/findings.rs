@@ -68,21 +68,23 @@ pub fn findings(file: &FlowsFile, recommendations: &[Recommendation]) -> Vec<Fin
     out.extend(chain_availability(&graph, &chains));
     out.extend(single_points_of_failure(&graph));
     out.extend(n_plus_one(&graph));
-    let position: HashMap<&str, usize> = file
-        .flows
-        .iter()
-        .enumerate()
-        .map(|(i, f)| (f.name.as_str(), i))
-        .collect();
-    let first = |f: &Finding| {
-        f.flows
-            .iter()
-            .filter_map(|name| position.get(name.as_str()).copied())
-            .min()
-            .unwrap_or(usize::MAX)
-    };
-    out.sort_by_cached_key(|f| (std::cmp::Reverse(f.severity), f.id, first(f)));
-    out
+    // Each check knows the flows (as indices) behind its findings, so the
+    // position of the first one costs nothing here; looking the names up
+    // again would hash every flow of every finding. (Flow names are unique,
+    // so the index of a name is the index of its flow.) A stable sort keeps
+    // each check's own order among equals.
+    out.sort_by_key(|(first, f)| (std::cmp::Reverse(f.severity), f.id, *first));
+    out.into_iter().map(|(_, f)| f).collect()
+}
+
+/// A finding and the index (in the file) of the first flow it involves,
+/// `usize::MAX` when none: what findings are ordered by, after severity
+/// and id.
+type Placed = (usize, Finding);
+
+/// The first of `flows` in file order.
+fn first(flows: impl IntoIterator<Item = usize>) -> usize {
+    flows.into_iter().min().unwrap_or(usize::MAX)
 }
 
 /// One synchronous hop: flow `flow` (index into the file) from a service to
@@ -310,7 +312,7 @@ fn components(out: &[Vec<Hop>]) -> Vec<usize> {
 /// `orders` back with gRPC.
 ///
 /// **Fix.** Turn one hop of the loop into an event, or merge the services.
-fn sync_cycles(graph: &Graph, chains: &Chains) -> Vec<Finding> {
+fn sync_cycles(graph: &Graph, chains: &Chains) -> Vec<Placed> {
     let mut members: HashMap<usize, Vec<usize>> = HashMap::new();
     for (v, c) in chains.component.iter().enumerate() {
         members.entry(*c).or_default().push(v);
@@ -332,7 +334,7 @@ fn sync_cycles(graph: &Graph, chains: &Chains) -> Vec<Finding> {
             .collect();
         flows.sort_unstable();
         flows.dedup();
-        out.push(Finding {
+        out.push((first(flows.first().copied()), Finding {
             id: "sync-cycle",
             severity: Severity::Error,
             text: format!(
@@ -342,7 +344,7 @@ fn sync_cycles(graph: &Graph, chains: &Chains) -> Vec<Finding> {
             flows: flows.iter().map(|&f| graph.flows[f].0.to_owned()).collect(),
             services: nodes.iter().map(|&v| graph.names[v].to_owned()).collect(),
             fix: "Break the cycle: make one of its hops an event on Kafka, so the call back becomes a message nobody waits for; or merge the services if they cannot work apart.".to_owned(),
-        });
+        }));
     }
     out
 }
@@ -386,13 +388,13 @@ fn cycle_through(graph: &Graph, start: usize, inside: &dyn Fn(&Hop) -> bool) -> 
 ///
 /// **Fix.** Make a hop asynchronous, or give the upstream service the data
 /// it needs so it stops asking down the chain.
-fn long_sync_chains(graph: &Graph, chains: &Chains) -> Vec<Finding> {
+fn long_sync_chains(graph: &Graph, chains: &Chains) -> Vec<Placed> {
     chains
         .starts()
         .filter(|&v| chains.depth[v].0 > MAX_SYNC_HOPS)
         .map(|v| {
             let hops = Chains::follow(v, &chains.depth);
-            Finding {
+            (first(hops.iter().map(|h| h.flow)), Finding {
                 id: "long-sync-chain",
                 severity: Severity::Warning,
                 text: format!(
@@ -404,7 +406,7 @@ fn long_sync_chains(graph: &Graph, chains: &Chains) -> Vec<Finding> {
                 flows: hops.iter().map(|h| graph.flow(*h)).collect(),
                 services: graph.services(v, &hops),
                 fix: "Make a hop asynchronous (an event on Kafka, so the work downstream happens after the answer), or give the upstream service the data it needs (a cache, or a read model fed by events) so it stops asking down the chain.".to_owned(),
-            }
+            })
         })
         .collect()
 }
@@ -426,8 +428,12 @@ fn long_sync_chains(graph: &Graph, chains: &Chains) -> Vec<Finding> {
 ///
 /// **Fix.** Parallel calls, caching, moving work off the request path, or a
 /// budget the chain can meet.
-fn latency_budgets(graph: &Graph, chains: &Chains) -> Vec<Finding> {
+fn latency_budgets(graph: &Graph, chains: &Chains) -> Vec<Placed> {
     let mut out = Vec::new();
+    // Many flows reach the same service, and the chain below a service is
+    // the same whoever calls it: its walk and wording are built once per
+    // service, not once per flow.
+    let mut below_of: HashMap<usize, ChainBelow> = HashMap::new();
     for (v, hops) in graph.out.iter().enumerate() {
         // Hops are in file order, so a flow's receivers sit together; each
         // flow is judged once, at its slowest receiver.
@@ -445,31 +451,69 @@ fn latency_budgets(graph: &Graph, chains: &Chains) -> Vec<Finding> {
             if below == 0 || below < budget {
                 continue;
             }
-            let chain = Chains::follow(worst.to, &chains.slowest);
-            let steps: Vec<String> = chain
-                .iter()
-                .map(|h| format!("{} ({} ms)", graph.flows[h.flow].0, graph.latency[h.flow]))
-                .collect();
+            let chain = below_of
+                .entry(worst.to)
+                .or_insert_with(|| ChainBelow::of(graph, chains, worst.to));
             let name = graph.flows[worst.flow].0;
-            let mut flows = vec![name.to_owned()];
-            flows.extend(chain.iter().map(|h| graph.flow(*h)));
-            out.push(Finding {
+            let mut flows = Vec::with_capacity(1 + chain.flows.len());
+            flows.push(name.to_owned());
+            flows.extend(chain.flows.iter().cloned());
+            let mut services = Vec::with_capacity(1 + chain.services.len());
+            services.push(graph.names[v].to_owned());
+            services.extend(chain.services.iter().cloned());
+            out.push((worst.flow.min(chain.first), Finding {
                 id: "latency-budget",
                 severity: Severity::Error,
                 text: format!(
                     "`{name}` has a {budget} ms budget, but the synchronous hops it waits on already add up to {below} ms: {} via {}.",
-                    graph.route(worst.to, &chain),
-                    steps.join(", ")
+                    chain.route, chain.steps
                 ),
                 flows,
-                services: graph.services(v, &[&[worst][..], chain.as_slice()].concat()),
+                services,
                 fix: format!(
                     "Call the downstream services in parallel or cache their answers, move work off the request path (an event on Kafka), or give `{name}` a budget the chain can meet."
                 ),
-            });
+            }));
         }
     }
     out
+}
+
+/// The slowest synchronous chain below one service, worded for
+/// `latency-budget` findings.
+struct ChainBelow {
+    /// `a` → `b` → `c`, from the service down.
+    route: String,
+    /// `pricing (150 ms), tax (100 ms)`.
+    steps: String,
+    /// The flows of the chain.
+    flows: Vec<String>,
+    /// The service and those the chain reaches.
+    services: Vec<String>,
+    /// The first of the chain's flows in file order.
+    first: usize,
+}
+
+impl ChainBelow {
+    fn of(graph: &Graph, chains: &Chains, service: usize) -> ChainBelow {
+        let chain = Chains::follow(service, &chains.slowest);
+        let mut steps = String::new();
+        for (i, h) in chain.iter().enumerate() {
+            let sep = if i == 0 { "" } else { ", " };
+            let _ = write!(
+                steps,
+                "{sep}{} ({} ms)",
+                graph.flows[h.flow].0, graph.latency[h.flow]
+            );
+        }
+        ChainBelow {
+            route: graph.route(service, &chain),
+            steps,
+            flows: chain.iter().map(|h| graph.flow(*h)).collect(),
+            services: graph.services(service, &chain),
+            first: first(chain.iter().map(|h| h.flow)),
+        }
+    }
 }
 
 /// `chain-availability` (warning).
@@ -486,7 +530,7 @@ fn latency_budgets(graph: &Graph, chains: &Chains) -> Vec<Finding> {
 /// `legacy-stock: { availability: 0.99 }`.
 ///
 /// **Fix.** Decouple the weakest hop or give callers a fallback.
-fn chain_availability(graph: &Graph, chains: &Chains) -> Vec<Finding> {
+fn chain_availability(graph: &Graph, chains: &Chains) -> Vec<Placed> {
     chains
         .starts()
         .filter(|&v| chains.weakest[v].1.is_some() && chains.weakest[v].0 < AVAILABILITY_TARGET)
@@ -502,7 +546,7 @@ fn chain_availability(graph: &Graph, chains: &Chains) -> Vec<Finding> {
             } else {
                 format!("{} = {}", factors.join(" × "), percent(product))
             };
-            Finding {
+            (first(hops.iter().map(|h| h.flow)), Finding {
                 id: "chain-availability",
                 severity: Severity::Warning,
                 text: format!(
@@ -514,7 +558,7 @@ fn chain_availability(graph: &Graph, chains: &Chains) -> Vec<Finding> {
                 flows: hops.iter().map(|h| graph.flow(*h)).collect(),
                 services: graph.services(v, &hops),
                 fix: "Make the weakest hop asynchronous, or give its callers a fallback for when it is down (timeouts, a circuit breaker, a cached answer); declare real figures under `services:` with `availability:`.".to_owned(),
-            }
+            })
         })
         .collect()
 }
@@ -532,7 +576,7 @@ fn chain_availability(graph: &Graph, chains: &Chains) -> Vec<Finding> {
 ///
 /// **Fix.** Redundancy with health checks, timeouts and circuit breakers in
 /// the callers, or event-fed copies of the data callers read.
-fn single_points_of_failure(graph: &Graph) -> Vec<Finding> {
+fn single_points_of_failure(graph: &Graph) -> Vec<Placed> {
     let mut callers: Vec<BTreeSet<usize>> = vec![BTreeSet::new(); graph.names.len()];
     let mut flows: Vec<Vec<usize>> = vec![Vec::new(); graph.names.len()];
     for (from, hops) in graph.out.iter().enumerate() {
@@ -546,21 +590,18 @@ fn single_points_of_failure(graph: &Graph) -> Vec<Finding> {
         if set.len() < SPOF_CALLERS {
             continue;
         }
-        let names: Vec<String> = set
-            .iter()
-            .map(|&c| format!("`{}`", graph.names[c]))
-            .collect();
+        let names = quoted_list(set.iter().map(|&c| graph.names[c]));
         let mut involved = flows[v].clone();
         involved.sort_unstable();
         involved.dedup();
         let service = graph.names[v];
-        out.push(Finding {
+        out.push((first(involved.first().copied()), Finding {
             id: "single-point-of-failure",
             severity: Severity::Warning,
             text: format!(
                 "`{service}` is called synchronously by {} services ({}): when it is slow or down, so are they.",
                 set.len(),
-                names.join(", ")
+                names
             ),
             flows: involved.iter().map(|&f| graph.flows[f].0.to_owned()).collect(),
             services: std::iter::once(service.to_owned())
@@ -569,7 +610,7 @@ fn single_points_of_failure(graph: &Graph) -> Vec<Finding> {
             fix: format!(
                 "Run several instances of `{service}` behind health checks, give its callers timeouts and circuit breakers with a fallback, or let them keep a copy of the data they read, fed by its events on Kafka, so they stop calling it on the hot path."
             ),
-        });
+        }));
     }
     out
 }
@@ -588,7 +629,7 @@ fn single_points_of_failure(graph: &Graph) -> Vec<Finding> {
 /// `catalog` calls `pricing`, `stock` and `reviews` for it.
 ///
 /// **Fix.** Bulk endpoints, batching, caching, or a read model fed by events.
-fn n_plus_one(graph: &Graph) -> Vec<Finding> {
+fn n_plus_one(graph: &Graph) -> Vec<Placed> {
     let mut incoming: Vec<Vec<usize>> = vec![Vec::new(); graph.names.len()];
     for (from, hops) in graph.out.iter().enumerate() {
         for hop in hops.iter().filter(|h| h.to != from) {
@@ -617,22 +658,23 @@ fn n_plus_one(graph: &Graph) -> Vec<Finding> {
         outgoing.sort_unstable();
         outgoing.dedup();
         let service = graph.names[v];
-        let asked: Vec<String> = requests
-            .iter()
-            .map(|&f| format!("`{}`", graph.flows[f].0))
-            .collect();
-        let called: Vec<String> = targets
-            .iter()
-            .map(|&t| format!("`{}`", graph.names[t]))
-            .collect();
-        out.push(Finding {
+        // Written straight into the text: a busy service answers thousands
+        // of flows, and a string per name would only be joined and dropped.
+        let asked = quoted_list(requests.iter().map(|&f| graph.flows[f].0));
+        let called = quoted_list(targets.iter().map(|&t| graph.names[t]));
+        let first = first(
+            requests
+                .first()
+                .copied()
+                .into_iter()
+                .chain(outgoing.first().copied()),
+        );
+        out.push((first, Finding {
             id: "n-plus-one",
             severity: Severity::Warning,
             text: format!(
-                "Every request to `{service}` ({}) becomes synchronous calls to {} more services ({}): N+1 calls that multiply load and add up latency.",
-                asked.join(", "),
+                "Every request to `{service}` ({asked}) becomes synchronous calls to {} more services ({called}): N+1 calls that multiply load and add up latency.",
                 targets.len(),
-                called.join(", ")
             ),
             flows: requests
                 .iter()
@@ -645,7 +687,17 @@ fn n_plus_one(graph: &Graph) -> Vec<Finding> {
             fix: format!(
                 "Let `{service}` get what it needs in fewer calls: bulk or batch endpoints, a cache, or a read model fed by the other services' events on Kafka."
             ),
-        });
+        }));
+    }
+    out
+}
+
+/// `` `a`, `b`, `c` ``.
+fn quoted_list<'a>(names: impl Iterator<Item = &'a str>) -> String {
+    let mut out = String::new();
+    for (i, name) in names.enumerate() {
+        let sep = if i == 0 { "" } else { ", " };
+        let _ = write!(out, "{sep}`{name}`");
     }
     out
 }

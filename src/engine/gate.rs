@@ -65,7 +65,7 @@ impl Gate<'_> {
 pub fn gate(report: &Report, fail_on: Severity) -> Gate<'_> {
     let mut problems = Vec::new();
     for rec in report.flows.iter().filter(|r| r.pinned) {
-        for conflict in &rec.conflicts {
+        for conflict in rec.conflicts.iter() {
             problems.push(Problem {
                 source: Source::PinnedConflict,
                 id: &conflict.id,

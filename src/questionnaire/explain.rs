@@ -33,13 +33,13 @@ pub fn recommendation(rec: &Recommendation) -> String {
     }
     if !rec.risks.is_empty() {
         out.push_str("   risks:\n");
-        for risk in &rec.risks {
+        for risk in rec.risks.iter() {
             let _ = writeln!(out, "     ! {}: {}", risk.id, risk.text);
         }
     }
     if !rec.conflicts.is_empty() {
         out.push_str("   conflicts:\n");
-        for conflict in &rec.conflicts {
+        for conflict in rec.conflicts.iter() {
             let _ = writeln!(out, "     x {}: {}", conflict.id, conflict.text);
         }
     }

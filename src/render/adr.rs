@@ -228,7 +228,7 @@ pub fn record(
     }
 
     let _ = writeln!(out, "## Decision Drivers\n");
-    for r in &rec.reasons {
+    for r in rec.reasons.iter() {
         let _ = writeln!(
             out,
             "* **{}** (`{}`, {}): {}",
@@ -285,7 +285,7 @@ fn options(out: &mut String, rec: &Recommendation) {
         if rec.pinned && *t == rec.rules_choice && *t != rec.transport {
             notes.push("the rules' choice".to_owned());
         }
-        for r in &rec.reasons {
+        for r in rec.reasons.iter() {
             if r.transport == *t
                 && (r.effect.starts_with("require") || r.effect.starts_with("exclude"))
             {
@@ -317,10 +317,10 @@ fn consequences(out: &mut String, rec: &Recommendation) {
     {
         let _ = writeln!(out, "* Good, because {} (`{}`)", clause(&r.text), r.rule);
     }
-    for r in &rec.risks {
+    for r in rec.risks.iter() {
         let _ = writeln!(out, "* Bad, because {} (`{}`)", clause(&r.text), r.id);
     }
-    for c in &rec.conflicts {
+    for c in rec.conflicts.iter() {
         let _ = writeln!(out, "* Bad, because {} (`{}`)", clause(&c.text), c.id);
     }
     if let Some(k) = &rec.kafka {

@@ -91,7 +91,7 @@ pub fn render(file: &FlowsFile, report: &Report) -> String {
             escape(&margin(rec))
         );
         out.push_str("<ul>\n");
-        for r in &rec.reasons {
+        for r in rec.reasons.iter() {
             let _ = writeln!(
                 out,
                 "<li><strong>{}</strong> (<code>{}</code>: {}): {}</li>",
@@ -101,7 +101,7 @@ pub fn render(file: &FlowsFile, report: &Report) -> String {
                 escape(&r.text)
             );
         }
-        for r in &rec.risks {
+        for r in rec.risks.iter() {
             let _ = writeln!(
                 out,
                 "<li><span class=\"sev sev-warning\">risk</span> <code>{}</code>: {}</li>",
@@ -109,7 +109,7 @@ pub fn render(file: &FlowsFile, report: &Report) -> String {
                 escape(&r.text)
             );
         }
-        for c in &rec.conflicts {
+        for c in rec.conflicts.iter() {
             let _ = writeln!(
                 out,
                 "<li><span class=\"sev sev-error\">conflict</span> <code>{}</code>: {}</li>",

@@ -58,7 +58,7 @@ pub fn render(file: &FlowsFile, report: &Report) -> String {
             margin(rec)
         );
         let _ = writeln!(out, "\n### Why\n");
-        for r in &rec.reasons {
+        for r in rec.reasons.iter() {
             let _ = writeln!(
                 out,
                 "- **{}** (`{}`: {}): {}",
@@ -67,19 +67,19 @@ pub fn render(file: &FlowsFile, report: &Report) -> String {
         }
         if !rec.risks.is_empty() {
             let _ = writeln!(out, "\n### Risks\n");
-            for r in &rec.risks {
+            for r in rec.risks.iter() {
                 let _ = writeln!(out, "- **{}** (`{}`): {}", r.criterion, r.id, r.text);
             }
         }
         if !rec.conflicts.is_empty() {
             let _ = writeln!(out, "\n### Conflicts\n");
-            for c in &rec.conflicts {
+            for c in rec.conflicts.iter() {
                 let _ = writeln!(out, "- **{}**: {}", c.id, c.text);
             }
         }
         if !rec.flips.is_empty() {
             let _ = writeln!(out, "\n### What would change it\n");
-            for f in &rec.flips {
+            for f in rec.flips.iter() {
                 let _ = writeln!(out, "- {}", f.sentence());
             }
         }

@@ -100,7 +100,7 @@ pub fn render(file: &FlowsFile, report: &Report, color: bool) -> String {
             rec.scores.rest, rec.scores.grpc, rec.scores.kafka
         );
         let _ = writeln!(out, "  reasons:");
-        for r in &rec.reasons {
+        for r in rec.reasons.iter() {
             wrap(
                 &mut out,
                 "    + ",
@@ -109,7 +109,7 @@ pub fn render(file: &FlowsFile, report: &Report, color: bool) -> String {
         }
         if !rec.risks.is_empty() {
             let _ = writeln!(out, "  risks:");
-            for r in &rec.risks {
+            for r in rec.risks.iter() {
                 wrap(
                     &mut out,
                     &format!("    {} ", style.paint("33", "!")),
@@ -119,7 +119,7 @@ pub fn render(file: &FlowsFile, report: &Report, color: bool) -> String {
         }
         if !rec.conflicts.is_empty() {
             let _ = writeln!(out, "  conflicts:");
-            for c in &rec.conflicts {
+            for c in rec.conflicts.iter() {
                 wrap(
                     &mut out,
                     &format!("    {} ", style.paint("31", "x")),

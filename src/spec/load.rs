@@ -11,7 +11,7 @@ use std::collections::{BTreeMap, HashMap};
 use schemars::{JsonSchema, Schema, SchemaGenerator, json_schema};
 use serde::Deserialize;
 use serde_json::Value as Json;
-use serde_saphyr::Spanned;
+use serde_saphyr::{Location, Spanned};
 
 use crate::error::{Diagnostic, Error, did_you_mean};
 use crate::spec::model::{
@@ -339,9 +339,128 @@ struct OutlineFlow {
     name: Option<String>,
 }
 
+/// [`RawFile`] without positions: the first, fast reading of a file.
+///
+/// Positions are only ever needed to point at a problem, yet recording them
+/// ([`Spanned`]) costs about a third of the parse and makes each flow four
+/// times larger in memory. So a file is first read into these types and
+/// validated with every position unknown; only when that finds a problem
+/// (or this reading fails) is the file read again with positions, by the
+/// very same validator, to say precisely where. A valid file is read once.
+///
+/// `deny_unknown_fields` matters: a key these types lacked would otherwise
+/// be dropped silently instead of sending the file down the full path.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct LeanFile {
+    #[serde(default)]
+    version: Option<Json>,
+    #[serde(default)]
+    system: Option<String>,
+    #[serde(default)]
+    transports: Option<Vec<String>>,
+    #[serde(default)]
+    services: Option<HashMap<String, Option<LeanService>>>,
+    #[serde(default)]
+    flows: Option<Vec<LeanFlow>>,
+}
+
+/// [`RawService`] without positions.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct LeanService {
+    #[serde(default)]
+    description: Option<String>,
+    #[serde(default)]
+    availability: Option<Json>,
+    #[serde(default)]
+    instances: Option<Json>,
+}
+
+/// [`RawFlow`] without positions.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct LeanFlow {
+    #[serde(default)]
+    name: Option<String>,
+    #[serde(default)]
+    description: Option<String>,
+    #[serde(default)]
+    from: Option<String>,
+    #[serde(default)]
+    to: Option<Json>,
+    #[serde(default)]
+    interaction: Option<String>,
+    #[serde(default)]
+    client: Option<String>,
+    #[serde(default)]
+    coupling: Option<String>,
+    #[serde(default)]
+    latency_ms: Option<u64>,
+    #[serde(default)]
+    throughput: Option<u64>,
+    #[serde(default)]
+    delivery: Option<String>,
+    #[serde(default)]
+    replay: Option<bool>,
+    #[serde(default)]
+    ordering: Option<String>,
+    #[serde(default)]
+    format: Option<String>,
+    #[serde(default)]
+    contract: Option<String>,
+    #[serde(default)]
+    payload_bytes: Option<u64>,
+    #[serde(default)]
+    topic: Option<String>,
+    #[serde(default)]
+    retention_hours: Option<Json>,
+    #[serde(default)]
+    transport: Option<String>,
+}
+
+/// A value at an unknown position, for the validator's fast first pass.
+fn unplaced<T>(value: T) -> Spanned<T> {
+    Spanned::new(value, Location::UNKNOWN, Location::UNKNOWN)
+}
+
+impl LeanFlow {
+    fn into_raw(self) -> RawFlow {
+        RawFlow {
+            name: self.name.map(unplaced),
+            description: self.description,
+            from: self.from.map(unplaced),
+            to: self.to.map(unplaced),
+            interaction: self.interaction.map(unplaced),
+            client: self.client.map(unplaced),
+            coupling: self.coupling.map(unplaced),
+            latency_ms: self.latency_ms.map(unplaced),
+            throughput: self.throughput.map(unplaced),
+            delivery: self.delivery.map(unplaced),
+            replay: self.replay.map(unplaced),
+            ordering: self.ordering.map(unplaced),
+            format: self.format.map(unplaced),
+            contract: self.contract.map(unplaced),
+            payload_bytes: self.payload_bytes.map(unplaced),
+            topic: self.topic.map(unplaced),
+            retention_hours: self.retention_hours.map(unplaced),
+            transport: self.transport.map(unplaced),
+        }
+    }
+}
+
+/// A file's flows as the validator takes them: where the list starts, and
+/// each flow with where it starts.
+struct FlowList<I> {
+    at: Pos,
+    len: usize,
+    items: I,
+}
+
 /// Loads and validates a flows file from its bytes.
 pub fn load(file: &str, bytes: &[u8]) -> Result<FlowsFile, Error> {
-    load_mapped(file, bytes).map(|(flows, _)| flows)
+    let text = yaml::text(file, bytes)?;
+    load_str(file, text)
 }
 
 /// [`load`], also returning where each flow sits in the file.
@@ -351,20 +470,25 @@ pub fn load_mapped(file: &str, bytes: &[u8]) -> Result<(FlowsFile, SourceMap), E
 }
 
 /// Loads and validates a flows file from text.
+///
+/// A valid file is read once, without positions ([`LeanFile`]); a file with
+/// any problem is read again with positions so that every diagnostic points
+/// at its source, exactly as [`load_str_mapped`] reports it.
 pub fn load_str(file: &str, text: &str) -> Result<FlowsFile, Error> {
+    if let Ok(lean) = yaml::parse::<LeanFile>(file, text) {
+        let mut v = Validator::new(file, text, false);
+        let flows_file = v.lean_file(lean);
+        if v.errors.is_empty() {
+            return Ok(flows_file);
+        }
+    }
     load_str_mapped(file, text).map(|(flows, _)| flows)
 }
 
 /// [`load_str`], also returning where each flow sits in the file.
 pub fn load_str_mapped(file: &str, text: &str) -> Result<(FlowsFile, SourceMap), Error> {
     let raw: RawFile = yaml::parse(file, text).map_err(|d| in_flow_context(d, text))?;
-    let mut v = Validator {
-        file,
-        lines: text.lines().collect(),
-        errors: Vec::new(),
-        good_services: std::collections::HashSet::new(),
-        map: SourceMap::default(),
-    };
+    let mut v = Validator::new(file, text, true);
     let flows_file = v.file(raw);
     if v.errors.is_empty() {
         return Ok((flows_file, v.map));
@@ -456,9 +580,63 @@ struct Validator<'a> {
     /// Service names already checked and found good: most flows name
     /// services other flows named before.
     good_services: std::collections::HashSet<String>,
+    /// Whether positions are known. Without them (the fast first pass of
+    /// [`load_str`]) the validator only decides whether the file is valid:
+    /// its diagnostics are thrown away and the file is read again with
+    /// positions, so nothing that needs the source text may succeed here.
+    placed: bool,
 }
 
-impl Validator<'_> {
+impl<'a> Validator<'a> {
+    fn new(file: &'a str, text: &'a str, placed: bool) -> Validator<'a> {
+        Validator {
+            file,
+            // Only diagnostics read the lines, and only placed ones are shown.
+            lines: if placed {
+                text.lines().collect()
+            } else {
+                Vec::new()
+            },
+            errors: Vec::new(),
+            good_services: std::collections::HashSet::new(),
+            map: SourceMap::default(),
+            placed,
+        }
+    }
+
+    /// [`Self::file`] for a file read without positions.
+    fn lean_file(&mut self, lean: LeanFile) -> FlowsFile {
+        let raw = RawFile {
+            version: lean.version.map(unplaced),
+            system: lean.system.map(unplaced),
+            transports: lean
+                .transports
+                .map(|ts| unplaced(ts.into_iter().map(unplaced).collect())),
+            services: lean.services.map(|services| {
+                services
+                    .into_iter()
+                    .map(|(name, service)| {
+                        let service = service.map(|s| RawService {
+                            description: s.description,
+                            availability: s.availability.map(unplaced),
+                            instances: s.instances.map(unplaced),
+                        });
+                        (unplaced(name), service)
+                    })
+                    .collect()
+            }),
+            flows: None,
+        };
+        // Flows are converted one at a time, so that the large positioned
+        // form of all of them never sits in memory at once.
+        let flows = lean.flows.map(|flows| FlowList {
+            at: Pos::default(),
+            len: flows.len(),
+            items: flows.into_iter().map(|f| (Pos::default(), f.into_raw())),
+        });
+        self.file_with(raw, flows)
+    }
+
     /// A diagnostic at `at`, with its source line.
     fn diagnostic(&self, message: String, at: Pos, width: usize) -> Diagnostic {
         let line = self.lines.get(at.line.saturating_sub(1)).copied();
@@ -474,7 +652,24 @@ impl Validator<'_> {
         self.errors.last_mut().expect("just pushed")
     }
 
-    fn file(&mut self, raw: RawFile) -> FlowsFile {
+    fn file(&mut self, mut raw: RawFile) -> FlowsFile {
+        let flows = raw.flows.take().map(|list| FlowList {
+            at: yaml::pos(list.referenced),
+            len: list.value.len(),
+            items: list
+                .value
+                .into_iter()
+                .map(|f| (yaml::pos(f.referenced), f.value)),
+        });
+        self.file_with(raw, flows)
+    }
+
+    /// Validates the file; its flows come apart, in file order.
+    fn file_with(
+        &mut self,
+        raw: RawFile,
+        flows: Option<FlowList<impl Iterator<Item = (Pos, RawFlow)>>>,
+    ) -> FlowsFile {
         self.version(raw.version.as_ref());
         let system = match raw.system {
             Some(s) => {
@@ -496,11 +691,9 @@ impl Validator<'_> {
                 description: service.description,
                 availability: self.availability(service.availability.as_ref(), &name.value),
                 instances: self
-                    .whole(
-                        service.instances.as_ref(),
-                        "instances",
-                        &format!(" of service `{}`", name.value),
-                    )
+                    .whole(service.instances.as_ref(), "instances", &|| {
+                        format!(" of service `{}`", name.value)
+                    })
                     .map(|n| u32::try_from(n).unwrap_or(u32::MAX)),
             };
             services.insert(name.value, parsed);
@@ -520,10 +713,24 @@ impl Validator<'_> {
                 );
             }
         }
-        let flows = self.flows(raw.flows, &transports, &declared);
-        for flow in &flows {
-            for service in std::iter::once(&flow.from).chain(&flow.to) {
-                services.entry(service.clone()).or_default();
+        let flows = self.flows(flows, &transports, &declared);
+        // Every service a kept flow names passed `service_ref`, which
+        // remembered it; and without errors (a file with errors is never
+        // returned) every service remembered is named by a kept flow. So
+        // the few distinct names stand for the many mentions.
+        debug_assert!(
+            !self.errors.is_empty() || {
+                let named: std::collections::HashSet<&String> = flows
+                    .iter()
+                    .flat_map(|f| std::iter::once(&f.from).chain(&f.to))
+                    .collect();
+                named.len() == self.good_services.len()
+                    && named.iter().all(|s| self.good_services.contains(*s))
+            }
+        );
+        for service in &self.good_services {
+            if !services.contains_key(service) {
+                services.insert(service.clone(), Service::default());
             }
         }
         FlowsFile {
@@ -641,7 +848,7 @@ impl Validator<'_> {
 
     fn flows(
         &mut self,
-        raw: Option<Spanned<Vec<Spanned<RawFlow>>>>,
+        raw: Option<FlowList<impl Iterator<Item = (Pos, RawFlow)>>>,
         transports: &[Transport],
         declared: &[(String, Pos)],
     ) -> Vec<Flow> {
@@ -651,23 +858,26 @@ impl Validator<'_> {
             );
             return Vec::new();
         };
-        if raw.value.is_empty() {
-            self.error(
-                "`flows` is empty".into(),
-                Some(yaml::pos(raw.referenced)),
-                1,
-            )
-            .notes
-            .push("describe at least one flow".into());
+        if raw.len == 0 {
+            self.error("`flows` is empty".into(), Some(raw.at), 1)
+                .notes
+                .push("describe at least one flow".into());
         }
-        let mut seen: BTreeMap<String, usize> = BTreeMap::new();
-        let mut topics: BTreeMap<String, (String, String)> = BTreeMap::new();
-        let mut flows = Vec::new();
-        for (index, raw_flow) in raw.value.into_iter().enumerate() {
-            let start = yaml::pos(raw_flow.referenced);
-            let Some(flow) = self.flow(raw_flow.value, start, index, transports, declared) else {
+        // Hash maps sized up front: these see every flow, and ordered maps
+        // would make the check O(n log n) in string comparisons.
+        let capacity = if self.placed { raw.len } else { 0 };
+        let mut seen: HashMap<String, usize> = HashMap::with_capacity(capacity);
+        // The first flow (index into `flows`) using each topic key.
+        let mut topics: HashMap<String, usize> = HashMap::with_capacity(capacity);
+        let mut flows: Vec<Flow> = Vec::with_capacity(raw.len);
+        for (index, (start, raw_flow)) in raw.items.enumerate() {
+            let Some(flow) = self.flow(raw_flow, start, index, transports, declared) else {
                 continue;
             };
+            if !self.placed {
+                flows.push(flow);
+                continue;
+            }
             if let Some(first) = seen.get(&flow.name) {
                 let at = self.position_of_name(&flow.name, start);
                 self.error(format!("duplicate flow name `{}`", flow.name), at, flow.name.len())
@@ -676,24 +886,55 @@ impl Validator<'_> {
                 continue;
             }
             seen.insert(flow.name.clone(), start.line);
-            self.map.flows.insert(flow.name.clone(), start);
-            let topic = flow.topic_name().to_owned();
-            if let Some((other_flow, other_topic)) = topics.get(&names::topic_key(&topic)) {
-                if *other_topic != topic {
-                    self.error(
-                        format!("topic `{topic}` of flow `{}` collides with topic `{other_topic}` of flow `{other_flow}`", flow.name),
-                        Some(start),
-                        1,
-                    )
-                    .notes
-                    .push("Kafka treats '.' and '_' alike in metric names; rename one topic".into());
+            if self.placed {
+                self.map.flows.insert(flow.name.clone(), start);
+            }
+            let topic = flow.topic_name();
+            let key = names::topic_key(topic);
+            if let Some(&other) = topics.get(&key) {
+                let (other_flow, other_topic) = (&flows[other].name, flows[other].topic_name());
+                if other_topic != topic {
+                    let message = format!(
+                        "topic `{topic}` of flow `{}` collides with topic `{other_topic}` of flow `{other_flow}`",
+                        flow.name
+                    );
+                    self.error(message, Some(start), 1).notes.push(
+                        "Kafka treats '.' and '_' alike in metric names; rename one topic".into(),
+                    );
                 }
             } else {
-                topics.insert(names::topic_key(&topic), (flow.name.clone(), topic));
+                topics.insert(key, flows.len());
             }
             flows.push(flow);
         }
+        if !self.placed {
+            self.any_name_or_topic_twice(&flows);
+        }
         flows
+    }
+
+    /// The duplicate-name and topic-collision checks of [`Self::flows`],
+    /// for the reading without positions, where only whether they fail
+    /// matters: run once all flows are in, they borrow the names instead
+    /// of copying each into a map. A topic collides when some flow uses
+    /// another spelling of a topic key than the first flow with that key,
+    /// that is, when one key has two spellings.
+    fn any_name_or_topic_twice(&mut self, flows: &[Flow]) {
+        let mut names = std::collections::HashSet::with_capacity(flows.len());
+        let mut topics: HashMap<Cow<'_, str>, &str> = HashMap::with_capacity(flows.len());
+        for flow in flows {
+            let topic = flow.topic_name();
+            let key = if topic.contains('.') {
+                Cow::Owned(names::topic_key(topic))
+            } else {
+                Cow::Borrowed(topic)
+            };
+            let spelled_twice = *topics.entry(key).or_insert(topic) != topic;
+            if !names.insert(flow.name.as_str()) || spelled_twice {
+                self.error(format!("flow `{}` is not unique", flow.name), None, 1);
+                return;
+            }
+        }
     }
 
     fn position_of_name(&self, name: &str, start: Pos) -> Option<Pos> {
@@ -730,7 +971,8 @@ impl Validator<'_> {
         if !self.name(&name, "flow", None) {
             return None;
         }
-        let flow_name = name.value.clone();
+        let name_at = yaml::pos(name.referenced);
+        let flow_name = name.value;
         let here = Some(flow_name.as_str());
         let from = if let Some(from) = raw.from {
             self.service_ref(&from, &flow_name, declared);
@@ -738,21 +980,18 @@ impl Validator<'_> {
         } else {
             self.error(
                 format!("flow `{flow_name}` has no `from`"),
-                Some(yaml::pos(name.referenced)),
+                Some(name_at),
                 flow_name.len(),
             )
             .notes
             .push("`from` names the calling or producing service".into());
             String::new()
         };
-        let to = self.to(
-            raw.to.as_ref(),
-            &flow_name,
-            yaml::pos(name.referenced),
-            declared,
-        );
+        let to = self.to(raw.to, &flow_name, name_at, declared);
 
-        let mut flow = Flow::new(&flow_name, &from, "");
+        // Name and from are moved in at the end, not copied.
+        let mut flow = Flow::new("", "", "");
+        flow.from = from;
         flow.to = to;
         flow.description = raw.description;
         if let Some(v) = &raw.interaction {
@@ -813,15 +1052,15 @@ impl Validator<'_> {
             }
             flow.topic = Some(topic.value);
         }
-        flow.retention_hours = self.whole(
-            raw.retention_hours.as_ref(),
-            "retention_hours",
-            &format!(" in flow `{flow_name}`"),
-        );
+        flow.retention_hours = self.whole(raw.retention_hours.as_ref(), "retention_hours", &|| {
+            format!(" in flow `{flow_name}`")
+        });
         if let Some(pinned) = &raw.transport {
-            self.map
-                .pins
-                .insert(flow_name.clone(), yaml::pos(pinned.referenced));
+            if self.placed {
+                self.map
+                    .pins
+                    .insert(flow_name.clone(), yaml::pos(pinned.referenced));
+            }
             flow.transport = self.keyword(
                 pinned,
                 "transport",
@@ -847,6 +1086,7 @@ impl Validator<'_> {
                 }
             }
         }
+        flow.name = flow_name;
         (self.errors.len() == errors_before).then_some(flow)
     }
 
@@ -867,13 +1107,19 @@ impl Validator<'_> {
 
     /// A whole number of at least 1, given as any YAML scalar, so that a
     /// wrong one gets the same message as `latency_ms` does.
-    fn whole(&mut self, raw: Option<&Spanned<Json>>, field: &str, context: &str) -> Option<u64> {
+    /// `context` ("in flow `x`") is built only for a message.
+    fn whole(
+        &mut self,
+        raw: Option<&Spanned<Json>>,
+        field: &str,
+        context: &dyn Fn() -> String,
+    ) -> Option<u64> {
         let raw = raw?;
         match raw.value.as_u64() {
             Some(n) if n >= 1 => Some(n),
             Some(_) => {
                 self.error(
-                    format!("`{field}`{context} must be at least 1"),
+                    format!("`{field}`{} must be at least 1", context()),
                     Some(yaml::pos(raw.referenced)),
                     1,
                 )
@@ -885,7 +1131,7 @@ impl Validator<'_> {
                 let written = self.written(raw);
                 let d = self
                     .diagnostic(
-                        format!("invalid value `{written}` for `{field}`{context}"),
+                        format!("invalid value `{written}` for `{field}`{}", context()),
                         yaml::pos(raw.referenced),
                         written.chars().count(),
                     )
@@ -1000,7 +1246,7 @@ impl Validator<'_> {
 
     fn to(
         &mut self,
-        raw: Option<&Spanned<Json>>,
+        raw: Option<Spanned<Json>>,
         flow: &str,
         name_at: Pos,
         declared: &[(String, Pos)],
@@ -1016,14 +1262,23 @@ impl Validator<'_> {
             return Vec::new();
         };
         let at = yaml::pos(raw.referenced);
-        let items: Vec<String> = match &raw.value {
-            Json::String(s) => vec![s.clone()],
+        let items: Vec<String> = match raw.value {
+            Json::String(s) => vec![s],
+            // Without positions the name as written cannot be read back:
+            // leave it to the full reading.
+            Json::Bool(_) | Json::Number(_) if !self.placed => {
+                self.error("`to` needs its source text".into(), None, 1);
+                return Vec::new();
+            }
             // YAML reads a bare `y`, `no` or `1` as a bool or number; the
             // user meant the name as written.
             Json::Bool(_) | Json::Number(_) => vec![scalar_in(&self.lines, at)],
             Json::Array(items) if items.iter().all(Json::is_string) => items
-                .iter()
-                .filter_map(|i| i.as_str().map(str::to_owned))
+                .into_iter()
+                .filter_map(|i| match i {
+                    Json::String(s) => Some(s),
+                    _ => None,
+                })
                 .collect(),
             _ => {
                 self.error(
@@ -1150,6 +1405,37 @@ mod tests {
         load_str("flows.yaml", text)
             .expect_err("refused")
             .to_string()
+    }
+
+    /// The fast reading without positions must agree with the full one on
+    /// every valid file, or `load_str` would depend on which path ran.
+    #[test]
+    fn the_reading_without_positions_matches_the_full_one() {
+        let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/examples");
+        let mut texts = vec![FILE.to_owned()];
+        for entry in std::fs::read_dir(dir).expect("examples") {
+            let path = entry.expect("entry").path();
+            if path.extension().is_some_and(|e| e == "yaml") {
+                texts.push(std::fs::read_to_string(&path).expect("example"));
+            }
+        }
+        for text in &texts {
+            let lean = yaml::parse::<LeanFile>("flows.yaml", text).expect("reads");
+            let mut v = Validator::new("flows.yaml", text, false);
+            let fast = v.lean_file(lean);
+            assert!(v.errors.is_empty(), "{text}");
+            let (full, _) = load_str_mapped("flows.yaml", text).expect("loads");
+            assert_eq!(fast, full);
+        }
+    }
+
+    /// A bare `yes` in `to` is the name as written, which only the reading
+    /// with positions can recover.
+    #[test]
+    fn a_name_yaml_reads_as_a_bool_needs_the_full_reading() {
+        let text = "version: 1\nflows:\n  - name: ask\n    from: a\n    to: yes\n";
+        let file = load_str("flows.yaml", text).expect("loads");
+        assert_eq!(file.flows[0].to, ["yes"]);
     }
 
     #[test]
