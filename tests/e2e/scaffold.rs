@@ -183,3 +183,34 @@ fn rerunning_keeps_the_edited_handlers() {
     assert_eq!(fs::read_to_string(&handlers).unwrap(), edited);
     assert!(edited.contains("SHIPPED"));
 }
+
+/// The third-party dependency lines of a workspace manifest, in order.
+fn third_party_dependencies(manifest: &str) -> Vec<&str> {
+    let start = manifest
+        .find("\nanyhow = ")
+        .expect("the manifest lists anyhow first among third-party crates");
+    manifest[start..]
+        .lines()
+        .take_while(|line| !line.starts_with('['))
+        .filter(|line| line.contains(" = ") && !line.starts_with('#'))
+        .collect()
+}
+
+#[test]
+fn service_benchmark_baseline_has_the_generated_dependencies() {
+    // benches/services/bare is the floor the generated services are measured
+    // against; with other dependency versions or features the ratio would
+    // compare different builds.
+    let plan = plan("examples/orders.yaml");
+    let generated = &plan
+        .files
+        .iter()
+        .find(|file| file.path == "Cargo.toml")
+        .expect("a workspace manifest")
+        .contents;
+    let bare = fs::read_to_string(repo("benches/services/bare/Cargo.toml")).unwrap();
+    assert_eq!(
+        third_party_dependencies(&bare),
+        third_party_dependencies(generated)
+    );
+}

@@ -1,0 +1,2 @@
+//! Links nothing on purpose: only makes cargo compile the dependencies.
+fn main() {}

@@ -1,0 +1,89 @@
+#!/usr/bin/env bash
+# Requests per second of the generated `orders` service (every layer on)
+# against a bare axum + tonic server answering the same (bare/), issue 3
+# item 8. Release builds; both servers pinned to CPU 0, the load generator
+# (wrk for REST, h2load with a gRPC body for gRPC) to CPU 1; the two servers
+# alternate within each round, so drift hits both. Needs wrk, h2load
+# (nghttp2-client), curl, taskset, python3 and 2 CPUs.
+#
+# Usage: benches/services/throughput.sh [ROUNDS=5] [DUR=15] [WARM=3]
+#   WORK        scratch folder (default target/service-bench)
+#   CARGO_TARGET_DIR  shared target for the tool and both workspaces
+#                     (default $WORK/target)
+# Prints a per-round table and the median ratios generated/bare, in requests
+# per second and per server CPU-second (robust to other work on CPU 0).
+set -euo pipefail
+HERE=$(cd "$(dirname "$0")" && pwd); ROOT=$(cd "$HERE/../.." && pwd)
+ROUNDS=${1:-5}; DUR=${2:-15}; WARM=${3:-3}
+WORK=${WORK:-$ROOT/target/service-bench}; mkdir -p "$WORK"
+export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$WORK/target}
+for tool in wrk h2load curl taskset python3; do
+  command -v $tool >/dev/null || { echo "missing: $tool"; exit 2; }
+done
+
+# Build: the tool, the built-in example's workspace, the bare baseline.
+(cd "$ROOT" && cargo build --release -q)
+rm -rf "$WORK/shop"
+"$CARGO_TARGET_DIR/release/commsadvise" scaffold --out "$WORK/shop" >/dev/null
+(cd "$WORK/shop" && cargo build --release -q -p orders)
+cp "$CARGO_TARGET_DIR/release/orders" "$WORK/bin-orders"
+"$HERE/assemble-bare.sh" "$WORK/shop" "$WORK/bare"
+(cd "$WORK/bare" && cargo build --release -q -p bare)
+cp "$CARGO_TARGET_DIR/release/bare" "$WORK/bin-bare"
+# gRPC frame of OrderRequest { order_id: "12345" }.
+printf '\x00\x00\x00\x00\x07\x0a\x0512345' > "$WORK/body.bin"
+
+OUT=$WORK/throughput-$(date +%Y%m%dT%H%M%S); mkdir -p "$OUT"
+URL=/orders/12345; RPC=/orders.OrderService/GetOrder
+declare -A HTTP=([generated]=18080 [bare]=18090) GRPC=([generated]=18081 [bare]=18091)
+HTTP_ADDR=127.0.0.1:18080 GRPC_ADDR=127.0.0.1:18081 KAFKA_BROKERS=127.0.0.1:1 \
+  taskset -c 0 "$WORK/bin-orders" >"$OUT/orders.log" 2>&1 & OPID=$!
+HTTP_ADDR=127.0.0.1:18090 GRPC_ADDR=127.0.0.1:18091 \
+  taskset -c 0 "$WORK/bin-bare" >"$OUT/bare.log" 2>&1 & BPID=$!
+trap 'kill $OPID $BPID 2>/dev/null || true' EXIT
+declare -A PID=([generated]=$OPID [bare]=$BPID)
+sleep 7   # past orders' 5 s Kafka admin timeout (no broker here)
+
+for s in generated bare; do   # both answer correctly before anything is timed
+  body=$(curl -s "http://127.0.0.1:${HTTP[$s]}$URL")
+  [[ $body == '{"orderId":"12345","status":"CREATED"}' ]] || { echo "$s REST body: $body"; exit 1; }
+  st=$(curl -s -v --http2-prior-knowledge -H 'content-type: application/grpc' -H 'te: trailers' \
+        --data-binary @"$WORK/body.bin" "http://127.0.0.1:${GRPC[$s]}$RPC" -o /dev/null 2>&1 \
+        | tr -d '\r' | grep -i '< grpc-status' || true)
+  [[ $st == '< grpc-status: 0' ]] || { echo "$s gRPC: $st"; exit 1; }
+done
+
+cpu() { awk '/^cpu[01] /{printf "%s %d %d ", $1, $2+$3+$4+$7+$8, $5+$6}' /proc/stat; }
+ptime() { awk '{print $14+$15}' "/proc/$1/stat"; }   # utime+stime, clock ticks
+echo "proto,round,server,rps,errors,srv_cpu_s,cpu0_busy,cpu1_busy,load1" > "$OUT/rounds.csv"
+measure() { # proto round server
+  local proto=$1 r=$2 s=$3 c0 c1 t0 t1 rps err u0 u1 scpu
+  if [[ $proto == rest ]]; then
+    taskset -c 1 wrk -t1 -c32 -d"${WARM}s" "http://127.0.0.1:${HTTP[$s]}$URL" >/dev/null
+    c0=$(cpu); t0=$(ptime "${PID[$s]}")
+    taskset -c 1 wrk -t1 -c32 -d"${DUR}s" "http://127.0.0.1:${HTTP[$s]}$URL" >"$OUT/$proto-$r-$s.txt"
+    rps=$(awk '/^Requests\/sec/{print $2}' "$OUT/$proto-$r-$s.txt")
+    err=$(awk '/Non-2xx|Socket errors/{printf "%s ", $0}' "$OUT/$proto-$r-$s.txt")
+  else
+    c0=$(cpu); t0=$(ptime "${PID[$s]}")
+    taskset -c 1 h2load -D "$DUR" --warm-up-time="$WARM" -c 16 -m 16 -t 1 -d "$WORK/body.bin" \
+      -H 'content-type: application/grpc' -H 'te: trailers' \
+      "http://127.0.0.1:${GRPC[$s]}$RPC" >"$OUT/$proto-$r-$s.txt"
+    rps=$(awk '/^finished in/{gsub(",","",$4); print $4}' "$OUT/$proto-$r-$s.txt")
+    err=$(awk '/^requests:/{print $10" failed "$12" errored"}' "$OUT/$proto-$r-$s.txt")
+  fi
+  c1=$(cpu); t1=$(ptime "${PID[$s]}")
+  read -r _ b0a i0a _ b1a i1a <<<"$c0"; read -r _ b0b i0b _ b1b i1b <<<"$c1"
+  u0=$(( 100*(b0b-b0a)/(b0b-b0a+i0b-i0a) )); u1=$(( 100*(b1b-b1a)/(b1b-b1a+i1b-i1a) ))
+  scpu=$(awk -v a="$t0" -v b="$t1" 'BEGIN{printf "%.1f",(b-a)/100}')
+  echo "$proto,$r,$s,$rps,\"$err\",$scpu,$u0,$u1,$(cut -d' ' -f1 /proc/loadavg)" >> "$OUT/rounds.csv"
+}
+uptime | tee "$OUT/uptime-start.txt"
+for proto in rest grpc; do
+  for r in $(seq 1 "$ROUNDS"); do
+    measure "$proto" "$r" generated
+    measure "$proto" "$r" bare
+  done
+done
+uptime | tee "$OUT/uptime-end.txt"
+python3 "$HERE/summarize.py" "$OUT/rounds.csv" "$DUR" | tee "$OUT/summary.txt"
