@@ -27,8 +27,10 @@ hf cold-bare-all -r "$CR" -n 'bare, all dependencies: cargo build (cold)' \
   --prepare "rm -rf $T/bare" "cd $B && CARGO_TARGET_DIR=$T/bare cargo build --offline -q"
 hf cold-bare-min -r "$CR" -n 'bare server only: cargo build -p bare (cold)' \
   --prepare "rm -rf $T/bare-min" "cd $B && CARGO_TARGET_DIR=$T/bare-min cargo build --offline -q -p bare"
-hf warm-shop -r "$WR" -w 1 -n 'generated: touch services/orders/src/lib.rs; cargo build' \
+hf warm-shop-lib -r "$WR" -w 1 -n 'generated: touch services/orders/src/lib.rs; cargo build' \
   --prepare "touch $S/services/orders/src/lib.rs" "cd $S && CARGO_TARGET_DIR=$T/shop cargo build --offline -q"
+hf warm-shop-main -r "$WR" -w 1 -n 'generated: touch services/orders/src/main.rs; cargo build' \
+  --prepare "touch $S/services/orders/src/main.rs" "cd $S && CARGO_TARGET_DIR=$T/shop cargo build --offline -q"
 hf warm-bare -r "$WR" -w 1 -n 'bare: touch services/bare/src/main.rs; cargo build' \
   --prepare "touch $B/services/bare/src/main.rs" "cd $B && CARGO_TARGET_DIR=$T/bare cargo build --offline -q"
 uptime | tee "$OUT/uptime-end.txt"
