@@ -11,7 +11,10 @@
 #   CARGO_TARGET_DIR  shared target for the tool and both workspaces
 #                     (default $WORK/target)
 # Prints a per-round table and the median ratios generated/bare, in requests
-# per second and per server CPU-second (robust to other work on CPU 0).
+# per second and per server CPU-second (robust to other work on CPU 0). Any
+# failed request stops the run. `orders` runs without a broker (its Kafka
+# client keeps retrying in the background on CPU 0), which can only count
+# against the generated side.
 set -euo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd); ROOT=$(cd "$HERE/../.." && pwd)
 ROUNDS=${1:-5}; DUR=${2:-15}; WARM=${3:-3}
@@ -77,6 +80,10 @@ measure() { # proto round server
   u0=$(( 100*(b0b-b0a)/(b0b-b0a+i0b-i0a) )); u1=$(( 100*(b1b-b1a)/(b1b-b1a+i1b-i1a) ))
   scpu=$(awk -v a="$t0" -v b="$t1" 'BEGIN{printf "%.1f",(b-a)/100}')
   echo "$proto,$r,$s,$rps,\"$err\",$scpu,$u0,$u1,$(cut -d' ' -f1 /proc/loadavg)" >> "$OUT/rounds.csv"
+  # Failed requests would count as throughput: a round with any is void.
+  if [[ -n $err && $err != "0 failed 0 errored" ]]; then
+    echo "$proto round $r, $s: errors: $err (see $OUT/$proto-$r-$s.txt)"; exit 1
+  fi
 }
 uptime | tee "$OUT/uptime-start.txt"
 for proto in rest grpc; do

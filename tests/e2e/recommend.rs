@@ -319,3 +319,57 @@ fn reasons_are_never_empty_even_when_user_rules_silence_every_built_in_one() {
     assert_eq!(reasons[0]["rule"], "no-rule-fired");
     assert_eq!(report["flows"][0]["transport"], "rest");
 }
+
+/// The engine evaluates each distinct shape of flow once and shares the
+/// verdict; sharing must never change what a flow gets.
+#[test]
+fn a_flow_gets_the_same_recommendation_alone_as_among_flows_of_its_shape() {
+    use commsadvise::engine::{RuleSet, recommend};
+
+    let rules = RuleSet::builtin().expect("built-in rules");
+    let shared = "version: 1
+services:
+  audit: { instances: 12 }
+flows:
+  - { name: a, from: orders, to: [billing], interaction: event, throughput: 500, payload_bytes: 1000 }
+  - { name: b, from: orders, to: [audit], interaction: event, throughput: 500, payload_bytes: 1000, topic: audit-log, retention_hours: 24 }
+  - { name: c, from: shop, to: [billing], interaction: event, throughput: 500, payload_bytes: 1000, transport: kafka }
+";
+    let mut files = vec![("shared.yaml".to_owned(), shared.to_owned())];
+    for example in [
+        "examples/orders.yaml",
+        "examples/spec-cases.yaml",
+        "examples/marketplace.yaml",
+    ] {
+        let text = std::fs::read_to_string(crate::common::repo(example)).unwrap();
+        files.push((example.to_owned(), text));
+    }
+    for (name, text) in &files {
+        let file = commsadvise::spec::load_str(name, text).expect("a valid file");
+        let together = recommend(&file, &rules);
+        for (i, flow) in file.flows.iter().enumerate() {
+            let mut alone = file.clone();
+            alone.flows = vec![flow.clone()];
+            assert_eq!(
+                recommend(&alone, &rules).flows[0],
+                together.flows[i],
+                "{name}: flow `{}`",
+                flow.name
+            );
+        }
+    }
+
+    // Flows a and b share a shape, and so their reasons, but not their topic
+    // sizing: b's receiver runs 12 instances and keeps a day of events.
+    let file = commsadvise::spec::load_str("shared.yaml", shared).unwrap();
+    let report = recommend(&file, &rules);
+    let (a, b) = (&report.flows[0], &report.flows[1]);
+    assert_eq!(a.reasons, b.reasons);
+    let (ka, kb) = (a.kafka.as_ref().unwrap(), b.kafka.as_ref().unwrap());
+    assert_eq!(kb.topic, "audit-log");
+    assert_ne!(ka.topic, kb.topic);
+    assert_eq!(kb.partitions, 12);
+    assert!(ka.partitions < 12);
+    assert_eq!(kb.retention_hours, 24);
+    assert_ne!(ka.retention_hours, 24);
+}

@@ -25,7 +25,7 @@ use tonic::{
     transport::{Server, server::TcpIncoming},
 };
 use tonic_health::ServingStatus;
-use tracing::{error, info};
+use tracing::{error, info, warn};
 
 use crate::{
     config::{self, GRPC_MAX_MESSAGE_BYTES, GRPC_REQUEST_TIMEOUT},
@@ -59,7 +59,10 @@ impl From<HandlerError> for Status {
         match err {
             HandlerError::InvalidArgument(m) => Status::invalid_argument(m),
             HandlerError::NotFound(m) => Status::not_found(m),
-            HandlerError::Unavailable(m) => Status::unavailable(m),
+            HandlerError::Unavailable(m) => {
+                warn!(detail = %m, "handler unavailable");
+                Status::unavailable(m)
+            }
             HandlerError::Internal(detail) => {
                 error!(%detail, "handler failed");
                 Status::internal("internal error")

@@ -38,7 +38,7 @@ use serde_json::json;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 use tower_http::trace::TraceLayer;
-use tracing::{Level, error, info};
+use tracing::{Level, error, info, warn};
 
 use crate::{
     config::{self, HTTP_BODY_LIMIT_BYTES, HTTP_REQUEST_TIMEOUT},
@@ -151,13 +151,15 @@ impl IntoResponse for HandlerError {
             HandlerError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             HandlerError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         };
-        match self {
+        match &self {
             HandlerError::Internal(detail) => {
                 error!(%detail, "handler failed");
-                error_response(status, "internal error")
+                return error_response(status, "internal error");
             }
-            other => error_response(status, &other.to_string()),
+            HandlerError::Unavailable(detail) => warn!(%detail, "handler unavailable"),
+            HandlerError::InvalidArgument(_) | HandlerError::NotFound(_) => {}
         }
+        error_response(status, &self.to_string())
     }
 }
 
@@ -205,7 +207,7 @@ fn timeout_message() -> String {
 }
 
 /// The request guard: body limit, request timeout and JSON error bodies in
-/// one layer and one future, with no allocation or timer on the fast path.
+/// one layer and one future, with no timer on the fast path.
 mod guard {
     use std::{
         pin::Pin,
