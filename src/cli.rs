@@ -75,10 +75,10 @@ pub struct SizingOptions {
     #[arg(long, value_name = "MSG/S", default_value_t = crate::engine::sizing::CONSUMER_RATE, value_parser = clap::value_parser!(u64).range(1..))]
     pub consumer_rate: u64,
     /// The fewest partitions a topic gets.
-    #[arg(long, value_name = "N", default_value_t = crate::engine::sizing::MIN_PARTITIONS, value_parser = clap::value_parser!(u32).range(1..))]
+    #[arg(long, value_name = "N", default_value_t = crate::engine::sizing::MIN_PARTITIONS, value_parser = clap::value_parser!(u32).range(1..=i64::from(crate::engine::sizing::MAX_PARTITIONS)))]
     pub min_partitions: u32,
     /// Replicas per partition.
-    #[arg(long, value_name = "N", default_value_t = crate::engine::sizing::REPLICATION, value_parser = clap::value_parser!(u32).range(1..))]
+    #[arg(long, value_name = "N", default_value_t = crate::engine::sizing::REPLICATION, value_parser = clap::value_parser!(u32).range(1..=i64::from(crate::engine::sizing::MAX_REPLICATION)))]
     pub replication: u32,
 }
 
