@@ -938,6 +938,9 @@ impl<'a> Validator<'a> {
             self.any_name_or_topic_twice(&flows);
         }
         self.identifier_collisions(&flows, declared);
+        if transports.contains(&Transport::Kafka) {
+            self.flows_named_like_producers(&flows);
+        }
         self.dead_letter_collisions(&flows);
         flows
     }
@@ -1629,6 +1632,61 @@ impl Validator<'_> {
         }
     }
 
+    /// A flow that Kafka may carry, named like one of its receivers or like
+    /// a service that sends to one of them: the receiver's code imports the
+    /// flow's events module and uses its own and the producers' crates,
+    /// under one name. A flow pinned to REST or gRPC, or in a file whose
+    /// `transports` leave Kafka out, has no events module.
+    /// Identifiers of valid names are equal exactly when the names are, so
+    /// names are compared.
+    fn flows_named_like_producers(&mut self, flows: &[Flow]) {
+        let mut producers: HashMap<&str, std::collections::HashSet<&str>> = HashMap::new();
+        for flow in flows {
+            for receiver in &flow.to {
+                producers
+                    .entry(receiver.as_str())
+                    .or_default()
+                    .insert(flow.from.as_str());
+            }
+        }
+        for flow in flows {
+            if flow.transport.is_some_and(|t| t != Transport::Kafka) {
+                continue;
+            }
+            let Some(receiver) = flow.to.iter().find(|r| {
+                **r == flow.name
+                    || producers
+                        .get(r.as_str())
+                        .is_some_and(|p| p.contains(flow.name.as_str()))
+            }) else {
+                continue;
+            };
+            let whose = if *receiver == flow.name {
+                "its receiver".to_owned()
+            } else {
+                format!("service `{}`, which sends to `{receiver}`", flow.name)
+            };
+            let at = self
+                .flow_at(&flow.name)
+                .and_then(|s| self.position_of_name(&flow.name, s));
+            let d = self.error(
+                format!(
+                    "flow `{}` has the name of {whose}: the generated code of `{receiver}` cannot tell them apart",
+                    flow.name
+                ),
+                at,
+                flow.name.len(),
+            );
+            let candidate = format!("{}-flow", flow.name);
+            if names::check_flow(&candidate).is_ok() {
+                d.label = Some(format!("did you mean `{candidate}`?"));
+            }
+            d.notes.push(
+                "a Kafka flow's events module shares one namespace with the crates of its receivers and of the services sending to them; rename the flow (or pin it to rest or grpc)".into(),
+            );
+        }
+    }
+
     /// A topic that is another flow's dead-letter topic (`<topic>.dlt`, which
     /// the generated consumers create), as Kafka compares names ('.' and
     /// '_' alike).
@@ -1787,6 +1845,15 @@ impl<'de> Deserialize<'de> for Keys {
     fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Keys, D::Error> {
         struct KeysVisitor;
 
+        // Every scalar holds no keys.
+        macro_rules! scalars {
+            ($($visit:ident: $t:ty),*) => {$(
+                fn $visit<E: serde::de::Error>(self, _: $t) -> Result<Keys, E> {
+                    Ok(Keys::Other)
+                }
+            )*};
+        }
+
         impl<'de> serde::de::Visitor<'de> for KeysVisitor {
             type Value = Keys;
 
@@ -1825,33 +1892,7 @@ impl<'de> Deserialize<'de> for Keys {
                 Ok(Keys::Other)
             }
 
-            fn visit_bool<E: serde::de::Error>(self, _: bool) -> Result<Keys, E> {
-                Ok(Keys::Other)
-            }
-
-            fn visit_i64<E: serde::de::Error>(self, _: i64) -> Result<Keys, E> {
-                Ok(Keys::Other)
-            }
-
-            fn visit_i128<E: serde::de::Error>(self, _: i128) -> Result<Keys, E> {
-                Ok(Keys::Other)
-            }
-
-            fn visit_u64<E: serde::de::Error>(self, _: u64) -> Result<Keys, E> {
-                Ok(Keys::Other)
-            }
-
-            fn visit_u128<E: serde::de::Error>(self, _: u128) -> Result<Keys, E> {
-                Ok(Keys::Other)
-            }
-
-            fn visit_f64<E: serde::de::Error>(self, _: f64) -> Result<Keys, E> {
-                Ok(Keys::Other)
-            }
-
-            fn visit_str<E: serde::de::Error>(self, _: &str) -> Result<Keys, E> {
-                Ok(Keys::Other)
-            }
+            scalars!(visit_bool: bool, visit_i64: i64, visit_i128: i128, visit_u64: u64, visit_u128: u128, visit_f64: f64, visit_str: &str);
         }
 
         deserializer.deserialize_any(KeysVisitor)
