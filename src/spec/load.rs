@@ -1142,14 +1142,25 @@ impl<'a> Validator<'a> {
     fn positive(&mut self, raw: Option<&Spanned<Json>>, field: &str, flow: &str) -> Option<u64> {
         let raw = raw?;
         let Some(value) = raw.value.as_u64() else {
-            let written = self.written(raw);
-            let d = self
+            let at = yaml::pos(raw.referenced);
+            let (written, label) = match &raw.value {
+                // A quoted number: say so, pointing at all of it.
+                Json::String(s) if s.parse::<u64>().is_ok() && self.placed => (
+                    scalar_in(&self.lines, at),
+                    Some("a number in quotes is text: write it without them"),
+                ),
+                _ => (self.written(raw), None),
+            };
+            let mut d = self
                 .diagnostic(
                     format!("invalid value `{written}` for `{field}` in flow `{flow}`"),
-                    yaml::pos(raw.referenced),
+                    at,
                     written.chars().count(),
                 )
                 .accepted(&["a whole number, at least 1"]);
+            if let Some(label) = label {
+                d = d.label(label);
+            }
             self.errors.push(d);
             return None;
         };
@@ -2022,6 +2033,65 @@ mod tests {
         let text = "version: 1\nflows:\n  - name: ask\n    from: a\n    to: yes\n";
         let file = load_str("flows.yaml", text).expect("loads");
         assert_eq!(file.flows[0].to, ["yes"]);
+    }
+
+    #[test]
+    fn yaml_1_1_words_in_a_to_list_are_the_names_written() {
+        let text = "version: 1\nflows:\n  - name: ask\n    from: a\n    to: [y, off, n, 1]\n  - name: block\n    from: a\n    to:\n      - no\n      - on\n";
+        let file = load_str("flows.yaml", &text.replace(", 1]", "]")).expect("loads");
+        assert_eq!(file.flows[0].to, ["y", "off", "n"]);
+        assert_eq!(file.flows[1].to, ["no", "on"]);
+        // `1` is read as written too, and refused as a name, pointing at it.
+        assert!(
+            errors(text).contains("invalid service name `1` in flow `ask`"),
+            "{}",
+            errors(text)
+        );
+        assert!(
+            errors(text).contains(" --> flows.yaml:5:21\n"),
+            "{}",
+            errors(text)
+        );
+    }
+
+    #[test]
+    fn unknown_fields_come_with_the_other_problems_of_their_flow() {
+        let text = "version: 1\nflows:\n  - name: a\n    from: x\n    to: y\n    colour: red\n    client: browzer\n  - name: b\n    from: x\n    to: y\n    size: 3\n";
+        let shown = errors(text);
+        let order: Vec<usize> = [
+            "unknown field `colour` in flow `a`",
+            "unknown client `browzer`",
+            "unknown field `size` in flow `b`",
+        ]
+        .iter()
+        .map(|needle| {
+            shown
+                .find(needle)
+                .unwrap_or_else(|| panic!("{needle} in {shown}"))
+        })
+        .collect();
+        assert!(order.is_sorted(), "{shown}");
+    }
+
+    #[test]
+    fn a_quoted_number_is_called_text() {
+        let text =
+            "version: 1\nflows:\n  - name: a\n    from: x\n    to: y\n    throughput: \"300\"\n";
+        assert!(
+            errors(text).contains("^^^^^ a number in quotes is text: write it without them"),
+            "{}",
+            errors(text)
+        );
+    }
+
+    #[test]
+    fn field_names_come_from_the_derived_code() {
+        assert_eq!(field_names::<RawFlow>(), FLOW_KEYS);
+        assert_eq!(field_names::<RawService>(), SERVICE_KEYS);
+        assert_eq!(
+            field_names::<RawFile>(),
+            ["version", "system", "transports", "services", "flows"]
+        );
     }
 
     #[test]
