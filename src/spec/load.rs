@@ -1998,6 +1998,19 @@ mod tests {
 
     const FILE: &str = "version: 1\nservices:\n  orders:\n    availability: 0.9995\n    instances: 4\nflows:\n  - name: get-order\n    from: web\n    to: orders\n\n  - name: order-created\n    from: orders\n    to: shipping\n    retention_hours: 72\n    transport: kafka\n";
 
+    /// Asserts that `needles` appear in `shown`, in this order.
+    fn assert_in_order(shown: &str, needles: &[&str]) {
+        let order: Vec<usize> = needles
+            .iter()
+            .map(|needle| {
+                shown
+                    .find(needle)
+                    .unwrap_or_else(|| panic!("{needle} in {shown}"))
+            })
+            .collect();
+        assert!(order.is_sorted(), "{shown}");
+    }
+
     fn errors(text: &str) -> String {
         load_str("flows.yaml", text)
             .expect_err("refused")
@@ -2058,19 +2071,14 @@ mod tests {
     fn unknown_fields_come_with_the_other_problems_of_their_flow() {
         let text = "version: 1\nflows:\n  - name: a\n    from: x\n    to: y\n    colour: red\n    client: browzer\n  - name: b\n    from: x\n    to: y\n    size: 3\n";
         let shown = errors(text);
-        let order: Vec<usize> = [
-            "unknown field `colour` in flow `a`",
-            "unknown client `browzer`",
-            "unknown field `size` in flow `b`",
-        ]
-        .iter()
-        .map(|needle| {
-            shown
-                .find(needle)
-                .unwrap_or_else(|| panic!("{needle} in {shown}"))
-        })
-        .collect();
-        assert!(order.is_sorted(), "{shown}");
+        assert_in_order(
+            &shown,
+            &[
+                "unknown field `colour` in flow `a`",
+                "unknown client `browzer`",
+                "unknown field `size` in flow `b`",
+            ],
+        );
     }
 
     #[test]
@@ -2149,19 +2157,14 @@ mod tests {
             .replace("instances: 4", "instances: many")
             .replace("retention_hours: 72", "retention_hours: 0");
         let shown = errors(&text);
-        let order: Vec<usize> = [
-            "availability `0`",
-            "`many` for `instances`",
-            "`retention_hours` in flow",
-        ]
-        .iter()
-        .map(|needle| {
-            shown
-                .find(needle)
-                .unwrap_or_else(|| panic!("{needle} in {shown}"))
-        })
-        .collect();
-        assert!(order.is_sorted(), "{shown}");
+        assert_in_order(
+            &shown,
+            &[
+                "availability `0`",
+                "`many` for `instances`",
+                "`retention_hours` in flow",
+            ],
+        );
     }
 
     #[test]
