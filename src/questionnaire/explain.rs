@@ -49,8 +49,8 @@ pub fn recommendation(rec: &Recommendation) -> String {
     if let Some(kafka) = &rec.kafka {
         let _ = writeln!(
             out,
-            "   kafka: topic `{}`, {} partitions, replication {}",
-            kafka.topic, kafka.partitions, kafka.replication
+            "   kafka: topic `{}`, {} partitions, replication {}, kept {} h",
+            kafka.topic, kafka.partitions, kafka.replication, kafka.retention_hours
         );
     }
     out

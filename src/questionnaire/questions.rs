@@ -159,7 +159,7 @@ fn guarantees(p: &mut dyn Prompter, base: &Flow, flow: &mut Flow) -> Result<(), 
 }
 
 /// Asks until `parse` accepts the answer, showing why it did not.
-fn ask_until<T>(
+pub(crate) fn ask_until<T>(
     p: &mut dyn Prompter,
     question: &Question,
     default: Option<&str>,
@@ -175,7 +175,7 @@ fn ask_until<T>(
 }
 
 /// A hint, plus how to clear a pre-filled optional answer.
-fn clearable(hint: &str, current: bool) -> String {
+pub(crate) fn clearable(hint: &str, current: bool) -> String {
     if current {
         format!("{hint} Enter - to clear it.")
     } else {
@@ -184,7 +184,7 @@ fn clearable(hint: &str, current: bool) -> String {
 }
 
 /// Whether an answer to an optional question means "none".
-fn is_clear(answer: &str) -> bool {
+pub(crate) fn is_clear(answer: &str) -> bool {
     answer.is_empty() || answer == "-"
 }
 
