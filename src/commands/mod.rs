@@ -3,7 +3,9 @@
 
 pub mod adr;
 pub mod check;
+pub mod completions;
 pub mod interactive;
+pub mod man;
 pub mod recommend;
 pub mod rules;
 pub mod scaffold;
@@ -47,6 +49,8 @@ pub fn dispatch(command: Command) -> Result<(), Failure> {
         Command::Check(args) => check::run(&args),
         Command::Adr(args) => adr::run(&args),
         Command::Schema(args) => schema::run(&args),
+        Command::Completions(args) => completions::run(&args),
+        Command::Man(args) => man::run(&args),
     }
 }
 

@@ -2,6 +2,7 @@
 
 mod adr;
 mod check;
+mod cli;
 mod common;
 mod diagrams;
 mod errors;
