@@ -21,7 +21,7 @@ use crate::scaffold::contract::{self, ORDER_PROTO};
 use crate::scaffold::sync::{self, Action, MANIFEST, Manifest, NEW_SUFFIX, Step};
 use crate::scaffold::{ScaffoldPlan, plan};
 
-/// The built-in example: the seed article's orders system (SPEC §6).
+/// The built-in example: the seed article's orders system (docs/scaffold.md).
 pub const ORDERS_EXAMPLE: &str = include_str!("../../examples/orders.yaml");
 
 /// The folder inside `--out` where a run stages its files.

@@ -46,7 +46,7 @@ pub enum Decision {
     Score,
 }
 
-/// The recommendation for one flow (SPEC §4, plus what the report adds).
+/// The recommendation for one flow (docs/output.md, "Each flow").
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Recommendation {
     pub name: String,
@@ -413,7 +413,7 @@ fn reasons(fired: &[&Rule], chosen: Transport) -> Vec<Reason> {
     });
     if reasons.is_empty() {
         // User rules can replace every built-in one that would fire; a
-        // report must still say why it chose what it chose (SPEC §4).
+        // report must still say why it chose what it chose (docs/output.md).
         reasons.push(Reason {
             rule: "no-rule-fired".into(),
             criterion: Criterion::UseCases,

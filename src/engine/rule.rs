@@ -17,7 +17,8 @@ use crate::keywords::keywords;
 use crate::spec::model::{Pos, Transport};
 
 keywords! {
-    /// The nine criteria of the seed article's comparison table (SPEC §3).
+    /// The nine criteria of the seed article's comparison table
+    /// (docs/rules.md).
     /// Every rule belongs to exactly one.
     Criterion {
         Coupling = "Coupling",
@@ -39,7 +40,7 @@ pub struct RawRule {
     /// Unique id: lowercase letters, digits and '-'. A user rule with the id
     /// of a built-in one replaces it.
     pub id: String,
-    /// One of the nine criteria of SPEC §3.
+    /// One of the nine criteria of docs/rules.md.
     pub criterion: String,
     /// The condition over the flow's fields; omitted means "always".
     #[serde(default)]

@@ -1,7 +1,7 @@
 //! From flows.yaml text to a validated [`FlowsFile`].
 //!
 //! serde reads the file into raw types that keep every value's position
-//! ([`Spanned`]); validation then applies SPEC §2 — names, keywords,
+//! ([`Spanned`]); validation then applies docs/flows-yaml.md — names, keywords,
 //! defaults, uniqueness — and reports every problem it finds, each pointing
 //! at its line and column, rather than stopping at the first.
 
@@ -301,7 +301,8 @@ fn tidy(value: &mut Json) {
     }
 }
 
-/// Every key a flow accepts, in SPEC order, for "accepted:" notes.
+/// Every key a flow accepts, in the order of docs/flows-yaml.md, for
+/// "accepted:" notes.
 pub const FLOW_KEYS: &[&str] = &[
     "name",
     "description",

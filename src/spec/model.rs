@@ -1,4 +1,4 @@
-//! The typed model of flows.yaml v1 (SPEC §2), after validation.
+//! The typed model of flows.yaml v1 (docs/flows-yaml.md), after validation.
 //!
 //! Everything downstream (engine, render, scaffold) works on these types only,
 //! so they carry no YAML concerns; source positions live in [`SourceMap`].
@@ -98,7 +98,8 @@ impl Transport {
 pub struct FlowsFile {
     pub version: u32,
     pub system: String,
-    /// What this organisation can run, in SPEC order, without duplicates.
+    /// What this organisation can run, in the documented order, without
+    /// duplicates.
     pub transports: Vec<Transport>,
     /// Every service: declared ones plus those implied by flows, by name.
     pub services: BTreeMap<String, Service>,
@@ -169,7 +170,7 @@ pub struct Flow {
 }
 
 impl Flow {
-    /// A flow between two services with every SPEC default; the base that
+    /// A flow between two services with every documented default; the base that
     /// tests, rule examples and the questionnaire start from.
     pub fn new(name: &str, from: &str, to: &str) -> Flow {
         Flow {

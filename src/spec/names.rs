@@ -86,7 +86,7 @@ const RESERVED: &[&str] = &[
     "tracing-subscriber",
 ];
 
-/// Why `name` breaks the name rule (SPEC §2), if it does.
+/// Why `name` breaks the name rule (docs/flows-yaml.md, Names), if it does.
 pub fn check(name: &str) -> Result<(), String> {
     let mut chars = name.chars();
     match chars.next() {

@@ -1,8 +1,9 @@
 //! Writes a [`FlowsFile`] back to flows.yaml v1 text, for the questionnaire.
 //!
-//! The output is meant to be read and edited by people: keys in SPEC order,
-//! defaults left out, `to` as a scalar for one receiver and a flow list for
-//! several, strings quoted only when a plain scalar would be misread. It is
+//! The output is meant to be read and edited by people: keys in the order
+//! of docs/flows-yaml.md, defaults left out, `to` as a scalar for one
+//! receiver and a flow list for several, strings quoted only when a plain
+//! scalar would be misread. It is
 //! hand-written rather than produced by a YAML serializer because none of
 //! them omits defaults or chooses between the two shapes of `to`, and the
 //! promise that matters is a round trip: `load_str(to_yaml(f)) == f`.

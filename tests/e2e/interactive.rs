@@ -482,7 +482,7 @@ fn without_a_terminal_exits_2_at_once_and_says_what_to_do_instead() {
         stderr,
         "error: `commsadvise interactive` asks questions on a terminal, but stdin is not one\n  \
          = without a terminal, write flows.yaml by hand and run `commsadvise recommend FILE`\n  \
-         = start from examples/orders.yaml; the README's flows.yaml reference describes every field\n"
+         = start from examples/orders.yaml; docs/flows-yaml.md describes every field\n"
     );
     assert_eq!(files(test.path()), Vec::<String>::new());
 }

@@ -5,6 +5,7 @@ mod check;
 mod cli;
 mod common;
 mod diagrams;
+mod docs;
 mod errors;
 mod findings;
 mod generated;

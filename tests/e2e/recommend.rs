@@ -1,4 +1,4 @@
-//! `recommend` on the examples: the SPEC §5 judgements, every format
+//! `recommend` on the examples: the public example cases (docs/rules.md), every format
 //! snapshotted, determinism and metamorphic checks.
 
 use serde_json::Value;
