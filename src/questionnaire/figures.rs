@@ -18,25 +18,16 @@ use crate::spec::model::{DEFAULT_AVAILABILITY, Flow, Service};
 
 /// Asks how long Kafka keeps `flow`'s messages, in hours.
 pub fn retention(p: &mut dyn Prompter, flow: &Flow) -> Result<Option<u64>, Interrupted> {
-    let current = flow.retention_hours;
-    let question = Question::new(
+    figure(
+        p,
         format!(
             "How many hours must Kafka keep the messages of `{}`?",
             flow.name
         ),
-        reset_hint(
-            "A consumer can replay or catch up only within this window, and it sizes the topic's disk; Kafka's own default is a week (168).",
-            current.is_some(),
-        ),
-    );
-    let shown = current.unwrap_or(RETENTION_HOURS).to_string();
-    ask_until(p, &question, Some(&shown), |answer| {
-        Ok(match parse_count(answer)? {
-            None => None,
-            Some(RETENTION_HOURS) if current.is_none() => None,
-            Some(hours) => Some(hours),
-        })
-    })
+        "A consumer can replay or catch up only within this window, and it sizes the topic's disk; Kafka's own default is a week (168).",
+        (flow.retention_hours, RETENTION_HOURS),
+        parse_count,
+    )
 }
 
 /// Asks how much of the time `name` answers.
@@ -45,22 +36,13 @@ pub fn availability(
     name: &str,
     service: &Service,
 ) -> Result<Option<f64>, Interrupted> {
-    let current = service.availability;
-    let question = Question::new(
+    figure(
+        p,
         format!("How much of the time does `{name}` answer? (0.999 is 99.9%)"),
-        reset_hint(
-            "A caller that waits on a chain of services is up only when all of them are: their availabilities multiply. 0.999 allows about 43 minutes down a month.",
-            current.is_some(),
-        ),
-    );
-    let shown = current.unwrap_or(DEFAULT_AVAILABILITY).to_string();
-    ask_until(p, &question, Some(&shown), |answer| {
-        Ok(match parse_availability(answer)? {
-            None => None,
-            Some(a) if a == DEFAULT_AVAILABILITY && current.is_none() => None,
-            Some(a) => Some(a),
-        })
-    })
+        "A caller that waits on a chain of services is up only when all of them are: their availabilities multiply. 0.999 allows about 43 minutes down a month.",
+        (service.availability, DEFAULT_AVAILABILITY),
+        parse_availability,
+    )
 }
 
 /// Asks how many copies of `name` consume in parallel.
@@ -69,21 +51,39 @@ pub fn instances(
     name: &str,
     service: &Service,
 ) -> Result<Option<u32>, Interrupted> {
-    let current = service.instances;
-    let question = Question::new(
+    figure(
+        p,
         format!("How many copies of `{name}` consume in parallel?"),
-        reset_hint(
-            "Each copy reads its own partitions, so the topics it reads get at least this many; more copies than partitions sit idle.",
-            current.is_some(),
-        ),
-    );
-    let shown = current.unwrap_or(1).to_string();
+        "Each copy reads its own partitions, so the topics it reads get at least this many; more copies than partitions sit idle.",
+        (service.instances, 1),
+        |answer| {
+            parse_count(answer)?
+                .map(|n| {
+                    u32::try_from(n).map_err(|_| format!("`{answer}` is more than anyone runs"))
+                })
+                .transpose()
+        },
+    )
+}
+
+/// Asks for one figure with `current` (or else `default`) pre-filled,
+/// until `parse` accepts the answer. Blank or `-` means the default, and so
+/// does the default itself when nothing was declared: the field stays out
+/// of the file.
+fn figure<T: Copy + PartialEq + ToString>(
+    p: &mut dyn Prompter,
+    text: String,
+    hint: &str,
+    (current, default): (Option<T>, T),
+    parse: impl Fn(&str) -> Result<Option<T>, String>,
+) -> Result<Option<T>, Interrupted> {
+    let question = Question::new(text, reset_hint(hint, current.is_some()));
+    let shown = current.unwrap_or(default).to_string();
     ask_until(p, &question, Some(&shown), |answer| {
-        let Some(n) = parse_count(answer)? else {
-            return Ok(None);
-        };
-        let n = u32::try_from(n).map_err(|_| format!("`{answer}` is more than anyone runs"))?;
-        Ok((n != 1 || current.is_some()).then_some(n))
+        Ok(match parse(answer)? {
+            Some(value) if value == default && current.is_none() => None,
+            other => other,
+        })
     })
 }
 

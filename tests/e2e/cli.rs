@@ -5,6 +5,19 @@ use std::process::Command;
 
 use crate::common::Test;
 
+/// Every command, as a user types it.
+const COMMANDS: &[&str] = &[
+    "recommend",
+    "scaffold",
+    "interactive",
+    "rules",
+    "check",
+    "adr",
+    "schema",
+    "completions",
+    "man",
+];
+
 /// What bash's completion offers for `words`, the last being the word
 /// under the cursor, with the script `commsadvise completions bash` printed
 /// loaded as a user's ~/.bashrc would load it.
@@ -54,17 +67,7 @@ fn bash_completes_a_subcommand() {
 #[test]
 fn bash_offers_every_command_on_an_empty_word() {
     let offered = bash_completes(&["commsadvise", ""]);
-    for command in [
-        "recommend",
-        "scaffold",
-        "interactive",
-        "rules",
-        "check",
-        "adr",
-        "schema",
-        "completions",
-        "man",
-    ] {
+    for command in COMMANDS {
         assert!(
             offered.iter().any(|o| o == command),
             "{command} not offered: {offered:?}"
@@ -129,17 +132,7 @@ fn man_prints_a_page_that_names_every_command() {
     ] {
         assert!(page.contains(section), "no {section} in\n{page}");
     }
-    for command in [
-        "recommend",
-        "scaffold",
-        "interactive",
-        "rules",
-        "check",
-        "adr",
-        "schema",
-        "completions",
-        "man",
-    ] {
+    for command in COMMANDS {
         let reference = format!("commsadvise\\-{command}(1)");
         assert!(page.contains(&reference), "no {reference} in\n{page}");
     }

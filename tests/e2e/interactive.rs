@@ -297,26 +297,38 @@ fn answers_two_flows_then_writes_flows_yaml_and_scaffolds() {
     );
 }
 
-#[test]
-fn from_an_existing_file_removes_a_flow_and_replaces_the_file() {
-    let test = Test::new().fixture("examples/orders.yaml", "orders.yaml");
+/// `ask --from orders.yaml` on a copy of the example, past the system's
+/// name and transports (Enter keeps both), at the menu.
+fn edit_the_orders_example(test: &Test) -> Pty {
     let mut pty = Pty::spawn(test.path(), &["ask", "--from", "orders.yaml"]);
     pty.expect("Loaded orders.yaml: 3 flows.");
     pty.answer("What is the system called?", "\r");
     pty.answer("Which transports can your organisation run?", "\r");
+    pty
+}
+
+/// From the menu: done, write over orders.yaml, no scaffold, exit 0.
+fn replace_orders_yaml(pty: &mut Pty, flows: usize) {
+    pty.answer("What next?", "k\r");
+    pty.answer("Write these flows to a file now?", "\r");
+    pty.answer("Where should it go?", "\r");
+    pty.answer("`orders.yaml` exists. Replace it?", "y");
+    pty.expect(&format!("wrote orders.yaml ({flows} flows)"));
+    pty.answer("Scaffold a Rust workspace for these flows now?", "\r");
+    let status = pty.end();
+    assert_eq!(exit_code(status), Some(0), "{status:?}\n{}", pty.screen());
+}
+
+#[test]
+fn from_an_existing_file_removes_a_flow_and_replaces_the_file() {
+    let test = Test::new().fixture("examples/orders.yaml", "orders.yaml");
+    let mut pty = edit_the_orders_example(&test);
     pty.answer("What next?", "jj\r");
     pty.expect("What next?: remove a flow");
     pty.answer("Which flow do you want to remove?", "j\r");
     pty.answer("Remove `lookup-order`?", "y");
     pty.expect("removed `lookup-order`");
-    pty.answer("What next?", "k\r");
-    pty.answer("Write these flows to a file now?", "\r");
-    pty.answer("Where should it go?", "\r");
-    pty.answer("`orders.yaml` exists. Replace it?", "y");
-    pty.expect("wrote orders.yaml (2 flows)");
-    pty.answer("Scaffold a Rust workspace for these flows now?", "\r");
-    let status = pty.end();
-    assert_eq!(exit_code(status), Some(0), "{status:?}\n{}", pty.screen());
+    replace_orders_yaml(&mut pty, 2);
 
     let example = std::fs::read_to_string(repo("examples/orders.yaml")).expect("example");
     let lookup = example
@@ -334,9 +346,7 @@ fn from_an_existing_file_removes_a_flow_and_replaces_the_file() {
 #[test]
 fn changes_a_services_instances_from_the_menu() {
     let test = Test::new().fixture("examples/orders.yaml", "orders.yaml");
-    let mut pty = Pty::spawn(test.path(), &["ask", "--from", "orders.yaml"]);
-    pty.answer("What is the system called?", "\r");
-    pty.answer("Which transports can your organisation run?", "\r");
+    let mut pty = edit_the_orders_example(&test);
     pty.answer("What next?", "jjj\r");
     pty.expect("What next?: change a service");
     pty.answer("Which service do you want to change?", "jjj\r");
@@ -344,14 +354,7 @@ fn changes_a_services_instances_from_the_menu() {
     pty.answer("How much of the time does `shipping` answer?", "\r");
     pty.answer("How many copies of `shipping` consume in parallel?", "6\r");
     pty.expect("changed `shipping`");
-    pty.answer("What next?", "k\r");
-    pty.answer("Write these flows to a file now?", "\r");
-    pty.answer("Where should it go?", "\r");
-    pty.answer("`orders.yaml` exists. Replace it?", "y");
-    pty.expect("wrote orders.yaml (3 flows)");
-    pty.answer("Scaffold a Rust workspace for these flows now?", "\r");
-    let status = pty.end();
-    assert_eq!(exit_code(status), Some(0), "{status:?}\n{}", pty.screen());
+    replace_orders_yaml(&mut pty, 3);
 
     let example = std::fs::read_to_string(repo("examples/orders.yaml")).expect("example");
     let expected = example.replacen(
