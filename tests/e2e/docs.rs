@@ -126,3 +126,54 @@ fn readme_and_docs_point_at_the_repository_not_at_a_spec_users_lack() {
         assert!(!text.contains("SPEC"), "{name} points at the SPEC");
     }
 }
+
+/// The fenced YAML blocks of a doc (or the README) that have a line
+/// starting with `key`.
+fn yaml_blocks(path: &str, key: &str) -> Vec<String> {
+    let text = std::fs::read_to_string(repo(path)).expect("doc exists");
+    text.split("```yaml\n")
+        .skip(1)
+        .filter_map(|rest| rest.split_once("```").map(|(block, _)| block))
+        .filter(|block| block.lines().any(|l| l.starts_with(key)))
+        .map(str::to_owned)
+        .collect()
+}
+
+#[test]
+fn every_flows_file_shown_in_the_docs_loads() {
+    let mut shown = 0;
+    for path in ["README.md", "docs/flows-yaml.md", "docs/scaffold.md"] {
+        for block in yaml_blocks(path, "flows:") {
+            shown += 1;
+            let run = Test::new()
+                .file("flows.yaml", &block)
+                .args(&["recommend", "flows.yaml"])
+                .run();
+            assert_eq!(run.status, 0, "{path}:\n{block}\n{}", run.stderr);
+        }
+    }
+    assert!(shown >= 3, "only {shown} flows files found");
+}
+
+#[test]
+fn every_rule_shown_in_the_docs_loads() {
+    let blocks = yaml_blocks("docs/rules.md", "criterion: ");
+    assert!(blocks.len() >= 2, "{blocks:?}");
+    for block in blocks {
+        let id = block
+            .lines()
+            .find_map(|l| l.strip_prefix("id: "))
+            .expect("an id line")
+            .to_owned();
+        let run = Test::new()
+            .file("rule.yaml", &block)
+            .args(&["rules", &id, "--rules", "rule.yaml"])
+            .run();
+        assert_eq!(run.status, 0, "{block}\n{}", run.stderr);
+        assert!(
+            run.stdout.contains("file:      rule.yaml"),
+            "{}",
+            run.stdout
+        );
+    }
+}
