@@ -36,6 +36,28 @@ pub enum Command {
     Completions(CompletionsArgs),
     /// Prints a manual page (roff), of commsadvise or of one command.
     Man(ManArgs),
+    /// Prints the protobuf contract: the one derived from the flows, or how
+    /// each flow binds to the team's own .proto files.
+    Contract(ContractArgs),
+}
+
+/// `contract` output formats.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ContractFormat {
+    /// The derived .proto text, or a table of the team contract's bindings.
+    Text,
+    /// The contract's origin, files and every flow's binding.
+    Json,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct ContractArgs {
+    /// The flows file; the built-in orders example when left out.
+    #[arg(value_name = "FLOWS.yaml")]
+    pub flows: Option<PathBuf>,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = ContractFormat::Text)]
+    pub format: ContractFormat,
 }
 
 /// Report formats.

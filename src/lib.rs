@@ -8,6 +8,7 @@
 
 pub mod cli;
 pub mod commands;
+pub mod contract;
 pub mod engine;
 pub mod error;
 mod keywords;

@@ -4,6 +4,7 @@
 pub mod adr;
 pub mod check;
 pub mod completions;
+pub mod contract;
 pub mod interactive;
 pub mod man;
 pub mod recommend;
@@ -51,6 +52,7 @@ pub fn dispatch(command: Command) -> Result<(), Failure> {
         Command::Schema(args) => schema::run(&args),
         Command::Completions(args) => completions::run(&args),
         Command::Man(args) => man::run(&args),
+        Command::Contract(args) => contract::run(&args),
     }
 }
 

@@ -59,6 +59,12 @@ pub fn scaffold_file(
             "builtin:orders".to_owned(),
         ),
     };
+    // Every flow's binding is checked before anything is planned, so a
+    // wrong `rpc:`, `message:` or `key:` writes nothing. The templates
+    // still use the seed contract until they follow the bound one (SPEC §7).
+    if let Some(path) = flows_path {
+        crate::commands::contract::resolve(path, &flows)?;
+    }
     let report = crate::engine::recommend_with(&flows, &rules, sizing);
     let contract = contract::load("order.proto", ORDER_PROTO)?;
     let plan = plan(&flows, &report, &contract, ORDER_PROTO)?;

@@ -57,6 +57,8 @@ impl<'a> Questionnaire<'a> {
                 transports: Transport::ALL.to_vec(),
                 services: std::collections::BTreeMap::new(),
                 flows: Vec::new(),
+                proto: Vec::new(),
+                proto_path: Vec::new(),
             },
             rules,
         )

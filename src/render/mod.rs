@@ -4,6 +4,7 @@
 
 pub mod adr;
 pub mod check;
+pub mod contract;
 pub mod diagram;
 pub mod dot;
 pub mod html;

@@ -104,6 +104,14 @@ pub struct FlowsFile {
     /// Every service: declared ones plus those implied by flows, by name.
     pub services: BTreeMap<String, Service>,
     pub flows: Vec<Flow>,
+    /// The team's own .proto files, relative to flows.yaml (SPEC §7); empty
+    /// when the contract is derived from the flows.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub proto: Vec<String>,
+    /// Include folders for the .proto files' imports, relative to
+    /// flows.yaml; empty means the folder of flows.yaml.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub proto_path: Vec<String>,
 }
 
 /// A service, declared under `services:` or implied by a flow.
@@ -167,6 +175,18 @@ pub struct Flow {
     pub retention_hours: Option<u64>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub transport: Option<Transport>,
+    /// The rpc a request-response or stream flow binds to,
+    /// `<package>.<Service>/<Method>` (SPEC §7); the derived name when left out.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rpc: Option<String>,
+    /// The message an event flow carries, `<package>.<Message>`; the
+    /// derived name when left out.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
+    /// The field of an event's message that keys it on Kafka; the message's
+    /// first field ending in `_id` when left out.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub key: Option<String>,
 }
 
 impl Flow {
@@ -192,6 +212,9 @@ impl Flow {
             topic: None,
             retention_hours: None,
             transport: None,
+            rpc: None,
+            message: None,
+            key: None,
         }
     }
 
@@ -217,6 +240,12 @@ pub struct SourceMap {
     pub flows: BTreeMap<String, Pos>,
     /// The `transport:` value of each flow that pins one, by flow name.
     pub pins: BTreeMap<String, Pos>,
+    /// The `rpc:` or `message:` value of each flow that names one.
+    pub bindings: BTreeMap<String, Pos>,
+    /// The `key:` value of each flow that names one.
+    pub keys: BTreeMap<String, Pos>,
+    /// Each `proto:` entry, in order.
+    pub proto: Vec<Pos>,
 }
 
 impl SourceMap {

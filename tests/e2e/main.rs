@@ -4,6 +4,7 @@ mod adr;
 mod check;
 mod cli;
 mod common;
+mod contract;
 mod diagrams;
 mod docs;
 mod errors;
