@@ -61,12 +61,12 @@ struct RawFile {
     /// The team's own .proto files, relative to flows.yaml: one path or a
     /// list (default: a contract derived from the flows).
     #[serde(default)]
-    #[schemars(with = "ProtoFiles")]
+    #[schemars(schema_with = "proto_files_schema")]
     proto: Option<Spanned<Json>>,
     /// Include folders for the .proto files' imports, relative to
     /// flows.yaml: one folder or a list (default: the folder of flows.yaml).
     #[serde(default)]
-    #[schemars(with = "ProtoFolders")]
+    #[schemars(schema_with = "proto_folders_schema")]
     proto_path: Option<Spanned<Json>>,
 }
 
@@ -177,17 +177,17 @@ struct RawFlow {
     /// request-response and stream flows: the rpc of the team's proto they
     /// bind to, `<package>.<Service>/<Method>` (default: the derived name).
     #[serde(default)]
-    #[schemars(with = "RpcName")]
+    #[schemars(schema_with = "rpc_schema")]
     rpc: Option<Spanned<String>>,
     /// Event flows: the message of the team's proto they carry,
     /// `<package>.<Message>` (default: the derived name).
     #[serde(default)]
-    #[schemars(with = "MessageName")]
+    #[schemars(schema_with = "message_schema")]
     message: Option<Spanned<String>>,
     /// Event flows: the message field that keys the record on Kafka
     /// (default: the first field ending in `_id`).
     #[serde(default)]
-    #[schemars(with = "FieldName")]
+    #[schemars(schema_with = "field_schema")]
     key: Option<Spanned<String>>,
 }
 
@@ -281,107 +281,39 @@ impl JsonSchema for TopicName {
 /// A protobuf identifier, the pieces of the binding keys.
 const IDENT: &str = "[A-Za-z_][A-Za-z0-9_]*";
 
-/// Schema-only: `proto:`, one .proto path or a list of them.
-struct ProtoFiles;
-
-impl JsonSchema for ProtoFiles {
-    fn inline_schema() -> bool {
-        true
-    }
-
-    fn schema_name() -> Cow<'static, str> {
-        "ProtoFiles".into()
-    }
-
-    fn json_schema(_: &mut SchemaGenerator) -> Schema {
-        let one = json_schema!({ "type": "string", "pattern": "\\.proto$" });
-        json_schema!({
-            "anyOf": [
-                one,
-                { "type": "array", "items": one, "minItems": 1, "uniqueItems": true },
-            ]
-        })
-    }
+/// `one`, or a non-empty list of them without repeats.
+fn one_or_list(one: &Schema) -> Schema {
+    json_schema!({
+        "anyOf": [
+            one,
+            { "type": "array", "items": one, "minItems": 1, "uniqueItems": true },
+        ]
+    })
 }
 
-/// Schema-only: `proto_path:`, one folder or a list of them.
-struct ProtoFolders;
-
-impl JsonSchema for ProtoFolders {
-    fn inline_schema() -> bool {
-        true
-    }
-
-    fn schema_name() -> Cow<'static, str> {
-        "ProtoFolders".into()
-    }
-
-    fn json_schema(_: &mut SchemaGenerator) -> Schema {
-        let one = json_schema!({ "type": "string", "minLength": 1 });
-        json_schema!({
-            "anyOf": [
-                one,
-                { "type": "array", "items": one, "minItems": 1, "uniqueItems": true },
-            ]
-        })
-    }
+/// `proto:`, one .proto path or a list of them.
+fn proto_files_schema(_: &mut SchemaGenerator) -> Schema {
+    one_or_list(&json_schema!({ "type": "string", "pattern": "\\.proto$" }))
 }
 
-/// Schema-only: `rpc:`, `<package>.<Service>/<Method>`.
-struct RpcName;
-
-impl JsonSchema for RpcName {
-    fn inline_schema() -> bool {
-        true
-    }
-
-    fn schema_name() -> Cow<'static, str> {
-        "RpcName".into()
-    }
-
-    fn json_schema(_: &mut SchemaGenerator) -> Schema {
-        json_schema!({
-            "type": "string",
-            "pattern": format!("^{IDENT}(\\.{IDENT})*/{IDENT}$"),
-        })
-    }
+/// `proto_path:`, one folder or a list of them.
+fn proto_folders_schema(_: &mut SchemaGenerator) -> Schema {
+    one_or_list(&json_schema!({ "type": "string", "minLength": 1 }))
 }
 
-/// Schema-only: `message:`, `<package>.<Message>`.
-struct MessageName;
-
-impl JsonSchema for MessageName {
-    fn inline_schema() -> bool {
-        true
-    }
-
-    fn schema_name() -> Cow<'static, str> {
-        "MessageName".into()
-    }
-
-    fn json_schema(_: &mut SchemaGenerator) -> Schema {
-        json_schema!({
-            "type": "string",
-            "pattern": format!("^{IDENT}(\\.{IDENT})*$"),
-        })
-    }
+/// `rpc:`, `<package>.<Service>/<Method>`.
+fn rpc_schema(_: &mut SchemaGenerator) -> Schema {
+    json_schema!({ "type": "string", "pattern": format!("^{IDENT}(\\.{IDENT})*/{IDENT}$") })
 }
 
-/// Schema-only: `key:`, a field name.
-struct FieldName;
+/// `message:`, `<package>.<Message>`.
+fn message_schema(_: &mut SchemaGenerator) -> Schema {
+    json_schema!({ "type": "string", "pattern": format!("^{IDENT}(\\.{IDENT})*$") })
+}
 
-impl JsonSchema for FieldName {
-    fn inline_schema() -> bool {
-        true
-    }
-
-    fn schema_name() -> Cow<'static, str> {
-        "FieldName".into()
-    }
-
-    fn json_schema(_: &mut SchemaGenerator) -> Schema {
-        json_schema!({ "type": "string", "pattern": format!("^{IDENT}$") })
-    }
+/// `key:`, a field name.
+fn field_schema(_: &mut SchemaGenerator) -> Schema {
+    json_schema!({ "type": "string", "pattern": format!("^{IDENT}$") })
 }
 
 /// `services:`, a map from service name to an optional declaration.
