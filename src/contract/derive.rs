@@ -239,8 +239,7 @@ pub fn derive(file: &FlowsFile) -> Derived {
         let id = resource_id(&flow.name);
         if flow.interaction == Interaction::Event {
             let name = top.claim(&pascal(&flow.name), &[]);
-            let mut fields = vec![id.clone()];
-            fields.extend(flow.key.clone().filter(|k| *k != id));
+            let (fields, placeholder) = event_fields(&id, flow.key.as_deref());
             messages.push(Message {
                 comment: format!(
                     "{}: the event `{}` publishes to {}.",
@@ -250,7 +249,7 @@ pub fn derive(file: &FlowsFile) -> Derived {
                 ),
                 name: name.clone(),
                 fields,
-                placeholder: "google.protobuf.Timestamp occurred_at",
+                placeholder,
             });
             targets.insert(
                 flow.name.clone(),
@@ -311,6 +310,28 @@ pub fn derive(file: &FlowsFile) -> Derived {
         text,
         targets,
     }
+}
+
+/// An event message's string fields and its placeholder: the id, then
+/// the `key:` field when it is another one. Fields whose proto3 JSON names
+/// would clash (`payment_id` and `paymentId`) are one field, spelt as
+/// `key:` spells it; a key named like the `occurred_at` placeholder takes
+/// its place.
+fn event_fields(id: &str, key: Option<&str>) -> (Vec<String>, &'static str) {
+    let json = |name: &str| name.replace('_', "").to_ascii_lowercase();
+    let timestamp = "google.protobuf.Timestamp occurred_at";
+    let Some(key) = key else {
+        return (vec![id.to_owned()], timestamp);
+    };
+    if json(key) == json(id) {
+        return (vec![key.to_owned()], timestamp);
+    }
+    let placeholder = if json(key) == json("occurred_at") {
+        ""
+    } else {
+        timestamp
+    };
+    (vec![id.to_owned(), key.to_owned()], placeholder)
 }
 
 /// Who sends the request of `flow`: the caller, or for a stream the
@@ -421,6 +442,30 @@ mod tests {
         ] {
             assert_eq!(resource_id(flow), id, "{flow}");
         }
+    }
+
+    #[test]
+    fn an_event_key_never_clashes_with_the_fields_around_it() {
+        let timestamp = "google.protobuf.Timestamp occurred_at";
+        assert_eq!(
+            event_fields("payment_id", None),
+            (vec!["payment_id".to_owned()], timestamp)
+        );
+        assert_eq!(
+            event_fields("payment_id", Some("paymentId")),
+            (vec!["paymentId".to_owned()], timestamp)
+        );
+        assert_eq!(
+            event_fields("payment_id", Some("occurred_at")),
+            (vec!["payment_id".to_owned(), "occurred_at".to_owned()], "")
+        );
+        assert_eq!(
+            event_fields("payment_id", Some("account_id")),
+            (
+                vec!["payment_id".to_owned(), "account_id".to_owned()],
+                timestamp
+            )
+        );
     }
 
     #[test]

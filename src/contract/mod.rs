@@ -315,6 +315,8 @@ fn in_memory(name: &str, text: &str) -> Result<DescriptorPool, Vec<Problem>> {
 
 #[cfg(test)]
 mod tests {
+    use std::fmt::Write as _;
+
     use super::*;
     use crate::spec::load_str;
 
@@ -420,6 +422,44 @@ mod tests {
             },
             "a stream is served by its sender"
         );
+    }
+
+    proptest::proptest! {
+        /// Whatever valid names a file uses, its derived contract compiles
+        /// and binds every flow: no name the derivation makes can clash.
+        #[test]
+        fn every_valid_file_derives_a_contract_that_binds(
+            system in "[a-z](-?[a-z0-9]){0,6}",
+            flows in proptest::collection::vec(
+                (
+                    "[a-z](-?[a-z0-9]){0,8}",
+                    "[a-z](-?[a-z0-9]){0,4}",
+                    proptest::collection::vec("[a-z](-?[a-z0-9]){0,4}", 1..3),
+                    0usize..3,
+                    proptest::option::of("[a-z][a-z_]{0,6}[a-zA-Z]"),
+                ),
+                1..6,
+            ),
+        ) {
+            let mut text = format!("version: 1\nsystem: {system}\nflows:\n");
+            for (name, from, to, interaction, key) in &flows {
+                let interaction = ["request-response", "event", "stream"][*interaction];
+                let _ = write!(
+                    text,
+                    "  - name: {name}\n    from: {from}\n    to: [{}]\n    interaction: {interaction}\n",
+                    to.join(", ")
+                );
+                if let (Some(key), "event") = (key, interaction) {
+                    let _ = writeln!(text, "    key: {key}");
+                }
+            }
+            // Files the loader refuses (duplicates, keywords) are not the point.
+            proptest::prop_assume!(load_str("flows.yaml", &text).is_ok());
+            let file = load_str("flows.yaml", &text).expect("loads");
+            let bound = derived(&file);
+            proptest::prop_assert!(bound.is_ok(), "{text}\n{:?}", bound.err());
+            proptest::prop_assert_eq!(bound.expect("ok").flows.len(), file.flows.len());
+        }
     }
 
     #[test]
