@@ -96,20 +96,19 @@ fn rpc(
     };
     let mut served = Vec::new();
     for (server, name) in pairs {
-        let checked = match find_method(pool, &name) {
-            None => Err(unknown_rpc(flow, pool, &name, site.clone())),
-            Some(method) => shape(flow, &method, &name, site.clone()),
+        let Some(method) = find_method(pool, &name) else {
+            problems.push(unknown_rpc(flow, pool, &name, site.clone()));
+            return None;
         };
-        match checked {
-            Ok(()) => served.push(Served {
-                service: server,
-                rpc: name,
-            }),
-            Err(problem) => {
-                problems.push(problem);
-                return None;
-            }
+        if let Err(problem) = shape(flow, &method, &name, site.clone()) {
+            problems.push(problem);
+            return None;
         }
+        served.push(Served {
+            service: server,
+            http: super::http::rule(pool, &method),
+            rpc: name,
+        });
     }
     let before = problems.len();
     agree_on_servers(flow, &served, &site, serving, problems);

@@ -24,6 +24,7 @@
 pub mod bind;
 pub mod compile;
 pub mod derive;
+pub mod http;
 
 use prost_reflect::DescriptorPool;
 use protox::file::{ChainFileResolver, FileResolver};
@@ -89,6 +90,9 @@ pub struct Served {
     pub service: String,
     /// `<package>.<Service>/<Method>`.
     pub rpc: String,
+    /// The rpc's `google.api.http` route, when it has one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub http: Option<http::HttpRule>,
 }
 
 /// The name a flow binds to when its flows.yaml entry names none.
@@ -378,7 +382,8 @@ mod tests {
             Binding::Rpc {
                 served: vec![Served {
                     service: "orders".into(),
-                    rpc: "orders.OrderService/GetOrder".into()
+                    rpc: "orders.OrderService/GetOrder".into(),
+                    http: None
                 }]
             }
         );
@@ -417,7 +422,8 @@ mod tests {
             Binding::Rpc {
                 served: vec![Served {
                     service: "payments".into(),
-                    rpc: "payments.PaymentsService/BalanceTicks".into()
+                    rpc: "payments.PaymentsService/BalanceTicks".into(),
+                    http: None
                 }]
             },
             "a stream is served by its sender"
@@ -473,11 +479,13 @@ mod tests {
                 served: vec![
                     Served {
                         service: "pricing".into(),
-                        rpc: "shop.PricingService/GetPrice".into()
+                        rpc: "shop.PricingService/GetPrice".into(),
+                        http: None
                     },
                     Served {
                         service: "tax".into(),
-                        rpc: "shop.TaxService/GetPrice".into()
+                        rpc: "shop.TaxService/GetPrice".into(),
+                        http: None
                     },
                 ]
             }

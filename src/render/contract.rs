@@ -16,11 +16,12 @@ pub fn text(flows: &FlowsFile, bound: &BoundContract) -> String {
     if let (Origin::Seed | Origin::Derived, Some(text)) = (bound.origin, &bound.text) {
         return text.clone();
     }
-    let mut rows: Vec<[String; 4]> = vec![[
+    let mut rows: Vec<[String; 5]> = vec![[
         "flow".into(),
         "interaction".into(),
         "binds to".into(),
         "served by / key".into(),
+        "http".into(),
     ]];
     for binding in &bound.flows {
         let interaction = binding.interaction.to_string();
@@ -32,11 +33,19 @@ pub fn text(flows: &FlowsFile, bound: &BoundContract) -> String {
                     } else {
                         (String::new(), String::new())
                     };
+                    let http = s.http.as_ref().map_or_else(String::new, |h| {
+                        let body = h
+                            .body
+                            .as_ref()
+                            .map_or_else(String::new, |b| format!(" (body: {b})"));
+                        format!("{} {}{body}", h.method, h.path)
+                    });
                     rows.push([
                         flow,
                         interaction,
                         s.rpc.clone(),
                         format!("served by {}", s.service),
+                        http,
                     ]);
                 }
             }
@@ -45,10 +54,11 @@ pub fn text(flows: &FlowsFile, bound: &BoundContract) -> String {
                 interaction,
                 message.clone(),
                 format!("keyed by {key}"),
+                String::new(),
             ]),
         }
     }
-    let widths: Vec<usize> = (0..4)
+    let widths: Vec<usize> = (0..5)
         .map(|c| rows.iter().map(|r| r[c].chars().count()).max().unwrap_or(0))
         .collect();
     let mut out = format!(
