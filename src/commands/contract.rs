@@ -78,11 +78,12 @@ fn team(path: &Path, flows: &FlowsFile) -> Result<BoundContract, Vec<Problem>> {
     };
     let mut problems = Vec::new();
     let mut names = Vec::new();
-    for folder in &folders {
+    for (i, folder) in folders.iter().enumerate() {
         if !here(folder).is_dir() {
+            // The default folder, flows.yaml's own, always exists.
             problems.push(
                 Problem::new(
-                    Site::Proto,
+                    Site::ProtoPathEntry(i),
                     format!("`proto_path` folder `{}` does not exist", folder.display()),
                 )
                 .note("`proto_path` folders are relative to flows.yaml"),

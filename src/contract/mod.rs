@@ -115,6 +115,8 @@ pub enum Site {
     Flow(String),
     /// The `index`th entry of `proto:`.
     ProtoEntry(usize),
+    /// The `index`th entry of `proto_path:`.
+    ProtoPathEntry(usize),
     /// A place in a .proto file: its path as the user knows it, and when
     /// known the position and the line there.
     ProtoFile {
@@ -175,6 +177,7 @@ impl Problem {
             Site::Key(flow) => (file, map.keys.get(flow).copied()),
             Site::Flow(flow) => (file, map.flow(flow).map(|at| name_value(text, at, flow))),
             Site::ProtoEntry(i) => (file, map.proto.get(*i).copied()),
+            Site::ProtoPathEntry(i) => (file, map.proto_path.get(*i).copied()),
             Site::Proto => (file, None),
         };
         let mut d = Diagnostic::new(self.message.clone(), shown_file);

@@ -1355,8 +1355,13 @@ impl<'a> Validator<'a> {
                         .into(),
                 );
             } else {
-                if field == "proto" && self.placed {
-                    self.map.proto.push(item_at);
+                if self.placed {
+                    let map = if field == "proto" {
+                        &mut self.map.proto
+                    } else {
+                        &mut self.map.proto_path
+                    };
+                    map.push(item_at);
                 }
                 out.push(item);
             }

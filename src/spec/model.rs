@@ -246,6 +246,8 @@ pub struct SourceMap {
     pub keys: BTreeMap<String, Pos>,
     /// Each `proto:` entry, in order.
     pub proto: Vec<Pos>,
+    /// Each `proto_path:` entry, in order.
+    pub proto_path: Vec<Pos>,
 }
 
 impl SourceMap {

@@ -68,6 +68,7 @@ error_cases! {
     rejects_a_flow_that_binds_to_nothing_in_the_team_proto: "unbound-flow.yaml";
     rejects_a_proto_entry_that_is_not_a_proto_file: "proto-not-a-proto-file.yaml";
     rejects_a_proto_path_without_proto: "proto-path-without-proto.yaml";
+    rejects_a_proto_path_folder_that_does_not_exist: "missing-proto-path-folder.yaml";
 }
 
 #[test]
