@@ -355,7 +355,7 @@ fn render(
     messages: &[Message],
 ) -> String {
     let mut out = String::new();
-    out.push_str("// The contract commsadvise derived from flows.yaml (SPEC §7). To adopt it,\n");
+    out.push_str("// The contract commsadvise derived from flows.yaml. To adopt it,\n");
     let _ = writeln!(
         out,
         "// save it as proto/{package}/{package}.proto, add `proto: proto/{package}/{package}.proto`"

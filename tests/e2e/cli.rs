@@ -16,6 +16,7 @@ const COMMANDS: &[&str] = &[
     "schema",
     "completions",
     "man",
+    "contract",
 ];
 
 /// What bash's completion offers for `words`, the last being the word
