@@ -96,7 +96,9 @@ pub fn scaffold_file(
 
     check_out(out, &plan)?;
     // Refused before the lock file is created, so a refusal writes nothing.
-    if !force && !dry_run && read_manifest(out)?.is_none() && is_non_empty(out)? {
+    // Emptiness first: a run writes its manifest before any file, so a
+    // folder seen non-empty already shows that manifest to the next read.
+    if !force && !dry_run && is_non_empty(out)? && read_manifest(out)?.is_none() {
         return Err(not_generated(out).into());
     }
     let _lock = lock(out, !dry_run)?;

@@ -98,8 +98,8 @@ impl Action {
             Action::Update => "update",
             Action::Unchanged => "unchanged",
             Action::Keep => "keep",
-            Action::Conflict => "conflict",
-            Action::StillConflict => "conflict (already offered)",
+            // The dry run adds "already offered" after the path.
+            Action::Conflict | Action::StillConflict => "conflict",
             Action::Overwrite => "overwrite",
             Action::Delete => "delete",
             Action::Orphan => "orphan",
@@ -320,13 +320,13 @@ pub fn entry_error(file: &str, text: &str, path: &str, why: &str, restore: &str)
         file,
     )
     .at(text, locate(text, path), shown.chars().count() + 2)
-    .note(restore.to_owned())
+    .note(format!("{restore}, or remove the entry"))
 }
 
 /// The note of every refused manifest entry.
 pub fn restore_note(file: &str) -> String {
     format!(
-        "the manifest records what commsadvise generated, and nothing was written; restore `{file}` from version control (`git checkout -- {file}`), or remove the entry"
+        "the manifest records what commsadvise generated, and nothing was written; restore `{file}` from version control (`git checkout -- {file}`)"
     )
 }
 
@@ -826,6 +826,28 @@ mod tests {
         )
         .unwrap_err();
         assert!(bad.message.contains("not a SHA-256"), "{}", bad.message);
+    }
+
+    #[test]
+    fn entries_of_every_map_are_checked() {
+        for (map, other) in [("files", "staged"), ("staged", "files")] {
+            let text = format!(
+                "{{\"version\": 1, \"flows\": \"x\", \"{other}\": {{}}, \"{map}\": {{\"/etc/passwd\": {{\"sha256\": \"{}\", \"owner\": \"user\"}}}}}}",
+                sha256(b"")
+            );
+            let d = parse_manifest("m.json", &text).unwrap_err();
+            assert!(
+                d.message.contains("is an absolute path"),
+                "{map}: {}",
+                d.message
+            );
+        }
+        let offered = format!(
+            "{{\"version\": 1, \"flows\": \"x\", \"files\": {{}}, \"offered\": {{\"../x\": \"{}\"}}}}",
+            sha256(b"")
+        );
+        let d = parse_manifest("m.json", &offered).unwrap_err();
+        assert!(d.message.contains("climbs out"), "{}", d.message);
     }
 
     #[test]
