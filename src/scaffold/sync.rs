@@ -113,15 +113,6 @@ impl Action {
             Action::Create | Action::Update | Action::Conflict | Action::Overwrite | Action::Delete
         )
     }
-
-    /// Whether the step renames a staged file into place (at the path, or
-    /// beside it for a conflict).
-    pub fn writes(self) -> bool {
-        matches!(
-            self,
-            Action::Create | Action::Update | Action::Conflict | Action::Overwrite
-        )
-    }
 }
 
 /// One path and what to do with it.
@@ -673,7 +664,6 @@ mod tests {
             false,
         );
         assert_eq!(actions(&same), [("b.rs", Action::StillConflict)]);
-        assert!(!Action::StillConflict.writes());
         assert_eq!(next_manifest(&same, "x").offered, old.offered);
         let newer = reconcile(
             &plan(&[("b.rs", "newer b", Owner::Generated)]),

@@ -308,6 +308,21 @@ fn a_killed_run_leaves_every_file_old_or_new_never_truncated() {
 
 // ---- issue 17, item 1: the manifest is untrusted input ----------------------
 
+/// A folder holding `flows.yaml` with `flows`, scaffolded into `out/`.
+fn scaffolded(flows: &str) -> Test {
+    let test = Test::new().file("flows.yaml", flows);
+    rescaffold(&test, &[]);
+    test
+}
+
+/// `scaffold flows.yaml --out out` and `extra` in `test`'s folder, which
+/// must succeed.
+fn rescaffold(test: &Test, extra: &[&str]) -> Run {
+    let mut args = vec!["scaffold", "flows.yaml", "--out", "out"];
+    args.extend(extra);
+    Test::new_in(test).args(&args).success()
+}
+
 /// A workspace scaffolded into `out/`, beside a `victim/` folder outside it
 /// that a crafted manifest tries to reach.
 fn workspace_beside_a_victim() -> Test {
@@ -315,9 +330,7 @@ fn workspace_beside_a_victim() -> Test {
         .file("flows.yaml", THREE_SERVICES)
         .file("victim/victim.txt", "precious\n")
         .file("victim/sub/deep.txt", "deeper\n");
-    Test::new_in(&test)
-        .args(&["scaffold", "flows.yaml", "--out", "out"])
-        .success();
+    rescaffold(&test, &[]);
     test
 }
 
@@ -376,26 +389,11 @@ fn run_within(dir: &Path, args: &[&str], env: &[(&str, &str)], limit: Duration) 
     }
 }
 
-/// Runs scaffold on `out/` plain, with `--force` and with `--dry-run`, and
-/// asserts each is refused with a located error about `shown` for `why`,
-/// and that nothing changed inside or outside `out/`.
-fn assert_entry_refused(test: &Test, case: &str, shown: &str, why: &str) {
-    assert_entry_refused_with(
-        test,
-        case,
-        shown,
-        why,
-        &[None, Some("--force"), Some("--dry-run")],
-    );
-}
-
-fn assert_entry_refused_with(
-    test: &Test,
-    case: &str,
-    shown: &str,
-    why: &str,
-    extras: &[Option<&str>],
-) {
+/// Runs `scaffold flows.yaml --out out` in `test`'s folder with each of
+/// `extras` added, and asserts that each is refused (exit 2, within a
+/// minute) with every one of `expected` in its error, and changes no byte
+/// in the folder, inside or outside `out/`.
+fn assert_refused(test: &Test, case: &str, extras: &[Option<&str>], expected: &[&str]) {
     let before = tree(test.path());
     for &extra in extras {
         let mut args = vec!["scaffold", "flows.yaml", "--out", "out"];
@@ -406,26 +404,35 @@ fn assert_entry_refused_with(
             "{case} {extra:?}: {}{}",
             run.stdout, run.stderr
         );
-        assert!(
-            run.stderr.contains(&format!("--> {MANIFEST}:")),
-            "{case} {extra:?}: the error points into the manifest\n{}",
-            run.stderr
-        );
-        assert!(
-            run.stderr
-                .contains(&format!("error: the manifest entry `{shown}` {why}")),
-            "{case} {extra:?}:\n{}",
-            run.stderr
-        );
-        assert!(
-            run.stderr
-                .contains("restore `out/.commsadvise/manifest.json` from version control"),
-            "{case}: {}",
-            run.stderr
-        );
+        for fragment in expected {
+            assert!(
+                run.stderr.contains(fragment),
+                "{case} {extra:?}: no `{fragment}` in\n{}",
+                run.stderr
+            );
+        }
         assert_eq!(tree(test.path()), before, "{case} {extra:?} changed a byte");
     }
 }
+
+/// [`assert_refused`] for a manifest entry: the error points into the
+/// manifest, names the entry (`shown`, escaped) and why, and says how to
+/// repair it.
+fn assert_entry_refused(test: &Test, case: &str, shown: &str, why: &str, extras: &[Option<&str>]) {
+    assert_refused(
+        test,
+        case,
+        extras,
+        &[
+            &format!("--> {MANIFEST}:"),
+            &format!("error: the manifest entry `{shown}` {why}"),
+            "restore `out/.commsadvise/manifest.json` from version control",
+        ],
+    );
+}
+
+/// Plain, forced and dry runs.
+const EVERY_MODE: &[Option<&str>] = &[None, Some("--force"), Some("--dry-run")];
 
 #[test]
 fn refuses_manifest_entries_that_are_not_plain_relative_paths_and_changes_no_byte() {
@@ -508,7 +515,7 @@ fn refuses_manifest_entries_that_are_not_plain_relative_paths_and_changes_no_byt
             } else {
                 &[None]
             };
-            assert_entry_refused_with(&test, &format!("{case} in {map}"), shown, why, extras);
+            assert_entry_refused(&test, &format!("{case} in {map}"), shown, why, extras);
         }
     }
     assert_eq!(
@@ -555,7 +562,7 @@ fn refuses_manifest_entries_through_symbolic_links_and_changes_no_byte() {
     ] {
         std::fs::write(test.path().join(MANIFEST), &pristine).unwrap();
         add_entry(&test, "files", entry, &victim_hash());
-        assert_entry_refused(&test, entry, entry, why);
+        assert_entry_refused(&test, entry, entry, why, EVERY_MODE);
     }
 }
 
@@ -575,6 +582,7 @@ fn a_fifo_named_by_the_manifest_is_refused_at_once_even_by_a_dry_run() {
         "fifo",
         "services/orders/src/pipe.rs",
         "names a FIFO (named pipe), not a regular file",
+        EVERY_MODE,
     );
 }
 
@@ -639,9 +647,7 @@ fn refuses_a_manifest_of_another_version_or_with_a_hash_that_is_not_one() {
 fn a_legitimate_deletion_removes_emptied_folders_but_never_out_itself() {
     let test = workspace_beside_a_victim();
     std::fs::write(test.path().join("flows.yaml"), TWO_SERVICES).unwrap();
-    let run = Test::new_in(&test)
-        .args(&["scaffold", "flows.yaml", "--out", "out"])
-        .success();
+    let run = rescaffold(&test, &[]);
     assert!(
         !test.path().join("out/services/billing").exists(),
         "{}",
@@ -748,26 +754,15 @@ fn a_flows_file_over_the_size_cap_is_refused_without_reading_it() {
 #[cfg(unix)]
 #[test]
 fn a_fifo_at_a_planned_path_is_refused_at_once_and_changes_no_byte() {
-    let test = Test::new().file("flows.yaml", TWO_SERVICES);
-    Test::new_in(&test)
-        .args(&["scaffold", "flows.yaml", "--out", "out"])
-        .success();
+    let test = scaffolded(TWO_SERVICES);
     std::fs::remove_file(test.path().join("out/README.md")).unwrap();
     mkfifo(&test.path().join("out/README.md"));
-    let before = tree(test.path());
-    for extra in [None, Some("--force"), Some("--dry-run")] {
-        let mut args = vec!["scaffold", "flows.yaml", "--out", "out"];
-        args.extend(extra);
-        let run = run_within(test.path(), &args, &[], Duration::from_secs(60));
-        assert_eq!(run.status, 2, "{extra:?}: {}", run.stderr);
-        assert!(
-            run.stderr
-                .contains("`out/README.md` is a FIFO (named pipe), where commsadvise plans a file"),
-            "{extra:?}: {}",
-            run.stderr
-        );
-        assert_eq!(tree(test.path()), before, "{extra:?}");
-    }
+    assert_refused(
+        &test,
+        "fifo",
+        EVERY_MODE,
+        &["`out/README.md` is a FIFO (named pipe), where commsadvise plans a file"],
+    );
 }
 
 /// Every generated file of `dir`, without commsadvise's bookkeeping.
@@ -854,9 +849,7 @@ fn a_resumed_run_never_replaces_a_file_the_stopped_run_had_not_replaced() {
         .file("flows.yaml", TWO_SERVICES)
         .file("out/README.md", "mine\n");
     crash_after(&test, "flows.yaml", "out", 0, &["--force"]);
-    let run = Test::new_in(&test)
-        .args(&["scaffold", "flows.yaml", "--out", "out"])
-        .success();
+    let run = rescaffold(&test, &[]);
     assert_eq!(
         std::fs::read_to_string(test.path().join("out/README.md")).unwrap(),
         "mine\n"
@@ -872,18 +865,13 @@ fn a_resumed_run_never_replaces_a_file_the_stopped_run_had_not_replaced() {
 
 #[test]
 fn a_regeneration_stopped_part_way_keeps_the_users_edits_when_finished() {
-    let test = Test::new().file("flows.yaml", TWO_SERVICES);
-    Test::new_in(&test)
-        .args(&["scaffold", "flows.yaml", "--out", "out"])
-        .success();
+    let test = scaffolded(TWO_SERVICES);
     let dir = test.path().join("out");
     std::fs::write(dir.join("services/orders/src/handlers.rs"), "// mine\n").unwrap();
     std::fs::write(dir.join("README.md"), "# our notes\n").unwrap();
     std::fs::write(test.path().join("flows.yaml"), THREE_SERVICES).unwrap();
     crash_after(&test, "flows.yaml", "out", 3, &[]);
-    let run = Test::new_in(&test)
-        .args(&["scaffold", "flows.yaml", "--out", "out"])
-        .success();
+    let run = rescaffold(&test, &[]);
     assert!(run.stdout.contains("conflict: README.md"), "{}", run.stdout);
     assert_eq!(
         std::fs::read_to_string(dir.join("README.md")).unwrap(),
@@ -913,32 +901,19 @@ fn a_regeneration_stopped_part_way_keeps_the_users_edits_when_finished() {
 
 #[test]
 fn a_second_run_on_the_same_folder_is_refused_while_one_holds_the_lock() {
-    let test = Test::new().file("flows.yaml", TWO_SERVICES);
-    Test::new_in(&test)
-        .args(&["scaffold", "flows.yaml", "--out", "out"])
-        .success();
+    let test = scaffolded(TWO_SERVICES);
     std::fs::write(test.path().join("flows.yaml"), THREE_SERVICES).unwrap();
     let lock = std::fs::File::open(test.path().join("out/.commsadvise/lock")).unwrap();
     lock.try_lock().expect("nobody holds the lock between runs");
-    let before = tree(test.path());
-    for extra in [None, Some("--force"), Some("--dry-run")] {
-        let mut args = vec!["scaffold", "flows.yaml", "--out", "out"];
-        args.extend(extra);
-        let run = run_within(test.path(), &args, &[], Duration::from_secs(60));
-        assert_eq!(run.status, 2, "{extra:?}: {}", run.stderr);
-        assert!(
-            run.stderr
-                .starts_with("error: another `commsadvise scaffold` is writing to `out`"),
-            "{extra:?}: {}",
-            run.stderr
-        );
-        assert_eq!(tree(test.path()), before, "{extra:?}");
-    }
+    assert_refused(
+        &test,
+        "locked",
+        EVERY_MODE,
+        &["error: another `commsadvise scaffold` is writing to `out`"],
+    );
     drop(lock);
     // The lock file stays, but a lock nobody holds blocks nothing.
-    Test::new_in(&test)
-        .args(&["scaffold", "flows.yaml", "--out", "out"])
-        .success();
+    rescaffold(&test, &[]);
 }
 
 #[test]
@@ -980,18 +955,13 @@ fn two_runs_at_once_never_mix_their_trees() {
 
 #[test]
 fn force_keeps_edited_files_of_a_removed_service_and_names_every_deletion() {
-    let test = Test::new().file("flows.yaml", THREE_SERVICES);
-    Test::new_in(&test)
-        .args(&["scaffold", "flows.yaml", "--out", "out"])
-        .success();
+    let test = scaffolded(THREE_SERVICES);
     let dir = test.path().join("out");
     let handlers = dir.join("services/billing/src/handlers.rs");
     std::fs::write(&handlers, "// billing logic we wrote\n").unwrap();
     let before = workspace(&dir);
     std::fs::write(test.path().join("flows.yaml"), TWO_SERVICES).unwrap();
-    let run = Test::new_in(&test)
-        .args(&["scaffold", "flows.yaml", "--out", "out", "--force"])
-        .success();
+    let run = rescaffold(&test, &["--force"]);
     assert_eq!(
         std::fs::read_to_string(&handlers).unwrap(),
         "// billing logic we wrote\n"
@@ -1024,19 +994,11 @@ fn force_keeps_edited_files_of_a_removed_service_and_names_every_deletion() {
 
 #[test]
 fn an_edited_file_is_offered_its_new_version_once_until_that_version_changes() {
-    let test = Test::new().file("flows.yaml", TWO_SERVICES);
-    Test::new_in(&test)
-        .args(&["scaffold", "flows.yaml", "--out", "out"])
-        .success();
+    let test = scaffolded(TWO_SERVICES);
     let dir = test.path().join("out");
     let offered = dir.join("README.md.commsadvise-new");
     std::fs::write(dir.join("README.md"), "# our notes\n").unwrap();
-    let scaffold = || {
-        Test::new_in(&test)
-            .args(&["scaffold", "flows.yaml", "--out", "out"])
-            .success()
-    };
-    let run = scaffold();
+    let run = rescaffold(&test, &[]);
     assert!(
         run.stdout
             .contains("  conflict: README.md was changed by you"),
@@ -1047,7 +1009,7 @@ fn an_edited_file_is_offered_its_new_version_once_until_that_version_changes() {
     // The user read the offer and removed it: the same offer is not made again.
     std::fs::remove_file(&offered).unwrap();
     for _ in 0..2 {
-        let run = scaffold();
+        let run = rescaffold(&test, &[]);
         assert!(
             run.stdout.contains("  still in conflict: README.md was changed by you; its new version was already offered as README.md.commsadvise-new"),
             "{}",
@@ -1070,7 +1032,7 @@ fn an_edited_file_is_offered_its_new_version_once_until_that_version_changes() {
     );
     // A new generated version is a new conflict, offered again.
     std::fs::write(test.path().join("flows.yaml"), THREE_SERVICES).unwrap();
-    let run = scaffold();
+    let run = rescaffold(&test, &[]);
     assert!(
         run.stdout
             .contains("  conflict: README.md was changed by you"),
