@@ -208,11 +208,25 @@ fn check_out(out: &Path, plan: &ScaffoldPlan) -> Result<(), Error> {
         }
         Ok(_) | Err(_) => {}
     }
-    let bookkeeping = [MANIFEST, STAGING, LOCK, MANIFEST_TEMP, BOOKKEEPING_IGNORE];
+    for file in &plan.files {
+        // The next run reads these paths back from the manifest: one it
+        // would refuse must not be written.
+        if let Err(why) = sync::check_entry(&file.path) {
+            return Err(Error::Internal(format!(
+                "the planned path `{}` {}",
+                sync::escape(&file.path),
+                why.reason()
+            )));
+        }
+    }
+    // Each must be a regular file where it exists (a FIFO at the lock would
+    // block its opening); the staging folder is removed whatever it is.
+    let bookkeeping = [MANIFEST, LOCK, MANIFEST_TEMP, BOOKKEEPING_IGNORE];
     let planned = plan.files.iter().map(|f| f.path.as_str());
-    for (path, is_planned) in planned
+    for (path, must_be_file) in planned
+        .chain(bookkeeping)
         .map(|p| (p, true))
-        .chain(bookkeeping.iter().map(|p| (*p, false)))
+        .chain([(STAGING, false)])
     {
         match walk(out, path) {
             Err(blocked @ Blocked::Symlink(_)) => {
@@ -229,7 +243,7 @@ fn check_out(out: &Path, plan: &ScaffoldPlan) -> Result<(), Error> {
                     ),
                 ));
             }
-            Ok(Some(meta)) if is_planned && !meta.is_file() => {
+            Ok(Some(meta)) if must_be_file && !meta.is_file() => {
                 return Err(refuse(
                     format!(
                         "`{}` is {}, where commsadvise plans a file",

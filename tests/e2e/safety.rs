@@ -765,6 +765,25 @@ fn a_fifo_at_a_planned_path_is_refused_at_once_and_changes_no_byte() {
     );
 }
 
+#[cfg(unix)]
+#[test]
+fn a_fifo_among_the_bookkeeping_files_is_refused_at_once() {
+    for file in ["lock", "manifest.json"] {
+        let test = scaffolded(TWO_SERVICES);
+        let path = test.path().join("out/.commsadvise").join(file);
+        std::fs::remove_file(&path).unwrap();
+        mkfifo(&path);
+        assert_refused(
+            &test,
+            file,
+            EVERY_MODE,
+            &[&format!(
+                "`out/.commsadvise/{file}` is a FIFO (named pipe), where commsadvise plans a file"
+            )],
+        );
+    }
+}
+
 /// Every generated file of `dir`, without commsadvise's bookkeeping.
 fn workspace(dir: &Path) -> BTreeMap<String, Vec<u8>> {
     let mut files = tree(dir);
