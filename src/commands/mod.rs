@@ -75,9 +75,15 @@ pub fn color() -> bool {
 }
 
 /// Reads a file the user named; a missing or unreadable one is an input error.
+///
+/// Only a regular file is read: a FIFO would block and a device such as
+/// `/dev/zero` never ends, so the type is checked before opening (opening a
+/// FIFO blocks) and again on the opened handle (the path may have been
+/// swapped in between), and at most the size cap plus one byte is read.
 pub fn read_input(path: &Path) -> Result<Vec<u8>, Error> {
-    std::fs::read(path).map_err(|e| {
-        let shown = path.display().to_string();
+    use std::io::Read as _;
+    let shown = path.display().to_string();
+    let unreadable = |e: io::Error| -> Error {
         let hint = match e.kind() {
             io::ErrorKind::NotFound => {
                 "check the path; `commsadvise scaffold` without a file uses the built-in example"
@@ -85,10 +91,81 @@ pub fn read_input(path: &Path) -> Result<Vec<u8>, Error> {
             io::ErrorKind::IsADirectory => "name a file, not a folder",
             _ => "check the file's permissions",
         };
-        Diagnostic::new(format!("cannot read `{shown}`: {}", plain(&e)), shown)
-            .note(hint)
-            .into()
-    })
+        Diagnostic::new(
+            format!("cannot read `{shown}`: {}", plain(&e)),
+            shown.clone(),
+        )
+        .note(hint)
+        .into()
+    };
+    let regular = |meta: &std::fs::Metadata| -> Result<u64, Error> {
+        if meta.is_file() {
+            return Ok(meta.len());
+        }
+        Err(Diagnostic::new(
+            format!("`{shown}` is {}, not a regular file", file_kind(meta)),
+            shown.clone(),
+        )
+        .note(if meta.is_dir() {
+            "name a file, not a folder"
+        } else {
+            "commsadvise reads flows and rules from regular files only; save the input to a file first"
+        })
+        .into())
+    };
+    regular(&std::fs::metadata(path).map_err(unreadable)?)?;
+    let file = std::fs::File::open(path).map_err(unreadable)?;
+    let size = regular(&file.metadata().map_err(unreadable)?)?;
+    let cap = crate::yaml::MAX_BYTES;
+    let too_large = |size: u64| -> Error {
+        Diagnostic::new(
+            format!("`{shown}` is {size} bytes, over the limit of {cap} bytes"),
+            shown.clone(),
+        )
+        .note("split the system into several flows files")
+        .into()
+    };
+    if size > cap as u64 {
+        return Err(too_large(size));
+    }
+    let mut bytes = Vec::with_capacity(usize::try_from(size).unwrap_or(cap));
+    file.take(cap as u64 + 1)
+        .read_to_end(&mut bytes)
+        .map_err(unreadable)?;
+    if bytes.len() > cap {
+        // It grew while being read.
+        return Err(too_large(bytes.len() as u64));
+    }
+    Ok(bytes)
+}
+
+/// What kind of file `meta` describes, for messages: "a folder", "a FIFO
+/// (named pipe)", "a device", …
+pub fn file_kind(meta: &std::fs::Metadata) -> &'static str {
+    let kind = meta.file_type();
+    if kind.is_dir() {
+        return "a folder";
+    }
+    if kind.is_symlink() {
+        return "a symbolic link";
+    }
+    if kind.is_file() {
+        return "a regular file";
+    }
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::FileTypeExt as _;
+        if kind.is_fifo() {
+            return "a FIFO (named pipe)";
+        }
+        if kind.is_char_device() || kind.is_block_device() {
+            return "a device";
+        }
+        if kind.is_socket() {
+            return "a socket";
+        }
+    }
+    "a special file"
 }
 
 /// An `io::Error`'s message without the "(os error N)" tail.
