@@ -4,14 +4,21 @@ use std::fmt::Write as _;
 
 use crate::cli::RulesArgs;
 use crate::commands::{Failure, load_rules, print};
-use crate::engine::rule::{Rule, suggest_id};
+use crate::engine::rule::{MAX_ID, Rule, suggest_id};
 use crate::error::Diagnostic;
 
 pub fn run(args: &RulesArgs) -> Result<(), Failure> {
     let rules = load_rules(&args.rules)?;
     let Some(id) = &args.id else {
         let all = rules.all();
-        let width = all.iter().map(|r| r.id.len()).max().unwrap_or(2);
+        // Ids are bounded when loaded; the cap keeps the column (and the
+        // formatter's width argument) bounded whatever the rule set holds.
+        let width = all
+            .iter()
+            .map(|r| r.id.chars().count())
+            .max()
+            .unwrap_or(2)
+            .min(MAX_ID);
         let mut out = String::new();
         for rule in all {
             let _ = writeln!(
