@@ -7,7 +7,7 @@
 //! second step goes on after a problem, so a file's problems are reported
 //! together.
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
@@ -69,10 +69,9 @@ pub struct RawRule {
 #[serde(deny_unknown_fields)]
 pub struct RawEffect {
     /// Points added to (or, negative, taken from) each transport, each at
-    /// most [`MAX_SCORE`] either way.
+    /// most [`MAX_SCORE`] either way. Read as any value, so that `1e309`,
+    /// `.nan` or a word gets a message naming the rule and the transport.
     #[serde(default)]
-    /// Read as any value, so that `1e309`, `.nan` or a word gets a message
-    /// naming the rule and the transport.
     pub score: Option<BTreeMap<String, Spanned<Json>>>,
     /// Only this transport meets the requirement.
     #[serde(default)]
@@ -113,6 +112,10 @@ pub const MAX_ID: usize = 64;
 /// use at most 4; the bound keeps every total finite (`1e308` in two rules
 /// would sum to infinity) and one user rule from silencing all the others.
 pub const MAX_SCORE: f64 = 1000.0;
+
+/// The most problems reported for one rule file. Past it the rest is noise,
+/// and placing each one would cost another scan of the file.
+const MAX_PROBLEMS: usize = 20;
 
 /// A comparison operator on numbers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -309,26 +312,72 @@ struct Context<'a> {
     /// The id as messages show it: cut when it is too long to read.
     id: String,
     /// Every problem found: checking goes on after one, so that a file's
-    /// problems are reported together.
+    /// problems are reported together (up to [`MAX_PROBLEMS`]).
     problems: RefCell<Vec<Diagnostic>>,
+    /// How many problems were found past [`MAX_PROBLEMS`].
+    more: Cell<usize>,
+    /// The line where the example being checked starts: its problems are
+    /// placed at or after it, not at the same word in `when`.
+    example_line: Cell<usize>,
 }
 
 impl Context<'_> {
-    /// A diagnostic pointing at the first `key:` in the file, since conditions
-    /// are read as plain values that no longer carry their position.
+    /// A diagnostic pointing at the first `key:` in the file (at or after the
+    /// example being checked), since conditions are read as plain values that
+    /// no longer carry their position.
     fn error(&self, message: impl std::fmt::Display, key: &str) -> Diagnostic {
         let d = Diagnostic::new(format!("{message} in rule `{}`", self.id), self.file);
-        match locate_key(self.text, key) {
+        if self.full() {
+            // Not shown: only counted.
+            return d;
+        }
+        let found = locate_key_from(self.text, key, self.example_line.get())
+            .or_else(|| locate_key(self.text, key));
+        match found {
             Some(pos) => d.at(self.text, pos, key.chars().count().max(1)),
             None => d,
+        }
+    }
+
+    fn full(&self) -> bool {
+        self.problems.borrow().len() >= MAX_PROBLEMS
+    }
+
+    /// Records a problem and goes on checking; `problem` is only built when
+    /// it will be shown.
+    fn record(&self, problem: impl FnOnce() -> Diagnostic) {
+        if self.full() {
+            self.more.set(self.more.get() + 1);
+        } else {
+            let problem = problem();
+            self.problems.borrow_mut().push(problem);
         }
     }
 
     /// Records a problem. `None` tells the caller that this part of the rule
     /// did not compile; the problem says why.
     fn refuse<T>(&self, problem: Diagnostic) -> Option<T> {
-        self.problems.borrow_mut().push(problem);
+        self.record(|| problem);
         None
+    }
+
+    /// The problems found, in file order, with a last line counting those
+    /// not shown.
+    fn into_problems(self) -> Vec<Diagnostic> {
+        let mut problems = self.problems.into_inner();
+        // Problems that could not be placed go last.
+        problems.sort_by_key(|d| d.pos.map_or((usize::MAX, 0), |p| (p.line, p.column)));
+        let more = self.more.get();
+        if more > 0 {
+            problems.push(
+                Diagnostic::new(
+                    format!("{more} more problems in rule `{}` not shown", self.id),
+                    self.file,
+                )
+                .note("fix the problems above and run again"),
+            );
+        }
+        problems
     }
 }
 
@@ -354,10 +403,15 @@ fn shorten(text: &str, max: usize) -> String {
 
 /// The position of the first `key:` (or `key` as a list item or value) in `text`.
 pub fn locate_key(text: &str, key: &str) -> Option<Pos> {
+    locate_key_from(text, key, 1)
+}
+
+/// [`locate_key`] from line `first` (1-based) on.
+fn locate_key_from(text: &str, key: &str, first: usize) -> Option<Pos> {
     if key.is_empty() {
         return None;
     }
-    for (n, line) in text.lines().enumerate() {
+    for (n, line) in text.lines().enumerate().skip(first.saturating_sub(1)) {
         let code = line.split(" #").next().unwrap_or(line);
         let mut from = 0;
         while let Some(found) = code[from..].find(key) {
@@ -387,6 +441,8 @@ pub fn compile(raw: RawRule, file: &str, text: &str) -> Result<Rule, Vec<Diagnos
         text,
         id: shorten(&raw.id, MAX_ID),
         problems: RefCell::new(Vec::new()),
+        more: Cell::new(0),
+        example_line: Cell::new(1),
     };
     if let Err(why) = check_id(&raw.id) {
         let d = Diagnostic::new(format!("invalid rule id `{}`: {why}", cx.id), file);
@@ -394,9 +450,9 @@ pub fn compile(raw: RawRule, file: &str, text: &str) -> Result<Rule, Vec<Diagnos
             Some(pos) => d.at(text, pos, raw.id.chars().count()),
             None => d,
         };
-        cx.refuse::<()>(d.note(
-            "an id is lowercase ASCII letters, digits and '-', such as `replay-needs-a-log`",
-        ));
+        cx.record(|| {
+            d.note("an id is lowercase ASCII letters, digits and '-', such as `replay-needs-a-log`")
+        });
     }
     let criterion = Criterion::parse(&raw.criterion).or_else(|| {
         cx.refuse(
@@ -418,12 +474,12 @@ pub fn compile(raw: RawRule, file: &str, text: &str) -> Result<Rule, Vec<Diagnos
             .as_ref()
             .is_some_and(|e| !matches!(e, Effect::Require(_) | Effect::Exclude(_)))
         {
-            cx.refuse::<()>(cx
+            cx.record(|| cx
                 .error("`resolution` is only for `require` and `exclude` effects", "resolution")
                 .note("a resolution names the pattern that resolves a conflict; scores and risks cannot conflict"));
         }
         if resolution.id.chars().count() > MAX_ID {
-            cx.refuse::<()>(
+            cx.record(|| {
                 cx.error(
                     format!(
                         "resolution id `{}` is longer than {MAX_ID} characters",
@@ -431,15 +487,15 @@ pub fn compile(raw: RawRule, file: &str, text: &str) -> Result<Rule, Vec<Diagnos
                     ),
                     &resolution.id,
                 )
-                .note("a resolution id names a pattern in a few words"),
-            );
+                .note("a resolution id names a pattern in a few words")
+            });
         }
     }
     if raw.text.trim().is_empty() {
-        cx.refuse::<()>(
+        cx.record(|| {
             cx.error("empty `text`", "text")
-                .note("the text is what users read in the report"),
-        );
+                .note("the text is what users read in the report")
+        });
     }
     let examples = raw.examples.unwrap_or_default();
     let fires = each(&examples.fires, |e| example(e, &cx));
@@ -449,16 +505,14 @@ pub fn compile(raw: RawRule, file: &str, text: &str) -> Result<Rule, Vec<Diagnos
         let quiet = examples.quiet.iter().zip(quiet).map(|(e, f)| (e, f, false));
         for (written, facts, fire) in fires.chain(quiet) {
             if when.holds(facts) != fire {
-                cx.refuse::<()>(contradiction(written, fire, when, &cx));
+                cx.record(|| contradiction(written, fire, when, &cx));
             }
         }
     }
-    let mut problems = cx.problems.into_inner();
+    let problems = cx.into_problems();
     let (Some(criterion), Some(when), Some(effect), Some(fires), Some(quiet), true) =
         (criterion, when, effect, fires, quiet, problems.is_empty())
     else {
-        // A diagnostic without a position (none today) goes last.
-        problems.sort_by_key(|d| d.pos.map_or((usize::MAX, 0), |p| (p.line, p.column)));
         return Err(problems);
     };
     Ok(Rule {
@@ -478,14 +532,14 @@ pub fn compile(raw: RawRule, file: &str, text: &str) -> Result<Rule, Vec<Diagnos
 
 fn check_id(id: &str) -> Result<(), String> {
     let mut chars = id.chars();
+    let length = id.chars().count();
     match chars.next() {
         None => Err("it is empty".to_owned()),
         Some(c) if !c.is_ascii_lowercase() => {
             Err("it must start with a lowercase letter".to_owned())
         }
-        _ if id.chars().count() > MAX_ID => Err(format!(
-            "it is {} characters long, over the limit of {MAX_ID}",
-            id.chars().count()
+        _ if length > MAX_ID => Err(format!(
+            "it is {length} characters long, over the limit of {MAX_ID}"
         )),
         _ if chars.all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-') => Ok(()),
         _ => Err("use lowercase ASCII letters, digits and '-'".to_owned()),
@@ -505,7 +559,7 @@ fn contradiction(
     } else {
         ("quiet", "matches")
     };
-    let shown = match &written.value {
+    let fields = match &written.value {
         Json::Object(map) => map
             .iter()
             .map(|(k, v)| match v {
@@ -516,10 +570,12 @@ fn contradiction(
             .join(", "),
         other => other.to_string(),
     };
-    let message = format!(
-        "example `{{ {} }}` under `{list}` {outcome} `when`",
-        shorten(&shown, 80)
-    );
+    let shown = if fields.is_empty() {
+        "{}".to_owned()
+    } else {
+        format!("{{ {} }}", shorten(&fields, 80))
+    };
+    let message = format!("example `{shown}` under `{list}` {outcome} `when`");
     let d = Diagnostic::new(format!("{message} in rule `{}`", cx.id), cx.file);
     let at = crate::yaml::pos(written.referenced);
     let width = example_width(cx.text, at);
@@ -733,23 +789,24 @@ fn effect(raw: &RawEffect, cx: &Context<'_>) -> Option<Effect> {
             let t = transport(name, cx);
             // `!(… <= …)` refuses NaN too.
             let Some(value) = p.value.as_f64().filter(|v| v.abs() <= MAX_SCORE) else {
-                let at = crate::yaml::pos(p.referenced);
-                let written = match &p.value {
-                    Json::Array(_) | Json::Object(_) => p.value.to_string(),
-                    _ => crate::yaml::scalar_at(cx.text, at),
-                };
-                let d = Diagnostic::new(
-                    format!(
-                        "score `{}` for `{name}` is not a number from -{MAX_SCORE} to {MAX_SCORE} in rule `{}`",
-                        shorten(&written, 40),
-                        cx.id
-                    ),
-                    cx.file,
-                );
-                return cx
-                    .refuse(d.at(cx.text, at, written.chars().count()).note(
-                        "the built-in rules use -4 to 4; the bound keeps every total finite",
-                    ));
+                cx.record(|| {
+                    let at = crate::yaml::pos(p.referenced);
+                    let written = match &p.value {
+                        Json::Array(_) | Json::Object(_) => p.value.to_string(),
+                        _ => crate::yaml::scalar_at(cx.text, at),
+                    };
+                    Diagnostic::new(
+                        format!(
+                            "score `{}` for `{name}` is not a number from -{MAX_SCORE} to {MAX_SCORE} in rule `{}`",
+                            shorten(&written, 40),
+                            cx.id
+                        ),
+                        cx.file,
+                    )
+                    .at(cx.text, at, written.chars().count())
+                    .note("the built-in rules use -4 to 4; the bound keeps every total finite")
+                });
+                return None;
             };
             Some((t?, value))
         })?;
@@ -773,9 +830,9 @@ fn effect(raw: &RawEffect, cx: &Context<'_>) -> Option<Effect> {
 /// A rule example is a partial flow written like an equality condition:
 /// `{ client: browser, receivers: 2 }`; unset fields keep their defaults.
 fn example(json: &Spanned<Json>, cx: &Context<'_>) -> Option<Facts> {
+    let at = crate::yaml::pos(json.referenced);
     let Json::Object(map) = &json.value else {
-        let at = crate::yaml::pos(json.referenced);
-        return cx.refuse(
+        cx.record(|| {
             Diagnostic::new(
                 format!(
                     "each example must be a mapping of flow fields to values in rule `{}`",
@@ -783,10 +840,12 @@ fn example(json: &Spanned<Json>, cx: &Context<'_>) -> Option<Facts> {
                 ),
                 cx.file,
             )
-            .at(cx.text, at, example_width(cx.text, at)),
-        );
+            .at(cx.text, at, example_width(cx.text, at))
+        });
+        return None;
     };
     let mut facts = Facts::defaults();
+    cx.example_line.set(at.line);
     let set = each(map, |(name, value)| {
         let Some(field) = Field::parse(name) else {
             return cx.refuse(
@@ -796,8 +855,9 @@ fn example(json: &Spanned<Json>, cx: &Context<'_>) -> Option<Facts> {
             );
         };
         Some((field, literal(field, value, cx)?))
-    })?;
-    for (field, value) in set {
+    });
+    cx.example_line.set(1);
+    for (field, value) in set? {
         facts.set(field, value);
     }
     Some(facts)
@@ -905,6 +965,33 @@ mod tests {
                 "example `{ client: browser, receivers: 2 }` under `quiet` matches `when` in rule `mine`",
             ]
         );
+    }
+
+    #[test]
+    fn shows_at_most_twenty_problems_and_counts_the_rest() {
+        let many = vec!["{ clinet: browser }"; 1000].join(", ");
+        let found = messages(&rule(
+            "mine",
+            &format!("when: {{ any: [{many}] }}\neffect: {{ score: {{ rest: 1 }} }}"),
+        ));
+        assert_eq!(found.len(), super::MAX_PROBLEMS + 1);
+        assert_eq!(
+            found[super::MAX_PROBLEMS],
+            "980 more problems in rule `mine` not shown"
+        );
+    }
+
+    #[test]
+    fn places_a_problem_in_an_example_at_the_example() {
+        let text = rule(
+            "mine",
+            "when: { latency_ms: { lt: 50 } }\neffect: { score: { rest: 1 } }\nexamples:\n  fires: [{ latency_ms: 5 }]\n  quiet:\n    - { latency_ms: fast }",
+        );
+        let problems = parse("r.yaml", &text).expect_err("refused");
+        assert_eq!(problems.len(), 1);
+        let at = problems[0].pos.expect("placed");
+        // Not at `latency_ms` in `when` (line 3), where the search used to stop.
+        assert_eq!((at.line, at.column), (8, 9));
     }
 
     #[test]
