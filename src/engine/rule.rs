@@ -884,6 +884,13 @@ mod tests {
         }
     }
 
+    /// The message of the one problem `text` has.
+    fn only_problem(text: &str) -> String {
+        let mut found = messages(text);
+        assert_eq!(found.len(), 1, "{text}\n{found:#?}");
+        found.remove(0)
+    }
+
     #[test]
     fn reports_every_problem_of_a_rule_in_file_order() {
         let text = "id: my-rule\ncriterion: Latency\nwhen: { clinet: browser, latency_ms: { below: 5 } }\neffect: { score: { kafak: 1 } }\ntext: ' '\n";
@@ -900,15 +907,13 @@ mod tests {
     fn bounds_the_length_of_an_id() {
         let longest = format!("a{}", "b".repeat(super::MAX_ID - 1));
         assert!(messages(&rule(&longest, "effect: { score: { rest: 1 } }")).is_empty());
-        let found = messages(&rule(
+        let found = only_problem(&rule(
             &format!("{longest}b"),
             "effect: { score: { rest: 1 } }",
         ));
-        assert_eq!(found.len(), 1);
         assert!(
-            found[0].contains("65 characters long, over the limit of 64"),
-            "{}",
-            found[0]
+            found.contains("65 characters long, over the limit of 64"),
+            "{found}"
         );
     }
 
@@ -921,9 +926,7 @@ mod tests {
                 "r".repeat(65)
             ),
         );
-        let found = messages(&text);
-        assert_eq!(found.len(), 1, "{found:#?}");
-        assert!(found[0].contains("longer than 64 characters"));
+        assert!(only_problem(&text).contains("longer than 64 characters"));
     }
 
     #[test]
@@ -938,15 +941,13 @@ mod tests {
         for score in [
             "1000.5", "-1e308", "1e309", ".inf", "-.inf", ".nan", "high", "[1]", "~",
         ] {
-            let found = messages(&rule(
+            let found = only_problem(&rule(
                 "mine",
                 &format!("effect: {{ score: {{ rest: {score} }} }}"),
             ));
-            assert_eq!(found.len(), 1, "{score}: {found:#?}");
             assert!(
-                found[0].contains("for `rest` is not a number from -1000 to 1000 in rule `mine`"),
-                "{score}: {}",
-                found[0]
+                found.contains("for `rest` is not a number from -1000 to 1000 in rule `mine`"),
+                "{score}: {found}"
             );
         }
     }

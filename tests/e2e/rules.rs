@@ -200,21 +200,21 @@ fn reports_the_problems_of_every_rule_file_together() {
 // out of range", exit 101) on the width of its table column.
 #[test]
 fn rejects_a_70000_character_rule_id() {
-    let id = format!("a{}", "b".repeat(69_999));
-    let run = Test::new()
-        .file("long.yaml", scoring(&id, "1"))
-        .args(&["rules", "--rules", "long.yaml"])
-        .status(2);
+    let run = listing_with_id(&format!("a{}", "b".repeat(69_999))).status(2);
     insta::assert_snapshot!(run.stderr);
+}
+
+/// `commsadvise rules` with one user rule of the given id.
+fn listing_with_id(id: &str) -> Test {
+    Test::new()
+        .file("long.yaml", scoring(id, "1"))
+        .args(&["rules", "--rules", "long.yaml"])
 }
 
 #[test]
 fn lists_a_rule_with_the_longest_id_allowed() {
     let id = format!("a{}", "b".repeat(63));
-    let run = Test::new()
-        .file("long.yaml", scoring(&id, "1"))
-        .args(&["rules", "--rules", "long.yaml"])
-        .success();
+    let run = listing_with_id(&id).success();
     let row = run
         .stdout
         .lines()
@@ -253,13 +253,18 @@ mod links {
     use super::{scoring, user_ids};
     use crate::common::Test;
 
+    /// `commsadvise rules --rules r` with one rule file in `r/`.
+    fn own_rule_folder() -> Test {
+        Test::new()
+            .file("r/own.yaml", scoring("mine-own", "1"))
+            .args(&["rules", "--rules", "r"])
+    }
+
     #[test]
     fn follows_links_to_rule_files_and_folders() {
-        let test = Test::new()
+        let test = own_rule_folder()
             .file("elsewhere/linked.yaml", scoring("mine-linked", "1"))
-            .file("shared/in-folder.yaml", scoring("mine-in-folder", "1"))
-            .file("r/own.yaml", scoring("mine-own", "1"))
-            .args(&["rules", "--rules", "r"]);
+            .file("shared/in-folder.yaml", scoring("mine-in-folder", "1"));
         symlink(
             "../elsewhere/linked.yaml",
             test.path().join("r/linked.yaml"),
@@ -276,10 +281,7 @@ mod links {
 
     #[test]
     fn reports_a_dangling_link_to_a_rule_file() {
-        let test = Test::new()
-            .fixture("examples/orders.yaml", "flows.yaml")
-            .file("r/own.yaml", scoring("mine-own", "1"))
-            .args(&["recommend", "flows.yaml", "--rules", "r"]);
+        let test = own_rule_folder();
         symlink("missing.yaml", test.path().join("r/gone.yaml")).unwrap();
         // A dangling link that is not named like a rule file is not one.
         symlink("missing", test.path().join("r/README")).unwrap();
@@ -289,9 +291,7 @@ mod links {
 
     #[test]
     fn reports_a_link_loop_in_a_rules_folder() {
-        let test = Test::new()
-            .file("r/own.yaml", scoring("mine-own", "1"))
-            .args(&["rules", "--rules", "r"]);
+        let test = own_rule_folder();
         symlink("..", test.path().join("r/up")).unwrap();
         let run = test.status(2);
         assert!(
@@ -304,9 +304,7 @@ mod links {
 
     #[test]
     fn refuses_a_fifo_named_like_a_rule_file() {
-        let test = Test::new()
-            .file("r/own.yaml", scoring("mine-own", "1"))
-            .args(&["rules", "--rules", "r"]);
+        let test = own_rule_folder();
         let made = std::process::Command::new("mkfifo")
             .arg(test.path().join("r/pipe.yaml"))
             .status()
