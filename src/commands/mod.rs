@@ -199,39 +199,121 @@ pub fn sizing(options: &SizingOptions) -> Sizing {
     }
 }
 
-/// The built-in rules plus the user's `--rules` files and folders (folders
-/// walked in sorted order, `.yaml` and `.yml` files only).
+/// The built-in rules plus the user's `--rules` files and folders.
+///
+/// Folders are walked in sorted order for files ending in `.yaml` or `.yml`
+/// in any case (`R.YAML` too). Symbolic links are followed, to files and to
+/// folders; one file reached twice is read once. Nothing that looks like a
+/// rule file is skipped silently: a dangling link, a link loop, a folder
+/// that cannot be read, or a rule-named FIFO or device is an error. Every
+/// problem of every file is reported at once.
 pub fn load_rules(option: &RulesOption) -> Result<RuleSet, Error> {
+    let mut problems: Vec<Diagnostic> = Vec::new();
     let mut files: Vec<PathBuf> = Vec::new();
     for path in &option.rules {
         if path.is_dir() {
-            let mut found: Vec<PathBuf> = walkdir::WalkDir::new(path)
-                .sort_by_file_name()
-                .into_iter()
-                .filter_map(Result::ok)
-                .filter(|e| e.file_type().is_file())
-                .map(walkdir::DirEntry::into_path)
-                .filter(|p| p.extension().is_some_and(|e| e == "yaml" || e == "yml"))
-                .collect();
-            if found.is_empty() {
-                return Err(Diagnostic::new(
-                    format!("no rule files in `{}`", path.display()),
-                    path.display().to_string(),
-                )
-                .note("rule files end in .yaml or .yml")
-                .into());
+            let before = files.len() + problems.len();
+            walk_rules(path, &mut files, &mut problems);
+            if files.len() + problems.len() == before {
+                problems.push(
+                    Diagnostic::new(
+                        format!("no rule files in `{}`", path.display()),
+                        path.display().to_string(),
+                    )
+                    .note("rule files end in .yaml or .yml"),
+                );
             }
-            files.append(&mut found);
         } else {
             files.push(path.clone());
         }
     }
+    let mut seen = std::collections::BTreeSet::new();
     let mut extra = Vec::with_capacity(files.len());
     for file in files {
-        let bytes = read_input(&file)?;
+        // Canonical paths, so a link beside its target does not define the
+        // rule twice; a path that cannot be resolved fails on reading below.
+        if !seen.insert(std::fs::canonicalize(&file).unwrap_or_else(|_| file.clone())) {
+            continue;
+        }
         let name = file.display().to_string();
-        let text = crate::yaml::text(&name, &bytes)?.to_owned();
-        extra.push((name, text));
+        let read = read_input(&file).and_then(|bytes| {
+            crate::yaml::text(&name, &bytes)
+                .map(str::to_owned)
+                .map_err(Error::from)
+        });
+        match read {
+            Ok(text) => extra.push((name, text)),
+            Err(Error::Input(mut found)) => problems.append(&mut found),
+            Err(other) => return Err(other),
+        }
     }
-    RuleSet::load(&extra)
+    match RuleSet::load(&extra) {
+        Ok(rules) if problems.is_empty() => Ok(rules),
+        Ok(_) => Err(Error::Input(problems)),
+        Err(Error::Input(mut found)) => {
+            problems.append(&mut found);
+            Err(Error::Input(problems))
+        }
+        Err(other) => Err(other),
+    }
+}
+
+/// Whether a file name ends in `.yaml` or `.yml`, in any case.
+fn is_rule_file(path: &Path) -> bool {
+    path.extension()
+        .and_then(|e| e.to_str())
+        .is_some_and(|e| e.eq_ignore_ascii_case("yaml") || e.eq_ignore_ascii_case("yml"))
+}
+
+/// Adds the rule files under `folder` to `files`, in sorted order, and what
+/// could not be walked to `problems`.
+fn walk_rules(folder: &Path, files: &mut Vec<PathBuf>, problems: &mut Vec<Diagnostic>) {
+    let walk = walkdir::WalkDir::new(folder)
+        .follow_links(true)
+        .sort_by_file_name();
+    for entry in walk {
+        match entry {
+            Ok(entry) if entry.file_type().is_dir() || !is_rule_file(entry.path()) => {}
+            Ok(entry) if entry.file_type().is_file() => files.push(entry.into_path()),
+            Ok(entry) => {
+                let shown = entry.path().display().to_string();
+                problems.push(
+                    Diagnostic::new(format!("`{shown}` is not a regular file"), shown)
+                        .note("a rule file must be a plain file (not a FIFO, socket or device)"),
+                );
+            }
+            Err(e) => {
+                let Some(path) = e.path() else { continue };
+                let shown = path.display().to_string();
+                let dangling = path.is_symlink() && !path.exists();
+                if let Some(ancestor) = e.loop_ancestor() {
+                    let above = ancestor.display();
+                    problems.push(
+                        Diagnostic::new(
+                            format!("`{shown}` links back to `{above}`, a folder above it"),
+                            shown,
+                        )
+                        .note("symbolic links in a rules folder are followed; remove the loop"),
+                    );
+                } else if dangling && is_rule_file(path) {
+                    let target = std::fs::read_link(path)
+                        .map(|t| t.display().to_string())
+                        .unwrap_or_default();
+                    problems.push(
+                        Diagnostic::new(
+                            format!("`{shown}` is a link to `{target}`, which does not exist"),
+                            shown,
+                        )
+                        .note("fix or remove the link"),
+                    );
+                } else if !dangling {
+                    let why = e.io_error().map_or_else(|| e.to_string(), plain);
+                    problems.push(
+                        Diagnostic::new(format!("cannot read `{shown}`: {why}"), shown)
+                            .note("check the folder's permissions"),
+                    );
+                }
+            }
+        }
+    }
 }
