@@ -16,7 +16,7 @@ fn position(problem: &Problem, map: &SourceMap) -> Option<Pos> {
     let flow = problem.flows.first()?;
     match problem.source {
         Source::PinnedConflict => map.pin(flow),
-        Source::Finding => map.flow(flow),
+        Source::RuledOut | Source::Finding => map.flow(flow),
     }
 }
 
