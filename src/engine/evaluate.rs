@@ -6,9 +6,9 @@
 //! is left; ties go to the simpler transport (REST, then gRPC, then Kafka),
 //! following the article's "start with REST". Requirements that nothing left
 //! can meet become conflicts, each with the pattern that resolves it; so does
-//! a transport the scores favour but an exclusion takes away (a waiting
-//! caller, a browser or an outside party that cannot use it), since the
-//! flow still needs what that transport would have given.
+//! a transport the flow's needs point at but an exclusion takes away (a
+//! waiting caller, a browser or an outside party that cannot use it), since
+//! the flow still needs what that transport would have given.
 
 use std::collections::hash_map::Entry;
 use std::collections::{BTreeMap, HashMap};
@@ -68,8 +68,8 @@ pub struct Recommendation {
     pub runner_up: Option<Transport>,
     /// Score of the choice minus the runner-up's: how close the call was.
     pub margin: Option<f64>,
-    /// Scores decided, and by one point or less: a change of one need could
-    /// tip it (the first of `flips` says which).
+    /// Scores decided, and by [`CLOSE_CALL`] point or less: a change of one
+    /// need could tip it (`flips` says which).
     pub close_call: bool,
     /// How the chosen transport reaches this caller when it is not the
     /// transport's native protocol: gRPC for a browser goes through grpc-web
@@ -161,8 +161,9 @@ pub enum ConflictKind {
     /// The chosen transport is one a rule rules out for this flow; only the
     /// pin or `transports` left it. The flow cannot work as chosen.
     RuledOut,
-    /// The scores favour a transport that a rule rules out for this caller;
-    /// the resolution is how to get what it would have given.
+    /// A rule rules out the transport the flow's scores favour, or the one an
+    /// internal caller would get (a bridging exclusion: a browser, an outside
+    /// party); the resolution is how to get what it would have given.
     Displaced,
 }
 
@@ -803,5 +804,74 @@ fn alternatives(facts: &Facts, field: Field, rules: &RuleSet) -> Vec<Value> {
             }
             out
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::spec::load_str;
+
+    fn one(flow: &str) -> Recommendation {
+        let to = if flow.contains("    to:") {
+            ""
+        } else {
+            "    to: b\n"
+        };
+        let yaml = format!("version: 1\nflows:\n  - name: f\n    from: a\n{to}{flow}");
+        let file = load_str("flows.yaml", &yaml).expect("fixture loads");
+        recommend(&file, &RuleSet::builtin().expect("built-in rules"))
+            .flows
+            .remove(0)
+    }
+
+    #[test]
+    fn a_replay_need_on_a_waiting_call_is_an_unmet_requirement_not_kafka() {
+        let rec = one("    replay: true\n");
+        assert_ne!(rec.transport, Transport::Kafka);
+        assert_eq!(rec.conflicts[0].kind, ConflictKind::Unmet);
+        assert_eq!(rec.conflicts[0].id, "edge-outbox-to-kafka");
+    }
+
+    #[test]
+    fn a_pinned_broker_for_a_waiting_caller_is_ruled_out() {
+        let rec = one("    transport: kafka\n");
+        assert_eq!(rec.transport, Transport::Kafka);
+        assert_eq!(rec.conflicts.len(), 1);
+        assert_eq!(rec.conflicts[0].kind, ConflictKind::RuledOut);
+    }
+
+    #[test]
+    fn scores_that_favour_an_excluded_transport_report_its_pattern() {
+        // Two receivers, in order, none lost: the scores favour Kafka, but
+        // the caller waits for the answer.
+        let rec = one("    to: [b, c]\n    delivery: at-least-once\n    ordering: per-key\n");
+        assert_eq!(rec.transport, Transport::Rest);
+        assert_eq!(rec.conflicts[0].kind, ConflictKind::Displaced);
+        assert!(
+            rec.conflicts[0]
+                .text
+                .starts_with("The flow's scores favour kafka"),
+            "{}",
+            rec.conflicts[0].text
+        );
+    }
+
+    #[test]
+    fn a_one_point_win_is_a_close_call_and_a_two_point_one_is_not() {
+        let close = one("    contract: strict\n");
+        assert_eq!(close.margin, Some(1.0));
+        assert!(close.close_call);
+        let clear = one("    contract: strict\n    latency_ms: 5\n");
+        assert!(clear.margin.is_some_and(|m| m > CLOSE_CALL));
+        assert!(!clear.close_call);
+    }
+
+    #[test]
+    fn an_exclusion_that_decided_nothing_comes_after_the_scores() {
+        let rec = one("    client: browser\n");
+        assert_eq!(&*rec.reasons[0].rule, "browser-client");
+        let last = rec.reasons.last().expect("reasons");
+        assert_eq!(&*last.effect, "exclude kafka");
     }
 }

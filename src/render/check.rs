@@ -35,8 +35,13 @@ pub fn summary(gate: &Gate) -> String {
             gate.fail_on
         )
     } else {
+        let always = if gate.problems.iter().any(|p| p.source == Source::RuledOut) {
+            "pinned conflicts and transports ruled out for a flow always count"
+        } else {
+            "pinned conflicts always count"
+        };
         format!(
-            "check failed: {failing} problem{} at or above `{}` (pinned conflicts always count)",
+            "check failed: {failing} problem{} at or above `{}` ({always})",
             if failing == 1 { "" } else { "s" },
             gate.fail_on
         )

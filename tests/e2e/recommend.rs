@@ -653,6 +653,13 @@ fn a_browser_on_a_kafka_only_organisation_is_a_conflict_that_fails_check() {
         "{}",
         check.stdout
     );
+    assert!(
+        check
+            .stdout
+            .contains("transports ruled out for a flow always count"),
+        "{}",
+        check.stdout
+    );
 }
 
 // ---- Direction probes: one change to many flows always moves the answer
