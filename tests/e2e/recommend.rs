@@ -568,7 +568,12 @@ fn risks_fit_the_declared_delivery_and_a_one_point_win_is_a_close_call() {
         "{markdown}"
     );
     assert!(markdown.contains("+1 over rest, close call"), "{markdown}");
-    assert!(run("html").contains("+1 over rest, close call"));
+    let html = run("html");
+    assert!(html.contains("+1 over rest, close call"), "{html}");
+    assert!(
+        html.contains("close call: won by +1 over rest; would be rest if"),
+        "{html}"
+    );
 }
 
 #[test]
