@@ -91,6 +91,12 @@ pub struct RawEffect {
 pub struct RawResolution {
     pub id: String,
     pub text: String,
+    /// For an `exclude` rule: the pattern bridges this kind of caller to the
+    /// excluded transport (an HTTP edge in front of the broker), so it is
+    /// reported whenever the flow's requirements or scores point at that
+    /// transport, beside the requirement's own pattern.
+    #[serde(default)]
+    pub bridge: bool,
 }
 
 /// The rule's own test cases, checked against `when` when the rule loads.

@@ -5,7 +5,7 @@ use std::fmt::Write as _;
 
 use crate::engine::evaluate::{KafkaSizing, Recommendation, Report};
 use crate::engine::findings::Severity;
-use crate::render::{decided, disk_line, margin, requirements, topic_line};
+use crate::render::{decided, disk_line, flip_line, margin, requirements, topic_line};
 use crate::spec::model::{FlowsFile, Transport};
 
 const WIDTH: usize = 100;
@@ -85,9 +85,10 @@ pub fn render(file: &FlowsFile, report: &Report, color: bool) -> String {
     }
 
     for (rec, flow) in report.flows.iter().zip(&file.flows) {
+        let via = rec.via.map(|v| format!(" via {v}")).unwrap_or_default();
         let _ = writeln!(
             out,
-            "\n{} {} ({})",
+            "\n{} {}{via} ({})",
             style.paint("1", &format!("{}:", rec.name)),
             style.transport(rec.transport),
             route(rec)
@@ -133,12 +134,7 @@ pub fn render(file: &FlowsFile, report: &Report, color: bool) -> String {
                 );
             }
         }
-        if let Some(flip) = rec.flips.first() {
-            let _ = writeln!(out, "  close call: {}", flip.sentence());
-        }
-        if let Some(k) = &rec.kafka {
-            kafka(&mut out, k, &style);
-        }
+        tail(&mut out, rec, &style);
     }
     findings(&mut out, report, &style);
     out
@@ -170,6 +166,16 @@ fn table_route(r: &Recommendation) -> String {
         separator = ", ";
     }
     shown
+}
+
+/// What closes a flow's section: how close the call was, and the topic.
+fn tail(out: &mut String, rec: &Recommendation, style: &Style) {
+    if let Some(line) = flip_line(rec) {
+        wrap(out, "  ", &line);
+    }
+    if let Some(k) = &rec.kafka {
+        kafka(out, k, style);
+    }
 }
 
 fn kafka(out: &mut String, k: &KafkaSizing, style: &Style) {

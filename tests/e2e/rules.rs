@@ -50,12 +50,14 @@ rule_tests! {
     event_driven: "event-driven";
     exactly_once_needs_transactions: "exactly-once-needs-transactions";
     fan_out: "fan-out";
+    grpc_at_least_once_needs_retries: "grpc-at-least-once-needs-retries";
     grpc_binary_debugging: "grpc-binary-debugging";
     grpc_breaking_proto_changes: "grpc-breaking-proto-changes";
     grpc_for_outside_clients: "grpc-for-outside-clients";
     grpc_in_browsers: "grpc-in-browsers";
     grpc_large_messages: "grpc-large-messages";
     grpc_retry_storm: "grpc-retry-storm";
+    grpc_web_cannot_stream_from_a_browser: "grpc-web-cannot-stream-from-a-browser";
     high_throughput_internal_calls: "high-throughput-internal-calls";
     high_volume_events: "high-volume-events";
     human_readable_wire: "human-readable-wire";
@@ -71,10 +73,13 @@ rule_tests! {
     kafka_total_order: "kafka-total-order";
     large_payloads: "large-payloads";
     loose_coupling_needs_a_broker: "loose-coupling-needs-a-broker";
+    loose_coupling_of_a_waiting_caller: "loose-coupling-of-a-waiting-caller";
     per_key_ordering: "per-key-ordering";
     public_api: "public-api";
+    public_clients_cannot_reach_the_broker: "public-clients-cannot-reach-the-broker";
     replay_needs_a_log: "replay-needs-a-log";
     request_response: "request-response";
+    rest_at_least_once_needs_retries: "rest-at-least-once-needs-retries";
     rest_n_plus_one: "rest-n-plus-one";
     rest_retry_storm: "rest-retry-storm";
     rest_streaming_over_http: "rest-streaming-over-http";
@@ -82,6 +87,8 @@ rule_tests! {
     rest_versioning_chaos: "rest-versioning-chaos";
     streaming: "streaming";
     strict_contract: "strict-contract";
+    strict_contract_in_browsers: "strict-contract-in-browsers";
+    waiting_caller_needs_a_direct_answer: "waiting-caller-needs-a-direct-answer";
 }
 
 #[test]
