@@ -17,7 +17,7 @@ use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_m
 
 use commsadvise::engine::{RuleSet, recommend};
 
-/// A flows file of `n` flows cycling through the shapes of the SPEC cases,
+/// A flows file of `n` flows cycling through the shapes of the public cases,
 /// so every rule family is exercised.
 fn flows_file(n: usize) -> String {
     flows_file_with(n, false)

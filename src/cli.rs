@@ -32,6 +32,32 @@ pub enum Command {
     Adr(AdrArgs),
     /// Prints the JSON Schema of flows.yaml, for editors.
     Schema(SchemaArgs),
+    /// Prints a shell completion script.
+    Completions(CompletionsArgs),
+    /// Prints a manual page (roff), of commsadvise or of one command.
+    Man(ManArgs),
+    /// Prints the protobuf contract: the one derived from the flows, or how
+    /// each flow binds to the team's own .proto files.
+    Contract(ContractArgs),
+}
+
+/// `contract` output formats.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ContractFormat {
+    /// The derived .proto text, or a table of the team contract's bindings.
+    Text,
+    /// The contract's origin, files and every flow's binding.
+    Json,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct ContractArgs {
+    /// The flows file; the built-in orders example when left out.
+    #[arg(value_name = "FLOWS.yaml")]
+    pub flows: Option<PathBuf>,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = ContractFormat::Text)]
+    pub format: ContractFormat,
 }
 
 /// Report formats.
@@ -192,4 +218,33 @@ pub struct RulesArgs {
     pub id: Option<String>,
     #[command(flatten)]
     pub rules: RulesOption,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct CompletionsArgs {
+    /// The shell to complete in; load the script from its startup file,
+    /// e.g. `source <(commsadvise completions bash)` in ~/.bashrc.
+    #[arg(value_enum, value_name = "SHELL")]
+    pub shell: clap_complete::Shell,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct ManArgs {
+    /// The command whose page to print (`recommend`, `scaffold`, …); the
+    /// page of commsadvise itself when left out.
+    #[arg(value_name = "COMMAND", value_parser = command_name)]
+    pub command: Option<String>,
+}
+
+/// Accepts the name or alias of a command, and returns its name.
+fn command_name(text: &str) -> Result<String, String> {
+    let cli = <Cli as clap::CommandFactory>::command();
+    if let Some(command) = cli.find_subcommand(text) {
+        return Ok(command.get_name().to_owned());
+    }
+    let names: Vec<&str> = cli.get_subcommands().map(clap::Command::get_name).collect();
+    Err(format!(
+        "no command `{text}`; the commands are {}",
+        names.join(", ")
+    ))
 }

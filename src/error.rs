@@ -204,7 +204,7 @@ impl fmt::Display for Diagnostic {
     }
 }
 
-/// Everything that can go wrong, each with its exit code (SPEC §1).
+/// Everything that can go wrong, each with its exit code (docs/commands.md).
 #[derive(Debug)]
 pub enum Error {
     /// The user's input is wrong: bad YAML, unknown field, unsafe name,

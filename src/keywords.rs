@@ -15,7 +15,7 @@ macro_rules! keywords {
         }
 
         impl $name {
-            /// Every value, in the order the SPEC lists them.
+            /// Every value, in the order docs/flows-yaml.md lists them.
             pub const ALL: &'static [$name] = &[$($name::$variant),+];
 
             /// The accepted spellings, in the same order as [`Self::ALL`].

@@ -8,6 +8,7 @@
 
 pub mod cli;
 pub mod commands;
+pub mod contract;
 pub mod engine;
 pub mod error;
 mod keywords;
@@ -24,7 +25,7 @@ use clap::Parser as _;
 
 pub use error::{Diagnostic, Error};
 
-/// Runs the command line and returns the process exit code (SPEC §1).
+/// Runs the command line and returns the process exit code (docs/commands.md).
 pub fn run<I, T>(args: I) -> i32
 where
     I: IntoIterator<Item = T>,

@@ -30,7 +30,7 @@ pub fn run(args: &CheckArgs) -> Result<(), Failure> {
     if verdict.passed() {
         Ok(())
     } else {
-        // Exit code 1 (SPEC §1: "anything else"); the verdict is on stdout.
+        // Exit code 1 (docs/commands.md: "anything else"); the verdict is on stdout.
         Err(Error::Gate(check::summary(&verdict)).into())
     }
 }

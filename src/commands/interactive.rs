@@ -99,7 +99,7 @@ fn require_terminal() -> Result<(), Error> {
     Err(Error::Usage(format!(
         "`commsadvise interactive` asks questions on a terminal, but {missing} is not one\n  \
          = without a terminal, write flows.yaml by hand and run `commsadvise recommend FILE`\n  \
-         = start from examples/orders.yaml; the README's flows.yaml reference describes every field"
+         = start from examples/orders.yaml; docs/flows-yaml.md describes every field"
     )))
 }
 

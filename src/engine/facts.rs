@@ -140,7 +140,8 @@ impl Facts {
         }
     }
 
-    /// The facts of a flow that sets nothing: every SPEC default, one receiver.
+    /// The facts of a flow that sets nothing: every documented default, one
+    /// receiver.
     pub fn defaults() -> Facts {
         Facts::of(&Flow::new("example", "a", "b"))
     }

@@ -3,6 +3,7 @@
 //! through a small trait so the logic is tested without a terminal.
 
 pub mod explain;
+pub mod figures;
 pub mod prompt;
 pub mod questions;
 #[cfg(test)]

@@ -1,10 +1,10 @@
-//! The questions for one flow, one per flows.yaml field in SPEC order, and
-//! how each answer becomes that field's value.
+//! The questions for one flow, one per flows.yaml field in the order of
+//! docs/flows-yaml.md, and how each answer becomes that field's value.
 //!
 //! Questions are phrased as a team would discuss the flow ("must the sender
 //! keep working while the receiver is down?") rather than by field name,
 //! each with one line on why it sways the recommendation, and the current
-//! value (the SPEC default for a new flow) pre-selected, so Enter always
+//! value (the documented default for a new flow) pre-selected, so Enter always
 //! means "keep it".
 
 use crate::questionnaire::prompt::{Interrupted, Prompter, Question};
@@ -27,7 +27,7 @@ pub struct Context<'a> {
 }
 
 /// Asks every question for one flow, starting from `base`: a blank flow
-/// with the SPEC defaults when adding, the flow itself when editing.
+/// with the documented defaults when adding, the flow itself when editing.
 pub fn ask_flow(
     p: &mut dyn Prompter,
     base: &Flow,
@@ -159,7 +159,7 @@ fn guarantees(p: &mut dyn Prompter, base: &Flow, flow: &mut Flow) -> Result<(), 
 }
 
 /// Asks until `parse` accepts the answer, showing why it did not.
-fn ask_until<T>(
+pub(crate) fn ask_until<T>(
     p: &mut dyn Prompter,
     question: &Question,
     default: Option<&str>,
@@ -175,7 +175,7 @@ fn ask_until<T>(
 }
 
 /// A hint, plus how to clear a pre-filled optional answer.
-fn clearable(hint: &str, current: bool) -> String {
+pub(crate) fn clearable(hint: &str, current: bool) -> String {
     if current {
         format!("{hint} Enter - to clear it.")
     } else {
@@ -184,7 +184,7 @@ fn clearable(hint: &str, current: bool) -> String {
 }
 
 /// Whether an answer to an optional question means "none".
-fn is_clear(answer: &str) -> bool {
+pub(crate) fn is_clear(answer: &str) -> bool {
     answer.is_empty() || answer == "-"
 }
 

@@ -1,5 +1,7 @@
 //! The questionnaire as a whole: the system's name and transports, then a
-//! menu to add, edit or remove flows, each followed by its recommendation.
+//! menu to add, edit or remove flows, each followed by the figures its
+//! recommendation makes matter and then the recommendation itself, or to
+//! change a service's figures.
 //!
 //! Every change is checked the way the file will be read back: the model
 //! is written with [`to_yaml`] and loaded again, and the recommendation is
@@ -13,9 +15,9 @@ use std::fmt::Write as _;
 
 use crate::engine::{RuleSet, recommend};
 use crate::error::Error;
-use crate::questionnaire::explain;
 use crate::questionnaire::prompt::{Interrupted, Prompter, Question};
 use crate::questionnaire::questions::{Context, ask_flow};
+use crate::questionnaire::{explain, figures};
 use crate::spec::model::{Flow, FlowsFile, Transport};
 use crate::spec::names;
 use crate::spec::write::to_yaml;
@@ -24,7 +26,13 @@ use crate::spec::write::to_yaml;
 const DRAFT: &str = "flows.yaml";
 
 /// What the menu offers, in the order shown.
-const MENU: &[&str] = &["add a flow", "edit a flow", "remove a flow", "done"];
+const MENU: &[&str] = &[
+    "add a flow",
+    "edit a flow",
+    "remove a flow",
+    "change a service",
+    "done",
+];
 
 /// Builds a [`FlowsFile`] by asking questions.
 pub struct Questionnaire<'a> {
@@ -33,6 +41,10 @@ pub struct Questionnaire<'a> {
     /// Services declared on their own, with no flow naming them: kept, as
     /// the person declared them, even though no flow needs them.
     standalone: BTreeSet<String>,
+    /// Services whose availability, and whose instances, were asked for
+    /// already: each is asked once, when it first matters.
+    asked_availability: BTreeSet<String>,
+    asked_instances: BTreeSet<String>,
 }
 
 impl<'a> Questionnaire<'a> {
@@ -45,6 +57,8 @@ impl<'a> Questionnaire<'a> {
                 transports: Transport::ALL.to_vec(),
                 services: std::collections::BTreeMap::new(),
                 flows: Vec::new(),
+                proto: Vec::new(),
+                proto_path: Vec::new(),
             },
             rules,
         )
@@ -62,6 +76,8 @@ impl<'a> Questionnaire<'a> {
             file,
             rules,
             standalone,
+            asked_availability: BTreeSet::new(),
+            asked_instances: BTreeSet::new(),
         }
     }
 
@@ -86,6 +102,7 @@ impl<'a> Questionnaire<'a> {
                 "add a flow" => self.add(p)?,
                 "edit a flow" => self.edit(p)?,
                 "remove a flow" => self.remove(p)?,
+                "change a service" => self.change_service(p)?,
                 _ if self.file.flows.is_empty() => {
                     p.show("  x a flows file needs at least one flow; add one first");
                 }
@@ -239,6 +256,7 @@ impl<'a> Questionnaire<'a> {
             match reload(&candidate) {
                 Ok(loaded) => {
                     self.file = loaded;
+                    self.ask_figures(p, &flow.name)?;
                     self.explain(p, &flow.name);
                     return Ok(());
                 }
@@ -247,6 +265,88 @@ impl<'a> Questionnaire<'a> {
                     p.show("  let's go through this flow again; your answers are the defaults");
                     draft = flow;
                 }
+            }
+        }
+    }
+
+    /// Asks for the figures that the flow's recommendation makes matter
+    /// (see [`figures`]): retention when Kafka carries it; for each
+    /// receiver not asked yet and declaring nothing, its availability when
+    /// it is called synchronously, its instances when it consumes a topic.
+    fn ask_figures(&mut self, p: &mut dyn Prompter, name: &str) -> Result<(), Interrupted> {
+        let report = recommend(&self.file, self.rules);
+        let Some(index) = self.file.flows.iter().position(|f| f.name == name) else {
+            return Ok(());
+        };
+        let transport = report.flows[index].transport;
+        let mut candidate = self.file.clone();
+        if transport == Transport::Kafka {
+            candidate.flows[index].retention_hours =
+                figures::retention(p, &candidate.flows[index])?;
+        }
+        for receiver in &self.file.flows[index].to {
+            let service = candidate.services.entry(receiver.clone()).or_default();
+            if transport.is_synchronous()
+                && service.availability.is_none()
+                && self.asked_availability.insert(receiver.clone())
+            {
+                service.availability = figures::availability(p, receiver, service)?;
+            }
+            if transport == Transport::Kafka
+                && service.instances.is_none()
+                && self.asked_instances.insert(receiver.clone())
+            {
+                service.instances = figures::instances(p, receiver, service)?;
+            }
+        }
+        self.accept(p, &candidate);
+        Ok(())
+    }
+
+    /// Changes the figures of a service the person picks.
+    fn change_service(&mut self, p: &mut dyn Prompter) -> Result<(), Interrupted> {
+        let names: Vec<String> = self.file.services.keys().cloned().collect();
+        if names.is_empty() {
+            p.show("  x there are no services yet; add a flow first");
+            return Ok(());
+        }
+        let options: Vec<&str> = names.iter().map(String::as_str).collect();
+        let picked = p.select(
+            &Question::new(
+                "Which service do you want to change?",
+                "Its figures count in every flow it takes part in.",
+            ),
+            &options,
+            0,
+        )?;
+        let name = &names[picked];
+        p.show(&format!(
+            "\n-- changing `{name}`: Enter keeps each answer --"
+        ));
+        let mut candidate = self.file.clone();
+        let service = candidate.services.entry(name.clone()).or_default();
+        service.availability = figures::availability(p, name, service)?;
+        service.instances = figures::instances(p, name, service)?;
+        self.asked_availability.insert(name.clone());
+        self.asked_instances.insert(name.clone());
+        if self.accept(p, &candidate) {
+            p.show(&format!("  changed `{name}`"));
+        }
+        Ok(())
+    }
+
+    /// Takes `candidate` as the file if it loads back, and says why not
+    /// otherwise. The figures' questions accept only what the loader does,
+    /// so a refusal here would be a bug; it is shown rather than hidden.
+    fn accept(&mut self, p: &mut dyn Prompter, candidate: &FlowsFile) -> bool {
+        match reload(candidate) {
+            Ok(loaded) => {
+                self.file = loaded;
+                true
+            }
+            Err(problems) => {
+                p.show(&problems);
+                false
             }
         }
     }
@@ -346,6 +446,8 @@ mod tests {
                 );
                 a[5] = Answer::Pick("browser");
                 a[7] = Answer::Text("200");
+                // REST: how available is the service the browser waits on?
+                a.push(Answer::Text("99.95%"));
                 a
             },
             vec![Answer::Pick("add a flow")],
@@ -359,6 +461,8 @@ mod tests {
                 a[5] = Answer::Pick("event");
                 a[7] = Answer::Yes;
                 a[11] = Answer::Yes;
+                // Kafka: retention, then each consumer's instances.
+                a.extend([Answer::Text("72"), Answer::Enter, Answer::Text("4")]);
                 a
             },
             vec![Answer::Pick("done")],
@@ -368,7 +472,12 @@ mod tests {
         assert_eq!(file.system, "shop");
         assert_eq!(
             to_yaml(&file),
-            "version: 1\nsystem: shop\nflows:\n  - name: get-order\n    from: storefront\n    to: orders\n    client: browser\n    latency_ms: 200\n  - name: order-created\n    from: orders\n    to: [analytics, shipping]\n    interaction: event\n    coupling: loose\n    replay: true\n"
+            "version: 1\nsystem: shop\nservices:\n  orders:\n    availability: 0.9995\n  shipping:\n    instances: 4\nflows:\n  - name: get-order\n    from: storefront\n    to: orders\n    client: browser\n    latency_ms: 200\n  - name: order-created\n    from: orders\n    to: [analytics, shipping]\n    interaction: event\n    coupling: loose\n    replay: true\n    retention_hours: 72\n"
+        );
+        assert!(
+            !p.texts().iter().any(|t| t.contains("`analytics` answer")),
+            "a Kafka consumer is not asked how available it is: {:#?}",
+            p.texts()
         );
         let output = p.output();
         assert!(
@@ -377,6 +486,11 @@ mod tests {
         );
         assert!(
             output.contains("=> order-created: kafka (orders -> analytics, shipping)"),
+            "{output}"
+        );
+        // The figures count in what is shown: four consumers, four partitions.
+        assert!(
+            output.contains("kafka: topic `order-created`, 4 partitions, replication 3, kept 72 h"),
             "{output}"
         );
     }
@@ -394,6 +508,7 @@ mod tests {
                 );
                 a[5] = Answer::Pick("browser");
                 a[10] = Answer::Yes;
+                a.push(Answer::Enter);
                 a
             },
             vec![Answer::Pick("done")],
@@ -420,7 +535,8 @@ mod tests {
             ],
             vec![Answer::Pick("edit a flow"), Answer::Pick("get-order")],
             {
-                let mut a: Vec<Answer> = std::iter::repeat_n(Answer::Enter, 17).collect();
+                // 17 questions, then the availability of `orders`.
+                let mut a: Vec<Answer> = std::iter::repeat_n(Answer::Enter, 18).collect();
                 a[7] = Answer::Text("50");
                 a
             },
@@ -497,7 +613,7 @@ mod tests {
                 a
             },
             {
-                let mut a: Vec<Answer> = std::iter::repeat_n(Answer::Enter, 17).collect();
+                let mut a: Vec<Answer> = std::iter::repeat_n(Answer::Enter, 18).collect();
                 a[3] = Answer::Check(&["shipping"]);
                 a
             },
@@ -567,6 +683,121 @@ mod tests {
             "{output}"
         );
         assert!(output.contains("tick at least one transport"), "{output}");
+    }
+
+    #[test]
+    fn asks_each_figure_once_and_only_where_it_matters() {
+        let rules = rules();
+        let mut p = script(vec![
+            vec![Answer::Enter, Answer::Enter],
+            {
+                // A Kafka event: retention and the consumer's instances.
+                let mut a = flow(
+                    "order-created",
+                    Answer::Text("orders"),
+                    Answer::Text("shipping"),
+                );
+                a[4] = Answer::Pick("event");
+                a[6] = Answer::Yes;
+                a.extend([Answer::Enter, Answer::Enter]);
+                a
+            },
+            vec![Answer::Pick("add a flow")],
+            {
+                // A REST call to the same service: its availability only.
+                let mut a = flow(
+                    "get-shipment",
+                    Answer::Pick("orders"),
+                    Answer::Check(&["shipping"]),
+                );
+                a.push(Answer::Enter);
+                a
+            },
+            vec![Answer::Pick("add a flow")],
+            // The same two again: nothing more is asked.
+            flow(
+                "track-shipment",
+                Answer::Pick("orders"),
+                Answer::Check(&["shipping"]),
+            ),
+            vec![Answer::Pick("done")],
+        ]);
+        let file = Questionnaire::new(&rules).run(&mut p).expect("answered");
+        assert!(p.finished(), "{:#?}", p.texts());
+        let figures: Vec<&str> = p
+            .texts()
+            .into_iter()
+            .filter(|t| t.starts_with("How m"))
+            .collect();
+        assert_eq!(
+            figures,
+            [
+                "How many hours must Kafka keep the messages of `order-created`?",
+                "How many copies of `shipping` consume in parallel?",
+                "How much of the time does `shipping` answer? (0.999 is 99.9%)",
+            ]
+        );
+        // Enter on every default declares nothing.
+        assert!(
+            file.services
+                .values()
+                .all(crate::spec::model::Service::is_plain)
+        );
+        assert_eq!(file.flows[0].retention_hours, None);
+    }
+
+    #[test]
+    fn a_declared_figure_is_not_asked_again() {
+        let rules = rules();
+        let text = ORDERS.replace(
+            "flows:\n",
+            "services:\n  orders:\n    availability: 0.99\nflows:\n",
+        );
+        let original = load_str("orders.yaml", &text).expect("loads");
+        let mut p = script(vec![
+            vec![
+                Answer::Enter,
+                Answer::Enter,
+                Answer::Pick("edit a flow"),
+                Answer::Pick("get-order"),
+            ],
+            std::iter::repeat_n(Answer::Enter, 17).collect(),
+            vec![Answer::Pick("done")],
+        ]);
+        let file = Questionnaire::from_file(original.clone(), &rules)
+            .run(&mut p)
+            .expect("answered");
+        assert!(p.finished(), "{:#?}", p.texts());
+        assert_eq!(file, original);
+    }
+
+    #[test]
+    fn changes_a_services_figures_from_the_menu() {
+        let rules = rules();
+        let original = load_str("orders.yaml", ORDERS).expect("example loads");
+        let mut p = script(vec![vec![
+            Answer::Enter,
+            Answer::Enter,
+            Answer::Pick("change a service"),
+            Answer::Pick("shipping"),
+            Answer::Text("99.5%"),
+            Answer::Text("6"),
+            Answer::Pick("done"),
+        ]]);
+        let file = Questionnaire::from_file(original, &rules)
+            .run(&mut p)
+            .expect("answered");
+        assert!(p.finished(), "{:#?}", p.texts());
+        assert_eq!(file.services["shipping"].availability, Some(0.995));
+        assert_eq!(file.services["shipping"].instances, Some(6));
+        assert!(p.output().contains("changed `shipping`"), "{}", p.output());
+        assert_eq!(
+            p.question("Which service do you want to change?").options,
+            ["analytics", "checkout", "orders", "shipping", "storefront"]
+        );
+        assert!(
+            to_yaml(&file).contains("  shipping:\n    availability: 0.995\n    instances: 6\n")
+        );
     }
 
     #[test]

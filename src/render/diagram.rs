@@ -58,7 +58,8 @@ impl<'a> Diagram<'a> {
         self.services.binary_search(&service).ok()
     }
 
-    /// The transports drawn, in SPEC order, for legends.
+    /// The transports drawn, in the documented order (rest, grpc, kafka),
+    /// for legends.
     pub fn transports(&self) -> Vec<Transport> {
         Transport::ALL
             .iter()

@@ -1,4 +1,4 @@
-//! The JSON report (SPEC §4): the report's own serde shape, so keys can be
+//! The JSON report (docs/output.md): the report's own serde shape, so keys can be
 //! added but never drift from the types.
 
 use crate::engine::evaluate::Report;

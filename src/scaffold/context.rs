@@ -16,16 +16,16 @@ use crate::engine::evaluate::{Recommendation, Report};
 use crate::scaffold::contract::{Contract, pascal, snake};
 use crate::spec::model::{Delivery, Flow, FlowsFile, Transport};
 
-/// The SPEC §6 defaults: the article's ports.
+/// The documented defaults (docs/scaffold.md): the article's ports.
 pub const HTTP_PORT: u16 = 5000;
 pub const GRPC_PORT: u16 = 50051;
 pub const KAFKA_BROKERS: &str = "localhost:9092";
 
-/// The id the generated tests and examples use (SPEC §6).
+/// The id the generated tests and examples use (docs/scaffold.md).
 pub const SAMPLE_ID: &str = "12345";
-/// The Kafka key the generated tests and examples use (SPEC §6).
+/// The Kafka key the generated tests and examples use (docs/scaffold.md).
 pub const SAMPLE_EVENT_ID: &str = "order-12345";
-/// The status the generated handler answers (SPEC §6).
+/// The status the generated handler answers (docs/scaffold.md).
 pub const SAMPLE_STATUS: &str = "CREATED";
 
 #[derive(Debug, Clone, Serialize)]

@@ -13,7 +13,7 @@ use serde::Serialize;
 
 use crate::error::Diagnostic;
 
-/// The seed article's order.proto (SPEC §6).
+/// The seed article's order.proto (docs/scaffold.md).
 pub const ORDER_PROTO: &str = r#"syntax = "proto3";
 package orders;
 service OrderService {

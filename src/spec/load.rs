@@ -1,7 +1,7 @@
 //! From flows.yaml text to a validated [`FlowsFile`].
 //!
 //! serde reads the file into raw types that keep every value's position
-//! ([`Spanned`]); validation then applies SPEC §2 — names, keywords,
+//! ([`Spanned`]); validation then applies docs/flows-yaml.md — names, keywords,
 //! defaults, uniqueness — and reports every problem it finds, each pointing
 //! at its line and column, rather than stopping at the first.
 
@@ -63,6 +63,16 @@ struct RawFile {
     #[serde(default)]
     #[schemars(!default, with = "Vec<RawFlow>", length(min = 1))]
     flows: Option<Spanned<Vec<Spanned<RawFlow>>>>,
+    /// The team's own .proto files, relative to flows.yaml: one path or a
+    /// list (default: a contract derived from the flows).
+    #[serde(default)]
+    #[schemars(schema_with = "proto_files_schema")]
+    proto: Option<Spanned<Json>>,
+    /// Include folders for the .proto files' imports, relative to
+    /// flows.yaml: one folder or a list (default: the folder of flows.yaml).
+    #[serde(default)]
+    #[schemars(schema_with = "proto_folders_schema")]
+    proto_path: Option<Spanned<Json>>,
 }
 
 /// A declared service.
@@ -169,6 +179,21 @@ struct RawFlow {
     #[serde(default)]
     #[schemars(with = "Transport")]
     transport: Option<Spanned<String>>,
+    /// request-response and stream flows: the rpc of the team's proto they
+    /// bind to, `<package>.<Service>/<Method>` (default: the derived name).
+    #[serde(default)]
+    #[schemars(schema_with = "rpc_schema")]
+    rpc: Option<Spanned<String>>,
+    /// Event flows: the message of the team's proto they carry,
+    /// `<package>.<Message>` (default: the derived name).
+    #[serde(default)]
+    #[schemars(schema_with = "message_schema")]
+    message: Option<Spanned<String>>,
+    /// Event flows: the message field that keys the record on Kafka
+    /// (default: the first field ending in `_id`).
+    #[serde(default)]
+    #[schemars(schema_with = "field_schema")]
+    key: Option<Spanned<String>>,
 }
 
 /// The pattern of flow, service and system names (`names::check`); the
@@ -258,6 +283,44 @@ impl JsonSchema for TopicName {
     }
 }
 
+/// A protobuf identifier, the pieces of the binding keys.
+const IDENT: &str = "[A-Za-z_][A-Za-z0-9_]*";
+
+/// `one`, or a non-empty list of them without repeats.
+fn one_or_list(one: &Schema) -> Schema {
+    json_schema!({
+        "anyOf": [
+            one,
+            { "type": "array", "items": one, "minItems": 1, "uniqueItems": true },
+        ]
+    })
+}
+
+/// `proto:`, one .proto path or a list of them.
+fn proto_files_schema(_: &mut SchemaGenerator) -> Schema {
+    one_or_list(&json_schema!({ "type": "string", "pattern": "\\.proto$" }))
+}
+
+/// `proto_path:`, one folder or a list of them.
+fn proto_folders_schema(_: &mut SchemaGenerator) -> Schema {
+    one_or_list(&json_schema!({ "type": "string", "minLength": 1 }))
+}
+
+/// `rpc:`, `<package>.<Service>/<Method>`.
+fn rpc_schema(_: &mut SchemaGenerator) -> Schema {
+    json_schema!({ "type": "string", "pattern": format!("^{IDENT}(\\.{IDENT})*/{IDENT}$") })
+}
+
+/// `message:`, `<package>.<Message>`.
+fn message_schema(_: &mut SchemaGenerator) -> Schema {
+    json_schema!({ "type": "string", "pattern": format!("^{IDENT}(\\.{IDENT})*$") })
+}
+
+/// `key:`, a field name.
+fn field_schema(_: &mut SchemaGenerator) -> Schema {
+    json_schema!({ "type": "string", "pattern": format!("^{IDENT}$") })
+}
+
 /// `services:`, a map from service name to an optional declaration.
 fn services_schema(generator: &mut SchemaGenerator) -> Schema {
     let service = generator.subschema_for::<RawService>();
@@ -306,7 +369,8 @@ fn tidy(value: &mut Json) {
     }
 }
 
-/// Every key a flow accepts, in SPEC order, for "accepted:" notes.
+/// Every key a flow accepts, in the order of docs/flows-yaml.md, for
+/// "accepted:" notes.
 pub const FLOW_KEYS: &[&str] = &[
     "name",
     "description",
@@ -326,6 +390,9 @@ pub const FLOW_KEYS: &[&str] = &[
     "topic",
     "retention_hours",
     "transport",
+    "rpc",
+    "message",
+    "key",
 ];
 
 /// Every key a declared service accepts, for "accepted:" notes.
@@ -368,6 +435,10 @@ struct LeanFile {
     services: Option<HashMap<String, Option<LeanService>>>,
     #[serde(default)]
     flows: Option<Vec<LeanFlow>>,
+    #[serde(default)]
+    proto: Option<Json>,
+    #[serde(default)]
+    proto_path: Option<Json>,
 }
 
 /// [`RawService`] without positions.
@@ -422,6 +493,12 @@ struct LeanFlow {
     retention_hours: Option<Json>,
     #[serde(default)]
     transport: Option<String>,
+    #[serde(default)]
+    rpc: Option<String>,
+    #[serde(default)]
+    message: Option<String>,
+    #[serde(default)]
+    key: Option<String>,
 }
 
 /// A value at an unknown position, for the validator's fast first pass.
@@ -450,6 +527,9 @@ impl LeanFlow {
             topic: self.topic.map(unplaced),
             retention_hours: self.retention_hours.map(unplaced),
             transport: self.transport.map(unplaced),
+            rpc: self.rpc.map(unplaced),
+            message: self.message.map(unplaced),
+            key: self.key.map(unplaced),
         }
     }
 }
@@ -593,6 +673,9 @@ struct Validator<'a> {
     placed: bool,
     /// Keys no field takes, reported where their flow or service is.
     unknown: UnknownKeys,
+    /// Whether the file names the team's .proto files: flows may then bind
+    /// to their rpcs and messages.
+    has_proto: bool,
 }
 
 impl<'a> Validator<'a> {
@@ -610,6 +693,7 @@ impl<'a> Validator<'a> {
             map: SourceMap::default(),
             placed,
             unknown: UnknownKeys::default(),
+            has_proto: false,
         }
     }
 
@@ -635,6 +719,8 @@ impl<'a> Validator<'a> {
                     .collect()
             }),
             flows: None,
+            proto: lean.proto.map(unplaced),
+            proto_path: lean.proto_path.map(unplaced),
         };
         // Flows are converted one at a time, so that the large positioned
         // form of all of them never sits in memory at once.
@@ -690,6 +776,18 @@ impl<'a> Validator<'a> {
             None => "system".to_owned(),
         };
         let transports = self.transports(raw.transports.as_ref());
+        let proto = self.proto_files(raw.proto.as_ref(), "proto");
+        let proto_path = self.proto_files(raw.proto_path.as_ref(), "proto_path");
+        self.has_proto = !proto.is_empty();
+        if let (Some(folders), false) = (&raw.proto_path, self.has_proto) {
+            self.error(
+                "`proto_path` is set but `proto` is not".into(),
+                Some(key_of(&self.lines, yaml::pos(folders.referenced), "proto_path")),
+                "proto_path".len(),
+            )
+            .notes
+            .push("`proto_path` lists the include folders of the files under `proto:`; add `proto:` or remove `proto_path`".into());
+        }
         let mut services = BTreeMap::new();
         let mut declared: Vec<(String, Pos)> = Vec::new();
         // In file order, so that errors come out in a stable order.
@@ -754,6 +852,8 @@ impl<'a> Validator<'a> {
             transports,
             services,
             flows,
+            proto,
+            proto_path,
         }
     }
 
@@ -1131,8 +1231,187 @@ impl<'a> Validator<'a> {
                 }
             }
         }
+        self.binding(
+            raw.rpc.as_ref(),
+            raw.message.as_ref(),
+            raw.key.as_ref(),
+            &mut flow,
+            &flow_name,
+        );
         flow.name = flow_name;
         (self.errors.len() == errors_before).then_some(flow)
+    }
+
+    /// `rpc`, `message` and `key` (SPEC §7): their syntax, and that each
+    /// suits the flow's interaction. Whether they name something in the
+    /// contract is for `contract::bind`, which has the compiled protos.
+    fn binding(
+        &mut self,
+        rpc: Option<&Spanned<String>>,
+        message: Option<&Spanned<String>>,
+        key: Option<&Spanned<String>>,
+        flow: &mut Flow,
+        name: &str,
+    ) {
+        let event = flow.interaction == Interaction::Event;
+        let fields: [(&str, Option<&Spanned<String>>, bool); 3] = [
+            ("rpc", rpc, !event),
+            ("message", message, event),
+            ("key", key, event),
+        ];
+        for (field, raw, fits) in fields {
+            let Some(raw) = raw else { continue };
+            let at = yaml::pos(raw.referenced);
+            if self.placed {
+                let map = if field == "key" {
+                    &mut self.map.keys
+                } else {
+                    &mut self.map.bindings
+                };
+                map.insert(name.to_owned(), at);
+            }
+            let key_at = key_of(&self.lines, at, field);
+            if !fits {
+                self.error(
+                    format!(
+                        "`{field}` does not apply to {} flow `{name}`",
+                        flow.interaction
+                    ),
+                    Some(key_at),
+                    field.len(),
+                )
+                .notes
+                .push("request-response and stream flows bind to an `rpc:`; event flows bind to a `message:`, keyed by `key:`".into());
+                continue;
+            }
+            let (valid, accepted, suggestion) = match field {
+                "rpc" => (
+                    is_rpc_name(&raw.value),
+                    "`<package>.<Service>/<Method>`, such as `billing.v1.InvoiceService/GetInvoice`",
+                    raw.value
+                        .rsplit_once('.')
+                        .filter(|(service, _)| !raw.value.contains('/') && service.contains('.'))
+                        .map(|(service, method)| format!("{service}/{method}")),
+                ),
+                "message" => (
+                    is_dotted(&raw.value),
+                    "`<package>.<Message>`, such as `billing.v1.InvoiceIssued`",
+                    Some(raw.value.replace('/', ".")).filter(|s| is_dotted(s)),
+                ),
+                _ => (
+                    is_ident(&raw.value),
+                    "the name of a field of the flow's message, such as `customer_id`",
+                    None,
+                ),
+            };
+            if !valid {
+                let d = self.error(
+                    format!("invalid {field} `{}` in flow `{name}`", raw.value),
+                    Some(at),
+                    raw.value.chars().count(),
+                );
+                if let Some(s) = suggestion {
+                    d.label = Some(format!("did you mean `{s}`?"));
+                }
+                d.notes.push(format!("accepted: {accepted}"));
+                continue;
+            }
+            if field != "key" && !self.has_proto {
+                self.error(
+                    format!("`{field}` in flow `{name}` names the team's contract, but there is no `proto:`"),
+                    Some(key_at),
+                    field.len(),
+                )
+                .notes
+                .push(format!(
+                    "add `proto:` with the team's .proto files at the top level, or leave `{field}` out to use the contract derived from the flows (`commsadvise contract` prints it)"
+                ));
+                continue;
+            }
+            let value = Some(raw.value.clone());
+            match field {
+                "rpc" => flow.rpc = value,
+                "message" => flow.message = value,
+                _ => flow.key = value,
+            }
+        }
+    }
+
+    /// `proto` or `proto_path`: one path or a list of them, each once.
+    fn proto_files(&mut self, raw: Option<&Spanned<Json>>, field: &str) -> Vec<String> {
+        let Some(raw) = raw else { return Vec::new() };
+        let at = yaml::pos(raw.referenced);
+        let what = if field == "proto" {
+            "a .proto file"
+        } else {
+            "a folder"
+        };
+        let items: Vec<String> = match &raw.value {
+            Json::String(s) => vec![s.clone()],
+            Json::Array(items) if !items.is_empty() && items.iter().all(Json::is_string) => items
+                .iter()
+                .filter_map(|i| i.as_str().map(str::to_owned))
+                .collect(),
+            _ => {
+                self.error(
+                    format!("`{field}` must be {what} or a non-empty list of them"),
+                    Some(at),
+                    1,
+                )
+                .notes
+                .push(format!(
+                    "paths are relative to flows.yaml, for example `{field}: {}`",
+                    if field == "proto" {
+                        "[proto/billing/v1/billing.proto]"
+                    } else {
+                        "[proto]"
+                    }
+                ));
+                return Vec::new();
+            }
+        };
+        let mut out: Vec<String> = Vec::new();
+        for item in items {
+            let item_at = locate_in_line(&self.lines, at, &item).unwrap_or(at);
+            let width = item.chars().count().max(1);
+            if out.contains(&item) {
+                self.error(
+                    format!("`{item}` is listed twice in `{field}`"),
+                    Some(item_at),
+                    width,
+                );
+            } else if item.trim().is_empty() {
+                self.error(format!("an entry of `{field}` is empty"), Some(item_at), 1)
+                    .notes
+                    .push(format!("name {what}, relative to flows.yaml"));
+            } else if field == "proto"
+                && std::path::Path::new(&item)
+                    .extension()
+                    .is_none_or(|e| e != "proto")
+            {
+                self.error(
+                    format!("`{item}` in `proto` is not a .proto file"),
+                    Some(item_at),
+                    width,
+                )
+                .notes
+                .push(
+                    "list the team's .proto files; their include folders go under `proto_path`"
+                        .into(),
+                );
+            } else {
+                if self.placed {
+                    let map = if field == "proto" {
+                        &mut self.map.proto
+                    } else {
+                        &mut self.map.proto_path
+                    };
+                    map.push(item_at);
+                }
+                out.push(item);
+            }
+        }
+        out
     }
 
     /// A figure of a flow: a whole number of at least 1. Read as any YAML
@@ -1520,6 +1799,42 @@ fn name_help(d: &mut Diagnostic, name: &str, what: &str) {
     ));
 }
 
+/// Whether `text` is `<package>.<Service>/<Method>`.
+fn is_rpc_name(text: &str) -> bool {
+    text.split_once('/')
+        .is_some_and(|(service, method)| is_dotted(service) && is_ident(method))
+}
+
+/// Whether `text` is identifiers joined by dots.
+fn is_dotted(text: &str) -> bool {
+    text.split('.').all(is_ident)
+}
+
+/// Whether `text` is a protobuf identifier.
+fn is_ident(text: &str) -> bool {
+    let mut chars = text.chars();
+    chars
+        .next()
+        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
+}
+
+/// Where `key:` is written on the line of its value at `value`, so that an
+/// error about the key itself points at it; the value when not found.
+fn key_of(lines: &[&str], value: Pos, key: &str) -> Pos {
+    let Some(line) = lines.get(value.line.saturating_sub(1)) else {
+        return value;
+    };
+    let head: String = line.chars().take(value.column.saturating_sub(1)).collect();
+    match head.rfind(&format!("{key}:")) {
+        Some(i) => Pos {
+            line: value.line,
+            column: head[..i].chars().count() + 1,
+        },
+        None => value,
+    }
+}
+
 /// Where `item` appears at or after `from` (a `to` list may span lines).
 fn locate_in_line(lines: &[&str], from: Pos, item: &str) -> Option<Pos> {
     for (i, line) in lines
@@ -1577,7 +1892,7 @@ impl Validator<'_> {
     }
 
     /// Names that differ in flows.yaml but become the same identifier in
-    /// the generated code (SPEC §2): two flows or two services with one type
+    /// the generated code (docs/flows-yaml.md, Names): two flows or two services with one type
     /// name (`order1`, `order-1` → `Order1`). Uses the scaffold's own
     /// conversions; identifiers (`order_1`, `order1`) differ whenever the
     /// names do.
@@ -2048,6 +2363,73 @@ mod tests {
         assert_eq!(file.flows[0].to, ["yes"]);
     }
 
+    const BOUND: &str = "version: 1\nproto: [a/x.proto, a/y.proto]\nproto_path: [a]\nflows:\n  - name: get-invoice\n    from: web\n    to: billing\n    rpc: billing.v1.InvoiceService/GetInvoice\n  - name: invoice-issued\n    from: billing\n    to: accounting\n    interaction: event\n    message: billing.v1.InvoiceIssued\n    key: customer_id\n";
+
+    #[test]
+    fn reads_the_contract_binding_with_its_positions() {
+        let (file, map) = load_str_mapped("flows.yaml", BOUND).expect("loads");
+        assert_eq!(file.proto, ["a/x.proto", "a/y.proto"]);
+        assert_eq!(file.proto_path, ["a"]);
+        assert_eq!(
+            file.flows[0].rpc.as_deref(),
+            Some("billing.v1.InvoiceService/GetInvoice")
+        );
+        assert_eq!(file.flows[1].key.as_deref(), Some("customer_id"));
+        assert_eq!(
+            map.proto,
+            [
+                Pos { line: 2, column: 9 },
+                Pos {
+                    line: 2,
+                    column: 20
+                }
+            ]
+        );
+        assert_eq!(
+            map.bindings["get-invoice"],
+            Pos {
+                line: 8,
+                column: 10
+            }
+        );
+        assert_eq!(
+            map.keys["invoice-issued"],
+            Pos {
+                line: 14,
+                column: 10
+            }
+        );
+        // The reading without positions agrees.
+        assert_eq!(load_str("flows.yaml", BOUND).expect("loads"), file);
+    }
+
+    #[test]
+    fn suggests_a_slash_before_the_method_of_an_rpc() {
+        let text = BOUND.replace("InvoiceService/GetInvoice", "InvoiceService.GetInvoice");
+        assert!(
+            errors(&text).contains("did you mean `billing.v1.InvoiceService/GetInvoice`?"),
+            "{}",
+            errors(&text)
+        );
+    }
+
+    #[test]
+    fn refuses_a_proto_entry_listed_twice_or_not_a_string() {
+        let twice = BOUND.replace("a/y.proto", "a/x.proto");
+        assert!(
+            errors(&twice).starts_with("error: `a/x.proto` is listed twice in `proto`\n"),
+            "{}",
+            errors(&twice)
+        );
+        let number = BOUND.replace("[a/x.proto, a/y.proto]", "5");
+        assert!(
+            errors(&number)
+                .starts_with("error: `proto` must be a .proto file or a non-empty list of them\n"),
+            "{}",
+            errors(&number)
+        );
+    }
+
     #[test]
     fn yaml_1_1_words_in_a_to_list_are_the_names_written() {
         let text = "version: 1\nflows:\n  - name: ask\n    from: a\n    to: [y, off, n, 1]\n  - name: block\n    from: a\n    to:\n      - no\n      - on\n";
@@ -2098,7 +2480,15 @@ mod tests {
         assert_eq!(field_names::<RawService>(), SERVICE_KEYS);
         assert_eq!(
             field_names::<RawFile>(),
-            ["version", "system", "transports", "services", "flows"]
+            [
+                "version",
+                "system",
+                "transports",
+                "services",
+                "flows",
+                "proto",
+                "proto_path"
+            ]
         );
     }
 

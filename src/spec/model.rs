@@ -1,4 +1,4 @@
-//! The typed model of flows.yaml v1 (SPEC §2), after validation.
+//! The typed model of flows.yaml v1 (docs/flows-yaml.md), after validation.
 //!
 //! Everything downstream (engine, render, scaffold) works on these types only,
 //! so they carry no YAML concerns; source positions live in [`SourceMap`].
@@ -98,11 +98,20 @@ impl Transport {
 pub struct FlowsFile {
     pub version: u32,
     pub system: String,
-    /// What this organisation can run, in SPEC order, without duplicates.
+    /// What this organisation can run, in the documented order, without
+    /// duplicates.
     pub transports: Vec<Transport>,
     /// Every service: declared ones plus those implied by flows, by name.
     pub services: BTreeMap<String, Service>,
     pub flows: Vec<Flow>,
+    /// The team's own .proto files, relative to flows.yaml (SPEC §7); empty
+    /// when the contract is derived from the flows.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub proto: Vec<String>,
+    /// Include folders for the .proto files' imports, relative to
+    /// flows.yaml; empty means the folder of flows.yaml.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub proto_path: Vec<String>,
 }
 
 /// A service, declared under `services:` or implied by a flow.
@@ -166,10 +175,22 @@ pub struct Flow {
     pub retention_hours: Option<u64>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub transport: Option<Transport>,
+    /// The rpc a request-response or stream flow binds to,
+    /// `<package>.<Service>/<Method>` (SPEC §7); the derived name when left out.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rpc: Option<String>,
+    /// The message an event flow carries, `<package>.<Message>`; the
+    /// derived name when left out.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
+    /// The field of an event's message that keys it on Kafka; the message's
+    /// first field ending in `_id` when left out.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub key: Option<String>,
 }
 
 impl Flow {
-    /// A flow between two services with every SPEC default; the base that
+    /// A flow between two services with every documented default; the base that
     /// tests, rule examples and the questionnaire start from.
     pub fn new(name: &str, from: &str, to: &str) -> Flow {
         Flow {
@@ -191,6 +212,9 @@ impl Flow {
             topic: None,
             retention_hours: None,
             transport: None,
+            rpc: None,
+            message: None,
+            key: None,
         }
     }
 
@@ -216,6 +240,14 @@ pub struct SourceMap {
     pub flows: BTreeMap<String, Pos>,
     /// The `transport:` value of each flow that pins one, by flow name.
     pub pins: BTreeMap<String, Pos>,
+    /// The `rpc:` or `message:` value of each flow that names one.
+    pub bindings: BTreeMap<String, Pos>,
+    /// The `key:` value of each flow that names one.
+    pub keys: BTreeMap<String, Pos>,
+    /// Each `proto:` entry, in order.
+    pub proto: Vec<Pos>,
+    /// Each `proto_path:` entry, in order.
+    pub proto_path: Vec<Pos>,
 }
 
 impl SourceMap {

@@ -137,7 +137,7 @@ fn workspace_crate(ident: &str) -> Option<&'static str> {
     workspace_crates().find(|c| c.len() == ident.len() && identifier(c) == ident)
 }
 
-/// Why `name` breaks the name rule (SPEC §2), if it does.
+/// Why `name` breaks the name rule (docs/flows-yaml.md, Names), if it does.
 pub fn check(name: &str) -> Result<(), String> {
     // Length first: a name of thousands of characters needs no other reason.
     if name.len() > MAX_NAME {

@@ -1,8 +1,9 @@
 //! Writes a [`FlowsFile`] back to flows.yaml v1 text, for the questionnaire.
 //!
-//! The output is meant to be read and edited by people: keys in SPEC order,
-//! defaults left out, `to` as a scalar for one receiver and a flow list for
-//! several, strings quoted only when a plain scalar would be misread. It is
+//! The output is meant to be read and edited by people: keys in the order
+//! of docs/flows-yaml.md, defaults left out, `to` as a scalar for one
+//! receiver and a flow list for several, strings quoted only when a plain
+//! scalar would be misread. It is
 //! hand-written rather than produced by a YAML serializer because none of
 //! them omits defaults or chooses between the two shapes of `to`, and the
 //! promise that matters is a round trip: `load_str(to_yaml(f)) == f`.
@@ -54,6 +55,8 @@ pub fn to_yaml(file: &FlowsFile) -> String {
             }
         }
     }
+    write_list(&mut out, "proto", &file.proto);
+    write_list(&mut out, "proto_path", &file.proto_path);
     if file.flows.is_empty() {
         out.push_str("flows: []\n");
     } else {
@@ -63,6 +66,20 @@ pub fn to_yaml(file: &FlowsFile) -> String {
         }
     }
     out
+}
+
+/// `key: value` for one entry, `key: [a, b]` for several, nothing for none.
+fn write_list(out: &mut String, key: &str, items: &[String]) {
+    match items {
+        [] => {}
+        [one] => {
+            let _ = writeln!(out, "{key}: {}", scalar(one));
+        }
+        many => {
+            let items: Vec<Cow<'_, str>> = many.iter().map(|s| scalar(s)).collect();
+            let _ = writeln!(out, "{key}: [{}]", items.join(", "));
+        }
+    }
 }
 
 fn referenced(file: &FlowsFile, service: &str) -> bool {
@@ -129,6 +146,15 @@ fn write_flow(out: &mut String, flow: &Flow) {
     }
     if let Some(t) = flow.transport {
         field("transport", t.as_str());
+    }
+    for (key, value) in [
+        ("rpc", &flow.rpc),
+        ("message", &flow.message),
+        ("key", &flow.key),
+    ] {
+        if let Some(value) = value {
+            field(key, &scalar(value));
+        }
     }
 }
 
@@ -259,6 +285,14 @@ mod tests {
             to_yaml(&file),
             "version: 1\nflows:\n  - name: get-order\n    from: storefront\n    to: orders\n"
         );
+        assert_eq!(round_trip(&file), file);
+    }
+
+    #[test]
+    fn keeps_the_contract_binding() {
+        let text = "version: 1\nsystem: billing\nproto: [proto/a.proto, proto/b.proto]\nproto_path: proto\nflows:\n  - name: get-invoice\n    from: web\n    to: billing\n    rpc: billing.v1.InvoiceService/GetInvoice\n  - name: invoice-issued\n    from: billing\n    to: accounting\n    interaction: event\n    message: billing.v1.InvoiceIssued\n    key: customer_id\n";
+        let file = load_str("flows.yaml", text).expect("loads");
+        assert_eq!(to_yaml(&file), text);
         assert_eq!(round_trip(&file), file);
     }
 

@@ -162,6 +162,8 @@ fn answer_get_order(pty: &mut Pty) {
     pty.answer("What is a typical message size", "\r");
     pty.answer("Which Kafka topic carries it", "\r");
     pty.answer("Pin a transport for this flow?", "\r");
+    // REST: the browser waits on `orders`, so its availability counts.
+    pty.answer("How much of the time does `orders` answer?", "99.95%\r");
     pty.expect("=> get-order: rest (storefront -> orders)");
 }
 
@@ -191,7 +193,15 @@ fn answer_order_created(pty: &mut Pty) {
     pty.answer("What is a typical message size", "\r");
     pty.answer("Which Kafka topic carries it", "order-events\r");
     pty.answer("Pin a transport for this flow?", "\r");
+    // Kafka: how long the topic keeps messages, and each consumer's copies.
+    pty.answer(
+        "How many hours must Kafka keep the messages of `order-created`?",
+        "72\r",
+    );
+    pty.answer("How many copies of `analytics` consume in parallel?", "\r");
+    pty.answer("How many copies of `shipping` consume in parallel?", "4\r");
     pty.expect("=> order-created: kafka (orders -> analytics, shipping)");
+    pty.expect("kafka: topic `order-events`, 4 partitions, replication 3, kept 72 h");
 }
 
 #[test]
@@ -221,6 +231,8 @@ fn answers_two_flows_then_writes_flows_yaml_and_scaffolds() {
         // Each question comes with why it matters.
         "Browsers and outside partners need plain HTTP and JSON",
         "Only a log-based broker (Kafka) keeps messages",
+        "their availabilities multiply",
+        "Each copy reads its own partitions",
         // Each flow's recommendation comes with its reasons.
         "   why:\n     + [",
         // The table at the end.
@@ -234,6 +246,11 @@ fn answers_two_flows_then_writes_flows_yaml_and_scaffolds() {
         written,
         "version: 1\n\
          system: shop\n\
+         services:\n  \
+         orders:\n    \
+           availability: 0.9995\n  \
+         shipping:\n    \
+           instances: 4\n\
          flows:\n  \
          - name: get-order\n    \
            description: \"Storefront shows an order: fast\"\n    \
@@ -248,7 +265,8 @@ fn answers_two_flows_then_writes_flows_yaml_and_scaffolds() {
            coupling: loose\n    \
            delivery: at-least-once\n    \
            replay: true\n    \
-           topic: order-events\n"
+           topic: order-events\n    \
+           retention_hours: 72\n"
     );
     assert_eq!(files(test.path()), ["flows.yaml", "shop"]);
     // The same scaffold as `commsadvise scaffold flows.yaml --out shop`.
@@ -279,26 +297,38 @@ fn answers_two_flows_then_writes_flows_yaml_and_scaffolds() {
     );
 }
 
-#[test]
-fn from_an_existing_file_removes_a_flow_and_replaces_the_file() {
-    let test = Test::new().fixture("examples/orders.yaml", "orders.yaml");
+/// `ask --from orders.yaml` on a copy of the example, past the system's
+/// name and transports (Enter keeps both), at the menu.
+fn edit_the_orders_example(test: &Test) -> Pty {
     let mut pty = Pty::spawn(test.path(), &["ask", "--from", "orders.yaml"]);
     pty.expect("Loaded orders.yaml: 3 flows.");
     pty.answer("What is the system called?", "\r");
     pty.answer("Which transports can your organisation run?", "\r");
+    pty
+}
+
+/// From the menu: done, write over orders.yaml, no scaffold, exit 0.
+fn replace_orders_yaml(pty: &mut Pty, flows: usize) {
+    pty.answer("What next?", "k\r");
+    pty.answer("Write these flows to a file now?", "\r");
+    pty.answer("Where should it go?", "\r");
+    pty.answer("`orders.yaml` exists. Replace it?", "y");
+    pty.expect(&format!("wrote orders.yaml ({flows} flows)"));
+    pty.answer("Scaffold a Rust workspace for these flows now?", "\r");
+    let status = pty.end();
+    assert_eq!(exit_code(status), Some(0), "{status:?}\n{}", pty.screen());
+}
+
+#[test]
+fn from_an_existing_file_removes_a_flow_and_replaces_the_file() {
+    let test = Test::new().fixture("examples/orders.yaml", "orders.yaml");
+    let mut pty = edit_the_orders_example(&test);
     pty.answer("What next?", "jj\r");
     pty.expect("What next?: remove a flow");
     pty.answer("Which flow do you want to remove?", "j\r");
     pty.answer("Remove `lookup-order`?", "y");
     pty.expect("removed `lookup-order`");
-    pty.answer("What next?", "k\r");
-    pty.answer("Write these flows to a file now?", "\r");
-    pty.answer("Where should it go?", "\r");
-    pty.answer("`orders.yaml` exists. Replace it?", "y");
-    pty.expect("wrote orders.yaml (2 flows)");
-    pty.answer("Scaffold a Rust workspace for these flows now?", "\r");
-    let status = pty.end();
-    assert_eq!(exit_code(status), Some(0), "{status:?}\n{}", pty.screen());
+    replace_orders_yaml(&mut pty, 2);
 
     let example = std::fs::read_to_string(repo("examples/orders.yaml")).expect("example");
     let lookup = example
@@ -311,6 +341,39 @@ fn from_an_existing_file_removes_a_flow_and_replaces_the_file() {
     let written = std::fs::read_to_string(test.path().join("orders.yaml")).expect("written");
     assert_eq!(written, expected);
     assert_eq!(files(test.path()), ["orders.yaml"]);
+}
+
+#[test]
+fn changes_a_services_instances_from_the_menu() {
+    let test = Test::new().fixture("examples/orders.yaml", "orders.yaml");
+    let mut pty = edit_the_orders_example(&test);
+    pty.answer("What next?", "jjj\r");
+    pty.expect("What next?: change a service");
+    pty.answer("Which service do you want to change?", "jjj\r");
+    pty.expect("Which service do you want to change?: shipping");
+    pty.answer("How much of the time does `shipping` answer?", "\r");
+    pty.answer("How many copies of `shipping` consume in parallel?", "6\r");
+    pty.expect("changed `shipping`");
+    replace_orders_yaml(&mut pty, 3);
+
+    let example = std::fs::read_to_string(repo("examples/orders.yaml")).expect("example");
+    let expected = example.replacen(
+        "flows:\n",
+        "services:\n  shipping:\n    instances: 6\nflows:\n",
+        1,
+    );
+    let written = std::fs::read_to_string(test.path().join("orders.yaml")).expect("written");
+    assert_eq!(written, expected);
+    // The topic shipping reads is sized for its six consumers.
+    let report = Test::new()
+        .file("flows.yaml", &written)
+        .args(&["recommend", "flows.yaml", "--format", "json"])
+        .success();
+    assert!(
+        report.stdout.contains("\"partitions\": 6"),
+        "{}",
+        report.stdout
+    );
 }
 
 #[test]
@@ -422,7 +485,7 @@ fn without_a_terminal_exits_2_at_once_and_says_what_to_do_instead() {
         stderr,
         "error: `commsadvise interactive` asks questions on a terminal, but stdin is not one\n  \
          = without a terminal, write flows.yaml by hand and run `commsadvise recommend FILE`\n  \
-         = start from examples/orders.yaml; the README's flows.yaml reference describes every field\n"
+         = start from examples/orders.yaml; docs/flows-yaml.md describes every field\n"
     );
     assert_eq!(files(test.path()), Vec::<String>::new());
 }

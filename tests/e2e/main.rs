@@ -2,8 +2,11 @@
 
 mod adr;
 mod check;
+mod cli;
 mod common;
+mod contract;
 mod diagrams;
+mod docs;
 mod errors;
 mod findings;
 mod generated;
