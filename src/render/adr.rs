@@ -125,11 +125,11 @@ pub fn plan(existing: &[(String, String)], file: &FlowsFile, report: &Report, da
     for (flow, rec) in file.flows.iter().zip(&report.flows) {
         let print = fingerprint(flow, rec);
         let records = ours.get(&flow.name).map_or(&[][..], Vec::as_slice);
-        if let Some((_, name, _, m)) = records.last() {
-            if m.fingerprint == print {
-                plan.unchanged.push((*name).to_owned());
-                continue;
-            }
+        if let Some((_, name, _, m)) = records.last()
+            && m.fingerprint == print
+        {
+            plan.unchanged.push((*name).to_owned());
+            continue;
         }
         let previous: Vec<u32> = records
             .iter()

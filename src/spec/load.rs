@@ -1213,22 +1213,22 @@ impl<'a> Validator<'a> {
                 Transport::parse,
                 Transport::NAMES,
             );
-            if let Some(t) = flow.transport {
-                if !transports.contains(&t) {
-                    let allowed: Vec<&str> = transports.iter().map(|t| t.as_str()).collect();
-                    self.error(
-                        format!(
-                            "flow `{flow_name}` pins transport `{t}`, which is not in `transports`"
-                        ),
-                        Some(yaml::pos(pinned.referenced)),
-                        pinned.value.len(),
-                    )
-                    .notes
-                    .push(format!(
-                        "accepted: {} (or add {t} to `transports`)",
-                        allowed.join(", ")
-                    ));
-                }
+            if let Some(t) = flow.transport
+                && !transports.contains(&t)
+            {
+                let allowed: Vec<&str> = transports.iter().map(|t| t.as_str()).collect();
+                self.error(
+                    format!(
+                        "flow `{flow_name}` pins transport `{t}`, which is not in `transports`"
+                    ),
+                    Some(yaml::pos(pinned.referenced)),
+                    pinned.value.len(),
+                )
+                .notes
+                .push(format!(
+                    "accepted: {} (or add {t} to `transports`)",
+                    allowed.join(", ")
+                ));
             }
         }
         self.binding(
