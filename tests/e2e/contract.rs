@@ -150,7 +150,7 @@ derived_cases! {
 
 /// The buf CLI: `BUF`, else `buf` on the PATH. Without it the lint test
 /// skips on a developer's machine, and fails in CI (`CI` set).
-fn buf() -> Option<String> {
+pub(crate) fn buf() -> Option<String> {
     let candidate = std::env::var("BUF").unwrap_or_else(|_| "buf".to_owned());
     let found = Command::new(&candidate)
         .arg("--version")
