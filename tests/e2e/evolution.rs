@@ -67,6 +67,17 @@ fn copy(test: Test, from: &Path, prefix: &str) -> Test {
     })
 }
 
+/// `contract check FLOWS --against OLD`, the command every test here runs.
+trait CheckAgainst {
+    fn check_against(self, flows: &str, against: &str) -> Test;
+}
+
+impl CheckAgainst for Test {
+    fn check_against(self, flows: &str, against: &str) -> Test {
+        self.args(&["contract", "check", flows, "--against", against])
+    }
+}
+
 /// A folder with the case's `old/`, `new/` and `flows.yaml`.
 fn case(name: &str) -> Test {
     let dir = repo("tests/fixtures/evolution").join(name);
@@ -75,21 +86,24 @@ fn case(name: &str) -> Test {
     } else {
         repo("tests/fixtures/evolution/flows.yaml")
     };
-    copy(Test::new(), &dir, "").file("flows.yaml", std::fs::read(flows).expect("flows"))
+    let test = copy(Test::new(), &dir, "").file("flows.yaml", std::fs::read(flows).expect("flows"));
+    if dir.join("old").is_dir() {
+        test
+    } else {
+        test.file("old/evo.proto", base())
+    }
+}
+
+/// The old side of every case without an `old/` of its own.
+fn base() -> Vec<u8> {
+    std::fs::read(repo("tests/fixtures/evolution/base.proto")).expect("base")
 }
 
 /// The rules commsadvise reports for each flow of a case.
 fn ours(name: &str) -> Rules {
     let run = case(name)
-        .args(&[
-            "contract",
-            "check",
-            "flows.yaml",
-            "--against",
-            "old",
-            "--format",
-            "json",
-        ])
+        .check_against("flows.yaml", "old")
+        .args(&["--format", "json"])
         .run();
     assert!(
         run.status == 0 || run.status == 1,
@@ -119,10 +133,13 @@ fn buf_breaks(buf: &str, name: &str, set: &str) -> bool {
     let dir = tempfile::tempdir().expect("temp dir");
     for side in ["old", "new"] {
         let test_dir = dir.path().join(side);
-        copy_dir(
-            &repo("tests/fixtures/evolution").join(name).join(side),
-            &test_dir,
-        );
+        let from = repo("tests/fixtures/evolution").join(name).join(side);
+        if from.is_dir() {
+            copy_dir(&from, &test_dir);
+        } else {
+            std::fs::create_dir_all(&test_dir).expect("mkdir");
+            std::fs::write(test_dir.join("evo.proto"), base()).expect("base");
+        }
         // buf has the well-known types built in, not googleapis.
         copy_dir(&repo("src/contract/google"), &test_dir.join("google"));
     }
@@ -420,7 +437,7 @@ macro_rules! snapshot_cases {
         #[test]
         fn $test() {
             let run = case($case)
-                .args(&["contract", "check", "flows.yaml", "--against", "old"])
+                .check_against("flows.yaml", "old")
                 .status($status);
             insta::assert_snapshot!(run.stdout);
         }
@@ -443,27 +460,13 @@ snapshot_cases! {
 #[test]
 fn reports_as_json_and_as_github_annotations_on_the_new_proto() {
     let json = case("field-deleted")
-        .args(&[
-            "contract",
-            "check",
-            "flows.yaml",
-            "--against",
-            "old",
-            "--format",
-            "json",
-        ])
+        .check_against("flows.yaml", "old")
+        .args(&["--format", "json"])
         .status(1);
     insta::assert_snapshot!(json.stdout);
     let github = case("field-renamed")
-        .args(&[
-            "contract",
-            "check",
-            "flows.yaml",
-            "--against",
-            "old",
-            "--format",
-            "github",
-        ])
+        .check_against("flows.yaml", "old")
+        .args(&["--format", "github"])
         .status(1);
     insta::assert_snapshot!(github.stdout);
 }
@@ -471,13 +474,7 @@ fn reports_as_json_and_as_github_annotations_on_the_new_proto() {
 #[test]
 fn takes_a_single_old_proto_file() {
     let run = case("field-renamed")
-        .args(&[
-            "contract",
-            "check",
-            "flows.yaml",
-            "--against",
-            "old/evo.proto",
-        ])
+        .check_against("flows.yaml", "old/evo.proto")
         .status(1);
     assert!(
         run.stdout.contains("error[json-field-renamed]"),
@@ -489,7 +486,7 @@ fn takes_a_single_old_proto_file() {
 #[test]
 fn refuses_an_old_contract_that_does_not_exist_or_compile() {
     let missing = case("comment-changed")
-        .args(&["contract", "check", "flows.yaml", "--against", "nowhere"])
+        .check_against("flows.yaml", "nowhere")
         .status(2);
     assert!(
         missing.stderr.contains("no such file or folder"),
@@ -498,7 +495,7 @@ fn refuses_an_old_contract_that_does_not_exist_or_compile() {
     );
     let broken = case("comment-changed")
         .file("old/evo.proto", "syntax = \"proto3\";\nmessage {\n")
-        .args(&["contract", "check", "flows.yaml", "--against", "old"])
+        .check_against("flows.yaml", "old")
         .status(2);
     assert!(
         broken.stderr.contains("old/evo.proto:2:9"),
@@ -518,7 +515,7 @@ fn a_new_contract_that_no_longer_binds_is_bad_input_when_nothing_breaks() {
     .expect("fixture");
     let run = case("service-deleted")
         .file("old/evo.proto", old)
-        .args(&["contract", "check", "flows.yaml", "--against", "old"])
+        .check_against("flows.yaml", "old")
         .status(2);
     assert!(run.stderr.contains("unknown service"), "{}", run.stderr);
 }
@@ -625,10 +622,9 @@ fn checks_against_a_git_revision_without_touching_the_work_tree() {
         .expect("flows")
         .replace("new/evo.proto", "proto/evo.proto")
         .replace("[new]", "[proto]");
-    let test = Test::new().file("svc/flows.yaml", &flows).fixture(
-        "tests/fixtures/evolution/field-renamed/old/evo.proto",
-        "svc/proto/evo.proto",
-    );
+    let test = Test::new()
+        .file("svc/flows.yaml", &flows)
+        .fixture("tests/fixtures/evolution/base.proto", "svc/proto/evo.proto");
     let dir = test.path().to_owned();
     git(&dir, &["init", "-q"]);
     git(&dir, &["add", "."]);
@@ -637,13 +633,7 @@ fn checks_against_a_git_revision_without_touching_the_work_tree() {
     std::fs::write(dir.join("svc/proto/evo.proto"), &new).expect("edit");
 
     let run = Test::new_in(&test)
-        .args(&[
-            "contract",
-            "check",
-            "svc/flows.yaml",
-            "--against",
-            "git:HEAD",
-        ])
+        .check_against("svc/flows.yaml", "git:HEAD")
         .status(1);
     assert!(
         run.stdout.contains("error[json-field-renamed]"),
@@ -662,25 +652,13 @@ fn checks_against_a_git_revision_without_touching_the_work_tree() {
     );
 
     let bad = Test::new_in(&test)
-        .args(&[
-            "contract",
-            "check",
-            "svc/flows.yaml",
-            "--against",
-            "git:no-such-branch",
-        ])
+        .check_against("svc/flows.yaml", "git:no-such-branch")
         .status(2);
     assert!(bad.stderr.contains("is not a revision"), "{}", bad.stderr);
 
     git(&dir, &["commit", "-q", "-am", "renamed"]);
     let run = Test::new_in(&test)
-        .args(&[
-            "contract",
-            "check",
-            "svc/flows.yaml",
-            "--against",
-            "git:HEAD",
-        ])
+        .check_against("svc/flows.yaml", "git:HEAD")
         .success();
     assert!(
         run.stdout.contains("contract check passed"),
@@ -688,13 +666,7 @@ fn checks_against_a_git_revision_without_touching_the_work_tree() {
         run.stdout
     );
     let run = Test::new_in(&test)
-        .args(&[
-            "contract",
-            "check",
-            "svc/flows.yaml",
-            "--against",
-            "git:HEAD~1",
-        ])
+        .check_against("svc/flows.yaml", "git:HEAD~1")
         .status(1);
     assert!(
         run.stdout.contains(" --> HEAD~1:svc/proto/evo.proto:24:3"),
@@ -715,7 +687,7 @@ fn checks_a_derived_contract_against_the_flows_file_at_a_revision() {
     git(&dir, &["add", "."]);
     git(&dir, &["commit", "-q", "-m", "deployed"]);
     let run = Test::new_in(&test)
-        .args(&["contract", "check", "flows.yaml", "--against", "git:HEAD"])
+        .check_against("flows.yaml", "git:HEAD")
         .success();
     assert!(
         run.stdout.contains("contract check passed"),
@@ -729,7 +701,7 @@ fn checks_a_derived_contract_against_the_flows_file_at_a_revision() {
     )
     .expect("edit");
     let run = Test::new_in(&test)
-        .args(&["contract", "check", "flows.yaml", "--against", "git:HEAD"])
+        .check_against("flows.yaml", "git:HEAD")
         .status(1);
     assert!(
         run.stdout.contains("error[service-deleted]"),
