@@ -372,7 +372,8 @@ impl Check<'_> {
         let (o, n, old_name, new_name) = match (o, n) {
             (Some(o), None) => (o, t, name.to_owned(), moved_name),
             (None, Some(n)) => (t, n, moved_name, name.to_owned()),
-            _ => unreachable!("exactly one side was found"),
+            // Both or neither: returned above.
+            (o, n) => return (o, n),
         };
         if self.checked() {
             self.push(Raw {

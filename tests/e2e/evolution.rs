@@ -16,7 +16,7 @@ use std::path::Path;
 use std::process::Command;
 
 use crate::common::{Test, repo};
-use crate::contract::buf;
+use crate::contract::{buf, copy};
 
 /// The flows of the corpus, in the order of the table's columns: gRPC and
 /// binary Kafka are measured against buf's `WIRE` set, REST and JSON Kafka
@@ -49,24 +49,6 @@ fn corpus() -> Vec<String> {
     cases
 }
 
-/// Copies every file under `from` into the test folder under `prefix`.
-fn copy(test: Test, from: &Path, prefix: &str) -> Test {
-    let mut entries: Vec<_> = std::fs::read_dir(from)
-        .expect("fixtures")
-        .map(|e| e.expect("entry").path())
-        .collect();
-    entries.sort();
-    entries.into_iter().fold(test, |test, path| {
-        let name = path.file_name().and_then(|n| n.to_str()).expect("name");
-        let to = format!("{prefix}{name}");
-        if path.is_dir() {
-            copy(test, &path, &format!("{to}/"))
-        } else {
-            test.file(&to, std::fs::read(&path).expect("fixture"))
-        }
-    })
-}
-
 /// `contract check FLOWS --against OLD`, the command every test here runs.
 trait CheckAgainst {
     fn check_against(self, flows: &str, against: &str) -> Test;
@@ -92,6 +74,11 @@ fn case(name: &str) -> Test {
     } else {
         test.file("old/evo.proto", base())
     }
+}
+
+/// Asserts that `out` holds `text`, showing `out` when not.
+fn says(out: &str, text: &str) {
+    assert!(out.contains(text), "{out}");
 }
 
 /// The old side of every case without an `old/` of its own.
@@ -476,11 +463,7 @@ fn takes_a_single_old_proto_file() {
     let run = case("field-renamed")
         .check_against("flows.yaml", "old/evo.proto")
         .status(1);
-    assert!(
-        run.stdout.contains("error[json-field-renamed]"),
-        "{}",
-        run.stdout
-    );
+    says(&run.stdout, "error[json-field-renamed]");
 }
 
 #[test]
@@ -488,20 +471,12 @@ fn refuses_an_old_contract_that_does_not_exist_or_compile() {
     let missing = case("comment-changed")
         .check_against("flows.yaml", "nowhere")
         .status(2);
-    assert!(
-        missing.stderr.contains("no such file or folder"),
-        "{}",
-        missing.stderr
-    );
+    says(&missing.stderr, "no such file or folder");
     let broken = case("comment-changed")
         .file("old/evo.proto", "syntax = \"proto3\";\nmessage {\n")
         .check_against("flows.yaml", "old")
         .status(2);
-    assert!(
-        broken.stderr.contains("old/evo.proto:2:9"),
-        "{}",
-        broken.stderr
-    );
+    says(&broken.stderr, "old/evo.proto:2:9");
     assert!(broken.stdout.is_empty());
 }
 
@@ -517,7 +492,7 @@ fn a_new_contract_that_no_longer_binds_is_bad_input_when_nothing_breaks() {
         .file("old/evo.proto", old)
         .check_against("flows.yaml", "old")
         .status(2);
-    assert!(run.stderr.contains("unknown service"), "{}", run.stderr);
+    says(&run.stderr, "unknown service");
 }
 
 #[test]
@@ -525,16 +500,8 @@ fn check_against_gates_the_decisions_and_the_contract_in_one_step() {
     let broken = case("field-renamed")
         .args(&["check", "flows.yaml", "--against", "old"])
         .status(1);
-    assert!(
-        broken.stdout.contains("error[json-field-renamed]"),
-        "{}",
-        broken.stdout
-    );
-    assert!(
-        broken.stderr.contains("contract check failed"),
-        "{}",
-        broken.stderr
-    );
+    says(&broken.stdout, "error[json-field-renamed]");
+    says(&broken.stderr, "contract check failed");
     let json = case("field-renamed")
         .args(&[
             "check",
@@ -561,21 +528,14 @@ fn check_against_gates_the_decisions_and_the_contract_in_one_step() {
             "github",
         ])
         .status(1);
-    assert!(
-        github.stdout.contains(
-            "::error file=new/evo.proto,line=24,col=3,title=commsadvise json-field-renamed::"
-        ),
-        "{}",
-        github.stdout
+    says(
+        &github.stdout,
+        "::error file=new/evo.proto,line=24,col=3,title=commsadvise json-field-renamed::",
     );
     let fine = case("comment-changed")
         .args(&["check", "flows.yaml", "--against", "old"])
         .run();
-    assert!(
-        fine.stdout.contains("contract check passed"),
-        "{}",
-        fine.stdout
-    );
+    says(&fine.stdout, "contract check passed");
 }
 
 #[test]
@@ -583,17 +543,9 @@ fn the_bare_contract_command_still_prints_the_contract() {
     let run = case("comment-changed")
         .args(&["contract", "flows.yaml"])
         .success();
-    assert!(
-        run.stdout.contains("evo.v1.ItemService/GetItem"),
-        "{}",
-        run.stdout
-    );
+    says(&run.stdout, "evo.v1.ItemService/GetItem");
     let seed = Test::new().args(&["contract"]).success();
-    assert!(
-        seed.stdout.contains("service OrderService"),
-        "{}",
-        seed.stdout
-    );
+    says(&seed.stdout, "service OrderService");
 }
 
 fn git(dir: &Path, args: &[&str]) {
@@ -635,16 +587,8 @@ fn checks_against_a_git_revision_without_touching_the_work_tree() {
     let run = Test::new_in(&test)
         .check_against("svc/flows.yaml", "git:HEAD")
         .status(1);
-    assert!(
-        run.stdout.contains("error[json-field-renamed]"),
-        "{}",
-        run.stdout
-    );
-    assert!(
-        run.stdout.contains(" --> HEAD:svc/proto/evo.proto:24:3"),
-        "{}",
-        run.stdout
-    );
+    says(&run.stdout, "error[json-field-renamed]");
+    says(&run.stdout, " --> HEAD:svc/proto/evo.proto:24:3");
     assert_eq!(
         std::fs::read_to_string(dir.join("svc/proto/evo.proto")).expect("read"),
         new,
@@ -654,25 +598,17 @@ fn checks_against_a_git_revision_without_touching_the_work_tree() {
     let bad = Test::new_in(&test)
         .check_against("svc/flows.yaml", "git:no-such-branch")
         .status(2);
-    assert!(bad.stderr.contains("is not a revision"), "{}", bad.stderr);
+    says(&bad.stderr, "is not a revision");
 
     git(&dir, &["commit", "-q", "-am", "renamed"]);
     let run = Test::new_in(&test)
         .check_against("svc/flows.yaml", "git:HEAD")
         .success();
-    assert!(
-        run.stdout.contains("contract check passed"),
-        "{}",
-        run.stdout
-    );
+    says(&run.stdout, "contract check passed");
     let run = Test::new_in(&test)
         .check_against("svc/flows.yaml", "git:HEAD~1")
         .status(1);
-    assert!(
-        run.stdout.contains(" --> HEAD~1:svc/proto/evo.proto:24:3"),
-        "{}",
-        run.stdout
-    );
+    says(&run.stdout, " --> HEAD~1:svc/proto/evo.proto:24:3");
 }
 
 /// Without `proto:`, the old contract is the one derived from flows.yaml
@@ -689,11 +625,7 @@ fn checks_a_derived_contract_against_the_flows_file_at_a_revision() {
     let run = Test::new_in(&test)
         .check_against("flows.yaml", "git:HEAD")
         .success();
-    assert!(
-        run.stdout.contains("contract check passed"),
-        "{}",
-        run.stdout
-    );
+    says(&run.stdout, "contract check passed");
     // The flow now reaches another service: its rpc moves there.
     std::fs::write(
         dir.join("flows.yaml"),
@@ -703,9 +635,5 @@ fn checks_a_derived_contract_against_the_flows_file_at_a_revision() {
     let run = Test::new_in(&test)
         .check_against("flows.yaml", "git:HEAD")
         .status(1);
-    assert!(
-        run.stdout.contains("error[service-deleted]"),
-        "{}",
-        run.stdout
-    );
+    says(&run.stdout, "error[service-deleted]");
 }
