@@ -40,6 +40,48 @@ fn options() -> serde_saphyr::Options {
     options
 }
 
+/// What a file holds, so that a hint about its shape fits it: an empty rule
+/// file must not be told what a flows file starts with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FileKind {
+    Flows,
+    Rule,
+}
+
+impl FileKind {
+    /// What the file should hold, for an empty one.
+    fn empty_hint(self) -> &'static str {
+        match self {
+            FileKind::Flows => {
+                "a flows file starts with `version: 1` and lists `flows:`; see examples/orders.yaml"
+            }
+            FileKind::Rule => {
+                "a rule file holds one rule: `id`, `criterion`, `when`, `effect` and `text`; `commsadvise rules ID` shows one"
+            }
+        }
+    }
+
+    /// How to fix a file with several YAML documents.
+    fn one_document_hint(self) -> &'static str {
+        match self {
+            FileKind::Flows => "put every flow in one document, under one `flows:` list",
+            FileKind::Rule => "put each rule in a file of its own",
+        }
+    }
+
+    /// How to fix a file over the nesting or alias budget.
+    fn shallow_hint(self) -> &'static str {
+        match self {
+            FileKind::Flows => {
+                "flows files are small, shallow mappings; remove the nesting or aliases"
+            }
+            FileKind::Rule => {
+                "rule files are small, shallow mappings; remove the nesting or aliases"
+            }
+        }
+    }
+}
+
 /// Checks size and encoding, so the parser only ever sees bounded UTF-8.
 pub fn text<'a>(file: &str, bytes: &'a [u8]) -> Result<&'a str, Diagnostic> {
     if bytes.len() > MAX_BYTES {
@@ -66,8 +108,17 @@ pub fn text<'a>(file: &str, bytes: &'a [u8]) -> Result<&'a str, Diagnostic> {
     })
 }
 
-/// Parses `text` into `T`, with limits, mapping errors to diagnostics.
+/// Parses a flows file's `text` into `T`, with limits, mapping errors to diagnostics.
 pub fn parse<T: DeserializeOwned>(file: &str, text: &str) -> Result<T, Diagnostic> {
+    parse_as(FileKind::Flows, file, text)
+}
+
+/// [`parse`] for a file of the given kind.
+pub fn parse_as<T: DeserializeOwned>(
+    kind: FileKind,
+    file: &str,
+    text: &str,
+) -> Result<T, Diagnostic> {
     if text.len() > MAX_BYTES {
         return Err(self::text(file, text.as_bytes())
             .err()
@@ -78,11 +129,16 @@ pub fn parse<T: DeserializeOwned>(file: &str, text: &str) -> Result<T, Diagnosti
         .lines()
         .all(|l| l.trim().is_empty() || l.trim_start().starts_with('#'))
     {
-        return Err(Diagnostic::new(format!("`{file}` is empty"), file).note(
-            "a flows file starts with `version: 1` and lists `flows:`; see examples/orders.yaml",
-        ));
+        return Err(Diagnostic::new(format!("`{file}` is empty"), file).note(kind.empty_hint()));
     }
-    serde_saphyr::from_str_with_options(text, options()).map_err(|e| diagnostic(&e, file, text))
+    let mut options = options();
+    if kind == FileKind::Rule {
+        // A rule's scores are read as any value and checked by the rule
+        // compiler, which names the rule and the transport: `.inf` or
+        // `1e309` must reach it as text, not stop the parser.
+        options.non_finite_float_policy = serde_saphyr::NonFiniteFloatPolicy::AsString;
+    }
+    serde_saphyr::from_str_with_options(text, options).map_err(|e| diagnostic(&e, file, text, kind))
 }
 
 /// The innermost error, past snippet and alias wrappers.
@@ -115,7 +171,7 @@ pub fn key_before(text: &str, at: Pos) -> Option<String> {
     (!key.is_empty()).then(|| key.trim_matches(['"', '\'']).to_owned())
 }
 
-fn diagnostic(error: &YamlError, file: &str, text: &str) -> Diagnostic {
+fn diagnostic(error: &YamlError, file: &str, text: &str, kind: FileKind) -> Diagnostic {
     let inner = innermost(error);
     // Alias errors are reported where the alias is used.
     let location = error.location().or_else(|| inner.location());
@@ -151,12 +207,12 @@ fn diagnostic(error: &YamlError, file: &str, text: &str) -> Diagnostic {
                 }
                 BudgetBreach::Documents { .. } => {
                     return point(Diagnostic::new(format!("`{file}` holds more than one YAML document"), file), 3)
-                        .note("put every flow in one document, under one `flows:` list");
+                        .note(kind.one_document_hint());
                 }
                 other => format!("a parser limit was exceeded ({other:?})"),
             };
             point(Diagnostic::new(format!("`{file}` is refused: {what}"), file), 1)
-                .note("flows files are small, shallow mappings; remove the nesting or aliases")
+                .note(kind.shallow_hint())
         }
         YamlError::InvalidScalar { .. }
         | YamlError::SerdeInvalidType { .. }
@@ -190,9 +246,10 @@ fn diagnostic(error: &YamlError, file: &str, text: &str) -> Diagnostic {
             Diagnostic::new(format!("`{file}` holds more than one YAML document"), file),
             3,
         )
-        .note("put every flow in one document, under one `flows:` list"),
-        YamlError::Eof { .. } => Diagnostic::new(format!("`{file}` is empty"), file)
-            .note("a flows file starts with `version: 1` and lists `flows:`"),
+        .note(kind.one_document_hint()),
+        YamlError::Eof { .. } => {
+            Diagnostic::new(format!("`{file}` is empty"), file).note(kind.empty_hint())
+        }
         _ => {
             let message = strip_location(&inner.to_string());
             let d = point(Diagnostic::new(format!("`{file}` is not valid YAML: {message}"), file), 1);

@@ -1,6 +1,6 @@
 //! Any bytes through the whole input path — size and UTF-8 checks, YAML
-//! parsing with its limits, validation, and the engine — must end in a
-//! report or an error, never a panic or a hang.
+//! parsing with its limits, validation, the engine and the text report —
+//! must end in a report or an error, never a panic or a hang.
 
 #![no_main]
 
@@ -17,5 +17,11 @@ fuzz_target!(|data: &[u8]| {
         let report = commsadvise::engine::recommend(&flows, rules);
         assert_eq!(report.flows.len(), flows.flows.len());
         assert!(report.flows.iter().all(|r| !r.reasons.is_empty()), "reasons are never empty");
+        // The terminal report, in both styles: column widths come from the
+        // input (issue 17: a wide route column panicked the formatter).
+        for color in [false, true] {
+            let text = commsadvise::render::text::render(&flows, &report, color);
+            assert!(text.lines().count() > flows.flows.len(), "a table row per flow");
+        }
     }
 });

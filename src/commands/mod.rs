@@ -75,9 +75,15 @@ pub fn color() -> bool {
 }
 
 /// Reads a file the user named; a missing or unreadable one is an input error.
+///
+/// Only a regular file is read: a FIFO would block and a device such as
+/// `/dev/zero` never ends, so the type is checked before opening (opening a
+/// FIFO blocks) and again on the opened handle (the path may have been
+/// swapped in between), and at most the size cap plus one byte is read.
 pub fn read_input(path: &Path) -> Result<Vec<u8>, Error> {
-    std::fs::read(path).map_err(|e| {
-        let shown = path.display().to_string();
+    use std::io::Read as _;
+    let shown = path.display().to_string();
+    let unreadable = |e: io::Error| -> Error {
         let hint = match e.kind() {
             io::ErrorKind::NotFound => {
                 "check the path; `commsadvise scaffold` without a file uses the built-in example"
@@ -85,10 +91,81 @@ pub fn read_input(path: &Path) -> Result<Vec<u8>, Error> {
             io::ErrorKind::IsADirectory => "name a file, not a folder",
             _ => "check the file's permissions",
         };
-        Diagnostic::new(format!("cannot read `{shown}`: {}", plain(&e)), shown)
-            .note(hint)
-            .into()
-    })
+        Diagnostic::new(
+            format!("cannot read `{shown}`: {}", plain(&e)),
+            shown.clone(),
+        )
+        .note(hint)
+        .into()
+    };
+    let regular = |meta: &std::fs::Metadata| -> Result<u64, Error> {
+        if meta.is_file() {
+            return Ok(meta.len());
+        }
+        Err(Diagnostic::new(
+            format!("`{shown}` is {}, not a regular file", file_kind(meta)),
+            shown.clone(),
+        )
+        .note(if meta.is_dir() {
+            "name a file, not a folder"
+        } else {
+            "commsadvise reads flows and rules from regular files only; save the input to a file first"
+        })
+        .into())
+    };
+    regular(&std::fs::metadata(path).map_err(unreadable)?)?;
+    let file = std::fs::File::open(path).map_err(unreadable)?;
+    let size = regular(&file.metadata().map_err(unreadable)?)?;
+    let cap = crate::yaml::MAX_BYTES;
+    let too_large = |size: u64| -> Error {
+        Diagnostic::new(
+            format!("`{shown}` is {size} bytes, over the limit of {cap} bytes"),
+            shown.clone(),
+        )
+        .note("split the system into several flows files")
+        .into()
+    };
+    if size > cap as u64 {
+        return Err(too_large(size));
+    }
+    let mut bytes = Vec::with_capacity(usize::try_from(size).unwrap_or(cap));
+    file.take(cap as u64 + 1)
+        .read_to_end(&mut bytes)
+        .map_err(unreadable)?;
+    if bytes.len() > cap {
+        // It grew while being read.
+        return Err(too_large(bytes.len() as u64));
+    }
+    Ok(bytes)
+}
+
+/// What kind of file `meta` describes, for messages: "a folder", "a FIFO
+/// (named pipe)", "a device", …
+pub fn file_kind(meta: &std::fs::Metadata) -> &'static str {
+    let kind = meta.file_type();
+    if kind.is_dir() {
+        return "a folder";
+    }
+    if kind.is_symlink() {
+        return "a symbolic link";
+    }
+    if kind.is_file() {
+        return "a regular file";
+    }
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::FileTypeExt as _;
+        if kind.is_fifo() {
+            return "a FIFO (named pipe)";
+        }
+        if kind.is_char_device() || kind.is_block_device() {
+            return "a device";
+        }
+        if kind.is_socket() {
+            return "a socket";
+        }
+    }
+    "a special file"
 }
 
 /// An `io::Error`'s message without the "(os error N)" tail.
@@ -122,39 +199,121 @@ pub fn sizing(options: &SizingOptions) -> Sizing {
     }
 }
 
-/// The built-in rules plus the user's `--rules` files and folders (folders
-/// walked in sorted order, `.yaml` and `.yml` files only).
+/// The built-in rules plus the user's `--rules` files and folders.
+///
+/// Folders are walked in sorted order for files ending in `.yaml` or `.yml`
+/// in any case (`R.YAML` too). Symbolic links are followed, to files and to
+/// folders; one file reached twice is read once. Nothing that looks like a
+/// rule file is skipped silently: a dangling link, a link loop, a folder
+/// that cannot be read, or a rule-named FIFO or device is an error. Every
+/// problem of every file is reported at once.
 pub fn load_rules(option: &RulesOption) -> Result<RuleSet, Error> {
+    let mut problems: Vec<Diagnostic> = Vec::new();
     let mut files: Vec<PathBuf> = Vec::new();
     for path in &option.rules {
         if path.is_dir() {
-            let mut found: Vec<PathBuf> = walkdir::WalkDir::new(path)
-                .sort_by_file_name()
-                .into_iter()
-                .filter_map(Result::ok)
-                .filter(|e| e.file_type().is_file())
-                .map(walkdir::DirEntry::into_path)
-                .filter(|p| p.extension().is_some_and(|e| e == "yaml" || e == "yml"))
-                .collect();
-            if found.is_empty() {
-                return Err(Diagnostic::new(
-                    format!("no rule files in `{}`", path.display()),
-                    path.display().to_string(),
-                )
-                .note("rule files end in .yaml or .yml")
-                .into());
+            let before = files.len() + problems.len();
+            walk_rules(path, &mut files, &mut problems);
+            if files.len() + problems.len() == before {
+                problems.push(
+                    Diagnostic::new(
+                        format!("no rule files in `{}`", path.display()),
+                        path.display().to_string(),
+                    )
+                    .note("rule files end in .yaml or .yml"),
+                );
             }
-            files.append(&mut found);
         } else {
             files.push(path.clone());
         }
     }
+    let mut seen = std::collections::BTreeSet::new();
     let mut extra = Vec::with_capacity(files.len());
     for file in files {
-        let bytes = read_input(&file)?;
+        // Canonical paths, so a link beside its target does not define the
+        // rule twice; a path that cannot be resolved fails on reading below.
+        if !seen.insert(std::fs::canonicalize(&file).unwrap_or_else(|_| file.clone())) {
+            continue;
+        }
         let name = file.display().to_string();
-        let text = crate::yaml::text(&name, &bytes)?.to_owned();
-        extra.push((name, text));
+        let read = read_input(&file).and_then(|bytes| {
+            crate::yaml::text(&name, &bytes)
+                .map(str::to_owned)
+                .map_err(Error::from)
+        });
+        match read {
+            Ok(text) => extra.push((name, text)),
+            Err(Error::Input(mut found)) => problems.append(&mut found),
+            Err(other) => return Err(other),
+        }
     }
-    RuleSet::load(&extra)
+    match RuleSet::load(&extra) {
+        Ok(rules) if problems.is_empty() => Ok(rules),
+        Ok(_) => Err(Error::Input(problems)),
+        Err(Error::Input(mut found)) => {
+            problems.append(&mut found);
+            Err(Error::Input(problems))
+        }
+        Err(other) => Err(other),
+    }
+}
+
+/// Whether a file name ends in `.yaml` or `.yml`, in any case.
+fn is_rule_file(path: &Path) -> bool {
+    path.extension()
+        .and_then(|e| e.to_str())
+        .is_some_and(|e| e.eq_ignore_ascii_case("yaml") || e.eq_ignore_ascii_case("yml"))
+}
+
+/// Adds the rule files under `folder` to `files`, in sorted order, and what
+/// could not be walked to `problems`.
+fn walk_rules(folder: &Path, files: &mut Vec<PathBuf>, problems: &mut Vec<Diagnostic>) {
+    let walk = walkdir::WalkDir::new(folder)
+        .follow_links(true)
+        .sort_by_file_name();
+    for entry in walk {
+        match entry {
+            Ok(entry) if entry.file_type().is_dir() || !is_rule_file(entry.path()) => {}
+            Ok(entry) if entry.file_type().is_file() => files.push(entry.into_path()),
+            Ok(entry) => {
+                let shown = entry.path().display().to_string();
+                problems.push(
+                    Diagnostic::new(format!("`{shown}` is not a regular file"), shown)
+                        .note("a rule file must be a plain file (not a FIFO, socket or device)"),
+                );
+            }
+            Err(e) => {
+                let Some(path) = e.path() else { continue };
+                let shown = path.display().to_string();
+                let dangling = path.is_symlink() && !path.exists();
+                if let Some(ancestor) = e.loop_ancestor() {
+                    let above = ancestor.display();
+                    problems.push(
+                        Diagnostic::new(
+                            format!("`{shown}` links back to `{above}`, a folder above it"),
+                            shown,
+                        )
+                        .note("symbolic links in a rules folder are followed; remove the loop"),
+                    );
+                } else if dangling && is_rule_file(path) {
+                    let target = std::fs::read_link(path)
+                        .map(|t| t.display().to_string())
+                        .unwrap_or_default();
+                    problems.push(
+                        Diagnostic::new(
+                            format!("`{shown}` is a link to `{target}`, which does not exist"),
+                            shown,
+                        )
+                        .note("fix or remove the link"),
+                    );
+                } else if !dangling {
+                    let why = e.io_error().map_or_else(|| e.to_string(), plain);
+                    problems.push(
+                        Diagnostic::new(format!("cannot read `{shown}`: {why}"), shown)
+                            .note("check the folder's permissions"),
+                    );
+                }
+            }
+        }
+    }
 }

@@ -4,25 +4,14 @@ use std::fmt::Write as _;
 
 use crate::cli::RulesArgs;
 use crate::commands::{Failure, load_rules, print};
-use crate::engine::rule::{Rule, suggest_id};
+use crate::engine::RuleSet;
+use crate::engine::rule::{MAX_ID, Rule, suggest_id};
 use crate::error::Diagnostic;
 
 pub fn run(args: &RulesArgs) -> Result<(), Failure> {
     let rules = load_rules(&args.rules)?;
     let Some(id) = &args.id else {
-        let all = rules.all();
-        let width = all.iter().map(|r| r.id.len()).max().unwrap_or(2);
-        let mut out = String::new();
-        for rule in all {
-            let _ = writeln!(
-                out,
-                "{:width$}  {:19}  {}",
-                rule.id,
-                rule.criterion.as_str(),
-                rule.effect.describe()
-            );
-        }
-        return print(&out);
+        return print(&list(&rules));
     };
     let Some(rule) = rules.get(id) else {
         let ids: Vec<&str> = rules.all().iter().map(|r| &*r.id).collect();
@@ -34,6 +23,30 @@ pub fn run(args: &RulesArgs) -> Result<(), Failure> {
         return Err(d.into());
     };
     print(&explain(rule))
+}
+
+/// Every rule in force, one a line, as `commsadvise rules` shows them.
+pub fn list(rules: &RuleSet) -> String {
+    let all = rules.all();
+    // Ids are bounded when loaded; the cap keeps the column (and the
+    // formatter's width argument) bounded whatever the rule set holds.
+    let width = all
+        .iter()
+        .map(|r| r.id.chars().count())
+        .max()
+        .unwrap_or(2)
+        .min(MAX_ID);
+    let mut out = String::new();
+    for rule in all {
+        let _ = writeln!(
+            out,
+            "{:width$}  {:19}  {}",
+            rule.id,
+            rule.criterion.as_str(),
+            rule.effect.describe()
+        );
+    }
+    out
 }
 
 /// Everything about one rule, as `commsadvise rules ID` shows it.

@@ -5,7 +5,10 @@
 //! `require` is something only one transport offers); scores pick among what
 //! is left; ties go to the simpler transport (REST, then gRPC, then Kafka),
 //! following the article's "start with REST". Requirements that nothing left
-//! can meet become conflicts, each with the pattern that resolves it.
+//! can meet become conflicts, each with the pattern that resolves it; so does
+//! a transport the flow's needs point at but an exclusion takes away (a
+//! waiting caller, a browser or an outside party that cannot use it), since
+//! the flow still needs what that transport would have given.
 
 use std::collections::hash_map::Entry;
 use std::collections::{BTreeMap, HashMap};
@@ -16,12 +19,15 @@ use serde::Serialize;
 use crate::engine::facts::{Facts, Field, Kind, Value, display_value};
 use crate::engine::findings::{Finding, findings};
 use crate::engine::registry::RuleSet;
-use crate::engine::rule::{Cmp, Criterion, Effect, Rule};
+use crate::engine::rule::{Cmp, Criterion, Effect, RawResolution, Rule};
 use crate::engine::sizing::size_topic_in;
 pub use crate::engine::sizing::{
     CONSUMER_RATE, KafkaSizing, MIN_PARTITIONS, PARTITION_RATE, REPLICATION, Sizing, size_topic,
 };
-use crate::spec::model::{Flow, FlowsFile, Service, Transport};
+use crate::spec::model::{Client, Flow, FlowsFile, Service, Transport};
+
+/// A decision won by this many points or fewer is reported as a close call.
+pub const CLOSE_CALL: f64 = 1.0;
 
 /// The whole answer for one flows file.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -62,6 +68,14 @@ pub struct Recommendation {
     pub runner_up: Option<Transport>,
     /// Score of the choice minus the runner-up's: how close the call was.
     pub margin: Option<f64>,
+    /// Scores decided, and by [`CLOSE_CALL`] point or less: a change of one
+    /// need could tip it (`flips` says which).
+    pub close_call: bool,
+    /// How the chosen transport reaches this caller when it is not the
+    /// transport's native protocol: gRPC for a browser goes through grpc-web
+    /// or JSON transcoding.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub via: Option<&'static str>,
     /// Single-field changes that would change the rules' choice.
     ///
     /// These four are shared (`Arc`), not copied, between flows of the same
@@ -120,15 +134,37 @@ pub struct Risk {
     pub id: Arc<str>,
     pub criterion: Criterion,
     pub text: Arc<str>,
+    /// The condition on the flow under which the risk applies, in the rules'
+    /// own syntax (`delivery = at-least-once`, or `always` for every flow
+    /// the transport carries).
+    pub when: String,
 }
 
 /// A requirement the chosen transport cannot meet, and how to resolve it.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Conflict {
     pub id: String,
+    pub kind: ConflictKind,
     pub text: String,
     /// The rules whose requirements clash.
     pub rules: Vec<String>,
+}
+
+/// What clashes in a [`Conflict`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ConflictKind {
+    /// A requirement the chosen transport does not meet: a rule rules the
+    /// required transport out, `transports` leaves it out, or the flow pins
+    /// another one.
+    Unmet,
+    /// The chosen transport is one a rule rules out for this flow; only the
+    /// pin or `transports` left it. The flow cannot work as chosen.
+    RuledOut,
+    /// A rule rules out the transport the flow's scores favour, or the one an
+    /// internal caller would get (a bridging exclusion: a browser, an outside
+    /// party); the resolution is how to get what it would have given.
+    Displaced,
 }
 
 /// "would be grpc if client were internal".
@@ -213,6 +249,9 @@ struct Choice {
     pick: Transport,
     points: [f64; 3],
     candidates: Mask,
+    /// The transports fired rules exclude, and those they require.
+    excluded: Mask,
+    required: Mask,
 }
 
 /// Picks a transport from the deciding rules that fired.
@@ -265,6 +304,8 @@ impl Tally {
             pick,
             points: self.points,
             candidates,
+            excluded: self.excluded,
+            required: self.required,
         }
     }
 }
@@ -303,6 +344,8 @@ fn same_verdict(
         scores: like.scores,
         runner_up: like.runner_up,
         margin: like.margin,
+        close_call: like.close_call,
+        via: like.via,
         flips: Arc::clone(&like.flips),
         reasons: Arc::clone(&like.reasons),
         risks: Arc::clone(&like.risks),
@@ -326,6 +369,8 @@ fn recommend_flow(
         pick: choice,
         points,
         candidates,
+        excluded,
+        required,
     } = choose(&fired, allowed, deciding);
     let transport = flow.transport.unwrap_or(choice);
     let pinned = flow.transport.is_some();
@@ -349,8 +394,19 @@ fn recommend_flow(
         .filter(|(_, f)| **f)
         .map(|(r, _)| r)
         .collect();
-    let reasons = reasons(&fired_rules, transport);
-    let conflicts = conflicts(&fired_rules, transport, pinned, allowed);
+    let reasons = reasons(&fired_rules, transport, &points);
+    let unmet = Unmet {
+        chosen: transport,
+        pinned,
+        allowed,
+        displaced: displaced_favourite(allowed, excluded, required, &points, choice, transport),
+        inside: fired_rules
+            .iter()
+            .any(|r| r.resolution.as_ref().is_some_and(|x| x.bridge))
+            .then(|| from_inside(&facts, allowed, deciding)),
+        points,
+    };
+    let conflicts = conflicts(&fired_rules, &unmet);
     let risks = rules
         .risks()
         .iter()
@@ -359,6 +415,7 @@ fn recommend_flow(
             id: r.id.clone(),
             criterion: r.criterion,
             text: r.text.clone(),
+            when: r.when.describe(),
         })
         .collect();
 
@@ -377,6 +434,9 @@ fn recommend_flow(
             None
         },
         margin,
+        close_call: margin.is_some_and(|m| m <= CLOSE_CALL),
+        via: (transport == Transport::Grpc && facts.client == Client::Browser)
+            .then_some("grpc-web or JSON transcoding"),
         flips: flips(&facts, &fired, allowed, rules, choice).into(),
         reasons: reasons.into(),
         risks,
@@ -385,32 +445,44 @@ fn recommend_flow(
     }
 }
 
-/// Every deciding rule that fired, hard rules first, then by the points they
-/// gave the chosen transport, so the top reasons explain the choice.
-fn reasons(fired: &[&Rule], chosen: Transport) -> Vec<Reason> {
-    let mut reasons: Vec<Reason> = fired
+/// Every deciding rule that fired, so the top reasons explain the choice:
+/// hard rules that decided it first (requirements, and exclusions of a
+/// transport that scored at least as well as the choice), then scores by
+/// the points they gave the chosen transport, then exclusions of transports
+/// that would have lost anyway.
+fn reasons(fired: &[&Rule], chosen: Transport, points: &[f64; 3]) -> Vec<Reason> {
+    let required = |t: Transport| fired.iter().any(|r| r.effect == Effect::Require(t));
+    let rank = |effect: &Effect| -> u8 {
+        match effect {
+            Effect::Require(_) => 0,
+            Effect::Exclude(t) if points[index(*t)] >= points[index(chosen)] || required(*t) => 0,
+            Effect::Exclude(_) => 2,
+            Effect::Score(_) | Effect::Risk(_) => 1,
+        }
+    };
+    let mut ranked: Vec<(u8, Reason)> = fired
         .iter()
-        .map(|rule| Reason {
-            rule: rule.id.clone(),
-            criterion: rule.criterion,
-            transport: rule.effect.transport(),
-            effect: Arc::clone(&rule.effect_text),
-            points: match &rule.effect {
-                Effect::Score(p) => p[index(chosen)],
-                _ => 0.0,
-            },
-            text: rule.text.clone(),
+        .map(|rule| {
+            let reason = Reason {
+                rule: rule.id.clone(),
+                criterion: rule.criterion,
+                transport: rule.effect.transport(),
+                effect: Arc::clone(&rule.effect_text),
+                points: match &rule.effect {
+                    Effect::Score(p) => p[index(chosen)],
+                    _ => 0.0,
+                },
+                text: rule.text.clone(),
+            };
+            (rank(&rule.effect), reason)
         })
         .collect();
-    let rank = |r: &Reason| {
-        u8::from(!(r.effect.starts_with("require") || r.effect.starts_with("exclude")))
-    };
-    reasons.sort_by(|a, b| {
-        rank(a)
-            .cmp(&rank(b))
+    ranked.sort_by(|(ra, a), (rb, b)| {
+        ra.cmp(rb)
             .then(b.points.abs().total_cmp(&a.points.abs()))
             .then_with(|| a.rule.cmp(&b.rule))
     });
+    let mut reasons: Vec<Reason> = ranked.into_iter().map(|(_, r)| r).collect();
     if reasons.is_empty() {
         // User rules can replace every built-in one that would fire; a
         // report must still say why it chose what it chose (docs/output.md).
@@ -429,8 +501,26 @@ fn reasons(fired: &[&Rule], chosen: Transport) -> Vec<Reason> {
     reasons
 }
 
-/// Hard requirements that the chosen transport does not honour.
-fn conflicts(fired: &[&Rule], chosen: Transport, pinned: bool, allowed: Mask) -> Vec<Conflict> {
+/// What [`conflicts`] judges the fired rules against.
+struct Unmet {
+    chosen: Transport,
+    pinned: bool,
+    allowed: Mask,
+    /// The transport the scores favour (or tie with the choice), or the
+    /// requirements point at, when a rule rules it out for this flow and the
+    /// flow does not carry it either.
+    displaced: Option<Transport>,
+    /// What the rules would choose for the same flow from an internal
+    /// caller, when a bridging exclusion fired.
+    inside: Option<Transport>,
+    points: [f64; 3],
+}
+
+/// Hard requirements that the chosen transport does not honour, an excluded
+/// transport that was chosen all the same, and a favourite that an
+/// exclusion took away.
+fn conflicts(fired: &[&Rule], unmet: &Unmet) -> Vec<Conflict> {
+    let chosen = unmet.chosen;
     let excluders = |t: Transport| -> Vec<&Rule> {
         fired
             .iter()
@@ -440,39 +530,41 @@ fn conflicts(fired: &[&Rule], chosen: Transport, pinned: bool, allowed: Mask) ->
     };
     let mut out: Vec<Conflict> = Vec::new();
     for rule in fired {
-        let (unmet, why) = match rule.effect {
+        let (kind, why) = match rule.effect {
             Effect::Require(t) if t != chosen => {
-                let why = if pinned {
+                let why = if unmet.pinned {
                     format!("the flow pins `transport: {chosen}`")
-                } else if allowed & bit(t) == 0 {
+                } else if unmet.allowed & bit(t) == 0 {
                     format!("{t} is not in `transports`")
                 } else if let Some(x) = excluders(t).first() {
-                    format!("rule `{}` rules {t} out: {}", x.id, x.text)
+                    format!(
+                        "rule `{}` rules {t} out: {}",
+                        x.id,
+                        x.text.trim_end_matches('.')
+                    )
                 } else {
                     "another requirement points elsewhere".to_owned()
                 };
-                (true, why)
+                (ConflictKind::Unmet, why)
             }
             Effect::Exclude(t) if t == chosen => {
-                let why = if pinned {
+                let why = if unmet.pinned {
                     format!("the flow pins `transport: {chosen}`")
                 } else {
                     format!("no allowed transport other than {t} is left")
                 };
-                (true, why)
+                (ConflictKind::RuledOut, why)
             }
-            _ => (false, String::new()),
+            _ => continue,
         };
-        if !unmet {
-            continue;
-        }
-        let (id, fix) = match &rule.resolution {
-            Some(r) => (r.id.clone(), r.text.trim().to_owned()),
-            None => (
-                rule.id.to_string(),
-                "Revisit the requirement or the transport.".to_owned(),
-            ),
-        };
+        // A requirement without a pattern of its own (a team's rule, say)
+        // takes the one of the rule that ruled its transport out: that rule
+        // knows how this kind of caller gets what the requirement asks.
+        let resolution = rule.resolution.as_ref().or_else(|| match rule.effect {
+            Effect::Require(t) => excluders(t).iter().find_map(|x| x.resolution.as_ref()),
+            _ => None,
+        });
+        let (id, fix) = resolved(resolution, &rule.id);
         let text = format!(
             "`{}` ({}) cannot be met with {chosen}: {why}. Resolution: {fix}",
             rule.id,
@@ -482,22 +574,143 @@ fn conflicts(fired: &[&Rule], chosen: Transport, pinned: bool, allowed: Mask) ->
         if let Effect::Require(t) = rule.effect {
             involved.extend(excluders(t).iter().map(|x| x.id.to_string()));
         }
-        match out.iter_mut().find(|c| c.id == id) {
-            Some(existing) => {
-                for r in involved {
-                    if !existing.rules.contains(&r) {
-                        existing.rules.push(r);
-                    }
+        add(&mut out, (id, kind, text), involved);
+    }
+    displaced(fired, unmet, &mut out);
+    out
+}
+
+/// What the rules choose for the same flow from an internal caller.
+fn from_inside(facts: &Facts, allowed: Mask, deciding: &[Rule]) -> Transport {
+    let mut inside = *facts;
+    inside.client = Client::Internal;
+    let fired: Vec<bool> = deciding.iter().map(|r| r.when.holds(&inside)).collect();
+    choose(&fired, allowed, deciding).pick
+}
+
+/// The allowed transport a rule excluded although the flow's requirements
+/// point at it or its score is at least the choice's, and that the flow does
+/// not carry anyway (a pin can still choose it); the best scoring if several.
+fn displaced_favourite(
+    allowed: Mask,
+    excluded: Mask,
+    required: Mask,
+    points: &[f64; 3],
+    choice: Transport,
+    transport: Transport,
+) -> Option<Transport> {
+    let lost = |t: Transport| {
+        allowed & excluded & bit(t) != 0
+            && t != transport
+            && (required == bit(t) || points[index(t)] >= points[index(choice)])
+    };
+    best(
+        Transport::ALL
+            .iter()
+            .fold(0, |m, t| if lost(*t) { m | bit(*t) } else { m }),
+        points,
+        None,
+    )
+}
+
+/// Patterns for transports an exclusion took away from this flow:
+///
+/// - a bridge (an HTTP edge in front of the broker, a browser stream over
+///   SSE) whenever the same flow from an internal caller would use the
+///   transport its rule excludes: the bridge is how this caller gets it;
+/// - otherwise, for the transport the scores favour (or tie with the
+///   choice), the first excluding rule's pattern, unless a requirement's
+///   conflict already says what the flow misses.
+fn displaced(fired: &[&Rule], unmet: &Unmet, out: &mut Vec<Conflict>) {
+    let chosen = unmet.chosen;
+    let points = |x: Transport| unmet.points[index(x)];
+    let mut bridged: Mask = 0;
+    for rule in fired {
+        let Effect::Exclude(t) = rule.effect else {
+            continue;
+        };
+        if t == chosen
+            || unmet.inside != Some(t)
+            || !rule.resolution.as_ref().is_some_and(|r| r.bridge)
+        {
+            continue;
+        }
+        bridged |= bit(t);
+        let need = format!("From an internal caller this flow would be {t}");
+        add(out, displacement(rule, &need), vec![rule.id.to_string()]);
+    }
+    let Some(t) = unmet.displaced else {
+        return;
+    };
+    if bridged & bit(t) != 0 || fired.iter().any(|r| r.effect == Effect::Require(t)) {
+        return;
+    }
+    let rulers: Vec<&Rule> = fired
+        .iter()
+        .copied()
+        .filter(|r| r.effect == Effect::Exclude(t))
+        .collect();
+    if let Some(ruler) = rulers
+        .iter()
+        .find(|r| r.resolution.is_some())
+        .or(rulers.first())
+    {
+        let need = format!(
+            "The flow's scores favour {t} ({t} {:+} against {chosen} {:+})",
+            points(t),
+            points(chosen)
+        );
+        let involved = rulers.iter().map(|r| r.id.to_string()).collect();
+        add(out, displacement(ruler, &need), involved);
+    }
+}
+
+/// The conflict of an exclusion that took away what the flow needs.
+fn displacement(ruler: &Rule, need: &str) -> (String, ConflictKind, String) {
+    let (id, fix) = resolved(ruler.resolution.as_ref(), &ruler.id);
+    let text = format!(
+        "{need}, but `{}` ({}) rules it out: {}. Resolution: {fix}",
+        ruler.id,
+        ruler.effect.describe(),
+        ruler.text.trim_end_matches('.')
+    );
+    (id, ConflictKind::Displaced, text)
+}
+
+/// A resolution's id and text, or a generic one named after the rule.
+fn resolved(resolution: Option<&RawResolution>, rule: &str) -> (String, String) {
+    match resolution {
+        Some(r) => (r.id.clone(), r.text.trim().to_owned()),
+        None => (
+            rule.to_owned(),
+            "Revisit the requirement or the transport.".to_owned(),
+        ),
+    }
+}
+
+/// Adds a conflict, or merges its rules into the one with the same
+/// resolution: one pattern resolves them all. A ruled-out transport is the
+/// gravest kind, and stays visible after a merge.
+fn add(out: &mut Vec<Conflict>, conflict: (String, ConflictKind, String), rules: Vec<String>) {
+    let (id, kind, text) = conflict;
+    match out.iter_mut().find(|c| c.id == id) {
+        Some(existing) => {
+            for r in rules {
+                if !existing.rules.contains(&r) {
+                    existing.rules.push(r);
                 }
             }
-            None => out.push(Conflict {
-                id,
-                text,
-                rules: involved,
-            }),
+            if kind == ConflictKind::RuledOut {
+                existing.kind = kind;
+            }
         }
+        None => out.push(Conflict {
+            id,
+            kind,
+            text,
+            rules,
+        }),
     }
-    out
 }
 
 /// For each field, the nearest value that changes the rules' choice.
@@ -591,5 +804,74 @@ fn alternatives(facts: &Facts, field: Field, rules: &RuleSet) -> Vec<Value> {
             }
             out
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::spec::load_str;
+
+    fn one(flow: &str) -> Recommendation {
+        let to = if flow.contains("    to:") {
+            ""
+        } else {
+            "    to: b\n"
+        };
+        let yaml = format!("version: 1\nflows:\n  - name: f\n    from: a\n{to}{flow}");
+        let file = load_str("flows.yaml", &yaml).expect("fixture loads");
+        recommend(&file, &RuleSet::builtin().expect("built-in rules"))
+            .flows
+            .remove(0)
+    }
+
+    #[test]
+    fn a_replay_need_on_a_waiting_call_is_an_unmet_requirement_not_kafka() {
+        let rec = one("    replay: true\n");
+        assert_ne!(rec.transport, Transport::Kafka);
+        assert_eq!(rec.conflicts[0].kind, ConflictKind::Unmet);
+        assert_eq!(rec.conflicts[0].id, "edge-outbox-to-kafka");
+    }
+
+    #[test]
+    fn a_pinned_broker_for_a_waiting_caller_is_ruled_out() {
+        let rec = one("    transport: kafka\n");
+        assert_eq!(rec.transport, Transport::Kafka);
+        assert_eq!(rec.conflicts.len(), 1);
+        assert_eq!(rec.conflicts[0].kind, ConflictKind::RuledOut);
+    }
+
+    #[test]
+    fn scores_that_favour_an_excluded_transport_report_its_pattern() {
+        // Two receivers, in order, none lost: the scores favour Kafka, but
+        // the caller waits for the answer.
+        let rec = one("    to: [b, c]\n    delivery: at-least-once\n    ordering: per-key\n");
+        assert_eq!(rec.transport, Transport::Rest);
+        assert_eq!(rec.conflicts[0].kind, ConflictKind::Displaced);
+        assert!(
+            rec.conflicts[0]
+                .text
+                .starts_with("The flow's scores favour kafka"),
+            "{}",
+            rec.conflicts[0].text
+        );
+    }
+
+    #[test]
+    fn a_one_point_win_is_a_close_call_and_a_two_point_one_is_not() {
+        let close = one("    contract: strict\n");
+        assert_eq!(close.margin, Some(1.0));
+        assert!(close.close_call);
+        let clear = one("    contract: strict\n    latency_ms: 5\n");
+        assert!(clear.margin.is_some_and(|m| m > CLOSE_CALL));
+        assert!(!clear.close_call);
+    }
+
+    #[test]
+    fn an_exclusion_that_decided_nothing_comes_after_the_scores() {
+        let rec = one("    client: browser\n");
+        assert_eq!(&*rec.reasons[0].rule, "browser-client");
+        let last = rec.reasons.last().expect("reasons");
+        assert_eq!(&*last.effect, "exclude kafka");
     }
 }

@@ -3,11 +3,15 @@
 //!
 //! A pinned transport that breaks a hard requirement of its flow always
 //! fails: the team chose it, and the choice contradicts what the flow says
-//! it needs. System findings fail at or above the severity the team asks
-//! for. Conflicts of unpinned flows are the rules' own best effort and are
-//! reported by `recommend`, not gated.
+//! it needs. So does a transport a rule rules out for the flow that was
+//! chosen only because `transports` left nothing else (a browser and
+//! `transports: [kafka]`): the flow cannot work as described. System
+//! findings fail at or above the severity the team asks for. Other conflicts
+//! of unpinned flows are the rules' own best effort and are reported by
+//! `recommend`, not gated, and so are patterns that bridge a favourite
+//! transport an exclusion took away.
 
-use crate::engine::evaluate::Report;
+use crate::engine::evaluate::{ConflictKind, Report};
 use crate::engine::findings::Severity;
 
 /// Where a problem comes from.
@@ -15,6 +19,8 @@ use crate::engine::findings::Severity;
 pub enum Source {
     /// A conflict on a flow that pins its transport.
     PinnedConflict,
+    /// An unpinned flow whose only allowed transport is ruled out for it.
+    RuledOut,
     /// A system finding.
     Finding,
 }
@@ -23,6 +29,7 @@ impl Source {
     pub fn as_str(self) -> &'static str {
         match self {
             Source::PinnedConflict => "pinned-conflict",
+            Source::RuledOut => "ruled-out-transport",
             Source::Finding => "finding",
         }
     }
@@ -47,7 +54,8 @@ pub struct Problem<'a> {
 #[derive(Debug, Clone, PartialEq)]
 pub struct Gate<'a> {
     pub fail_on: Severity,
-    /// Pinned conflicts in file order, then findings, most severe first.
+    /// Conflicts that fail (pinned, or a ruled-out transport) in file order,
+    /// then findings, most severe first.
     pub problems: Vec<Problem<'a>>,
 }
 
@@ -64,10 +72,15 @@ impl Gate<'_> {
 /// Gates `report`: pinned conflicts always fail, findings at or above `fail_on`.
 pub fn gate(report: &Report, fail_on: Severity) -> Gate<'_> {
     let mut problems = Vec::new();
-    for rec in report.flows.iter().filter(|r| r.pinned) {
+    for rec in &report.flows {
         for conflict in rec.conflicts.iter() {
+            let source = match (rec.pinned, conflict.kind) {
+                (_, ConflictKind::Displaced) | (false, ConflictKind::Unmet) => continue,
+                (true, _) => Source::PinnedConflict,
+                (false, ConflictKind::RuledOut) => Source::RuledOut,
+            };
             problems.push(Problem {
-                source: Source::PinnedConflict,
+                source,
                 id: &conflict.id,
                 severity: Severity::Error,
                 text: &conflict.text,
@@ -122,6 +135,28 @@ mod tests {
             !r.flows[0].conflicts.is_empty(),
             "the rules report a conflict"
         );
+        assert!(gate(&r, Severity::Info).passed());
+    }
+
+    #[test]
+    fn a_transport_ruled_out_for_the_flow_fails_even_unpinned() {
+        let r = report(
+            "version: 1\ntransports: [kafka]\nflows:\n  - name: page\n    from: web\n    to: orders\n    client: browser\n    interaction: event\n",
+        );
+        let gate = gate(&r, Severity::Error);
+        assert!(!gate.passed());
+        assert_eq!(gate.problems[0].source, Source::RuledOut);
+        assert_eq!(gate.problems[0].flows, ["page"]);
+    }
+
+    #[test]
+    fn a_pin_that_only_bridges_a_displaced_favourite_passes() {
+        // The scores favour Kafka for an event, a public caller rules it
+        // out: the report shows the edge pattern, and pinning REST is fine.
+        let r = report(
+            "version: 1\nflows:\n  - name: notify\n    from: partner\n    to: orders\n    client: public\n    interaction: event\n    transport: rest\n",
+        );
+        assert_eq!(r.flows[0].conflicts[0].kind, ConflictKind::Displaced);
         assert!(gate(&r, Severity::Info).passed());
     }
 

@@ -42,7 +42,7 @@ impl RuleSet {
                 Ok(rule) => {
                     rules.insert(rule.id.to_string(), rule);
                 }
-                Err(d) => errors.push(d),
+                Err(mut problems) => errors.append(&mut problems),
             }
         }
         let mut from_user: BTreeMap<String, String> = BTreeMap::new();
@@ -67,7 +67,7 @@ impl RuleSet {
                     from_user.insert(rule.id.to_string(), file.clone());
                     rules.insert(rule.id.to_string(), rule);
                 }
-                Err(d) => errors.push(d),
+                Err(mut problems) => errors.append(&mut problems),
             }
         }
         if !errors.is_empty() {
@@ -139,8 +139,9 @@ impl RuleSet {
     }
 }
 
-/// Parses and checks one rule file.
-pub fn parse(file: &str, text: &str) -> Result<Rule, Diagnostic> {
-    let raw: RawRule = crate::yaml::parse(file, text)?;
+/// Parses and checks one rule file, returning all its problems at once.
+pub fn parse(file: &str, text: &str) -> Result<Rule, Vec<Diagnostic>> {
+    let raw: RawRule =
+        crate::yaml::parse_as(crate::yaml::FileKind::Rule, file, text).map_err(|d| vec![d])?;
     compile(raw, file, text)
 }

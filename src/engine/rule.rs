@@ -3,13 +3,17 @@
 //!
 //! Loading is two steps (as in ast-grep): serde parses the file into
 //! [`RawRule`], which mirrors it exactly, then [`compile`] refuses unknown
-//! criteria, fields, operators and values, and builds a [`Rule`].
+//! criteria, fields, operators and values, and builds a [`Rule`]. The
+//! second step goes on after a problem, so a file's problems are reported
+//! together.
 
+use std::cell::{Cell, RefCell};
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use serde::Deserialize;
 use serde_json::Value as Json;
+use serde_saphyr::Spanned;
 
 use crate::engine::facts::{Facts, Field, Kind, Value};
 use crate::error::{Diagnostic, did_you_mean};
@@ -65,9 +69,11 @@ pub struct RawRule {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RawEffect {
-    /// Points added to (or, negative, taken from) each transport.
+    /// Points added to (or, negative, taken from) each transport, each at
+    /// most [`MAX_SCORE`] either way. Read as any value, so that `1e309`,
+    /// `.nan` or a word gets a message naming the rule and the transport.
     #[serde(default)]
-    pub score: Option<BTreeMap<String, f64>>,
+    pub score: Option<BTreeMap<String, Spanned<Json>>>,
     /// Only this transport meets the requirement.
     #[serde(default)]
     pub require: Option<String>,
@@ -85,17 +91,38 @@ pub struct RawEffect {
 pub struct RawResolution {
     pub id: String,
     pub text: String,
+    /// For an `exclude` rule: the pattern bridges this kind of caller to the
+    /// excluded transport (an HTTP edge in front of the broker), so it is
+    /// reported whenever the flow's requirements or scores point at that
+    /// transport, beside the requirement's own pattern.
+    #[serde(default)]
+    pub bridge: bool,
 }
 
-/// The rule's own test cases.
+/// The rule's own test cases, checked against `when` when the rule loads.
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RawExamples {
+    /// Partial flows on which the condition must hold.
     #[serde(default)]
-    pub fires: Vec<Json>,
+    pub fires: Vec<Spanned<Json>>,
+    /// Partial flows on which the condition must not hold.
     #[serde(default)]
-    pub quiet: Vec<Json>,
+    pub quiet: Vec<Spanned<Json>>,
 }
+
+/// The longest rule or resolution id: ids head table columns and every
+/// reason in a report, so a longer one is a mistake, not a name.
+pub const MAX_ID: usize = 64;
+
+/// The most points one rule gives or takes per transport. The built-in rules
+/// use at most 4; the bound keeps every total finite (`1e308` in two rules
+/// would sum to infinity) and one user rule from silencing all the others.
+pub const MAX_SCORE: f64 = 1000.0;
+
+/// The most problems reported for one rule file. Past it the rest is noise,
+/// and placing each one would cost another scan of the file.
+const MAX_PROBLEMS: usize = 20;
 
 /// A comparison operator on numbers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -284,31 +311,114 @@ pub struct Rule {
     pub origin: String,
 }
 
-/// Where a rule's problems are reported: its file, text and id.
+/// Where a rule's problems are reported (its file, text and id), and the
+/// problems found so far.
 struct Context<'a> {
     file: &'a str,
     text: &'a str,
-    id: &'a str,
+    /// The id as messages show it: cut when it is too long to read.
+    id: String,
+    /// Every problem found: checking goes on after one, so that a file's
+    /// problems are reported together (up to [`MAX_PROBLEMS`]).
+    problems: RefCell<Vec<Diagnostic>>,
+    /// How many problems were found past [`MAX_PROBLEMS`].
+    more: Cell<usize>,
+    /// The line where the example being checked starts: its problems are
+    /// placed at or after it, not at the same word in `when`.
+    example_line: Cell<usize>,
 }
 
 impl Context<'_> {
-    /// A diagnostic pointing at the first `key:` in the file, since conditions
-    /// are read as plain values that no longer carry their position.
+    /// A diagnostic pointing at the first `key:` in the file (at or after the
+    /// example being checked), since conditions are read as plain values that
+    /// no longer carry their position.
     fn error(&self, message: impl std::fmt::Display, key: &str) -> Diagnostic {
         let d = Diagnostic::new(format!("{message} in rule `{}`", self.id), self.file);
-        match locate_key(self.text, key) {
+        if self.full() {
+            // Not shown: only counted.
+            return d;
+        }
+        let found = locate_key_from(self.text, key, self.example_line.get())
+            .or_else(|| locate_key(self.text, key));
+        match found {
             Some(pos) => d.at(self.text, pos, key.chars().count().max(1)),
             None => d,
         }
     }
+
+    fn full(&self) -> bool {
+        self.problems.borrow().len() >= MAX_PROBLEMS
+    }
+
+    /// Records a problem and goes on checking; `problem` is only built when
+    /// it will be shown.
+    fn record(&self, problem: impl FnOnce() -> Diagnostic) {
+        if self.full() {
+            self.more.set(self.more.get() + 1);
+        } else {
+            let problem = problem();
+            self.problems.borrow_mut().push(problem);
+        }
+    }
+
+    /// Records a problem. `None` tells the caller that this part of the rule
+    /// did not compile; the problem says why.
+    fn refuse<T>(&self, problem: Diagnostic) -> Option<T> {
+        self.record(|| problem);
+        None
+    }
+
+    /// The problems found, in file order, with a last line counting those
+    /// not shown.
+    fn into_problems(self) -> Vec<Diagnostic> {
+        let mut problems = self.problems.into_inner();
+        // Problems that could not be placed go last.
+        problems.sort_by_key(|d| d.pos.map_or((usize::MAX, 0), |p| (p.line, p.column)));
+        let more = self.more.get();
+        if more > 0 {
+            problems.push(
+                Diagnostic::new(
+                    format!("{more} more problems in rule `{}` not shown", self.id),
+                    self.file,
+                )
+                .note("fix the problems above and run again"),
+            );
+        }
+        problems
+    }
+}
+
+/// Checks every item, going on after a failure so that each one's problems
+/// are recorded; `None` when any failed.
+fn each<T, U>(
+    items: impl IntoIterator<Item = T>,
+    check: impl FnMut(T) -> Option<U>,
+) -> Option<Vec<U>> {
+    let checked: Vec<Option<U>> = items.into_iter().map(check).collect();
+    checked.into_iter().collect()
+}
+
+/// `text` cut to `max` characters, with an ellipsis when cut.
+fn shorten(text: &str, max: usize) -> String {
+    if text.chars().count() <= max {
+        return text.to_owned();
+    }
+    let mut cut: String = text.chars().take(max).collect();
+    cut.push('…');
+    cut
 }
 
 /// The position of the first `key:` (or `key` as a list item or value) in `text`.
 pub fn locate_key(text: &str, key: &str) -> Option<Pos> {
+    locate_key_from(text, key, 1)
+}
+
+/// [`locate_key`] from line `first` (1-based) on.
+fn locate_key_from(text: &str, key: &str, first: usize) -> Option<Pos> {
     if key.is_empty() {
         return None;
     }
-    for (n, line) in text.lines().enumerate() {
+    for (n, line) in text.lines().enumerate().skip(first.saturating_sub(1)) {
         let code = line.split(" #").next().unwrap_or(line);
         let mut from = 0;
         while let Some(found) = code[from..].find(key) {
@@ -330,49 +440,88 @@ pub fn locate_key(text: &str, key: &str) -> Option<Pos> {
     None
 }
 
-/// Checks a raw rule and compiles it.
-pub fn compile(raw: RawRule, file: &str, text: &str) -> Result<Rule, Diagnostic> {
+/// Checks a raw rule and compiles it, or returns every problem found, in
+/// file order.
+pub fn compile(raw: RawRule, file: &str, text: &str) -> Result<Rule, Vec<Diagnostic>> {
     let cx = Context {
         file,
         text,
-        id: &raw.id,
+        id: shorten(&raw.id, MAX_ID),
+        problems: RefCell::new(Vec::new()),
+        more: Cell::new(0),
+        example_line: Cell::new(1),
     };
-    check_id(&raw.id)
-        .map_err(|why| cx.error(format!("invalid id `{}`: {why}", raw.id), &raw.id))?;
-    let criterion = Criterion::parse(&raw.criterion).ok_or_else(|| {
-        cx.error(
-            format!("unknown criterion `{}`", raw.criterion),
-            &raw.criterion,
+    if let Err(why) = check_id(&raw.id) {
+        let d = Diagnostic::new(format!("invalid rule id `{}`: {why}", cx.id), file);
+        let d = match locate_key(text, &raw.id) {
+            Some(pos) => d.at(text, pos, raw.id.chars().count()),
+            None => d,
+        };
+        cx.record(|| {
+            d.note("an id is lowercase ASCII letters, digits and '-', such as `replay-needs-a-log`")
+        });
+    }
+    let criterion = Criterion::parse(&raw.criterion).or_else(|| {
+        cx.refuse(
+            cx.error(
+                format!("unknown criterion `{}`", raw.criterion),
+                &raw.criterion,
+            )
+            .suggest(&raw.criterion, Criterion::NAMES)
+            .accepted(Criterion::NAMES),
         )
-        .suggest(&raw.criterion, Criterion::NAMES)
-        .accepted(Criterion::NAMES)
-    })?;
+    });
     let when = match &raw.when {
-        None => Condition::Always,
-        Some(json) => condition(json, &cx, "when")?,
+        None => Some(Condition::Always),
+        Some(json) => condition(json, &cx, "when"),
     };
-    let effect = effect(&raw.effect, &cx)?;
-    if raw.resolution.is_some() && !matches!(effect, Effect::Require(_) | Effect::Exclude(_)) {
-        return Err(cx
-            .error("`resolution` is only for `require` and `exclude` effects", "resolution")
-            .note("a resolution names the pattern that resolves a conflict; scores and risks cannot conflict"));
+    let effect = effect(&raw.effect, &cx);
+    if let Some(resolution) = &raw.resolution {
+        if effect
+            .as_ref()
+            .is_some_and(|e| !matches!(e, Effect::Require(_) | Effect::Exclude(_)))
+        {
+            cx.record(|| cx
+                .error("`resolution` is only for `require` and `exclude` effects", "resolution")
+                .note("a resolution names the pattern that resolves a conflict; scores and risks cannot conflict"));
+        }
+        if resolution.id.chars().count() > MAX_ID {
+            cx.record(|| {
+                cx.error(
+                    format!(
+                        "resolution id `{}` is longer than {MAX_ID} characters",
+                        shorten(&resolution.id, MAX_ID)
+                    ),
+                    &resolution.id,
+                )
+                .note("a resolution id names a pattern in a few words")
+            });
+        }
     }
     if raw.text.trim().is_empty() {
-        return Err(cx
-            .error("empty `text`", "text")
-            .note("the text is what users read in the report"));
+        cx.record(|| {
+            cx.error("empty `text`", "text")
+                .note("the text is what users read in the report")
+        });
     }
     let examples = raw.examples.unwrap_or_default();
-    let fires = examples
-        .fires
-        .iter()
-        .map(|e| example(e, &cx))
-        .collect::<Result<Vec<_>, _>>()?;
-    let quiet = examples
-        .quiet
-        .iter()
-        .map(|e| example(e, &cx))
-        .collect::<Result<Vec<_>, _>>()?;
+    let fires = each(&examples.fires, |e| example(e, &cx));
+    let quiet = each(&examples.quiet, |e| example(e, &cx));
+    if let (Some(when), Some(fires), Some(quiet)) = (&when, &fires, &quiet) {
+        let fires = examples.fires.iter().zip(fires).map(|(e, f)| (e, f, true));
+        let quiet = examples.quiet.iter().zip(quiet).map(|(e, f)| (e, f, false));
+        for (written, facts, fire) in fires.chain(quiet) {
+            if when.holds(facts) != fire {
+                cx.record(|| contradiction(written, fire, when, &cx));
+            }
+        }
+    }
+    let problems = cx.into_problems();
+    let (Some(criterion), Some(when), Some(effect), Some(fires), Some(quiet), true) =
+        (criterion, when, effect, fires, quiet, problems.is_empty())
+    else {
+        return Err(problems);
+    };
     Ok(Rule {
         id: raw.id.into(),
         criterion,
@@ -388,83 +537,151 @@ pub fn compile(raw: RawRule, file: &str, text: &str) -> Result<Rule, Diagnostic>
     })
 }
 
-fn check_id(id: &str) -> Result<(), &'static str> {
+fn check_id(id: &str) -> Result<(), String> {
     let mut chars = id.chars();
+    let length = id.chars().count();
     match chars.next() {
-        None => Err("it is empty"),
-        Some(c) if !c.is_ascii_lowercase() => Err("it must start with a lowercase letter"),
+        None => Err("it is empty".to_owned()),
+        Some(c) if !c.is_ascii_lowercase() => {
+            Err("it must start with a lowercase letter".to_owned())
+        }
+        _ if length > MAX_ID => Err(format!(
+            "it is {length} characters long, over the limit of {MAX_ID}"
+        )),
         _ if chars.all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-') => Ok(()),
-        _ => Err("use lowercase ASCII letters, digits and '-'"),
+        _ => Err("use lowercase ASCII letters, digits and '-'".to_owned()),
     }
+}
+
+/// An example whose outcome is not the one it is filed under: the rule's
+/// condition and its own test case disagree.
+fn contradiction(
+    written: &Spanned<Json>,
+    fire: bool,
+    when: &Condition,
+    cx: &Context<'_>,
+) -> Diagnostic {
+    let (list, outcome) = if fire {
+        ("fires", "does not match")
+    } else {
+        ("quiet", "matches")
+    };
+    let fields = match &written.value {
+        Json::Object(map) => map
+            .iter()
+            .map(|(k, v)| match v {
+                Json::String(s) => format!("{k}: {s}"),
+                other => format!("{k}: {other}"),
+            })
+            .collect::<Vec<_>>()
+            .join(", "),
+        other => other.to_string(),
+    };
+    let shown = if fields.is_empty() {
+        "{}".to_owned()
+    } else {
+        format!("{{ {} }}", shorten(&fields, 80))
+    };
+    let message = format!("example `{shown}` under `{list}` {outcome} `when`");
+    let d = Diagnostic::new(format!("{message} in rule `{}`", cx.id), cx.file);
+    let at = crate::yaml::pos(written.referenced);
+    let width = example_width(cx.text, at);
+    d.at(cx.text, at, width).note(format!(
+        "`when` is: {}; fix the example or the condition",
+        shorten(&when.describe(), 200)
+    ))
+}
+
+/// How many columns the example starting at `at` covers on its line: a flow
+/// mapping `{ … }` up to its closing brace, else the rest of the line.
+fn example_width(text: &str, at: Pos) -> usize {
+    let line = text.lines().nth(at.line.saturating_sub(1)).unwrap_or("");
+    let rest: Vec<char> = line.chars().skip(at.column.saturating_sub(1)).collect();
+    if rest.first() == Some(&'{') {
+        let mut depth = 0usize;
+        for (i, c) in rest.iter().enumerate() {
+            match c {
+                '{' => depth += 1,
+                '}' => {
+                    depth = depth.saturating_sub(1);
+                    if depth == 0 {
+                        return i + 1;
+                    }
+                }
+                _ => {}
+            }
+        }
+    }
+    let shown: String = rest.iter().collect();
+    shown
+        .split(" #")
+        .next()
+        .unwrap_or("")
+        .trim_end()
+        .chars()
+        .count()
+        .max(1)
 }
 
 const OPERATORS: &[&str] = &["eq", "ne", "in", "not_in", "lt", "lte", "gt", "gte", "set"];
 const COMBINATORS: &[&str] = &["all", "any", "not"];
 
-fn condition(json: &Json, cx: &Context<'_>, key: &str) -> Result<Condition, Diagnostic> {
+fn condition(json: &Json, cx: &Context<'_>, key: &str) -> Option<Condition> {
     let Json::Object(map) = json else {
-        return Err(cx
-            .error(
+        return cx.refuse(
+            cx.error(
                 format!("`{key}` must be a mapping of fields to values"),
                 key,
             )
-            .note("example: when: { client: browser, latency_ms: { lt: 50 } }"));
+            .note("example: when: { client: browser, latency_ms: { lt: 50 } }"),
+        );
     };
-    let mut parts = Vec::with_capacity(map.len());
-    for (name, value) in map {
-        parts.push(match name.as_str() {
-            "all" | "any" => {
-                let Json::Array(items) = value else {
-                    return Err(cx.error(format!("`{name}` takes a list of conditions"), name));
-                };
-                let inner = items
-                    .iter()
-                    .map(|i| condition(i, cx, name))
-                    .collect::<Result<Vec<_>, _>>()?;
-                if name == "all" {
-                    Condition::All(inner)
-                } else {
-                    Condition::Any(inner)
-                }
-            }
-            "not" => Condition::Not(Box::new(condition(value, cx, name)?)),
-            field => {
-                let Some(field) = Field::parse(field) else {
-                    let mut accepted = Field::names();
-                    accepted.extend_from_slice(COMBINATORS);
-                    return Err(cx
-                        .error(format!("unknown field `{name}` in a condition"), name)
+    let mut parts = each(map, |(name, value)| match name.as_str() {
+        "all" | "any" => {
+            let Json::Array(items) = value else {
+                return cx.refuse(cx.error(format!("`{name}` takes a list of conditions"), name));
+            };
+            let inner = each(items, |i| condition(i, cx, name))?;
+            Some(if name == "all" {
+                Condition::All(inner)
+            } else {
+                Condition::Any(inner)
+            })
+        }
+        "not" => Some(Condition::Not(Box::new(condition(value, cx, name)?))),
+        field => {
+            let Some(field) = Field::parse(field) else {
+                let mut accepted = Field::names();
+                accepted.extend_from_slice(COMBINATORS);
+                return cx.refuse(
+                    cx.error(format!("unknown field `{name}` in a condition"), name)
                         .suggest(name, &accepted)
-                        .accepted(&accepted));
-                };
-                test(field, value, cx)?
-            }
-        });
-    }
-    Ok(if parts.len() == 1 {
+                        .accepted(&accepted),
+                );
+            };
+            test(field, value, cx)
+        }
+    })?;
+    Some(if parts.len() == 1 {
         parts.remove(0)
     } else {
         Condition::All(parts)
     })
 }
 
-fn test(field: Field, json: &Json, cx: &Context<'_>) -> Result<Condition, Diagnostic> {
+fn test(field: Field, json: &Json, cx: &Context<'_>) -> Option<Condition> {
     let Json::Object(ops) = json else {
-        return Ok(Condition::Eq(field, literal(field, json, cx)?));
+        return Some(Condition::Eq(field, literal(field, json, cx)?));
     };
-    let mut parts = Vec::new();
-    for (op, arg) in ops {
-        parts.push(match op.as_str() {
+    let mut parts = each(ops, |(op, arg)| {
+        Some(match op.as_str() {
             "eq" => Condition::Eq(field, literal(field, arg, cx)?),
             "ne" => Condition::Not(Box::new(Condition::Eq(field, literal(field, arg, cx)?))),
             "in" | "not_in" => {
                 let Json::Array(items) = arg else {
-                    return Err(cx.error(format!("`{op}` takes a list of values"), op));
+                    return cx.refuse(cx.error(format!("`{op}` takes a list of values"), op));
                 };
-                let values = items
-                    .iter()
-                    .map(|i| literal(field, i, cx))
-                    .collect::<Result<Vec<_>, _>>()?;
+                let values = each(items, |i| literal(field, i, cx))?;
                 let cond = Condition::In(field, values);
                 if op == "in" {
                     cond
@@ -474,7 +691,7 @@ fn test(field: Field, json: &Json, cx: &Context<'_>) -> Result<Condition, Diagno
             }
             "lt" | "lte" | "gt" | "gte" => {
                 if field.kind() != Kind::Number {
-                    return Err(cx.error(
+                    return cx.refuse(cx.error(
                         format!(
                             "`{op}` compares numbers, but `{}` is not a number",
                             field.name()
@@ -483,7 +700,8 @@ fn test(field: Field, json: &Json, cx: &Context<'_>) -> Result<Condition, Diagno
                     ));
                 }
                 let Some(bound) = arg.as_u64() else {
-                    return Err(cx.error(format!("`{op}` takes a whole number, got `{arg}`"), op));
+                    return cx
+                        .refuse(cx.error(format!("`{op}` takes a whole number, got `{arg}`"), op));
                 };
                 let cmp = match op.as_str() {
                     "lt" => Cmp::Lt,
@@ -495,47 +713,50 @@ fn test(field: Field, json: &Json, cx: &Context<'_>) -> Result<Condition, Diagno
             }
             "set" => {
                 let Some(expected) = arg.as_bool() else {
-                    return Err(cx.error("`set` takes true or false", op));
+                    return cx.refuse(cx.error("`set` takes true or false", op));
                 };
                 Condition::Set(field, expected)
             }
             other => {
-                return Err(cx
-                    .error(
+                return cx.refuse(
+                    cx.error(
                         format!("unknown operator `{other}` for `{}`", field.name()),
                         other,
                     )
                     .suggest(other, OPERATORS)
-                    .accepted(OPERATORS));
+                    .accepted(OPERATORS),
+                );
             }
-        });
-    }
-    Ok(if parts.len() == 1 {
+        })
+    })?;
+    Some(if parts.len() == 1 {
         parts.remove(0)
     } else {
         Condition::All(parts)
     })
 }
 
-fn literal(field: Field, json: &Json, cx: &Context<'_>) -> Result<Value, Diagnostic> {
+fn literal(field: Field, json: &Json, cx: &Context<'_>) -> Option<Value> {
     match (field.kind(), json) {
         (Kind::Keyword(names), Json::String(s)) => {
-            let i = names.iter().position(|n| n == s).ok_or_else(|| {
-                cx.error(format!("unknown value `{s}` for `{}`", field.name()), s)
-                    .suggest(s, names)
-                    .accepted(names)
-            })?;
-            Ok(Value::Keyword(u8::try_from(i).unwrap_or(u8::MAX)))
+            let Some(i) = names.iter().position(|n| n == s) else {
+                return cx.refuse(
+                    cx.error(format!("unknown value `{s}` for `{}`", field.name()), s)
+                        .suggest(s, names)
+                        .accepted(names),
+                );
+            };
+            Some(Value::Keyword(u8::try_from(i).unwrap_or(u8::MAX)))
         }
-        (Kind::Number, Json::Number(n)) if n.as_u64().is_some() => Ok(Value::Number(n.as_u64())),
-        (Kind::Bool, Json::Bool(b)) => Ok(Value::Bool(*b)),
+        (Kind::Number, Json::Number(n)) if n.as_u64().is_some() => Some(Value::Number(n.as_u64())),
+        (Kind::Bool, Json::Bool(b)) => Some(Value::Bool(*b)),
         (kind, other) => {
             let expected = match kind {
                 Kind::Keyword(names) => format!("one of {}", names.join(", ")),
                 Kind::Number => "a whole number".to_owned(),
                 Kind::Bool => "true or false".to_owned(),
             };
-            Err(cx.error(
+            cx.refuse(cx.error(
                 format!("`{}` takes {expected}, got `{other}`", field.name()),
                 field.name(),
             ))
@@ -543,15 +764,17 @@ fn literal(field: Field, json: &Json, cx: &Context<'_>) -> Result<Value, Diagnos
     }
 }
 
-fn transport(name: &str, cx: &Context<'_>) -> Result<Transport, Diagnostic> {
-    Transport::parse(name).ok_or_else(|| {
-        cx.error(format!("unknown transport `{name}`"), name)
-            .suggest(name, Transport::NAMES)
-            .accepted(Transport::NAMES)
+fn transport(name: &str, cx: &Context<'_>) -> Option<Transport> {
+    Transport::parse(name).or_else(|| {
+        cx.refuse(
+            cx.error(format!("unknown transport `{name}`"), name)
+                .suggest(name, Transport::NAMES)
+                .accepted(Transport::NAMES),
+        )
     })
 }
 
-fn effect(raw: &RawEffect, cx: &Context<'_>) -> Result<Effect, Diagnostic> {
+fn effect(raw: &RawEffect, cx: &Context<'_>) -> Option<Effect> {
     let given = [
         raw.score.is_some(),
         raw.require.is_some(),
@@ -559,31 +782,53 @@ fn effect(raw: &RawEffect, cx: &Context<'_>) -> Result<Effect, Diagnostic> {
         raw.risk.is_some(),
     ];
     if given.iter().filter(|g| **g).count() != 1 {
-        return Err(cx
-            .error(
+        return cx.refuse(
+            cx.error(
                 "`effect` must have exactly one of `score`, `require`, `exclude`, `risk`",
                 "effect",
             )
-            .note("split a rule that does two things into two rules, one criterion each"));
+            .note("split a rule that does two things into two rules, one criterion each"),
+        );
     }
     if let Some(score) = &raw.score {
         let mut points = [0.0; 3];
-        for (name, p) in score {
-            let t = transport(name, cx)?;
-            if !p.is_finite() {
-                return Err(cx.error(format!("score for `{name}` must be a finite number"), name));
-            }
-            points[Transport::ALL.iter().position(|x| *x == t).unwrap_or(0)] = *p;
+        let given = each(score, |(name, p)| {
+            let t = transport(name, cx);
+            // `!(… <= …)` refuses NaN too.
+            let Some(value) = p.value.as_f64().filter(|v| v.abs() <= MAX_SCORE) else {
+                cx.record(|| {
+                    let at = crate::yaml::pos(p.referenced);
+                    let written = match &p.value {
+                        Json::Array(_) | Json::Object(_) => p.value.to_string(),
+                        _ => crate::yaml::scalar_at(cx.text, at),
+                    };
+                    Diagnostic::new(
+                        format!(
+                            "score `{}` for `{name}` is not a number from -{MAX_SCORE} to {MAX_SCORE} in rule `{}`",
+                            shorten(&written, 40),
+                            cx.id
+                        ),
+                        cx.file,
+                    )
+                    .at(cx.text, at, written.chars().count())
+                    .note("the built-in rules use -4 to 4; the bound keeps every total finite")
+                });
+                return None;
+            };
+            Some((t?, value))
+        })?;
+        for (t, p) in given {
+            points[Transport::ALL.iter().position(|x| *x == t).unwrap_or(0)] = p;
         }
-        return Ok(Effect::Score(points));
+        return Some(Effect::Score(points));
     }
     if let Some(t) = &raw.require {
-        return Ok(Effect::Require(transport(t, cx)?));
+        return Some(Effect::Require(transport(t, cx)?));
     }
     if let Some(t) = &raw.exclude {
-        return Ok(Effect::Exclude(transport(t, cx)?));
+        return Some(Effect::Exclude(transport(t, cx)?));
     }
-    Ok(Effect::Risk(transport(
+    Some(Effect::Risk(transport(
         raw.risk.as_deref().unwrap_or_default(),
         cx,
     )?))
@@ -591,26 +836,178 @@ fn effect(raw: &RawEffect, cx: &Context<'_>) -> Result<Effect, Diagnostic> {
 
 /// A rule example is a partial flow written like an equality condition:
 /// `{ client: browser, receivers: 2 }`; unset fields keep their defaults.
-fn example(json: &Json, cx: &Context<'_>) -> Result<Facts, Diagnostic> {
-    let Json::Object(map) = json else {
-        return Err(cx.error(
-            "each example must be a mapping of flow fields to values",
-            "examples",
-        ));
+fn example(json: &Spanned<Json>, cx: &Context<'_>) -> Option<Facts> {
+    let at = crate::yaml::pos(json.referenced);
+    let Json::Object(map) = &json.value else {
+        cx.record(|| {
+            Diagnostic::new(
+                format!(
+                    "each example must be a mapping of flow fields to values in rule `{}`",
+                    cx.id
+                ),
+                cx.file,
+            )
+            .at(cx.text, at, example_width(cx.text, at))
+        });
+        return None;
     };
     let mut facts = Facts::defaults();
-    for (name, value) in map {
-        let field = Field::parse(name).ok_or_else(|| {
-            cx.error(format!("unknown field `{name}` in an example"), name)
-                .suggest(name, &Field::names())
-                .accepted(&Field::names())
-        })?;
-        facts.set(field, literal(field, value, cx)?);
+    cx.example_line.set(at.line);
+    let set = each(map, |(name, value)| {
+        let Some(field) = Field::parse(name) else {
+            return cx.refuse(
+                cx.error(format!("unknown field `{name}` in an example"), name)
+                    .suggest(name, &Field::names())
+                    .accepted(&Field::names()),
+            );
+        };
+        Some((field, literal(field, value, cx)?))
+    });
+    cx.example_line.set(1);
+    for (field, value) in set? {
+        facts.set(field, value);
     }
-    Ok(facts)
+    Some(facts)
 }
 
 /// Suggests a near id, for `commsadvise rules ID` with a typo.
 pub fn suggest_id<'a>(given: &str, ids: &[&'a str]) -> Option<&'a str> {
     did_you_mean(given, ids)
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::engine::registry::parse;
+
+    /// A rule file with `id`, a criterion and `text` around the given lines.
+    fn rule(id: &str, rest: &str) -> String {
+        format!("id: {id}\ncriterion: Use Cases\n{rest}\ntext: x\n")
+    }
+
+    fn messages(text: &str) -> Vec<String> {
+        match parse("r.yaml", text) {
+            Ok(_) => Vec::new(),
+            Err(problems) => problems.into_iter().map(|d| d.message).collect(),
+        }
+    }
+
+    /// The message of the one problem `text` has.
+    fn only_problem(text: &str) -> String {
+        let mut found = messages(text);
+        assert_eq!(found.len(), 1, "{text}\n{found:#?}");
+        found.remove(0)
+    }
+
+    #[test]
+    fn reports_every_problem_of_a_rule_in_file_order() {
+        let text = "id: my-rule\ncriterion: Latency\nwhen: { clinet: browser, latency_ms: { below: 5 } }\neffect: { score: { kafak: 1 } }\ntext: ' '\n";
+        let found = messages(text);
+        assert_eq!(found.len(), 5, "{found:#?}");
+        assert!(found[0].starts_with("unknown criterion"));
+        assert!(found[1].starts_with("unknown field `clinet`"));
+        assert!(found[2].starts_with("unknown operator `below`"));
+        assert!(found[3].starts_with("unknown transport `kafak`"));
+        assert!(found[4].starts_with("empty `text`"));
+    }
+
+    #[test]
+    fn bounds_the_length_of_an_id() {
+        let longest = format!("a{}", "b".repeat(super::MAX_ID - 1));
+        assert!(messages(&rule(&longest, "effect: { score: { rest: 1 } }")).is_empty());
+        let found = only_problem(&rule(
+            &format!("{longest}b"),
+            "effect: { score: { rest: 1 } }",
+        ));
+        assert!(
+            found.contains("65 characters long, over the limit of 64"),
+            "{found}"
+        );
+    }
+
+    #[test]
+    fn bounds_the_length_of_a_resolution_id() {
+        let text = rule(
+            "mine",
+            &format!(
+                "effect: {{ require: kafka }}\nresolution: {{ id: {}, text: x }}",
+                "r".repeat(65)
+            ),
+        );
+        assert!(only_problem(&text).contains("longer than 64 characters"));
+    }
+
+    #[test]
+    fn accepts_scores_up_to_the_bound_and_refuses_beyond_it() {
+        assert!(
+            messages(&rule(
+                "mine",
+                "effect: { score: { rest: 1000, grpc: -1000, kafka: 0.5 } }"
+            ))
+            .is_empty()
+        );
+        for score in [
+            "1000.5", "-1e308", "1e309", ".inf", "-.inf", ".nan", "high", "[1]", "~",
+        ] {
+            let found = only_problem(&rule(
+                "mine",
+                &format!("effect: {{ score: {{ rest: {score} }} }}"),
+            ));
+            assert!(
+                found.contains("for `rest` is not a number from -1000 to 1000 in rule `mine`"),
+                "{score}: {found}"
+            );
+        }
+    }
+
+    #[test]
+    fn refuses_examples_that_contradict_the_condition() {
+        let text = rule(
+            "mine",
+            "when: { client: browser }\neffect: { score: { rest: 1 } }\nexamples:\n  fires: [{ client: browser }, { client: internal }]\n  quiet: [{ client: browser, receivers: 2 }]",
+        );
+        let found = messages(&text);
+        assert_eq!(
+            found,
+            [
+                "example `{ client: internal }` under `fires` does not match `when` in rule `mine`",
+                "example `{ client: browser, receivers: 2 }` under `quiet` matches `when` in rule `mine`",
+            ]
+        );
+    }
+
+    #[test]
+    fn shows_at_most_twenty_problems_and_counts_the_rest() {
+        let many = vec!["{ clinet: browser }"; 1000].join(", ");
+        let found = messages(&rule(
+            "mine",
+            &format!("when: {{ any: [{many}] }}\neffect: {{ score: {{ rest: 1 }} }}"),
+        ));
+        assert_eq!(found.len(), super::MAX_PROBLEMS + 1);
+        assert_eq!(
+            found[super::MAX_PROBLEMS],
+            "980 more problems in rule `mine` not shown"
+        );
+    }
+
+    #[test]
+    fn places_a_problem_in_an_example_at_the_example() {
+        let text = rule(
+            "mine",
+            "when: { latency_ms: { lt: 50 } }\neffect: { score: { rest: 1 } }\nexamples:\n  fires: [{ latency_ms: 5 }]\n  quiet:\n    - { latency_ms: fast }",
+        );
+        let problems = parse("r.yaml", &text).expect_err("refused");
+        assert_eq!(problems.len(), 1);
+        let at = problems[0].pos.expect("placed");
+        // Not at `latency_ms` in `when` (line 3), where the search used to stop.
+        assert_eq!((at.line, at.column), (8, 9));
+    }
+
+    #[test]
+    fn accepts_examples_that_agree_with_the_condition() {
+        let text = rule(
+            "mine",
+            "when: { latency_ms: { lt: 50 } }\neffect: { score: { grpc: 1 } }\nexamples:\n  fires: [{ latency_ms: 10 }]\n  quiet: [{ latency_ms: 50 }, {}]",
+        );
+        assert!(messages(&text).is_empty());
+    }
 }

@@ -6,7 +6,7 @@
 use std::fmt::Write as _;
 
 use crate::engine::Recommendation;
-use crate::render::decided;
+use crate::render::{decided, flip_line};
 
 /// Reasons shown per flow; the engine sorts the deciding ones first.
 pub const TOP_REASONS: usize = 3;
@@ -43,8 +43,8 @@ pub fn recommendation(rec: &Recommendation) -> String {
             let _ = writeln!(out, "     x {}: {}", conflict.id, conflict.text);
         }
     }
-    if let Some(flip) = rec.flips.first() {
-        let _ = writeln!(out, "   close call: {}", flip.sentence());
+    if let Some(line) = flip_line(rec) {
+        let _ = writeln!(out, "   {line}");
     }
     if let Some(kafka) = &rec.kafka {
         let _ = writeln!(

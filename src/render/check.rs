@@ -16,7 +16,7 @@ fn position(problem: &Problem, map: &SourceMap) -> Option<Pos> {
     let flow = problem.flows.first()?;
     match problem.source {
         Source::PinnedConflict => map.pin(flow),
-        Source::Finding => map.flow(flow),
+        Source::RuledOut | Source::Finding => map.flow(flow),
     }
 }
 
@@ -35,8 +35,13 @@ pub fn summary(gate: &Gate) -> String {
             gate.fail_on
         )
     } else {
+        let always = if gate.problems.iter().any(|p| p.source == Source::RuledOut) {
+            "pinned conflicts and transports ruled out for a flow always count"
+        } else {
+            "pinned conflicts always count"
+        };
         format!(
-            "check failed: {failing} problem{} at or above `{}` (pinned conflicts always count)",
+            "check failed: {failing} problem{} at or above `{}` ({always})",
             if failing == 1 { "" } else { "s" },
             gate.fail_on
         )

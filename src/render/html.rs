@@ -8,7 +8,7 @@ use std::fmt::Write as _;
 
 use crate::engine::evaluate::Report;
 use crate::render::diagram::{Diagram, color, line_style};
-use crate::render::{decided, disk_line, margin, requirements, svg, topic_line};
+use crate::render::{decided, disk_line, flip_line, margin, requirements, svg, topic_line};
 use crate::spec::model::FlowsFile;
 
 const STYLE: &str = "
@@ -67,8 +67,9 @@ pub fn render(file: &FlowsFile, report: &Report) -> String {
         let t = rec.transport;
         let _ = writeln!(
             out,
-            "<h3 id=\"flow-{name}\">{name}: <span class=\"t t-{t}\">{t}</span></h3>",
-            name = escape(&rec.name)
+            "<h3 id=\"flow-{name}\">{name}: <span class=\"t t-{t}\">{t}</span>{via}</h3>",
+            name = escape(&rec.name),
+            via = rec.via.map(|v| format!(" via {v}")).unwrap_or_default()
         );
         if let Some(d) = &flow.description {
             let _ = writeln!(out, "<p>{}</p>", escape(d));
@@ -90,6 +91,9 @@ pub fn render(file: &FlowsFile, report: &Report) -> String {
             escape(&decided(rec)),
             escape(&margin(rec))
         );
+        if let Some(line) = flip_line(rec).filter(|_| rec.close_call) {
+            let _ = writeln!(out, "<p class=\"muted\">{}.</p>", escape(&line));
+        }
         out.push_str("<ul>\n");
         for r in rec.reasons.iter() {
             let _ = writeln!(

@@ -5,7 +5,9 @@ use std::fmt::Write as _;
 
 use crate::engine::evaluate::Report;
 use crate::render::diagram::{Diagram, color_name};
-use crate::render::{decided, disk_line, margin, mermaid, requirements, topic_line};
+use crate::render::{
+    decided, disk_line, margin, mermaid, requirements, topic_line, transport_label,
+};
 use crate::spec::model::FlowsFile;
 
 pub fn render(file: &FlowsFile, report: &Report) -> String {
@@ -36,7 +38,7 @@ pub fn render(file: &FlowsFile, report: &Report) -> String {
         let _ = writeln!(
             out,
             "**{}** from `{}` to {}.",
-            rec.transport,
+            transport_label(rec),
             rec.from,
             code_list(&rec.to)
         );
@@ -77,8 +79,11 @@ pub fn render(file: &FlowsFile, report: &Report) -> String {
                 let _ = writeln!(out, "- **{}**: {}", c.id, c.text);
             }
         }
-        if !rec.flips.is_empty() {
+        if !rec.flips.is_empty() || rec.close_call {
             let _ = writeln!(out, "\n### What would change it\n");
+            if let (true, Some(m), Some(r)) = (rec.close_call, rec.margin, rec.runner_up) {
+                let _ = writeln!(out, "- **Close call:** won by {m:+} over {r}.");
+            }
             for f in rec.flips.iter() {
                 let _ = writeln!(out, "- {}", f.sentence());
             }

@@ -76,11 +76,42 @@ pub fn decided(rec: &Recommendation) -> String {
     }
 }
 
-/// The margin, signed, or `-` when hard rules decided.
+/// The margin, signed, or `-` when hard rules decided; a close call says so.
 pub fn margin(rec: &Recommendation) -> String {
     match (rec.margin, rec.runner_up) {
+        (Some(m), Some(r)) if rec.close_call => format!("{m:+} over {r}, close call"),
         (Some(m), Some(r)) => format!("{m:+} over {r}"),
         _ => "-".to_owned(),
+    }
+}
+
+/// The line beside the nearest flip: "close call: won by +1 over rest;
+/// would be rest if contract were flexible" when scores decided by one point
+/// or less, else "nearest flip: …" for the first flip, if any.
+pub fn flip_line(rec: &Recommendation) -> Option<String> {
+    // For a close call, the flip that hands it to the runner-up.
+    let flip = rec
+        .flips
+        .iter()
+        .find(|f| rec.close_call && Some(f.transport) == rec.runner_up)
+        .or(rec.flips.first())
+        .map(crate::engine::evaluate::Flip::sentence);
+    match (rec.close_call, rec.margin, rec.runner_up, flip) {
+        (true, Some(m), Some(r), Some(f)) => {
+            Some(format!("close call: won by {m:+} over {r}; {f}"))
+        }
+        (true, Some(m), Some(r), None) => Some(format!("close call: won by {m:+} over {r}")),
+        (_, _, _, Some(f)) => Some(format!("nearest flip: {f}")),
+        _ => None,
+    }
+}
+
+/// The chosen transport, with how it reaches the caller when that is not
+/// its native protocol: `grpc (via grpc-web or JSON transcoding)`.
+pub fn transport_label(rec: &Recommendation) -> String {
+    match rec.via {
+        Some(via) => format!("{} (via {via})", rec.transport),
+        None => rec.transport.to_string(),
     }
 }
 

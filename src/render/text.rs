@@ -5,10 +5,16 @@ use std::fmt::Write as _;
 
 use crate::engine::evaluate::{KafkaSizing, Recommendation, Report};
 use crate::engine::findings::Severity;
-use crate::render::{decided, disk_line, margin, requirements, topic_line};
+use crate::render::{decided, disk_line, flip_line, margin, requirements, topic_line};
 use crate::spec::model::{FlowsFile, Transport};
 
 const WIDTH: usize = 100;
+
+/// The widest a table column grows. Without a cap one flow to a thousand
+/// services pushes every other column off the screen and, past 65,535
+/// characters, overflows the formatter's width (a panic). A longer route is
+/// shortened in the table; each flow's section below shows it in full.
+const COLUMN_MAX: usize = 60;
 
 struct Style {
     color: bool,
@@ -48,17 +54,17 @@ pub fn render(file: &FlowsFile, report: &Report, color: bool) -> String {
     let name_w = report
         .flows
         .iter()
-        .map(|r| r.name.len())
+        .map(|r| r.name.chars().count())
         .max()
         .unwrap_or(4)
-        .max(4);
+        .clamp(4, COLUMN_MAX);
     let route_w = report
         .flows
         .iter()
-        .map(|r| route(r).len())
+        .map(|r| table_route(r).chars().count())
         .max()
         .unwrap_or(9)
-        .max(9);
+        .clamp(9, COLUMN_MAX);
     let _ = writeln!(
         out,
         "{:name_w$}  {:route_w$}  {:9}  {:24}  MARGIN",
@@ -71,7 +77,7 @@ pub fn render(file: &FlowsFile, report: &Report, color: bool) -> String {
             out,
             "{:name_w$}  {:route_w$}  {}{pad}  {:24}  {}",
             rec.name,
-            route(rec),
+            table_route(rec),
             style.transport(rec.transport),
             decided(rec),
             margin(rec)
@@ -79,9 +85,10 @@ pub fn render(file: &FlowsFile, report: &Report, color: bool) -> String {
     }
 
     for (rec, flow) in report.flows.iter().zip(&file.flows) {
+        let via = rec.via.map(|v| format!(" via {v}")).unwrap_or_default();
         let _ = writeln!(
             out,
-            "\n{} {} ({})",
+            "\n{} {}{via} ({})",
             style.paint("1", &format!("{}:", rec.name)),
             style.transport(rec.transport),
             route(rec)
@@ -127,15 +134,48 @@ pub fn render(file: &FlowsFile, report: &Report, color: bool) -> String {
                 );
             }
         }
-        if let Some(flip) = rec.flips.first() {
-            let _ = writeln!(out, "  close call: {}", flip.sentence());
-        }
-        if let Some(k) = &rec.kafka {
-            kafka(&mut out, k, &style);
-        }
+        tail(&mut out, rec, &style);
     }
     findings(&mut out, report, &style);
     out
+}
+
+/// A flow's route as the table shows it: in full when it fits in
+/// [`COLUMN_MAX`], else the receivers that fit and how many are left out
+/// (`hub -> a, b, +1298 more`), or only their number (`hub -> 1300 services`).
+fn table_route(r: &Recommendation) -> String {
+    let mut shown = format!("{} ->", r.from);
+    let full = shown.chars().count() + r.to.iter().map(|t| t.chars().count() + 2).sum::<usize>();
+    if full <= COLUMN_MAX + 1 {
+        return format!("{shown} {}", r.to.join(", "));
+    }
+    let mut separator = " ";
+    for (i, to) in r.to.iter().enumerate() {
+        let left_out = format!("+{} more", r.to.len() - i);
+        // Room for this receiver and the count of those after it.
+        let needed = separator.len() + to.chars().count() + 2 + left_out.len();
+        if shown.chars().count() + needed > COLUMN_MAX {
+            return if i == 0 {
+                format!("{shown} {} services", r.to.len())
+            } else {
+                format!("{shown}{separator}{left_out}")
+            };
+        }
+        shown.push_str(separator);
+        shown.push_str(to);
+        separator = ", ";
+    }
+    shown
+}
+
+/// What closes a flow's section: how close the call was, and the topic.
+fn tail(out: &mut String, rec: &Recommendation, style: &Style) {
+    if let Some(line) = flip_line(rec) {
+        wrap(out, "  ", &line);
+    }
+    if let Some(k) = &rec.kafka {
+        kafka(out, k, style);
+    }
 }
 
 fn kafka(out: &mut String, k: &KafkaSizing, style: &Style) {
@@ -210,4 +250,67 @@ fn visible_len(s: &str) -> usize {
         }
     }
     len
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The text report of a flows file, with the built-in rules.
+    fn report_of(yaml: &str) -> String {
+        let file = crate::spec::load_str("flows.yaml", yaml).expect("valid flows");
+        let rules = crate::engine::RuleSet::builtin().expect("built-in rules load");
+        let report = crate::engine::recommend(&file, &rules);
+        render(&file, &report, false)
+    }
+
+    /// A flow from `hub` to `n` services whose names are `width` characters.
+    fn broadcast(n: usize, width: usize) -> String {
+        let names: Vec<String> = (0..n)
+            .map(|i| format!("s{i:0>w$}", w = width - 1))
+            .collect();
+        format!(
+            "version: 1\nflows:\n  - name: broadcast\n    from: hub\n    interaction: event\n    to: [{}]\n",
+            names.join(", ")
+        )
+    }
+
+    fn table_row(report: &str) -> &str {
+        report
+            .lines()
+            .find(|l| l.starts_with("broadcast "))
+            .expect("a table row")
+    }
+
+    // Issue 17: 1,400 receivers of 48 characters made the route column
+    // 70,000 characters wide, past the formatter's limit of 65,535 (a panic).
+    #[test]
+    fn a_flow_to_1400_long_named_services_keeps_the_table_narrow() {
+        let report = report_of(&broadcast(1400, 48));
+        let row = table_row(&report);
+        assert!(row.starts_with("broadcast  hub -> 1400 services "), "{row}");
+        assert!(
+            row.chars().count() <= 4 + 2 + COLUMN_MAX + 2 + 9 + 2 + 24 + 2 + 20,
+            "{row}"
+        );
+        // The flow's own section still names every receiver.
+        assert!(report.contains(&format!("s{:0>47}", 1399)));
+    }
+
+    #[test]
+    fn a_long_route_shows_the_receivers_that_fit_and_counts_the_rest() {
+        let report = report_of(&broadcast(40, 4));
+        let row = table_row(&report);
+        assert!(row.contains("hub -> s000, s001, "), "{row}");
+        let route = &row[row.find("hub ->").unwrap()..row.find(" more").unwrap() + 5];
+        assert!(route.chars().count() <= COLUMN_MAX, "{route}");
+        let shown = route.matches(", s").count() + 1;
+        assert!(route.ends_with(&format!("+{} more", 40 - shown)), "{route}");
+    }
+
+    #[test]
+    fn a_route_that_fits_is_shown_whole() {
+        let report = report_of(&broadcast(3, 4));
+        assert!(table_row(&report).contains("hub -> s000, s001, s002 "));
+    }
 }

@@ -1,5 +1,7 @@
-//! `recommend` on the examples: the public example cases (docs/rules.md), every format
-//! snapshotted, determinism and metamorphic checks.
+//! `recommend` on the examples: the public example cases (docs/rules.md), every
+//! format snapshotted, determinism and metamorphic checks; the judgement
+//! fixtures (tests/fixtures/judgement/, one where each principle fires and
+//! one where it stays quiet) and direction probes over many flows.
 
 use serde_json::Value;
 
@@ -260,10 +262,17 @@ fn user_rules_replace_built_in_ones_with_the_same_id() {
         .success();
     let report: Value = serde_json::from_str(&run.stdout).unwrap();
     assert_eq!(report["flows"][0]["transport"], "grpc");
+    let reason = report["flows"][0]["reasons"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["rule"] == "browser-client")
+        .expect("the team's rule is a reason");
     assert_eq!(
-        report["flows"][0]["reasons"][1]["text"],
+        reason["text"],
         "Our browsers all go through a grpc-web proxy."
     );
+    assert_eq!(report["flows"][0]["via"], "grpc-web or JSON transcoding");
 }
 
 #[test]
@@ -290,7 +299,7 @@ fn closed_stdout_is_not_an_error() {
 #[test]
 fn reasons_are_never_empty_even_when_user_rules_silence_every_built_in_one() {
     // Replace the three interaction rules, one of which fires for any flow,
-    // with rules that never fire.
+    // and the waiting caller's exclusion of Kafka, with rules that never fire.
     let silent = |id: &str| {
         format!(
             "id: {id}\ncriterion: Communication\nwhen: {{ receivers: {{ gt: 1000 }} }}\neffect: {{ score: {{ rest: 1 }} }}\ntext: silenced\n"
@@ -304,6 +313,7 @@ fn reasons_are_never_empty_even_when_user_rules_silence_every_built_in_one() {
         .file("r/a.yaml", silent("request-response"))
         .file("r/b.yaml", silent("event-driven"))
         .file("r/c.yaml", silent("streaming"))
+        .file("r/d.yaml", silent("waiting-caller-needs-a-direct-answer"))
         .args(&[
             "recommend",
             "flows.yaml",
@@ -372,4 +382,404 @@ flows:
     assert!(ka.partitions < 12);
     assert_eq!(kb.retention_hours, 24);
     assert_ne!(ka.retention_hours, 24);
+}
+
+// ---- Judgement: one fixture per principle where it fires, one where it
+// stays quiet (issue 12).
+
+/// Each flow of a judgement fixture: (name, transport, conflict ids).
+fn verdicts(fixture: &str) -> Vec<(String, String, Vec<String>)> {
+    json(&format!("tests/fixtures/judgement/{fixture}.yaml"))["flows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| {
+            let conflicts = f["conflicts"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|c| c["id"].as_str().unwrap().to_owned())
+                .collect();
+            (
+                f["name"].as_str().unwrap().to_owned(),
+                f["transport"].as_str().unwrap().to_owned(),
+                conflicts,
+            )
+        })
+        .collect()
+}
+
+fn expect(rows: &[(&str, &str, &[&str])]) -> Vec<(String, String, Vec<String>)> {
+    rows.iter()
+        .map(|(n, t, c)| {
+            (
+                (*n).to_owned(),
+                (*t).to_owned(),
+                c.iter().map(|s| (*s).to_owned()).collect(),
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn a_waiting_caller_keeps_a_direct_transport_and_gets_the_bridging_pattern() {
+    assert_eq!(
+        verdicts("waiting-caller-fires"),
+        expect(&[
+            ("place-order", "rest", &["edge-outbox-to-kafka"]),
+            ("charge-card", "grpc", &["idempotency-keys"]),
+            ("book-shipment", "rest", &["async-request-reply"]),
+            ("quote-stream", "grpc", &["edge-outbox-to-kafka"]),
+            ("reserve-everywhere", "rest", &["edge-outbox-to-kafka"]),
+        ])
+    );
+}
+
+#[test]
+fn nobody_waiting_leaves_the_same_needs_to_kafka_without_a_conflict() {
+    assert_eq!(
+        verdicts("waiting-caller-quiet"),
+        expect(&[
+            ("order-placed", "kafka", &[]),
+            ("card-charged", "kafka", &[]),
+            ("shipment-requested", "kafka", &[]),
+            ("quote-history", "kafka", &[]),
+        ])
+    );
+}
+
+#[test]
+fn an_outside_party_never_reaches_the_broker_and_gets_the_edge_pattern() {
+    assert_eq!(
+        verdicts("public-edge-fires"),
+        expect(&[
+            (
+                "partner-stock-update",
+                "rest",
+                &["public-edge-and-webhooks"]
+            ),
+            (
+                "partner-order-feed",
+                "rest",
+                &["edge-outbox-to-kafka", "public-edge-and-webhooks"]
+            ),
+            ("partner-payment", "rest", &["idempotency-keys"]),
+        ])
+    );
+    let report = json("tests/fixtures/judgement/public-edge-fires.yaml");
+    let edge = &report["flows"][0]["conflicts"][0];
+    assert_eq!(edge["kind"], "displaced");
+    let text = edge["text"].as_str().unwrap();
+    assert!(
+        text.contains("webhooks") && text.contains("signed"),
+        "{text}"
+    );
+}
+
+#[test]
+fn an_inside_event_and_a_plain_partner_call_need_no_edge_pattern() {
+    assert_eq!(
+        verdicts("public-edge-quiet"),
+        expect(&[
+            ("stock-update", "kafka", &[]),
+            ("partner-reads-order", "rest", &[]),
+        ])
+    );
+}
+
+#[test]
+fn a_browser_never_gets_native_grpc() {
+    assert_eq!(
+        verdicts("browser-grpc-fires"),
+        expect(&[
+            ("upload-telemetry", "rest", &["rest-with-sse-or-websocket"]),
+            ("typed-telemetry", "rest", &["rest-with-sse-or-websocket"]),
+            ("show-basket", "grpc", &[]),
+            ("live-prices", "grpc", &["rest-with-sse-or-websocket"]),
+        ])
+    );
+    let report = json("tests/fixtures/judgement/browser-grpc-fires.yaml");
+    let flows = report["flows"].as_array().unwrap();
+    // A pinned gRPC call from a browser is named for what it is.
+    assert_eq!(flows[2]["via"], "grpc-web or JSON transcoding");
+    assert!(flows[0].get("via").is_none());
+    // A pinned gRPC stream from a browser cannot work: grpc-web has no
+    // client streaming.
+    assert_eq!(flows[3]["conflicts"][0]["kind"], "ruled-out");
+}
+
+#[test]
+fn inside_the_network_the_same_stream_is_native_grpc() {
+    assert_eq!(
+        verdicts("browser-grpc-quiet"),
+        expect(&[
+            ("upload-telemetry", "grpc", &[]),
+            ("show-basket", "rest", &[]),
+        ])
+    );
+    let report = json("tests/fixtures/judgement/browser-grpc-quiet.yaml");
+    assert!(report["flows"][0].get("via").is_none());
+}
+
+fn risk_ids(flow: &Value) -> Vec<&str> {
+    flow["risks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["id"].as_str().unwrap())
+        .collect()
+}
+
+#[test]
+fn risks_fit_the_declared_delivery_and_a_one_point_win_is_a_close_call() {
+    let report = json("tests/fixtures/judgement/risks-fit-fires.yaml");
+    let flows = report["flows"].as_array().unwrap();
+    assert!(risk_ids(&flows[0]).contains(&"kafka-duplicates-need-idempotent-consumers"));
+    assert_eq!(flows[1]["close_call"], true);
+    assert_eq!(flows[1]["margin"], 1.0);
+    for flow in flows {
+        for risk in flow["risks"].as_array().unwrap() {
+            assert!(!risk["when"].as_str().unwrap().is_empty(), "{risk}");
+        }
+    }
+    // Every format says so, next to the flip.
+    let run = |format: &str| {
+        Test::new()
+            .fixture(
+                "tests/fixtures/judgement/risks-fit-fires.yaml",
+                "flows.yaml",
+            )
+            .args(&["recommend", "flows.yaml", "--format", format])
+            .success()
+            .stdout
+    };
+    let text = run("text");
+    assert!(
+        text.contains("close call: won by +1 over rest; would be rest if client were browser"),
+        "{text}"
+    );
+    let markdown = run("markdown");
+    assert!(
+        markdown.contains("- **Close call:** won by +1 over rest.\n"),
+        "{markdown}"
+    );
+    assert!(
+        markdown.contains("- would be rest if contract were flexible\n"),
+        "{markdown}"
+    );
+    assert!(markdown.contains("+1 over rest, close call"), "{markdown}");
+    let html = run("html");
+    assert!(html.contains("+1 over rest, close call"), "{html}");
+    assert!(
+        html.contains("close call: won by +1 over rest; would be rest if"),
+        "{html}"
+    );
+}
+
+#[test]
+fn an_at_most_once_event_is_not_warned_about_duplicates_and_a_wide_win_is_no_close_call() {
+    let report = json("tests/fixtures/judgement/risks-fit-quiet.yaml");
+    let flows = report["flows"].as_array().unwrap();
+    assert_eq!(flows[0]["transport"], "kafka");
+    assert!(!risk_ids(&flows[0]).contains(&"kafka-duplicates-need-idempotent-consumers"));
+    assert_eq!(flows[1]["close_call"], false);
+    let text = Test::new()
+        .fixture(
+            "tests/fixtures/judgement/risks-fit-quiet.yaml",
+            "flows.yaml",
+        )
+        .args(&["recommend", "flows.yaml"])
+        .success()
+        .stdout;
+    assert!(!text.contains("close call"), "{text}");
+}
+
+macro_rules! snapshot_judgement {
+    ($($test:ident: $fixture:literal;)*) => {$(
+        #[test]
+        fn $test() {
+            let run = Test::new()
+                .fixture(concat!("tests/fixtures/judgement/", $fixture, ".yaml"), "flows.yaml")
+                .args(&["recommend", "flows.yaml"])
+                .success();
+            insta::assert_snapshot!(run.stdout);
+        }
+    )*};
+}
+
+snapshot_judgement! {
+    waiting_caller_text: "waiting-caller-fires";
+    public_edge_text: "public-edge-fires";
+    browser_grpc_text: "browser-grpc-fires";
+    risks_fit_text: "risks-fit-fires";
+}
+
+#[test]
+fn a_team_rule_requiring_kafka_on_a_waiting_call_becomes_a_conflict_with_a_pattern() {
+    let rule = "id: audit-everything\ncriterion: Failure Recovery\nwhen: { contract: strict }\neffect: { require: kafka }\ntext: Our auditors read every typed message from Kafka.\n";
+    let run = Test::new()
+        .file(
+            "flows.yaml",
+            "version: 1\nflows:\n  - name: a\n    from: caller\n    to: callee\n    contract: strict\n",
+        )
+        .file("team/audit.yaml", rule)
+        .args(&["recommend", "flows.yaml", "--format", "json", "--rules", "team"])
+        .success();
+    let report: Value = serde_json::from_str(&run.stdout).unwrap();
+    let flow = &report["flows"][0];
+    assert_ne!(flow["transport"], "kafka");
+    // The team's rule has no resolution of its own: the waiting caller's
+    // pattern stands in for it.
+    assert_eq!(flow["conflicts"][0]["id"], "edge-outbox-to-kafka");
+    assert_eq!(
+        flow["conflicts"][0]["rules"],
+        serde_json::json!(["audit-everything", "waiting-caller-needs-a-direct-answer"])
+    );
+}
+
+#[test]
+fn a_browser_on_a_kafka_only_organisation_is_a_conflict_that_fails_check() {
+    let flows = "version: 1\ntransports: [kafka]\nflows:\n  - name: track-click\n    from: web\n    to: analytics\n    client: browser\n    interaction: event\n";
+    let run = Test::new()
+        .file("flows.yaml", flows)
+        .args(&["recommend", "flows.yaml", "--format", "json"])
+        .success();
+    let report: Value = serde_json::from_str(&run.stdout).unwrap();
+    let conflict = &report["flows"][0]["conflicts"][0];
+    assert_eq!(conflict["id"], "http-edge-to-kafka");
+    assert_eq!(conflict["kind"], "ruled-out");
+    let check = Test::new()
+        .file("flows.yaml", flows)
+        .args(&["check", "flows.yaml"])
+        .run();
+    assert_eq!(check.status, 1, "{}{}", check.stdout, check.stderr);
+    assert!(
+        check.stdout.contains("http-edge-to-kafka"),
+        "{}",
+        check.stdout
+    );
+    assert!(
+        check
+            .stdout
+            .contains("transports ruled out for a flow always count"),
+        "{}",
+        check.stdout
+    );
+}
+
+// ---- Direction probes: one change to many flows always moves the answer
+// the same way.
+
+/// The report for one flow given as `key: value` lines.
+fn one_flow(fields: &[String]) -> commsadvise::engine::Recommendation {
+    use commsadvise::engine::{RuleSet, recommend};
+    let mut yaml =
+        "version: 1\nflows:\n  - name: probe\n    from: caller\n    to: [callee]\n".to_owned();
+    for f in fields {
+        yaml.push_str("    ");
+        yaml.push_str(f);
+        yaml.push('\n');
+    }
+    let file = commsadvise::spec::load_str("probe.yaml", &yaml).expect("probe loads");
+    let rules = RuleSet::builtin().expect("built-in rules");
+    recommend(&file, &rules).flows.remove(0)
+}
+
+/// `fields` with `field` (a `key: value` line) set, replacing its old value.
+fn with(fields: &[String], field: &str) -> Vec<String> {
+    let key = field.split(':').next().unwrap_or(field);
+    let mut out: Vec<String> = fields
+        .iter()
+        .filter(|f| f.split(':').next() != Some(key))
+        .cloned()
+        .collect();
+    out.push(field.to_owned());
+    out
+}
+
+/// Every combination of a few values of the fields that move the scores.
+fn bases(interaction: &str, clients: &[&str]) -> Vec<Vec<String>> {
+    let mut out = Vec::new();
+    for client in clients {
+        for latency in ["", "latency_ms: 5", "latency_ms: 40", "latency_ms: 500"] {
+            for throughput in ["", "throughput: 50000"] {
+                for extra in [
+                    "",
+                    "contract: strict",
+                    "format: binary",
+                    "format: json",
+                    "ordering: per-key",
+                    "delivery: at-least-once",
+                    "payload_bytes: 2000000",
+                ] {
+                    let mut fields = vec![
+                        format!("interaction: {interaction}"),
+                        format!("client: {client}"),
+                    ];
+                    fields.extend(
+                        [latency, throughput, extra]
+                            .into_iter()
+                            .filter(|f| !f.is_empty())
+                            .map(str::to_owned),
+                    );
+                    out.push(fields);
+                }
+            }
+        }
+    }
+    out
+}
+
+#[test]
+fn a_request_response_flow_is_never_kafka_by_scores_or_by_a_kafka_only_need() {
+    use commsadvise::spec::model::Transport;
+    for base in bases("request-response", &["internal", "browser", "public"]) {
+        assert_ne!(one_flow(&base).transport, Transport::Kafka, "{base:?}");
+        for need in ["replay: true", "delivery: exactly-once", "coupling: loose"] {
+            let changed = with(&base, need);
+            let rec = one_flow(&changed);
+            assert_ne!(rec.transport, Transport::Kafka, "{changed:?}");
+            assert!(!rec.conflicts.is_empty(), "a conflict for {changed:?}");
+        }
+    }
+}
+
+#[test]
+fn adding_a_public_client_to_an_event_flow_excludes_kafka_and_reports_the_edge() {
+    use commsadvise::spec::model::Transport;
+    for base in bases("event", &["internal"]) {
+        for need in [
+            "interaction: event",
+            "replay: true",
+            "coupling: loose",
+            "delivery: exactly-once",
+        ] {
+            let inside = with(&base, need);
+            if one_flow(&inside).transport != Transport::Kafka {
+                continue;
+            }
+            let outside = with(&inside, "client: public");
+            let rec = one_flow(&outside);
+            assert_ne!(rec.transport, Transport::Kafka, "{outside:?}");
+            assert!(
+                rec.conflicts
+                    .iter()
+                    .any(|c| c.id == "public-edge-and-webhooks"),
+                "{outside:?}: {:?}",
+                rec.conflicts
+            );
+        }
+    }
+}
+
+#[test]
+fn adding_a_strict_contract_to_a_browser_stream_never_yields_grpc() {
+    use commsadvise::spec::model::Transport;
+    for base in bases("stream", &["browser"]) {
+        for fields in [base.clone(), with(&base, "contract: strict")] {
+            let rec = one_flow(&fields);
+            assert_ne!(rec.transport, Transport::Grpc, "{fields:?}");
+            assert_ne!(rec.transport, Transport::Kafka, "{fields:?}");
+        }
+    }
 }

@@ -50,12 +50,14 @@ rule_tests! {
     event_driven: "event-driven";
     exactly_once_needs_transactions: "exactly-once-needs-transactions";
     fan_out: "fan-out";
+    grpc_at_least_once_needs_retries: "grpc-at-least-once-needs-retries";
     grpc_binary_debugging: "grpc-binary-debugging";
     grpc_breaking_proto_changes: "grpc-breaking-proto-changes";
     grpc_for_outside_clients: "grpc-for-outside-clients";
     grpc_in_browsers: "grpc-in-browsers";
     grpc_large_messages: "grpc-large-messages";
     grpc_retry_storm: "grpc-retry-storm";
+    grpc_web_cannot_stream_from_a_browser: "grpc-web-cannot-stream-from-a-browser";
     high_throughput_internal_calls: "high-throughput-internal-calls";
     high_volume_events: "high-volume-events";
     human_readable_wire: "human-readable-wire";
@@ -71,10 +73,13 @@ rule_tests! {
     kafka_total_order: "kafka-total-order";
     large_payloads: "large-payloads";
     loose_coupling_needs_a_broker: "loose-coupling-needs-a-broker";
+    loose_coupling_of_a_waiting_caller: "loose-coupling-of-a-waiting-caller";
     per_key_ordering: "per-key-ordering";
     public_api: "public-api";
+    public_clients_cannot_reach_the_broker: "public-clients-cannot-reach-the-broker";
     replay_needs_a_log: "replay-needs-a-log";
     request_response: "request-response";
+    rest_at_least_once_needs_retries: "rest-at-least-once-needs-retries";
     rest_n_plus_one: "rest-n-plus-one";
     rest_retry_storm: "rest-retry-storm";
     rest_streaming_over_http: "rest-streaming-over-http";
@@ -82,6 +87,8 @@ rule_tests! {
     rest_versioning_chaos: "rest-versioning-chaos";
     streaming: "streaming";
     strict_contract: "strict-contract";
+    strict_contract_in_browsers: "strict-contract-in-browsers";
+    waiting_caller_needs_a_direct_answer: "waiting-caller-needs-a-direct-answer";
 }
 
 #[test]
@@ -133,6 +140,12 @@ rule_error_cases! {
     rejects_unknown_operator: "unknown-operator.yaml";
     rejects_unknown_rule_field: "unknown-rule-field.yaml";
     rejects_unknown_effect_transport: "unknown-effect-transport.yaml";
+    reports_every_problem_of_a_rule_file_at_once: "many-errors.yaml";
+    rejects_examples_that_contradict_when: "example-contradicts-when.yaml";
+    rejects_scores_that_are_huge_infinite_or_not_a_number: "score-out-of-range.yaml";
+    tells_an_empty_rule_file_what_a_rule_holds: "empty.yaml";
+    tells_a_comment_only_rule_file_what_a_rule_holds: "comment-only.yaml";
+    tells_a_rule_file_with_two_documents_to_split_them: "two-documents.yaml";
 }
 
 #[test]
@@ -145,4 +158,195 @@ fn rejects_duplicate_ids_across_user_files() {
         .args(&["recommend", "flows.yaml", "--rules", "r"])
         .status(2);
     insta::assert_snapshot!(run.stderr);
+}
+
+/// A rule that scores `rest` with `score`.
+fn scoring(id: &str, score: &str) -> String {
+    format!("id: {id}\ncriterion: Use Cases\neffect: {{ score: {{ rest: {score} }} }}\ntext: x\n")
+}
+
+// Issue 17: two rules of 1e308 each summed to infinity in every flow.
+#[test]
+fn rejects_scores_that_would_sum_to_infinity() {
+    let run = Test::new()
+        .fixture("examples/orders.yaml", "flows.yaml")
+        .file("r/a.yaml", scoring("big-a", "1e308"))
+        .file("r/b.yaml", scoring("big-b", "1e308"))
+        .args(&["recommend", "flows.yaml", "--rules", "r"])
+        .status(2);
+    assert_eq!(
+        run.stderr
+            .matches("is not a number from -1000 to 1000")
+            .count(),
+        2,
+        "{}",
+        run.stderr
+    );
+    assert!(run.stderr.contains("in rule `big-a`") && run.stderr.contains("in rule `big-b`"));
+}
+
+#[test]
+fn reports_the_problems_of_every_rule_file_together() {
+    let run = Test::new()
+        .fixture("examples/orders.yaml", "flows.yaml")
+        .fixture(
+            "tests/fixtures/rule-errors/unknown-criterion.yaml",
+            "r/a.yaml",
+        )
+        .fixture(
+            "tests/fixtures/rule-errors/unknown-operator.yaml",
+            "r/b.yaml",
+        )
+        .args(&["recommend", "flows.yaml", "--rules", "r"])
+        .status(2);
+    assert!(run.stderr.contains("--> r/a.yaml:2:12"), "{}", run.stderr);
+    assert!(run.stderr.contains("--> r/b.yaml:3:23"), "{}", run.stderr);
+}
+
+// Issue 17: a 70,000-character id made `rules` panic ("Formatting argument
+// out of range", exit 101) on the width of its table column.
+#[test]
+fn rejects_a_70000_character_rule_id() {
+    let run = listing_with_id(&format!("a{}", "b".repeat(69_999))).status(2);
+    insta::assert_snapshot!(run.stderr);
+}
+
+/// `commsadvise rules` with one user rule of the given id.
+fn listing_with_id(id: &str) -> Test {
+    Test::new()
+        .file("long.yaml", scoring(id, "1"))
+        .args(&["rules", "--rules", "long.yaml"])
+}
+
+#[test]
+fn lists_a_rule_with_the_longest_id_allowed() {
+    let id = format!("a{}", "b".repeat(63));
+    let run = listing_with_id(&id).success();
+    let row = run
+        .stdout
+        .lines()
+        .find(|l| l.starts_with(&id))
+        .expect("listed");
+    assert!(row.starts_with(&format!("{id}  Use Cases")), "{row}");
+}
+
+/// The ids `commsadvise rules --rules r` lists that are not built in.
+fn user_ids(test: &Test) -> Vec<String> {
+    let run = test.run();
+    assert_eq!(run.status, 0, "{}", run.stderr);
+    run.stdout
+        .lines()
+        .filter_map(|l| l.split_whitespace().next())
+        .filter(|id| id.starts_with("mine-"))
+        .map(str::to_owned)
+        .collect()
+}
+
+#[test]
+fn reads_rule_files_with_upper_case_extensions() {
+    let test = Test::new()
+        .file("r/a.YAML", scoring("mine-a", "1"))
+        .file("r/b.Yml", scoring("mine-b", "1"))
+        .file("r/c.yaml", scoring("mine-c", "1"))
+        .file("r/notes.txt", "not a rule")
+        .args(&["rules", "--rules", "r"]);
+    assert_eq!(user_ids(&test), ["mine-a", "mine-b", "mine-c"]);
+}
+
+#[cfg(unix)]
+mod links {
+    use std::os::unix::fs::symlink;
+
+    use super::{scoring, user_ids};
+    use crate::common::Test;
+
+    /// `commsadvise rules --rules r` with one rule file in `r/`.
+    fn own_rule_folder() -> Test {
+        Test::new()
+            .file("r/own.yaml", scoring("mine-own", "1"))
+            .args(&["rules", "--rules", "r"])
+    }
+
+    #[test]
+    fn follows_links_to_rule_files_and_folders() {
+        let test = own_rule_folder()
+            .file("elsewhere/linked.yaml", scoring("mine-linked", "1"))
+            .file("shared/in-folder.yaml", scoring("mine-in-folder", "1"));
+        symlink(
+            "../elsewhere/linked.yaml",
+            test.path().join("r/linked.yaml"),
+        )
+        .unwrap();
+        symlink("../shared", test.path().join("r/shared")).unwrap();
+        // The same file twice, through a link beside it: read once, not a duplicate id.
+        symlink("own.yaml", test.path().join("r/z-own-again.yaml")).unwrap();
+        assert_eq!(
+            user_ids(&test),
+            ["mine-in-folder", "mine-linked", "mine-own"]
+        );
+    }
+
+    #[test]
+    fn reports_a_dangling_link_to_a_rule_file() {
+        let test = own_rule_folder();
+        symlink("missing.yaml", test.path().join("r/gone.yaml")).unwrap();
+        // A dangling link that is not named like a rule file is not one.
+        symlink("missing", test.path().join("r/README")).unwrap();
+        let run = test.status(2);
+        insta::assert_snapshot!(run.stderr);
+    }
+
+    #[test]
+    fn reports_a_link_loop_in_a_rules_folder() {
+        let test = own_rule_folder();
+        symlink("..", test.path().join("r/up")).unwrap();
+        let run = test.status(2);
+        assert!(
+            run.stderr
+                .contains("error: `r/up/r/up` links back to `r/up`, a folder above it"),
+            "{}",
+            run.stderr
+        );
+    }
+
+    #[test]
+    fn refuses_a_fifo_named_like_a_rule_file() {
+        let test = own_rule_folder();
+        let made = std::process::Command::new("mkfifo")
+            .arg(test.path().join("r/pipe.yaml"))
+            .status()
+            .expect("mkfifo runs");
+        assert!(made.success());
+        let run = test.status(2);
+        assert!(
+            run.stderr
+                .contains("error: `r/pipe.yaml` is not a regular file"),
+            "{}",
+            run.stderr
+        );
+    }
+}
+
+// Issue 17: one flow to 1,400 services with long names made the route
+// column 70,000 characters wide and `recommend` panicked (exit 101).
+#[test]
+fn recommends_a_flow_to_1400_services_with_a_narrow_table() {
+    let to: Vec<String> = (0..1400)
+        .map(|i| format!("receiving-service-number-{i:0>23}"))
+        .collect();
+    let flows = format!(
+        "version: 1\nflows:\n  - name: broadcast\n    from: hub\n    interaction: event\n    to: [{}]\n",
+        to.join(", ")
+    );
+    let run = Test::new()
+        .file("flows.yaml", flows)
+        .args(&["recommend", "flows.yaml"])
+        .success();
+    let row = run
+        .stdout
+        .lines()
+        .find(|l| l.starts_with("broadcast "))
+        .expect("a table row");
+    assert!(row.contains("hub -> 1400 services"), "{row}");
+    assert!(row.len() < 200, "{row}");
 }

@@ -1,13 +1,15 @@
 //! Never lose a user's work: refused and dry runs change no byte, edits
-//! survive regeneration, symbolic links are not followed, and a run killed
-//! part way leaves every file either old or new.
+//! survive regeneration, symbolic links are not followed, a run killed part
+//! way leaves every file either old or new and the next run finishes it, a
+//! crafted manifest reaches nothing outside `--out` (issue 17), FIFOs and
+//! devices are refused at once, and two runs never mix their trees.
 
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::process::{Command, Stdio};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
-use crate::common::Test;
+use crate::common::{Run, Test};
 
 /// Every file under `dir` with its contents, for before/after comparisons.
 fn tree(dir: &Path) -> BTreeMap<String, Vec<u8>> {
@@ -138,7 +140,11 @@ fn edits_survive_regeneration_and_changed_plumbing_is_a_conflict() {
     let run = Test::new_in(&test)
         .args(&["scaffold", "flows.yaml", "--out", "out"])
         .success();
-    assert!(run.stdout.contains("conflict: README.md"), "{}", run.stdout);
+    assert!(
+        run.stdout.contains("still in conflict: README.md"),
+        "{}",
+        run.stdout
+    );
 }
 
 #[test]
@@ -282,10 +288,10 @@ fn a_killed_run_leaves_every_file_old_or_new_never_truncated() {
                 "{path} after a kill at {delay_ms} ms is not the complete file"
             );
         }
-        // A second run on the same folder finishes the job.
+        // A second run on the same folder finishes the job, without --force.
         if test.path().join(&out).exists() {
             Test::new_in(&test)
-                .args(&["scaffold", "flows.yaml", "--out", &out, "--force"])
+                .args(&["scaffold", "flows.yaml", "--out", &out])
                 .success();
             let mut finished = tree(&test.path().join(&out));
             finished.retain(|p, _| !p.starts_with(".commsadvise"));
@@ -297,5 +303,768 @@ fn a_killed_run_leaves_every_file_old_or_new_never_truncated() {
     assert!(
         interrupted > 0,
         "at least one run must have been killed part way"
+    );
+}
+
+// ---- issue 17, item 1: the manifest is untrusted input ----------------------
+
+/// A folder holding `flows.yaml` with `flows`, scaffolded into `out/`.
+fn scaffolded(flows: &str) -> Test {
+    let test = Test::new().file("flows.yaml", flows);
+    rescaffold(&test, &[]);
+    test
+}
+
+/// `scaffold flows.yaml --out out` and `extra` in `test`'s folder, which
+/// must succeed.
+fn rescaffold(test: &Test, extra: &[&str]) -> Run {
+    let mut args = vec!["scaffold", "flows.yaml", "--out", "out"];
+    args.extend(extra);
+    Test::new_in(test).args(&args).success()
+}
+
+/// A workspace scaffolded into `out/`, beside a `victim/` folder outside it
+/// that a crafted manifest tries to reach.
+fn workspace_beside_a_victim() -> Test {
+    let test = Test::new()
+        .file("flows.yaml", THREE_SERVICES)
+        .file("victim/victim.txt", "precious\n")
+        .file("victim/sub/deep.txt", "deeper\n");
+    rescaffold(&test, &[]);
+    test
+}
+
+const MANIFEST: &str = "out/.commsadvise/manifest.json";
+
+/// Rewrites the manifest of `test`'s `out/` through `edit`.
+fn edit_manifest(test: &Test, edit: impl FnOnce(&mut serde_json::Value)) {
+    let path = test.path().join(MANIFEST);
+    let mut manifest: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+    edit(&mut manifest);
+    std::fs::write(&path, serde_json::to_string_pretty(&manifest).unwrap()).unwrap();
+}
+
+/// Adds `entry` to the manifest's `map` (`files`, `staged`) with `hash`.
+fn add_entry(test: &Test, map: &str, entry: &str, hash: &str) {
+    edit_manifest(test, |m| {
+        m[map][entry] = serde_json::json!({ "sha256": hash, "owner": "generated" });
+    });
+}
+
+fn victim_hash() -> String {
+    commsadvise::scaffold::sync::sha256(b"precious\n")
+}
+
+/// A run of the real binary that must end within `limit` (a FIFO or a
+/// device read by mistake would hang it).
+fn run_within(dir: &Path, args: &[&str], env: &[(&str, &str)], limit: Duration) -> Run {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_commsadvise"))
+        .args(args)
+        .envs(env.iter().copied())
+        .env("NO_COLOR", "1")
+        .current_dir(dir)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let start = Instant::now();
+    while child.try_wait().unwrap().is_none() {
+        if start.elapsed() > limit {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!(
+                "`commsadvise {}` still running after {limit:?}",
+                args.join(" ")
+            );
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let output = child.wait_with_output().unwrap();
+    Run {
+        status: output.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+    }
+}
+
+/// Runs `scaffold flows.yaml --out out` in `test`'s folder with each of
+/// `extras` added, and asserts that each is refused (exit 2, within a
+/// minute) with every one of `expected` in its error, and changes no byte
+/// in the folder, inside or outside `out/`.
+fn assert_refused(test: &Test, case: &str, extras: &[Option<&str>], expected: &[&str]) {
+    let before = tree(test.path());
+    for &extra in extras {
+        let mut args = vec!["scaffold", "flows.yaml", "--out", "out"];
+        args.extend(extra);
+        let run = run_within(test.path(), &args, &[], Duration::from_secs(60));
+        assert_eq!(
+            run.status, 2,
+            "{case} {extra:?}: {}{}",
+            run.stdout, run.stderr
+        );
+        for fragment in expected {
+            assert!(
+                run.stderr.contains(fragment),
+                "{case} {extra:?}: no `{fragment}` in\n{}",
+                run.stderr
+            );
+        }
+        assert_eq!(tree(test.path()), before, "{case} {extra:?} changed a byte");
+    }
+}
+
+/// [`assert_refused`] for a manifest entry: the error points into the
+/// manifest, names the entry (`shown`, escaped) and why, and says how to
+/// repair it.
+fn assert_entry_refused(test: &Test, case: &str, shown: &str, why: &str, extras: &[Option<&str>]) {
+    assert_refused(
+        test,
+        case,
+        extras,
+        &[
+            &format!("--> {MANIFEST}:"),
+            &format!("error: the manifest entry `{shown}` {why}"),
+            "restore `out/.commsadvise/manifest.json` from version control",
+        ],
+    );
+}
+
+/// Plain, forced and dry runs.
+const EVERY_MODE: &[Option<&str>] = &[None, Some("--force"), Some("--dry-run")];
+
+#[test]
+fn refuses_manifest_entries_that_are_not_plain_relative_paths_and_changes_no_byte() {
+    let absolute = format!("{}", std::env::temp_dir().join("victim.txt").display());
+    let cases: &[(&str, &str, &str, &str)] = &[
+        (
+            "parent",
+            "../victim/victim.txt",
+            "../victim/victim.txt",
+            "climbs out of --out with `..`",
+        ),
+        (
+            "parent inside",
+            "services/../../victim/victim.txt",
+            "services/../../victim/victim.txt",
+            "climbs out of --out with `..`",
+        ),
+        ("absolute", &absolute, &absolute, "is an absolute path"),
+        ("device", "/dev/zero", "/dev/zero", "is an absolute path"),
+        ("empty", "", "", "is empty"),
+        (
+            "current segment",
+            "services/./orders/Cargo.toml",
+            "services/./orders/Cargo.toml",
+            "has a `.` segment",
+        ),
+        (
+            "empty segment",
+            "services//orders/Cargo.toml",
+            "services//orders/Cargo.toml",
+            "has an empty segment",
+        ),
+        (
+            "backslash",
+            "..\\victim\\victim.txt",
+            "..\\victim\\victim.txt",
+            "contains a backslash",
+        ),
+        (
+            "NUL",
+            "services/orders/a\0b.rs",
+            "services/orders/a\\u{0}b.rs",
+            "contains a NUL or another control character",
+        ),
+        (
+            "drive prefix",
+            "C:victim.txt",
+            "C:victim.txt",
+            "contains `:` (a drive or stream prefix)",
+        ),
+        (
+            "bookkeeping",
+            ".commsadvise/manifest.json",
+            ".commsadvise/manifest.json",
+            "names commsadvise's own bookkeeping",
+        ),
+        (
+            "side file",
+            "README.md.commsadvise-new",
+            "README.md.commsadvise-new",
+            "names commsadvise's own bookkeeping",
+        ),
+        (
+            "not generated",
+            ".git/config",
+            ".git/config",
+            "is not a path commsadvise generates",
+        ),
+    ];
+    let test = workspace_beside_a_victim();
+    let pristine = std::fs::read(test.path().join(MANIFEST)).unwrap();
+    for (case, entry, shown, why) in cases {
+        for map in ["files", "staged"] {
+            std::fs::write(test.path().join(MANIFEST), &pristine).unwrap();
+            add_entry(&test, map, entry, &victim_hash());
+            // Every variant with and without --force in `files`; `staged`
+            // goes through the same check, so one run there.
+            let extras: &[Option<&str>] = if map == "files" {
+                &[None, Some("--force")]
+            } else {
+                &[None]
+            };
+            assert_entry_refused(&test, &format!("{case} in {map}"), shown, why, extras);
+        }
+    }
+    assert_eq!(
+        std::fs::read_to_string(test.path().join("victim/victim.txt")).unwrap(),
+        "precious\n"
+    );
+}
+
+#[cfg(unix)]
+#[test]
+fn refuses_manifest_entries_through_symbolic_links_and_changes_no_byte() {
+    let test = workspace_beside_a_victim();
+    let victim = test.path().join("victim");
+    let pristine = std::fs::read(test.path().join(MANIFEST)).unwrap();
+    // A folder link inside --out, and a file link at the entry itself.
+    std::os::unix::fs::symlink(&victim, test.path().join("out/services/evil")).unwrap();
+    std::os::unix::fs::symlink(
+        victim.join("victim.txt"),
+        test.path().join("out/services/orders/src/evil.rs"),
+    )
+    .unwrap();
+    std::os::unix::fs::symlink(
+        "/dev/zero",
+        test.path().join("out/services/orders/src/zero.rs"),
+    )
+    .unwrap();
+    for (entry, why) in [
+        (
+            "services/evil/victim.txt",
+            "resolves through the symbolic link `out/services/evil`",
+        ),
+        (
+            "services/evil/sub/deep.txt",
+            "resolves through the symbolic link `out/services/evil`",
+        ),
+        (
+            "services/orders/src/evil.rs",
+            "resolves through the symbolic link `out/services/orders/src/evil.rs`",
+        ),
+        (
+            "services/orders/src/zero.rs",
+            "resolves through the symbolic link `out/services/orders/src/zero.rs`",
+        ),
+    ] {
+        std::fs::write(test.path().join(MANIFEST), &pristine).unwrap();
+        add_entry(&test, "files", entry, &victim_hash());
+        assert_entry_refused(&test, entry, entry, why, EVERY_MODE);
+    }
+}
+
+#[cfg(unix)]
+#[test]
+fn a_fifo_named_by_the_manifest_is_refused_at_once_even_by_a_dry_run() {
+    let test = workspace_beside_a_victim();
+    mkfifo(&test.path().join("out/services/orders/src/pipe.rs"));
+    add_entry(
+        &test,
+        "files",
+        "services/orders/src/pipe.rs",
+        &victim_hash(),
+    );
+    assert_entry_refused(
+        &test,
+        "fifo",
+        "services/orders/src/pipe.rs",
+        "names a FIFO (named pipe), not a regular file",
+        EVERY_MODE,
+    );
+}
+
+#[test]
+fn refuses_a_manifest_of_another_version_or_with_a_hash_that_is_not_one() {
+    let test = workspace_beside_a_victim();
+    let pristine = std::fs::read(test.path().join(MANIFEST)).unwrap();
+    edit_manifest(&test, |m| m["version"] = serde_json::json!(2));
+    let before = tree(test.path());
+    let run = Test::new_in(&test)
+        .args(&["scaffold", "flows.yaml", "--out", "out", "--force"])
+        .status(2);
+    assert!(
+        run.stderr
+            .contains("has version 2; this commsadvise reads version 1"),
+        "{}",
+        run.stderr
+    );
+    assert!(
+        run.stderr.contains(&format!("--> {MANIFEST}:")),
+        "{}",
+        run.stderr
+    );
+    assert!(
+        run.stderr.contains("|   \"version\": 2\n"),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(tree(test.path()), before);
+
+    std::fs::write(test.path().join(MANIFEST), &pristine).unwrap();
+    add_entry(&test, "files", "services/orders/src/old.rs", "not-a-hash");
+    let before = tree(test.path());
+    let run = Test::new_in(&test)
+        .args(&["scaffold", "flows.yaml", "--out", "out"])
+        .status(2);
+    assert!(
+        run.stderr
+            .contains("has the hash `not-a-hash`, which is not a SHA-256 in hex"),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(tree(test.path()), before);
+
+    std::fs::write(
+        test.path().join(MANIFEST),
+        "{ \"version\": 1,\n  \"files\": [ }\n",
+    )
+    .unwrap();
+    let run = Test::new_in(&test)
+        .args(&["scaffold", "flows.yaml", "--out", "out"])
+        .status(2);
+    assert!(run.stderr.contains("is unreadable"), "{}", run.stderr);
+    assert!(
+        run.stderr.contains(&format!("--> {MANIFEST}:2:")),
+        "{}",
+        run.stderr
+    );
+}
+
+#[test]
+fn a_legitimate_deletion_removes_emptied_folders_but_never_out_itself() {
+    let test = workspace_beside_a_victim();
+    std::fs::write(test.path().join("flows.yaml"), TWO_SERVICES).unwrap();
+    let run = rescaffold(&test, &[]);
+    assert!(
+        !test.path().join("out/services/billing").exists(),
+        "{}",
+        run.stdout
+    );
+    assert!(test.path().join("out/services").is_dir());
+    assert_eq!(
+        tree(&test.path().join("victim")).len(),
+        2,
+        "nothing outside --out is touched"
+    );
+}
+
+// ---- issue 17, item 5: robust file handling -----------------------------------
+
+#[cfg(unix)]
+fn mkfifo(path: &Path) {
+    let status = Command::new("mkfifo")
+        .arg(path)
+        .status()
+        .expect("mkfifo runs");
+    assert!(status.success(), "mkfifo {}", path.display());
+}
+
+#[cfg(unix)]
+#[test]
+fn a_fifo_or_device_given_as_flows_or_rules_is_refused_at_once() {
+    let test = Test::new().file("flows.yaml", TWO_SERVICES);
+    mkfifo(&test.path().join("pipe.yaml"));
+    let limit = Duration::from_secs(20);
+    for (args, expected) in [
+        (
+            vec!["recommend", "pipe.yaml"],
+            "error: `pipe.yaml` is a FIFO (named pipe), not a regular file",
+        ),
+        (
+            vec!["recommend", "/dev/zero"],
+            "error: `/dev/zero` is a device, not a regular file",
+        ),
+        (
+            vec!["check", "/dev/zero"],
+            "error: `/dev/zero` is a device, not a regular file",
+        ),
+        (
+            vec!["rules", "--rules", "pipe.yaml"],
+            "error: `pipe.yaml` is a FIFO (named pipe), not a regular file",
+        ),
+        (
+            vec!["recommend", "flows.yaml", "--rules", "/dev/zero"],
+            "error: `/dev/zero` is a device, not a regular file",
+        ),
+        (
+            vec!["scaffold", "/dev/zero", "--out", "out"],
+            "error: `/dev/zero` is a device, not a regular file",
+        ),
+        (
+            vec!["scaffold", "pipe.yaml", "--out", "out"],
+            "error: `pipe.yaml` is a FIFO (named pipe), not a regular file",
+        ),
+    ] {
+        let run = run_within(test.path(), &args, &[], limit);
+        assert_eq!(run.status, 2, "{args:?}: {}", run.stderr);
+        assert!(
+            run.stderr.starts_with(expected),
+            "{args:?}:\n{}",
+            run.stderr
+        );
+        assert!(
+            run.stderr.contains("regular files only"),
+            "{args:?}:\n{}",
+            run.stderr
+        );
+    }
+    assert!(!test.path().join("out").exists());
+}
+
+#[test]
+fn a_flows_file_over_the_size_cap_is_refused_without_reading_it() {
+    let test = Test::new();
+    // Sparse: the size is there, the bytes are not.
+    let file = std::fs::File::create(test.path().join("huge.yaml")).unwrap();
+    file.set_len(64 * 1024 * 1024).unwrap();
+    let run = run_within(
+        test.path(),
+        &["recommend", "huge.yaml"],
+        &[],
+        Duration::from_secs(20),
+    );
+    assert_eq!(run.status, 2, "{}", run.stderr);
+    assert!(
+        run.stderr
+            .contains("`huge.yaml` is 67108864 bytes, over the limit of 33554432 bytes"),
+        "{}",
+        run.stderr
+    );
+    let run = Test::new_in(&test).args(&["recommend", "."]).status(2);
+    assert!(
+        run.stderr.contains("`.` is a folder, not a regular file"),
+        "{}",
+        run.stderr
+    );
+}
+
+#[cfg(unix)]
+#[test]
+fn a_fifo_at_a_planned_path_is_refused_at_once_and_changes_no_byte() {
+    let test = scaffolded(TWO_SERVICES);
+    std::fs::remove_file(test.path().join("out/README.md")).unwrap();
+    mkfifo(&test.path().join("out/README.md"));
+    assert_refused(
+        &test,
+        "fifo",
+        EVERY_MODE,
+        &["`out/README.md` is a FIFO (named pipe), where commsadvise plans a file"],
+    );
+}
+
+#[cfg(unix)]
+#[test]
+fn a_fifo_among_the_bookkeeping_files_is_refused_at_once() {
+    for file in ["lock", "manifest.json"] {
+        let test = scaffolded(TWO_SERVICES);
+        let path = test.path().join("out/.commsadvise").join(file);
+        std::fs::remove_file(&path).unwrap();
+        mkfifo(&path);
+        assert_refused(
+            &test,
+            file,
+            EVERY_MODE,
+            &[&format!(
+                "`out/.commsadvise/{file}` is a FIFO (named pipe), where commsadvise plans a file"
+            )],
+        );
+    }
+}
+
+/// Every generated file of `dir`, without commsadvise's bookkeeping.
+fn workspace(dir: &Path) -> BTreeMap<String, Vec<u8>> {
+    let mut files = tree(dir);
+    files.retain(|p, _| !p.starts_with(".commsadvise"));
+    files
+}
+
+fn crash_after(test: &Test, flows: &str, out: &str, renames: usize, extra: &[&str]) {
+    let n = renames.to_string();
+    let mut args = vec!["scaffold", flows, "--out", out];
+    args.extend(extra);
+    let run = run_within(
+        test.path(),
+        &args,
+        &[("COMMSADVISE_TEST_CRASH_AFTER", &n)],
+        Duration::from_secs(60),
+    );
+    assert_eq!(
+        run.status, 137,
+        "stopped after {renames} renames: {}",
+        run.stderr
+    );
+}
+
+#[test]
+fn a_first_run_stopped_part_way_is_finished_by_the_next_run_without_force() {
+    let test = Test::new().file("flows.yaml", THREE_SERVICES);
+    Test::new_in(&test)
+        .args(&["scaffold", "flows.yaml", "--out", "complete"])
+        .success();
+    let complete = workspace(&test.path().join("complete"));
+    let total = complete.len();
+    for renames in [0, 1, total / 2, total - 1, total] {
+        let out = format!("stopped-{renames}");
+        crash_after(&test, "flows.yaml", &out, renames, &[]);
+        let dir = test.path().join(&out);
+        let partial = workspace(&dir);
+        assert_eq!(
+            partial.len(),
+            renames,
+            "{renames} files were renamed into place"
+        );
+        for (path, contents) in &partial {
+            assert_eq!(
+                Some(contents),
+                complete.get(path),
+                "{path} after {renames} renames"
+            );
+        }
+        let run = Test::new_in(&test)
+            .args(&["scaffold", "flows.yaml", "--out", &out])
+            .success();
+        assert!(
+            run.stdout
+                .starts_with("finished the run that was interrupted before"),
+            "{}",
+            run.stdout
+        );
+        assert!(!run.stdout.contains("conflict:"), "{}", run.stdout);
+        assert_eq!(workspace(&dir), complete, "resumed after {renames} renames");
+        let manifest = std::fs::read_to_string(dir.join(".commsadvise/manifest.json")).unwrap();
+        assert!(!manifest.contains("\"staged\""), "{manifest}");
+        assert!(!dir.join(".commsadvise/staging").exists());
+        // And the finished workspace regenerates as any other.
+        let run = Test::new_in(&test)
+            .args(&["scaffold", "flows.yaml", "--out", &out])
+            .success();
+        assert!(
+            run.stdout
+                .contains(&format!("0 created, 0 updated, {total} unchanged")),
+            "{}",
+            run.stdout
+        );
+    }
+}
+
+#[test]
+fn a_resumed_run_never_replaces_a_file_the_stopped_run_had_not_replaced() {
+    // A forced first run into a folder holding the user's README.md stops
+    // before its first rename; the next run, without --force, keeps it.
+    let test = Test::new()
+        .file("flows.yaml", TWO_SERVICES)
+        .file("out/README.md", "mine\n");
+    crash_after(&test, "flows.yaml", "out", 0, &["--force"]);
+    let run = rescaffold(&test, &[]);
+    assert_eq!(
+        std::fs::read_to_string(test.path().join("out/README.md")).unwrap(),
+        "mine\n"
+    );
+    assert!(
+        run.stdout
+            .contains("conflict: README.md was changed by you"),
+        "{}",
+        run.stdout
+    );
+    assert!(test.path().join("out/README.md.commsadvise-new").exists());
+}
+
+#[test]
+fn a_regeneration_stopped_part_way_keeps_the_users_edits_when_finished() {
+    let test = scaffolded(TWO_SERVICES);
+    let dir = test.path().join("out");
+    std::fs::write(dir.join("services/orders/src/handlers.rs"), "// mine\n").unwrap();
+    std::fs::write(dir.join("README.md"), "# our notes\n").unwrap();
+    std::fs::write(test.path().join("flows.yaml"), THREE_SERVICES).unwrap();
+    crash_after(&test, "flows.yaml", "out", 3, &[]);
+    let run = rescaffold(&test, &[]);
+    assert!(run.stdout.contains("conflict: README.md"), "{}", run.stdout);
+    assert_eq!(
+        std::fs::read_to_string(dir.join("README.md")).unwrap(),
+        "# our notes\n"
+    );
+    assert_eq!(
+        std::fs::read_to_string(dir.join("services/orders/src/handlers.rs")).unwrap(),
+        "// mine\n"
+    );
+    let fresh = Test::new().file("flows.yaml", THREE_SERVICES);
+    Test::new_in(&fresh)
+        .args(&["scaffold", "flows.yaml", "--out", "out"])
+        .success();
+    let mut expected = workspace(&fresh.path().join("out"));
+    expected.insert("README.md".into(), b"# our notes\n".to_vec());
+    expected.insert(
+        "services/orders/src/handlers.rs".into(),
+        b"// mine\n".to_vec(),
+    );
+    let offered = fresh.path().join("out/README.md");
+    expected.insert(
+        "README.md.commsadvise-new".into(),
+        std::fs::read(offered).unwrap(),
+    );
+    assert_eq!(workspace(&dir), expected);
+}
+
+#[test]
+fn a_second_run_on_the_same_folder_is_refused_while_one_holds_the_lock() {
+    let test = scaffolded(TWO_SERVICES);
+    std::fs::write(test.path().join("flows.yaml"), THREE_SERVICES).unwrap();
+    let lock = std::fs::File::open(test.path().join("out/.commsadvise/lock")).unwrap();
+    lock.try_lock().expect("nobody holds the lock between runs");
+    assert_refused(
+        &test,
+        "locked",
+        EVERY_MODE,
+        &["error: another `commsadvise scaffold` is writing to `out`"],
+    );
+    drop(lock);
+    // The lock file stays, but a lock nobody holds blocks nothing.
+    rescaffold(&test, &[]);
+}
+
+#[test]
+fn two_runs_at_once_never_mix_their_trees() {
+    let test = Test::new()
+        .file("flows.yaml", many_services(30))
+        .file("other.yaml", THREE_SERVICES);
+    Test::new_in(&test)
+        .args(&["scaffold", "flows.yaml", "--out", "complete"])
+        .success();
+    let complete = workspace(&test.path().join("complete"));
+    let spawn = || {
+        Command::new(env!("CARGO_BIN_EXE_commsadvise"))
+            .args(["scaffold", "flows.yaml", "--out", "out"])
+            .current_dir(test.path())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap()
+    };
+    let (first, second) = (spawn(), spawn());
+    let mut succeeded = 0;
+    for child in [first, second] {
+        let output = child.wait_with_output().unwrap();
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        if output.status.success() {
+            succeeded += 1;
+        } else {
+            assert_eq!(output.status.code(), Some(2), "{stderr}");
+            assert!(
+                stderr.contains("another `commsadvise scaffold` is writing"),
+                "{stderr}"
+            );
+        }
+    }
+    assert!(succeeded >= 1);
+    assert_eq!(workspace(&test.path().join("out")), complete);
+}
+
+#[test]
+fn force_keeps_edited_files_of_a_removed_service_and_names_every_deletion() {
+    let test = scaffolded(THREE_SERVICES);
+    let dir = test.path().join("out");
+    let handlers = dir.join("services/billing/src/handlers.rs");
+    std::fs::write(&handlers, "// billing logic we wrote\n").unwrap();
+    let before = workspace(&dir);
+    std::fs::write(test.path().join("flows.yaml"), TWO_SERVICES).unwrap();
+    let run = rescaffold(&test, &["--force"]);
+    assert_eq!(
+        std::fs::read_to_string(&handlers).unwrap(),
+        "// billing logic we wrote\n"
+    );
+    assert!(
+        run.stdout.contains(
+            "  kept: services/billing/src/handlers.rs is no longer generated, but you changed it"
+        ),
+        "{}",
+        run.stdout
+    );
+    let after = workspace(&dir);
+    let deleted: Vec<&String> = before.keys().filter(|p| !after.contains_key(*p)).collect();
+    assert!(deleted.len() > 3, "{deleted:?}");
+    for path in &deleted {
+        assert!(
+            run.stdout.contains(&format!(
+                "  deleted: {path} (no longer generated, unchanged)"
+            )),
+            "{path} missing from\n{}",
+            run.stdout
+        );
+    }
+    assert!(
+        run.stdout.contains(&format!("{} deleted", deleted.len())),
+        "{}",
+        run.stdout
+    );
+}
+
+#[test]
+fn an_edited_file_is_offered_its_new_version_once_until_that_version_changes() {
+    let test = scaffolded(TWO_SERVICES);
+    let dir = test.path().join("out");
+    let offered = dir.join("README.md.commsadvise-new");
+    std::fs::write(dir.join("README.md"), "# our notes\n").unwrap();
+    let run = rescaffold(&test, &[]);
+    assert!(
+        run.stdout
+            .contains("  conflict: README.md was changed by you"),
+        "{}",
+        run.stdout
+    );
+    assert!(offered.exists());
+    // The user read the offer and removed it: the same offer is not made again.
+    std::fs::remove_file(&offered).unwrap();
+    for _ in 0..2 {
+        let run = rescaffold(&test, &[]);
+        assert!(
+            run.stdout.contains("  still in conflict: README.md was changed by you; its new version was already offered as README.md.commsadvise-new"),
+            "{}",
+            run.stdout
+        );
+        assert!(
+            !run.stdout.contains("  conflict: README.md"),
+            "{}",
+            run.stdout
+        );
+        assert!(!offered.exists(), "the offer is not written again");
+    }
+    let dry = Test::new_in(&test)
+        .args(&["scaffold", "flows.yaml", "--out", "out", "--dry-run"])
+        .success();
+    assert!(
+        dry.stdout.contains("  conflict   README.md (its new version was already offered as README.md.commsadvise-new)"),
+        "{}",
+        dry.stdout
+    );
+    // A new generated version is a new conflict, offered again.
+    std::fs::write(test.path().join("flows.yaml"), THREE_SERVICES).unwrap();
+    let run = rescaffold(&test, &[]);
+    assert!(
+        run.stdout
+            .contains("  conflict: README.md was changed by you"),
+        "{}",
+        run.stdout
+    );
+    assert!(
+        std::fs::read_to_string(&offered)
+            .unwrap()
+            .contains("billing")
+    );
+    assert_eq!(
+        std::fs::read_to_string(dir.join("README.md")).unwrap(),
+        "# our notes\n"
     );
 }

@@ -86,6 +86,22 @@ fn only_handlers_are_user_owned() {
     }
 }
 
+#[test]
+fn every_planned_path_is_one_the_manifest_check_accepts_back() {
+    // The next run refuses a manifest entry that is not a plain relative
+    // path the generator could write; the generator's own must all pass.
+    for (case, flows) in CASES {
+        for file in plan(flows).files {
+            assert_eq!(
+                scaffold::sync::check_entry(&file.path),
+                Ok(()),
+                "{case}: {}",
+                file.path
+            );
+        }
+    }
+}
+
 /// Every file under `dir` by relative path, with its bytes.
 fn tree(dir: &Path) -> BTreeMap<String, Vec<u8>> {
     let mut files = BTreeMap::new();

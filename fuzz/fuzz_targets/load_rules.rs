@@ -1,0 +1,45 @@
+//! Any bytes as a user's rule file — size and UTF-8 checks, YAML parsing
+//! with its limits, compiling with every check — then the rule listing,
+//! `rules ID`, and a recommendation with the rule in force: each must end
+//! in a result or an error, never a panic, a hang or a non-finite score.
+
+#![no_main]
+
+use std::sync::OnceLock;
+
+use libfuzzer_sys::fuzz_target;
+
+/// Flows of many shapes, so that a fuzzed rule's condition meets facts it
+/// matches and facts it does not; parsed once, they are not under test.
+static FLOWS: OnceLock<commsadvise::spec::FlowsFile> = OnceLock::new();
+
+fuzz_target!(|data: &[u8]| {
+    let Ok(text) = commsadvise::yaml::text("fuzz.yaml", data) else {
+        return;
+    };
+    // The file alone first: cheap, and most inputs stop here. Only a rule
+    // that compiles pays for the whole set (the built-in rules parsed again).
+    if commsadvise::engine::registry::parse("fuzz.yaml", text).is_err() {
+        return;
+    }
+    let extra = [("fuzz.yaml".to_owned(), text.to_owned())];
+    let rules = commsadvise::engine::RuleSet::load(&extra).expect("a rule that compiles alone loads");
+    let listing = commsadvise::commands::rules::list(&rules);
+    assert_eq!(listing.lines().count(), rules.all().len(), "one line per rule");
+    for rule in rules.all() {
+        assert!(rule.id.chars().count() <= commsadvise::engine::rule::MAX_ID);
+        assert!(rule.fires.iter().all(|f| rule.when.holds(f)), "fires examples match");
+        assert!(rule.quiet.iter().all(|f| !rule.when.holds(f)), "quiet examples do not");
+        let _ = commsadvise::commands::rules::explain(rule);
+    }
+    let flows = FLOWS.get_or_init(|| {
+        let text = include_str!("../../examples/spec-cases.yaml");
+        commsadvise::spec::load_str("spec-cases.yaml", text).expect("the example loads")
+    });
+    let report = commsadvise::engine::recommend(flows, &rules);
+    for r in &report.flows {
+        let s = r.scores;
+        assert!(s.rest.is_finite() && s.grpc.is_finite() && s.kafka.is_finite(), "scores stay finite");
+    }
+    let _ = commsadvise::render::text::render(flows, &report, false);
+});
