@@ -16,8 +16,8 @@ use serde_saphyr::{Location, Spanned};
 use crate::engine::sizing::{CONSUMER_RATE, MAX_PARTITIONS, MAX_THROUGHPUT};
 use crate::error::{Diagnostic, Error, did_you_mean};
 use crate::spec::model::{
-    Client, Contract, Coupling, Delivery, Flow, FlowsFile, Format, Interaction, Ordering, Pos,
-    Service, SourceMap, Transport,
+    Client, Compatibility, Contract, Coupling, Delivery, Flow, FlowsFile, Format, Interaction,
+    Ordering, Pos, Service, SourceMap, Transport,
 };
 use crate::spec::names;
 use crate::yaml;
@@ -194,6 +194,11 @@ struct RawFlow {
     #[serde(default)]
     #[schemars(schema_with = "field_schema")]
     key: Option<Spanned<String>>,
+    /// Kafka topics: how the message may evolve, as a schema registry
+    /// checks it (`contract check`; default backward).
+    #[serde(default)]
+    #[schemars(with = "Compatibility")]
+    compatibility: Option<Spanned<String>>,
 }
 
 /// The pattern of flow, service and system names (`names::check`); the
@@ -393,6 +398,7 @@ pub const FLOW_KEYS: &[&str] = &[
     "rpc",
     "message",
     "key",
+    "compatibility",
 ];
 
 /// Every key a declared service accepts, for "accepted:" notes.
@@ -499,6 +505,8 @@ struct LeanFlow {
     message: Option<String>,
     #[serde(default)]
     key: Option<String>,
+    #[serde(default)]
+    compatibility: Option<String>,
 }
 
 /// A value at an unknown position, for the validator's fast first pass.
@@ -530,6 +538,7 @@ impl LeanFlow {
             rpc: self.rpc.map(unplaced),
             message: self.message.map(unplaced),
             key: self.key.map(unplaced),
+            compatibility: self.compatibility.map(unplaced),
         }
     }
 }
@@ -1171,6 +1180,17 @@ impl<'a> Validator<'a> {
             flow.contract = self
                 .keyword(v, "contract", here, Contract::parse, Contract::NAMES)
                 .unwrap_or(flow.contract);
+        }
+        if let Some(v) = &raw.compatibility {
+            flow.compatibility = self
+                .keyword(
+                    v,
+                    "compatibility",
+                    here,
+                    Compatibility::parse,
+                    Compatibility::NAMES,
+                )
+                .unwrap_or(flow.compatibility);
         }
         flow.latency_ms = self.positive(raw.latency_ms.as_ref(), "latency_ms", &flow_name);
         flow.throughput = self

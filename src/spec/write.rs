@@ -12,7 +12,8 @@ use std::borrow::Cow;
 use std::fmt::Write as _;
 
 use crate::spec::model::{
-    Client, Contract, Coupling, Delivery, Flow, FlowsFile, Format, Interaction, Ordering, Transport,
+    Client, Compatibility, Contract, Coupling, Delivery, Flow, FlowsFile, Format, Interaction,
+    Ordering, Transport,
 };
 
 /// The system name the loader gives a file without `system:`.
@@ -155,6 +156,9 @@ fn write_flow(out: &mut String, flow: &Flow) {
         if let Some(value) = value {
             field(key, &scalar(value));
         }
+    }
+    if flow.compatibility != Compatibility::Backward {
+        field("compatibility", flow.compatibility.as_str());
     }
 }
 
@@ -316,6 +320,7 @@ mod tests {
         flow.payload_bytes = Some(512);
         flow.retention_hours = Some(72);
         flow.transport = Some(Transport::Kafka);
+        flow.compatibility = Compatibility::Full;
         let text = to_yaml(&file);
         assert!(text.contains("transports: [grpc, kafka]\n"), "{text}");
         let keys: Vec<&str> = text
@@ -344,7 +349,8 @@ mod tests {
                 "payload_bytes",
                 "topic",
                 "retention_hours",
-                "transport"
+                "transport",
+                "compatibility"
             ]
         );
         assert_eq!(round_trip(&file), file);
