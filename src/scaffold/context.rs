@@ -7,8 +7,13 @@
 //! names, environment variable names and the one-line summaries that doc
 //! comments and the README repeat. Everything is in a stable order (services
 //! by name, flows in file order), so the same flows give the same bytes.
+//!
+//! A per-service file is rendered with its service and [`Shared`] only, so
+//! each service's part here holds what that service takes part in, and is
+//! built from the flows naming it, never from a pass over every flow: the
+//! scaffold stays linear in the number of services and flows.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use serde::Serialize;
 
@@ -50,6 +55,36 @@ pub struct Context {
     pub http_port: u16,
     pub grpc_port: u16,
     pub kafka_brokers: &'static str,
+}
+
+/// What a per-service template may read besides `service`: the values of the
+/// workspace whose size does not grow with the number of services or flows.
+#[derive(Debug, Serialize)]
+pub struct Shared<'a> {
+    pub system: &'a str,
+    pub tool_version: &'static str,
+    pub contract: &'a Contract,
+    pub names: &'a ContractNames,
+    pub uses: Uses,
+    pub http_port: u16,
+    pub grpc_port: u16,
+    pub kafka_brokers: &'static str,
+}
+
+impl Context {
+    /// The context of per-service files, besides `service` itself.
+    pub fn shared(&self) -> Shared<'_> {
+        Shared {
+            system: &self.system,
+            tool_version: self.tool_version,
+            contract: &self.contract,
+            names: &self.names,
+            uses: self.uses,
+            http_port: self.http_port,
+            grpc_port: self.grpc_port,
+            kafka_brokers: self.kafka_brokers,
+        }
+    }
 }
 
 /// Names the templates would otherwise have to build from the contract.
@@ -212,9 +247,7 @@ pub struct TopicContext {
     /// Producing service.
     pub from: String,
     pub from_ident: String,
-    /// Consuming services.
-    pub to: Vec<String>,
-    /// `analytics and shipping`.
+    /// The consuming services: `analytics and shipping`.
     pub to_text: String,
     pub description: Option<String>,
 }
@@ -293,12 +326,14 @@ pub struct FlowContext {
 pub fn build(flows: &FlowsFile, report: &Report, contract: &Contract) -> Context {
     let recs: Vec<(&Recommendation, &Flow)> = report.flows.iter().zip(&flows.flows).collect();
     let topics = kafka_topics(&recs);
+    let by_service = flows_by_service(&flows.flows);
     let mut uses = Uses::default();
     let mut idle_services = Vec::new();
     let mut services = Vec::new();
     for (name, declared) in &flows.services {
         let description = declared.description.as_deref().map(one_line);
-        let service = service(name, description, &recs, &topics, contract);
+        let own = by_service.get(name.as_str()).map_or(&[][..], Vec::as_slice);
+        let service = service(name, description, own, &recs, &topics, contract);
         if !(service.runs
             || !service.produces.is_empty()
             || !service.calls_rest.is_empty()
@@ -317,7 +352,8 @@ pub fn build(flows: &FlowsFile, report: &Report, contract: &Contract) -> Context
     }
     let flows_context = recs
         .iter()
-        .map(|(rec, flow)| flow_context(rec, flow, contract, &topics))
+        .enumerate()
+        .map(|(i, (rec, flow))| flow_context(rec, flow, contract, topics.get(&i)))
         .collect();
     let mut producer_crates: Vec<ServiceRef> = services
         .iter()
@@ -409,9 +445,27 @@ fn kafka_topics(recs: &[(&Recommendation, &Flow)]) -> BTreeMap<usize, TopicConte
     topics
 }
 
+/// The positions of the flows each service sends or receives, in file order,
+/// once each: one pass over the flows instead of one per service.
+fn flows_by_service(flows: &[Flow]) -> BTreeMap<&str, Vec<usize>> {
+    let mut by_service: BTreeMap<&str, Vec<usize>> = BTreeMap::new();
+    for (i, flow) in flows.iter().enumerate() {
+        for name in std::iter::once(&flow.from).chain(&flow.to) {
+            let own = by_service.entry(name.as_str()).or_default();
+            if own.last() != Some(&i) {
+                own.push(i);
+            }
+        }
+    }
+    by_service
+}
+
+/// One service's part of the context. `own` lists the positions of the flows
+/// naming it (see [`flows_by_service`]).
 fn service(
     name: &str,
     description: Option<String>,
+    own: &[usize],
     recs: &[(&Recommendation, &Flow)],
     topics: &BTreeMap<usize, TopicContext>,
     contract: &Contract,
@@ -443,7 +497,8 @@ fn service(
         env: Vec::new(),
         usage_env: String::new(),
     };
-    for (i, (rec, flow)) in recs.iter().enumerate() {
+    for &i in own {
+        let (rec, flow) = recs[i];
         let receives = flow.to.iter().any(|t| t == name);
         let sends = flow.from == name;
         let served = || ServedFlow {
@@ -546,21 +601,25 @@ fn called_flow(
 /// Groups the consumed flows by topic, lists the producers feeding this
 /// service's consumer tests, and the topics it creates (once each).
 fn group_kafka(s: &mut ServiceContext) {
-    let name = s.name.clone();
+    // Position of each topic in `consumed_topics`, and the producers already
+    // listed: a service consuming many flows stays linear in them.
+    let mut consumed_at: BTreeMap<&str, usize> = BTreeMap::new();
+    let mut producers: BTreeSet<&str> = BTreeSet::new();
     for t in &s.consumes {
-        match s.consumed_topics.iter_mut().find(|c| c.topic == t.topic) {
-            Some(consumed) => {
-                consumed.shared = true;
-                consumed.flows.push(t.clone());
-            }
-            None => s.consumed_topics.push(ConsumedTopic {
+        if let Some(&at) = consumed_at.get(t.topic.as_str()) {
+            let consumed = &mut s.consumed_topics[at];
+            consumed.shared = true;
+            consumed.flows.push(t.clone());
+        } else {
+            consumed_at.insert(&t.topic, s.consumed_topics.len());
+            s.consumed_topics.push(ConsumedTopic {
                 topic: t.topic.clone(),
                 module: t.flow_ident.clone(),
                 shared: false,
                 flows: vec![t.clone()],
-            }),
+            });
         }
-        if t.from != name && !s.producers.iter().any(|p| p.name == t.from) {
+        if t.from != s.name && producers.insert(&t.from) {
             s.producers.push(ServiceRef {
                 name: t.from.clone(),
                 ident: t.from_ident.clone(),
@@ -568,8 +627,9 @@ fn group_kafka(s: &mut ServiceContext) {
         }
     }
     s.producers.sort_by(|a, b| a.name.cmp(&b.name));
+    let mut created: BTreeSet<&str> = BTreeSet::new();
     for t in s.produces.iter().chain(&s.consumes) {
-        if !s.topics.iter().any(|r| r.topic == t.topic) {
+        if created.insert(&t.topic) {
             s.topics.push(TopicRef {
                 topic: t.topic.clone(),
                 module: t.flow_ident.clone(),
@@ -679,13 +739,12 @@ fn summary(s: &ServiceContext) -> String {
         format!("{noun} {}", and_list(&quoted))
     };
     let unique = |calls: &[CallContext]| -> Vec<String> {
-        let mut names: Vec<String> = Vec::new();
-        for c in calls {
-            if !names.contains(&c.flow) {
-                names.push(c.flow.clone());
-            }
-        }
-        names
+        let mut seen = BTreeSet::new();
+        calls
+            .iter()
+            .filter(|c| seen.insert(c.flow.as_str()))
+            .map(|c| c.flow.clone())
+            .collect()
     };
     let mut parts = Vec::new();
     if s.serves_rest {
@@ -754,9 +813,10 @@ fn calls(flow: &Flow, suffix: &str) -> Vec<CallContext> {
 }
 
 fn targets(calls: &[CallContext], suffix: &str, port: u16) -> Vec<TargetContext> {
+    let mut seen = BTreeSet::new();
     let mut targets: Vec<TargetContext> = Vec::new();
     for call in calls {
-        if !targets.iter().any(|t| t.name == call.target) {
+        if seen.insert(call.target.as_str()) {
             targets.push(TargetContext {
                 name: call.target.clone(),
                 ident: call.target_ident.clone(),
@@ -788,17 +848,18 @@ fn topic(rec: &Recommendation, flow: &Flow) -> TopicContext {
         replay: flow.replay,
         from: flow.from.clone(),
         from_ident: snake(&flow.from),
-        to: flow.to.clone(),
         to_text: and_list(&flow.to),
         description: flow.description.as_deref().map(one_line),
     }
 }
 
+/// A row of the README's table. `topic` is the flow's own topic, for a Kafka
+/// flow.
 fn flow_context(
     rec: &Recommendation,
     flow: &Flow,
     contract: &Contract,
-    topics: &BTreeMap<usize, TopicContext>,
+    topic: Option<&TopicContext>,
 ) -> FlowContext {
     let carrier = match rec.transport {
         Transport::Rest => format!("`GET /{}/{{id}}`", contract.resource),
@@ -807,10 +868,7 @@ fn flow_context(
             contract.package, contract.service.proto_name, contract.method.proto_name
         ),
         Transport::Kafka => {
-            let t = topics
-                .values()
-                .find(|t| t.flow == flow.name)
-                .expect("every Kafka flow has a topic");
+            let t = topic.expect("every Kafka flow has a topic");
             format!(
                 "topic `{}`, key = {}, {} partitions",
                 t.topic,
@@ -861,7 +919,26 @@ fn first_sentence(text: &str) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::and_list;
+    use super::{and_list, flows_by_service};
+
+    #[test]
+    fn flows_by_service_lists_each_flow_once_per_service_in_file_order() {
+        let flows = crate::spec::load_str(
+            "flows.ordersml",
+            "version: 1\nsystem: s\nflows:\n\
+             - name: a\n  from: web\n  to: [orders, billing]\n\
+             - name: b\n  from: orders\n  to: web\n\
+             - name: c\n  from: billing\n  to: audit\n",
+        )
+        .expect("valid flows");
+        let by_service = flows_by_service(&flows.flows);
+        let own = |name: &str| by_service.get(name).cloned().unwrap_or_default();
+        assert_eq!(own("web"), [0, 1]);
+        assert_eq!(own("orders"), [0, 1]);
+        assert_eq!(own("billing"), [0, 2]);
+        assert_eq!(own("audit"), [2]);
+        assert_eq!(own("idle"), Vec::<usize>::new());
+    }
 
     #[test]
     fn and_list_joins_like_prose() {

@@ -10,7 +10,7 @@ pub mod templates;
 use crate::engine::evaluate::Report;
 use crate::error::Error;
 use crate::scaffold::contract::Contract;
-use crate::scaffold::templates::{Owner, SERVICE_SEGMENT};
+use crate::scaffold::templates::{Owner, SERVICE_SEGMENT, Template};
 use crate::spec::model::FlowsFile;
 
 /// Every file of the generated workspace, sorted by path.
@@ -36,48 +36,13 @@ pub fn plan(
 ) -> Result<ScaffoldPlan, Error> {
     let context = context::build(flows, report, contract);
     let (tera, templates) = templates::engine()?;
-    let base = tera::Context::from_serialize(&context)
-        .map_err(|e| Error::Internal(format!("template context: {e}")))?;
     let mut files = vec![PlannedFile {
         path: format!("proto/{}", contract.file),
         contents: proto_source.to_owned(),
         owner: Owner::Generated,
     }];
-    for template in &templates {
-        let targets: Vec<(String, tera::Context)> = if template.per_service {
-            context
-                .services
-                .iter()
-                .map(|service| {
-                    let mut cx = base.clone();
-                    cx.insert("service", service);
-                    (template.output.replace(SERVICE_SEGMENT, &service.name), cx)
-                })
-                .collect()
-        } else {
-            vec![(template.output.clone(), base.clone())]
-        };
-        for (path, cx) in targets {
-            if let Some(when) = &template.when {
-                let test = format!("{{% if {when} %}}yes{{% endif %}}");
-                let holds = tera::Tera::one_off(&test, &cx, false).map_err(|e| {
-                    Error::Internal(format!(
-                        "template `{}`: `when: {when}`: {}",
-                        template.name,
-                        templates::chain(&e)
-                    ))
-                })?;
-                if holds != "yes" {
-                    continue;
-                }
-            }
-            let contents = tera.render(&template.name, &cx).map_err(|e| {
-                Error::Internal(format!(
-                    "template `{}` for `{path}`: {}",
-                    template.name,
-                    templates::chain(&e)
-                ))
-            })?;
+    each_render(&context, &templates, |template, path, cx| {
+        if let Some(contents) = templates::render(&tera, template, &path, cx)? {
             check_path(&path)?;
             files.push(PlannedFile {
                 path,
@@ -85,9 +50,47 @@ pub fn plan(
                 owner: template.owner,
             });
         }
-    }
+        Ok(())
+    })?;
     files.sort_by(|a, b| a.path.cmp(&b.path));
     Ok(ScaffoldPlan { files })
+}
+
+/// Calls `visit` with each template, the path it would produce and the tera
+/// context to render it with: the whole context for the workspace's own
+/// files, then, service by service, a context holding that service and the
+/// workspace-wide values of fixed size ([`context::Context::shared`]).
+///
+/// A per-service file never sees the lists of every service, flow and topic.
+/// It did once, through a copy of the whole context per file: with N
+/// services that is N files each copying a context of size N or more, and
+/// scaffolding 300 services took minutes and gigabytes (issue 17). Now the
+/// context of a file grows only with what its own service takes part in.
+fn each_render(
+    context: &context::Context,
+    templates: &[Template],
+    mut visit: impl FnMut(&Template, String, &tera::Context) -> Result<(), Error>,
+) -> Result<(), Error> {
+    let workspace = to_tera(context)?;
+    for template in templates.iter().filter(|t| !t.per_service) {
+        visit(template, template.output.clone(), &workspace)?;
+    }
+    drop(workspace);
+    let shared = to_tera(&context.shared())?;
+    for service in &context.services {
+        let mut cx = shared.clone();
+        cx.insert("service", service);
+        for template in templates.iter().filter(|t| t.per_service) {
+            let path = template.output.replace(SERVICE_SEGMENT, &service.name);
+            visit(template, path, &cx)?;
+        }
+    }
+    Ok(())
+}
+
+fn to_tera(value: &impl serde::Serialize) -> Result<tera::Context, Error> {
+    tera::Context::from_serialize(value)
+        .map_err(|e| Error::Internal(format!("template context: {e}")))
 }
 
 /// Every planned path stays inside the output folder. Names are validated
@@ -105,5 +108,129 @@ fn check_path(path: &str) -> Result<(), Error> {
         Err(Error::Internal(format!(
             "refusing to plan the unsafe path `{path}`"
         )))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    //! Issue 17, item 4: scaffolding must stay linear in the number of
+    //! services. These tests count what each render is handed, not time.
+
+    use std::fmt::Write as _;
+
+    use super::*;
+    use crate::engine::{RuleSet, recommend};
+    use crate::scaffold::contract::ORDER_PROTO;
+
+    /// The context and the engine for a flows file given as text.
+    fn prepared(yaml: &str) -> context::Context {
+        let flows = crate::spec::load_str("flows.yaml", yaml).expect("valid flows");
+        let report = recommend(&flows, &RuleSet::builtin().expect("built-in rules"));
+        let contract = contract::load("order.proto", ORDER_PROTO).expect("seed contract");
+        context::build(&flows, &report, &contract)
+    }
+
+    /// `s001 -> s002 -> …`, the links cycling through REST, gRPC and Kafka.
+    fn chain(services: usize) -> String {
+        let mut yaml = String::from("version: 1\nsystem: scale\nflows:\n");
+        for i in 1..services {
+            let _ = write!(
+                yaml,
+                "  - name: link-{i:03}\n    from: s{i:03}\n    to: s{:03}\n",
+                i + 1
+            );
+            yaml.push_str(match i % 3 {
+                0 => "    interaction: event\n    coupling: loose\n",
+                1 => "    transport: rest\n",
+                _ => "    contract: strict\n    throughput: 5000\n    latency_ms: 10\n",
+            });
+        }
+        yaml
+    }
+
+    /// One Kafka flow from `hub` to `services - 1` consumers.
+    fn hub(services: usize) -> String {
+        let to: Vec<String> = (1..services).map(|i| format!("c{i:03}")).collect();
+        format!(
+            "version: 1\nsystem: scale\nflows:\n  - name: fanout\n    from: hub\n    to: [{}]\n    interaction: event\n    coupling: loose\n",
+            to.join(", ")
+        )
+    }
+
+    /// The size, as JSON, of the context of every per-service render.
+    fn service_context_sizes(context: &context::Context) -> Vec<usize> {
+        let (_, templates) = templates::engine().expect("templates parse");
+        let mut sizes = Vec::new();
+        each_render(context, &templates, |template, _, cx| {
+            if template.per_service {
+                sizes.push(cx.clone().into_json().to_string().len());
+            }
+            Ok(())
+        })
+        .expect("contexts build");
+        sizes
+    }
+
+    #[test]
+    fn a_service_file_context_does_not_grow_with_unrelated_services() {
+        let small = service_context_sizes(&prepared(&chain(5)));
+        let large = service_context_sizes(&prepared(&chain(50)));
+        assert_eq!(large.len(), small.len() * 10, "renders are linear");
+        assert_eq!(
+            large.iter().max(),
+            small.iter().max(),
+            "a link of a chain of 50 is handed as much as one of a chain of 5"
+        );
+    }
+
+    #[test]
+    fn service_file_contexts_grow_less_than_quadratically_on_a_hub() {
+        // Each consumer prints the hub's list of consumers, so its context
+        // grows a little with them; the whole context per file grew with
+        // the square (every consumer listing every consumer).
+        let total = |services| -> usize {
+            service_context_sizes(&prepared(&hub(services)))
+                .iter()
+                .sum()
+        };
+        let (small, large) = (total(10), total(40));
+        assert!(
+            large < small * 6,
+            "×4 services made the contexts ×{}",
+            large / small
+        );
+    }
+
+    #[test]
+    fn service_files_render_the_same_as_with_the_whole_context() {
+        // A per-service template reading a workspace-wide list would get
+        // nothing (an `if` on it is false) instead of failing: this catches it.
+        let (tera, templates) = templates::engine().expect("templates parse");
+        for yaml in [
+            include_str!("../../examples/orders.yaml"),
+            include_str!("../../examples/marketplace.yaml"),
+            include_str!("../../tests/fixtures/scaffold/kafka-only.yaml"),
+        ] {
+            let context = prepared(yaml);
+            let workspace = to_tera(&context).expect("context serializes");
+            let mut compared = 0;
+            each_render(&context, &templates, |template, path, cx| {
+                if template.per_service {
+                    let service = cx.get("service").expect("a service").clone();
+                    let mut whole = workspace.clone();
+                    whole.insert("service", &service);
+                    let own = templates::render(&tera, template, &path, cx)?;
+                    let with_all = templates::render(&tera, template, &path, &whole)?;
+                    assert!(
+                        own == with_all,
+                        "{path} renders differently without the workspace-wide lists"
+                    );
+                    compared += 1;
+                }
+                Ok(())
+            })
+            .expect("renders");
+            assert!(compared > 0);
+        }
     }
 }

@@ -12,7 +12,9 @@
 //! ```
 //!
 //! `when` decides whether the file exists; `owner: user` marks a file the
-//! user is expected to edit, which regeneration never replaces.
+//! user is expected to edit, which regeneration never replaces. Each `when`
+//! is compiled once, as a template of its own, since it is tested for every
+//! file planned.
 
 use tera::{Tera, Value};
 
@@ -36,6 +38,9 @@ pub enum Owner {
     /// Logic the user edits: written once, never replaced.
     User,
 }
+
+/// Ends the tera name of a template's compiled `when` test.
+const WHEN_SUFFIX: &str = "#when";
 
 /// A template with its front matter read.
 #[derive(Debug, Clone)]
@@ -62,14 +67,20 @@ pub fn engine() -> Result<(Tera, Vec<Template>), Error> {
         let name = path.strip_prefix("templates/").unwrap_or(path).to_owned();
         let (when, owner) =
             front_matter(text).map_err(|e| Error::Internal(format!("template `{name}`: {e}")))?;
+        if let Some(when) = &when {
+            raw.push((
+                format!("{name}{WHEN_SUFFIX}"),
+                format!("{{% if {when} %}}yes{{% endif %}}"),
+            ));
+        }
+        raw.push((name.clone(), body(text).to_owned()));
         templates.push(Template {
             per_service: name.contains(SERVICE_SEGMENT),
             output: name.strip_suffix(".tera").unwrap_or(&name).to_owned(),
-            name: name.clone(),
+            name,
             when,
             owner,
         });
-        raw.push((name, body(text)));
     }
     tera.add_raw_templates(raw)
         .map_err(|e| Error::Internal(format!("templates do not parse: {}", chain(&e))))?;
@@ -78,6 +89,37 @@ pub fn engine() -> Result<(Tera, Vec<Template>), Error> {
     register_case(&mut tera, "kebab", |s| snake(s).replace('_', "-"));
     register_case(&mut tera, "shouty", |s| snake(s).to_ascii_uppercase());
     Ok((tera, templates))
+}
+
+/// Renders `template` with `context`, or `None` when its `when` does not hold
+/// there. `path` is the file it produces, for messages.
+pub fn render(
+    tera: &Tera,
+    template: &Template,
+    path: &str,
+    context: &tera::Context,
+) -> Result<Option<String>, Error> {
+    if let Some(when) = &template.when {
+        let holds = tera
+            .render(&format!("{}{WHEN_SUFFIX}", template.name), context)
+            .map_err(|e| {
+                Error::Internal(format!(
+                    "template `{}`: `when: {when}`: {}",
+                    template.name,
+                    chain(&e)
+                ))
+            })?;
+        if holds != "yes" {
+            return Ok(None);
+        }
+    }
+    tera.render(&template.name, context).map(Some).map_err(|e| {
+        Error::Internal(format!(
+            "template `{}` for `{path}`: {}",
+            template.name,
+            chain(&e)
+        ))
+    })
 }
 
 fn register_case(tera: &mut Tera, name: &str, convert: fn(&str) -> String) {
