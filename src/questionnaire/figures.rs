@@ -66,6 +66,17 @@ pub fn instances(
     )
 }
 
+/// Asks whether clients outside the organisation consume `name`'s API.
+pub fn exposed(p: &mut dyn Prompter, name: &str, service: &Service) -> Result<bool, Interrupted> {
+    p.confirm(
+        &Question::new(
+            format!("Do clients outside your organisation (partners, third-party apps) also call `{name}`'s API?"),
+            "An API that outsiders consume stays REST/JSON, and its internal callers reuse it rather than a second gRPC API.",
+        ),
+        service.exposed,
+    )
+}
+
 /// Asks for one figure with `current` (or else `default`) pre-filled,
 /// until `parse` accepts the answer. Blank or `-` means the default, and so
 /// does the default itself when nothing was declared: the field stays out
