@@ -652,8 +652,13 @@ fn single_points_of_failure(graph: &Graph) -> Vec<Placed> {
         let per_item_note = if per_item[v].is_empty() {
             String::new()
         } else {
+            let verb = if per_item[v].len() == 1 {
+                "calls"
+            } else {
+                "call"
+            };
             format!(
-                ", {} once per item of a list, so every request calls it many times",
+                "; {} {verb} it once per item of a list, so one request calls it many times",
                 quoted_list(per_item[v].iter().map(|&c| graph.names[c]))
             )
         };
@@ -839,7 +844,8 @@ fn fan_outs(graph: &Graph, requests: &[Request]) -> Vec<Placed> {
 /// **What it does.** For a request during which its service waits on two
 /// or more services, multiplies the availability of each of them and of
 /// the weakest synchronous chain below each, and reports requests below
-/// [`AVAILABILITY_TARGET`].
+/// [`AVAILABILITY_TARGET`] although each of those alone is above it (a
+/// weak one alone is a `chain-availability` finding).
 ///
 /// **Why.** An orchestrator that waits on several services in one request
 /// is up only when all of them are, not only the weakest chain: six calls
@@ -862,7 +868,10 @@ fn request_availability(graph: &Graph, chains: &Chains, requests: &[Request]) ->
             .map(|&t| graph.availability[t] * chains.weakest[t].0)
             .collect();
         let product: f64 = each.iter().product();
-        if product >= AVAILABILITY_TARGET {
+        // A callee whose own chain is below the target already makes a
+        // `chain-availability` finding; this one is about what only the
+        // combination shows.
+        if product >= AVAILABILITY_TARGET || each.iter().any(|&a| a < AVAILABILITY_TARGET) {
             continue;
         }
         let factors: Vec<String> = each.iter().map(|&a| percent(a)).collect();

@@ -70,6 +70,7 @@ struct RawFile {
     proto_path: Option<Spanned<Json>>,
     /// The team's defaults, stated once, by kind of flow.
     #[serde(default)]
+    #[schemars(with = "RawPrefer")]
     prefer: Option<RawPrefer>,
 }
 
@@ -121,6 +122,7 @@ struct RawService {
     /// organisation, which favours REST for its internal callers too
     /// (default false).
     #[serde(default)]
+    #[schemars(with = "bool")]
     exposed: Option<bool>,
 }
 
