@@ -744,28 +744,39 @@ impl Request {
     /// `during` names it, and, when it is the service's only inbound
     /// synchronous request, those that name none.
     fn all(graph: &Graph) -> Vec<Request> {
+        // A flow names each receiver once, so each (flow, receiver) pair
+        // is one hop: no inbound request is listed twice.
         let mut inbound: Vec<Vec<usize>> = vec![Vec::new(); graph.names.len()];
         for hops in &graph.out {
             for hop in hops {
-                if graph.flows[hop.flow].1 == Interaction::RequestResponse
-                    && !inbound[hop.to].contains(&hop.flow)
-                {
+                if graph.flows[hop.flow].1 == Interaction::RequestResponse {
                     inbound[hop.to].push(hop.flow);
                 }
             }
         }
         let mut out = Vec::new();
         for (v, requests) in inbound.iter().enumerate() {
+            if requests.is_empty() {
+                continue;
+            }
+            // One pass over the service's calls, bucketed by the request
+            // they name, so a busy service costs its calls plus its
+            // requests, not their product.
+            let mut during: HashMap<usize, Vec<Hop>> = HashMap::new();
+            let mut unnamed = Vec::new();
+            for hop in &graph.out[v] {
+                match graph.during[hop.flow] {
+                    Some(r) => during.entry(r).or_default().push(*hop),
+                    None => unnamed.push(*hop),
+                }
+            }
+            let only = requests.len() == 1;
             for &flow in requests {
-                let only = requests.len() == 1;
-                let calls: Vec<Hop> = graph.out[v]
-                    .iter()
-                    .filter(|h| match graph.during[h.flow] {
-                        Some(r) => r == flow,
-                        None => only,
-                    })
-                    .copied()
-                    .collect();
+                let mut calls = during.remove(&flow).unwrap_or_default();
+                if only {
+                    calls.extend(unnamed.iter().copied());
+                    calls.sort_by_key(|h| h.flow);
+                }
                 if !calls.is_empty() {
                     out.push(Request {
                         service: v,

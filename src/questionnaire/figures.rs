@@ -1,6 +1,8 @@
 //! The questions about figures that matter only for some transports: how
 //! long Kafka keeps a flow's messages, how available a service that others
-//! wait on is, and how many copies of a consuming service run in parallel.
+//! wait on is, how many copies of a consuming service run in parallel, and
+//! whether outsiders also call a service its own services call directly
+//! (`exposed`, which favours REST for them).
 //!
 //! They are asked once the recommendation is known, so a person is asked
 //! only what bears on it: retention for a flow Kafka carries, availability

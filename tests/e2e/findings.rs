@@ -152,3 +152,57 @@ fn sizing_flags_override_the_defaults() {
     assert_eq!(kafka["partitions"], 40, "20,000/s at 500/s per consumer");
     assert_eq!(kafka["replication"], 2);
 }
+
+#[test]
+fn rejects_a_during_that_names_no_inbound_flow_with_a_suggestion() {
+    let run = Test::new()
+        .file(
+            "flows.yaml",
+            "version: 1\nflows:\n  - name: catalog-page\n    from: storefront\n    to: catalog\n  - name: price-item\n    from: catalog\n    to: pricing\n    during: catalog-pgae\n    per_item: true\n",
+        )
+        .args(&["recommend", "flows.yaml"])
+        .status(2);
+    assert_eq!(
+        run.stderr,
+        "error: `during: catalog-pgae` in flow `price-item` names no inbound flow of `catalog`\n --> flows.yaml:9:13\n  |\n9 |     during: catalog-pgae\n  |             ^^^^^^^^^^^^ did you mean `catalog-page`?\n  = accepted: catalog-page (the flows whose `to` names `catalog`)\n"
+    );
+}
+
+#[test]
+fn rejects_a_during_that_names_a_flow_the_caller_does_not_receive() {
+    let run = Test::new()
+        .file(
+            "flows.yaml",
+            "version: 1\nflows:\n  - name: catalog-page\n    from: storefront\n    to: catalog\n  - name: price-item\n    from: catalog\n    to: pricing\n    during: price-item\n",
+        )
+        .args(&["recommend", "flows.yaml"])
+        .status(2);
+    assert!(
+        run.stderr.contains("names no inbound flow of `catalog`"),
+        "{}",
+        run.stderr
+    );
+    assert!(run.stdout.is_empty());
+}
+
+#[test]
+fn rejects_a_team_default_that_is_not_a_synchronous_transport() {
+    let run = Test::new()
+        .file(
+            "flows.yaml",
+            "version: 1\nprefer:\n  internal: kafka\nflows:\n  - name: a\n    from: b\n    to: c\n",
+        )
+        .args(&["recommend", "flows.yaml"])
+        .status(2);
+    assert!(
+        run.stderr
+            .contains("error: unknown `prefer: internal` transport `kafka`"),
+        "{}",
+        run.stderr
+    );
+    assert!(
+        run.stderr.contains("= accepted: rest, grpc"),
+        "{}",
+        run.stderr
+    );
+}
