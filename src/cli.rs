@@ -37,7 +37,8 @@ pub enum Command {
     /// Prints a manual page (roff), of commsadvise or of one command.
     Man(ManArgs),
     /// Prints the protobuf contract: the one derived from the flows, or how
-    /// each flow binds to the team's own .proto files.
+    /// each flow binds to the team's own .proto files; `contract check`
+    /// fails on changes that break deployed callers and consumers.
     Contract(ContractArgs),
 }
 
@@ -51,13 +52,39 @@ pub enum ContractFormat {
 }
 
 #[derive(Debug, clap::Args)]
+#[command(args_conflicts_with_subcommands = true, subcommand_negates_reqs = true)]
 pub struct ContractArgs {
+    #[command(subcommand)]
+    pub command: Option<ContractCommand>,
     /// The flows file; the built-in orders example when left out.
     #[arg(value_name = "FLOWS.yaml")]
     pub flows: Option<PathBuf>,
     /// Output format.
     #[arg(long, value_enum, default_value_t = ContractFormat::Text)]
     pub format: ContractFormat,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ContractCommand {
+    /// Fails on contract changes that break deployed callers and
+    /// consumers, judged per flow by the transport that carries it.
+    Check(ContractCheckArgs),
+}
+
+#[derive(Debug, clap::Args)]
+pub struct ContractCheckArgs {
+    /// The flows file (flows.yaml v1) of the new contract.
+    #[arg(value_name = "FLOWS.yaml")]
+    pub flows: PathBuf,
+    /// The deployed contract: a .proto file, a folder of them, or
+    /// `git:<rev>` for the same files at a revision of this repository.
+    #[arg(long, value_name = "OLD")]
+    pub against: String,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = CheckFormat::Text)]
+    pub format: CheckFormat,
+    #[command(flatten)]
+    pub rules: RulesOption,
 }
 
 /// Report formats.
@@ -101,10 +128,10 @@ pub struct SizingOptions {
     #[arg(long, value_name = "MSG/S", default_value_t = crate::engine::sizing::CONSUMER_RATE, value_parser = clap::value_parser!(u64).range(1..))]
     pub consumer_rate: u64,
     /// The fewest partitions a topic gets.
-    #[arg(long, value_name = "N", default_value_t = crate::engine::sizing::MIN_PARTITIONS, value_parser = clap::value_parser!(u32).range(1..))]
+    #[arg(long, value_name = "N", default_value_t = crate::engine::sizing::MIN_PARTITIONS, value_parser = clap::value_parser!(u32).range(1..=i64::from(crate::engine::sizing::MAX_PARTITIONS)))]
     pub min_partitions: u32,
     /// Replicas per partition.
-    #[arg(long, value_name = "N", default_value_t = crate::engine::sizing::REPLICATION, value_parser = clap::value_parser!(u32).range(1..))]
+    #[arg(long, value_name = "N", default_value_t = crate::engine::sizing::REPLICATION, value_parser = clap::value_parser!(u32).range(1..=i64::from(crate::engine::sizing::MAX_REPLICATION)))]
     pub replication: u32,
 }
 
@@ -140,6 +167,10 @@ pub struct CheckArgs {
     /// Output format.
     #[arg(long, value_enum, default_value_t = CheckFormat::Text)]
     pub format: CheckFormat,
+    /// Also check the contract against the deployed one (as `contract
+    /// check`): a .proto file, a folder of them, or `git:<rev>`.
+    #[arg(long, value_name = "OLD")]
+    pub against: Option<String>,
     #[command(flatten)]
     pub rules: RulesOption,
 }

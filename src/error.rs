@@ -11,6 +11,46 @@ use crate::spec::model::Pos;
 /// Longest source line shown in full; longer ones are cut around the caret.
 const SHOWN: usize = 120;
 
+/// Longest `quoted` text shown in full in a message; a name of thousands
+/// of characters is cut, since the caret already points at it.
+const QUOTED: usize = 80;
+
+/// Characters a terminal must not receive from the user's input: control
+/// characters (escape sequences can rewrite the screen) and the invisible
+/// and bidirectional formatting characters that reorder or hide text
+/// (CVE-2021-42574, "Trojan Source").
+fn unsafe_char(c: char) -> bool {
+    c.is_control()
+        || matches!(c,
+            '\u{061C}' | '\u{200B}'..='\u{200F}' | '\u{2028}'..='\u{202E}'
+            | '\u{2060}'..='\u{2069}' | '\u{FEFF}')
+}
+
+/// A message made safe to print: unsafe characters written as escapes
+/// (`\u{202e}`), and `quoted` spans longer than [`QUOTED`] cut short.
+fn printable(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for (i, part) in text.split('`').enumerate() {
+        if i > 0 {
+            out.push('`');
+        }
+        let quoted = i % 2 == 1;
+        let count = part.chars().count();
+        for (n, c) in part.chars().enumerate() {
+            if quoted && count > QUOTED && n == QUOTED / 2 {
+                let _ = write!(out, "…({count} characters)");
+                break;
+            }
+            if unsafe_char(c) {
+                out.extend(c.escape_default());
+            } else {
+                out.push(c);
+            }
+        }
+    }
+    out
+}
+
 /// One problem in something the user wrote, pointing at where it is.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Diagnostic {
@@ -62,9 +102,14 @@ impl Diagnostic {
     /// The source line as shown, and the caret's column in it: lines longer
     /// than [`SHOWN`] are cut to a window around the caret.
     fn shown(line: &str, column: usize) -> (String, usize) {
+        // One character for one, so that the caret stays in its column.
         let chars: Vec<char> = line
             .chars()
-            .map(|c| if c == '\t' { ' ' } else { c })
+            .map(|c| match c {
+                '\t' => ' ',
+                c if unsafe_char(c) => '\u{FFFD}',
+                c => c,
+            })
             .collect();
         if chars.len() <= SHOWN {
             return (chars.into_iter().collect(), column);
@@ -116,17 +161,23 @@ impl Diagnostic {
 
 impl fmt::Display for Diagnostic {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        writeln!(f, "error: {}", self.message)?;
+        writeln!(f, "error: {}", printable(&self.message))?;
         let Some(pos) = self.pos else {
-            writeln!(f, " --> {}", self.file)?;
+            writeln!(f, " --> {}", printable(&self.file))?;
             for note in &self.notes {
-                writeln!(f, "  = {note}")?;
+                writeln!(f, "  = {}", printable(note))?;
             }
             return Ok(());
         };
         let number = pos.line.to_string();
         let pad = " ".repeat(number.len());
-        writeln!(f, "{pad}--> {}:{}:{}", self.file, pos.line, pos.column)?;
+        writeln!(
+            f,
+            "{pad}--> {}:{}:{}",
+            printable(&self.file),
+            pos.line,
+            pos.column
+        )?;
         if let Some(line) = &self.source_line {
             let (shown, column) = Diagnostic::shown(line, pos.column);
             writeln!(f, "{pad} |")?;
@@ -140,14 +191,14 @@ impl fmt::Display for Diagnostic {
                 "^".repeat(self.width.min(SHOWN))
             );
             if let Some(label) = &self.label {
-                let _ = write!(caret, " {label}");
+                let _ = write!(caret, " {}", printable(label));
             }
             writeln!(f, "{caret}")?;
         } else if let Some(label) = &self.label {
-            writeln!(f, "{pad} = {label}")?;
+            writeln!(f, "{pad} = {}", printable(label))?;
         }
         for note in &self.notes {
-            writeln!(f, "{pad} = {note}")?;
+            writeln!(f, "{pad} = {}", printable(note))?;
         }
         Ok(())
     }
@@ -210,7 +261,9 @@ impl fmt::Display for Error {
                 Ok(())
             }
             Error::Usage(message) | Error::Gate(message) | Error::Internal(message) => {
-                writeln!(f, "error: {message}")
+                // These may hold several lines on purpose; each is made safe.
+                let lines: Vec<String> = message.split('\n').map(printable).collect();
+                writeln!(f, "error: {}", lines.join("\n"))
             }
             Error::Io { path, source } => {
                 writeln!(f, "error: cannot access `{}`: {source}", path.display())
@@ -293,6 +346,48 @@ mod tests {
     #[test]
     fn does_not_suggest_unrelated_words() {
         assert_eq!(did_you_mean("colour", &["rest", "grpc", "kafka"]), None);
+    }
+
+    #[test]
+    fn escapes_control_and_bidirectional_characters_in_messages() {
+        let source = "version: 1\nflows:\n  - name: \"a\u{202e}b\\x1b[2J\"\n";
+        let d = Diagnostic::new("invalid flow name `a\u{202e}b\u{1b}[2J`", "flows.yaml")
+            .at(
+                source,
+                Pos {
+                    line: 3,
+                    column: 11,
+                },
+                4,
+            )
+            .label("did you mean `a\u{2066}`?")
+            .note("a\nnote");
+        let shown = d.to_string();
+        assert!(
+            shown.starts_with("error: invalid flow name `a\\u{202e}b\\u{1b}[2J`\n"),
+            "{shown}"
+        );
+        assert!(shown.contains("did you mean `a\\u{2066}`?"), "{shown}");
+        assert!(shown.contains("= a\\nnote"), "{shown}");
+        assert!(
+            !shown.chars().any(|c| unsafe_char(c) && c != '\n'),
+            "{shown:?}"
+        );
+    }
+
+    #[test]
+    fn cuts_a_very_long_quoted_name() {
+        let name = "a".repeat(70_000);
+        let shown =
+            Diagnostic::new(format!("invalid flow name `{name}`: too long"), "f").to_string();
+        assert!(
+            shown.starts_with(&format!(
+                "error: invalid flow name `{}…(70000 characters)`: too long",
+                "a".repeat(40)
+            )),
+            "{shown}"
+        );
+        assert!(shown.len() < 200);
     }
 
     #[test]

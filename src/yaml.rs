@@ -26,6 +26,10 @@ fn options() -> serde_saphyr::Options {
     let mut options = serde_saphyr::Options::default();
     options.with_snippet = false;
     options.duplicate_keys = serde_saphyr::DuplicateKeyPolicy::Error;
+    // `.inf`, `.nan` and `1e309` reach an untyped field as text, so that the
+    // validator says which field of which flow or service holds them (a
+    // typed number field still refuses them, with its own message).
+    options.non_finite_float_policy = serde_saphyr::NonFiniteFloatPolicy::AsString;
     if let Some(budget) = options.budget.as_mut() {
         budget.max_depth = MAX_DEPTH;
         budget.flow_nesting_limit = MAX_DEPTH;

@@ -18,8 +18,11 @@ pub fn run(args: &AdrArgs) -> Result<(), Failure> {
     let rules = load_rules(&args.rules)?;
     let flows = load_flows(&args.flows)?;
     let report = recommend_with(&flows, &rules, &sizing(&args.sizing));
+    let date = match &args.date {
+        Some(date) => checked_date(date)?,
+        None => adr::date(now()?),
+    };
     let existing = read_records(&args.out)?;
-    let date = args.date.clone().unwrap_or_else(|| adr::date(now()));
     let plan = adr::plan(&existing, &flows, &report, &date);
     if !args.dry_run {
         apply(&plan, &args.out)?;
@@ -28,17 +31,34 @@ pub fn run(args: &AdrArgs) -> Result<(), Failure> {
 }
 
 /// The day records are dated: `SOURCE_DATE_EPOCH` when set (reproducible
-/// builds and tests), the clock otherwise.
-fn now() -> i64 {
-    if let Some(epoch) = std::env::var("SOURCE_DATE_EPOCH")
-        .ok()
-        .and_then(|v| v.trim().parse().ok())
-    {
-        return epoch;
+/// builds and tests), the clock otherwise. A malformed `SOURCE_DATE_EPOCH`
+/// is refused, as its specification asks, rather than silently replaced
+/// by today.
+fn now() -> Result<i64, Error> {
+    match std::env::var("SOURCE_DATE_EPOCH") {
+        Ok(value) if !value.is_empty() => adr::epoch(&value).map_err(|why| {
+            Error::Usage(format!(
+                "SOURCE_DATE_EPOCH `{value}` is not a date: {why}; unset it or give seconds since 1970-01-01, such as 1735603200"
+            ))
+        }),
+        Ok(_) | Err(std::env::VarError::NotPresent) => Ok(clock()),
+        Err(std::env::VarError::NotUnicode(_)) => Err(Error::Usage(
+            "SOURCE_DATE_EPOCH is not a date: it is not valid text; unset it or give seconds since 1970-01-01".to_owned(),
+        )),
     }
+}
+
+fn clock() -> i64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
+}
+
+/// `--date` as given, if it is a day of the calendar (`2024-02-30` is not).
+fn checked_date(date: &str) -> Result<String, Error> {
+    adr::check_date(date)
+        .map(|()| date.to_owned())
+        .map_err(|why| Error::Usage(format!("invalid date `{date}` for `--date`: {why}")))
 }
 
 /// Every Markdown file directly in `dir`, by name; none when it is missing.

@@ -10,6 +10,10 @@
 //! at commit f8291d2b89f0017ab078a4c7378069bae5686f6f, under their Apache
 //! 2.0 license header.
 
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+
 use miette::{Diagnostic as _, SourceSpan};
 use prost_reflect::DescriptorPool;
 use protox::file::{ChainFileResolver, File, FileResolver, GoogleFileResolver};
@@ -60,6 +64,30 @@ impl FileResolver for InMemory {
     }
 }
 
+/// The text of every file a resolver opened, by import name: what
+/// `contract check` shows the lines of its findings from.
+pub type Texts = Arc<Mutex<BTreeMap<String, String>>>;
+
+/// Wraps a resolver and keeps the text of every file it opens in `texts`.
+pub struct Recording<R> {
+    pub inner: R,
+    pub texts: Texts,
+}
+
+impl<R: FileResolver> FileResolver for Recording<R> {
+    fn resolve_path(&self, path: &Path) -> Option<String> {
+        self.inner.resolve_path(path)
+    }
+
+    fn open_file(&self, name: &str) -> Result<File, protox::Error> {
+        let file = self.inner.open_file(name)?;
+        if let (Some(text), Ok(mut texts)) = (file.source(), self.texts.lock()) {
+            texts.insert(name.to_owned(), text.to_owned());
+        }
+        Ok(file)
+    }
+}
+
 /// The imports every contract gets without a file of its own.
 pub fn builtin() -> ChainFileResolver {
     let mut chain = ChainFileResolver::new();
@@ -80,7 +108,7 @@ pub fn compile(
 ) -> Result<DescriptorPool, Problem> {
     let mut compiler = protox::Compiler::with_file_resolver(resolver);
     compiler.include_imports(true);
-    compiler.include_source_info(false);
+    compiler.include_source_info(true);
     for name in names {
         compiler
             .open_file(name)

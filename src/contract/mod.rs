@@ -24,6 +24,7 @@
 pub mod bind;
 pub mod compile;
 pub mod derive;
+pub mod evolution;
 pub mod http;
 
 use prost_reflect::DescriptorPool;
@@ -284,10 +285,7 @@ pub fn team(
     files: Vec<String>,
     shown: &dyn Fn(&str) -> String,
 ) -> Result<BoundContract, Vec<Problem>> {
-    let mut chain = ChainFileResolver::new();
-    chain.add(resolver);
-    chain.add(compile::builtin());
-    let pool = compile::compile(chain, &files, shown).map_err(|p| vec![p])?;
+    let pool = compile_team(resolver, &files, shown).map_err(|p| vec![p])?;
     // Flows that name nothing bind to what the derived contract would call
     // them, so a team that adopted it needs no `rpc:` lines.
     let derived = derive(flows);
@@ -299,6 +297,19 @@ pub fn team(
         pool,
         flows: bound,
     })
+}
+
+/// The team's files compiled through `resolver` and the built-in imports,
+/// without binding the flows: one side of `contract check`.
+pub fn compile_team(
+    resolver: impl FileResolver + 'static,
+    files: &[String],
+    shown: &dyn Fn(&str) -> String,
+) -> Result<DescriptorPool, Problem> {
+    let mut chain = ChainFileResolver::new();
+    chain.add(resolver);
+    chain.add(compile::builtin());
+    compile::compile(chain, files, shown)
 }
 
 fn default_target(derived: &Derived, flow: &Flow) -> Target {

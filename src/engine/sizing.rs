@@ -23,6 +23,22 @@ pub const PARTITION_RATE: u64 = 5_000;
 pub const MIN_PARTITIONS: u32 = 3;
 /// Replicas per partition on a production cluster.
 pub const REPLICATION: u32 = 3;
+/// The most partitions a topic is sized with. Kafka's `CreateTopics` request
+/// carries the count as an INT32 and the generated code declares it `i32`,
+/// but the real limit is far lower: a whole cluster runs some hundreds of
+/// thousands of partitions, each with its own files, memory and leader
+/// election. A topic above this is a typo or a different design (several
+/// topics), so inputs that would size one are refused and `--min-partitions`
+/// stops here.
+pub const MAX_PARTITIONS: u32 = 100_000;
+/// The most replicas per partition. Kafka's `CreateTopics` carries the factor
+/// as an INT16 and a topic cannot have more replicas than the cluster has
+/// brokers; production clusters use 3, sometimes 5, so anything above this
+/// is a typo, and each replica is a full copy of the topic's data.
+pub const MAX_REPLICATION: u32 = 16;
+/// The highest `throughput` flows.yaml takes: what [`MAX_PARTITIONS`]
+/// consumers handle at [`CONSUMER_RATE`] each.
+pub const MAX_THROUGHPUT: u64 = MAX_PARTITIONS as u64 * CONSUMER_RATE;
 /// Kafka's own default retention (`log.retention.hours`): one week.
 pub const RETENTION_HOURS: u64 = 168;
 /// Disk is sized at this many percent of the data it must hold, so that
@@ -146,6 +162,15 @@ fn partitions(flow: &Flow, services: &BTreeMap<String, Service>, sizing: &Sizing
     if parallel > partitions {
         partitions = parallel;
         let _ = write!(basis, "; {parallel} instances of `{widest}` each need one");
+    }
+    // flows.yaml keeps its figures under the cap, but a small
+    // `--consumer-rate` can still ask for more.
+    if partitions > MAX_PARTITIONS {
+        partitions = MAX_PARTITIONS;
+        let _ = write!(
+            basis,
+            "; capped at {MAX_PARTITIONS}, the most one topic is sized with"
+        );
     }
     (partitions, basis)
 }
@@ -277,6 +302,31 @@ mod tests {
         let sized = size_topic(&kafka_flow(Some(100)));
         assert_eq!(sized.disk_bytes, None);
         assert_eq!(sized.retention_hours, RETENTION_HOURS);
+    }
+
+    #[test]
+    fn partitions_never_pass_the_cap() {
+        let mut flow = kafka_flow(Some(MAX_THROUGHPUT));
+        let sized = size_topic(&flow);
+        assert_eq!(sized.partitions, MAX_PARTITIONS);
+        flow.throughput = Some(u64::MAX);
+        let sized = size_topic_in(
+            &flow,
+            &with_instances("shipping", u32::MAX),
+            &Sizing {
+                consumer_rate: 1,
+                ..Sizing::default()
+            },
+        );
+        assert_eq!(sized.partitions, MAX_PARTITIONS);
+        assert!(i32::try_from(sized.partitions).is_ok());
+        assert!(
+            sized
+                .basis
+                .ends_with("capped at 100000, the most one topic is sized with"),
+            "{}",
+            sized.basis
+        );
     }
 
     #[test]

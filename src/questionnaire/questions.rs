@@ -195,7 +195,7 @@ fn name(p: &mut dyn Prompter, base: &Flow, context: &Context<'_>) -> Result<Stri
     );
     let default = (!base.name.is_empty()).then_some(base.name.as_str());
     ask_until(p, &question, default, |answer| {
-        names::check(answer).map_err(|why| format!("`{answer}` cannot name a flow: {why}"))?;
+        names::check_flow(answer).map_err(|why| format!("`{answer}` cannot name a flow: {why}"))?;
         if context.taken.contains(&answer) {
             return Err(format!("a flow called `{answer}` exists already"));
         }

@@ -125,11 +125,11 @@ pub fn plan(existing: &[(String, String)], file: &FlowsFile, report: &Report, da
     for (flow, rec) in file.flows.iter().zip(&report.flows) {
         let print = fingerprint(flow, rec);
         let records = ours.get(&flow.name).map_or(&[][..], Vec::as_slice);
-        if let Some((_, name, _, m)) = records.last() {
-            if m.fingerprint == print {
-                plan.unchanged.push((*name).to_owned());
-                continue;
-            }
+        if let Some((_, name, _, m)) = records.last()
+            && m.fingerprint == print
+        {
+            plan.unchanged.push((*name).to_owned());
+            continue;
         }
         let previous: Vec<u32> = records
             .iter()
@@ -201,7 +201,14 @@ pub fn record(
     let _ = write!(out, "`{}` talks to {}", flow.from, receivers.join(", "));
     match &flow.description {
         Some(d) => {
-            let _ = writeln!(out, ": {}", sentence(d));
+            // One line, inert: a description must not end the paragraph or
+            // bring HTML into the record.
+            let one_line = d.split_whitespace().collect::<Vec<_>>().join(" ");
+            let _ = writeln!(
+                out,
+                ": {}",
+                crate::render::markdown::inert(&sentence(&one_line))
+            );
         }
         None => out.push_str(".\n"),
     }
@@ -371,6 +378,51 @@ fn lower_first(text: &str) -> String {
     }
 }
 
+/// The latest Unix time a record is dated with: 9999-12-31, the last day
+/// a four-digit year can write.
+const LAST_EPOCH: i64 = 253_402_300_799;
+
+/// A `SOURCE_DATE_EPOCH` value: whole seconds since 1970, no sign, no
+/// fraction, up to the year 9999.
+pub fn epoch(text: &str) -> Result<i64, String> {
+    if text.is_empty() || !text.bytes().all(|b| b.is_ascii_digit()) {
+        return Err("it must be a whole number of seconds, digits only".into());
+    }
+    match text.parse::<i64>() {
+        Ok(seconds) if seconds <= LAST_EPOCH => Ok(seconds),
+        _ => Err("it is after the year 9999".into()),
+    }
+}
+
+/// Why `date` (`YYYY-MM-DD`) is not a day of the calendar, if it is not.
+pub fn check_date(date: &str) -> Result<(), String> {
+    let parts: Vec<&str> = date.split('-').collect();
+    let [year, month, day] = parts.as_slice() else {
+        return Err("expected a date such as 2025-01-31".into());
+    };
+    let number = |part: &str, len: usize| {
+        (part.len() == len && part.bytes().all(|b| b.is_ascii_digit()))
+            .then(|| part.parse::<u32>().ok())
+            .flatten()
+    };
+    let (Some(year), Some(month), Some(day)) = (number(year, 4), number(month, 2), number(day, 2))
+    else {
+        return Err("expected a date such as 2025-01-31".into());
+    };
+    let leap = year % 4 == 0 && (year % 100 != 0 || year % 400 == 0);
+    let days = match month {
+        1 | 3 | 5 | 7 | 8 | 10 | 12 => 31,
+        4 | 6 | 9 | 11 => 30,
+        2 if leap => 29,
+        2 => 28,
+        _ => return Err(format!("there is no month {month:02}")),
+    };
+    if day == 0 || day > days {
+        return Err(format!("{year:04}-{month:02} has {days} days"));
+    }
+    Ok(())
+}
+
 /// The calendar date (UTC) of a Unix time, as `YYYY-MM-DD`.
 pub fn date(unix_seconds: i64) -> String {
     // Howard Hinnant's civil-from-days.
@@ -411,6 +463,26 @@ mod tests {
         assert_eq!(date(951_782_400), "2000-02-29");
         assert_eq!(date(1_735_776_000), "2025-01-02");
         assert_eq!(date(-86_400), "1969-12-31");
+    }
+
+    #[test]
+    fn refuses_days_the_calendar_lacks() {
+        assert_eq!(check_date("2024-02-29"), Ok(()));
+        assert_eq!(check_date("2024-02-30"), Err("2024-02 has 29 days".into()));
+        assert_eq!(check_date("2023-02-29"), Err("2023-02 has 28 days".into()));
+        assert_eq!(check_date("1900-02-29"), Err("1900-02 has 28 days".into()));
+        assert_eq!(check_date("2025-04-31"), Err("2025-04 has 30 days".into()));
+        assert!(check_date("2025-13-01").is_err());
+        assert!(check_date("2025-1-01").is_err());
+    }
+
+    #[test]
+    fn reads_source_date_epoch_strictly() {
+        assert_eq!(epoch("1735603200"), Ok(1_735_603_200));
+        for bad in ["", "-1", "1.5", " 12", "12abc", "99999999999999999999"] {
+            assert!(epoch(bad).is_err(), "{bad}");
+        }
+        assert_eq!(date(LAST_EPOCH), "9999-12-31");
     }
 
     #[test]

@@ -65,6 +65,14 @@ pub fn text(gate: &Gate, file: &str, map: &SourceMap) -> String {
 }
 
 pub fn json(gate: &Gate, file: &str, map: &SourceMap) -> String {
+    let mut out = serde_json::to_string_pretty(&json_value(gate, file, map)).unwrap_or_default();
+    out.push('\n');
+    out
+}
+
+/// The JSON report as a value, which `check --against` adds the contract
+/// check to.
+pub fn json_value(gate: &Gate, file: &str, map: &SourceMap) -> Value {
     let problems: Vec<Value> = gate
         .problems
         .iter()
@@ -84,16 +92,13 @@ pub fn json(gate: &Gate, file: &str, map: &SourceMap) -> String {
             })
         })
         .collect();
-    let report = json!({
+    json!({
         "version": 1,
         "fail_on": gate.fail_on,
         "passed": gate.passed(),
         "failing": gate.failing(),
         "problems": problems,
-    });
-    let mut out = serde_json::to_string_pretty(&report).unwrap_or_default();
-    out.push('\n');
-    out
+    })
 }
 
 /// GitHub workflow commands: `::error file=…,line=…,title=…::message`, one
@@ -127,7 +132,7 @@ pub fn github(gate: &Gate, file: &str, map: &SourceMap) -> String {
 }
 
 /// Escapes a workflow command's message, as the GitHub runner unescapes it.
-fn data(text: &str) -> String {
+pub(crate) fn data(text: &str) -> String {
     text.replace('%', "%25")
         .replace('\r', "%0D")
         .replace('\n', "%0A")
@@ -135,7 +140,7 @@ fn data(text: &str) -> String {
 
 /// Escapes a workflow command's property value: also `:` and `,`, which
 /// would end it.
-fn property(text: &str) -> String {
+pub(crate) fn property(text: &str) -> String {
     data(text).replace(':', "%3A").replace(',', "%2C")
 }
 

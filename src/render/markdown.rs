@@ -1,5 +1,10 @@
 //! The Markdown report: a decision table, the Mermaid diagram (GitHub draws
 //! it), the system findings and a section per flow, fit for a pull request.
+//!
+//! A report is pasted where others read it, so text from flows.yaml or a
+//! rule file never reaches it as HTML: a `<!--` in a description would hide
+//! the rest of a pull-request comment, and a tag or image would inject
+//! content. Names need nothing: the loader allows only `[a-z0-9-]`.
 
 use std::fmt::Write as _;
 
@@ -43,7 +48,7 @@ pub fn render(file: &FlowsFile, report: &Report) -> String {
             code_list(&rec.to)
         );
         if let Some(d) = &flow.description {
-            let _ = writeln!(out, "\n> {d}");
+            let _ = writeln!(out, "\n{}", quote_block(d));
         }
         let needs = requirements(flow);
         if !needs.is_empty() {
@@ -64,19 +69,28 @@ pub fn render(file: &FlowsFile, report: &Report) -> String {
             let _ = writeln!(
                 out,
                 "- **{}** (`{}`: {}): {}",
-                r.criterion, r.rule, r.effect, r.text
+                r.criterion,
+                r.rule,
+                r.effect,
+                no_html(&r.text)
             );
         }
         if !rec.risks.is_empty() {
             let _ = writeln!(out, "\n### Risks\n");
             for r in rec.risks.iter() {
-                let _ = writeln!(out, "- **{}** (`{}`): {}", r.criterion, r.id, r.text);
+                let _ = writeln!(
+                    out,
+                    "- **{}** (`{}`): {}",
+                    r.criterion,
+                    r.id,
+                    no_html(&r.text)
+                );
             }
         }
         if !rec.conflicts.is_empty() {
             let _ = writeln!(out, "\n### Conflicts\n");
             for c in rec.conflicts.iter() {
-                let _ = writeln!(out, "- **{}**: {}", c.id, c.text);
+                let _ = writeln!(out, "- **{}**: {}", c.id, no_html(&c.text));
             }
         }
         if !rec.flips.is_empty() || rec.close_call {
@@ -124,9 +138,9 @@ fn system(out: &mut String, file: &FlowsFile, report: &Report) {
             "- **{}** `{}`: {} Flows: {}. **Fix:** {}",
             f.severity,
             f.id,
-            f.text,
+            no_html(&f.text),
             code_list(&f.flows),
-            f.fix
+            no_html(&f.fix)
         );
     }
 }
@@ -137,4 +151,69 @@ fn code_list(items: &[String]) -> String {
         .map(|i| format!("`{i}`"))
         .collect::<Vec<_>>()
         .join(", ")
+}
+
+/// Text written by a user, inert in Markdown: HTML becomes entities and
+/// Markdown's punctuation is escaped, so it shows as written and cannot add
+/// a comment, tag, link, image or heading.
+pub(crate) fn inert(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '&' => out.push_str("&amp;"),
+            '\\' | '`' | '*' | '_' | '[' | ']' | '!' | '#' | '|' | '~' => {
+                out.push('\\');
+                out.push(c);
+            }
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// Rule text keeps its Markdown (code spans) but carries no HTML.
+pub(crate) fn no_html(text: &str) -> String {
+    text.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+}
+
+/// A description as a block quote, every line of it, so that a line break
+/// cannot end the quote and start a heading or list of its own.
+fn quote_block(text: &str) -> String {
+    let lines: Vec<String> = text
+        .lines()
+        .map(|line| format!("> {}", inert(line)).trim_end().to_owned())
+        .collect();
+    if lines.is_empty() {
+        return ">".to_owned();
+    }
+    lines.join("\n")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_description_cannot_hide_or_inject_content() {
+        let shown = quote_block(
+            "Shows <!-- the rest is hidden\n# Heading ![x](https://t.example/p.png) & <b>bold</b>",
+        );
+        assert_eq!(
+            shown,
+            "> Shows &lt;\\!-- the rest is hidden\n> \\# Heading \\!\\[x\\](https://t.example/p.png) &amp; &lt;b&gt;bold&lt;/b&gt;"
+        );
+        assert!(!shown.contains('<'));
+    }
+
+    #[test]
+    fn rule_text_keeps_code_spans_but_no_html() {
+        assert_eq!(
+            no_html("set `acks=all` <script>"),
+            "set `acks=all` &lt;script&gt;"
+        );
+    }
 }

@@ -292,10 +292,10 @@ fn split_words(s: &str) -> Vec<String> {
         if c.is_uppercase() || words.is_empty() || c == '_' {
             words.push(String::new());
         }
-        if c != '_' {
-            if let Some(w) = words.last_mut() {
-                w.push(c);
-            }
+        if c != '_'
+            && let Some(w) = words.last_mut()
+        {
+            w.push(c);
         }
     }
     words.retain(|w| !w.is_empty());

@@ -13,10 +13,11 @@ use serde::Deserialize;
 use serde_json::Value as Json;
 use serde_saphyr::{Location, Spanned};
 
+use crate::engine::sizing::{CONSUMER_RATE, MAX_PARTITIONS, MAX_THROUGHPUT};
 use crate::error::{Diagnostic, Error, did_you_mean};
 use crate::spec::model::{
-    Client, Contract, Coupling, Delivery, Flow, FlowsFile, Format, Interaction, Ordering, Pos,
-    Prefer, Service, SourceMap, Transport,
+    Client, Compatibility, Contract, Coupling, Delivery, Flow, FlowsFile, Format, Interaction,
+    Ordering, Pos, Prefer, Service, SourceMap, Transport,
 };
 use crate::spec::names;
 use crate::yaml;
@@ -27,8 +28,12 @@ use crate::yaml;
 /// types: `#[schemars(...)]` only says what each loosely typed field
 /// accepts, so a field added here appears there, and `deny_unknown_fields`
 /// becomes `additionalProperties: false`.
+///
+/// serde itself skips unknown keys here: its `deny_unknown_fields` would
+/// stop the whole reading at the first one. [`UnknownKeys`] finds them all
+/// instead, so that they are reported with every other problem.
 #[derive(Debug, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
+#[schemars(deny_unknown_fields)]
 #[schemars(
     title = "flows.yaml, version 1",
     description = "How a system's services talk to each other, for commsadvise."
@@ -97,7 +102,7 @@ fn sync_transport_schema(_: &mut SchemaGenerator) -> Schema {
 
 /// A declared service.
 #[derive(Debug, Default, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
+#[schemars(deny_unknown_fields)]
 #[schemars(rename = "Service")]
 struct RawService {
     /// What the service owns or does.
@@ -129,7 +134,7 @@ struct RawService {
 /// One flow, as written; every field optional so that validation can say
 /// precisely what is missing.
 #[derive(Debug, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
+#[schemars(deny_unknown_fields)]
 #[schemars(rename = "Flow", description = "One service-to-service flow.")]
 struct RawFlow {
     /// Unique; lowercase ASCII letters, digits and '-', starting with a letter.
@@ -147,7 +152,7 @@ struct RawFlow {
     /// One receiving service, or a list of them (fan-out).
     #[serde(default)]
     #[schemars(!default, with = "Receivers")]
-    to: Option<Spanned<Json>>,
+    to: Option<Spanned<RawTo>>,
     /// The shape of the conversation (default request-response).
     #[serde(default)]
     #[schemars(with = "Interaction")]
@@ -163,11 +168,11 @@ struct RawFlow {
     /// The p99 budget for this hop, in milliseconds.
     #[serde(default)]
     #[schemars(with = "u64", range(min = 1))]
-    latency_ms: Option<Spanned<u64>>,
+    latency_ms: Option<Spanned<Json>>,
     /// Peak requests or messages per second.
     #[serde(default)]
     #[schemars(with = "u64", range(min = 1))]
-    throughput: Option<Spanned<u64>>,
+    throughput: Option<Spanned<Json>>,
     /// The delivery guarantee the flow needs (default at-most-once).
     #[serde(default)]
     #[schemars(with = "Delivery")]
@@ -191,7 +196,7 @@ struct RawFlow {
     /// Typical message size, in bytes.
     #[serde(default)]
     #[schemars(with = "u64", range(min = 1))]
-    payload_bytes: Option<Spanned<u64>>,
+    payload_bytes: Option<Spanned<Json>>,
     /// The Kafka topic when Kafka carries the flow (default: the flow name).
     #[serde(default)]
     #[schemars(with = "TopicName")]
@@ -220,6 +225,11 @@ struct RawFlow {
     #[serde(default)]
     #[schemars(schema_with = "field_schema")]
     key: Option<Spanned<String>>,
+    /// Kafka topics: how the message may evolve, as a schema registry
+    /// checks it (`contract check`; default backward).
+    #[serde(default)]
+    #[schemars(with = "Compatibility")]
+    compatibility: Option<Spanned<String>>,
     /// The inbound flow of `from` this flow is made while serving (a flow
     /// whose `to` names `from`): the calls one request really makes.
     #[serde(default)]
@@ -429,6 +439,7 @@ pub const FLOW_KEYS: &[&str] = &[
     "rpc",
     "message",
     "key",
+    "compatibility",
     "during",
     "per_item",
 ];
@@ -550,6 +561,7 @@ struct LeanFlow {
     #[serde(default)]
     key: Option<String>,
     #[serde(default)]
+    compatibility: Option<String>,
     during: Option<String>,
     #[serde(default)]
     per_item: Option<bool>,
@@ -566,24 +578,25 @@ impl LeanFlow {
             name: self.name.map(unplaced),
             description: self.description,
             from: self.from.map(unplaced),
-            to: self.to.map(unplaced),
+            to: self.to.map(|to| unplaced(RawTo::from(to))),
             interaction: self.interaction.map(unplaced),
             client: self.client.map(unplaced),
             coupling: self.coupling.map(unplaced),
-            latency_ms: self.latency_ms.map(unplaced),
-            throughput: self.throughput.map(unplaced),
+            latency_ms: self.latency_ms.map(|n| unplaced(Json::from(n))),
+            throughput: self.throughput.map(|n| unplaced(Json::from(n))),
             delivery: self.delivery.map(unplaced),
             replay: self.replay.map(unplaced),
             ordering: self.ordering.map(unplaced),
             format: self.format.map(unplaced),
             contract: self.contract.map(unplaced),
-            payload_bytes: self.payload_bytes.map(unplaced),
+            payload_bytes: self.payload_bytes.map(|n| unplaced(Json::from(n))),
             topic: self.topic.map(unplaced),
             retention_hours: self.retention_hours.map(unplaced),
             transport: self.transport.map(unplaced),
             rpc: self.rpc.map(unplaced),
             message: self.message.map(unplaced),
             key: self.key.map(unplaced),
+            compatibility: self.compatibility.map(unplaced),
             during: self.during.map(unplaced),
             per_item: self.per_item.map(unplaced),
         }
@@ -630,6 +643,7 @@ pub fn load_str(file: &str, text: &str) -> Result<FlowsFile, Error> {
 pub fn load_str_mapped(file: &str, text: &str) -> Result<(FlowsFile, SourceMap), Error> {
     let raw: RawFile = yaml::parse(file, text).map_err(|d| in_flow_context(d, text))?;
     let mut v = Validator::new(file, text, true);
+    v.unknown = UnknownKeys::of(text);
     let flows_file = v.file(raw);
     if v.errors.is_empty() {
         return Ok((flows_file, v.map));
@@ -659,7 +673,7 @@ fn in_flow_context(mut d: Diagnostic, text: &str) -> Diagnostic {
         }
         return d;
     }
-    let Ok(outline) = serde_saphyr::from_str::<Outline>(text) else {
+    let Ok(outline) = yaml::parse::<Outline>("", text) else {
         return d;
     };
     let Some(flows) = outline.flows else { return d };
@@ -726,6 +740,8 @@ struct Validator<'a> {
     /// its diagnostics are thrown away and the file is read again with
     /// positions, so nothing that needs the source text may succeed here.
     placed: bool,
+    /// Keys no field takes, reported where their flow or service is.
+    unknown: UnknownKeys,
     /// Whether the file names the team's .proto files: flows may then bind
     /// to their rpcs and messages.
     has_proto: bool,
@@ -748,6 +764,7 @@ impl<'a> Validator<'a> {
             good_services: std::collections::HashSet::new(),
             map: SourceMap::default(),
             placed,
+            unknown: UnknownKeys::default(),
             has_proto: false,
             during_at: HashMap::new(),
         }
@@ -825,6 +842,8 @@ impl<'a> Validator<'a> {
         raw: RawFile,
         flows: Option<FlowList<impl Iterator<Item = (Pos, RawFlow)>>>,
     ) -> FlowsFile {
+        let top = std::mem::take(&mut self.unknown.top);
+        self.unknown_keys::<RawFile>(Some(top), &String::new);
         self.version(raw.version.as_ref());
         let system = match raw.system {
             Some(s) => {
@@ -852,6 +871,8 @@ impl<'a> Validator<'a> {
         let mut raw_services: Vec<_> = raw.services.unwrap_or_default().into_iter().collect();
         raw_services.sort_by_key(|(name, _)| yaml::pos(name.referenced));
         for (name, service) in raw_services {
+            let unknown = self.unknown.services.remove(&name.value);
+            self.unknown_keys::<RawService>(unknown, &|| format!(" in service `{}`", name.value));
             declared.push((name.value.clone(), yaml::pos(name.referenced)));
             let service = service.unwrap_or_default();
             let parsed = Service {
@@ -861,7 +882,13 @@ impl<'a> Validator<'a> {
                     .whole(service.instances.as_ref(), "instances", &|| {
                         format!(" of service `{}`", name.value)
                     })
-                    .map(|n| u32::try_from(n).unwrap_or(u32::MAX)),
+                    .and_then(|n| {
+                        let at = service.instances.as_ref().map(|i| yaml::pos(i.referenced));
+                        let max = u64::from(MAX_PARTITIONS);
+                        let why = "each instance consumes from a partition of its own, and a topic gets at most this many";
+                        self.at_most(n, max, at, "instances", &format!(" of service `{}`", name.value), why)
+                    })
+                    .map(|n| u32::try_from(n).unwrap_or(MAX_PARTITIONS)),
                 exposed: service.exposed.unwrap_or(false),
             };
             services.insert(name.value, parsed);
@@ -869,16 +896,12 @@ impl<'a> Validator<'a> {
         declared.sort();
         for (name, at) in &declared {
             if let Err(why) = names::check_service(name) {
-                self.error(
+                let d = self.error(
                     format!("invalid service name `{name}`: {why}"),
                     Some(*at),
                     name.len(),
-                )
-                .notes
-                .push(
-                    "names are lowercase ASCII letters, digits and '-', starting with a letter"
-                        .into(),
                 );
+                name_help(d, name, "service");
             }
         }
         let prefer = self.prefer(raw.prefer.as_ref());
@@ -984,9 +1007,23 @@ impl<'a> Validator<'a> {
                     .push("add `version: 1` at the top of the file".into());
             }
             Some(v) if v.value.as_u64() == Some(1) => {}
+            // A quoted `"1"` is the right version as a string: say only that.
+            Some(Spanned {
+                value: Json::String(s),
+                referenced,
+                ..
+            }) if s.trim() == "1" => {
+                self.error(
+                    format!("`version` is the string `\"{s}\"`, not the number 1"),
+                    Some(yaml::pos(*referenced)),
+                    s.len() + 2,
+                )
+                .notes
+                .push("write `version: 1`, without quotes".into());
+            }
             Some(v) => {
                 let shown = match &v.value {
-                    Json::String(s) => s.clone(),
+                    Json::String(s) => format!("\"{s}\""),
                     other => other.to_string(),
                 };
                 self.error(
@@ -1032,8 +1069,10 @@ impl<'a> Validator<'a> {
     }
 
     fn name(&mut self, name: &Spanned<String>, what: &str, flow: Option<&str>) -> bool {
-        let check = if what == "system" || what == "flow" {
+        let check = if what == "system" {
             names::check(&name.value)
+        } else if what == "flow" {
+            names::check_flow(&name.value)
         } else {
             names::check_service(&name.value)
         };
@@ -1041,16 +1080,12 @@ impl<'a> Validator<'a> {
             Ok(()) => true,
             Err(why) => {
                 let context = flow.map(|f| format!(" in flow `{f}`")).unwrap_or_default();
-                self.error(
+                let d = self.error(
                     format!("invalid {what} name `{}`{context}: {why}", name.value),
                     Some(yaml::pos(name.referenced)),
                     name.value.chars().count(),
-                )
-                .notes
-                .push(
-                    "names are lowercase ASCII letters, digits and '-', starting with a letter"
-                        .into(),
                 );
+                name_help(d, &name.value, what);
                 false
             }
         }
@@ -1144,6 +1179,11 @@ impl<'a> Validator<'a> {
         if !self.placed {
             self.any_name_or_topic_twice(&flows);
         }
+        self.identifier_collisions(&flows, declared);
+        if transports.contains(&Transport::Kafka) {
+            self.flows_named_like_producers(&flows);
+        }
+        self.dead_letter_collisions(&flows);
         flows
     }
 
@@ -1196,6 +1236,11 @@ impl<'a> Validator<'a> {
         declared: &[(String, Pos)],
     ) -> Option<Flow> {
         let errors_before = self.errors.len();
+        let unknown = self.unknown.flows.remove(&index);
+        self.unknown_keys::<RawFlow>(unknown, &|| match &raw.name {
+            Some(name) => format!(" in flow `{}`", name.value),
+            None => format!(" in flow #{}", index + 1),
+        });
         let Some(name) = raw.name else {
             self.error(format!("flow #{} has no `name`", index + 1), Some(start), 1)
                 .notes
@@ -1269,8 +1314,27 @@ impl<'a> Validator<'a> {
                 .keyword(v, "contract", here, Contract::parse, Contract::NAMES)
                 .unwrap_or(flow.contract);
         }
+        if let Some(v) = &raw.compatibility {
+            flow.compatibility = self
+                .keyword(
+                    v,
+                    "compatibility",
+                    here,
+                    Compatibility::parse,
+                    Compatibility::NAMES,
+                )
+                .unwrap_or(flow.compatibility);
+        }
         flow.latency_ms = self.positive(raw.latency_ms.as_ref(), "latency_ms", &flow_name);
-        flow.throughput = self.positive(raw.throughput.as_ref(), "throughput", &flow_name);
+        flow.throughput = self
+            .positive(raw.throughput.as_ref(), "throughput", &flow_name)
+            .and_then(|n| {
+                let at = raw.throughput.as_ref().map(|t| yaml::pos(t.referenced));
+                let why = format!(
+                    "messages per second; at {CONSUMER_RATE}/s per consumer that sizes a topic of {MAX_PARTITIONS} partitions, the most one topic gets"
+                );
+                self.at_most(n, MAX_THROUGHPUT, at, "throughput", &format!(" in flow `{flow_name}`"), &why)
+            });
         flow.payload_bytes = self.positive(raw.payload_bytes.as_ref(), "payload_bytes", &flow_name);
         flow.replay = raw.replay.is_some_and(|r| r.value);
         flow.per_item = raw.per_item.is_some_and(|r| r.value);
@@ -1310,22 +1374,22 @@ impl<'a> Validator<'a> {
                 Transport::parse,
                 Transport::NAMES,
             );
-            if let Some(t) = flow.transport {
-                if !transports.contains(&t) {
-                    let allowed: Vec<&str> = transports.iter().map(|t| t.as_str()).collect();
-                    self.error(
-                        format!(
-                            "flow `{flow_name}` pins transport `{t}`, which is not in `transports`"
-                        ),
-                        Some(yaml::pos(pinned.referenced)),
-                        pinned.value.len(),
-                    )
-                    .notes
-                    .push(format!(
-                        "accepted: {} (or add {t} to `transports`)",
-                        allowed.join(", ")
-                    ));
-                }
+            if let Some(t) = flow.transport
+                && !transports.contains(&t)
+            {
+                let allowed: Vec<&str> = transports.iter().map(|t| t.as_str()).collect();
+                self.error(
+                    format!(
+                        "flow `{flow_name}` pins transport `{t}`, which is not in `transports`"
+                    ),
+                    Some(yaml::pos(pinned.referenced)),
+                    pinned.value.len(),
+                )
+                .notes
+                .push(format!(
+                    "accepted: {} (or add {t} to `transports`)",
+                    allowed.join(", ")
+                ));
             }
         }
         self.binding(
@@ -1511,9 +1575,36 @@ impl<'a> Validator<'a> {
         out
     }
 
-    fn positive(&mut self, raw: Option<&Spanned<u64>>, field: &str, flow: &str) -> Option<u64> {
+    /// A figure of a flow: a whole number of at least 1. Read as any YAML
+    /// scalar, so that a wrong one (`fast`, `-5`, `1e309`) is reported with
+    /// its flow, beside the file's other problems, instead of stopping the
+    /// reading of the file.
+    fn positive(&mut self, raw: Option<&Spanned<Json>>, field: &str, flow: &str) -> Option<u64> {
         let raw = raw?;
-        if raw.value == 0 {
+        let Some(value) = raw.value.as_u64() else {
+            let at = yaml::pos(raw.referenced);
+            let (written, label) = match &raw.value {
+                // A quoted number: say so, pointing at all of it.
+                Json::String(s) if s.parse::<u64>().is_ok() && self.placed => (
+                    scalar_in(&self.lines, at),
+                    Some("a number in quotes is text: write it without them"),
+                ),
+                _ => (self.written(raw), None),
+            };
+            let mut d = self
+                .diagnostic(
+                    format!("invalid value `{written}` for `{field}` in flow `{flow}`"),
+                    at,
+                    written.chars().count(),
+                )
+                .accepted(&["a whole number, at least 1"]);
+            if let Some(label) = label {
+                d = d.label(label);
+            }
+            self.errors.push(d);
+            return None;
+        };
+        if value == 0 {
             self.error(
                 format!("`{field}` in flow `{flow}` must be at least 1"),
                 Some(yaml::pos(raw.referenced)),
@@ -1523,7 +1614,7 @@ impl<'a> Validator<'a> {
             .push(format!("leave `{field}` out if there is no figure for it"));
             return None;
         }
-        Some(raw.value)
+        Some(value)
     }
 
     /// A whole number of at least 1, given as any YAML scalar, so that a
@@ -1561,6 +1652,30 @@ impl<'a> Validator<'a> {
                 None
             }
         }
+    }
+
+    /// `value` if it is at most `max`; an error naming the cap otherwise.
+    fn at_most(
+        &mut self,
+        value: u64,
+        max: u64,
+        at: Option<Pos>,
+        field: &str,
+        context: &str,
+        why: &str,
+    ) -> Option<u64> {
+        if value <= max {
+            return Some(value);
+        }
+        let width = at.map_or(1, |p| scalar_in(&self.lines, p).chars().count());
+        self.error(
+            format!("`{field}`{context} is {value}, over the limit of {max}"),
+            at,
+            width,
+        )
+        .notes
+        .push(format!("accepted: a whole number from 1 to {max} ({why})"));
+        None
     }
 
     /// A service's availability: a fraction above 0 and at most 1.
@@ -1607,6 +1722,10 @@ impl<'a> Validator<'a> {
     /// A scalar as the user wrote it, for messages.
     fn written(&self, raw: &Spanned<Json>) -> String {
         match &raw.value {
+            // How the parser spells a non-finite float (`1e309` → `.inf`).
+            Json::String(s) if self.placed && matches!(s.as_str(), ".inf" | "-.inf" | ".nan") => {
+                scalar_in(&self.lines, yaml::pos(raw.referenced))
+            }
             Json::String(s) => s.clone(),
             Json::Number(_) | Json::Bool(_) => scalar_in(&self.lines, yaml::pos(raw.referenced)),
             other => other.to_string(),
@@ -1624,18 +1743,15 @@ impl<'a> Validator<'a> {
         }
         let at = Some(yaml::pos(service.referenced));
         if let Err(why) = names::check_service(&service.value) {
-            self.error(
+            let d = self.error(
                 format!(
                     "invalid service name `{}` in flow `{flow}`: {why}",
                     service.value
                 ),
                 at,
                 service.value.chars().count().max(1),
-            )
-            .notes
-            .push(
-                "names are lowercase ASCII letters, digits and '-', starting with a letter".into(),
             );
+            name_help(d, &service.value, "service");
             return false;
         }
         if declared.is_empty() || declared.iter().any(|(d, _)| *d == service.value) {
@@ -1667,7 +1783,7 @@ impl<'a> Validator<'a> {
 
     fn to(
         &mut self,
-        raw: Option<Spanned<Json>>,
+        raw: Option<Spanned<RawTo>>,
         flow: &str,
         name_at: Pos,
         declared: &[(String, Pos)],
@@ -1683,34 +1799,8 @@ impl<'a> Validator<'a> {
             return Vec::new();
         };
         let at = yaml::pos(raw.referenced);
-        let items: Vec<String> = match raw.value {
-            Json::String(s) => vec![s],
-            // Without positions the name as written cannot be read back:
-            // leave it to the full reading.
-            Json::Bool(_) | Json::Number(_) if !self.placed => {
-                self.error("`to` needs its source text".into(), None, 1);
-                return Vec::new();
-            }
-            // YAML reads a bare `y`, `no` or `1` as a bool or number; the
-            // user meant the name as written.
-            Json::Bool(_) | Json::Number(_) => vec![scalar_in(&self.lines, at)],
-            Json::Array(items) if items.iter().all(Json::is_string) => items
-                .into_iter()
-                .filter_map(|i| match i {
-                    Json::String(s) => Some(s),
-                    _ => None,
-                })
-                .collect(),
-            _ => {
-                self.error(
-                    format!("`to` in flow `{flow}` must be a service name or a list of them"),
-                    Some(at),
-                    1,
-                )
-                .notes
-                .push("for example `to: orders` or `to: [analytics, shipping]`".into());
-                return Vec::new();
-            }
+        let Some(items) = self.names_as_written(raw.value, at, flow) else {
+            return Vec::new();
         };
         if items.is_empty() {
             self.error(format!("`to` in flow `{flow}` is empty"), Some(at), 1)
@@ -1719,13 +1809,16 @@ impl<'a> Validator<'a> {
             return Vec::new();
         }
         let mut out: Vec<String> = Vec::new();
-        for item in items {
+        for (item, item_at) in items {
             // Positions inside the list are only needed for an error.
             if !out.contains(&item) && self.good_services.contains(&item) {
                 out.push(item);
                 continue;
             }
-            let item_at = locate_in_line(&self.lines, at, &item).unwrap_or(at);
+            let item_at = item_at
+                .filter(|p| *p != at)
+                .or_else(|| locate_in_line(&self.lines, at, &item))
+                .unwrap_or(at);
             let spanned = Spanned {
                 value: item.clone(),
                 referenced: raw.referenced,
@@ -1746,6 +1839,80 @@ impl<'a> Validator<'a> {
         out
     }
 
+    /// The names of `to` as the user wrote them, each with where it is
+    /// written when that is known; `None` after reporting why there are none.
+    fn names_as_written(
+        &mut self,
+        value: RawTo,
+        at: Pos,
+        flow: &str,
+    ) -> Option<Vec<(String, Option<Pos>)>> {
+        // Each name with where it is written, when that is known.
+        let mut named: Vec<(Json, Option<Pos>)> = match value {
+            RawTo::One(one) => vec![(one, Some(at))],
+            RawTo::List(items) => items
+                .into_iter()
+                .map(|i| {
+                    let item_at = self.placed.then(|| yaml::pos(i.referenced));
+                    (i.value, item_at)
+                })
+                .collect(),
+        };
+        if !self.placed {
+            // Without positions a name written as `off` or `1` cannot be read
+            // back: leave it to the full reading.
+            if named
+                .iter()
+                .any(|(n, _)| matches!(n, Json::Bool(_) | Json::Number(_)))
+            {
+                self.error("`to` needs its source text".into(), None, 1);
+                return None;
+            }
+            for (_, item_at) in &mut named {
+                *item_at = None;
+            }
+        }
+        let mut items: Vec<(String, Option<Pos>)> = Vec::with_capacity(named.len());
+        for (name, item_at) in named {
+            match name {
+                Json::String(s) => {
+                    // A quoted name: point inside the quotes, at the name.
+                    let item_at = item_at.map(|p| {
+                        let quoted = self
+                            .lines
+                            .get(p.line.saturating_sub(1))
+                            .and_then(|l| l.chars().nth(p.column.saturating_sub(1)));
+                        match quoted {
+                            Some('"' | '\'') => Pos {
+                                column: p.column + 1,
+                                ..p
+                            },
+                            _ => p,
+                        }
+                    });
+                    items.push((s, item_at));
+                }
+                // YAML reads a bare `y`, `off` or `1` as a bool or number; the
+                // user meant the name as written.
+                Json::Bool(_) | Json::Number(_) => {
+                    let item_at = item_at.unwrap_or(at);
+                    items.push((scalar_in(&self.lines, item_at), Some(item_at)));
+                }
+                _ => {
+                    self.error(
+                        format!("`to` in flow `{flow}` must be a service name or a list of them"),
+                        Some(item_at.unwrap_or(at)),
+                        1,
+                    )
+                    .notes
+                    .push("for example `to: orders` or `to: [analytics, shipping]`".into());
+                    return None;
+                }
+            }
+        }
+        Some(items)
+    }
+
     /// [`Self::service_ref`], pointing at an item inside a `to` list.
     fn service_ref_at(
         &mut self,
@@ -1764,6 +1931,33 @@ impl<'a> Validator<'a> {
         }
         ok
     }
+}
+
+/// What to do about a refused name: the rule, when it breaks the rule; a
+/// name that would not collide, when it only becomes a bad identifier.
+fn name_help(d: &mut Diagnostic, name: &str, what: &str) {
+    if names::check(name).is_err() {
+        d.notes.push(
+            "names are lowercase ASCII letters, digits and '-', starting with a letter".into(),
+        );
+        return;
+    }
+    let candidate = format!("{name}-{what}");
+    let fits = match what {
+        "flow" => names::check_flow(&candidate),
+        _ => names::check_service(&candidate),
+    };
+    if fits.is_ok() {
+        d.label = Some(format!("did you mean `{candidate}`?"));
+    }
+    let reserved = if what == "flow" {
+        ""
+    } else {
+        " names cargo or Windows reserve,"
+    };
+    d.notes.push(format!(
+        "accepted: any name but Rust keywords,{reserved} the crates the generated workspace depends on, and the names its code uses"
+    ));
 }
 
 /// Whether `text` is `<package>.<Service>/<Method>`.
@@ -1852,11 +2046,446 @@ fn scalar_in(lines: &[&str], at: Pos) -> String {
         })
 }
 
+impl Validator<'_> {
+    /// Where flow `name` starts, when positions are known.
+    fn flow_at(&self, name: &str) -> Option<Pos> {
+        self.map.flows.get(name).copied()
+    }
+
+    /// Names that differ in flows.yaml but become the same identifier in
+    /// the generated code (docs/flows-yaml.md, Names): two flows or two services with one type
+    /// name (`order1`, `order-1` → `Order1`). Uses the scaffold's own
+    /// conversions; identifiers (`order_1`, `order1`) differ whenever the
+    /// names do.
+    fn identifier_collisions(&mut self, flows: &[Flow], declared: &[(String, Pos)]) {
+        let mut types: HashMap<String, &str> = HashMap::with_capacity(flows.len());
+        for flow in flows {
+            let type_name = names::type_name(&flow.name);
+            match types.get(type_name.as_str()) {
+                Some(&first) if first != flow.name => {
+                    let at = self
+                        .flow_at(&flow.name)
+                        .and_then(|s| self.position_of_name(&flow.name, s));
+                    self.error(
+                        format!(
+                            "flows `{first}` and `{}` both become `{type_name}` in the generated code",
+                            flow.name
+                        ),
+                        at,
+                        flow.name.len(),
+                    )
+                    .notes
+                    .push("the generated code drops '-' from type names: rename one of the flows".into());
+                }
+                Some(_) => {}
+                None => {
+                    types.insert(type_name, &flow.name);
+                }
+            }
+        }
+        // Services in the order they are first named: declared ones, then
+        // the flows' in file order.
+        let mut services: Vec<(&str, Option<Pos>)> = declared
+            .iter()
+            .map(|(name, at)| (name.as_str(), Some(*at)))
+            .collect();
+        let mut seen: std::collections::HashSet<&str> = services.iter().map(|(n, _)| *n).collect();
+        for flow in flows {
+            for service in std::iter::once(&flow.from).chain(&flow.to) {
+                if seen.insert(service.as_str()) {
+                    let at = self
+                        .flow_at(&flow.name)
+                        .and_then(|start| locate_in_line(&self.lines, start, service));
+                    services.push((service.as_str(), at));
+                }
+            }
+        }
+        let mut service_types: HashMap<String, &str> = HashMap::with_capacity(services.len());
+        for &(service, at) in &services {
+            let type_name = names::type_name(service);
+            if let Some(first) = service_types.get(type_name.as_str()) {
+                self.error(
+                    format!(
+                        "services `{first}` and `{service}` both become `{type_name}Client` in the generated code"
+                    ),
+                    at,
+                    service.len(),
+                )
+                .notes
+                .push("the generated code drops '-' from type names: rename one of the services".into());
+            } else {
+                service_types.insert(type_name, service);
+            }
+        }
+    }
+
+    /// A flow that Kafka may carry, named like one of its receivers or like
+    /// a service that sends to one of them: the receiver's code imports the
+    /// flow's events module and uses its own and the producers' crates,
+    /// under one name. A flow pinned to REST or gRPC, or in a file whose
+    /// `transports` leave Kafka out, has no events module.
+    /// Identifiers of valid names are equal exactly when the names are, so
+    /// names are compared.
+    fn flows_named_like_producers(&mut self, flows: &[Flow]) {
+        let mut producers: HashMap<&str, std::collections::HashSet<&str>> = HashMap::new();
+        for flow in flows {
+            for receiver in &flow.to {
+                producers
+                    .entry(receiver.as_str())
+                    .or_default()
+                    .insert(flow.from.as_str());
+            }
+        }
+        for flow in flows {
+            if flow.transport.is_some_and(|t| t != Transport::Kafka) {
+                continue;
+            }
+            let Some(receiver) = flow.to.iter().find(|r| {
+                **r == flow.name
+                    || producers
+                        .get(r.as_str())
+                        .is_some_and(|p| p.contains(flow.name.as_str()))
+            }) else {
+                continue;
+            };
+            let whose = if *receiver == flow.name {
+                "its receiver".to_owned()
+            } else {
+                format!("service `{}`, which sends to `{receiver}`", flow.name)
+            };
+            let at = self
+                .flow_at(&flow.name)
+                .and_then(|s| self.position_of_name(&flow.name, s));
+            let d = self.error(
+                format!(
+                    "flow `{}` has the name of {whose}: the generated code of `{receiver}` cannot tell them apart",
+                    flow.name
+                ),
+                at,
+                flow.name.len(),
+            );
+            let candidate = format!("{}-flow", flow.name);
+            if names::check_flow(&candidate).is_ok() {
+                d.label = Some(format!("did you mean `{candidate}`?"));
+            }
+            d.notes.push(
+                "a Kafka flow's events module shares one namespace with the crates of its receivers and of the services sending to them; rename the flow (or pin it to rest or grpc)".into(),
+            );
+        }
+    }
+
+    /// A topic that is another flow's dead-letter topic (`<topic>.dlt`, which
+    /// the generated consumers create), as Kafka compares names ('.' and
+    /// '_' alike).
+    fn dead_letter_collisions(&mut self, flows: &[Flow]) {
+        let dead_letters: HashMap<String, &Flow> = flows
+            .iter()
+            .map(|f| {
+                (
+                    names::topic_key(&names::dead_letter_topic(f.topic_name())),
+                    f,
+                )
+            })
+            .collect();
+        for flow in flows {
+            let topic = flow.topic_name();
+            if let Some(other) = dead_letters.get(&names::topic_key(topic)) {
+                let at = self.flow_at(&flow.name);
+                self.error(
+                    format!(
+                        "topic `{topic}` of flow `{}` is the dead-letter topic of flow `{}`",
+                        flow.name, other.name
+                    ),
+                    at,
+                    1,
+                )
+                .notes
+                .push(format!(
+                    "the generated consumers of `{}` write poison messages to `{}`; choose another topic",
+                    other.topic_name(),
+                    names::dead_letter_topic(other.topic_name())
+                ));
+            }
+        }
+    }
+}
+
+/// `to` as written: one name, or a list with each item where it is written,
+/// so that an item YAML reads as a bool or number (`off`, `n`, `1`) can be
+/// read back as the name the user typed.
+#[derive(Debug)]
+enum RawTo {
+    One(Json),
+    List(Vec<Spanned<Json>>),
+}
+
+impl From<Json> for RawTo {
+    fn from(value: Json) -> RawTo {
+        match value {
+            Json::Array(items) => RawTo::List(items.into_iter().map(unplaced).collect()),
+            other => RawTo::One(other),
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for RawTo {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<RawTo, D::Error> {
+        struct ToVisitor;
+
+        impl<'de> serde::de::Visitor<'de> for ToVisitor {
+            type Value = RawTo;
+
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a service name or a list of them")
+            }
+
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(
+                self,
+                mut seq: A,
+            ) -> Result<RawTo, A::Error> {
+                let mut items = Vec::new();
+                while let Some(item) = seq.next_element()? {
+                    items.push(item);
+                }
+                Ok(RawTo::List(items))
+            }
+
+            fn visit_map<A: serde::de::MapAccess<'de>>(self, map: A) -> Result<RawTo, A::Error> {
+                let value = Json::deserialize(serde::de::value::MapAccessDeserializer::new(map))?;
+                Ok(RawTo::One(value))
+            }
+
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<RawTo, E> {
+                Ok(RawTo::One(Json::String(v.to_owned())))
+            }
+
+            fn visit_bool<E: serde::de::Error>(self, v: bool) -> Result<RawTo, E> {
+                Ok(RawTo::One(Json::Bool(v)))
+            }
+
+            fn visit_i64<E: serde::de::Error>(self, v: i64) -> Result<RawTo, E> {
+                Ok(RawTo::One(Json::from(v)))
+            }
+
+            fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<RawTo, E> {
+                Ok(RawTo::One(Json::from(v)))
+            }
+
+            fn visit_f64<E: serde::de::Error>(self, v: f64) -> Result<RawTo, E> {
+                Ok(RawTo::One(Json::from(v)))
+            }
+
+            fn visit_unit<E: serde::de::Error>(self) -> Result<RawTo, E> {
+                Ok(RawTo::One(Json::Null))
+            }
+        }
+
+        deserializer.deserialize_any(ToVisitor)
+    }
+}
+
+/// The field names serde reads for `T`, in declaration order: taken from
+/// the derived code itself, so they cannot drift from the types.
+fn field_names<T: serde::de::DeserializeOwned>() -> &'static [&'static str] {
+    use serde::de::{Error as _, Visitor};
+
+    struct Fields<'a>(&'a mut &'static [&'static str]);
+
+    impl<'de> serde::Deserializer<'de> for Fields<'_> {
+        type Error = serde::de::value::Error;
+
+        fn deserialize_any<V: Visitor<'de>>(self, _: V) -> Result<V::Value, Self::Error> {
+            Err(Self::Error::custom("only structs"))
+        }
+
+        fn deserialize_struct<V: Visitor<'de>>(
+            self,
+            _: &'static str,
+            fields: &'static [&'static str],
+            _: V,
+        ) -> Result<V::Value, Self::Error> {
+            *self.0 = fields;
+            Err(Self::Error::custom("fields read"))
+        }
+
+        serde::forward_to_deserialize_any! {
+            bool i8 i16 i32 i64 i128 u8 u16 u32 u64 u128 f32 f64 char str string
+            bytes byte_buf option unit unit_struct newtype_struct seq tuple
+            tuple_struct map enum identifier ignored_any
+        }
+    }
+
+    let mut fields: &'static [&'static str] = &[];
+    let _ = T::deserialize(Fields(&mut fields));
+    fields
+}
+
+/// The keys of a file, each where it is written, with what they hold when
+/// that is a mapping or a list: just enough to find keys no field takes.
+enum Keys {
+    Map(Vec<(Spanned<String>, Keys)>),
+    List(Vec<Keys>),
+    Other,
+}
+
+impl<'de> Deserialize<'de> for Keys {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Keys, D::Error> {
+        struct KeysVisitor;
+
+        // Every scalar holds no keys.
+        macro_rules! scalars {
+            ($($visit:ident: $t:ty),*) => {$(
+                fn $visit<E: serde::de::Error>(self, _: $t) -> Result<Keys, E> {
+                    Ok(Keys::Other)
+                }
+            )*};
+        }
+
+        impl<'de> serde::de::Visitor<'de> for KeysVisitor {
+            type Value = Keys;
+
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("any YAML value")
+            }
+
+            fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Keys, A::Error> {
+                let mut keys = Vec::new();
+                while let Some(key) = map.next_key::<Spanned<Json>>()? {
+                    let value = map.next_value::<Keys>()?;
+                    if let Json::String(name) = key.value {
+                        keys.push((Spanned::new(name, key.referenced, key.defined), value));
+                    }
+                }
+                Ok(Keys::Map(keys))
+            }
+
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<Keys, A::Error> {
+                let mut items = Vec::new();
+                while let Some(item) = seq.next_element()? {
+                    items.push(item);
+                }
+                Ok(Keys::List(items))
+            }
+
+            fn visit_some<D: serde::Deserializer<'de>>(self, d: D) -> Result<Keys, D::Error> {
+                Keys::deserialize(d)
+            }
+
+            fn visit_none<E: serde::de::Error>(self) -> Result<Keys, E> {
+                Ok(Keys::Other)
+            }
+
+            fn visit_unit<E: serde::de::Error>(self) -> Result<Keys, E> {
+                Ok(Keys::Other)
+            }
+
+            scalars!(visit_bool: bool, visit_i64: i64, visit_i128: i128, visit_u64: u64, visit_u128: u128, visit_f64: f64, visit_str: &str);
+        }
+
+        deserializer.deserialize_any(KeysVisitor)
+    }
+}
+
+/// Keys that no field of flows.yaml takes, by where they are: the top
+/// level, a declared service (by name) or a flow (by its index).
+#[derive(Default)]
+struct UnknownKeys {
+    top: Vec<Spanned<String>>,
+    services: HashMap<String, Vec<Spanned<String>>>,
+    flows: HashMap<usize, Vec<Spanned<String>>>,
+}
+
+impl UnknownKeys {
+    /// Reads the keys of `text` and keeps those no field takes. A file that
+    /// does not read as YAML has none here: its parse error says why.
+    fn of(text: &str) -> UnknownKeys {
+        let mut unknown = UnknownKeys::default();
+        let Ok(Keys::Map(top)) = yaml::parse::<Keys>("", text) else {
+            return unknown;
+        };
+        let unknown_in =
+            |keys: Vec<(Spanned<String>, Keys)>, known: &[&str]| -> Vec<Spanned<String>> {
+                keys.into_iter()
+                    .map(|(key, _)| key)
+                    .filter(|key| !known.contains(&key.value.as_str()))
+                    .collect()
+            };
+        let (file_keys, service_keys, flow_keys) = (
+            field_names::<RawFile>(),
+            field_names::<RawService>(),
+            field_names::<RawFlow>(),
+        );
+        for (key, value) in top {
+            match (key.value.as_str(), value) {
+                ("services", Keys::Map(services)) => {
+                    for (service, declared) in services {
+                        if let Keys::Map(keys) = declared {
+                            let keys = unknown_in(keys, service_keys);
+                            if !keys.is_empty() {
+                                unknown.services.insert(service.value, keys);
+                            }
+                        }
+                    }
+                }
+                ("flows", Keys::List(flows)) => {
+                    for (index, flow) in flows.into_iter().enumerate() {
+                        if let Keys::Map(keys) = flow {
+                            let keys = unknown_in(keys, flow_keys);
+                            if !keys.is_empty() {
+                                unknown.flows.insert(index, keys);
+                            }
+                        }
+                    }
+                }
+                (name, _) if !file_keys.contains(&name) => unknown.top.push(key),
+                _ => {}
+            }
+        }
+        unknown
+    }
+}
+
+impl Validator<'_> {
+    /// Reports each key in `keys` as unknown `context` (" in flow `x`"),
+    /// accepting the fields of `T`.
+    fn unknown_keys<T: serde::de::DeserializeOwned>(
+        &mut self,
+        keys: Option<Vec<Spanned<String>>>,
+        context: &dyn Fn() -> String,
+    ) {
+        let accepted = field_names::<T>();
+        for key in keys.unwrap_or_default() {
+            let d = self
+                .diagnostic(
+                    format!("unknown field `{}`{}", key.value, context()),
+                    yaml::pos(key.referenced),
+                    key.value.chars().count(),
+                )
+                .suggest(&key.value, accepted)
+                .accepted(accepted);
+            self.errors.push(d);
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     const FILE: &str = "version: 1\nservices:\n  orders:\n    availability: 0.9995\n    instances: 4\nflows:\n  - name: get-order\n    from: web\n    to: orders\n\n  - name: order-created\n    from: orders\n    to: shipping\n    retention_hours: 72\n    transport: kafka\n";
+
+    /// Asserts that `needles` appear in `shown`, in this order.
+    fn assert_in_order(shown: &str, needles: &[&str]) {
+        let order: Vec<usize> = needles
+            .iter()
+            .map(|needle| {
+                shown
+                    .find(needle)
+                    .unwrap_or_else(|| panic!("{needle} in {shown}"))
+            })
+            .collect();
+        assert!(order.is_sorted(), "{shown}");
+    }
 
     fn errors(text: &str) -> String {
         load_str("flows.yaml", text)
@@ -1963,6 +2592,69 @@ mod tests {
     }
 
     #[test]
+    fn yaml_1_1_words_in_a_to_list_are_the_names_written() {
+        let text = "version: 1\nflows:\n  - name: ask\n    from: a\n    to: [y, off, n, 1]\n  - name: block\n    from: a\n    to:\n      - no\n      - on\n";
+        let file = load_str("flows.yaml", &text.replace(", 1]", "]")).expect("loads");
+        assert_eq!(file.flows[0].to, ["y", "off", "n"]);
+        assert_eq!(file.flows[1].to, ["no", "on"]);
+        // `1` is read as written too, and refused as a name, pointing at it.
+        assert!(
+            errors(text).contains("invalid service name `1` in flow `ask`"),
+            "{}",
+            errors(text)
+        );
+        assert!(
+            errors(text).contains(" --> flows.yaml:5:21\n"),
+            "{}",
+            errors(text)
+        );
+    }
+
+    #[test]
+    fn unknown_fields_come_with_the_other_problems_of_their_flow() {
+        let text = "version: 1\nflows:\n  - name: a\n    from: x\n    to: y\n    colour: red\n    client: browzer\n  - name: b\n    from: x\n    to: y\n    size: 3\n";
+        let shown = errors(text);
+        assert_in_order(
+            &shown,
+            &[
+                "unknown field `colour` in flow `a`",
+                "unknown client `browzer`",
+                "unknown field `size` in flow `b`",
+            ],
+        );
+    }
+
+    #[test]
+    fn a_quoted_number_is_called_text() {
+        let text =
+            "version: 1\nflows:\n  - name: a\n    from: x\n    to: y\n    throughput: \"300\"\n";
+        assert!(
+            errors(text).contains("^^^^^ a number in quotes is text: write it without them"),
+            "{}",
+            errors(text)
+        );
+    }
+
+    #[test]
+    fn field_names_come_from_the_derived_code() {
+        assert_eq!(field_names::<RawFlow>(), FLOW_KEYS);
+        assert_eq!(field_names::<RawService>(), SERVICE_KEYS);
+        assert_eq!(
+            field_names::<RawFile>(),
+            [
+                "version",
+                "system",
+                "transports",
+                "services",
+                "flows",
+                "proto",
+                "proto_path",
+                "prefer"
+            ]
+        );
+    }
+
+    #[test]
     fn reads_availability_instances_and_retention() {
         let file = load_str("flows.yaml", FILE).expect("loads");
         assert_eq!(file.services["orders"].availability, Some(0.9995));
@@ -2017,19 +2709,14 @@ mod tests {
             .replace("instances: 4", "instances: many")
             .replace("retention_hours: 72", "retention_hours: 0");
         let shown = errors(&text);
-        let order: Vec<usize> = [
-            "availability `0`",
-            "`many` for `instances`",
-            "`retention_hours` in flow",
-        ]
-        .iter()
-        .map(|needle| {
-            shown
-                .find(needle)
-                .unwrap_or_else(|| panic!("{needle} in {shown}"))
-        })
-        .collect();
-        assert!(order.is_sorted(), "{shown}");
+        assert_in_order(
+            &shown,
+            &[
+                "availability `0`",
+                "`many` for `instances`",
+                "`retention_hours` in flow",
+            ],
+        );
     }
 
     #[test]

@@ -51,6 +51,14 @@ keywords! {
     Contract { Strict = "strict", Flexible = "flexible" }
 }
 
+keywords! {
+    /// How a Kafka topic's message may evolve, as a schema registry checks
+    /// it: backward = consumers on the new contract read the records
+    /// already in the topic; forward = consumers on the old contract read
+    /// new records; full = both; none = unchecked.
+    Compatibility { Backward = "backward", Forward = "forward", Full = "full", None = "none" }
+}
+
 /// The editor schema of a keyword is its closed list of spellings, taken
 /// from the same table the loader parses with, so the two cannot drift.
 macro_rules! keyword_schema {
@@ -86,12 +94,20 @@ keyword_schema!(
     Delivery,
     Ordering,
     Format,
-    Contract
+    Contract,
+    Compatibility
 );
 
 /// The availability of a service that does not declare one: "three nines",
 /// about 43 minutes of downtime a month, a common internal SLO.
 pub const DEFAULT_AVAILABILITY: f64 = 0.999;
+
+impl Compatibility {
+    /// Whether this is the default, `backward`.
+    pub fn is_default(&self) -> bool {
+        *self == Compatibility::Backward
+    }
+}
 
 impl Transport {
     /// Whether the caller waits for an answer on this transport.
@@ -237,6 +253,11 @@ pub struct Flow {
     /// first field ending in `_id` when left out.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub key: Option<String>,
+    /// How the flow's Kafka topic may evolve (`contract check`); backward
+    /// when left out. Left out of the JSON at its default, so records
+    /// fingerprinted before it existed (`adr`) keep their fingerprints.
+    #[serde(skip_serializing_if = "Compatibility::is_default")]
+    pub compatibility: Compatibility,
     /// The inbound flow of `from` this flow is made while serving: the
     /// calls one request really makes, for the system findings.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -273,6 +294,7 @@ impl Flow {
             rpc: None,
             message: None,
             key: None,
+            compatibility: Compatibility::Backward,
             during: None,
             per_item: false,
         }

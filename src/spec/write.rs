@@ -12,7 +12,8 @@ use std::borrow::Cow;
 use std::fmt::Write as _;
 
 use crate::spec::model::{
-    Client, Contract, Coupling, Delivery, Flow, FlowsFile, Format, Interaction, Ordering, Transport,
+    Client, Compatibility, Contract, Coupling, Delivery, Flow, FlowsFile, Format, Interaction,
+    Ordering, Transport,
 };
 
 /// The system name the loader gives a file without `system:`.
@@ -157,11 +158,16 @@ fn write_flow(out: &mut String, flow: &Flow) {
         ("rpc", &flow.rpc),
         ("message", &flow.message),
         ("key", &flow.key),
-        ("during", &flow.during),
     ] {
         if let Some(value) = value {
             field(key, &scalar(value));
         }
+    }
+    if flow.compatibility != Compatibility::Backward {
+        field("compatibility", flow.compatibility.as_str());
+    }
+    if let Some(during) = &flow.during {
+        field("during", &scalar(during));
     }
     if flow.per_item {
         field("per_item", "true");
@@ -326,6 +332,7 @@ mod tests {
         flow.payload_bytes = Some(512);
         flow.retention_hours = Some(72);
         flow.transport = Some(Transport::Kafka);
+        flow.compatibility = Compatibility::Full;
         let text = to_yaml(&file);
         assert!(text.contains("transports: [grpc, kafka]\n"), "{text}");
         let keys: Vec<&str> = text
@@ -354,7 +361,8 @@ mod tests {
                 "payload_bytes",
                 "topic",
                 "retention_hours",
-                "transport"
+                "transport",
+                "compatibility"
             ]
         );
         assert_eq!(round_trip(&file), file);

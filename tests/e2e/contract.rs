@@ -15,23 +15,25 @@ fn with_fixtures() -> Test {
 
 /// [`with_fixtures`], with the files under the folder `prefix`.
 fn fixtures_under(prefix: &str) -> Test {
-    fn copy(test: Test, from: &Path, prefix: &str) -> Test {
-        let mut entries: Vec<_> = std::fs::read_dir(from)
-            .expect("fixtures")
-            .map(|e| e.expect("entry").path())
-            .collect();
-        entries.sort();
-        entries.into_iter().fold(test, |test, path| {
-            let name = path.file_name().and_then(|n| n.to_str()).expect("name");
-            let to = format!("{prefix}{name}");
-            if path.is_dir() {
-                copy(test, &path, &format!("{to}/"))
-            } else {
-                test.file(&to, std::fs::read(&path).expect("fixture"))
-            }
-        })
-    }
     copy(Test::new(), &repo("tests/fixtures/contract"), prefix)
+}
+
+/// Copies every file under `from` into the test folder, under `prefix`.
+pub(crate) fn copy(test: Test, from: &Path, prefix: &str) -> Test {
+    let mut entries: Vec<_> = std::fs::read_dir(from)
+        .expect("fixtures")
+        .map(|e| e.expect("entry").path())
+        .collect();
+    entries.sort();
+    entries.into_iter().fold(test, |test, path| {
+        let name = path.file_name().and_then(|n| n.to_str()).expect("name");
+        let to = format!("{prefix}{name}");
+        if path.is_dir() {
+            copy(test, &path, &format!("{to}/"))
+        } else {
+            test.file(&to, std::fs::read(&path).expect("fixture"))
+        }
+    })
 }
 
 macro_rules! error_cases {
@@ -150,7 +152,7 @@ derived_cases! {
 
 /// The buf CLI: `BUF`, else `buf` on the PATH. Without it the lint test
 /// skips on a developer's machine, and fails in CI (`CI` set).
-fn buf() -> Option<String> {
+pub(crate) fn buf() -> Option<String> {
     let candidate = std::env::var("BUF").unwrap_or_else(|_| "buf".to_owned());
     let found = Command::new(&candidate)
         .arg("--version")

@@ -8,6 +8,7 @@ mod contract;
 mod diagrams;
 mod docs;
 mod errors;
+mod evolution;
 mod findings;
 mod generated;
 mod interactive;
