@@ -200,7 +200,7 @@ pub fn recommend_with(file: &FlowsFile, rules: &RuleSet, sizing: &Sizing) -> Rep
     let mut first_of: HashMap<(Facts, Option<Transport>), usize> = HashMap::new();
     let mut flows: Vec<Recommendation> = Vec::with_capacity(file.flows.len());
     for flow in &file.flows {
-        let facts = Facts::of(flow);
+        let facts = Facts::in_file(flow, file);
         let recommendation = match first_of.entry((facts, flow.transport)) {
             Entry::Occupied(first) => {
                 same_verdict(&flows[*first.get()], flow, &file.services, sizing)

@@ -5,7 +5,8 @@
 //! questions cost no allocation.
 
 use crate::spec::model::{
-    Client, Contract, Coupling, Delivery, Flow, Format, Interaction, Ordering,
+    Client, Contract, Coupling, Delivery, Flow, FlowsFile, Format, Interaction, Ordering,
+    Preference,
 };
 
 /// A flow field that a rule condition can name.
@@ -24,6 +25,12 @@ pub enum Field {
     PayloadBytes,
     /// How many services the flow goes to (the length of `to`).
     Receivers,
+    /// The team's stated default for a flow like this one (top-level
+    /// `prefer:`), `none` when it states none.
+    Prefer,
+    /// Whether a receiving service declares `exposed: true`: its API also
+    /// serves clients outside the organisation.
+    Exposed,
 }
 
 /// What kind of value a field holds, which decides the operators it takes.
@@ -61,6 +68,8 @@ impl Field {
         Field::Contract,
         Field::PayloadBytes,
         Field::Receivers,
+        Field::Prefer,
+        Field::Exposed,
     ];
 
     pub fn name(self) -> &'static str {
@@ -77,6 +86,8 @@ impl Field {
             Field::Contract => "contract",
             Field::PayloadBytes => "payload_bytes",
             Field::Receivers => "receivers",
+            Field::Prefer => "prefer",
+            Field::Exposed => "exposed",
         }
     }
 
@@ -97,10 +108,11 @@ impl Field {
             Field::Ordering => Kind::Keyword(Ordering::NAMES),
             Field::Format => Kind::Keyword(Format::NAMES),
             Field::Contract => Kind::Keyword(Contract::NAMES),
+            Field::Prefer => Kind::Keyword(Preference::NAMES),
             Field::LatencyMs | Field::Throughput | Field::PayloadBytes | Field::Receivers => {
                 Kind::Number
             }
-            Field::Replay => Kind::Bool,
+            Field::Replay | Field::Exposed => Kind::Bool,
         }
     }
 }
@@ -120,6 +132,8 @@ pub struct Facts {
     pub contract: Contract,
     pub payload_bytes: Option<u64>,
     pub receivers: u64,
+    pub prefer: Preference,
+    pub exposed: bool,
 }
 
 impl Facts {
@@ -137,6 +151,22 @@ impl Facts {
             contract: flow.contract,
             payload_bytes: flow.payload_bytes,
             receivers: flow.to.len() as u64,
+            prefer: Preference::None,
+            exposed: false,
+        }
+    }
+
+    /// The facts of `flow` within `file`, which adds what the file says
+    /// around the flow: the team's preference for it, and whether a
+    /// receiver is exposed to outside clients.
+    pub fn in_file(flow: &Flow, file: &FlowsFile) -> Facts {
+        Facts {
+            prefer: file.prefer.for_flow(flow),
+            exposed: flow
+                .to
+                .iter()
+                .any(|to| file.services.get(to).is_some_and(|s| s.exposed)),
+            ..Facts::of(flow)
         }
     }
 
@@ -160,6 +190,8 @@ impl Facts {
             Field::Contract => Value::Keyword(self.contract.index()),
             Field::PayloadBytes => Value::Number(self.payload_bytes),
             Field::Receivers => Value::Number(Some(self.receivers)),
+            Field::Prefer => Value::Keyword(self.prefer.index()),
+            Field::Exposed => Value::Bool(self.exposed),
         }
     }
 
@@ -181,6 +213,8 @@ impl Facts {
             (Field::Ordering, Value::Keyword(i)) => pick(Ordering::ALL, i, &mut self.ordering),
             (Field::Format, Value::Keyword(i)) => pick(Format::ALL, i, &mut self.format),
             (Field::Contract, Value::Keyword(i)) => pick(Contract::ALL, i, &mut self.contract),
+            (Field::Prefer, Value::Keyword(i)) => pick(Preference::ALL, i, &mut self.prefer),
+            (Field::Exposed, Value::Bool(b)) => self.exposed = b,
             (Field::LatencyMs, Value::Number(n)) => self.latency_ms = n,
             (Field::Throughput, Value::Number(n)) => self.throughput = n,
             (Field::PayloadBytes, Value::Number(n)) => self.payload_bytes = n,

@@ -5,7 +5,18 @@
 //! most incidents come from how calls compose, not from one call. Each check
 //! below is a pure function over the graph whose nodes are services and whose
 //! edges are flows carried by a synchronous transport (REST or gRPC: the
-//! caller waits). Kafka flows are asynchronous and break chains.
+//! caller waits). Kafka flows are asynchronous and break chains; so does an
+//! `event` carried over HTTP (a webhook): the sender hands it over and moves
+//! on, it does not wait on the receiver's work. A flow from a service to
+//! itself is a call to its own other instances, not an edge of the graph
+//! (`self-call`).
+//!
+//! A flow may say which inbound request its caller makes it while serving
+//! (`during`) and whether it is made once per item of a list (`per_item`):
+//! that is the real call shape, what one request costs. Calls that say
+//! nothing belong to the caller's only inbound synchronous request when it
+//! has exactly one, and to no known request otherwise: calls made from
+//! different endpoints never add up.
 //!
 //! Chains are measured on the graph with the edges inside a cycle left out
 //! (cycles get their own finding), which makes it acyclic, so every chain
@@ -35,9 +46,13 @@ pub const AVAILABILITY_TARGET: f64 = 0.995;
 /// A service this many other services call synchronously is a single point
 /// of failure.
 pub const SPOF_CALLERS: usize = 3;
-/// A service that calls this many others synchronously for each request it
-/// serves turns every request into N+1 calls.
+/// One request that waits on this many services synchronously is a fan-out
+/// worth knowing about.
 pub const FAN_OUT: usize = 3;
+/// A caller that calls a service once per item of a list weighs this many
+/// callers for `single-point-of-failure`: a page lists several items, so it
+/// makes at least as many calls per request as that many callers would.
+pub const PER_ITEM_WEIGHT: usize = 3;
 
 /// One system-level problem, with the flows involved and the way out.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -68,6 +83,10 @@ pub fn findings(file: &FlowsFile, recommendations: &[Recommendation]) -> Vec<Fin
     out.extend(chain_availability(&graph, &chains));
     out.extend(single_points_of_failure(&graph));
     out.extend(n_plus_one(&graph));
+    let requests = Request::all(&graph);
+    out.extend(fan_outs(&graph, &requests));
+    out.extend(request_availability(&graph, &chains, &requests));
+    out.extend(self_calls(&graph));
     // Each check knows the flows (as indices) behind its findings, so the
     // position of the first one costs nothing here; looking the names up
     // again would hash every flow of every finding. (Flow names are unique,
@@ -108,6 +127,12 @@ struct Graph<'a> {
     latency: Vec<u64>,
     /// Per flow, its budget when given.
     budget: Vec<Option<u64>>,
+    /// Per flow, whether it is made once per item of a list.
+    per_item: Vec<bool>,
+    /// Per flow, the inbound flow (index) it is made while serving.
+    during: Vec<Option<usize>>,
+    /// Synchronous flows from a service to itself: (service, flow).
+    self_calls: Vec<(usize, usize)>,
 }
 
 impl<'a> Graph<'a> {
@@ -117,8 +142,10 @@ impl<'a> Graph<'a> {
         let availability = file.services.values().map(Service::availability).collect();
         let mut out = vec![Vec::new(); names.len()];
         let mut flows = Vec::with_capacity(file.flows.len());
+        let mut self_calls = Vec::new();
         for (i, (flow, rec)) in file.flows.iter().zip(recommendations).enumerate() {
-            let sync = rec.transport.is_synchronous();
+            // A webhook (an event over HTTP) is handed over, not waited on.
+            let sync = rec.transport.is_synchronous() && flow.interaction != Interaction::Event;
             flows.push((flow.name.as_str(), flow.interaction, sync));
             let Some(&from) = index.get(flow.from.as_str()) else {
                 continue;
@@ -127,11 +154,27 @@ impl<'a> Graph<'a> {
                 continue;
             }
             for to in &flow.to {
-                if let Some(&to) = index.get(to.as_str()) {
-                    out[from].push(Hop { flow: i, to });
+                match index.get(to.as_str()) {
+                    Some(&to) if to == from => self_calls.push((from, i)),
+                    Some(&to) => out[from].push(Hop { flow: i, to }),
+                    None => {}
                 }
             }
         }
+        let during = if file.flows.iter().any(|f| f.during.is_some()) {
+            let by_name: HashMap<&str, usize> = file
+                .flows
+                .iter()
+                .enumerate()
+                .map(|(i, f)| (f.name.as_str(), i))
+                .collect();
+            file.flows
+                .iter()
+                .map(|f| f.during.as_deref().and_then(|d| by_name.get(d).copied()))
+                .collect()
+        } else {
+            vec![None; file.flows.len()]
+        };
         Graph {
             names,
             availability,
@@ -143,6 +186,9 @@ impl<'a> Graph<'a> {
                 .map(|f| f.latency_ms.unwrap_or(0))
                 .collect(),
             budget: file.flows.iter().map(|f| f.latency_ms).collect(),
+            per_item: file.flows.iter().map(|f| f.per_item).collect(),
+            during,
+            self_calls,
         }
     }
 
@@ -318,10 +364,9 @@ fn sync_cycles(graph: &Graph, chains: &Chains) -> Vec<Placed> {
         members.entry(*c).or_default().push(v);
     }
     let mut out = Vec::new();
-    let mut cycles: Vec<Vec<usize>> = members
-        .into_values()
-        .filter(|m| m.len() > 1 || graph.out[m[0]].iter().any(|h| h.to == m[0]))
-        .collect();
+    // Self-calls are not in the graph (`self-call`): a cycle needs two
+    // services.
+    let mut cycles: Vec<Vec<usize>> = members.into_values().filter(|m| m.len() > 1).collect();
     cycles.sort();
     for nodes in cycles {
         let component = chains.component[nodes[0]];
@@ -566,28 +611,36 @@ fn chain_availability(graph: &Graph, chains: &Chains) -> Vec<Placed> {
 /// `single-point-of-failure` (warning).
 ///
 /// **What it does.** Finds services that [`SPOF_CALLERS`] or more other
-/// services call synchronously.
+/// services call synchronously, each distinct caller counted once, and a
+/// caller that calls once per item of a list counted [`PER_ITEM_WEIGHT`]
+/// times: what matters is the calls each request makes.
 ///
 /// **Why.** When such a service is slow or down, every caller is too; its
-/// bad deploy is everyone's outage.
+/// bad deploy is everyone's outage. A service called for every product on
+/// a page is on that page's path as many times as products are shown.
 ///
 /// **Example.** `storefront`, `checkout` and `admin` all call `orders` with
-/// REST.
+/// REST; or `catalog` calls `pricing` once per product it lists.
 ///
 /// **Fix.** Redundancy with health checks, timeouts and circuit breakers in
 /// the callers, or event-fed copies of the data callers read.
 fn single_points_of_failure(graph: &Graph) -> Vec<Placed> {
     let mut callers: Vec<BTreeSet<usize>> = vec![BTreeSet::new(); graph.names.len()];
+    let mut per_item: Vec<BTreeSet<usize>> = vec![BTreeSet::new(); graph.names.len()];
     let mut flows: Vec<Vec<usize>> = vec![Vec::new(); graph.names.len()];
     for (from, hops) in graph.out.iter().enumerate() {
-        for hop in hops.iter().filter(|h| h.to != from) {
+        for hop in hops {
             callers[hop.to].insert(from);
+            if graph.per_item[hop.flow] {
+                per_item[hop.to].insert(from);
+            }
             flows[hop.to].push(hop.flow);
         }
     }
     let mut out = Vec::new();
     for (v, set) in callers.iter().enumerate() {
-        if set.len() < SPOF_CALLERS {
+        let weight = set.len() + per_item[v].len() * (PER_ITEM_WEIGHT - 1);
+        if weight < SPOF_CALLERS {
             continue;
         }
         let names = quoted_list(set.iter().map(|&c| graph.names[c]));
@@ -595,13 +648,26 @@ fn single_points_of_failure(graph: &Graph) -> Vec<Placed> {
         involved.sort_unstable();
         involved.dedup();
         let service = graph.names[v];
+        let plural = if set.len() == 1 { "" } else { "s" };
+        let per_item_note = if per_item[v].is_empty() {
+            String::new()
+        } else {
+            let verb = if per_item[v].len() == 1 {
+                "calls"
+            } else {
+                "call"
+            };
+            format!(
+                "; {} {verb} it once per item of a list, so one request calls it many times",
+                quoted_list(per_item[v].iter().map(|&c| graph.names[c]))
+            )
+        };
         out.push((first(involved.first().copied()), Finding {
             id: "single-point-of-failure",
             severity: Severity::Warning,
             text: format!(
-                "`{service}` is called synchronously by {} services ({}): when it is slow or down, so are they.",
+                "`{service}` is called synchronously by {} service{plural} ({names}){per_item_note}: when it is slow or down, so are they.",
                 set.len(),
-                names
             ),
             flows: involved.iter().map(|&f| graph.flows[f].0.to_owned()).collect(),
             services: std::iter::once(service.to_owned())
@@ -617,79 +683,269 @@ fn single_points_of_failure(graph: &Graph) -> Vec<Placed> {
 
 /// `n-plus-one` (warning).
 ///
-/// **What it does.** Finds services that answer a synchronous
-/// request-response flow and, to do so, call [`FAN_OUT`] or more other
-/// services synchronously.
+/// **What it does.** Finds synchronous flows made once per item of a list
+/// (`per_item: true`), one finding per flow.
 ///
-/// **Why.** One request in becomes N+1 calls out: load on the services
-/// below multiplies with every caller, latency is the slowest of them, and
-/// one slow dependency stalls every request.
+/// **Why.** A list of N items becomes N+1 calls: load on the service below
+/// grows with the length of every list, and the request waits on all of
+/// them.
 ///
-/// **Example.** `storefront` asks `catalog` for a page with REST, and
-/// `catalog` calls `pricing`, `stock` and `reviews` for it.
+/// **Example.** `catalog` serves `list-products` and calls `pricing` for
+/// each product on the page.
 ///
 /// **Fix.** Bulk endpoints, batching, caching, or a read model fed by events.
 fn n_plus_one(graph: &Graph) -> Vec<Placed> {
-    let mut incoming: Vec<Vec<usize>> = vec![Vec::new(); graph.names.len()];
-    for (from, hops) in graph.out.iter().enumerate() {
-        for hop in hops.iter().filter(|h| h.to != from) {
-            if graph.flows[hop.flow].1 == Interaction::RequestResponse {
-                incoming[hop.to].push(hop.flow);
+    let mut out = Vec::new();
+    for (v, hops) in graph.out.iter().enumerate() {
+        for receivers in hops.chunk_by(|a, b| a.flow == b.flow) {
+            let flow = receivers[0].flow;
+            if !graph.per_item[flow] {
+                continue;
             }
+            let service = graph.names[v];
+            let name = graph.flows[flow].0;
+            let called = quoted_list(receivers.iter().map(|h| graph.names[h.to]));
+            let serving = graph.during[flow].map_or(String::new(), |r| {
+                format!(" while serving `{}`", graph.flows[r].0)
+            });
+            let mut flows: Vec<usize> = graph.during[flow].into_iter().collect();
+            flows.push(flow);
+            out.push((first(flows.iter().copied()), Finding {
+                id: "n-plus-one",
+                severity: Severity::Warning,
+                text: format!(
+                    "`{service}` calls {called} once per item of a list (`{name}`){serving}: a list of N items becomes N+1 synchronous calls, so load grows with every list and the request waits on all of them."
+                ),
+                flows: flows.iter().map(|&f| graph.flows[f].0.to_owned()).collect(),
+                services: std::iter::once(service.to_owned())
+                    .chain(receivers.iter().map(|h| graph.names[h.to].to_owned()))
+                    .collect(),
+                fix: format!(
+                    "Let `{service}` ask once for the whole list: a bulk or batch endpoint, a cache, or a read model fed by the other services' events on Kafka."
+                ),
+            }));
         }
     }
+    out
+}
+
+/// One inbound synchronous request a service serves, and the synchronous
+/// calls it makes while serving it.
+struct Request {
+    service: usize,
+    /// The inbound request-response flow.
+    flow: usize,
+    /// The calls made while serving it, in file order.
+    calls: Vec<Hop>,
+}
+
+impl Request {
+    /// Every request with the calls made while serving it: those whose
+    /// `during` names it, and, when it is the service's only inbound
+    /// synchronous request, those that name none.
+    fn all(graph: &Graph) -> Vec<Request> {
+        // A flow names each receiver once, so each (flow, receiver) pair
+        // is one hop: no inbound request is listed twice.
+        let mut inbound: Vec<Vec<usize>> = vec![Vec::new(); graph.names.len()];
+        for hops in &graph.out {
+            for hop in hops {
+                if graph.flows[hop.flow].1 == Interaction::RequestResponse {
+                    inbound[hop.to].push(hop.flow);
+                }
+            }
+        }
+        let mut out = Vec::new();
+        for (v, requests) in inbound.iter().enumerate() {
+            if requests.is_empty() {
+                continue;
+            }
+            // One pass over the service's calls, bucketed by the request
+            // they name, so a busy service costs its calls plus its
+            // requests, not their product.
+            let mut during: HashMap<usize, Vec<Hop>> = HashMap::new();
+            let mut unnamed = Vec::new();
+            for hop in &graph.out[v] {
+                match graph.during[hop.flow] {
+                    Some(r) => during.entry(r).or_default().push(*hop),
+                    None => unnamed.push(*hop),
+                }
+            }
+            let only = requests.len() == 1;
+            for &flow in requests {
+                let mut calls = during.remove(&flow).unwrap_or_default();
+                if only {
+                    calls.extend(unnamed.iter().copied());
+                    calls.sort_by_key(|h| h.flow);
+                }
+                if !calls.is_empty() {
+                    out.push(Request {
+                        service: v,
+                        flow,
+                        calls,
+                    });
+                }
+            }
+        }
+        out
+    }
+
+    /// The distinct services the request waits on, sorted.
+    fn targets(&self) -> BTreeSet<usize> {
+        self.calls.iter().map(|h| h.to).collect()
+    }
+
+    /// The request, then its calls, as flow indices in file order.
+    fn flows(&self) -> Vec<usize> {
+        let mut calls: Vec<usize> = self.calls.iter().map(|h| h.flow).collect();
+        calls.dedup();
+        std::iter::once(self.flow).chain(calls).collect()
+    }
+
+    /// `` `catalog` (`catalog-page`) ``.
+    fn named(&self, graph: &Graph) -> String {
+        format!(
+            "`{}` (`{}`)",
+            graph.names[self.service], graph.flows[self.flow].0
+        )
+    }
+}
+
+/// `sync-fan-out` (info).
+///
+/// **What it does.** Finds requests during which the service that serves
+/// them calls [`FAN_OUT`] or more other services synchronously.
+///
+/// **Why.** The request waits on all of them: its latency is at least the
+/// slowest one's (their sum if made in sequence), and each one's outage or
+/// slow deploy is its own. Often fine, so worth knowing, not failing.
+///
+/// **Example.** `checkout` serves `place-order` and calls `cart`,
+/// `payments` and `shipping`.
+///
+/// **Fix.** Parallel calls under one deadline, fallbacks for what the
+/// answer can do without, work after the answer moved onto Kafka.
+fn fan_outs(graph: &Graph, requests: &[Request]) -> Vec<Placed> {
+    requests
+        .iter()
+        .filter(|r| r.targets().len() >= FAN_OUT)
+        .map(|r| {
+            let targets = r.targets();
+            let flows = r.flows();
+            (first(flows.iter().copied()), Finding {
+                id: "sync-fan-out",
+                severity: Severity::Info,
+                text: format!(
+                    "One request to {} waits on synchronous calls to {} services ({}): it is as slow as the slowest of them (their sum, made in sequence) and fails when any of them does.",
+                    r.named(graph),
+                    targets.len(),
+                    quoted_list(targets.iter().map(|&t| graph.names[t]))
+                ),
+                flows: flows.iter().map(|&f| graph.flows[f].0.to_owned()).collect(),
+                services: std::iter::once(graph.names[r.service].to_owned())
+                    .chain(targets.iter().map(|&t| graph.names[t].to_owned()))
+                    .collect(),
+                fix: "Make the calls in parallel under one deadline, give the ones the answer can do without a fallback (a cached or default answer), and move work that can happen after the answer onto Kafka.".to_owned(),
+            })
+        })
+        .collect()
+}
+
+/// `request-availability` (warning).
+///
+/// **What it does.** For a request during which its service waits on two
+/// or more services, multiplies the availability of each of them and of
+/// the weakest synchronous chain below each, and reports requests below
+/// [`AVAILABILITY_TARGET`] although each of those alone is above it (a
+/// weak one alone is a `chain-availability` finding).
+///
+/// **Why.** An orchestrator that waits on several services in one request
+/// is up only when all of them are, not only the weakest chain: six calls
+/// at 99.9% each leave 99.4%.
+///
+/// **Example.** `checkout` serves `place-order` and calls `cart`,
+/// `currency`, `payments`, `shipping`, `email` and `products`.
+///
+/// **Fix.** Fallbacks for the calls the answer can do without, work after
+/// the answer moved onto Kafka, real figures under `services:`.
+fn request_availability(graph: &Graph, chains: &Chains, requests: &[Request]) -> Vec<Placed> {
     let mut out = Vec::new();
-    for (v, requests) in incoming.iter_mut().enumerate() {
-        let targets: BTreeSet<usize> = graph.out[v]
-            .iter()
-            .map(|h| h.to)
-            .filter(|&t| t != v)
-            .collect();
-        if requests.is_empty() || targets.len() < FAN_OUT {
+    for r in requests {
+        let targets = r.targets();
+        if targets.len() < 2 {
             continue;
         }
-        requests.sort_unstable();
-        requests.dedup();
-        let mut outgoing: Vec<usize> = graph.out[v]
+        let each: Vec<f64> = targets
             .iter()
-            .filter(|h| h.to != v)
-            .map(|h| h.flow)
+            .map(|&t| graph.availability[t] * chains.weakest[t].0)
             .collect();
-        outgoing.sort_unstable();
-        outgoing.dedup();
-        let service = graph.names[v];
-        // Written straight into the text: a busy service answers thousands
-        // of flows, and a string per name would only be joined and dropped.
-        let asked = quoted_list(requests.iter().map(|&f| graph.flows[f].0));
-        let called = quoted_list(targets.iter().map(|&t| graph.names[t]));
-        let first = first(
-            requests
-                .first()
-                .copied()
-                .into_iter()
-                .chain(outgoing.first().copied()),
-        );
-        out.push((first, Finding {
-            id: "n-plus-one",
+        let product: f64 = each.iter().product();
+        // A callee whose own chain is below the target already makes a
+        // `chain-availability` finding; this one is about what only the
+        // combination shows.
+        if product >= AVAILABILITY_TARGET || each.iter().any(|&a| a < AVAILABILITY_TARGET) {
+            continue;
+        }
+        let factors: Vec<String> = each.iter().map(|&a| percent(a)).collect();
+        let flows = r.flows();
+        out.push((first(flows.iter().copied()), Finding {
+            id: "request-availability",
             severity: Severity::Warning,
             text: format!(
-                "Every request to `{service}` ({asked}) becomes synchronous calls to {} more services ({called}): N+1 calls that multiply load and add up latency.",
+                "One request to {} waits on {} services ({}), so it is up only when all of them are: {} = {}, below the {} target (about {} down a month).",
+                r.named(graph),
                 targets.len(),
+                quoted_list(targets.iter().map(|&t| graph.names[t])),
+                factors.join(" × "),
+                percent(product),
+                percent(AVAILABILITY_TARGET),
+                downtime(product)
             ),
-            flows: requests
-                .iter()
-                .chain(&outgoing)
-                .map(|&f| graph.flows[f].0.to_owned())
-                .collect(),
-            services: std::iter::once(service.to_owned())
+            flows: flows.iter().map(|&f| graph.flows[f].0.to_owned()).collect(),
+            services: std::iter::once(graph.names[r.service].to_owned())
                 .chain(targets.iter().map(|&t| graph.names[t].to_owned()))
                 .collect(),
-            fix: format!(
-                "Let `{service}` get what it needs in fewer calls: bulk or batch endpoints, a cache, or a read model fed by the other services' events on Kafka."
-            ),
+            fix: "Give the calls the answer can do without a fallback (a timeout, a circuit breaker, a cached or default answer) so their outage is not the request's, move work that can happen after the answer onto Kafka, and declare real figures under `services:` with `availability:`.".to_owned(),
         }));
     }
     out
+}
+
+/// `self-call` (info).
+///
+/// **What it does.** Reports synchronous flows from a service to itself.
+///
+/// **Why.** Not a cycle between services: a call to the service's own
+/// other instances (forwarding to the owner of a shard or a session). Each
+/// such call holds a request slot on one instance while it waits on
+/// another, so under load instances can exhaust each other, and a request
+/// forwarded again can circle.
+///
+/// **Example.** `cart` forwards a request to the instance that owns the
+/// cart.
+///
+/// **Fix.** Forward at most once (a hop header), a deadline shorter than
+/// the caller's, and capacity kept apart for forwarded calls.
+fn self_calls(graph: &Graph) -> Vec<Placed> {
+    graph
+        .self_calls
+        .iter()
+        .map(|&(v, flow)| {
+            let service = graph.names[v];
+            let name = graph.flows[flow].0;
+            (flow, Finding {
+                id: "self-call",
+                severity: Severity::Info,
+                text: format!(
+                    "`{service}` calls itself synchronously (`{name}`): not a cycle between services but a call to its own other instances; each holds a request slot while it waits on another, so under load they can exhaust each other."
+                ),
+                flows: vec![name.to_owned()],
+                services: vec![service.to_owned()],
+                fix: format!(
+                    "Let `{service}` forward a request at most once (a hop header the receiver checks), with a deadline shorter than the caller's, and keep capacity apart for forwarded calls so they never queue behind the calls waiting on them."
+                ),
+            })
+        })
+        .collect()
 }
 
 /// `` `a`, `b`, `c` ``.
@@ -769,9 +1025,88 @@ mod tests {
     }
 
     #[test]
-    fn a_service_calling_itself_is_a_cycle() {
-        let yaml = format!("version: 1\nflows:\n{}", flow("recurse", "a", "a", ""));
-        assert_eq!(ids(&findings_of(&yaml)), ["sync-cycle"]);
+    fn a_service_calling_itself_is_a_self_call_not_a_cycle() {
+        let yaml = format!("version: 1\nflows:\n{}", flow("forward", "a", "a", ""));
+        let found = findings_of(&yaml);
+        assert_eq!(ids(&found), ["self-call"]);
+        assert_eq!(found[0].severity, Severity::Info);
+        assert!(found[0].text.contains("not a cycle"), "{}", found[0].text);
+    }
+
+    #[test]
+    fn a_webhook_back_is_not_a_waiting_hop() {
+        // b announces an event to a over HTTP: a hand-over, not a wait.
+        let yaml = format!(
+            "version: 1\nflows:\n{}{}",
+            flow("ask", "a", "b", ""),
+            flow("notify", "b", "a", "    interaction: event\n")
+        );
+        assert!(findings_of(&yaml).is_empty());
+    }
+
+    #[test]
+    fn calls_from_different_endpoints_are_no_fan_out() {
+        // b serves two requests, and each makes its own calls.
+        let yaml = format!(
+            "version: 1\nflows:\n{}{}{}{}{}",
+            flow("one", "a", "b", ""),
+            flow("two", "a", "b", ""),
+            flow("c1", "b", "c", "    during: one\n"),
+            flow("d1", "b", "d", "    during: one\n"),
+            flow("e2", "b", "e", "    during: two\n")
+        );
+        assert!(findings_of(&yaml).is_empty());
+    }
+
+    #[test]
+    fn one_request_calling_three_services_is_a_fan_out_not_n_plus_one() {
+        let yaml = format!(
+            "version: 1\nflows:\n{}{}{}{}",
+            flow("page", "a", "b", ""),
+            flow("c1", "b", "c", ""),
+            flow("d1", "b", "d", ""),
+            flow("e1", "b", "e", "")
+        );
+        let found = findings_of(&yaml);
+        assert_eq!(ids(&found), ["sync-fan-out"]);
+        assert_eq!(found[0].severity, Severity::Info);
+        assert_eq!(found[0].flows, ["page", "c1", "d1", "e1"]);
+    }
+
+    #[test]
+    fn a_per_item_call_is_n_plus_one_and_weighs_as_three_callers() {
+        let yaml = format!(
+            "version: 1\nflows:\n{}{}",
+            flow("list", "a", "b", ""),
+            flow("price", "b", "c", "    during: list\n    per_item: true\n")
+        );
+        let found = findings_of(&yaml);
+        assert_eq!(ids(&found), ["n-plus-one", "single-point-of-failure"]);
+        assert_eq!(found[0].flows, ["list", "price"]);
+        assert!(
+            found[0].text.contains("while serving `list`"),
+            "{}",
+            found[0].text
+        );
+        assert!(found[1].text.contains("once per item"), "{}", found[1].text);
+    }
+
+    #[test]
+    fn an_orchestrator_gets_the_availability_of_everything_it_waits_on() {
+        // Six calls at the default 99.9% in one request: 99.4%.
+        let mut yaml = format!(
+            "version: 1\nflows:\n{}",
+            flow("place", "web", "checkout", "")
+        );
+        for s in ["s1", "s2", "s3", "s4", "s5", "s6"] {
+            yaml.push_str(&flow(&format!("call-{s}"), "checkout", s, ""));
+        }
+        let found = findings_of(&yaml);
+        assert_eq!(ids(&found), ["request-availability", "sync-fan-out"]);
+        assert!(found[0].text.contains("= 99.401%"), "{}", found[0].text);
+        // Five stay above the 99.5% target.
+        let five = yaml.replace(&flow("call-s6", "checkout", "s6", ""), "");
+        assert_eq!(ids(&findings_of(&five)), ["sync-fan-out"]);
     }
 
     #[test]

@@ -1,6 +1,8 @@
 //! The questions about figures that matter only for some transports: how
 //! long Kafka keeps a flow's messages, how available a service that others
-//! wait on is, and how many copies of a consuming service run in parallel.
+//! wait on is, how many copies of a consuming service run in parallel, and
+//! whether outsiders also call a service its own services call directly
+//! (`exposed`, which favours REST for them).
 //!
 //! They are asked once the recommendation is known, so a person is asked
 //! only what bears on it: retention for a flow Kafka carries, availability
@@ -63,6 +65,17 @@ pub fn instances(
                 })
                 .transpose()
         },
+    )
+}
+
+/// Asks whether clients outside the organisation consume `name`'s API.
+pub fn exposed(p: &mut dyn Prompter, name: &str, service: &Service) -> Result<bool, Interrupted> {
+    p.confirm(
+        &Question::new(
+            format!("Do clients outside your organisation (partners, third-party apps) also call `{name}`'s API?"),
+            "An API that outsiders consume stays REST/JSON, and its internal callers reuse it rather than a second gRPC API.",
+        ),
+        service.exposed,
     )
 }
 

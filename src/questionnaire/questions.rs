@@ -61,7 +61,7 @@ fn conversation(p: &mut dyn Prompter, base: &Flow, flow: &mut Flow) -> Result<()
         p,
         &Question::new(
             "Who calls this: a browser, a public client, or another internal service?",
-            "Browsers and outside partners need plain HTTP and JSON; your own services can use gRPC or Kafka.",
+            "Browsers and outside partners need plain HTTP and JSON; your own services can use gRPC or Kafka; your own mobile app can use gRPC (you ship its stubs).",
         ),
         Client::ALL,
         client_label,
@@ -443,6 +443,7 @@ fn client_label(v: Client) -> &'static str {
         Client::Browser => "browser — JavaScript in a web page",
         Client::Public => "public — partners or customers outside the organisation",
         Client::Internal => "internal — another of your own services",
+        Client::Mobile => "mobile — your own native app on phones",
     }
 }
 

@@ -31,6 +31,7 @@ const MENU: &[&str] = &[
     "edit a flow",
     "remove a flow",
     "change a service",
+    "state the team's default",
     "done",
 ];
 
@@ -45,6 +46,8 @@ pub struct Questionnaire<'a> {
     /// already: each is asked once, when it first matters.
     asked_availability: BTreeSet<String>,
     asked_instances: BTreeSet<String>,
+    /// Services asked whether outside clients consume their API.
+    asked_exposed: BTreeSet<String>,
 }
 
 impl<'a> Questionnaire<'a> {
@@ -59,6 +62,7 @@ impl<'a> Questionnaire<'a> {
                 flows: Vec::new(),
                 proto: Vec::new(),
                 proto_path: Vec::new(),
+                prefer: crate::spec::model::Prefer::default(),
             },
             rules,
         )
@@ -78,6 +82,7 @@ impl<'a> Questionnaire<'a> {
             standalone,
             asked_availability: BTreeSet::new(),
             asked_instances: BTreeSet::new(),
+            asked_exposed: BTreeSet::new(),
         }
     }
 
@@ -103,6 +108,7 @@ impl<'a> Questionnaire<'a> {
                 "edit a flow" => self.edit(p)?,
                 "remove a flow" => self.remove(p)?,
                 "change a service" => self.change_service(p)?,
+                "state the team's default" => self.ask_prefer(p)?,
                 _ if self.file.flows.is_empty() => {
                     p.show("  x a flows file needs at least one flow; add one first");
                 }
@@ -161,6 +167,35 @@ impl<'a> Questionnaire<'a> {
                     flow.name
                 ));
             }
+        }
+        Ok(())
+    }
+
+    /// The team's default for internal synchronous flows (`prefer:
+    /// internal:`), which settles the calls no figure separates.
+    fn ask_prefer(&mut self, p: &mut dyn Prompter) -> Result<(), Interrupted> {
+        let options = [
+            "none — let the rules decide (REST on a close call)",
+            "rest — HTTP and JSON by default",
+            "grpc — Protocol Buffers over HTTP/2 by default",
+        ];
+        let now = match self.file.prefer.internal {
+            None | Some(Transport::Kafka) => 0,
+            Some(Transport::Rest) => 1,
+            Some(Transport::Grpc) => 2,
+        };
+        let picked = p.select(
+            &Question::new(
+                "Which transport does your team use by default between its own services?",
+                "When no figure (latency, format, exposure) separates REST and gRPC on an internal call, the team's default decides, and the report says it is the team's policy.",
+            ),
+            &options,
+            now,
+        )?;
+        let mut candidate = self.file.clone();
+        candidate.prefer.internal = [None, Some(Transport::Rest), Some(Transport::Grpc)][picked];
+        if self.accept(p, &candidate) {
+            p.show("  stated the team's default");
         }
         Ok(())
     }
@@ -284,13 +319,20 @@ impl<'a> Questionnaire<'a> {
             candidate.flows[index].retention_hours =
                 figures::retention(p, &candidate.flows[index])?;
         }
-        for receiver in &self.file.flows[index].to {
+        let flow = &self.file.flows[index];
+        let internal_call = transport.is_synchronous()
+            && flow.client == crate::spec::model::Client::Internal
+            && flow.interaction == crate::spec::model::Interaction::RequestResponse;
+        for receiver in &flow.to {
             let service = candidate.services.entry(receiver.clone()).or_default();
             if transport.is_synchronous()
                 && service.availability.is_none()
                 && self.asked_availability.insert(receiver.clone())
             {
                 service.availability = figures::availability(p, receiver, service)?;
+            }
+            if internal_call && !service.exposed && self.asked_exposed.insert(receiver.clone()) {
+                service.exposed = figures::exposed(p, receiver, service)?;
             }
             if transport == Transport::Kafka
                 && service.instances.is_none()
@@ -613,7 +655,7 @@ mod tests {
                 a
             },
             {
-                let mut a: Vec<Answer> = std::iter::repeat_n(Answer::Enter, 18).collect();
+                let mut a: Vec<Answer> = std::iter::repeat_n(Answer::Enter, 19).collect();
                 a[3] = Answer::Check(&["shipping"]);
                 a
             },
@@ -704,13 +746,14 @@ mod tests {
             },
             vec![Answer::Pick("add a flow")],
             {
-                // A REST call to the same service: its availability only.
+                // A REST call to the same service: its availability, and
+                // whether outsiders call it too.
                 let mut a = flow(
                     "get-shipment",
                     Answer::Pick("orders"),
                     Answer::Check(&["shipping"]),
                 );
-                a.push(Answer::Enter);
+                a.extend([Answer::Enter, Answer::Enter]);
                 a
             },
             vec![Answer::Pick("add a flow")],
@@ -736,6 +779,14 @@ mod tests {
                 "How many copies of `shipping` consume in parallel?",
                 "How much of the time does `shipping` answer? (0.999 is 99.9%)",
             ]
+        );
+        assert_eq!(
+            p.texts()
+                .into_iter()
+                .filter(|t| t.starts_with("Do clients outside"))
+                .count(),
+            1,
+            "asked once, for the internal call"
         );
         // Enter on every default declares nothing.
         assert!(
@@ -798,6 +849,26 @@ mod tests {
         assert!(
             to_yaml(&file).contains("  shipping:\n    availability: 0.995\n    instances: 6\n")
         );
+    }
+
+    #[test]
+    fn states_the_teams_default_from_the_menu() {
+        let rules = rules();
+        let original = load_str("orders.yaml", ORDERS).expect("example loads");
+        let mut p = script(vec![vec![
+            Answer::Enter,
+            Answer::Enter,
+            Answer::Pick("state the team's default"),
+            Answer::Pick("grpc"),
+            Answer::Pick("done"),
+        ]]);
+        let file = Questionnaire::from_file(original, &rules)
+            .run(&mut p)
+            .expect("answered");
+        assert!(p.finished(), "{:#?}", p.texts());
+        assert_eq!(file.prefer.internal, Some(Transport::Grpc));
+        assert!(to_yaml(&file).contains("prefer:\n  internal: grpc\n"));
+        assert!(p.output().contains("stated the team's default"));
     }
 
     #[test]

@@ -17,7 +17,7 @@ use crate::engine::sizing::{CONSUMER_RATE, MAX_PARTITIONS, MAX_THROUGHPUT};
 use crate::error::{Diagnostic, Error, did_you_mean};
 use crate::spec::model::{
     Client, Compatibility, Contract, Coupling, Delivery, Flow, FlowsFile, Format, Interaction,
-    Ordering, Pos, Service, SourceMap, Transport,
+    Ordering, Pos, Prefer, Service, SourceMap, Transport,
 };
 use crate::spec::names;
 use crate::yaml;
@@ -73,6 +73,31 @@ struct RawFile {
     #[serde(default)]
     #[schemars(schema_with = "proto_folders_schema")]
     proto_path: Option<Spanned<Json>>,
+    /// The team's defaults, stated once, by kind of flow.
+    #[serde(default)]
+    #[schemars(with = "RawPrefer")]
+    prefer: Option<RawPrefer>,
+}
+
+/// `prefer:`, the team's defaults by kind of flow.
+#[derive(Debug, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+#[schemars(rename = "Prefer")]
+struct RawPrefer {
+    /// rest or grpc: the transport for internal synchronous flows
+    /// (request-response and stream from an internal caller) when no figure
+    /// separates REST and gRPC; shown in the reasons as the team's policy.
+    #[serde(default)]
+    #[schemars(schema_with = "sync_transport_schema")]
+    internal: Option<Spanned<String>>,
+}
+
+/// What `prefer: internal:` accepts: the synchronous transports.
+const SYNC_TRANSPORTS: &[&str] = &["rest", "grpc"];
+
+/// `prefer: internal:`, a synchronous transport.
+fn sync_transport_schema(_: &mut SchemaGenerator) -> Schema {
+    json_schema!({ "type": "string", "enum": SYNC_TRANSPORTS })
 }
 
 /// A declared service.
@@ -98,6 +123,12 @@ struct RawService {
     #[serde(default)]
     #[schemars(with = "u32", range(min = 1))]
     instances: Option<Spanned<Json>>,
+    /// true = the service's API is also consumed by clients outside the
+    /// organisation, which favours REST for its internal callers too
+    /// (default false).
+    #[serde(default)]
+    #[schemars(with = "bool")]
+    exposed: Option<bool>,
 }
 
 /// One flow, as written; every field optional so that validation can say
@@ -199,6 +230,16 @@ struct RawFlow {
     #[serde(default)]
     #[schemars(with = "Compatibility")]
     compatibility: Option<Spanned<String>>,
+    /// The inbound flow of `from` this flow is made while serving (a flow
+    /// whose `to` names `from`): the calls one request really makes.
+    #[serde(default)]
+    #[schemars(with = "Name")]
+    during: Option<Spanned<String>>,
+    /// true = the flow is made once per item of a list, not once per
+    /// request (default false).
+    #[serde(default)]
+    #[schemars(with = "bool")]
+    per_item: Option<Spanned<bool>>,
 }
 
 /// The pattern of flow, service and system names (`names::check`); the
@@ -399,10 +440,12 @@ pub const FLOW_KEYS: &[&str] = &[
     "message",
     "key",
     "compatibility",
+    "during",
+    "per_item",
 ];
 
 /// Every key a declared service accepts, for "accepted:" notes.
-pub const SERVICE_KEYS: &[&str] = &["description", "availability", "instances"];
+pub const SERVICE_KEYS: &[&str] = &["description", "availability", "instances", "exposed"];
 
 /// Just enough of the file to name the flow an early parse error is in.
 #[derive(Deserialize)]
@@ -445,6 +488,16 @@ struct LeanFile {
     proto: Option<Json>,
     #[serde(default)]
     proto_path: Option<Json>,
+    #[serde(default)]
+    prefer: Option<LeanPrefer>,
+}
+
+/// [`RawPrefer`] without positions.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct LeanPrefer {
+    #[serde(default)]
+    internal: Option<String>,
 }
 
 /// [`RawService`] without positions.
@@ -457,6 +510,8 @@ struct LeanService {
     availability: Option<Json>,
     #[serde(default)]
     instances: Option<Json>,
+    #[serde(default)]
+    exposed: Option<bool>,
 }
 
 /// [`RawFlow`] without positions.
@@ -507,6 +562,9 @@ struct LeanFlow {
     key: Option<String>,
     #[serde(default)]
     compatibility: Option<String>,
+    during: Option<String>,
+    #[serde(default)]
+    per_item: Option<bool>,
 }
 
 /// A value at an unknown position, for the validator's fast first pass.
@@ -539,6 +597,8 @@ impl LeanFlow {
             message: self.message.map(unplaced),
             key: self.key.map(unplaced),
             compatibility: self.compatibility.map(unplaced),
+            during: self.during.map(unplaced),
+            per_item: self.per_item.map(unplaced),
         }
     }
 }
@@ -685,6 +745,9 @@ struct Validator<'a> {
     /// Whether the file names the team's .proto files: flows may then bind
     /// to their rpcs and messages.
     has_proto: bool,
+    /// Where each flow's `during:` value is, by flow name (placed reading
+    /// only), to point at one that names no inbound flow.
+    during_at: HashMap<String, Pos>,
 }
 
 impl<'a> Validator<'a> {
@@ -703,6 +766,7 @@ impl<'a> Validator<'a> {
             placed,
             unknown: UnknownKeys::default(),
             has_proto: false,
+            during_at: HashMap::new(),
         }
     }
 
@@ -722,6 +786,7 @@ impl<'a> Validator<'a> {
                             description: s.description,
                             availability: s.availability.map(unplaced),
                             instances: s.instances.map(unplaced),
+                            exposed: s.exposed,
                         });
                         (unplaced(name), service)
                     })
@@ -730,6 +795,9 @@ impl<'a> Validator<'a> {
             flows: None,
             proto: lean.proto.map(unplaced),
             proto_path: lean.proto_path.map(unplaced),
+            prefer: lean.prefer.map(|p| RawPrefer {
+                internal: p.internal.map(unplaced),
+            }),
         };
         // Flows are converted one at a time, so that the large positioned
         // form of all of them never sits in memory at once.
@@ -821,6 +889,7 @@ impl<'a> Validator<'a> {
                         self.at_most(n, max, at, "instances", &format!(" of service `{}`", name.value), why)
                     })
                     .map(|n| u32::try_from(n).unwrap_or(MAX_PARTITIONS)),
+                exposed: service.exposed.unwrap_or(false),
             };
             services.insert(name.value, parsed);
         }
@@ -835,7 +904,9 @@ impl<'a> Validator<'a> {
                 name_help(d, name, "service");
             }
         }
+        let prefer = self.prefer(raw.prefer.as_ref());
         let flows = self.flows(flows, &transports, &declared);
+        self.during(&flows);
         // Every service a kept flow names passed `service_ref`, which
         // remembered it; and without errors (a file with errors is never
         // returned) every service remembered is named by a kept flow. So
@@ -863,6 +934,68 @@ impl<'a> Validator<'a> {
             flows,
             proto,
             proto_path,
+            prefer,
+        }
+    }
+
+    /// `prefer:`: each default is a synchronous transport.
+    fn prefer(&mut self, raw: Option<&RawPrefer>) -> Prefer {
+        let internal = raw.and_then(|p| p.internal.as_ref()).and_then(|v| {
+            let parse = |s: &str| match s {
+                "rest" => Some(Transport::Rest),
+                "grpc" => Some(Transport::Grpc),
+                _ => None,
+            };
+            self.keyword(
+                v,
+                "`prefer: internal` transport",
+                None,
+                parse,
+                SYNC_TRANSPORTS,
+            )
+        });
+        Prefer { internal }
+    }
+
+    /// Each `during:` names an inbound flow of the flow's `from` service: a
+    /// flow whose `to` names it, other than the flow itself.
+    fn during(&mut self, flows: &[Flow]) {
+        if flows.iter().all(|f| f.during.is_none()) {
+            return;
+        }
+        let mut inbound: HashMap<&str, Vec<&str>> = HashMap::new();
+        for flow in flows {
+            for to in &flow.to {
+                inbound.entry(to).or_default().push(&flow.name);
+            }
+        }
+        for flow in flows {
+            let Some(during) = &flow.during else {
+                continue;
+            };
+            let serving: Vec<&str> = inbound
+                .get(flow.from.as_str())
+                .map(|names| names.iter().copied().filter(|n| *n != flow.name).collect())
+                .unwrap_or_default();
+            if serving.contains(&during.as_str()) {
+                continue;
+            }
+            let at = self.during_at.get(&flow.name).copied();
+            let from = &flow.from;
+            let message = format!(
+                "`during: {during}` in flow `{}` names no inbound flow of `{from}`",
+                flow.name
+            );
+            let d = match at {
+                Some(at) => self.diagnostic(message, at, during.chars().count()),
+                None => Diagnostic::new(message, self.file),
+            };
+            let d = d.suggest(during, &serving).note(if serving.is_empty() {
+                format!("no other flow goes to `{from}`; `during` names the request `{from}` is serving when it makes this flow")
+            } else {
+                format!("accepted: {} (the flows whose `to` names `{from}`)", serving.join(", "))
+            });
+            self.errors.push(d);
         }
     }
 
@@ -1204,6 +1337,14 @@ impl<'a> Validator<'a> {
             });
         flow.payload_bytes = self.positive(raw.payload_bytes.as_ref(), "payload_bytes", &flow_name);
         flow.replay = raw.replay.is_some_and(|r| r.value);
+        flow.per_item = raw.per_item.is_some_and(|r| r.value);
+        if let Some(during) = raw.during {
+            if self.placed {
+                self.during_at
+                    .insert(flow_name.clone(), yaml::pos(during.referenced));
+            }
+            flow.during = Some(during.value);
+        }
         if let Some(topic) = raw.topic {
             if let Err(why) = names::check_topic(&topic.value) {
                 self.error(
@@ -2507,7 +2648,8 @@ mod tests {
                 "services",
                 "flows",
                 "proto",
-                "proto_path"
+                "proto_path",
+                "prefer"
             ]
         );
     }

@@ -23,7 +23,7 @@ keywords! {
 
 keywords! {
     /// Who is on the calling side.
-    Client { Browser = "browser", Public = "public", Internal = "internal" }
+    Client { Browser = "browser", Public = "public", Internal = "internal", Mobile = "mobile" }
 }
 
 keywords! {
@@ -79,7 +79,14 @@ macro_rules! keyword_schema {
     )+};
 }
 
+keywords! {
+    /// The team's stated default for a kind of flow (top-level `prefer:`);
+    /// `none` when the team states none.
+    Preference { None = "none", Rest = "rest", Grpc = "grpc" }
+}
+
 keyword_schema!(
+    Preference,
     Transport,
     Interaction,
     Client,
@@ -128,6 +135,41 @@ pub struct FlowsFile {
     /// flows.yaml; empty means the folder of flows.yaml.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub proto_path: Vec<String>,
+    /// The team's defaults, stated once (top-level `prefer:`).
+    #[serde(skip_serializing_if = "Prefer::is_empty")]
+    pub prefer: Prefer,
+}
+
+/// The team's stated defaults (top-level `prefer:`), one per kind of flow;
+/// a mapping so that more kinds can join without changing its shape.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct Prefer {
+    /// The transport for internal synchronous flows (an internal caller,
+    /// request-response or stream) when no figure separates REST and gRPC.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub internal: Option<Transport>,
+}
+
+impl Prefer {
+    /// Whether no default is stated.
+    pub fn is_empty(&self) -> bool {
+        self.internal.is_none()
+    }
+
+    /// What the team prefers for `flow`: the default of the kind it belongs
+    /// to, `none` when the team states none for it.
+    pub fn for_flow(&self, flow: &Flow) -> Preference {
+        let internal_sync = flow.client == Client::Internal
+            && matches!(
+                flow.interaction,
+                Interaction::RequestResponse | Interaction::Stream
+            );
+        match self.internal {
+            Some(Transport::Rest) if internal_sync => Preference::Rest,
+            Some(Transport::Grpc) if internal_sync => Preference::Grpc,
+            _ => Preference::None,
+        }
+    }
 }
 
 /// A service, declared under `services:` or implied by a flow.
@@ -143,6 +185,11 @@ pub struct Service {
     /// reads get at least this many partitions. 1 when left out.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub instances: Option<u32>,
+    /// The service's API is also consumed by clients outside the
+    /// organisation (partners, third-party apps), not only by its own
+    /// services.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub exposed: bool,
 }
 
 impl Service {
@@ -158,7 +205,10 @@ impl Service {
 
     /// Whether anything beyond the name is declared.
     pub fn is_plain(&self) -> bool {
-        self.description.is_none() && self.availability.is_none() && self.instances.is_none()
+        self.description.is_none()
+            && self.availability.is_none()
+            && self.instances.is_none()
+            && !self.exposed
     }
 }
 
@@ -208,6 +258,14 @@ pub struct Flow {
     /// fingerprinted before it existed (`adr`) keep their fingerprints.
     #[serde(skip_serializing_if = "Compatibility::is_default")]
     pub compatibility: Compatibility,
+    /// The inbound flow of `from` this flow is made while serving: the
+    /// calls one request really makes, for the system findings.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub during: Option<String>,
+    /// The flow is made once per item of a list (N+1 calls), not once per
+    /// request.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub per_item: bool,
 }
 
 impl Flow {
@@ -237,6 +295,8 @@ impl Flow {
             message: None,
             key: None,
             compatibility: Compatibility::Backward,
+            during: None,
+            per_item: false,
         }
     }
 

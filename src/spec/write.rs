@@ -54,7 +54,13 @@ pub fn to_yaml(file: &FlowsFile) -> String {
             if let Some(n) = service.instances {
                 let _ = writeln!(out, "    instances: {n}");
             }
+            if service.exposed {
+                out.push_str("    exposed: true\n");
+            }
         }
+    }
+    if let Some(t) = file.prefer.internal {
+        let _ = writeln!(out, "prefer:\n  internal: {t}");
     }
     write_list(&mut out, "proto", &file.proto);
     write_list(&mut out, "proto_path", &file.proto_path);
@@ -159,6 +165,12 @@ fn write_flow(out: &mut String, flow: &Flow) {
     }
     if flow.compatibility != Compatibility::Backward {
         field("compatibility", flow.compatibility.as_str());
+    }
+    if let Some(during) = &flow.during {
+        field("during", &scalar(during));
+    }
+    if flow.per_item {
+        field("per_item", "true");
     }
 }
 
@@ -459,6 +471,24 @@ mod tests {
                 file.services.insert(s.clone(), Service::default());
             }
         }
+        assert_eq!(round_trip(&file), file);
+    }
+
+    #[test]
+    fn preferences_exposure_and_call_shape_survive_a_round_trip() {
+        let mut file = load_str(
+            "flows.yaml",
+            "version: 1\nflows:\n  - name: list\n    from: web\n    to: catalog\n  - name: price\n    from: catalog\n    to: pricing\n",
+        )
+        .expect("loads");
+        file.prefer.internal = Some(Transport::Grpc);
+        file.services.get_mut("pricing").expect("pricing").exposed = true;
+        file.flows[0].client = Client::Mobile;
+        file.flows[1].during = Some("list".to_owned());
+        file.flows[1].per_item = true;
+        let text = to_yaml(&file);
+        assert!(text.contains("prefer:\n  internal: grpc\n"), "{text}");
+        assert!(text.contains("  pricing:\n    exposed: true\n"), "{text}");
         assert_eq!(round_trip(&file), file);
     }
 

@@ -121,7 +121,7 @@ fn json_output_lists_problems_with_positions() {
     let report: Value = serde_json::from_str(&run.stdout).expect("JSON");
     assert_eq!(report["passed"], false);
     assert_eq!(report["fail_on"], "warning");
-    assert_eq!(report["failing"], 6);
+    assert_eq!(report["failing"], 7);
     let first = &report["problems"][0];
     assert_eq!(first["source"], "finding");
     assert_eq!(first["file"], "flows.yaml");

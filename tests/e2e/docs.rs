@@ -29,7 +29,14 @@ fn missing<'a>(text: &str, names: impl IntoIterator<Item = &'a str>) -> Vec<&'a 
 #[test]
 fn flows_yaml_reference_documents_every_key_and_value() {
     let text = doc("flows-yaml.md");
-    let top = ["version", "system", "transports", "services", "flows"];
+    let top = [
+        "version",
+        "system",
+        "transports",
+        "services",
+        "flows",
+        "prefer",
+    ];
     assert_eq!(missing(&text, top), Vec::<&str>::new());
     assert_eq!(
         missing(&text, FLOW_KEYS.iter().copied()),

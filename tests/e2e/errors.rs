@@ -108,7 +108,7 @@ fn shows_the_source_line_and_caret_verbatim() {
         run.stderr,
         "error: unknown field `latency` in flow `get-order`\n \
          --> flows.yaml:7:5\n  |\n7 |     latency: 5\n  |     ^^^^^^^ did you mean `latency_ms`?\n  \
-         = accepted: name, description, from, to, interaction, client, coupling, latency_ms, throughput, delivery, replay, ordering, format, contract, payload_bytes, topic, retention_hours, transport, rpc, message, key, compatibility\n"
+         = accepted: name, description, from, to, interaction, client, coupling, latency_ms, throughput, delivery, replay, ordering, format, contract, payload_bytes, topic, retention_hours, transport, rpc, message, key, compatibility, during, per_item\n"
     );
 }
 

@@ -37,11 +37,12 @@ fn findings_text(fixture: &str) -> String {
 }
 
 macro_rules! finding_cases {
-    ($($fires:ident, $quiet:ident: $id:literal;)*) => {$(
+    ($($fires:ident, $quiet:ident: $id:literal $([also $($also:literal),*])?;)*) => {$(
         #[test]
         fn $fires() {
             let fixture = concat!("tests/fixtures/findings/", $id, "-fires.yaml");
-            assert_eq!(ids(&report(fixture)), [$id]);
+            let expected: Vec<&str> = vec![$id $($(, $also)*)?];
+            assert_eq!(ids(&report(fixture)), expected);
             insta::assert_snapshot!(findings_text(fixture));
         }
 
@@ -55,16 +56,19 @@ macro_rules! finding_cases {
 }
 
 finding_cases! {
-    sync_cycle_fires_on_services_calling_each_other, sync_cycle_stays_quiet_when_the_call_back_is_an_event: "sync-cycle";
+    sync_cycle_fires_on_services_calling_each_other, sync_cycle_stays_quiet_when_the_call_back_is_an_event_or_a_webhook: "sync-cycle";
     long_sync_chain_fires_past_three_hops, long_sync_chain_stays_quiet_when_a_broker_cuts_it: "long-sync-chain";
     latency_budget_fires_when_the_chain_below_uses_it_up, latency_budget_stays_quiet_with_time_left: "latency-budget";
     chain_availability_fires_below_the_target, chain_availability_stays_quiet_above_it: "chain-availability";
     single_point_of_failure_fires_at_three_sync_callers, single_point_of_failure_stays_quiet_with_two: "single-point-of-failure";
-    n_plus_one_fires_when_a_request_fans_out_to_three, n_plus_one_stays_quiet_with_two_calls_and_an_event: "n-plus-one";
+    n_plus_one_fires_on_a_call_made_once_per_item, n_plus_one_stays_quiet_with_one_bulk_call_per_request: "n-plus-one" [also "single-point-of-failure"];
+    sync_fan_out_fires_when_one_request_waits_on_three, sync_fan_out_stays_quiet_across_different_endpoints: "sync-fan-out";
+    request_availability_fires_on_everything_one_request_waits_on, request_availability_stays_quiet_when_the_calls_serve_different_requests: "request-availability";
+    self_call_fires_on_a_service_forwarding_to_itself, self_call_stays_quiet_through_kafka: "self-call";
 }
 
 #[test]
-fn the_marketplace_example_shows_every_finding() {
+fn the_marketplace_example_shows_most_findings() {
     let report = report("examples/marketplace.yaml");
     let mut found = ids(&report);
     found.sort();
@@ -76,7 +80,9 @@ fn the_marketplace_example_shows_every_finding() {
             "long-sync-chain",
             "n-plus-one",
             "single-point-of-failure",
-            "sync-cycle"
+            "single-point-of-failure",
+            "sync-cycle",
+            "sync-fan-out"
         ]
     );
 }
@@ -93,6 +99,8 @@ fn json_findings_name_severity_flows_and_fix() {
     }
     // Most severe first.
     assert_eq!(report["findings"][0]["severity"], "error");
+    let last = report["findings"].as_array().unwrap().last().unwrap();
+    assert_eq!(last["severity"], "info");
 }
 
 #[test]
@@ -143,4 +151,58 @@ fn sizing_flags_override_the_defaults() {
     let kafka = &report["flows"][0]["kafka"];
     assert_eq!(kafka["partitions"], 40, "20,000/s at 500/s per consumer");
     assert_eq!(kafka["replication"], 2);
+}
+
+#[test]
+fn rejects_a_during_that_names_no_inbound_flow_with_a_suggestion() {
+    let run = Test::new()
+        .file(
+            "flows.yaml",
+            "version: 1\nflows:\n  - name: catalog-page\n    from: storefront\n    to: catalog\n  - name: price-item\n    from: catalog\n    to: pricing\n    during: catalog-pgae\n    per_item: true\n",
+        )
+        .args(&["recommend", "flows.yaml"])
+        .status(2);
+    assert_eq!(
+        run.stderr,
+        "error: `during: catalog-pgae` in flow `price-item` names no inbound flow of `catalog`\n --> flows.yaml:9:13\n  |\n9 |     during: catalog-pgae\n  |             ^^^^^^^^^^^^ did you mean `catalog-page`?\n  = accepted: catalog-page (the flows whose `to` names `catalog`)\n"
+    );
+}
+
+#[test]
+fn rejects_a_during_that_names_a_flow_the_caller_does_not_receive() {
+    let run = Test::new()
+        .file(
+            "flows.yaml",
+            "version: 1\nflows:\n  - name: catalog-page\n    from: storefront\n    to: catalog\n  - name: price-item\n    from: catalog\n    to: pricing\n    during: price-item\n",
+        )
+        .args(&["recommend", "flows.yaml"])
+        .status(2);
+    assert!(
+        run.stderr.contains("names no inbound flow of `catalog`"),
+        "{}",
+        run.stderr
+    );
+    assert!(run.stdout.is_empty());
+}
+
+#[test]
+fn rejects_a_team_default_that_is_not_a_synchronous_transport() {
+    let run = Test::new()
+        .file(
+            "flows.yaml",
+            "version: 1\nprefer:\n  internal: kafka\nflows:\n  - name: a\n    from: b\n    to: c\n",
+        )
+        .args(&["recommend", "flows.yaml"])
+        .status(2);
+    assert!(
+        run.stderr
+            .contains("error: unknown `prefer: internal` transport `kafka`"),
+        "{}",
+        run.stderr
+    );
+    assert!(
+        run.stderr.contains("= accepted: rest, grpc"),
+        "{}",
+        run.stderr
+    );
 }

@@ -149,7 +149,7 @@ fn answer_get_order(pty: &mut Pty) {
     pty.answer("Which service calls or sends? (its name)", "storefront\r");
     pty.answer("Which service receives it?", "orders\r");
     pty.answer("How do the two sides talk?", "\r");
-    pty.answer("Who calls this: a browser", "j\r");
+    pty.answer("Who calls this: a browser", "jj\r");
     pty.expect("Who calls this: a browser, a public client, or another internal service?: browser");
     pty.answer("Must the sender keep working", "\r");
     pty.answer("What is the p99 latency budget", "200\r");

@@ -594,6 +594,118 @@ fn an_at_most_once_event_is_not_warned_about_duplicates_and_a_wide_win_is_no_clo
     assert!(!text.contains("close call"), "{text}");
 }
 
+/// The ids of a flow's risks.
+fn fallback_risks(flow: &Value) -> Vec<String> {
+    flow["risks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["id"].as_str().unwrap().to_owned())
+        .filter(|id| id.starts_with("read-with-fallback-"))
+        .collect()
+}
+
+#[test]
+fn a_loose_read_with_a_deadline_stays_synchronous_with_the_fallback_pattern() {
+    assert_eq!(
+        verdicts("read-fallback-fires"),
+        expect(&[
+            ("get-ads", "rest", &[]),
+            ("get-recommendations", "grpc", &[]),
+            ("page-banner", "rest", &[]),
+        ])
+    );
+    let report = json("tests/fixtures/judgement/read-fallback-fires.yaml");
+    let risks: Vec<Vec<String>> = report["flows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(fallback_risks)
+        .collect();
+    assert_eq!(
+        risks,
+        [
+            vec!["read-with-fallback-on-rest"],
+            vec!["read-with-fallback-on-grpc"],
+            vec!["read-with-fallback-on-rest"],
+        ]
+    );
+}
+
+#[test]
+fn a_loose_command_gets_async_request_reply_and_a_loose_event_a_broker() {
+    assert_eq!(
+        verdicts("read-fallback-quiet"),
+        expect(&[
+            ("book-shipment", "rest", &["async-request-reply"]),
+            ("send-invoice", "rest", &["async-request-reply"]),
+            ("order-placed", "kafka", &[]),
+        ])
+    );
+    let report = json("tests/fixtures/judgement/read-fallback-quiet.yaml");
+    for flow in report["flows"].as_array().unwrap() {
+        assert!(fallback_risks(flow).is_empty(), "{}", flow["name"]);
+    }
+}
+
+/// The rules behind a flow's reasons, in the report's order.
+fn reason_rules(flow: &Value) -> Vec<&str> {
+    flow["reasons"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["rule"].as_str().unwrap())
+        .collect()
+}
+
+#[test]
+fn a_stated_team_default_settles_plain_internal_calls_and_yields_to_figures() {
+    let report = json("tests/fixtures/judgement/team-preference-fires.yaml");
+    assert_eq!(
+        transports(&report),
+        [
+            ("get-cart", "grpc"),
+            ("list-products", "rest"),
+            ("app-cart", "grpc"),
+            ("debug-order", "rest"),
+        ]
+        .map(|(a, b)| (a.to_owned(), b.to_owned()))
+    );
+    let flows = report["flows"].as_array().unwrap();
+    // The policy is the first reason where it decides.
+    assert_eq!(reason_rules(&flows[0])[0], "team-prefers-grpc");
+    // An API outsiders also use outweighs it.
+    assert_eq!(reason_rules(&flows[1])[0], "exposed-api-stays-rest");
+    assert_eq!(flows[1]["close_call"], false);
+    assert_eq!(reason_rules(&flows[2])[0], "mobile-client");
+    assert!(reason_rules(&flows[3]).contains(&"team-prefers-grpc"));
+    let without_policy = flows[0]["flips"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["field"] == "prefer")
+        .expect("a flip on the policy");
+    assert_eq!(without_policy["value"], "none");
+    assert_eq!(without_policy["transport"], "rest");
+}
+
+#[test]
+fn without_a_stated_default_a_plain_internal_call_is_a_close_call_for_rest() {
+    let report = json("tests/fixtures/judgement/team-preference-quiet.yaml");
+    let flows = report["flows"].as_array().unwrap();
+    assert_eq!(flows[0]["transport"], "rest");
+    assert_eq!(flows[0]["close_call"], true);
+    for flow in flows {
+        assert!(
+            !reason_rules(flow)
+                .iter()
+                .any(|r| r.starts_with("team-prefers-")),
+            "{}",
+            flow["name"]
+        );
+    }
+}
+
 macro_rules! snapshot_judgement {
     ($($test:ident: $fixture:literal;)*) => {$(
         #[test]
@@ -612,6 +724,8 @@ snapshot_judgement! {
     public_edge_text: "public-edge-fires";
     browser_grpc_text: "browser-grpc-fires";
     risks_fit_text: "risks-fit-fires";
+    read_fallback_text: "read-fallback-fires";
+    team_preference_text: "team-preference-fires";
 }
 
 #[test]
@@ -733,13 +847,30 @@ fn bases(interaction: &str, clients: &[&str]) -> Vec<Vec<String>> {
 #[test]
 fn a_request_response_flow_is_never_kafka_by_scores_or_by_a_kafka_only_need() {
     use commsadvise::spec::model::Transport;
-    for base in bases("request-response", &["internal", "browser", "public"]) {
+    for base in bases(
+        "request-response",
+        &["internal", "browser", "public", "mobile"],
+    ) {
         assert_ne!(one_flow(&base).transport, Transport::Kafka, "{base:?}");
         for need in ["replay: true", "delivery: exactly-once", "coupling: loose"] {
             let changed = with(&base, need);
             let rec = one_flow(&changed);
             assert_ne!(rec.transport, Transport::Kafka, "{changed:?}");
-            assert!(!rec.conflicts.is_empty(), "a conflict for {changed:?}");
+            // A loose read with a budget that may miss its answer renders
+            // without it: a risk naming the fallback pattern, no conflict.
+            let read = need == "coupling: loose"
+                && changed.iter().any(|f| f.starts_with("latency_ms"))
+                && !changed.iter().any(|f| f.starts_with("delivery"));
+            if read {
+                assert!(
+                    rec.risks
+                        .iter()
+                        .any(|r| r.id.starts_with("read-with-fallback-on-")),
+                    "a fallback risk for {changed:?}"
+                );
+            } else {
+                assert!(!rec.conflicts.is_empty(), "a conflict for {changed:?}");
+            }
         }
     }
 }

@@ -49,6 +49,7 @@ rule_tests! {
     browser_client: "browser-client";
     event_driven: "event-driven";
     exactly_once_needs_transactions: "exactly-once-needs-transactions";
+    exposed_api_stays_rest: "exposed-api-stays-rest";
     fan_out: "fan-out";
     grpc_at_least_once_needs_retries: "grpc-at-least-once-needs-retries";
     grpc_binary_debugging: "grpc-binary-debugging";
@@ -74,9 +75,13 @@ rule_tests! {
     large_payloads: "large-payloads";
     loose_coupling_needs_a_broker: "loose-coupling-needs-a-broker";
     loose_coupling_of_a_waiting_caller: "loose-coupling-of-a-waiting-caller";
+    mobile_apps_cannot_reach_the_broker: "mobile-apps-cannot-reach-the-broker";
+    mobile_client: "mobile-client";
     per_key_ordering: "per-key-ordering";
     public_api: "public-api";
     public_clients_cannot_reach_the_broker: "public-clients-cannot-reach-the-broker";
+    read_with_fallback_on_grpc: "read-with-fallback-on-grpc";
+    read_with_fallback_on_rest: "read-with-fallback-on-rest";
     replay_needs_a_log: "replay-needs-a-log";
     request_response: "request-response";
     rest_at_least_once_needs_retries: "rest-at-least-once-needs-retries";
@@ -88,6 +93,8 @@ rule_tests! {
     streaming: "streaming";
     strict_contract: "strict-contract";
     strict_contract_in_browsers: "strict-contract-in-browsers";
+    team_prefers_grpc: "team-prefers-grpc";
+    team_prefers_rest: "team-prefers-rest";
     waiting_caller_needs_a_direct_answer: "waiting-caller-needs-a-direct-answer";
 }
 

@@ -82,7 +82,7 @@ const REFUSED: &[(&str, &str)] = &[
     ("unknown flow field", "    latency: 5\n"),
     ("unknown service field", "SERVICE    availabilty: 0.99\n"),
     ("unknown interaction", "    interaction: request_response\n"),
-    ("unknown client", "    client: mobile\n"),
+    ("unknown client", "    client: mainframe\n"),
     ("unknown coupling", "    coupling: medium\n"),
     ("unknown delivery", "    delivery: once\n"),
     ("unknown ordering", "    ordering: global\n"),
