@@ -532,6 +532,7 @@ fn apply(out: &Path, steps: &[Step], old: Option<&Manifest>, flows_id: &str) -> 
         staged.push((temp, target));
     }
     if !staged.is_empty() {
+        flush_staged(&staging, staged.iter().map(|(temp, _)| temp.as_path()))?;
         write_manifest(out, &sync::staged_manifest(steps, old, flows_id))?;
     }
     let crash_after = std::env::var(CRASH_HOOK)
@@ -594,9 +595,29 @@ fn write_new(path: &Path, bytes: &[u8], replace: bool) -> Result<(), Error> {
         .create_new(true)
         .open(path)
         .map_err(|e| Error::io(path, e))?;
-    file.write_all(bytes)
-        .and_then(|()| file.sync_all())
-        .map_err(|e| Error::io(path, e))
+    file.write_all(bytes).map_err(|e| Error::io(path, e))
+}
+
+/// Makes every staged file durable before any is renamed into place, so a
+/// crash after a rename never leaves an empty or torn file behind it. On
+/// Linux one `syncfs` of the staging folder's filesystem does it: fsyncing
+/// each file costs one disk flush per file (about 5 ms each here), which
+/// was four fifths of scaffolding a 300-service workspace.
+#[cfg(target_os = "linux")]
+fn flush_staged<'a>(staging: &Path, _: impl Iterator<Item = &'a Path>) -> Result<(), Error> {
+    let folder = fs::File::open(staging).map_err(|e| Error::io(staging, e))?;
+    rustix::fs::syncfs(&folder).map_err(|e| Error::io(staging, e.into()))
+}
+
+/// Elsewhere there is no `syncfs`: each staged file is flushed on its own.
+#[cfg(not(target_os = "linux"))]
+fn flush_staged<'a>(_: &Path, files: impl Iterator<Item = &'a Path>) -> Result<(), Error> {
+    for path in files {
+        fs::File::open(path)
+            .and_then(|file| file.sync_all())
+            .map_err(|e| Error::io(path, e))?;
+    }
+    Ok(())
 }
 
 /// Removes folders left empty by deleting `rel`, deepest first, strictly
