@@ -72,7 +72,7 @@ fn case(name: &str) -> Test {
     if dir.join("old").is_dir() {
         test
     } else {
-        test.file("old/evo.proto", base())
+        test.file("old/evo.proto", base(name))
     }
 }
 
@@ -81,9 +81,15 @@ fn says(out: &str, text: &str) {
     assert!(out.contains(text), "{out}");
 }
 
-/// The old side of every case without an `old/` of its own.
-fn base() -> Vec<u8> {
-    std::fs::read(repo("tests/fixtures/evolution/base.proto")).expect("base")
+/// The old side of every case without an `old/` of its own: the proto2
+/// one for `proto2-` cases.
+fn base(name: &str) -> Vec<u8> {
+    let file = if name.starts_with("proto2-") {
+        "base-proto2.proto"
+    } else {
+        "base.proto"
+    };
+    std::fs::read(repo("tests/fixtures/evolution").join(file)).expect("base")
 }
 
 /// The rules commsadvise reports for each flow of a case.
@@ -125,7 +131,7 @@ fn buf_breaks(buf: &str, name: &str, set: &str) -> bool {
             copy_dir(&from, &test_dir);
         } else {
             std::fs::create_dir_all(&test_dir).expect("mkdir");
-            std::fs::write(test_dir.join("evo.proto"), base()).expect("base");
+            std::fs::write(test_dir.join("evo.proto"), base(name)).expect("base");
         }
         // buf has the well-known types built in, not googleapis.
         copy_dir(&repo("src/contract/google"), &test_dir.join("google"));
