@@ -62,11 +62,15 @@ pub const RULES: &[(&str, &str)] = &[
     ("field-type-changed", "a field's type changed"),
     (
         "field-cardinality-changed",
-        "a field became repeated or a map, or stopped being one",
+        "a field became repeated, a map or required, or stopped being one",
     ),
     (
         "field-oneof-changed",
         "a field moved into, out of or between oneofs",
+    ),
+    (
+        "required-field-changed",
+        "a required field (proto2) was added, or deleted even with its number and name reserved",
     ),
     (
         "enum-value-deleted",
@@ -86,7 +90,7 @@ pub const RULES: &[(&str, &str)] = &[
     ),
     (
         "http-route-changed",
-        "an rpc's `google.api.http` verb or path changed or was removed (REST)",
+        "an rpc's `google.api.http` verb or path, or one of its additional bindings, changed or was removed (REST)",
     ),
     (
         "kafka-json-unknown-field",
@@ -534,37 +538,62 @@ impl Check<'_> {
         }
     }
 
-    /// A REST route's `google.api.http` verb and path.
+    /// A REST route's `google.api.http` verbs and paths: the primary rule
+    /// and every additional binding is a route clients call, so each old
+    /// one must still be among the new ones.
     fn route(&mut self, name: &str, om: &MethodDescriptor, nm: &MethodDescriptor) {
-        let shown = |rule: &Option<http::HttpRule>| {
-            rule.as_ref().map_or_else(
+        let shown = |rule: Option<&http::HttpRule>| {
+            rule.map_or_else(
                 || "no route".to_owned(),
                 |r| format!("`{} {}`", r.method, r.path),
             )
         };
-        let (o, n) = (http::rule(self.old, om), http::rule(self.new, nm));
-        let Some(or) = &o else { return };
-        if n.as_ref()
-            .is_some_and(|nr| nr.method == or.method && nr.path == or.path)
-        {
+        let (Some(o), n) = (http::rule(self.old, om), http::rule(self.new, nm)) else {
             return;
-        }
-        let mut od = method_declaration(om);
-        od.text = format!("{} {}", or.method, or.path);
+        };
+        let kept = |r: &http::HttpRule| {
+            n.as_ref()
+                .is_some_and(|n| n.routes().any(|nr| nr.same_route(r)))
+        };
         let mut nd = method_declaration(nm);
         if let Some(nr) = &n {
             nd.text = format!("{} {}", nr.method, nr.path);
         }
-        self.push(Raw {
-            rule: "http-route-changed",
-            message: format!(
-                "the REST route of `{name}` changed from {} to {}: clients call the old one",
-                shown(&o),
-                shown(&n)
-            ),
-            old: Some(od),
-            new: Some(nd),
-        });
+        for (i, or) in o.routes().enumerate() {
+            if kept(or) {
+                continue;
+            }
+            let mut od = method_declaration(om);
+            od.text = format!("{} {}", or.method, or.path);
+            let message = if i == 0 {
+                format!(
+                    "the REST route of `{name}` changed from {} to {}: clients call the old one",
+                    shown(Some(or)),
+                    shown(n.as_ref())
+                )
+            } else {
+                let now: Vec<String> = n
+                    .iter()
+                    .flat_map(http::HttpRule::routes)
+                    .map(|r| shown(Some(r)))
+                    .collect();
+                format!(
+                    "the additional REST route {} of `{name}` is gone (the rpc answers on {}): clients call it",
+                    shown(Some(or)),
+                    if now.is_empty() {
+                        "no route".to_owned()
+                    } else {
+                        now.join(", ")
+                    }
+                )
+            };
+            self.push(Raw {
+                rule: "http-route-changed",
+                message,
+                old: Some(od),
+                new: Some(nd.clone()),
+            });
+        }
     }
 
     /// Compares a message pair and, through their fields, every message
@@ -583,6 +612,24 @@ impl Check<'_> {
                 Some(nf) => self.field(&of, &nf),
                 None => self.deleted_field(&of, n),
             }
+        }
+        // A reader on the new contract rejects every message an old
+        // writer sent without a field it now requires.
+        for nf in n
+            .fields()
+            .filter(|f| f.is_required() && o.get_field(f.number()).is_none())
+        {
+            self.push(Raw {
+                rule: "required-field-changed",
+                message: format!(
+                    "required field `{}` ({}) added to `{}`: readers on the new contract reject every message an old writer sent without it",
+                    nf.name(),
+                    nf.number(),
+                    n.full_name()
+                ),
+                old: Some(message_declaration(o)),
+                new: Some(field_declaration(&nf)),
+            });
         }
         // A JSON reader on the old contract meets new keys (forward).
         if json
@@ -635,6 +682,19 @@ impl Check<'_> {
                 rule: "field-deleted",
                 message: format!(
                     "field `{}` ({}) of `{}` was deleted: {missing}, or a later field reuses them and old readers misread it",
+                    of.name(),
+                    of.number(),
+                    n.full_name()
+                ),
+                old: Some(field_declaration(of)),
+                new: Some(message_declaration(n)),
+            });
+        } else if of.is_required() {
+            // Reserving is not enough: old readers still require it.
+            self.push(Raw {
+                rule: "required-field-changed",
+                message: format!(
+                    "required field `{}` ({}) deleted from `{}`: readers on the old contract reject every message without it",
                     of.name(),
                     of.number(),
                     n.full_name()
@@ -702,10 +762,17 @@ impl Check<'_> {
                 ),
             ));
         } else if cardinality(of) != cardinality(nf) {
+            let why = if of.is_required() {
+                ": readers on the old contract reject every message that omits it"
+            } else if nf.is_required() {
+                ": readers on the new contract reject every message an old writer sent without it"
+            } else {
+                ""
+            };
             self.push(raw(
                 "field-cardinality-changed",
                 format!(
-                    "field `{}` ({}) of `{owner}` changed from {} to {}",
+                    "field `{}` ({}) of `{owner}` changed from {} to {}{why}",
                     nf.name(),
                     nf.number(),
                     cardinality(of),
@@ -836,19 +903,31 @@ impl Check<'_> {
 
 /// A field's type as it is written: `string`, `evo.v1.Status` (compared
 /// without the package, so a package move is one finding, not many).
+/// A proto2 group is `group Size`: its wire type (start and end group)
+/// differs from a message field's (length-delimited), so a group that
+/// became a message of the same shape is a type change.
 fn type_name(f: &FieldDescriptor) -> String {
     match f.kind() {
+        Kind::Message(m) if f.is_group() => {
+            format!("group {}", relative(m.full_name(), m.package_name()))
+        }
         Kind::Message(m) => relative(m.full_name(), m.package_name()).to_owned(),
         Kind::Enum(e) => relative(e.full_name(), e.package_name()).to_owned(),
         k => format!("{k:?}").to_ascii_lowercase(),
     }
 }
 
+/// A field's cardinality as the wire sees it. Explicit presence
+/// (`optional`) is not part of it: it changes accessors, not the encoding.
+/// proto2's `required` is: a reader on the required side rejects a message
+/// without the field, which a writer on the other side may send.
 fn cardinality(f: &FieldDescriptor) -> &'static str {
     if f.is_map() {
         "a map"
     } else if f.is_list() {
         "repeated"
+    } else if f.is_required() {
+        "required"
     } else {
         "a single value"
     }
@@ -893,6 +972,8 @@ fn field_declaration(f: &FieldDescriptor) -> Declaration {
     } else {
         if f.is_list() {
             text.push_str("repeated ");
+        } else if f.is_required() {
+            text.push_str("required ");
         } else if f.containing_oneof().is_some_and(|o| o.is_synthetic()) {
             text.push_str("optional ");
         }
@@ -935,10 +1016,14 @@ mod tests {
     const FLOWS: &str = "version: 1\nsystem: evo\nproto: [evo.proto]\nflows:\n  - name: item-changed\n    from: items\n    to: [search]\n    interaction: event\n    message: evo.Item\n";
 
     fn pool(text: &str) -> DescriptorPool {
+        pool_in("proto3", text)
+    }
+
+    fn pool_in(syntax: &str, text: &str) -> DescriptorPool {
         let mut chain = ChainFileResolver::new();
         chain.add(InMemory {
             name: "evo.proto".to_owned(),
-            text: format!("syntax = \"proto3\";\npackage evo;\n{text}"),
+            text: format!("syntax = \"{syntax}\";\npackage evo;\n{text}"),
         });
         chain.add(builtin());
         compile(chain, &["evo.proto".to_owned()], &|n| n.to_owned()).expect("compiles")
@@ -1020,5 +1105,73 @@ mod tests {
         let at = findings[0].new.as_ref().expect("new");
         assert_eq!((at.line, at.column, at.width), (Some(5), Some(3), 17));
         assert_eq!(at.text, "string title = 2");
+    }
+
+    /// The rules that fire from `old` to `new`, both proto2, for the one
+    /// event flow on gRPC.
+    fn proto2_rules(old: &str, new: &str) -> Vec<&'static str> {
+        let flows = load_str("flows.yaml", FLOWS).expect("loads");
+        let usages = vec![usage(&flows.flows[0], Transport::Grpc)];
+        compare(
+            &flows,
+            None,
+            &usages,
+            &pool_in("proto2", old),
+            &pool_in("proto2", new),
+        )
+        .into_iter()
+        .map(|f| f.rule)
+        .collect()
+    }
+
+    #[test]
+    fn a_group_that_became_a_message_field_changes_its_wire_type() {
+        let group = "message Item { optional string item_id = 1; optional group Size = 2 { optional int32 w = 1; } }";
+        let message = "message Item { optional string item_id = 1; message Size { optional int32 w = 1; } optional Size size = 2; }";
+        assert_eq!(proto2_rules(group, message), ["field-type-changed"]);
+        assert_eq!(proto2_rules(message, group), ["field-type-changed"]);
+        // A group compares its fields like a message does.
+        let wider = group.replace("int32 w", "int64 w");
+        assert_eq!(proto2_rules(group, &wider), ["field-type-changed"]);
+        assert!(proto2_rules(group, group).is_empty());
+    }
+
+    #[test]
+    fn required_added_or_removed_changes_the_cardinality() {
+        let optional = "message Item { optional string item_id = 1; }";
+        let required = "message Item { required string item_id = 1; }";
+        assert_eq!(
+            proto2_rules(required, optional),
+            ["field-cardinality-changed"]
+        );
+        assert_eq!(
+            proto2_rules(optional, required),
+            ["field-cardinality-changed"]
+        );
+        assert!(proto2_rules(required, required).is_empty());
+        // A field that is new, or gone though reserved, still matters
+        // when required.
+        let none = "message Item { optional string name = 2; }";
+        let with = "message Item { required string item_id = 1; optional string name = 2; }";
+        let gone = "message Item { optional string name = 2; reserved 1; reserved \"item_id\"; }";
+        assert_eq!(proto2_rules(none, with), ["required-field-changed"]);
+        assert_eq!(proto2_rules(with, gone), ["required-field-changed"]);
+        assert!(proto2_rules(none, gone).is_empty());
+        let flows = load_str("flows.yaml", FLOWS).expect("loads");
+        let usages = vec![usage(&flows.flows[0], Transport::Grpc)];
+        let findings = compare(
+            &flows,
+            None,
+            &usages,
+            &pool_in("proto2", required),
+            &pool_in("proto2", optional),
+        );
+        let old = findings[0].old.as_ref().expect("old");
+        assert_eq!(old.text, "required string item_id = 1");
+        assert!(
+            findings[0]
+                .message
+                .contains("from required to a single value")
+        );
     }
 }

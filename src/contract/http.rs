@@ -1,10 +1,13 @@
 //! A method's `google.api.http` annotation (the grpc-gateway / Google API
 //! transcoding convention), read from the compiled contract so that
-//! `contract` can show it and the REST templates can route by it.
+//! `contract` can show it, `contract check` can guard it and the REST
+//! templates can route by it.
 //!
-//! Only the primary rule is read: `additional_bindings` are not.
+//! Every binding is a route clients may call: the primary rule and each of
+//! its `additional_bindings` (which, as the annotation's own documentation
+//! says, carry no further bindings of their own).
 
-use prost_reflect::{DescriptorPool, MethodDescriptor, Value};
+use prost_reflect::{DescriptorPool, DynamicMessage, MethodDescriptor, Value};
 use serde::Serialize;
 
 /// The HTTP route a method's annotation asks for.
@@ -18,9 +21,26 @@ pub struct HttpRule {
     /// path; `None` when there is no body.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub body: Option<String>,
+    /// The other routes the rpc answers on (`additional_bindings`), in
+    /// their order; empty on those routes themselves.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub additional_bindings: Vec<HttpRule>,
 }
 
-/// The method's `google.api.http` rule, when it has one.
+impl HttpRule {
+    /// This route and its additional bindings, the primary first.
+    pub fn routes(&self) -> impl Iterator<Item = &HttpRule> {
+        std::iter::once(self).chain(&self.additional_bindings)
+    }
+
+    /// Whether `other` is called the same way: same verb and path.
+    pub fn same_route(&self, other: &HttpRule) -> bool {
+        self.method == other.method && self.path == other.path
+    }
+}
+
+/// The method's `google.api.http` rule, when it has one, with its
+/// additional bindings.
 pub fn rule(pool: &DescriptorPool, method: &MethodDescriptor) -> Option<HttpRule> {
     let extension = pool.get_extension_by_name("google.api.http")?;
     let options = method.options();
@@ -31,6 +51,22 @@ pub fn rule(pool: &DescriptorPool, method: &MethodDescriptor) -> Option<HttpRule
     let Value::Message(rule) = value.as_ref() else {
         return None;
     };
+    let mut primary = route(rule)?;
+    primary.additional_bindings = rule
+        .get_field_by_name("additional_bindings")
+        .and_then(|v| {
+            v.as_list().map(|list| {
+                list.iter()
+                    .filter_map(|b| b.as_message().and_then(route))
+                    .collect()
+            })
+        })
+        .unwrap_or_default();
+    Some(primary)
+}
+
+/// One binding's verb, path and body, without its additional bindings.
+fn route(rule: &DynamicMessage) -> Option<HttpRule> {
     let text = |name: &str| {
         rule.get_field_by_name(name)
             .and_then(|v| v.as_str().map(str::to_owned))
@@ -50,6 +86,7 @@ pub fn rule(pool: &DescriptorPool, method: &MethodDescriptor) -> Option<HttpRule
         method,
         path,
         body: text("body"),
+        additional_bindings: Vec::new(),
     })
 }
 
@@ -92,14 +129,53 @@ message R { string id = 1; }
                 Some(HttpRule {
                     method: "GET".into(),
                     path: "/v1/r/{id}".into(),
-                    body: None
+                    body: None,
+                    additional_bindings: Vec::new(),
                 }),
                 Some(HttpRule {
                     method: "POST".into(),
                     path: "/v1/r".into(),
-                    body: Some("*".into())
+                    body: Some("*".into()),
+                    additional_bindings: Vec::new(),
                 }),
                 None,
+            ]
+        );
+    }
+
+    #[test]
+    fn reads_every_additional_binding_after_the_primary() {
+        let pool = pool(
+            r#"syntax = "proto3";
+package a;
+import "google/api/annotations.proto";
+service S {
+  rpc Get(R) returns (R) {
+    option (google.api.http) = {
+      get: "/v1/r/{id}"
+      additional_bindings { get: "/v2/r/{id}" }
+      additional_bindings { post: "/v2/r:get" body: "*" }
+    };
+  }
+}
+message R { string id = 1; }
+"#,
+        );
+        let method = pool
+            .get_service_by_name("a.S")
+            .and_then(|s| s.methods().next())
+            .expect("method");
+        let rule = rule(&pool, &method).expect("rule");
+        let routes: Vec<(&str, &str, Option<&str>)> = rule
+            .routes()
+            .map(|r| (r.method.as_str(), r.path.as_str(), r.body.as_deref()))
+            .collect();
+        assert_eq!(
+            routes,
+            [
+                ("GET", "/v1/r/{id}", None),
+                ("GET", "/v2/r/{id}", None),
+                ("POST", "/v2/r:get", Some("*")),
             ]
         );
     }

@@ -229,12 +229,18 @@ pub fn text(flows: &FlowsFile, bound: &BoundContract) -> String {
                     } else {
                         (String::new(), String::new())
                     };
+                    // The primary route, then each additional binding.
                     let http = s.http.as_ref().map_or_else(String::new, |h| {
-                        let body = h
-                            .body
-                            .as_ref()
-                            .map_or_else(String::new, |b| format!(" (body: {b})"));
-                        format!("{} {}{body}", h.method, h.path)
+                        h.routes()
+                            .map(|r| {
+                                let body = r
+                                    .body
+                                    .as_ref()
+                                    .map_or_else(String::new, |b| format!(" (body: {b})"));
+                                format!("{} {}{body}", r.method, r.path)
+                            })
+                            .collect::<Vec<_>>()
+                            .join(", also ")
                     });
                     rows.push([
                         flow,
