@@ -213,21 +213,34 @@ fn not_plain(name: &str) -> Refused {
 
 impl FileResolver for ProtoFolders {
     fn open_file(&self, name: &str) -> Result<File, protox::Error> {
-        if let Ok(mut last) = self.refusal.lock() {
-            *last = None;
-        }
-        if !is_plain(name) {
-            return Err(refuse(&self.refusal, name, not_plain(name)));
-        }
-        for folder in &self.folders {
-            match Self::read(folder, name) {
-                Ok(Some(text)) => return File::from_source(name, &text),
-                Ok(None) => {}
-                Err(why) => return Err(refuse(&self.refusal, name, why)),
-            }
-        }
-        Err(protox::Error::file_not_found(name))
+        open_first(&self.refusal, name, &self.folders, |folder| {
+            Self::read(folder, name)
+        })
     }
+}
+
+/// Opens `name` from the first of `folders` where `read` finds it; a
+/// refusal is noted in `refusal` and answered as not found.
+fn open_first<T>(
+    refusal: &Refusal,
+    name: &str,
+    folders: &[T],
+    read: impl Fn(&T) -> Result<Option<String>, Refused>,
+) -> Result<File, protox::Error> {
+    if let Ok(mut last) = refusal.lock() {
+        *last = None;
+    }
+    if !is_plain(name) {
+        return Err(refuse(refusal, name, not_plain(name)));
+    }
+    for folder in folders {
+        match read(folder) {
+            Ok(Some(text)) => return File::from_source(name, &text),
+            Ok(None) => {}
+            Err(why) => return Err(refuse(refusal, name, why)),
+        }
+    }
+    Err(protox::Error::file_not_found(name))
 }
 
 /// An import name as the path of the file under the first folder that has it.
@@ -734,20 +747,9 @@ impl GitResolver {
 
 impl FileResolver for GitResolver {
     fn open_file(&self, name: &str) -> Result<File, protox::Error> {
-        if let Ok(mut last) = self.refusal.lock() {
-            *last = None;
-        }
-        if !is_plain(name) {
-            return Err(refuse(&self.refusal, name, not_plain(name)));
-        }
-        for prefix in &self.prefixes {
-            match git_file(&self.root, &self.rev, &Self::path(prefix, name)) {
-                Ok(Some(text)) => return File::from_source(name, &text),
-                Ok(None) => {}
-                Err(why) => return Err(refuse(&self.refusal, name, why)),
-            }
-        }
-        Err(protox::Error::file_not_found(name))
+        open_first(&self.refusal, name, &self.prefixes, |prefix| {
+            git_file(&self.root, &self.rev, &Self::path(prefix, name))
+        })
     }
 }
 

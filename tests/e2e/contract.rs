@@ -500,12 +500,18 @@ fn a_long_line_in_a_proto_error_is_cut_around_the_caret() {
 const GIT_FLOWS: &str = "version: 1\nsystem: s\nproto: [proto/a.proto]\nproto_path: [proto]\nflows:\n  - name: get-a\n    from: x\n    to: y\n    client: browser\n    rpc: s.v1.S/Get\n";
 const GIT_A: &str = "syntax = \"proto3\";\npackage s.v1;\nservice S { rpc Get(A) returns (A); }\nmessage A { string id = 1; }\n";
 
-#[test]
-fn a_proto_file_added_since_the_revision_is_not_a_break() {
+/// A repository with one proto file, committed.
+fn deployed() -> Test {
     let test = Test::new()
         .file("flows.yaml", GIT_FLOWS)
         .file("proto/a.proto", GIT_A);
     commit_all(&test, "deployed");
+    test
+}
+
+#[test]
+fn a_proto_file_added_since_the_revision_is_not_a_break() {
+    let test = deployed();
     let test = test
         .file("proto/c.proto", B_PROTO.replace("message B", "message C"))
         .file(
@@ -527,10 +533,7 @@ fn a_proto_file_added_since_the_revision_is_not_a_break() {
 
 #[test]
 fn a_renamed_proto_file_is_compared_by_what_it_declares() {
-    let test = Test::new()
-        .file("flows.yaml", GIT_FLOWS)
-        .file("proto/a.proto", GIT_A);
-    commit_all(&test, "deployed");
+    let test = deployed();
     std::fs::rename(
         test.path().join("proto/a.proto"),
         test.path().join("proto/moved.proto"),
@@ -574,10 +577,7 @@ fn a_renamed_proto_file_is_compared_by_what_it_declares() {
 
 #[test]
 fn check_against_a_breaking_change_fails_as_a_whole_in_every_format() {
-    let test = Test::new()
-        .file("flows.yaml", GIT_FLOWS)
-        .file("proto/a.proto", GIT_A);
-    commit_all(&test, "deployed");
+    let test = deployed();
     let test = test.file(
         "proto/a.proto",
         GIT_A.replace("string id = 1", "string key = 1"),
