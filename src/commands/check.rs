@@ -2,7 +2,8 @@
 //! exits 1 when a pinned transport breaks a requirement of its flow or a
 //! system finding reaches `--fail-on`, and 0 otherwise. With `--against`
 //! it also runs `contract check`, so one CI step gates both the decisions
-//! and the contract; either failing fails the step.
+//! and the contract; either failing fails the step, and the one verdict
+//! (the last line, the JSON's `passed`) says so.
 
 use crate::cli::{CheckArgs, CheckFormat, FailOn};
 use crate::commands::contract::evolution_check;
@@ -11,7 +12,7 @@ use crate::engine::findings::Severity;
 use crate::engine::gate::gate;
 use crate::engine::recommend;
 use crate::error::Error;
-use crate::render::{check, contract};
+use crate::render::check;
 
 pub fn run(args: &CheckArgs) -> Result<(), Failure> {
     let rules = load_rules(&args.rules)?;
@@ -27,43 +28,18 @@ pub fn run(args: &CheckArgs) -> Result<(), Failure> {
         Some(against) => Some(evolution_check(&args.flows, &flows, against, &rules)?),
         None => None,
     };
+    let contract = evolution.as_ref();
     let file = args.flows.display().to_string();
-    let mut text = match args.format {
-        CheckFormat::Text => check::text(&verdict, &file, &map),
-        CheckFormat::Json => {
-            let mut value = check::json_value(&verdict, &file, &map);
-            if let Some(e) = &evolution {
-                value["contract"] = contract::check_value(e);
-            }
-            let mut out = serde_json::to_string_pretty(&value).unwrap_or_default();
-            out.push('\n');
-            out
-        }
-        CheckFormat::Github => check::github(&verdict, &file, &map),
+    let text = match args.format {
+        CheckFormat::Text => check::text(&verdict, &file, &map, contract),
+        CheckFormat::Json => check::json(&verdict, &file, &map, contract),
+        CheckFormat::Github => check::github(&verdict, &file, &map, contract),
     };
-    if let Some(e) = &evolution {
-        match args.format {
-            CheckFormat::Text => text.push_str(&contract::check_text(e)),
-            CheckFormat::Json => {}
-            CheckFormat::Github => {
-                text.push_str(&contract::check_annotations(e));
-                text.push_str(&contract::check_summary(e));
-                text.push('\n');
-            }
-        }
-    }
     print(&text)?;
-    let mut failed = Vec::new();
-    if !verdict.passed() {
-        failed.push(check::summary(&verdict));
-    }
-    if let Some(e) = evolution.as_ref().filter(|e| !e.findings.is_empty()) {
-        failed.push(contract::check_summary(e));
-    }
-    if failed.is_empty() {
+    if check::passed(&verdict, contract) {
         Ok(())
     } else {
         // Exit code 1 (docs/commands.md: "anything else"); the verdict is on stdout.
-        Err(Error::Gate(failed.join("; ")).into())
+        Err(Error::Gate(check::summary(&verdict, contract)).into())
     }
 }

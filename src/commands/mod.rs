@@ -5,6 +5,7 @@ pub mod adr;
 pub mod check;
 pub mod completions;
 pub mod contract;
+pub mod files;
 pub mod interactive;
 pub mod man;
 pub mod recommend;
@@ -74,36 +75,28 @@ pub fn color() -> bool {
     io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
 }
 
-/// Reads a file the user named; a missing or unreadable one is an input error.
-///
-/// Only a regular file is read: a FIFO would block and a device such as
-/// `/dev/zero` never ends, so the type is checked before opening (opening a
-/// FIFO blocks) and again on the opened handle (the path may have been
-/// swapped in between), and at most the size cap plus one byte is read.
+/// Reads a file the user named; a missing or unreadable one is an input
+/// error. A symbolic link is followed: the user named it (see [`files`]).
 pub fn read_input(path: &Path) -> Result<Vec<u8>, Error> {
-    use std::io::Read as _;
     let shown = path.display().to_string();
-    let unreadable = |e: io::Error| -> Error {
-        let hint = match e.kind() {
-            io::ErrorKind::NotFound => {
-                "check the path; `commsadvise scaffold` without a file uses the built-in example"
-            }
-            io::ErrorKind::IsADirectory => "name a file, not a folder",
-            _ => "check the file's permissions",
-        };
-        Diagnostic::new(
-            format!("cannot read `{shown}`: {}", plain(&e)),
-            shown.clone(),
-        )
-        .note(hint)
-        .into()
-    };
-    let regular = |meta: &std::fs::Metadata| -> Result<u64, Error> {
-        if meta.is_file() {
-            return Ok(meta.len());
+    let cap = crate::yaml::MAX_BYTES;
+    match files::read_bounded(path, files::Links::Follow, cap as u64) {
+        Ok(bytes) => Ok(bytes),
+        Err(files::Unread::Io(e)) => {
+            let hint = match e.kind() {
+                io::ErrorKind::NotFound => "check the path; it is relative to the current folder",
+                io::ErrorKind::IsADirectory => "name a file, not a folder",
+                _ => "check the file's permissions",
+            };
+            Err(Diagnostic::new(
+                format!("cannot read `{shown}`: {}", plain(&e)),
+                shown.clone(),
+            )
+            .note(hint)
+            .into())
         }
-        Err(Diagnostic::new(
-            format!("`{shown}` is {}, not a regular file", file_kind(meta)),
+        Err(files::Unread::NotRegular(meta)) => Err(Diagnostic::new(
+            format!("`{shown}` is {}, not a regular file", file_kind(&meta)),
             shown.clone(),
         )
         .note(if meta.is_dir() {
@@ -111,32 +104,14 @@ pub fn read_input(path: &Path) -> Result<Vec<u8>, Error> {
         } else {
             "commsadvise reads flows and rules from regular files only; save the input to a file first"
         })
-        .into())
-    };
-    regular(&std::fs::metadata(path).map_err(unreadable)?)?;
-    let file = std::fs::File::open(path).map_err(unreadable)?;
-    let size = regular(&file.metadata().map_err(unreadable)?)?;
-    let cap = crate::yaml::MAX_BYTES;
-    let too_large = |size: u64| -> Error {
-        Diagnostic::new(
+        .into()),
+        Err(files::Unread::TooLarge(size)) => Err(Diagnostic::new(
             format!("`{shown}` is {size} bytes, over the limit of {cap} bytes"),
             shown.clone(),
         )
         .note("split the system into several flows files")
-        .into()
-    };
-    if size > cap as u64 {
-        return Err(too_large(size));
+        .into()),
     }
-    let mut bytes = Vec::with_capacity(usize::try_from(size).unwrap_or(cap));
-    file.take(cap as u64 + 1)
-        .read_to_end(&mut bytes)
-        .map_err(unreadable)?;
-    if bytes.len() > cap {
-        // It grew while being read.
-        return Err(too_large(bytes.len() as u64));
-    }
-    Ok(bytes)
 }
 
 /// What kind of file `meta` describes, for messages: "a folder", "a FIFO
@@ -169,7 +144,7 @@ pub fn file_kind(meta: &std::fs::Metadata) -> &'static str {
 }
 
 /// An `io::Error`'s message without the "(os error N)" tail.
-fn plain(e: &io::Error) -> String {
+pub(crate) fn plain(e: &io::Error) -> String {
     let s = e.to_string();
     match s.find(" (os error") {
         Some(i) => s[..i].to_owned(),

@@ -25,6 +25,7 @@ use std::io;
 use std::path::{Path, PathBuf};
 
 use crate::cli::{RulesOption, ScaffoldArgs};
+use crate::commands::files::{Blocked, Links, Unread, read_bounded, walk};
 use crate::commands::{Failure, file_kind, load_rules, print};
 use crate::error::{Diagnostic, Error};
 use crate::scaffold::contract::{self, ORDER_PROTO};
@@ -135,56 +136,22 @@ fn not_generated(out: &Path) -> Diagnostic {
     .note("nothing was written; choose an empty folder, or pass --force to write into it (files there may be replaced)")
 }
 
-/// Why a path inside `--out` cannot be used as it stands.
-enum Blocked {
-    /// A symbolic link on the way, or at the end.
-    Symlink(PathBuf),
-    /// Something other than a folder where the path needs one.
-    NotFolder(PathBuf, &'static str),
-}
-
-impl Blocked {
-    fn describe(&self) -> String {
-        match self {
-            Blocked::Symlink(at) => {
-                let target = fs::read_link(at)
-                    .map(|t| t.display().to_string())
-                    .unwrap_or_default();
-                format!(
-                    "`{}` inside --out is a symbolic link (to `{target}`)",
-                    at.display()
-                )
-            }
-            Blocked::NotFolder(at, kind) => {
-                format!("`{}` is {kind}, where a folder is needed", at.display())
-            }
+/// Why `blocked` stops a path inside `--out`.
+fn describe(blocked: &Blocked) -> String {
+    match blocked {
+        Blocked::Symlink(at) => {
+            let target = fs::read_link(at)
+                .map(|t| t.display().to_string())
+                .unwrap_or_default();
+            format!(
+                "`{}` inside --out is a symbolic link (to `{target}`)",
+                at.display()
+            )
+        }
+        Blocked::NotFolder(at, kind) => {
+            format!("`{}` is {kind}, where a folder is needed", at.display())
         }
     }
-}
-
-/// Walks `rel` ('/'-separated, already checked to be a plain relative path)
-/// down from `out` without following anything: a symbolic link anywhere, or
-/// a non-folder before the last segment, blocks it. The last segment's
-/// metadata when it exists.
-fn walk(out: &Path, rel: &str) -> Result<Option<fs::Metadata>, Blocked> {
-    let mut current = out.to_path_buf();
-    let mut segments = rel.split('/').peekable();
-    while let Some(segment) = segments.next() {
-        current.push(segment);
-        let Ok(meta) = fs::symlink_metadata(&current) else {
-            return Ok(None);
-        };
-        if meta.file_type().is_symlink() {
-            return Err(Blocked::Symlink(current));
-        }
-        if segments.peek().is_none() {
-            return Ok(Some(meta));
-        }
-        if !meta.is_dir() {
-            return Err(Blocked::NotFolder(current, file_kind(&meta)));
-        }
-    }
-    Ok(None)
 }
 
 /// Refuses an `--out` that is not a folder, symbolic links on any planned
@@ -237,13 +204,13 @@ fn check_out(out: &Path, plan: &ScaffoldPlan) -> Result<(), Error> {
         match walk(out, path) {
             Err(blocked @ Blocked::Symlink(_)) => {
                 return Err(refuse(
-                    blocked.describe(),
+                    describe(&blocked),
                     "commsadvise never writes through symbolic links. Remove the link or choose another folder",
                 ));
             }
             Err(blocked) => {
                 return Err(refuse(
-                    blocked.describe(),
+                    describe(&blocked),
                     &format!(
                         "commsadvise plans `{path}` there. Move it away or choose another folder"
                     ),
@@ -370,60 +337,24 @@ enum Found {
 /// the last segment (the caller has walked the folders), at most the size
 /// cap.
 fn read_regular(path: &Path) -> Result<Found, Error> {
-    use std::io::Read as _;
-    let before = match fs::symlink_metadata(path) {
-        Ok(meta) => meta,
-        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Found::Nothing),
-        Err(e) => return Err(Error::io(path, e)),
-    };
-    let not_regular = |meta: &fs::Metadata| -> Error {
-        Diagnostic::new(
+    match read_bounded(path, Links::Refuse, crate::yaml::MAX_BYTES as u64) {
+        Ok(bytes) => Ok(Found::Contents(bytes)),
+        Err(Unread::TooLarge(_)) => Ok(Found::TooLarge),
+        Err(Unread::Io(e)) if e.kind() == io::ErrorKind::NotFound => Ok(Found::Nothing),
+        Err(Unread::Io(e)) => Err(Error::io(path, e)),
+        Err(Unread::NotRegular(meta)) => Err(Diagnostic::new(
             format!(
                 "`{}` is {}, not a regular file",
                 path.display(),
-                file_kind(meta)
+                file_kind(&meta)
             ),
             path.display().to_string(),
         )
         .note(
             "nothing was written; commsadvise reads only regular files inside --out. Move it away",
         )
-        .into()
-    };
-    if !before.is_file() {
-        return Err(not_regular(&before));
+        .into()),
     }
-    let file = fs::File::open(path).map_err(|e| Error::io(path, e))?;
-    let after = file.metadata().map_err(|e| Error::io(path, e))?;
-    if !after.is_file() || !same_file(&before, &after) {
-        return Err(not_regular(&after));
-    }
-    let cap = crate::yaml::MAX_BYTES as u64;
-    if after.len() > cap {
-        return Ok(Found::TooLarge);
-    }
-    let mut bytes = Vec::new();
-    file.take(cap + 1)
-        .read_to_end(&mut bytes)
-        .map_err(|e| Error::io(path, e))?;
-    Ok(if bytes.len() as u64 > cap {
-        Found::TooLarge
-    } else {
-        Found::Contents(bytes)
-    })
-}
-
-/// Whether two looks at a path saw the same file (it was not swapped for a
-/// link between them).
-#[cfg(unix)]
-fn same_file(a: &fs::Metadata, b: &fs::Metadata) -> bool {
-    use std::os::unix::fs::MetadataExt as _;
-    a.dev() == b.dev() && a.ino() == b.ino()
-}
-
-#[cfg(not(unix))]
-fn same_file(a: &fs::Metadata, b: &fs::Metadata) -> bool {
-    a.len() == b.len()
 }
 
 /// The previous run's manifest, checked as untrusted input: its text by

@@ -88,6 +88,51 @@ impl<R: FileResolver> FileResolver for Recording<R> {
     }
 }
 
+/// Why a resolver over the user's files would not read a file it found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Refused {
+    /// What the file is: "`proto/env.proto` is a symbolic link …".
+    pub why: String,
+    /// What to do about it.
+    pub note: String,
+}
+
+/// The refusal of the file a resolver was last asked for, if it refused
+/// it. The resolver answers a refused file as not found, the one error
+/// protox points at the `import` line; [`compile`] then reads why here.
+/// Compiling stops at the first file that fails, so the last file asked
+/// for is the one the error is about.
+pub type Refusal = Arc<Mutex<Option<Refused>>>;
+
+/// How a compile's files are shown to the user.
+pub struct Sources<'a> {
+    /// The path the user knows a file by, from its import name.
+    pub shown: &'a dyn Fn(&str) -> String,
+    /// Where imports are looked up: said when one is not found.
+    pub lookup: &'a str,
+    /// Filled in by the resolver when it refuses a file.
+    pub refusal: Refusal,
+}
+
+impl Sources<'_> {
+    /// Files held in memory, shown by their import names.
+    pub fn in_memory() -> Sources<'static> {
+        Sources {
+            shown: &|n| n.to_owned(),
+            lookup: BUILT_IN,
+            refusal: Refusal::default(),
+        }
+    }
+}
+
+/// The imports that need no file, said of every file not found.
+pub const BUILT_IN: &str = "`google/protobuf/*.proto`, `google/api/annotations.proto` and `google/api/http.proto` are built in";
+
+/// Longest stretch of a source line kept past the caret: the line is
+/// shown cut around the caret anyway, and a file of one long line (a
+/// binary, or a file of secrets) is not copied into the error whole.
+const LINE_KEPT: usize = 240;
+
 /// The imports every contract gets without a file of its own.
 pub fn builtin() -> ChainFileResolver {
     let mut chain = ChainFileResolver::new();
@@ -106,33 +151,55 @@ pub fn compile(
     names: &[String],
     shown: &dyn Fn(&str) -> String,
 ) -> Result<DescriptorPool, Problem> {
+    let sources = Sources {
+        shown,
+        ..Sources::in_memory()
+    };
+    compile_with(resolver, names, &sources)
+}
+
+/// [`compile`], with `sources` saying how each file is shown and why a
+/// file was refused.
+pub fn compile_with(
+    resolver: impl FileResolver + 'static,
+    names: &[String],
+    sources: &Sources,
+) -> Result<DescriptorPool, Problem> {
     let mut compiler = protox::Compiler::with_file_resolver(resolver);
     compiler.include_imports(true);
     compiler.include_source_info(true);
     for name in names {
         compiler
             .open_file(name)
-            .map_err(|e| problem(&e, name, shown))?;
+            .map_err(|e| problem(&e, name, sources))?;
     }
     Ok(compiler.descriptor_pool())
 }
 
 /// protox's error, pointed at the .proto file, line and column it names.
-fn problem(error: &protox::Error, opened: &str, shown: &dyn Fn(&str) -> String) -> Problem {
+fn problem(error: &protox::Error, opened: &str, sources: &Sources) -> Problem {
     let file = error.file().unwrap_or(opened);
-    let path = shown(file);
+    let path = (sources.shown)(file);
     let mut message = error.to_string();
     if error.is_file_not_found() && message.contains("not in any include path") {
         message = format!("file '{file}' not found");
+    }
+    let refused = if error.is_file_not_found() {
+        sources.refusal.lock().ok().and_then(|r| r.clone())
+    } else {
+        None
+    };
+    if let Some(refused) = &refused {
+        message = format!("an import is refused: {}", refused.why);
     }
     let mut p = Problem::new(Site::Proto, format!("`{path}` does not compile: {message}"));
     if let Some(help) = error.help() {
         p.notes.push(help.to_string());
     }
-    if error.is_file_not_found() {
-        p.notes.push(
-            "imports are looked up in the `proto_path` folders (default: the folder of flows.yaml); `google/protobuf/*.proto`, `google/api/annotations.proto` and `google/api/http.proto` are built in".into(),
-        );
+    match refused {
+        Some(refused) => p.notes.push(refused.note),
+        None if error.is_file_not_found() => p.notes.push(sources.lookup.to_owned()),
+        None => {}
     }
     let label = error.labels().and_then(|mut labels| labels.next());
     let (Some(label), Some(source)) = (label, error.source_code()) else {
@@ -152,14 +219,16 @@ fn problem(error: &protox::Error, opened: &str, shown: &dyn Fn(&str) -> String) 
         line: before.matches('\n').count() + 1,
         column: before[line_start..].chars().count() + 1,
     };
-    let line = whole[line_start..]
-        .lines()
-        .next()
-        .unwrap_or_default()
-        .to_owned();
     let width = whole
         .get(offset..offset + label.len())
         .map_or(1, |s| s.chars().count().max(1));
+    let line: String = whole[line_start..]
+        .lines()
+        .next()
+        .unwrap_or_default()
+        .chars()
+        .take(pos.column + width + LINE_KEPT)
+        .collect();
     p.label = label.label().map(str::to_owned);
     p.width = width;
     p.site = Site::ProtoFile {
@@ -222,5 +291,24 @@ message Invoice { string invoice_id = 1; google.protobuf.Timestamp issued_at = 2
             "{}",
             p.message
         );
+    }
+
+    #[test]
+    fn keeps_a_bounded_stretch_of_a_long_line() {
+        let text = format!(
+            "syntax = \"proto3\";\npackage a;\nmessage A {{}} oops /* {} */\n",
+            "x".repeat(100_000)
+        );
+        let p = compile_one("a.proto", &text).expect_err("refused");
+        let Site::ProtoFile {
+            at: Some((pos, line)),
+            ..
+        } = &p.site
+        else {
+            panic!("{p:?}")
+        };
+        assert_eq!((pos.line, pos.column), (3, 14), "{}", p.message);
+        assert!(line.starts_with("message A {} oops /* xxx"), "{line}");
+        assert!(line.chars().count() <= pos.column + p.width + LINE_KEPT);
     }
 }

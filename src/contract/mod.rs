@@ -36,6 +36,7 @@ use crate::scaffold::contract::ORDER_PROTO;
 use crate::spec::model::{Flow, FlowsFile, Interaction, Pos, SourceMap};
 
 pub use bind::bind;
+pub use compile::Sources;
 pub use derive::{Derived, derive};
 
 /// Where the contract comes from.
@@ -277,15 +278,15 @@ pub fn derived(flows: &FlowsFile) -> Result<BoundContract, Vec<Problem>> {
 
 /// The team's contract: `files` (import names) compiled through
 /// `resolver`, which `commands` builds over the `proto_path` folders; the
-/// built-in imports are added here. `shown` turns an import name into the
-/// path the user knows the file by.
+/// built-in imports are added here. `sources` names each file as the user
+/// knows it.
 pub fn team(
     flows: &FlowsFile,
     resolver: impl FileResolver + 'static,
     files: Vec<String>,
-    shown: &dyn Fn(&str) -> String,
+    sources: &Sources,
 ) -> Result<BoundContract, Vec<Problem>> {
-    let pool = compile_team(resolver, &files, shown).map_err(|p| vec![p])?;
+    let pool = compile_team(resolver, &files, sources).map_err(|p| vec![p])?;
     // Flows that name nothing bind to what the derived contract would call
     // them, so a team that adopted it needs no `rpc:` lines.
     let derived = derive(flows);
@@ -304,12 +305,12 @@ pub fn team(
 pub fn compile_team(
     resolver: impl FileResolver + 'static,
     files: &[String],
-    shown: &dyn Fn(&str) -> String,
+    sources: &Sources,
 ) -> Result<DescriptorPool, Problem> {
     let mut chain = ChainFileResolver::new();
     chain.add(resolver);
     chain.add(compile::builtin());
-    compile::compile(chain, files, shown)
+    compile::compile_with(chain, files, sources)
 }
 
 fn default_target(derived: &Derived, flow: &Flow) -> Target {
@@ -328,7 +329,7 @@ fn in_memory(name: &str, text: &str) -> Result<DescriptorPool, Vec<Problem>> {
         text: text.to_owned(),
     });
     chain.add(compile::builtin());
-    compile::compile(chain, &[name.to_owned()], &|n| n.to_owned()).map_err(|p| vec![p])
+    compile::compile_with(chain, &[name.to_owned()], &Sources::in_memory()).map_err(|p| vec![p])
 }
 
 #[cfg(test)]
@@ -379,7 +380,7 @@ mod tests {
                 &flows,
                 resolver,
                 vec!["adopted/contract.proto".to_owned()],
-                &|n| n.to_owned(),
+                &Sources::in_memory(),
             )
             .unwrap_or_else(|p| panic!("{name}: {p:?}"));
             assert_eq!(adopted.flows, derived_contract.flows, "{name}");

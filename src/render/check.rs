@@ -1,6 +1,8 @@
 //! What `commsadvise check` prints: the problems of a [`Gate`] as text, as
 //! JSON, or as GitHub workflow commands that annotate flows.yaml in a pull
-//! request, each at the line of the flow involved.
+//! request, each at the line of the flow involved. With `--against`, the
+//! contract check's report follows, and the one verdict covers both: a
+//! step that fails on the contract never reads "check passed".
 
 use std::fmt::Write as _;
 
@@ -8,6 +10,9 @@ use serde_json::{Value, json};
 
 use crate::engine::findings::Severity;
 use crate::engine::gate::{Gate, Problem, Source};
+use crate::render::contract::{
+    Evolution, check_annotations, check_summary, check_text, check_value,
+};
 use crate::spec::model::{Pos, SourceMap};
 
 /// Where a problem points in flows.yaml: the pin of a pinned conflict, the
@@ -20,8 +25,26 @@ fn position(problem: &Problem, map: &SourceMap) -> Option<Pos> {
     }
 }
 
-/// The one-line verdict.
-pub fn summary(gate: &Gate) -> String {
+/// Whether the decisions and, when it ran, the contract check passed.
+pub fn passed(gate: &Gate, contract: Option<&Evolution>) -> bool {
+    gate.passed() && contract.is_none_or(|e| e.findings.is_empty())
+}
+
+/// The one-line verdict: the decisions', then the contract check's.
+pub fn summary(gate: &Gate, contract: Option<&Evolution>) -> String {
+    let verdict = if passed(gate, contract) {
+        "passed"
+    } else {
+        "failed"
+    };
+    match contract {
+        Some(e) => format!("check {verdict}: {}; {}", decisions(gate), check_summary(e)),
+        None => format!("check {verdict}: {}", decisions(gate)),
+    }
+}
+
+/// What the decisions' part of the verdict says.
+fn decisions(gate: &Gate) -> String {
     let failing = gate.failing();
     let total = gate.problems.len();
     if failing == 0 {
@@ -31,7 +54,7 @@ pub fn summary(gate: &Gate) -> String {
             n => format!("; {n} findings below it"),
         };
         format!(
-            "check passed: no pinned conflicts and no findings at or above `{}`{below}",
+            "no pinned conflicts and no findings at or above `{}`{below}",
             gate.fail_on
         )
     } else {
@@ -41,14 +64,15 @@ pub fn summary(gate: &Gate) -> String {
             "pinned conflicts always count"
         };
         format!(
-            "check failed: {failing} problem{} at or above `{}` ({always})",
+            "{failing} problem{} at or above `{}` ({always})",
             if failing == 1 { "" } else { "s" },
             gate.fail_on
         )
     }
 }
 
-pub fn text(gate: &Gate, file: &str, map: &SourceMap) -> String {
+/// The problems, the contract check's findings, then the verdict.
+pub fn text(gate: &Gate, file: &str, map: &SourceMap, contract: Option<&Evolution>) -> String {
     let mut out = String::new();
     for p in &gate.problems {
         let at =
@@ -60,19 +84,26 @@ pub fn text(gate: &Gate, file: &str, map: &SourceMap) -> String {
             let _ = writeln!(out, "  fix: {fix}");
         }
     }
-    let _ = writeln!(out, "{}", summary(gate));
+    if let Some(e) = contract {
+        out.push_str(&check_text(e));
+    }
+    let _ = writeln!(out, "{}", summary(gate, contract));
     out
 }
 
-pub fn json(gate: &Gate, file: &str, map: &SourceMap) -> String {
-    let mut out = serde_json::to_string_pretty(&json_value(gate, file, map)).unwrap_or_default();
+/// The JSON report: `passed` is the one verdict, `contract` the contract
+/// check's own report when it ran.
+pub fn json(gate: &Gate, file: &str, map: &SourceMap, contract: Option<&Evolution>) -> String {
+    let mut value = json_value(gate, file, map, contract);
+    if let Some(e) = contract {
+        value["contract"] = check_value(e);
+    }
+    let mut out = serde_json::to_string_pretty(&value).unwrap_or_default();
     out.push('\n');
     out
 }
 
-/// The JSON report as a value, which `check --against` adds the contract
-/// check to.
-pub fn json_value(gate: &Gate, file: &str, map: &SourceMap) -> Value {
+fn json_value(gate: &Gate, file: &str, map: &SourceMap, contract: Option<&Evolution>) -> Value {
     let problems: Vec<Value> = gate
         .problems
         .iter()
@@ -95,7 +126,7 @@ pub fn json_value(gate: &Gate, file: &str, map: &SourceMap) -> Value {
     json!({
         "version": 1,
         "fail_on": gate.fail_on,
-        "passed": gate.passed(),
+        "passed": passed(gate, contract),
         "failing": gate.failing(),
         "problems": problems,
     })
@@ -104,7 +135,8 @@ pub fn json_value(gate: &Gate, file: &str, map: &SourceMap) -> Value {
 /// GitHub workflow commands: `::error file=…,line=…,title=…::message`, one
 /// per problem. Failing problems are errors; the others keep their own
 /// level, so a warning below `--fail-on` still shows on the pull request.
-pub fn github(gate: &Gate, file: &str, map: &SourceMap) -> String {
+/// The contract check's annotations follow, then the verdict.
+pub fn github(gate: &Gate, file: &str, map: &SourceMap, contract: Option<&Evolution>) -> String {
     let mut out = String::new();
     for p in &gate.problems {
         let level = match (p.failing, p.severity) {
@@ -127,7 +159,10 @@ pub fn github(gate: &Gate, file: &str, map: &SourceMap) -> String {
         }
         let _ = writeln!(out, "::{level} {props}::{}", data(&message));
     }
-    let _ = writeln!(out, "{}", summary(gate));
+    if let Some(e) = contract {
+        out.push_str(&check_annotations(e));
+    }
+    let _ = writeln!(out, "{}", summary(gate, contract));
     out
 }
 

@@ -1449,9 +1449,17 @@ impl<'a> Validator<'a> {
                 "rpc" => (
                     is_rpc_name(&raw.value),
                     "`<package>.<Service>/<Method>`, such as `billing.v1.InvoiceService/GetInvoice`",
+                    // Only when the part before the method reads as a
+                    // service (`billing.v1.InvoiceService.GetInvoice`), not
+                    // a package (`shop.v1.Order`).
                     raw.value
                         .rsplit_once('.')
-                        .filter(|(service, _)| !raw.value.contains('/') && service.contains('.'))
+                        .filter(|(service, _)| {
+                            !raw.value.contains('/')
+                                && service.rsplit_once('.').is_some_and(|(_, s)| {
+                                    s.starts_with(|c: char| c.is_ascii_uppercase())
+                                })
+                        })
                         .map(|(service, method)| format!("{service}/{method}")),
                 ),
                 "message" => (
@@ -2571,6 +2579,13 @@ mod tests {
             errors(&text).contains("did you mean `billing.v1.InvoiceService/GetInvoice`?"),
             "{}",
             errors(&text)
+        );
+        // A message's name is no rpc: nothing to suggest.
+        let message = BOUND.replace("billing.v1.InvoiceService/GetInvoice", "billing.v1.Invoice");
+        assert!(
+            !errors(&message).contains("did you mean"),
+            "{}",
+            errors(&message)
         );
     }
 
