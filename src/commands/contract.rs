@@ -258,9 +258,12 @@ fn shown_under(folders: &[PathBuf]) -> impl Fn(&str) -> String + use<> {
 /// The `proto_path:` folders (as written, relative to the current folder)
 /// and the import name of each `proto:` file.
 ///
-/// A folder must be inside the folder of flows.yaml, also once symbolic
-/// links are resolved: flows.yaml comes with the repository, and an include
-/// folder of `/` would let an import read any file on the machine.
+/// A folder must be inside the repository that holds flows.yaml (the
+/// nearest folder above it with a `.git`), or inside the folder of
+/// flows.yaml when it is in none, also once symbolic links are resolved:
+/// flows.yaml comes with the repository, and an include folder of `/` would
+/// let an import read any file on the machine. A monorepo's shared `proto/`
+/// at the top (`proto_path: [../../proto]`) is inside.
 fn locate(path: &Path, flows: &FlowsFile) -> Result<(Vec<PathBuf>, Vec<String>), Vec<Problem>> {
     // Kept as written (`proto/x.proto`, not `./proto/x.proto`): error
     // messages show these paths.
@@ -272,7 +275,9 @@ fn locate(path: &Path, flows: &FlowsFile) -> Result<(Vec<PathBuf>, Vec<String>),
     };
     let mut problems = Vec::new();
     let mut names = Vec::new();
-    let real_base = std::fs::canonicalize(here(&base)).ok();
+    let real_base = std::fs::canonicalize(here(&base))
+        .ok()
+        .map(|folder| repository_root(&folder).unwrap_or(folder));
     for (i, folder) in folders.iter().enumerate() {
         let entry = flows.proto_path.get(i).map_or("", String::as_str);
         problems.extend(folder_problem(i, entry, folder, real_base.as_deref()));
@@ -320,17 +325,12 @@ fn folder_problem(
 ) -> Option<Problem> {
     let outside = |why: String| {
         Problem::new(Site::ProtoPathEntry(i), why).note(
-            "`proto_path` folders are relative to flows.yaml and inside its folder; copy shared .proto files there",
+            "`proto_path` folders are relative to flows.yaml and inside its repository (or its folder, outside a repository); copy shared .proto files there",
         )
     };
     if Path::new(entry).has_root() || Path::new(entry).is_absolute() {
         return Some(outside(format!(
             "`proto_path` folder `{entry}` is absolute"
-        )));
-    }
-    if !stays_inside(entry) {
-        return Some(outside(format!(
-            "`proto_path` folder `{entry}` is outside the folder of flows.yaml"
         )));
     }
     if !here(folder).is_dir() {
@@ -345,8 +345,15 @@ fn folder_problem(
     }
     let real = std::fs::canonicalize(here(folder)).ok()?;
     if real_base.is_some_and(|base| !real.starts_with(base)) {
+        if climbs_out(entry) {
+            // Climbing with `..` says it all; the real path would only
+            // show where this machine keeps the folder.
+            return Some(outside(format!(
+                "`proto_path` folder `{entry}` is outside the repository of flows.yaml (or its folder, outside a repository)"
+            )));
+        }
         return Some(outside(format!(
-            "`proto_path` folder `{}` leads outside the folder of flows.yaml, to `{}`",
+            "`proto_path` folder `{}` leads outside the repository of flows.yaml (or its folder, outside a repository), to `{}`",
             folder.display(),
             real.display()
         )));
@@ -387,9 +394,8 @@ fn file_problem(i: usize, file: &Path) -> Option<Problem> {
     }
 }
 
-/// Whether the relative path `rel` stays inside the folder it is relative
-/// to, reading `..` as written (symbolic links are checked apart).
-fn stays_inside(rel: &str) -> bool {
+/// Whether a relative path climbs above its starting folder with `..`.
+fn climbs_out(rel: &str) -> bool {
     let mut depth = 0usize;
     for part in Path::new(rel).components() {
         match part {
@@ -397,12 +403,22 @@ fn stays_inside(rel: &str) -> bool {
             Component::CurDir => {}
             Component::ParentDir => match depth.checked_sub(1) {
                 Some(d) => depth = d,
-                None => return false,
+                None => return true,
             },
-            Component::RootDir | Component::Prefix(_) => return false,
+            Component::RootDir | Component::Prefix(_) => return true,
         }
     }
-    true
+    false
+}
+
+/// The nearest folder at or above `folder` (already canonical) that holds
+/// a `.git` entry: the repository's top, as `git rev-parse --show-toplevel`
+/// would say, without running git.
+fn repository_root(folder: &Path) -> Option<PathBuf> {
+    folder
+        .ancestors()
+        .find(|dir| std::fs::symlink_metadata(dir.join(".git")).is_ok())
+        .map(Path::to_path_buf)
 }
 
 /// `path`, or `.` for the empty path of a file in the current folder.
@@ -940,13 +956,26 @@ mod tests {
     }
 
     #[test]
-    fn a_proto_path_stays_inside_unless_it_climbs_out() {
+    fn a_proto_path_climbs_out_only_above_its_start() {
         for rel in ["proto", ".", "", "proto/../include", "./proto"] {
-            assert!(stays_inside(rel), "{rel}");
+            assert!(!climbs_out(rel), "{rel}");
         }
         for rel in ["..", "../proto", "proto/../..", "/", "/etc"] {
-            assert!(!stays_inside(rel), "{rel}");
+            assert!(climbs_out(rel), "{rel}");
         }
+    }
+
+    #[test]
+    fn the_repository_root_is_the_nearest_folder_with_a_git_entry() {
+        let top = tempfile::tempdir().expect("temp dir");
+        let top = std::fs::canonicalize(top.path()).expect("canonical");
+        let deep = top.join("docs/architecture");
+        std::fs::create_dir_all(&deep).expect("folders");
+        assert_eq!(repository_root(&deep), None);
+        std::fs::write(top.join(".git"), "gitdir: elsewhere\n").expect(".git file");
+        assert_eq!(repository_root(&deep), Some(top.clone()));
+        std::fs::create_dir(deep.join(".git")).expect(".git folder");
+        assert_eq!(repository_root(&deep), Some(deep));
     }
 
     #[test]

@@ -464,7 +464,7 @@ fn a_proto_path_folder_linked_outside_the_folder_of_flows_yaml_is_refused() {
     let run = test.args(&["contract", "svc/flows.yaml"]).status(2);
     assert!(
         run.stderr.starts_with(
-            "error: `proto_path` folder `svc/shared` leads outside the folder of flows.yaml, to `"
+            "error: `proto_path` folder `svc/shared` leads outside the repository of flows.yaml (or its folder, outside a repository), to `"
         ),
         "{}",
         run.stderr
@@ -474,6 +474,23 @@ fn a_proto_path_folder_linked_outside_the_folder_of_flows_yaml_is_refused() {
         "{}",
         run.stderr
     );
+}
+
+#[test]
+fn a_proto_path_folder_at_the_top_of_the_repository_is_accepted() {
+    // A monorepo: flows.yaml under docs/, the shared .proto files at the top.
+    let test = Test::new()
+        .file(
+            "docs/arch/flows.yaml",
+            IMPORTER.replace(
+                "proto: a.proto",
+                "proto: ../../proto/a.proto\nproto_path: [../../proto]",
+            ),
+        )
+        .file("proto/a.proto", A_PROTO)
+        .file("proto/b.proto", B_PROTO);
+    std::fs::create_dir(test.path().join(".git")).expect(".git");
+    test.args(&["contract", "docs/arch/flows.yaml"]).success();
 }
 
 #[test]
