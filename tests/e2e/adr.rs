@@ -4,6 +4,7 @@
 use std::path::Path;
 
 use crate::common::Test;
+use crate::recommend::{HOSTILE_FLOWS, HOSTILE_RULE};
 
 fn adr(test: Test) -> Test {
     test.args(&[
@@ -168,48 +169,40 @@ fn with_odd_record(name: &str, make: impl FnOnce(&Path)) -> Test {
     adr(test)
 }
 
-// Review item 6: a FIFO named `*.md` in `--out` was skipped silently; now it
-// is refused at once (before, reading it would have blocked forever).
+// Review item 6: a FIFO or device named `*.md` in `--out` was skipped
+// silently; now each is refused at once, naming it (reading a FIFO would
+// block forever, a device never end).
+#[cfg(unix)]
 #[test]
-fn refuses_a_fifo_named_like_a_record() {
-    let test = with_odd_record("0009-notes.md", |path| {
+fn refuses_a_fifo_or_device_named_like_a_record() {
+    let fifo = |path: &Path| {
         let made = std::process::Command::new("mkfifo")
             .arg(path)
             .status()
             .expect("mkfifo runs");
         assert!(made.success());
-    });
-    let run = test.status(2);
-    assert!(
-        run.stderr.starts_with(
-            "error: `docs/adr/0009-notes.md` is a FIFO (named pipe), not a regular file"
-        ),
-        "{}",
-        run.stderr
-    );
-    assert!(
-        run.stderr
-            .contains("= `adr` reads every `*.md` file in `--out` as a decision record"),
-        "{}",
-        run.stderr
-    );
-    assert_eq!(records(test.path()), ["0009-notes.md"], "nothing written");
-}
-
-#[cfg(unix)]
-#[test]
-fn refuses_a_device_named_like_a_record() {
-    let test = with_odd_record("0009-notes.md", |path| {
-        std::os::unix::fs::symlink("/dev/zero", path).unwrap();
-    });
-    let run = test.status(2);
-    assert!(
-        run.stderr
-            .starts_with("error: `docs/adr/0009-notes.md` is a device, not a regular file"),
-        "{}",
-        run.stderr
-    );
-    assert_eq!(records(test.path()), ["0009-notes.md"], "nothing written");
+    };
+    let device = |path: &Path| std::os::unix::fs::symlink("/dev/zero", path).unwrap();
+    let makers: [(&dyn Fn(&Path), &str); 2] =
+        [(&fifo, "a FIFO (named pipe)"), (&device, "a device")];
+    for (make, kind) in makers {
+        let test = with_odd_record("0009-notes.md", make);
+        let run = test.status(2);
+        assert!(
+            run.stderr.starts_with(&format!(
+                "error: `docs/adr/0009-notes.md` is {kind}, not a regular file"
+            )),
+            "{}",
+            run.stderr
+        );
+        assert!(
+            run.stderr
+                .contains("= `adr` reads every `*.md` file in `--out` as a decision record"),
+            "{}",
+            run.stderr
+        );
+        assert_eq!(records(test.path()), ["0009-notes.md"], "nothing written");
+    }
 }
 
 // Review item 6: a 3 GB `*.md` was read whole, even by `--dry-run`.
@@ -253,14 +246,8 @@ fn passes_over_a_folder_named_like_a_record() {
 #[test]
 fn records_carry_no_control_or_bidirectional_characters() {
     let test = adr(Test::new()
-        .file(
-            "flows.yaml",
-            "version: 1\nflows:\n  - name: a\n    description: \"x\\e[31mRED\\u202Egnp.exe\"\n    from: b\n    to: c\n",
-        )
-        .file(
-            "r/hostile.yaml",
-            "id: hostile\ncriterion: Use Cases\neffect: { score: { rest: 1 } }\ntext: \"Clears \\e[2J the \\u202E screen.\"\n",
-        ))
+        .file("flows.yaml", HOSTILE_FLOWS)
+        .file("r/hostile.yaml", HOSTILE_RULE))
     .args(&["--rules", "r"]);
     test.success();
     let record = read(test.path(), "0001-use-rest-for-a.md");
