@@ -175,17 +175,20 @@ fn with_odd_record(name: &str, make: impl FnOnce(&Path)) -> Test {
 #[cfg(unix)]
 #[test]
 fn refuses_a_fifo_or_device_named_like_a_record() {
-    let fifo = |path: &Path| {
+    fn fifo(path: &Path) {
         let made = std::process::Command::new("mkfifo")
             .arg(path)
             .status()
             .expect("mkfifo runs");
         assert!(made.success());
-    };
-    let device = |path: &Path| std::os::unix::fs::symlink("/dev/zero", path).unwrap();
-    let makers: [(&dyn Fn(&Path), &str); 2] =
-        [(&fifo, "a FIFO (named pipe)"), (&device, "a device")];
-    for (make, kind) in makers {
+    }
+    fn device(path: &Path) {
+        std::os::unix::fs::symlink("/dev/zero", path).unwrap();
+    }
+    for (make, kind) in [
+        (fifo as fn(&Path), "a FIFO (named pipe)"),
+        (device, "a device"),
+    ] {
         let test = with_odd_record("0009-notes.md", make);
         let run = test.status(2);
         assert!(
