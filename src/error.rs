@@ -3,6 +3,7 @@
 //!
 //! Wording here is part of the interface: tests assert it verbatim.
 
+use std::borrow::Cow;
 use std::fmt::{self, Write as _};
 use std::path::PathBuf;
 
@@ -15,19 +16,43 @@ const SHOWN: usize = 120;
 /// of characters is cut, since the caret already points at it.
 const QUOTED: usize = 80;
 
-/// Characters a terminal must not receive from the user's input: control
-/// characters (escape sequences can rewrite the screen) and the invisible
-/// and bidirectional formatting characters that reorder or hide text
-/// (CVE-2021-42574, "Trojan Source").
-fn unsafe_char(c: char) -> bool {
+/// Characters a terminal or a document must not receive as they are from
+/// the user's input: control characters (escape sequences can rewrite the
+/// screen) and the invisible and bidirectional formatting characters that
+/// reorder or hide text (CVE-2021-42574, "Trojan Source").
+///
+/// The one definition: error messages ([`printable`]), every report
+/// renderer and the scaffold's messages about manifest entries all escape
+/// through [`escape_controls`], so none of them lets through what another
+/// would catch.
+pub fn unsafe_char(c: char) -> bool {
     c.is_control()
         || matches!(c,
             '\u{061C}' | '\u{200B}'..='\u{200F}' | '\u{2028}'..='\u{202E}'
             | '\u{2060}'..='\u{2069}' | '\u{FEFF}')
 }
 
+/// `text` with every [`unsafe_char`] (controls, invisible and bidirectional
+/// formatting characters alike) written as its escape (`\u{1b}`,
+/// `\u{202e}`, `\n`), so that it shows what was written and does nothing
+/// else. Borrowed when there is nothing to escape, the common case.
+pub fn escape_controls(text: &str) -> Cow<'_, str> {
+    if !text.chars().any(unsafe_char) {
+        return Cow::Borrowed(text);
+    }
+    let mut out = String::with_capacity(text.len() + 8);
+    for c in text.chars() {
+        if unsafe_char(c) {
+            out.extend(c.escape_default());
+        } else {
+            out.push(c);
+        }
+    }
+    Cow::Owned(out)
+}
+
 /// A message made safe to print: unsafe characters written as escapes
-/// (`\u{202e}`), and `quoted` spans longer than [`QUOTED`] cut short.
+/// ([`escape_controls`]), and `quoted` spans longer than [`QUOTED`] cut short.
 fn printable(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     for (i, part) in text.split('`').enumerate() {
@@ -36,16 +61,12 @@ fn printable(text: &str) -> String {
         }
         let quoted = i % 2 == 1;
         let count = part.chars().count();
-        for (n, c) in part.chars().enumerate() {
-            if quoted && count > QUOTED && n == QUOTED / 2 {
+        match part.char_indices().nth(QUOTED / 2) {
+            Some((cut, _)) if quoted && count > QUOTED => {
+                out.push_str(&escape_controls(&part[..cut]));
                 let _ = write!(out, "…({count} characters)");
-                break;
             }
-            if unsafe_char(c) {
-                out.extend(c.escape_default());
-            } else {
-                out.push(c);
-            }
+            _ => out.push_str(&escape_controls(part)),
         }
     }
     out
@@ -266,7 +287,12 @@ impl fmt::Display for Error {
                 writeln!(f, "error: {}", lines.join("\n"))
             }
             Error::Io { path, source } => {
-                writeln!(f, "error: cannot access `{}`: {source}", path.display())
+                let path = path.display().to_string();
+                writeln!(
+                    f,
+                    "error: cannot access `{}`: {source}",
+                    escape_controls(&path)
+                )
             }
         }
     }
@@ -373,6 +399,34 @@ mod tests {
             !shown.chars().any(|c| unsafe_char(c) && c != '\n'),
             "{shown:?}"
         );
+    }
+
+    #[test]
+    fn escapes_every_unsafe_character_and_nothing_else() {
+        for c in [
+            '\u{0}', '\u{1b}', '\r', '\n', '\t', '\u{7f}', '\u{9b}', '\u{061c}', '\u{200b}',
+            '\u{200f}', '\u{2028}', '\u{2029}', '\u{202a}', '\u{202e}', '\u{2060}', '\u{2066}',
+            '\u{2069}', '\u{feff}',
+        ] {
+            let shown = escape_controls(&format!("a{c}b")).into_owned();
+            assert!(!shown.contains(c), "{c:?} shown as {shown:?}");
+            assert_eq!(shown, format!("a{}b", c.escape_default()));
+        }
+        assert_eq!(escape_controls("x\u{1b}[31mRED"), "x\\u{1b}[31mRED");
+        for plain in ["café → 東京", "a-b_c.d `x`", ""] {
+            assert!(matches!(escape_controls(plain), Cow::Borrowed(p) if p == plain));
+        }
+    }
+
+    #[test]
+    fn escapes_control_characters_in_a_path_that_cannot_be_read() {
+        let e = Error::io(
+            "adr/\u{1b}[2J.md",
+            std::io::Error::from(std::io::ErrorKind::PermissionDenied),
+        );
+        let shown = e.to_string();
+        assert!(shown.contains("`adr/\\u{1b}[2J.md`"), "{shown}");
+        assert!(!shown.contains('\u{1b}'), "{shown:?}");
     }
 
     #[test]

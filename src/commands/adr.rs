@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use crate::cli::AdrArgs;
-use crate::commands::{Failure, load_flows, load_rules, print, sizing};
+use crate::commands::{Failure, load_flows, load_rules, print, read_input, sizing};
 use crate::engine::recommend_with;
 use crate::error::{Diagnostic, Error};
 use crate::render::adr::{self, Plan};
@@ -62,6 +62,12 @@ fn checked_date(date: &str) -> Result<String, Error> {
 }
 
 /// Every Markdown file directly in `dir`, by name; none when it is missing.
+///
+/// Each is read as any input is ([`read_input`]): a regular file, bounded.
+/// A FIFO named `*.md` would block the run and a device would never end,
+/// and skipping them silently could hand out a number one of them holds,
+/// so they are refused, naming the file, as is a record over the size
+/// limit. Only folders named `*.md` are passed over: they are not records.
 fn read_records(dir: &Path) -> Result<Vec<(String, String)>, Error> {
     let entries = match std::fs::read_dir(dir) {
         Ok(entries) => entries,
@@ -84,17 +90,28 @@ fn read_records(dir: &Path) -> Result<Vec<(String, String)>, Error> {
         let markdown = path
             .extension()
             .is_some_and(|e| e.eq_ignore_ascii_case("md"));
-        if !markdown || !path.is_file() {
+        if !markdown || path.is_dir() {
             continue;
         }
+        let bytes = read_input(&path).map_err(|e| match e {
+            Error::Input(diagnostics) => Error::Input(
+                diagnostics
+                    .into_iter()
+                    .map(|d| d.note(RECORDS_NOTE))
+                    .collect(),
+            ),
+            other => other,
+        })?;
         // A record that is not UTF-8 is not one of ours; keep it in the
         // list so its number is still taken.
-        let bytes = std::fs::read(&path).map_err(|e| Error::io(&path, e))?;
         out.push((name, String::from_utf8(bytes).unwrap_or_default()));
     }
     out.sort();
     Ok(out)
 }
+
+/// Why a file in `--out` is read at all, for the errors of reading it.
+const RECORDS_NOTE: &str = "`adr` reads every `*.md` file in `--out` as a decision record (to number new ones); move anything else out of that folder";
 
 fn apply(plan: &Plan, dir: &Path) -> Result<(), Error> {
     std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;

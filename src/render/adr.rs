@@ -15,6 +15,7 @@ use std::fmt::Write as _;
 use sha2::{Digest as _, Sha256};
 
 use crate::engine::evaluate::{Recommendation, Report};
+use crate::render::markdown::{inert, no_html};
 use crate::render::{decided, disk_line, margin, requirements, topic_line};
 use crate::spec::model::{Flow, FlowsFile, Transport};
 
@@ -204,11 +205,7 @@ pub fn record(
             // One line, inert: a description must not end the paragraph or
             // bring HTML into the record.
             let one_line = d.split_whitespace().collect::<Vec<_>>().join(" ");
-            let _ = writeln!(
-                out,
-                ": {}",
-                crate::render::markdown::inert(&sentence(&one_line))
-            );
+            let _ = writeln!(out, ": {}", inert(&sentence(&one_line)));
         }
         None => out.push_str(".\n"),
     }
@@ -239,7 +236,10 @@ pub fn record(
         let _ = writeln!(
             out,
             "* **{}** (`{}`, {}): {}",
-            r.criterion, r.rule, r.effect, r.text
+            r.criterion,
+            r.rule,
+            r.effect,
+            no_html(&r.text)
         );
     }
 
@@ -251,7 +251,7 @@ pub fn record(
         .find(|r| r.transport == rec.transport)
         .map_or_else(
             || "the rules point there".to_owned(),
-            |r| lower_first(first_sentence(&r.text)),
+            |r| no_html(&lower_first(first_sentence(&r.text))),
         );
     let _ = writeln!(
         out,
@@ -354,9 +354,10 @@ fn first_sentence(text: &str) -> &str {
     first.trim_end_matches('.')
 }
 
-/// A whole text as a "because …" clause: lowercased start, no final stop.
+/// A whole rule text as a "because …" clause: lowercased start, no final
+/// stop, and no HTML, control or bidirectional characters (`no_html`).
 fn clause(text: &str) -> String {
-    lower_first(text.trim_end().trim_end_matches('.'))
+    no_html(&lower_first(text.trim_end().trim_end_matches('.')))
 }
 
 /// "Consumers must…" → "consumers must…", for "because …" clauses; words

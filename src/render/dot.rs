@@ -4,6 +4,7 @@
 use std::fmt::Write as _;
 
 use crate::engine::evaluate::Report;
+use crate::error::escape_controls;
 use crate::render::diagram::{Diagram, color};
 use crate::spec::model::FlowsFile;
 
@@ -36,7 +37,23 @@ pub fn render(file: &FlowsFile, report: &Report) -> String {
     out
 }
 
-/// A DOT double-quoted string; `\n` sequences the caller wrote stay line breaks.
+/// A DOT double-quoted string; `\n` sequences the caller wrote stay line
+/// breaks, control and bidirectional characters are escaped
+/// ([`escape_controls`]).
 fn quoted(text: &str) -> String {
-    format!("\"{}\"", text.replace('"', "\\\""))
+    format!("\"{}\"", escape_controls(text).replace('"', "\\\""))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn quoted_text_keeps_line_breaks_and_escapes_control_characters() {
+        assert_eq!(quoted("a\\nrest"), "\"a\\nrest\"");
+        assert_eq!(
+            quoted("say \"hi\"\u{1b}[2J\u{202e}"),
+            "\"say \\\"hi\\\"\\u{1b}[2J\\u{202e}\""
+        );
+    }
 }

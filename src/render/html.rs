@@ -7,6 +7,7 @@
 use std::fmt::Write as _;
 
 use crate::engine::evaluate::Report;
+use crate::error::escape_controls;
 use crate::render::diagram::{Diagram, color, line_style};
 use crate::render::{decided, disk_line, flip_line, margin, requirements, svg, topic_line};
 use crate::spec::model::FlowsFile;
@@ -196,10 +197,12 @@ fn plural(n: usize) -> &'static str {
     if n == 1 { "" } else { "s" }
 }
 
-/// Text safe inside HTML elements and double-quoted attributes.
+/// Text safe inside HTML elements and double-quoted attributes, with no
+/// control or bidirectional characters ([`escape_controls`]): those are not
+/// allowed in the SVG's XML, and would reorder what the reader sees.
 pub fn escape(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
+    for c in escape_controls(text).chars() {
         match c {
             '&' => out.push_str("&amp;"),
             '<' => out.push_str("&lt;"),
@@ -221,6 +224,14 @@ mod tests {
         assert_eq!(
             escape("<b>\"fish\" & 'chips'</b>"),
             "&lt;b&gt;&quot;fish&quot; &amp; &#39;chips&#39;&lt;/b&gt;"
+        );
+    }
+
+    #[test]
+    fn escapes_control_and_bidirectional_characters() {
+        assert_eq!(
+            escape("x\u{1b}[31m\u{202e}<b>"),
+            "x\\u{1b}[31m\\u{202e}&lt;b&gt;"
         );
     }
 }

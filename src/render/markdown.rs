@@ -4,11 +4,14 @@
 //! A report is pasted where others read it, so text from flows.yaml or a
 //! rule file never reaches it as HTML: a `<!--` in a description would hide
 //! the rest of a pull-request comment, and a tag or image would inject
-//! content. Names need nothing: the loader allows only `[a-z0-9-]`.
+//! content. Nor does it carry control or bidirectional characters, which
+//! reorder or hide text in a reader's view. Names need nothing: the loader
+//! allows only `[a-z0-9-]`.
 
 use std::fmt::Write as _;
 
 use crate::engine::evaluate::Report;
+use crate::error::escape_controls;
 use crate::render::diagram::{Diagram, color_name};
 use crate::render::{
     decided, disk_line, margin, mermaid, requirements, topic_line, transport_label,
@@ -153,12 +156,13 @@ fn code_list(items: &[String]) -> String {
         .join(", ")
 }
 
-/// Text written by a user, inert in Markdown: HTML becomes entities and
-/// Markdown's punctuation is escaped, so it shows as written and cannot add
-/// a comment, tag, link, image or heading.
+/// Text written by a user, inert in Markdown: control and bidirectional
+/// characters escaped ([`escape_controls`]), HTML become entities and
+/// Markdown's punctuation escaped, so it shows as written and cannot add a
+/// comment, tag, link, image or heading, nor reorder what a reader sees.
 pub(crate) fn inert(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
+    for c in escape_controls(text).chars() {
         match c {
             '<' => out.push_str("&lt;"),
             '>' => out.push_str("&gt;"),
@@ -173,9 +177,11 @@ pub(crate) fn inert(text: &str) -> String {
     out
 }
 
-/// Rule text keeps its Markdown (code spans) but carries no HTML.
+/// Rule text keeps its Markdown (code spans) but carries no HTML, and no
+/// control or bidirectional characters ([`escape_controls`]).
 pub(crate) fn no_html(text: &str) -> String {
-    text.replace('&', "&amp;")
+    escape_controls(text)
+        .replace('&', "&amp;")
         .replace('<', "&lt;")
         .replace('>', "&gt;")
 }
@@ -207,6 +213,19 @@ mod tests {
             "> Shows &lt;\\!-- the rest is hidden\n> \\# Heading \\!\\[x\\](https://t.example/p.png) &amp; &lt;b&gt;bold&lt;/b&gt;"
         );
         assert!(!shown.contains('<'));
+    }
+
+    #[test]
+    fn user_text_carries_no_escape_sequence_or_bidirectional_override() {
+        let hostile = "x\u{1b}[31mRED\u{202e}gnp.exe\u{2066}";
+        for shown in [inert(hostile), no_html(hostile), quote_block(hostile)] {
+            assert!(
+                !shown.contains(['\u{1b}', '\u{202e}', '\u{2066}']),
+                "{shown:?}"
+            );
+            assert!(shown.contains("u{1b}"), "{shown:?}");
+        }
+        assert_eq!(no_html(hostile), "x\\u{1b}[31mRED\\u{202e}gnp.exe\\u{2066}");
     }
 
     #[test]

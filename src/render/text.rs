@@ -1,10 +1,17 @@
 //! The default report for a terminal: a table, then each flow's reasons,
 //! risks and conflicts. Colour is optional and decided by the caller.
+//!
+//! The report goes to a terminal, so text from flows.yaml or a rule file
+//! reaches it only through [`escape_controls`]: a description holding an
+//! escape sequence must not recolour or clear the screen, nor a
+//! bidirectional override reorder what the reader sees. The colours are
+//! the report's own, added after escaping.
 
 use std::fmt::Write as _;
 
 use crate::engine::evaluate::{KafkaSizing, Recommendation, Report};
 use crate::engine::findings::Severity;
+use crate::error::escape_controls;
 use crate::render::{decided, disk_line, flip_line, margin, requirements, topic_line};
 use crate::spec::model::{FlowsFile, Transport};
 
@@ -46,7 +53,7 @@ pub fn render(file: &FlowsFile, report: &Report, color: bool) -> String {
     let _ = writeln!(
         out,
         "{}: {count} flow{}\n",
-        style.paint("1", &report.system),
+        style.paint("1", &escape_controls(&report.system)),
         if count == 1 { "" } else { "s" }
     );
 
@@ -94,7 +101,11 @@ pub fn render(file: &FlowsFile, report: &Report, color: bool) -> String {
             route(rec)
         );
         if let Some(d) = &flow.description {
-            let _ = writeln!(out, "  {d}");
+            // Line by line, so that each line of a long description keeps
+            // the indent; whatever else it holds is escaped.
+            for line in d.lines() {
+                let _ = writeln!(out, "  {}", escape_controls(line));
+            }
         }
         let needs = requirements(flow);
         if !needs.is_empty() {
@@ -212,12 +223,15 @@ fn findings(out: &mut String, report: &Report, style: &Style) {
 }
 
 /// Writes `text` after `prefix`, wrapped at [`WIDTH`] with a hanging indent.
+/// `text` is the user's or a rule's and is escaped; `prefix` is ours and may
+/// be coloured.
 fn wrap(out: &mut String, prefix: &str, text: &str) {
     let indent = " ".repeat(visible_len(prefix));
     let mut line = prefix.to_owned();
     let mut len = visible_len(prefix);
     let mut first = true;
     for word in text.split_whitespace() {
+        let word = escape_controls(word);
         if !first && len + 1 + word.len() > WIDTH {
             out.push_str(&line);
             out.push('\n');
@@ -229,7 +243,7 @@ fn wrap(out: &mut String, prefix: &str, text: &str) {
             line.push(' ');
             len += 1;
         }
-        line.push_str(word);
+        line.push_str(&word);
         len += word.chars().count();
         first = false;
     }
@@ -306,6 +320,36 @@ mod tests {
         assert!(route.chars().count() <= COLUMN_MAX, "{route}");
         let shown = route.matches(", s").count() + 1;
         assert!(route.ends_with(&format!("+{} more", 40 - shown)), "{route}");
+    }
+
+    // Review item 5: a description or rule text printed raw could recolour,
+    // clear or reorder the terminal.
+    #[test]
+    fn user_text_reaches_the_terminal_escaped() {
+        let yaml = "version: 1\nflows:\n  - name: a\n    from: x\n    to: y\n    description: \"x\\e[31mRED\\u202Egnp.exe\\r\\nsecond line\"\n";
+        let file = crate::spec::load_str("flows.yaml", yaml).expect("valid flows");
+        let rules = crate::engine::RuleSet::builtin().expect("built-in rules load");
+        let mut report = crate::engine::recommend(&file, &rules);
+        // A user rule's text, as `--rules` would bring it.
+        let mut reasons = report.flows[0].reasons.to_vec();
+        reasons[0].text = "fires \u{1b}]0;owned\u{7} \u{2066}here".into();
+        report.flows[0].reasons = reasons.into();
+        for color in [false, true] {
+            let shown = render(&file, &report, color);
+            assert!(
+                !shown.contains(['\u{202e}', '\u{2066}', '\u{7}', '\r']),
+                "{shown:?}"
+            );
+            assert!(
+                shown.contains("  x\\u{1b}[31mRED\\u{202e}gnp.exe\n  second line\n"),
+                "{shown}"
+            );
+            assert!(shown.contains("fires \\u{1b}]0;owned\\u{7}"), "{shown}");
+            assert!(shown.contains("\\u{2066}here"), "{shown}");
+            if !color {
+                assert!(!shown.contains('\u{1b}'), "{shown:?}");
+            }
+        }
     }
 
     #[test]

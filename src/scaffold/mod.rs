@@ -93,22 +93,18 @@ fn to_tera(value: &impl serde::Serialize) -> Result<tera::Context, Error> {
         .map_err(|e| Error::Internal(format!("template context: {e}")))
 }
 
-/// Every planned path stays inside the output folder. Names are validated
-/// long before this; this is the last line of defence.
+/// Every planned path stays inside the output folder and is one the next
+/// run will accept back from the manifest: the manifest's own test
+/// ([`sync::check_entry`]), so the two cannot drift apart. Names are
+/// validated long before this; this is the last line of defence.
 fn check_path(path: &str) -> Result<(), Error> {
-    let ok = !path.is_empty()
-        && !path.starts_with('/')
-        && !path.contains('\\')
-        && path
-            .split('/')
-            .all(|seg| !seg.is_empty() && seg != "." && seg != ".." && !seg.contains(':'));
-    if ok {
-        Ok(())
-    } else {
-        Err(Error::Internal(format!(
-            "refusing to plan the unsafe path `{path}`"
-        )))
-    }
+    sync::check_entry(path).map_err(|why| {
+        Error::Internal(format!(
+            "refusing to plan the path `{}`: it {}",
+            sync::escape(path),
+            why.reason()
+        ))
+    })
 }
 
 #[cfg(test)]
@@ -169,6 +165,29 @@ mod tests {
         })
         .expect("contexts build");
         sizes
+    }
+
+    // Review item 9: the planned paths are held to the manifest's test, so
+    // a path the next run would refuse is never planned.
+    #[test]
+    fn planned_paths_pass_the_manifest_entry_test() {
+        assert!(check_path("services/orders/src/main.rs").is_ok());
+        for (path, why) in [
+            ("../victim.txt", "climbs out of --out"),
+            ("notes.txt", "is not a path commsadvise generates"),
+            (
+                ".commsadvise/manifest.json",
+                "names commsadvise's own bookkeeping",
+            ),
+            (
+                "services/a\u{1b}[2J/x.rs",
+                "contains a NUL or another control character",
+            ),
+        ] {
+            let e = check_path(path).expect_err(path).to_string();
+            assert!(e.contains(why), "{path:?}: {e}");
+            assert!(!e.contains('\u{1b}'), "{e:?}");
+        }
     }
 
     #[test]

@@ -174,7 +174,7 @@ impl Unsafe {
 
 /// Checks that a manifest entry is a plain relative path, '/'-separated,
 /// that the generator could have written. The generator's own planned paths
-/// pass the syntactic part of the same test (`scaffold::check_path`).
+/// pass the same test when they are planned (`scaffold::plan`).
 pub fn check_entry(path: &str) -> Result<(), Unsafe> {
     if path.is_empty() {
         return Err(Unsafe::Empty);
@@ -321,21 +321,10 @@ pub fn restore_note(file: &str) -> String {
     )
 }
 
-/// A path as shown in a message: control characters escaped, so a crafted
-/// entry cannot rewrite the terminal.
-pub fn escape(text: &str) -> String {
-    let mut shown = String::with_capacity(text.len());
-    for c in text.chars() {
-        // Controls, and the bidirectional overrides that reorder what a
-        // terminal shows.
-        if c.is_control() || matches!(c, '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}') {
-            shown.extend(c.escape_default());
-        } else {
-            shown.push(c);
-        }
-    }
-    shown
-}
+/// A path as shown in a message: unsafe characters escaped, so a crafted
+/// entry cannot rewrite the terminal. The same escaping as every message
+/// and report (`error::escape_controls`), under the name callers here know.
+pub use crate::error::escape_controls as escape;
 
 /// Where `key` first appears as a JSON string in `text` (line 1 when it
 /// cannot be found, for example when the crafted file escapes it oddly).
@@ -844,5 +833,10 @@ mod tests {
     fn control_characters_in_entries_are_escaped_when_shown() {
         assert_eq!(escape("a\u{1b}[2Jb\u{202e}c"), "a\\u{1b}[2Jb\\u{202e}c");
         assert_eq!(escape("café"), "café");
+        // Invisible characters a terminal shows as nothing at all.
+        assert_eq!(
+            escape("a\u{200b}b\u{2060}c\u{feff}d\u{61c}"),
+            "a\\u{200b}b\\u{2060}c\\u{feff}d\\u{61c}"
+        );
     }
 }

@@ -4,6 +4,7 @@
 use std::path::Path;
 
 use crate::common::Test;
+use crate::recommend::{HOSTILE_FLOWS, HOSTILE_RULE};
 
 fn adr(test: Test) -> Test {
     test.args(&[
@@ -157,5 +158,106 @@ fn leaves_no_temporary_files_behind() {
         records(test.path()).iter().all(|n| !n.starts_with('.')),
         "{:?}",
         records(test.path())
+    );
+}
+
+/// `adr` into `docs/adr`, which holds `name` made by `make`.
+fn with_odd_record(name: &str, make: impl FnOnce(&Path)) -> Test {
+    let test = Test::new().fixture("examples/orders.yaml", "flows.yaml");
+    std::fs::create_dir_all(test.path().join("docs/adr")).unwrap();
+    make(&test.path().join("docs/adr").join(name));
+    adr(test)
+}
+
+// Review item 6: a FIFO or device named `*.md` in `--out` was skipped
+// silently; now each is refused at once, naming it (reading a FIFO would
+// block forever, a device never end).
+#[cfg(unix)]
+#[test]
+fn refuses_a_fifo_or_device_named_like_a_record() {
+    fn fifo(path: &Path) {
+        let made = std::process::Command::new("mkfifo")
+            .arg(path)
+            .status()
+            .expect("mkfifo runs");
+        assert!(made.success());
+    }
+    fn device(path: &Path) {
+        std::os::unix::fs::symlink("/dev/zero", path).unwrap();
+    }
+    for (make, kind) in [
+        (fifo as fn(&Path), "a FIFO (named pipe)"),
+        (device, "a device"),
+    ] {
+        let test = with_odd_record("0009-notes.md", make);
+        let run = test.status(2);
+        assert!(
+            run.stderr.starts_with(&format!(
+                "error: `docs/adr/0009-notes.md` is {kind}, not a regular file"
+            )),
+            "{}",
+            run.stderr
+        );
+        assert!(
+            run.stderr
+                .contains("= `adr` reads every `*.md` file in `--out` as a decision record"),
+            "{}",
+            run.stderr
+        );
+        assert_eq!(records(test.path()), ["0009-notes.md"], "nothing written");
+    }
+}
+
+// Review item 6: a 3 GB `*.md` was read whole, even by `--dry-run`.
+#[test]
+fn refuses_a_record_over_the_size_limit_naming_it() {
+    let test = with_odd_record("0009-notes.md", |path| {
+        // Sparse: 33 MiB of length, no blocks written.
+        std::fs::File::create(path)
+            .and_then(|f| f.set_len(33 * 1024 * 1024))
+            .unwrap();
+    });
+    let run = test.args(&["--dry-run"]).status(2);
+    assert!(
+        run.stderr.starts_with(&format!(
+            "error: `docs/adr/0009-notes.md` is {} bytes, over the limit of {} bytes",
+            33 * 1024 * 1024,
+            32 * 1024 * 1024
+        )),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(run.stdout, "");
+}
+
+#[test]
+fn passes_over_a_folder_named_like_a_record() {
+    let test = with_odd_record("0009-drafts.md", |path| {
+        std::fs::create_dir(path).unwrap();
+    });
+    test.success();
+    // Not a record, so it takes no number either.
+    assert!(
+        records(test.path()).contains(&"0001-use-rest-for-get-order.md".to_owned()),
+        "{:?}",
+        records(test.path())
+    );
+}
+
+// Review item 5: an escape sequence or a bidirectional override in a
+// description or a rule's text went into the record as it was written.
+#[test]
+fn records_carry_no_control_or_bidirectional_characters() {
+    let test = adr(Test::new()
+        .file("flows.yaml", HOSTILE_FLOWS)
+        .file("r/hostile.yaml", HOSTILE_RULE))
+    .args(&["--rules", "r"]);
+    test.success();
+    let record = read(test.path(), "0001-use-rest-for-a.md");
+    assert!(!record.contains(['\u{1b}', '\u{202e}']), "{record:?}");
+    assert!(record.contains("u{1b}\\[31mRED"), "{record}");
+    assert!(
+        record.contains("Clears \\u{1b}[2J the \\u{202e} screen"),
+        "{record}"
     );
 }

@@ -914,3 +914,44 @@ fn adding_a_strict_contract_to_a_browser_stream_never_yields_grpc() {
         }
     }
 }
+
+/// A flow whose description holds an escape sequence (red text) and a
+/// right-to-left override.
+pub const HOSTILE_FLOWS: &str = "version: 1\nflows:\n  - name: a\n    description: \"x\\e[31mRED\\u202Egnp.exe\"\n    from: b\n    to: c\n";
+
+/// A user rule, firing on every flow, whose text clears the screen and
+/// holds a right-to-left override.
+pub const HOSTILE_RULE: &str = "id: hostile\ncriterion: Use Cases\neffect: { score: { rest: 1 } }\ntext: \"Clears \\e[2J the \\u202E screen.\"\n";
+
+// Review item 5: `description: "x\e[31mRED\u202egnp.exe"` reached the
+// terminal as an escape sequence and a right-to-left override (`cat -v`
+// showed ^[[31m); so did the text of a user's rule.
+#[test]
+fn control_and_bidirectional_characters_never_reach_a_report() {
+    let test = Test::new()
+        .file("flows.yaml", HOSTILE_FLOWS)
+        .file("r/hostile.yaml", HOSTILE_RULE);
+    for format in ["text", "markdown", "html", "mermaid", "dot"] {
+        let run = Test::new_in(&test)
+            .args(&[
+                "recommend",
+                "flows.yaml",
+                "--rules",
+                "r",
+                "--format",
+                format,
+            ])
+            .success();
+        let bytes = run.stdout.as_bytes();
+        assert!(
+            !bytes.contains(&0x1b) && !run.stdout.contains('\u{202e}'),
+            "{format}: {:?}",
+            run.stdout
+        );
+        if format != "mermaid" && format != "dot" {
+            // Shown, escaped, not dropped.
+            assert!(run.stdout.contains("u{1b}"), "{format}: {}", run.stdout);
+            assert!(run.stdout.contains("u{202e}"), "{format}: {}", run.stdout);
+        }
+    }
+}
