@@ -49,20 +49,23 @@ pub fn list(rules: &RuleSet) -> String {
     out
 }
 
-/// Everything about one rule, as `commsadvise rules ID` shows it.
+/// Everything about one rule, as `commsadvise rules ID` shows it. A team's
+/// rule texts reach the terminal, so control and bidirectional characters
+/// in them are escaped, as in every report.
 pub fn explain(rule: &Rule) -> String {
+    let safe = |text: &str| crate::error::escape_controls(text).into_owned();
     let mut out = String::new();
     let _ = writeln!(out, "{}", rule.id);
     let _ = writeln!(out, "  criterion: {}", rule.criterion);
     let _ = writeln!(out, "  when:      {}", rule.when.describe());
     let _ = writeln!(out, "  effect:    {}", rule.effect.describe());
-    let _ = writeln!(out, "  text:      {}", rule.text);
+    let _ = writeln!(out, "  text:      {}", safe(&rule.text));
     if let Some(r) = &rule.resolution {
-        let _ = writeln!(out, "  resolves:  {}: {}", r.id, r.text.trim());
+        let _ = writeln!(out, "  resolves:  {}: {}", r.id, safe(r.text.trim()));
     }
     if let Some(s) = &rule.source {
-        let _ = writeln!(out, "  source:    {s}");
+        let _ = writeln!(out, "  source:    {}", safe(s));
     }
-    let _ = writeln!(out, "  file:      {}", rule.origin);
+    let _ = writeln!(out, "  file:      {}", safe(&rule.origin));
     out
 }

@@ -181,17 +181,6 @@ fn check_out(out: &Path, plan: &ScaffoldPlan) -> Result<(), Error> {
         }
         Ok(_) | Err(_) => {}
     }
-    for file in &plan.files {
-        // The next run reads these paths back from the manifest: one it
-        // would refuse must not be written.
-        if let Err(why) = sync::check_entry(&file.path) {
-            return Err(Error::Internal(format!(
-                "the planned path `{}` {}",
-                sync::escape(&file.path),
-                why.reason()
-            )));
-        }
-    }
     // Each must be a regular file where it exists (a FIFO at the lock would
     // block its opening); the staging folder is removed whatever it is.
     let bookkeeping = [MANIFEST, LOCK, MANIFEST_TEMP, BOOKKEEPING_IGNORE];

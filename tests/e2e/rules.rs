@@ -357,3 +357,20 @@ fn recommends_a_flow_to_1400_services_with_a_narrow_table() {
     assert!(row.contains("hub -> 1400 services"), "{row}");
     assert!(row.len() < 200, "{row}");
 }
+
+// A team's rule text reaches the terminal through `rules ID` too: escaped,
+// as in every report (review of issue 17, item 6).
+#[test]
+fn explaining_a_rule_escapes_control_and_bidirectional_characters() {
+    let run = Test::new()
+        .file("r/hostile.yaml", crate::recommend::HOSTILE_RULE)
+        .args(&["rules", "hostile", "--rules", "r"])
+        .success();
+    assert!(!run.stdout.contains('\u{1b}'), "{}", run.stdout);
+    assert!(!run.stdout.contains('\u{202e}'), "{}", run.stdout);
+    assert!(
+        run.stdout.contains("Clears \\u{1b}[2J the"),
+        "{}",
+        run.stdout
+    );
+}
