@@ -6,8 +6,12 @@
 //! Every binding is a route clients may call: the primary rule and each of
 //! its `additional_bindings` (which, as the annotation's own documentation
 //! says, carry no further bindings of their own).
+//!
+//! A method without the annotation still has a route when a flow serves it
+//! over REST: SPEC §7's default ([`route`]), so the scaffold, the OpenAPI
+//! document and the contract guard all read one answer.
 
-use prost_reflect::{DescriptorPool, DynamicMessage, MethodDescriptor, Value};
+use prost_reflect::{DescriptorPool, DynamicMessage, Kind, MethodDescriptor, Value};
 use serde::Serialize;
 
 /// The HTTP route a method's annotation asks for.
@@ -51,13 +55,13 @@ pub fn rule(pool: &DescriptorPool, method: &MethodDescriptor) -> Option<HttpRule
     let Value::Message(rule) = value.as_ref() else {
         return None;
     };
-    let mut primary = route(rule)?;
+    let mut primary = route_of(rule)?;
     primary.additional_bindings = rule
         .get_field_by_name("additional_bindings")
         .and_then(|v| {
             v.as_list().map(|list| {
                 list.iter()
-                    .filter_map(|b| b.as_message().and_then(route))
+                    .filter_map(|b| b.as_message().and_then(route_of))
                     .collect()
             })
         })
@@ -65,8 +69,87 @@ pub fn rule(pool: &DescriptorPool, method: &MethodDescriptor) -> Option<HttpRule
     Some(primary)
 }
 
+/// The route(s) a REST flow bound to `method` is served on: the method's
+/// `google.api.http` rule when it has one; otherwise SPEC §7's default. A
+/// `Get…` method whose request is a single id field (a scalar named `id` or
+/// ending in `_id`) is `GET /<resources>/{<field>}` (so the seed's
+/// `GetOrder` is `GET /orders/{order_id}`); any other method is
+/// `POST /<package>.<Service>/<Method>` with the whole request as the JSON
+/// body.
+pub fn route(pool: &DescriptorPool, method: &MethodDescriptor) -> HttpRule {
+    rule(pool, method).unwrap_or_else(|| default_route(method))
+}
+
+/// SPEC §7's route for a method without a `google.api.http` annotation.
+pub fn default_route(method: &MethodDescriptor) -> HttpRule {
+    let input = method.input();
+    let mut fields = input.fields();
+    let only = fields.next().filter(|_| fields.next().is_none());
+    let id = only.filter(|f| {
+        !f.is_list()
+            && !f.is_map()
+            && !matches!(f.kind(), Kind::Message(_) | Kind::Bytes)
+            && (f.name() == "id" || f.name().ends_with("_id"))
+    });
+    match id {
+        Some(field) if words(method.name()).first().map(String::as_str) == Some("Get") => {
+            HttpRule {
+                method: "GET".to_owned(),
+                path: format!(
+                    "/{}/{{{}}}",
+                    resource_name(method.name(), input.name()),
+                    field.name()
+                ),
+                body: None,
+                additional_bindings: Vec::new(),
+            }
+        }
+        _ => HttpRule {
+            method: "POST".to_owned(),
+            path: format!("/{}/{}", method.parent_service().full_name(), method.name()),
+            body: Some("*".to_owned()),
+            additional_bindings: Vec::new(),
+        },
+    }
+}
+
+/// `GetOrder` on `OrderRequest` → `orders`: the noun after the verb, in
+/// kebab case, plural.
+pub fn resource_name(method: &str, request: &str) -> String {
+    let words = words(method);
+    let noun: Vec<&str> = match words.first().map(String::as_str) {
+        Some(
+            "Get" | "Find" | "Fetch" | "Lookup" | "Read" | "Create" | "Update" | "Delete" | "List",
+        ) if words.len() > 1 => words[1..].iter().map(String::as_str).collect(),
+        _ => vec![request.trim_end_matches("Request")],
+    };
+    let noun = noun.join("-").to_ascii_lowercase();
+    if noun.ends_with('s') {
+        noun
+    } else {
+        format!("{noun}s")
+    }
+}
+
+/// `GetOrderStatus` → `Get`, `Order`, `Status`; `get_order` → `get`, `order`.
+fn words(s: &str) -> Vec<String> {
+    let mut words: Vec<String> = Vec::new();
+    for c in s.chars() {
+        if c.is_uppercase() || words.is_empty() || c == '_' {
+            words.push(String::new());
+        }
+        if c != '_'
+            && let Some(w) = words.last_mut()
+        {
+            w.push(c);
+        }
+    }
+    words.retain(|w| !w.is_empty());
+    words
+}
+
 /// One binding's verb, path and body, without its additional bindings.
-fn route(rule: &DynamicMessage) -> Option<HttpRule> {
+fn route_of(rule: &DynamicMessage) -> Option<HttpRule> {
     let text = |name: &str| {
         rule.get_field_by_name(name)
             .and_then(|v| v.as_str().map(str::to_owned))
@@ -178,5 +261,57 @@ message R { string id = 1; }
                 ("POST", "/v2/r:get", Some("*")),
             ]
         );
+    }
+
+    #[test]
+    fn defaults_a_get_by_id_to_a_resource_path_and_the_rest_to_a_post() {
+        let pool = pool(
+            r#"syntax = "proto3";
+package a.v1;
+import "google/api/annotations.proto";
+service Shop {
+  rpc GetOrder(OrderRequest) returns (R);
+  rpc GetOrderLines(Pair) returns (R);
+  rpc PlaceOrder(OrderRequest) returns (R);
+  rpc Annotated(OrderRequest) returns (R) { option (google.api.http) = {put: "/v1/x/{order_id}" body: "*"}; }
+}
+message OrderRequest { string order_id = 1; }
+message Pair { string order_id = 1; int32 page = 2; }
+message R { string id = 1; }
+"#,
+        );
+        let service = pool.get_service_by_name("a.v1.Shop").expect("service");
+        let routes: Vec<(String, String, Option<String>)> = service
+            .methods()
+            .map(|m| {
+                let r = route(&pool, &m);
+                (r.method, r.path, r.body)
+            })
+            .collect();
+        assert_eq!(
+            routes,
+            [
+                ("GET".into(), "/orders/{order_id}".into(), None),
+                (
+                    "POST".into(),
+                    "/a.v1.Shop/GetOrderLines".into(),
+                    Some("*".into())
+                ),
+                (
+                    "POST".into(),
+                    "/a.v1.Shop/PlaceOrder".into(),
+                    Some("*".into())
+                ),
+                ("PUT".into(), "/v1/x/{order_id}".into(), Some("*".into())),
+            ]
+        );
+    }
+
+    #[test]
+    fn names_the_resource_after_the_verb() {
+        assert_eq!(resource_name("GetOrder", "OrderRequest"), "orders");
+        assert_eq!(resource_name("GetInvoiceLine", "X"), "invoice-lines");
+        assert_eq!(resource_name("Track", "ParcelRequest"), "parcels");
+        assert_eq!(resource_name("GetStatus", "X"), "status");
     }
 }

@@ -166,7 +166,7 @@ pub fn load(file: &str, text: &str) -> Result<Contract, Diagnostic> {
     let (service_name, method_name) =
         rust_names(fds, service.name(), method.name(), [&request, &response]).map_err(fail)?;
 
-    let resource = resource_name(method.name(), &request.proto_name);
+    let resource = crate::contract::http::resource_name(method.name(), &request.proto_name);
     Ok(Contract {
         file: file.to_owned(),
         package,
@@ -266,23 +266,6 @@ fn kind(k: &Kind) -> &'static str {
         Kind::Bytes => "bytes",
         Kind::Message(_) => "message",
         Kind::Enum(_) => "enum",
-    }
-}
-
-/// `GetOrder` on `OrderRequest` → `orders`: the noun after the verb, plural.
-fn resource_name(method: &str, request: &str) -> String {
-    let words = split_words(method);
-    let noun: Vec<&str> = match words.first().map(String::as_str) {
-        Some(
-            "Get" | "Find" | "Fetch" | "Lookup" | "Read" | "Create" | "Update" | "Delete" | "List",
-        ) if words.len() > 1 => words[1..].iter().map(String::as_str).collect(),
-        _ => vec![request.trim_end_matches("Request")],
-    };
-    let noun = noun.join("-").to_ascii_lowercase();
-    if noun.ends_with('s') {
-        noun
-    } else {
-        format!("{noun}s")
     }
 }
 
