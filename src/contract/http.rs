@@ -8,7 +8,7 @@
 //! says, carry no further bindings of their own).
 //!
 //! A method without the annotation still has a route when a flow serves it
-//! over REST: SPEC §7's default ([`route`]), so the scaffold, the OpenAPI
+//! over REST: SPEC §7's default ([`route`]), so the scaffold, the `OpenAPI`
 //! document and the contract guard all read one answer.
 
 use prost_reflect::{DescriptorPool, DynamicMessage, Kind, MethodDescriptor, Value};
