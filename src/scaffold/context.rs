@@ -17,9 +17,11 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use serde::Serialize;
 
+use crate::contract::{BoundContract, FlowBinding};
 use crate::engine::evaluate::{Recommendation, Report};
-use crate::scaffold::contract::{Contract, pascal, snake};
-use crate::spec::model::{Delivery, Flow, FlowsFile, Transport};
+use crate::scaffold::contract::{Api, Contract, ProtoService, pascal, snake};
+use crate::scaffold::served::{ServedApi, served};
+use crate::spec::model::{Delivery, Flow, FlowsFile, Interaction, Transport};
 
 /// The documented defaults (docs/scaffold.md): the article's ports.
 pub const HTTP_PORT: u16 = 5000;
@@ -37,7 +39,16 @@ pub const SAMPLE_STATUS: &str = "CREATED";
 pub struct Context {
     pub system: String,
     pub tool_version: &'static str,
+    /// The bound contract's Rust names (SPEC §7): what the workspace is
+    /// built around.
+    pub api: Api,
+    /// The seed's single-method view. Transitional: the templates not yet
+    /// following [`Api`] read it, and the workspace compiles its
+    /// `proto/order.proto` for them ([`Context::legacy_proto`]).
     pub contract: Contract,
+    /// Whether `proto/order.proto` is written beside a contract that is not
+    /// the seed, for the templates still reading `contract` (transitional).
+    pub legacy_proto: bool,
     /// Names and sample payloads derived from the contract.
     pub names: ContractNames,
     /// Which transports any service uses: decides workspace dependencies.
@@ -180,6 +191,8 @@ pub struct ServiceContext {
     pub serve_text: String,
     /// Why it has no `serve` command, when it has none.
     pub nothing_to_serve: String,
+    /// Its handlers, gRPC services and REST routes, from the bound contract.
+    pub api: ServedApi,
     /// The environment variables it reads, in `--help` order.
     pub env: Vec<EnvVar>,
     /// The same, as aligned lines for `--help`.
@@ -323,8 +336,25 @@ pub struct FlowContext {
     pub conflicts: Vec<String>,
 }
 
-pub fn build(flows: &FlowsFile, report: &Report, contract: &Contract) -> Context {
+pub fn build(
+    flows: &FlowsFile,
+    report: &Report,
+    contract: &Contract,
+    bound: &BoundContract,
+) -> Context {
     let recs: Vec<(&Recommendation, &Flow)> = report.flows.iter().zip(&flows.flows).collect();
+    let legacy_proto = !bound.files.iter().any(|f| f == &contract.file);
+    let mut api = crate::scaffold::contract::api(bound);
+    if legacy_proto {
+        api.with_legacy_seed();
+    }
+    let bindings: BTreeMap<&str, &FlowBinding> =
+        bound.flows.iter().map(|b| (b.flow.as_str(), b)).collect();
+    let proto_services: BTreeMap<&str, &ProtoService> = api
+        .services
+        .iter()
+        .map(|s| (s.full_name.as_str(), s))
+        .collect();
     let topics = kafka_topics(&recs);
     let by_service = flows_by_service(&flows.flows);
     let mut uses = Uses::default();
@@ -333,7 +363,8 @@ pub fn build(flows: &FlowsFile, report: &Report, contract: &Contract) -> Context
     for (name, declared) in &flows.services {
         let description = declared.description.as_deref().map(one_line);
         let own = by_service.get(name.as_str()).map_or(&[][..], Vec::as_slice);
-        let service = service(name, description, own, &recs, &topics, contract);
+        let mut service = service(name, description, own, &recs, &topics, contract);
+        service.api = served(name, own, &recs, bound, &bindings, &proto_services);
         if !(service.runs
             || !service.produces.is_empty()
             || !service.calls_rest.is_empty()
@@ -365,6 +396,8 @@ pub fn build(flows: &FlowsFile, report: &Report, contract: &Contract) -> Context
         system: flows.system.clone(),
         tool_version: env!("CARGO_PKG_VERSION"),
         names: names(contract),
+        legacy_proto,
+        api,
         contract: contract.clone(),
         uses,
         services,
@@ -492,6 +525,7 @@ fn service(
         grpc_targets: Vec::new(),
         called_flows: Vec::new(),
         producers: Vec::new(),
+        api: ServedApi::default(),
         serve_text: String::new(),
         nothing_to_serve: String::new(),
         env: Vec::new(),
@@ -499,8 +533,7 @@ fn service(
     };
     for &i in own {
         let (rec, flow) = recs[i];
-        let receives = flow.to.iter().any(|t| t == name);
-        let sends = flow.from == name;
+        let (receives, sends) = sides(flow, rec.transport, name);
         let served = || ServedFlow {
             flow: flow.name.clone(),
             from: flow.from.clone(),
@@ -569,6 +602,18 @@ fn service(
         .collect::<Vec<_>>()
         .join("\n");
     s
+}
+
+/// Whether `name` serves `flow` and whether it calls (or produces) it. A
+/// stream over REST or gRPC is served by its sender (SPEC §7).
+fn sides(flow: &Flow, transport: Transport, name: &str) -> (bool, bool) {
+    let to = flow.to.iter().any(|t| t == name);
+    let from = flow.from == name;
+    if flow.interaction == Interaction::Stream && transport != Transport::Kafka {
+        (from, to)
+    } else {
+        (to, from)
+    }
 }
 
 fn called_flow(
