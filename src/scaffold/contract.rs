@@ -392,6 +392,10 @@ pub struct RpcMethod {
     pub response: TypeRef,
     pub client_streaming: bool,
     pub server_streaming: bool,
+    /// The request's first singular string field (its Rust name), if any.
+    pub string_field: Option<String>,
+    /// How many fields the request has.
+    pub request_fields: usize,
 }
 
 /// The Rust names of `bound` and of every proto service its flows bind to.
@@ -536,6 +540,17 @@ fn proto_service(s: &prost_reflect::ServiceDescriptor) -> ProtoService {
                 response: type_ref(&m.output()),
                 client_streaming: m.is_client_streaming(),
                 server_streaming: m.is_server_streaming(),
+                string_field: m
+                    .input()
+                    .fields()
+                    .find(|f| {
+                        f.kind() == Kind::String
+                            && !f.is_list()
+                            && f.containing_oneof().is_none()
+                            && !f.supports_presence()
+                    })
+                    .map(|f| to_snake(f.name())),
+                request_fields: m.input().fields().count(),
             })
             .collect(),
         trait_name,
@@ -672,6 +687,75 @@ mod tests {
         )
         .unwrap_err();
         assert_eq!(err.message, "the contract defines no service");
+    }
+
+    /// The names [`api`] gives are the ones prost-build and tonic generate,
+    /// keywords and acronyms included.
+    #[test]
+    fn api_names_match_what_prost_generates() {
+        let text = r#"syntax = "proto3";
+package my_pkg.v1;
+service HTTPGateway {
+  rpc Match(Type) returns (Type.Inner);
+  rpc GetURL(Type) returns (stream Type.Inner);
+}
+message Type { string type = 1; message Inner { string self = 1; } }
+"#;
+        let flows = crate::spec::load_str(
+            "flows.yaml",
+            "version: 1\nsystem: s\nproto: a.proto\nflows:\n  - name: m\n    from: a\n    to: b\n    rpc: my_pkg.v1.HTTPGateway/Match\n",
+        )
+        .expect("flows");
+        let bound = crate::contract::team(
+            &flows,
+            crate::contract::compile::InMemory {
+                name: "a.proto".to_owned(),
+                text: text.to_owned(),
+            },
+            vec!["a.proto".to_owned()],
+            &crate::contract::Sources::in_memory(),
+        )
+        .expect("binds");
+        let names = api(&bound);
+        let service = &names.services[0];
+
+        let fds = prost_types::FileDescriptorSet {
+            file: bound.pool.file_descriptor_protos().cloned().collect(),
+        };
+        let captured = Rc::new(RefCell::new(Vec::new()));
+        let mut config = prost_build::Config::new();
+        config.service_generator(Box::new(Capture(Rc::clone(&captured))));
+        let requests = fds
+            .file
+            .into_iter()
+            .map(|f| {
+                (
+                    prost_build::Module::from_protobuf_package_name(f.package()),
+                    f,
+                )
+            })
+            .collect();
+        let modules = config.generate(requests).expect("prost generates");
+        let generated: String = modules.into_values().collect();
+        let services = captured.borrow();
+        assert_eq!(service.trait_name, services[0].name);
+        assert_eq!(service.server_module, "http_gateway_server");
+        for (ours, theirs) in service.methods.iter().zip(&services[0].methods) {
+            assert_eq!(ours.name, theirs.name);
+        }
+        assert_eq!(service.methods[0].name, "r#match");
+        assert_eq!(service.package_path, "my_pkg::v1");
+        assert_eq!(
+            service.methods[0].request.rust,
+            "contract::my_pkg::v1::Type"
+        );
+        assert_eq!(
+            service.methods[0].response.rust,
+            "contract::my_pkg::v1::r#type::Inner"
+        );
+        assert!(generated.contains("pub struct Type {"), "{generated}");
+        assert!(generated.contains("pub mod r#type {"), "{generated}");
+        assert!(generated.contains("pub r#type: "), "{generated}");
     }
 
     #[test]

@@ -87,6 +87,8 @@ pub struct GrpcService {
     /// The implementing type: `OrdersServiceImpl`.
     pub impl_name: String,
     pub methods: Vec<GrpcMethod>,
+    /// Whether a method it serves streams (it then ends streams on shutdown).
+    pub streams: bool,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -96,52 +98,66 @@ pub struct GrpcMethod {
     pub stream_type: String,
     pub request: String,
     pub response: String,
-    pub client_streaming: bool,
     pub server_streaming: bool,
     /// The handler module, when this service serves the rpc over gRPC;
-    /// otherwise the method answers `UNIMPLEMENTED`.
+    /// otherwise tonic's default answers `UNIMPLEMENTED`.
     pub handler: Option<String>,
+    /// Whether rustfmt keeps the method's signature on one line.
+    pub one_line: bool,
+    /// A string field of the request, to make one over the size limit.
+    pub string_field: Option<String>,
+    /// Whether the request has other fields (`..Default::default()`).
+    pub more_fields: bool,
 }
 
-/// A REST route (SPEC §7: the `google.api.http` rule, or the default).
+/// A unary rpc a test calls: the client, the method and its request.
+#[derive(Debug, Clone, Serialize)]
+pub struct GrpcCall {
+    /// `contract::shop::orders_service_client::OrdersServiceClient`.
+    pub client: String,
+    /// The server trait: `contract::shop::orders_service_server::OrdersService`.
+    pub server_trait: String,
+    /// The server type: `…::OrdersServiceServer`.
+    pub server: String,
+    /// `shop.OrdersService`.
+    pub service: String,
+    pub method: GrpcMethod,
+}
+
+/// A REST route (SPEC §7: the `google.api.http` rule, or the default),
+/// with the Rust of its axum handler ready-made: its parameters, and the
+/// statements that build the request from the path, query and body.
 #[derive(Debug, Clone, Serialize)]
 pub struct RestRoute {
     /// `GET`.
     pub verb: String,
-    /// axum's routing function: `get`, `post`, …
+    /// axum's routing function: `get`, `post`, … (`any` for a custom verb).
     pub method: String,
     /// As the contract writes it: `/orders/{order_id}`.
     pub path: String,
-    /// As axum matches it: `/orders/{order_id}`, `/v1/{name}` for
+    /// As axum matches it: `/orders/{order_id}`; `{*name}` for a trailing
     /// `{name=shelves/*}`.
     pub axum_path: String,
+    /// The handler module.
     pub handler: String,
+    /// The axum handler function in `rest.rs`.
+    pub function: String,
     /// `unary` or `stream` (Server-Sent Events).
     pub kind: &'static str,
-    pub request: String,
-    pub response: String,
-    /// Request fields taken from the path, in path order.
-    pub path_fields: Vec<RouteField>,
-    /// `none`, `all` (`body: "*"`) or `field`.
-    pub body: &'static str,
-    /// The request field that is the body, for `field`.
-    pub body_field: Option<RouteField>,
-    /// Whether the remaining fields are read from the query string.
-    pub query: bool,
+    /// The axum handler's parameters.
+    pub params: Vec<String>,
+    /// Whether rustfmt keeps the signature on one line.
+    pub one_line: bool,
+    /// The statements building `request`, in order.
+    pub prepare: Vec<String>,
     pub flows: Vec<String>,
-    /// A sample call for the tests: the path with sample values.
+    /// A call that succeeds: the path with sample values, and a body.
     pub sample_path: String,
-}
-
-#[derive(Debug, Clone, Serialize)]
-pub struct RouteField {
-    /// As the proto names it (and the proto3 JSON name).
-    pub proto_name: String,
-    pub json_name: String,
-    /// Its Rust field.
-    pub name: String,
-    /// `string`, `int64`, `bool`, …: how a path segment is parsed.
-    pub kind: &'static str,
+    pub sample_body: Option<String>,
+    /// The body as a test passes it: `Some(r#"{}"#)` or `None`.
+    pub sample_body_arg: String,
+    /// The same path with a malformed id, when a path variable is an id.
+    pub bad_path: Option<String>,
 }
 
 /// Everything one service serves.
@@ -152,6 +168,17 @@ pub struct ServedApi {
     pub rest_routes: Vec<RestRoute>,
     /// Whether any handler streams (the runtime's `Sink`).
     pub streams: bool,
+    /// The first unary route: what the shutdown test keeps in flight.
+    pub first_rest: Option<RestRoute>,
+    /// Every rpc served over gRPC, for the tests to call.
+    pub grpc_calls: Vec<GrpcCall>,
+    /// The full names of the gRPC services, with rustfmt's layout of the
+    /// array holding them (`one_line`).
+    pub grpc_names_one_line: bool,
+    /// The `use` lines of `grpc.rs` for the served services, sorted.
+    pub grpc_uses: Vec<String>,
+    /// Whether a REST route has an id path variable to check.
+    pub rest_checks_ids: bool,
 }
 
 /// The flows of `own` (positions in `recs`) that `service` serves or
@@ -223,6 +250,7 @@ pub fn served(
     name_modules(&mut api.handlers, services);
     api.streams = api.handlers.iter().any(|h| h.kind == "stream");
     api.grpc_services = grpc_services(&api.handlers, &grpc, services);
+    grpc_extras(&mut api, services);
     api.rest_routes = rest
         .iter()
         .filter_map(|(at, rpc)| {
@@ -231,6 +259,8 @@ pub fn served(
         })
         .flatten()
         .collect();
+    api.first_rest = api.rest_routes.iter().find(|r| r.kind == "unary").cloned();
+    api.rest_checks_ids = api.rest_routes.iter().any(|r| r.bad_path.is_some());
     api
 }
 
@@ -286,6 +316,50 @@ fn event_handler(flow: &Flow, message: &MessageDescriptor, key: &str) -> Handler
     }
 }
 
+/// What `grpc.rs` and its tests print besides the services themselves: the
+/// calls, the layout of the names array, the imports.
+fn grpc_extras(api: &mut ServedApi, services: &BTreeMap<&str, &ProtoService>) {
+    api.grpc_calls = api
+        .grpc_services
+        .iter()
+        .flat_map(|g| {
+            let proto = services[g.full_name.as_str()];
+            g.methods
+                .iter()
+                .filter(|m| m.handler.is_some())
+                .map(move |m| GrpcCall {
+                    client: proto.client.clone(),
+                    server_trait: format!(
+                        "contract::{}::{}::{}",
+                        proto.package_path, proto.server_module, proto.trait_name
+                    ),
+                    server: format!("{}::{}", g.server_module, g.server),
+                    service: g.full_name.clone(),
+                    method: m.clone(),
+                })
+        })
+        .collect();
+    let names: Vec<String> = api
+        .grpc_services
+        .iter()
+        .map(|g| format!("\"{}\"", g.full_name))
+        .collect();
+    api.grpc_names_one_line = names.join(", ").len() <= 60;
+    let mut uses: Vec<String> = api
+        .grpc_services
+        .iter()
+        .flat_map(|g| {
+            [
+                format!("{}::{}", g.server_module, g.trait_name),
+                format!("{}::{}", g.server_module, g.server),
+            ]
+        })
+        .collect();
+    uses.sort();
+    uses.dedup();
+    api.grpc_uses = uses;
+}
+
 /// Prefixes an rpc handler's module with its proto service when two
 /// handlers would share a module, then an event's with `on_` if it still
 /// clashes.
@@ -335,12 +409,10 @@ fn grpc_services(
             out.len() - 1
         };
         let method = rpc.split_once('/').map_or("", |(_, m)| m);
-        if let Some(m) = out[index]
-            .methods
-            .iter_mut()
-            .find(|m| m.proto_name == method)
-        {
+        let service = &mut out[index];
+        if let Some(m) = service.methods.iter_mut().find(|m| m.proto_name == method) {
             m.handler = Some(handlers[*at].module.clone());
+            service.streams |= m.server_streaming;
         }
     }
     out.sort_by(|a, b| a.full_name.cmp(&b.full_name));
@@ -354,6 +426,7 @@ fn grpc_service(proto: &ProtoService) -> GrpcService {
         server_module: format!("contract::{}::{}", proto.package_path, proto.server_module),
         server: format!("{}Server", proto.trait_name),
         impl_name: format!("{}Impl", proto.trait_name),
+        streams: false,
         methods: proto
             .methods
             .iter()
@@ -363,13 +436,45 @@ fn grpc_service(proto: &ProtoService) -> GrpcService {
                 stream_type: m.stream_type.clone(),
                 request: m.request.rust.clone(),
                 response: m.response.rust.clone(),
-                client_streaming: m.client_streaming,
                 server_streaming: m.server_streaming,
                 handler: None,
+                one_line: grpc_signature(m).len() <= 100,
+                string_field: m.string_field.clone(),
+                more_fields: m.request_fields > 1,
             })
             .collect(),
     }
 }
+
+/// The impl method's signature, as `grpc.rs` prints it on one line.
+fn grpc_signature(m: &crate::scaffold::contract::RpcMethod) -> String {
+    let response = if m.server_streaming {
+        format!("BoxStream<{}>", m.response.rust)
+    } else {
+        m.response.rust.clone()
+    };
+    format!(
+        "    async fn {}(&self, request: Request<{}>) -> Result<Response<{response}>, Status> {{",
+        m.name, m.request.rust
+    )
+}
+
+/// Functions of `rest.rs` a route function must not be named after.
+const REST_RESERVED: &[&str] = &[
+    "check_id",
+    "error_response",
+    "guard",
+    "healthz",
+    "json_error_body",
+    "not_found",
+    "router",
+    "serve",
+    "serve_router",
+    "tests",
+    "timeout_message",
+    "validate_id",
+    "with_layers",
+];
 
 /// The routes of `method`: its rule and each additional binding.
 fn rest_routes(
@@ -379,44 +484,238 @@ fn rest_routes(
 ) -> Vec<RestRoute> {
     let rule: HttpRule = http::route(pool, method);
     let input = method.input();
+    let base = handler.file.clone();
+    let base = if REST_RESERVED.contains(&base.as_str()) {
+        format!("rpc_{base}")
+    } else {
+        base
+    };
     rule.routes()
-        .map(|r| {
-            let (axum_path, names) = axum_path(&r.path);
-            let path_fields: Vec<RouteField> = names
-                .iter()
-                .filter_map(|n| input.get_field_by_name(n).map(|f| route_field(&f)))
-                .collect();
-            let (body, body_field) = match r.body.as_deref() {
-                None | Some("") => ("none", None),
-                Some("*") => ("all", None),
-                Some(field) => (
-                    "field",
-                    input.get_field_by_name(field).map(|f| route_field(&f)),
-                ),
+        .enumerate()
+        .map(|(n, r)| {
+            let function = if n == 0 {
+                base.clone()
+            } else {
+                format!("{base}_{n}")
             };
-            let sample_path = sample_path(&r.path);
-            RestRoute {
-                verb: r.method.clone(),
-                method: r.method.to_ascii_lowercase(),
-                path: r.path.clone(),
-                axum_path,
-                handler: handler.module.clone(),
-                kind: handler.kind,
-                request: handler.request.rust.clone(),
-                response: handler
-                    .response
-                    .as_ref()
-                    .map(|t| t.rust.clone())
-                    .unwrap_or_default(),
-                query: body != "all" && input.fields().count() > path_fields.len(),
-                path_fields,
-                body,
-                body_field,
-                flows: handler.flows.clone(),
-                sample_path,
-            }
+            rest_route(r, &input, handler, function)
         })
         .collect()
+}
+
+/// How a route fills its request: from which path variables (`None` for
+/// one that names no scalar field), body and query.
+struct Shape {
+    vars: Vec<Option<FieldDescriptor>>,
+    /// A body naming a message field fills that field; any other body is
+    /// the whole request (`*`).
+    body_field: Option<FieldDescriptor>,
+    body_all: bool,
+    has_body: bool,
+    /// The fields neither in the path nor the body come from the query.
+    query: bool,
+}
+
+impl Shape {
+    fn of(r: &HttpRule, input: &MessageDescriptor, names: &[String]) -> Shape {
+        let vars: Vec<Option<FieldDescriptor>> = names
+            .iter()
+            .map(|n| {
+                input.get_field_by_name(n).filter(|f| {
+                    !f.is_list()
+                        && !f.is_map()
+                        && !matches!(f.kind(), Kind::Message(_) | Kind::Bytes)
+                })
+            })
+            .collect();
+        let body_field = match r.body.as_deref() {
+            None | Some("" | "*") => None,
+            Some(field) => input
+                .get_field_by_name(field)
+                .filter(|f| matches!(f.kind(), Kind::Message(_)) && !f.is_list() && !f.is_map()),
+        };
+        let has_body = r.body.as_deref().is_some_and(|b| !b.is_empty());
+        let body_all = has_body && body_field.is_none();
+        let query = !body_all
+            && input.fields().any(|f| {
+                !vars.iter().flatten().any(|b| b.number() == f.number())
+                    && body_field.as_ref().is_none_or(|b| b.number() != f.number())
+            });
+        Shape {
+            vars,
+            body_field,
+            body_all,
+            has_body,
+            query,
+        }
+    }
+
+    fn bound(&self) -> Vec<&FieldDescriptor> {
+        self.vars.iter().flatten().collect()
+    }
+
+    /// The axum handler's parameters.
+    fn params(&self) -> Vec<String> {
+        let mut params = vec!["State(app): State<App>".to_owned()];
+        let binding = |v: &Option<FieldDescriptor>| {
+            v.as_ref()
+                .map_or_else(|| "_".to_owned(), |f| to_snake(f.name()))
+        };
+        match self.vars.as_slice() {
+            [] => {}
+            [one] => params.push(format!(
+                "extract::Path({}): extract::Path<String>",
+                binding(one)
+            )),
+            many => params.push(format!(
+                "extract::Path(({})): extract::Path<({})>",
+                many.iter().map(binding).collect::<Vec<_>>().join(", "),
+                vec!["String"; many.len()].join(", ")
+            )),
+        }
+        if self.query {
+            params.push("extract::Query(query): extract::Query<Vec<(String, String)>>".to_owned());
+        }
+        if self.has_body {
+            params.push("body: axum::body::Bytes".to_owned());
+        }
+        params
+    }
+
+    /// The statements that check the path variables and build `request`.
+    fn prepare(&self, input: &MessageDescriptor, request: &str) -> Vec<String> {
+        let bound = self.bound();
+        let mut prepare = Vec::new();
+        for field in &bound {
+            let name = to_snake(field.name());
+            if field.kind() == Kind::String {
+                prepare.push(format!("check_id(&{name})?;"));
+            } else {
+                prepare.push(format!(
+                    "let {name} = runtime::rest::parse(\"{}\", &{name})?;",
+                    field.name()
+                ));
+            }
+        }
+        let sets: Vec<String> = bound
+            .iter()
+            .map(|f| format!("request.{0} = {0};", to_snake(f.name())))
+            .chain(self.body_field.iter().map(|f| {
+                format!(
+                    "request.{} = Some(runtime::rest::json_body(&body)?);",
+                    to_snake(f.name())
+                )
+            }))
+            .collect();
+        let init = if self.body_all {
+            Some(format!("runtime::rest::json_body::<{request}>(&body)?"))
+        } else if self.query {
+            let bools: std::collections::BTreeSet<String> = input
+                .fields()
+                .filter(|f| f.kind() == Kind::Bool && !f.is_list())
+                .flat_map(|f| {
+                    [
+                        format!("\"{}\"", f.name()),
+                        format!("\"{}\"", f.json_name()),
+                    ]
+                })
+                .collect();
+            let bools: Vec<String> = bools.into_iter().collect();
+            prepare.push(format!("let bools: &[&str] = &[{}];", bools.join(", ")));
+            Some(format!("runtime::rest::query::<{request}>(query, bools)?"))
+        } else if self.body_field.is_some() {
+            Some(format!("{request}::default()"))
+        } else {
+            None
+        };
+        if let Some(init) = init {
+            let mut_ = if sets.is_empty() { "" } else { "mut " };
+            prepare.extend(let_lines(
+                4,
+                &format!("let {mut_}request ="),
+                &format!("{init};"),
+            ));
+            prepare.extend(sets);
+            return prepare;
+        }
+        // Only path variables: a struct literal (clippy refuses setting the
+        // fields of a default one by one).
+        let fields: Vec<String> = bound.iter().map(|f| to_snake(f.name())).collect();
+        let all = input.fields().count() == fields.len();
+        if fields.is_empty() {
+            prepare.push(format!("let request = {request}::default();"));
+        } else if all && fields.join(", ").len() <= 18 {
+            prepare.push(format!(
+                "let request = {request} {{ {} }};",
+                fields.join(", ")
+            ));
+        } else {
+            prepare.push(format!("let request = {request} {{"));
+            prepare.extend(fields.iter().map(|f| format!("    {f},")));
+            if !all {
+                prepare.push("    ..Default::default()".to_owned());
+            }
+            prepare.push("};".to_owned());
+        }
+        prepare
+    }
+
+    /// The path with sample values, a malformed id at variable `bad`.
+    fn sample(&self, template: &str, bad: Option<usize>) -> String {
+        let mut at = 0;
+        fill_path(template, |_| {
+            let value = match (self.vars.get(at).and_then(Option::as_ref), bad) {
+                (_, Some(i)) if i == at => "bad$id".to_owned(),
+                (Some(f), _) if f.kind() == Kind::Bool => "true".to_owned(),
+                _ => "12345".to_owned(),
+            };
+            at += 1;
+            value
+        })
+    }
+}
+
+fn rest_route(
+    r: &HttpRule,
+    input: &MessageDescriptor,
+    handler: &Handler,
+    function: String,
+) -> RestRoute {
+    let (axum_path, names) = axum_path(&r.path);
+    let shape = Shape::of(r, input, &names);
+    let params = shape.params();
+    let signature = format!(
+        "async fn {function}({}) -> Result<Response, HandlerError> {{",
+        params.join(", ")
+    );
+    let bad = shape
+        .vars
+        .iter()
+        .position(|v| v.as_ref().is_some_and(|f| f.kind() == Kind::String));
+    RestRoute {
+        verb: r.method.clone(),
+        method: match r.method.as_str() {
+            "GET" | "POST" | "PUT" | "DELETE" | "PATCH" => r.method.to_ascii_lowercase(),
+            _ => "any".to_owned(),
+        },
+        path: r.path.clone(),
+        axum_path,
+        handler: handler.module.clone(),
+        function,
+        kind: handler.kind,
+        one_line: signature.len() <= 100,
+        params,
+        prepare: shape.prepare(input, &handler.request.rust),
+        flows: handler.flows.clone(),
+        sample_path: shape.sample(&r.path, None),
+        sample_body: shape.has_body.then(|| "{}".to_owned()),
+        sample_body_arg: if shape.has_body {
+            "Some(\"{}\")".to_owned()
+        } else {
+            "None".to_owned()
+        },
+        bad_path: bad.map(|i| shape.sample(&r.path, Some(i))),
+    }
 }
 
 /// `/v1/{name=shelves/*}/books/{book.id}` → axum's `/v1/{name}/books/{book.id}`
@@ -448,8 +747,19 @@ fn axum_path(template: &str) -> (String, Vec<String>) {
     (out, names)
 }
 
-/// The path with every variable replaced by a sample value (`12345`).
-fn sample_path(template: &str) -> String {
+/// `head value` as rustfmt lays a `let` out at `indent`: on one line when it
+/// fits in 100 columns, else the value on the next line, indented once more.
+/// The lines are relative to `indent` (the template indents them).
+fn let_lines(indent: usize, head: &str, value: &str) -> Vec<String> {
+    if indent + head.len() + 1 + value.len() <= 100 {
+        vec![format!("{head} {value}")]
+    } else {
+        vec![head.to_owned(), format!("    {value}")]
+    }
+}
+
+/// The path with each variable replaced by `value(its name)`.
+fn fill_path(template: &str, mut value: impl FnMut(&str) -> String) -> String {
     let mut out = String::new();
     let mut rest = template;
     while let Some(start) = rest.find('{') {
@@ -457,39 +767,11 @@ fn sample_path(template: &str) -> String {
         let Some(end) = rest[start..].find('}') else {
             break;
         };
-        out.push_str("12345");
+        out.push_str(&value(&rest[start + 1..start + end]));
         rest = &rest[start + end + 1..];
     }
     out.push_str(rest);
     out
-}
-
-fn route_field(f: &FieldDescriptor) -> RouteField {
-    RouteField {
-        proto_name: f.name().to_owned(),
-        json_name: f.json_name().to_owned(),
-        name: to_snake(f.name()),
-        kind: kind(f),
-    }
-}
-
-fn kind(f: &FieldDescriptor) -> &'static str {
-    if f.is_list() || f.is_map() {
-        return "repeated";
-    }
-    match f.kind() {
-        Kind::Double => "double",
-        Kind::Float => "float",
-        Kind::Int32 | Kind::Sint32 | Kind::Sfixed32 => "int32",
-        Kind::Int64 | Kind::Sint64 | Kind::Sfixed64 => "int64",
-        Kind::Uint32 | Kind::Fixed32 => "uint32",
-        Kind::Uint64 | Kind::Fixed64 => "uint64",
-        Kind::Bool => "bool",
-        Kind::String => "string",
-        Kind::Bytes => "bytes",
-        Kind::Message(_) => "message",
-        Kind::Enum(_) => "enum",
-    }
 }
 
 /// Same wire type and cardinality: a field that can be copied across.
@@ -584,6 +866,145 @@ fn example(request: &MessageDescriptor, response: &MessageDescriptor) -> Example
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::engine::{RuleSet, recommend};
+    use crate::scaffold::contract::api;
+
+    /// What `service` serves in the flows `yaml` with the team proto `proto`
+    /// (or the derived contract when `None`).
+    fn served_by(yaml: &str, proto: Option<&str>, service: &str) -> ServedApi {
+        let flows = crate::spec::load_str("flows.yaml", yaml).expect("valid flows");
+        let report = recommend(&flows, &RuleSet::builtin().expect("rules"));
+        let bound = match proto {
+            None => crate::contract::derived(&flows).expect("binds"),
+            Some(text) => crate::contract::team(
+                &flows,
+                crate::contract::compile::InMemory {
+                    name: "team.proto".to_owned(),
+                    text: text.to_owned(),
+                },
+                vec!["team.proto".to_owned()],
+                &crate::contract::Sources::in_memory(),
+            )
+            .expect("binds"),
+        };
+        let api = api(&bound);
+        let services = api
+            .services
+            .iter()
+            .map(|s| (s.full_name.as_str(), s))
+            .collect();
+        let bindings = bound.flows.iter().map(|b| (b.flow.as_str(), b)).collect();
+        let recs: Vec<(&Recommendation, &Flow)> = report.flows.iter().zip(&flows.flows).collect();
+        let own: Vec<usize> = (0..recs.len()).collect();
+        served(service, &own, &recs, &bound, &bindings, &services)
+    }
+
+    const SHOP: &str = "version: 1\nsystem: shop\nflows:\n  - name: get-order\n    from: web\n    to: orders\n    client: browser\n  - name: lookup-order\n    from: checkout\n    to: orders\n    transport: grpc\n  - name: order-created\n    from: orders\n    to: shipping\n    interaction: event\n    coupling: loose\n";
+
+    #[test]
+    fn one_handler_per_served_rpc_and_per_consumed_event() {
+        let orders = served_by(SHOP, None, "orders");
+        let modules: Vec<&str> = orders.handlers.iter().map(|h| h.module.as_str()).collect();
+        assert_eq!(modules, ["get_order", "lookup_order"]);
+        assert_eq!(orders.rest_routes.len(), 1);
+        assert_eq!(orders.grpc_services.len(), 1);
+        let shipping = served_by(SHOP, None, "shipping");
+        assert_eq!(shipping.handlers[0].kind, "event");
+        assert_eq!(shipping.handlers[0].module, "order_created");
+        assert_eq!(shipping.handlers[0].key, "order_id");
+    }
+
+    #[test]
+    fn the_example_echoes_the_id_and_answers_created() {
+        let orders = served_by(SHOP, None, "orders");
+        let example = &orders.handlers[0].example;
+        let fields: Vec<(&str, &str)> = example
+            .fields
+            .iter()
+            .map(|f| (f.name.as_str(), f.value.as_str()))
+            .collect();
+        assert_eq!(
+            fields,
+            [
+                ("order_id", "request.order_id"),
+                ("status", "\"CREATED\".to_owned()")
+            ]
+        );
+        assert!(!example.rest_default);
+    }
+
+    #[test]
+    fn the_default_route_builds_the_request_from_the_path() {
+        let orders = served_by(SHOP, None, "orders");
+        let route = &orders.rest_routes[0];
+        assert_eq!(
+            (route.verb.as_str(), route.axum_path.as_str()),
+            ("GET", "/orders/{order_id}")
+        );
+        assert_eq!(
+            route.prepare,
+            [
+                "check_id(&order_id)?;",
+                "let request = contract::shop::GetOrderRequest { order_id };"
+            ]
+        );
+        assert_eq!(route.bad_path.as_deref(), Some("/orders/bad$id"));
+    }
+
+    #[test]
+    fn annotated_routes_read_the_body_and_the_query() {
+        let proto = r#"syntax = "proto3";
+package team.v1;
+import "google/api/annotations.proto";
+service Invoices {
+  rpc Create(CreateRequest) returns (Invoice) { option (google.api.http) = {post: "/v1/customers/{customer_id}/invoices", body: "*"}; }
+  rpc Watch(WatchRequest) returns (stream Invoice) { option (google.api.http) = {get: "/v1/customers/{customer_id}/invoices:watch"}; }
+}
+message CreateRequest { string customer_id = 1; int64 units = 2; }
+message WatchRequest { string customer_id = 1; bool paid_only = 2; }
+message Invoice { string invoice_id = 1; string customer_id = 2; }
+"#;
+        let yaml = "version: 1\nsystem: team\nproto: team.proto\nflows:\n  - name: create\n    from: web\n    to: billing\n    transport: rest\n    rpc: team.v1.Invoices/Create\n  - name: watch\n    from: billing\n    to: web\n    interaction: stream\n    transport: rest\n    rpc: team.v1.Invoices/Watch\n";
+        let billing = served_by(yaml, Some(proto), "billing");
+        let create = &billing.rest_routes[0];
+        assert_eq!(
+            create.prepare,
+            [
+                "check_id(&customer_id)?;",
+                "let mut request = runtime::rest::json_body::<contract::team::v1::CreateRequest>(&body)?;",
+                "request.customer_id = customer_id;"
+            ]
+        );
+        let watch = &billing.rest_routes[1];
+        assert_eq!(watch.kind, "stream");
+        assert_eq!(
+            watch.axum_path,
+            "/v1/customers/{customer_id}/invoices:watch"
+        );
+        assert!(
+            watch
+                .prepare
+                .contains(&"let bools: &[&str] = &[\"paidOnly\", \"paid_only\"];".to_owned())
+        );
+        // The stream's item copies the request's customer id, by clone.
+        let item = &billing.handlers[1].example.fields[0];
+        assert_eq!(item.value_cloned, "request.customer_id.clone()");
+    }
+
+    #[test]
+    fn handler_modules_get_their_service_on_a_clash() {
+        let proto = r#"syntax = "proto3";
+package two;
+service A { rpc Get(R) returns (R); }
+service B { rpc Get(R) returns (R); }
+message R { string id = 1; }
+"#;
+        let yaml = "version: 1\nsystem: two\nproto: team.proto\nflows:\n  - name: get-a\n    from: web\n    to: svc\n    transport: grpc\n    rpc: two.A/Get\n  - name: get-b\n    from: web\n    to: svc\n    transport: grpc\n    rpc: two.B/Get\n";
+        let svc = served_by(yaml, Some(proto), "svc");
+        let modules: Vec<&str> = svc.handlers.iter().map(|h| h.module.as_str()).collect();
+        assert_eq!(modules, ["a_get", "b_get"]);
+        assert_eq!(svc.grpc_services.len(), 2);
+    }
 
     #[test]
     fn axum_paths_follow_the_path_template() {
@@ -596,7 +1017,7 @@ mod tests {
             ("/v1/{*name}".to_owned(), vec!["name".to_owned()])
         );
         assert_eq!(
-            sample_path("/v1/invoices/{invoice_id}"),
+            fill_path("/v1/invoices/{invoice_id}", |_| "12345".to_owned()),
             "/v1/invoices/12345"
         );
     }

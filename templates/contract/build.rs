@@ -53,6 +53,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
 {%- if uses.grpc %}
         .server_mod_attribute(".", "#[cfg(feature = \"grpc-server\")]")
         .client_mod_attribute(".", "#[cfg(feature = \"grpc-client\")]")
+        // Every rpc has a default answer, `UNIMPLEMENTED`: a service implements
+        // the rpcs its flows bind to, and a server stream is a boxed stream.
+        .generate_default_stubs(true)
 {%- else %}
         .build_server(false)
         .build_client(false)

@@ -14,6 +14,7 @@ mod generated;
 mod interactive;
 mod names;
 mod recommend;
+mod regenerate;
 mod rules;
 mod safety;
 mod scaffold;

@@ -77,7 +77,7 @@ fn dry_run_prints_the_plan_and_changes_no_byte() {
     Test::new_in(&test)
         .args(&["scaffold", "flows.yaml", "--out", "out"])
         .success();
-    let handlers = dir.join("services/orders/src/handlers.rs");
+    let handlers = dir.join("services/orders/src/handlers/get_order.rs");
     std::fs::write(&handlers, "// my logic\n").unwrap();
     let before = tree(&dir);
     let run = Test::new_in(&test)
@@ -85,7 +85,7 @@ fn dry_run_prints_the_plan_and_changes_no_byte() {
         .success();
     assert!(
         run.stdout
-            .contains("keep       services/orders/src/handlers.rs"),
+            .contains("keep       services/orders/src/handlers/get_order.rs"),
         "{}",
         run.stdout
     );
@@ -99,7 +99,7 @@ fn edits_survive_regeneration_and_changed_plumbing_is_a_conflict() {
         .args(&["scaffold", "flows.yaml", "--out", "out"])
         .success();
     let dir = test.path().join("out");
-    let handlers = dir.join("services/orders/src/handlers.rs");
+    let handlers = dir.join("services/orders/src/handlers/get_order.rs");
     let readme = dir.join("README.md");
     std::fs::write(&handlers, "// my handler logic\n").unwrap();
     let mut edited = std::fs::read_to_string(&readme).unwrap();
@@ -154,7 +154,7 @@ fn files_of_a_removed_service_go_only_when_untouched() {
         .args(&["scaffold", "flows.yaml", "--out", "out"])
         .success();
     let dir = test.path().join("out");
-    let billing_handlers = dir.join("services/billing/src/handlers.rs");
+    let billing_handlers = dir.join("services/billing/src/handlers/order_created.rs");
     std::fs::write(&billing_handlers, "// billing logic we wrote\n").unwrap();
 
     std::fs::write(test.path().join("flows.yaml"), TWO_SERVICES).unwrap();
@@ -171,7 +171,7 @@ fn files_of_a_removed_service_go_only_when_untouched() {
     );
     assert!(
         run.stdout
-            .contains("orphaned: services/billing/src/handlers.rs"),
+            .contains("orphaned: services/billing/src/handlers/order_created.rs"),
         "{}",
         run.stdout
     );
@@ -183,7 +183,9 @@ fn force_overwrites_edits() {
     Test::new_in(&test)
         .args(&["scaffold", "flows.yaml", "--out", "out"])
         .success();
-    let handlers = test.path().join("out/services/orders/src/handlers.rs");
+    let handlers = test
+        .path()
+        .join("out/services/orders/src/handlers/get_order.rs");
     let original = std::fs::read_to_string(&handlers).unwrap();
     std::fs::write(&handlers, "// mine\n").unwrap();
     Test::new_in(&test)
@@ -886,7 +888,11 @@ fn a_resumed_run_never_replaces_a_file_the_stopped_run_had_not_replaced() {
 fn a_regeneration_stopped_part_way_keeps_the_users_edits_when_finished() {
     let test = scaffolded(TWO_SERVICES);
     let dir = test.path().join("out");
-    std::fs::write(dir.join("services/orders/src/handlers.rs"), "// mine\n").unwrap();
+    std::fs::write(
+        dir.join("services/orders/src/handlers/get_order.rs"),
+        "// mine\n",
+    )
+    .unwrap();
     std::fs::write(dir.join("README.md"), "# our notes\n").unwrap();
     std::fs::write(test.path().join("flows.yaml"), THREE_SERVICES).unwrap();
     crash_after(&test, "flows.yaml", "out", 3, &[]);
@@ -897,7 +903,7 @@ fn a_regeneration_stopped_part_way_keeps_the_users_edits_when_finished() {
         "# our notes\n"
     );
     assert_eq!(
-        std::fs::read_to_string(dir.join("services/orders/src/handlers.rs")).unwrap(),
+        std::fs::read_to_string(dir.join("services/orders/src/handlers/get_order.rs")).unwrap(),
         "// mine\n"
     );
     let fresh = Test::new().file("flows.yaml", THREE_SERVICES);
@@ -907,7 +913,7 @@ fn a_regeneration_stopped_part_way_keeps_the_users_edits_when_finished() {
     let mut expected = workspace(&fresh.path().join("out"));
     expected.insert("README.md".into(), b"# our notes\n".to_vec());
     expected.insert(
-        "services/orders/src/handlers.rs".into(),
+        "services/orders/src/handlers/get_order.rs".into(),
         b"// mine\n".to_vec(),
     );
     let offered = fresh.path().join("out/README.md");
@@ -976,7 +982,7 @@ fn two_runs_at_once_never_mix_their_trees() {
 fn force_keeps_edited_files_of_a_removed_service_and_names_every_deletion() {
     let test = scaffolded(THREE_SERVICES);
     let dir = test.path().join("out");
-    let handlers = dir.join("services/billing/src/handlers.rs");
+    let handlers = dir.join("services/billing/src/handlers/order_created.rs");
     std::fs::write(&handlers, "// billing logic we wrote\n").unwrap();
     let before = workspace(&dir);
     std::fs::write(test.path().join("flows.yaml"), TWO_SERVICES).unwrap();
@@ -987,7 +993,7 @@ fn force_keeps_edited_files_of_a_removed_service_and_names_every_deletion() {
     );
     assert!(
         run.stdout.contains(
-            "  orphaned: services/billing/src/handlers.rs is yours, but its flow or service is gone: no longer compiled, kept"
+            "  orphaned: services/billing/src/handlers/order_created.rs is yours, but its flow or service is gone: no longer compiled, kept"
         ),
         "{}",
         run.stdout

@@ -8,7 +8,7 @@
 //! configuration{% if calls %} and clients{% endif %}{% if service.produces %}{% if calls %} and{% else %} and{% endif %} the Kafka producer{% endif %}. `main.rs` only calls [`run`].
 {%- endif %}
 
-use std::{io::IsTerminal as _, process::ExitCode};
+use std::{io::IsTerminal as _, process::ExitCode{% if serves %}, sync::Arc{% endif %}};
 {% if serves or calls or service.produces %}
 use anyhow::Context as _;
 {%- endif %}
@@ -36,6 +36,9 @@ use crate::{
     {%- if service.serves_rest %}{% set_global modules = modules | concat(with="rest") %}{% endif -%}
     {%- if service.calls_rest %}{% set_global modules = modules | concat(with="rest_clients") %}{% endif -%}
     {{ modules | join(sep=", ") }},
+{%- if serves %}
+    state::State,
+{%- endif %}
 };
 
 /// Runs the command line `args` (program name excluded) and says how the
@@ -122,17 +125,32 @@ pub async fn serve(config: &Config) -> anyhow::Result<()> {
         .with_context(|| format!("cannot listen on GRPC_ADDR={}", config.grpc_addr))?;
 {%- endif %}
 {%- if serves %}
+    let state = Arc::new(
+        State::new(config)
+            .await
+            .context("cannot build the service's state")?,
+    );
 {# blank line #}
 {%- endif %}
     let shutdown = CancellationToken::new();
     let mut {{ tasks }} = JoinSet::new();
 {%- if service.serves_rest %}
     let token = shutdown.clone();
-    {{ tasks }}.spawn(async move { rest::serve(http, token).await.context("REST server failed") });
+    let serving = Arc::clone(&state);
+    {{ tasks }}.spawn(async move {
+        rest::serve(http, serving, token)
+            .await
+            .context("REST server failed")
+    });
 {%- endif %}
 {%- if service.serves_grpc %}
     let token = shutdown.clone();
-    {{ tasks }}.spawn(async move { grpc::serve(grpc, token).await.context("gRPC server failed") });
+    let serving = Arc::clone(&state);
+    {{ tasks }}.spawn(async move {
+        grpc::serve(grpc, serving, token)
+            .await
+            .context("gRPC server failed")
+    });
 {%- endif %}
 {%- if service.consumes %}
     let (brokers, replication) = (config.kafka_brokers.clone(), config.kafka_replication);

@@ -1,81 +1,152 @@
 {#- scaffold
 when: service.serves_grpc
 -#}
-//! gRPC server of the `{{ service.name }}` service (
+//! gRPC server of the `{{ service.name }}` service:
+{%- for g in service.api.grpc_services %} `{{ g.full_name }}`{% if not loop.last %},{% endif %}{% endfor %}
+//! (
 {%- for f in service.grpc_flows %}flow `{{ f.flow }}`, called by {{ f.from }}{% if not loop.last %}; {% endif %}{% endfor -%}
-):
-//! `{{ names.grpc_service }}` plus the standard health service
-//! (`grpc.health.v1.Health`, `NOT_SERVING` while draining) and server reflection
-//! (so `grpcurl` works without the .proto file), with a per-call timeout,
+), plus the standard
+//! health service (`grpc.health.v1.Health`, `NOT_SERVING` while draining) and server
+//! reflection (so `grpcurl` works without the .proto files), with a per-call timeout,
 //! message size limits and graceful shutdown.
+//!
+//! Each rpc a flow binds to calls its handler; the others answer `UNIMPLEMENTED`.
+//! A server-streaming rpc runs its handler on its own task, sending into a bounded
+//! channel: the client's pace holds it back, and its going away ends it.
 
-use contract::{
-    ids::validate_id,
-    {{ contract.package }}::{
-        {{ [contract.request.name, contract.response.name] | unique | sort | join(sep=", ") }},
-        {{ contract.service.module }}::{ {{- contract.service.name }}, {{ contract.service.name }}Server},
-    },
-};
+use std::sync::Arc;
+{% for u in service.api.grpc_uses %}
+use {{ u }};
+{%- endfor %}
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 use tonic::{
     Code, Request, Response, Status,
-    codegen::{Context, Poll, Service, http},
+    codegen::{{ "{" }}{% if service.api.grpc_services | filter(attribute="streams", value=true) | length > 0 %}BoxStream, {% endif %}Context, Poll, Service, http},
     server::NamedService,
+    service::Routes,
     transport::{Server, server::TcpIncoming},
 };
 use tonic_health::ServingStatus;
 use tracing::{error, info};
 
 use crate::{
-    config::{self, GRPC_MAX_MESSAGE_BYTES, GRPC_REQUEST_TIMEOUT},
+    config::{GRPC_MAX_MESSAGE_BYTES, GRPC_REQUEST_TIMEOUT},
     handlers,
+    state::State,
 };
 
 /// How often an idle HTTP/2 connection is pinged, to notice dead peers.
 const HTTP2_KEEPALIVE_INTERVAL: std::time::Duration = std::time::Duration::from_secs(30);
 
-/// `{{ names.grpc_service }}`, backed by [`handlers`].
-#[derive(Debug, Default, Clone, Copy)]
-pub struct {{ contract.service.name }}Impl;
+/// The full names of the served services, as health checks and reflection know them.
+{%- set names = service.api.grpc_services | map(attribute="full_name") %}
+{%- if service.api.grpc_names_one_line %}
+pub const SERVICE_NAMES: &[&str] = &[{% for n in names %}"{{ n }}"{% if not loop.last %}, {% endif %}{% endfor %}];
+{%- else %}
+pub const SERVICE_NAMES: &[&str] = &[
+{%- for n in names %}
+    "{{ n }}",
+{%- endfor %}
+];
+{%- endif %}
+{%- for g in service.api.grpc_services %}
 
-#[tonic::async_trait]
-impl {{ contract.service.name }} for {{ contract.service.name }}Impl {
-    async fn {{ contract.method.name }}(
-        &self,
-        request: Request<{{ contract.request.name }}>,
-    ) -> Result<Response<{{ contract.response.name }}>, Status> {
-        let request = request.into_inner();
-        validate_id(&request.{{ contract.id_field.name }}).map_err(|e| Status::invalid_argument(e.to_string()))?;
-        config::debug_handler_pause().await;
-        let response = handlers::{{ contract.method.name }}(request).await?;
-        Ok(Response::new(response))
-    }
+/// `{{ g.full_name }}`, backed by [`handlers`].
+#[derive(Debug, Clone)]
+pub struct {{ g.impl_name }} {
+    state: Arc<State>,
+{%- if g.streams %}
+    shutdown: CancellationToken,
+{%- endif %}
 }
 
-/// The full name of the served service, as health checks and reflection know it.
-pub const SERVICE_NAME: &str = "{{ names.grpc_service }}";
+impl {{ g.impl_name }} {
+{%- if g.streams %}
+    /// Serves with `state`; open streams end when `shutdown` is cancelled.
+    pub fn new(state: Arc<State>, shutdown: CancellationToken) -> Self {
+        {{ g.impl_name }} { state, shutdown }
+    }
+{%- else %}
+    /// Serves with `state` (no stream to end on `shutdown`).
+    pub fn new(state: Arc<State>, _shutdown: CancellationToken) -> Self {
+        {{ g.impl_name }} { state }
+    }
+{%- endif %}
+}
+
+#[tonic::async_trait]
+impl {{ g.trait_name }} for {{ g.impl_name }} {
+{%- for m in g.methods | filter(attribute="handler") %}
+{%- if m.server_streaming %}{% set response = "BoxStream<" ~ m.response ~ ">" %}{% else %}{% set response = m.response %}{% endif %}
+{%- if not loop.first %}
+{% endif %}
+{%- if m.one_line %}
+    async fn {{ m.name }}(&self, request: Request<{{ m.request }}>) -> Result<Response<{{ response }}>, Status> {
+{%- else %}
+    async fn {{ m.name }}(
+        &self,
+        request: Request<{{ m.request }}>,
+    ) -> Result<Response<{{ response }}>, Status> {
+{%- endif %}
+        let request = request.into_inner();
+{%- if m.server_streaming %}
+        let state = Arc::clone(&self.state);
+        let items = runtime::stream::spawn(move |sink| async move {
+            handlers::{{ m.handler }}::handle(&state, request, sink).await
+        });
+        let items = runtime::stream::grpc(items, self.shutdown.clone());
+        Ok(Response::new(items))
+{%- else %}
+        crate::config::debug_handler_pause().await;
+        let response = handlers::{{ m.handler }}::handle(&self.state, request).await?;
+        Ok(Response::new(response))
+{%- endif %}
+    }
+{%- endfor %}
+}
+{%- endfor %}
+
+/// Every served service behind the size limits, backed by `state`.
+pub fn services(state: &Arc<State>, shutdown: &CancellationToken) -> Routes {
+    let mut routes = Routes::builder();
+{%- for g in service.api.grpc_services %}
+    let {{ g.trait_name | snake }} = {{ g.impl_name }}::new(Arc::clone(state), shutdown.clone());
+    let {{ g.trait_name | snake }} = {{ g.server }}::new({{ g.trait_name | snake }})
+        .max_decoding_message_size(GRPC_MAX_MESSAGE_BYTES)
+        .max_encoding_message_size(GRPC_MAX_MESSAGE_BYTES);
+    routes.add_service(ResourceExhaustedOverLimit({{ g.trait_name | snake }}));
+{%- endfor %}
+    routes.routes()
+}
 
 /// Serves gRPC on `listener` until `shutdown` is cancelled: health turns
 /// `NOT_SERVING`, the listener closes, and in-flight calls finish (the caller
 /// bounds that wait).
-pub async fn serve(listener: TcpListener, shutdown: CancellationToken) -> anyhow::Result<()> {
-    serve_with(listener, shutdown, {{ contract.service.name }}Impl).await
+pub async fn serve(
+    listener: TcpListener,
+    state: Arc<State>,
+    shutdown: CancellationToken,
+) -> anyhow::Result<()> {
+    let routes = services(&state, &shutdown);
+    serve_routes(listener, shutdown, routes, SERVICE_NAMES).await
 }
 
-/// [`serve`] with another implementation of `{{ names.grpc_service }}` behind the
-/// same limits, timeout, health and reflection: tests use it to observe what
-/// the server does to a handler.
-pub async fn serve_with<S: {{ contract.service.name }}>(
+/// [`serve`] with other services (`names`) behind the same timeout, health and
+/// reflection: tests use it to observe what the server does to a handler.
+pub async fn serve_routes(
     listener: TcpListener,
     shutdown: CancellationToken,
-    service: S,
+    routes: Routes,
+    names: &'static [&'static str],
 ) -> anyhow::Result<()> {
     let addr = listener.local_addr()?;
     let (health, health_service) = tonic_health::server::health_reporter();
-    health
-        .set_service_status(SERVICE_NAME, ServingStatus::Serving)
-        .await;
+    for name in names {
+        health
+            .set_service_status(*name, ServingStatus::Serving)
+            .await;
+    }
 
     let reflection = || {
         tonic_reflection::server::Builder::configure()
@@ -86,17 +157,11 @@ pub async fn serve_with<S: {{ contract.service.name }}>(
     // Older grpcurl and grpcui releases only speak v1alpha.
     let reflection_v1alpha = reflection().build_v1alpha()?;
 
-    let service = ResourceExhaustedOverLimit(
-        {{ contract.service.name }}Server::new(service)
-            .max_decoding_message_size(GRPC_MAX_MESSAGE_BYTES)
-            .max_encoding_message_size(GRPC_MAX_MESSAGE_BYTES),
-    );
-
     let draining = async move {
         shutdown.cancelled().await;
-        for service in ["", SERVICE_NAME] {
+        for name in std::iter::once(&"").chain(names) {
             health
-                .set_service_status(service, ServingStatus::NotServing)
+                .set_service_status(*name, ServingStatus::NotServing)
                 .await;
         }
         info!("gRPC server draining");
@@ -106,10 +171,10 @@ pub async fn serve_with<S: {{ contract.service.name }}>(
     Server::builder()
         .timeout(GRPC_REQUEST_TIMEOUT)
         .http2_keepalive_interval(Some(HTTP2_KEEPALIVE_INTERVAL))
+        .add_routes(routes)
         .add_service(health_service)
         .add_service(reflection_v1)
         .add_service(reflection_v1alpha)
-        .add_service(service)
         .serve_with_incoming_shutdown(
             TcpIncoming::from(listener).with_nodelay(Some(true)),
             draining,

@@ -6,8 +6,9 @@
 //!
 {%- if service.runs or service.produces %}
 //! Everything lives in this library so that the integration tests (and other
-//! services' tests) drive the same code the binary runs. Only [`handlers`] is
-//! yours to edit; the other modules are generated plumbing.
+//! services' tests) drive the same code the binary runs. The files of
+//! [`handlers`] (one per served rpc and consumed event) and [`state`] are yours
+//! to edit; the other modules are generated plumbing.
 {%- else %}
 //! Everything lives in this library so that the integration tests drive the
 //! same code the binary runs. All modules are generated plumbing: a caller
@@ -40,4 +41,7 @@ pub mod rest_clients;
 {%- endif %}
 {%- if service.calls_rest or service.calls_grpc or service.consumes %}
 pub mod retry;
+{%- endif %}
+{%- if service.runs or service.produces %}
+pub mod state;
 {%- endif %}

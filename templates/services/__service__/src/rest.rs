@@ -16,34 +16,40 @@ when: service.serves_rest
 //! throughput. Request logs are still there: `RUST_LOG=tower_http=debug`
 //! adds tower-http's trace layer at start-up.
 //!
-//! | route                | answer                                              |
-//! |----------------------|-----------------------------------------------------|
-//! | `GET /{{ contract.resource }}/{id}`   | 200 `{{ names.sample_json }}`        |
-//! | `GET /healthz`       | 200 `{"status":"ok"}`, 503 `{"status":"draining"}`  |
+//! | route | serves |
+//! |-------|--------|
+{%- for r in service.api.rest_routes %}
+//! | `{{ r.verb }} {{ r.path }}` | {% if r.kind == "stream" %}Server-Sent Events of {% endif %}`handlers::{{ r.handler }}` ({% for f in r.flows %}`{{ f }}`{% if not loop.last %}, {% endif %}{% endfor %}) |
+{%- endfor %}
+//! | `GET /healthz` | 200 `{"status":"ok"}`, 503 `{"status":"draining"}` |
 //!
-//! Every error is JSON, `{"error":"..."}`: 400 malformed id, 404 unknown
-//! route, 405 wrong method, 413 body over the limit, 503 request timeout.
+//! Bodies are the proto3 JSON of the contract's messages. Path variables fill the
+//! request fields they name, query parameters the others (unless the body is the
+//! whole request). Every error is JSON, `{"error":"..."}`: 400 malformed input
+//! (an id path variable must match `[A-Za-z0-9_-]{1,64}`), 404 unknown route,
+//! 405 wrong method, 413 body over the limit, 503 request timeout.
 
 use std::{io, sync::Arc};
 
 use axum::{
     Json, Router,
-    extract::{Path, State},
+    extract::{self, State},
     http::{StatusCode, header},
     response::{IntoResponse, Response},
-    routing::get,
+    routing,
 };
-use contract::{ids::validate_id, {{ contract.package }}::{{ contract.request.name }}};
+{%- if service.api.rest_checks_ids %}
+use contract::ids::validate_id;
+{%- endif %}
+use runtime::error::error_response;
 use serde_json::json;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 use tower_http::trace::TraceLayer;
 use tracing::{Level, info};
 
-use runtime::error::error_response;
-
 use crate::{
-    config::{self, HTTP_BODY_LIMIT_BYTES, HTTP_REQUEST_TIMEOUT},
+    config::{HTTP_BODY_LIMIT_BYTES, HTTP_REQUEST_TIMEOUT},
     error::HandlerError,
     handlers,
 };
@@ -52,23 +58,33 @@ use crate::{
 /// server, not the client, was too slow, so 503 rather than 408.
 pub const TIMEOUT_STATUS: StatusCode = StatusCode::SERVICE_UNAVAILABLE;
 
-/// State shared by the routes. axum clones it for every request, so it is
-/// one `Arc` (cloning a `CancellationToken` takes a lock).
-#[derive(Clone)]
-struct AppState {
-    shutdown: Arc<CancellationToken>,
+/// What the routes share. axum clones it for every request, so it is one
+/// `Arc` (cloning a `CancellationToken` takes a lock).
+type App = Arc<Shared>;
+
+struct Shared {
+    state: Arc<crate::state::State>,
+    shutdown: CancellationToken,
 }
 
 /// The REST API with all its layers; `shutdown` turns `/healthz` to 503 while
-/// draining.
-pub fn router(shutdown: CancellationToken) -> Router {
+/// draining and ends open event streams.
+pub fn router(state: Arc<crate::state::State>, shutdown: CancellationToken) -> Router {
     let routes = Router::new()
-        .route("/{{ contract.resource }}/{id}", get({{ contract.method.name }}))
-        .route("/healthz", get(healthz))
+{%- for r in service.api.rest_routes %}
+{%- set args = '"' ~ r.axum_path ~ '", routing::' ~ r.method ~ "(" ~ r.function ~ ")" %}
+{%- if args | length <= 60 %}
+        .route({{ args }})
+{%- else %}
+        .route(
+            "{{ r.axum_path }}",
+            routing::{{ r.method }}({{ r.function }}),
+        )
+{%- endif %}
+{%- endfor %}
+        .route("/healthz", routing::get(healthz))
         .fallback(not_found)
-        .with_state(AppState {
-            shutdown: Arc::new(shutdown),
-        });
+        .with_state(Arc::new(Shared { state, shutdown }));
     with_layers(routes)
 }
 
@@ -88,8 +104,12 @@ fn with_layers(routes: Router) -> Router {
 
 /// Serves [`router`] on `listener` until `shutdown` is cancelled, then stops
 /// accepting and waits for in-flight requests (the caller bounds that wait).
-pub async fn serve(listener: TcpListener, shutdown: CancellationToken) -> io::Result<()> {
-    serve_router(listener, router(shutdown.clone()), shutdown).await
+pub async fn serve(
+    listener: TcpListener,
+    state: Arc<crate::state::State>,
+    shutdown: CancellationToken,
+) -> io::Result<()> {
+    serve_router(listener, router(state, shutdown.clone()), shutdown).await
 }
 
 async fn serve_router(
@@ -105,32 +125,45 @@ async fn serve_router(
     Ok(())
 }
 
-/// `GET /{{ contract.resource }}/{id}` (
-{%- for f in service.rest_flows %}flow `{{ f.flow }}`{% if not loop.last %}, {% endif %}{% endfor -%}
-).
-async fn {{ contract.method.name }}(Path(id): Path<String>) -> Result<Response, HandlerError> {
-    validate_id(&id).map_err(|e| HandlerError::InvalidArgument(e.to_string()))?;
-{%- if contract.request.fields | length > 1 %}
-    let request = {{ contract.request.name }} {
-        {{ contract.id_field.name }}: id,
-        ..Default::default()
-    };
-{%- elif contract.id_field.name | length <= 14 %}
-    {#- rustfmt keeps a struct literal on one line up to 18 characters inside the braces #}
-    let request = {{ contract.request.name }} { {{ contract.id_field.name }}: id };
+{%- for r in service.api.rest_routes %}
+
+/// `{{ r.verb }} {{ r.path }}` ({% for f in r.flows %}flow `{{ f }}`{% if not loop.last %}, {% endif %}{% endfor %}){% if r.kind == "stream" %}, as Server-Sent Events{% endif %}.
+{%- if r.one_line %}
+async fn {{ r.function }}({{ r.params | join(sep=", ") }}) -> Result<Response, HandlerError> {
 {%- else %}
-    let request = {{ contract.request.name }} {
-        {{ contract.id_field.name }}: id,
-    };
+async fn {{ r.function }}(
+{%- for p in r.params %}
+    {{ p }},
+{%- endfor %}
+) -> Result<Response, HandlerError> {
 {%- endif %}
-    config::debug_handler_pause().await;
-    let response = handlers::{{ contract.method.name }}(request).await?;
+{%- for line in r.prepare %}
+    {{ line }}
+{%- endfor %}
+{%- if r.kind == "stream" %}
+    let state = Arc::clone(&app.state);
+    let items = runtime::stream::spawn(move |sink| async move {
+        handlers::{{ r.handler }}::handle(&state, request, sink).await
+    });
+    Ok(runtime::stream::sse(items, app.shutdown.clone()))
+{%- else %}
+    crate::config::debug_handler_pause().await;
+    let response = handlers::{{ r.handler }}::handle(&app.state, request).await?;
     Ok(Json(response).into_response())
+{%- endif %}
 }
+{%- endfor %}
+{%- if service.api.rest_checks_ids %}
+
+/// A path variable holding an id: 400 unless it matches `[A-Za-z0-9_-]{1,64}`.
+fn check_id(id: &str) -> Result<(), HandlerError> {
+    validate_id(id).map_err(|e| HandlerError::InvalidArgument(e.to_string()))
+}
+{%- endif %}
 
 /// `GET /healthz`: liveness and readiness in one; 503 once draining has begun.
-async fn healthz(State(state): State<AppState>) -> Response {
-    if state.shutdown.is_cancelled() {
+async fn healthz(State(app): State<App>) -> Response {
+    if app.shutdown.is_cancelled() {
         (
             StatusCode::SERVICE_UNAVAILABLE,
             Json(json!({ "status": "draining" })),

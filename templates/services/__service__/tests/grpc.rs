@@ -1,24 +1,46 @@
 {#- scaffold
 when: service.serves_grpc
 -#}
+{%- macro let(indent, head, value) -%}
+{%- set line = indent ~ head ~ " " ~ value -%}
+{%- if line | length <= 100 -%}
+{{ line }}
+{%- else -%}
+{{ indent }}{{ head }}
+{{ indent }}    {{ value }}
+{%- endif -%}
+{%- endmacro let -%}
+{%- macro chain(indent, head, receiver, calls, tail) -%}
+{#- `head receiver.call().call()tail`, or one call a line as rustfmt lays out a chain over 60 characters -#}
+{%- set called = calls | join(sep="") -%}
+{%- set joined = receiver ~ called -%}
+{%- set whole = indent ~ head ~ joined ~ tail -%}
+{%- if joined | length <= 60 and whole | length <= 100 -%}
+{{ indent }}{{ head }}{{ joined }}{{ tail }}
+{%- else -%}
+{{ indent }}{{ head }}{{ receiver }}
+{%- for c in calls %}
+{{ indent }}    {{ c }}
+{%- endfor -%}
+{{ tail }}
+{%- endif -%}
+{%- endmacro chain -%}
 //! The gRPC server of `{{ service.name }}` on a real socket, driven by the generated
-//! client: `{{ names.grpc_service }}`, health checks and reflection, the message
+//! clients: a call on every rpc it serves, health checks and reflection, the message
 //! size limit, and deadlines cancelling handlers.
 
 use std::{
     net::SocketAddr,
+    sync::Arc,
     time::{Duration, Instant},
 };
 
-use contract::{{ contract.package }}::{
-    {{ [contract.request.name, contract.response.name] | unique | sort | join(sep=", ") }}, {{ names.client_module }}::{{ contract.service.name }}Client,
-    {{ contract.service.module }}::{{ contract.service.name }},
-};
 use tokio::{net::TcpListener, sync::mpsc, task::JoinHandle};
 use tokio_stream::StreamExt as _;
 use tokio_util::sync::CancellationToken;
 use tonic::{
     Code, Request, Response, Status,
+    service::Routes,
     transport::{Channel, Endpoint},
 };
 use tonic_health::pb::{
@@ -31,8 +53,14 @@ use tonic_reflection::pb::v1::{
 
 use {{ service.ident }}::{
     config::{GRPC_MAX_MESSAGE_BYTES, GRPC_REQUEST_TIMEOUT},
-    grpc::{self, SERVICE_NAME},
+    grpc::{self, SERVICE_NAMES},
+    state::State,
 };
+{%- set slow = service.api.grpc_calls | filter(attribute="method.server_streaming", value=false) | first %}
+{%- if slow %}
+
+use {{ slow.server_trait }} as Served;
+{%- endif %}
 
 struct Server {
     shutdown: CancellationToken,
@@ -41,15 +69,25 @@ struct Server {
 }
 
 async fn start() -> Server {
-    start_with(grpc::{{ contract.service.name }}Impl).await
+    let shutdown = CancellationToken::new();
+    let routes = grpc::services(&Arc::new(State::default()), &shutdown);
+    start_with(routes, SERVICE_NAMES, shutdown).await
 }
 
-/// The real server (limits, timeout, health) around `service`.
-async fn start_with<S: {{ contract.service.name }}>(service: S) -> Server {
+/// The real server (timeout, health, reflection) around `routes`.
+async fn start_with(
+    routes: Routes,
+    names: &'static [&'static str],
+    shutdown: CancellationToken,
+) -> Server {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr: SocketAddr = listener.local_addr().unwrap();
-    let shutdown = CancellationToken::new();
-    let task = tokio::spawn(grpc::serve_with(listener, shutdown.clone(), service));
+    let task = tokio::spawn(grpc::serve_routes(
+        listener,
+        shutdown.clone(),
+        routes,
+        names,
+    ));
     let channel = Endpoint::from_shared(format!("http://{addr}"))
         .unwrap()
         .connect()
@@ -61,46 +99,32 @@ async fn start_with<S: {{ contract.service.name }}>(service: S) -> Server {
         channel,
     }
 }
+{%- for c in service.api.grpc_calls %}
 
+/// `{{ c.service }}/{{ c.method.proto_name }}`{% if c.method.server_streaming %}: a stream of items, until the client goes away{% endif %}.
 #[tokio::test]
-async fn {{ contract.method.name }}_answers_the_sample_response() {
+async fn {{ c.service | replace(from=".", to="_") | snake }}_{{ c.method.name | replace(from="r#", to="") }}_answers() {
     let server = start().await;
-    let response = {{ contract.service.name }}Client::new(server.channel.clone())
-        .{{ contract.method.name }}({{ contract.request.name }} {
-            {{ contract.id_field.name }}: "{{ names.sample_id }}".into(),
-{%- if contract.request.fields | length > 1 %}
-            ..Default::default()
-{%- endif %}
-        })
-        .await
-        .unwrap()
-        .into_inner();
-    assert_eq!(response.{{ contract.id_field.name }}, "{{ names.sample_id }}");
-{%- if contract.status_field %}
-    assert_eq!(response.{{ contract.status_field.name }}, "{{ names.sample_status }}");
+    let channel = server.channel.clone();
+{{ self::let(indent="    ", head="let mut client =", value=c.client ~ "::new(channel);") }}
+{{ self::let(indent="    ", head="let request =", value=c.method.request ~ "::default();") }}
+{%- if c.method.server_streaming %}
+{{ self::chain(indent="    ", head="let mut items = ", receiver="client", calls=["." ~ c.method.name ~ "(request)", ".await", ".unwrap()", ".into_inner()"], tail=";") }}
+    for _ in 0..2 {
+        items.next().await.expect("an item").unwrap();
+    }
+    // Dropping the stream goes away: the handler's next send fails.
+{%- else %}
+{{ self::chain(indent="    ", head="", receiver="client", calls=["." ~ c.method.name ~ "(request)", ".await", ".unwrap()"], tail=";") }}
 {%- endif %}
 }
-
-#[tokio::test]
-async fn malformed_ids_are_invalid_arguments() {
-    let server = start().await;
-    let status = {{ contract.service.name }}Client::new(server.channel.clone())
-        .{{ contract.method.name }}({{ contract.request.name }} {
-            {{ contract.id_field.name }}: String::new(),
-{%- if contract.request.fields | length > 1 %}
-            ..Default::default()
-{%- endif %}
-        })
-        .await
-        .unwrap_err();
-    assert_eq!(status.code(), Code::InvalidArgument);
-}
+{%- endfor %}
 
 #[tokio::test]
 async fn health_reports_serving_then_not_serving_while_draining() {
     let server = start().await;
     let mut health = HealthClient::new(server.channel.clone());
-    for service in ["", SERVICE_NAME] {
+    for service in std::iter::once("").chain(SERVICE_NAMES.iter().copied()) {
         let status = health
             .check(HealthCheckRequest {
                 service: service.into(),
@@ -114,7 +138,7 @@ async fn health_reports_serving_then_not_serving_while_draining() {
 
     let mut watch = health
         .watch(HealthCheckRequest {
-            service: SERVICE_NAME.into(),
+            service: SERVICE_NAMES[0].into(),
         })
         .await
         .unwrap()
@@ -143,7 +167,7 @@ async fn health_reports_serving_then_not_serving_while_draining() {
 }
 
 #[tokio::test]
-async fn reflection_lists_the_served_service() {
+async fn reflection_lists_the_served_services() {
     let server = start().await;
     let request = ServerReflectionRequest {
         host: String::new(),
@@ -159,24 +183,31 @@ async fn reflection_lists_the_served_service() {
         panic!("unexpected reflection answer: {response:?}");
     };
     let names: Vec<&str> = list.service.iter().map(|s| s.name.as_str()).collect();
-    assert!(names.contains(&SERVICE_NAME), "{names:?}");
+    for name in SERVICE_NAMES {
+        assert!(names.contains(name), "{names:?}");
+    }
     assert!(names.contains(&"grpc.health.v1.Health"), "{names:?}");
 }
 
+{%- set big = service.api.grpc_calls | filter(attribute="method.string_field") | first %}
+{%- if big %}
 #[tokio::test]
 async fn a_message_over_the_size_limit_is_resource_exhausted() {
     let server = start().await;
-    let status = {{ contract.service.name }}Client::new(server.channel.clone())
-        .{{ contract.method.name }}({{ contract.request.name }} {
-            {{ contract.id_field.name }}: "9".repeat(GRPC_MAX_MESSAGE_BYTES + 1),
-{%- if contract.request.fields | length > 1 %}
-            ..Default::default()
+    let channel = server.channel.clone();
+{{ self::let(indent="    ", head="let mut client =", value=big.client ~ "::new(channel);") }}
+    let request = {{ big.method.request }} {
+        {{ big.method.string_field }}: "9".repeat(GRPC_MAX_MESSAGE_BYTES + 1),
+{%- if big.method.more_fields %}
+        ..Default::default()
 {%- endif %}
-        })
-        .await
-        .unwrap_err();
+    };
+{{ self::chain(indent="    ", head="let status = ", receiver="client", calls=["." ~ big.method.name ~ "(request)", ".await", ".unwrap_err()"], tail=";") }}
     assert_eq!(status.code(), Code::ResourceExhausted, "{status:?}");
 }
+{%- endif %}
+{%- set slow = service.api.grpc_calls | filter(attribute="method.server_streaming", value=false) | first %}
+{%- if slow %}
 
 /// What [`Slow`]'s handler reports.
 #[derive(Debug)]
@@ -201,17 +232,21 @@ impl Drop for CancelGuard {
     }
 }
 
-/// A handler that takes 5 s, unless it is cancelled.
+/// `{{ slow.service }}/{{ slow.method.proto_name }}` taking 5 s, unless it is cancelled.
 struct Slow {
     seen: mpsc::UnboundedSender<Seen>,
 }
 
 #[tonic::async_trait]
-impl {{ contract.service.name }} for Slow {
-    async fn {{ contract.method.name }}(
+impl Served for Slow {
+{%- if slow.method.one_line %}
+    async fn {{ slow.method.name }}(&self, request: Request<{{ slow.method.request }}>) -> Result<Response<{{ slow.method.response }}>, Status> {
+{%- else %}
+    async fn {{ slow.method.name }}(
         &self,
-        request: Request<{{ contract.request.name }}>,
-    ) -> Result<Response<{{ contract.response.name }}>, Status> {
+        request: Request<{{ slow.method.request }}>,
+    ) -> Result<Response<{{ slow.method.response }}>, Status> {
+{%- endif %}
         let deadline = request
             .metadata()
             .get("grpc-timeout")
@@ -224,7 +259,8 @@ impl {{ contract.service.name }} for Slow {
         };
         tokio::time::sleep(Duration::from_secs(5)).await;
         guard.finished = true;
-        Ok(Response::new({{ contract.response.name }}::default()))
+{{ self::let(indent="        ", head="let response =", value=slow.method.response ~ "::default();") }}
+        Ok(Response::new(response))
     }
 }
 
@@ -232,22 +268,20 @@ impl {{ contract.service.name }} for Slow {
 /// got, the `grpc-timeout` the handler saw, and how long after the call began
 /// the handler was cancelled.
 async fn call_slow(deadline: Option<Duration>) -> (Status, Option<String>, Duration) {
+    const NAMES: &[&str] = &["{{ slow.service }}"];
     let (seen, mut events) = mpsc::unbounded_channel();
-    let server = start_with(Slow { seen }).await;
-    let mut request = Request::new({{ contract.request.name }} {
-        {{ contract.id_field.name }}: "{{ names.sample_id }}".into(),
-{%- if contract.request.fields | length > 1 %}
-        ..Default::default()
-{%- endif %}
-    });
+    let slow = Slow { seen };
+{{ self::let(indent="    ", head="let service =", value=slow.server ~ "::new(slow);") }}
+    let routes = Routes::new(service);
+    let server = start_with(routes, NAMES, CancellationToken::new()).await;
+{{ self::let(indent="    ", head="let mut request =", value="Request::new(" ~ slow.method.request ~ "::default());") }}
     if let Some(deadline) = deadline {
         request.set_timeout(deadline);
     }
     let started = Instant::now();
-    let status = {{ contract.service.name }}Client::new(server.channel.clone())
-        .{{ contract.method.name }}(request)
-        .await
-        .unwrap_err();
+    let channel = server.channel.clone();
+{{ self::let(indent="    ", head="let mut client =", value=slow.client ~ "::new(channel);") }}
+{{ self::chain(indent="    ", head="let status = ", receiver="client", calls=["." ~ slow.method.name ~ "(request)", ".await", ".unwrap_err()"], tail=";") }}
     let mut next = async || {
         tokio::time::timeout(Duration::from_secs(5), events.recv())
             .await
@@ -292,3 +326,4 @@ async fn without_a_client_deadline_the_server_timeout_cancels_the_handler() {
         "handler cancelled after {cancelled_after:?}"
     );
 }
+{%- endif %}

@@ -1,15 +1,59 @@
 {#- scaffold
 when: service.serves_rest
 -#}
+{%- macro let(indent, head, value) -%}
+{%- set line = indent ~ head ~ " " ~ value -%}
+{%- if line | length <= 100 -%}
+{{ line }}
+{%- else -%}
+{{ indent }}{{ head }}
+{{ indent }}    {{ value }}
+{%- endif -%}
+{%- endmacro let -%}
+{%- macro chain(indent, head, receiver, calls, tail) -%}
+{#- `head receiver.call().call()tail`, or one call a line as rustfmt lays out a chain over 60 characters -#}
+{%- set called = calls | join(sep="") -%}
+{%- set joined = receiver ~ called -%}
+{%- set whole = indent ~ head ~ joined ~ tail -%}
+{%- if joined | length <= 60 and whole | length <= 100 -%}
+{{ indent }}{{ head }}{{ joined }}{{ tail }}
+{%- else -%}
+{{ indent }}{{ head }}{{ receiver }}
+{%- for c in calls %}
+{{ indent }}    {{ c }}
+{%- endfor -%}
+{{ tail }}
+{%- endif -%}
+{%- endmacro chain -%}
+{%- macro call(head, verb, path, body) -%}
+{%- set rhs = "call(&server, Method::" ~ verb ~ ', "' ~ path ~ '", ' ~ body ~ ").await;" -%}
+{%- set args = "&server, Method::" ~ verb ~ ', "' ~ path ~ '", ' ~ body -%}
+{%- set one = "    " ~ head ~ " " ~ rhs -%}
+{%- set next = "        " ~ rhs -%}
+{%- if args | length <= 60 and one | length <= 100 -%}
+{{ one }}
+{%- elif args | length <= 60 and next | length <= 100 -%}
+{{ "    " ~ head }}
+{{ next }}
+{%- else -%}
+{{ "    " ~ head }} call(
+        &server,
+        Method::{{ verb }},
+        "{{ path }}",
+        {{ body }},
+    )
+    .await;
+{%- endif -%}
+{%- endmacro call -%}
 //! The REST server of `{{ service.name }}` on a real socket, driven by a real HTTP client.
 
-use std::net::SocketAddr;
+use std::{net::SocketAddr, sync::Arc};
 
-use reqwest::{StatusCode, header::CONTENT_TYPE};
+use reqwest::{Method, StatusCode, header::CONTENT_TYPE};
 use tokio::{net::TcpListener, task::JoinHandle};
 use tokio_util::sync::CancellationToken;
 
-use {{ service.ident }}::{config::HTTP_BODY_LIMIT_BYTES, rest};
+use {{ service.ident }}::{config::HTTP_BODY_LIMIT_BYTES, rest, state::State};
 
 struct Server {
     addr: SocketAddr,
@@ -21,7 +65,8 @@ async fn start() -> Server {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let shutdown = CancellationToken::new();
-    let task = tokio::spawn(rest::serve(listener, shutdown.clone()));
+    let state = Arc::new(State::default());
+    let task = tokio::spawn(rest::serve(listener, state, shutdown.clone()));
     Server {
         addr,
         shutdown,
@@ -42,34 +87,100 @@ async fn get(server: &Server, path: &str) -> (StatusCode, String, String) {
     (status, content_type, response.text().await.unwrap())
 }
 
-#[tokio::test]
-async fn {{ contract.method.name }}_answers_the_proto3_json_of_the_response() {
-    let server = start().await;
-    let (status, content_type, body) = get(&server, "/{{ contract.resource }}/{{ names.sample_id }}").await;
-    assert_eq!(status, StatusCode::OK);
-    assert_eq!(content_type, "application/json");
-    assert_eq!(body, r#"{{ names.sample_json }}"#);
+/// Sends `method path` with `body` (as JSON), returns the status, the
+/// content type and the body.
+async fn call(
+    server: &Server,
+    method: Method,
+    path: &str,
+    body: Option<&str>,
+) -> (StatusCode, String, String) {
+    let mut request =
+        reqwest::Client::new().request(method, format!("http://{}{path}", server.addr));
+    if let Some(body) = body {
+        request = request
+            .header(CONTENT_TYPE, "application/json")
+            .body(body.to_owned());
+    }
+    let response = request.send().await.unwrap();
+    let status = response.status();
+    let content_type = response
+        .headers()
+        .get(CONTENT_TYPE)
+        .map(|v| v.to_str().unwrap().to_owned())
+        .unwrap_or_default();
+    (status, content_type, response.text().await.unwrap())
 }
+{%- for r in service.api.rest_routes %}
+
+/// `{{ r.verb }} {{ r.path }}`: {% if r.kind == "stream" %}a stream of events, each the proto3 JSON of an item{% else %}the proto3 JSON of the response{% endif %}.
+#[tokio::test]
+async fn {{ r.function }}_answers_{% if r.kind == "stream" %}a_stream_of_events{% else %}json{% endif %}() {
+    let server = start().await;
+{%- if r.kind == "stream" %}
+    let addr = server.addr;
+    let url = format!("http://{addr}{{ r.sample_path }}");
+{%- if r.sample_body %}
+    let request = reqwest::Client::new()
+        .request(Method::{{ r.verb }}, url)
+        .header(CONTENT_TYPE, "application/json")
+        .body("{{ r.sample_body }}");
+{%- else %}
+    let request = reqwest::Client::new().request(Method::{{ r.verb }}, url);
+{%- endif %}
+    let mut response = request.send().await.unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(response.headers()[CONTENT_TYPE], "text/event-stream");
+    let mut text = String::new();
+    while !text.contains("\n\n") {
+        let chunk = response.chunk().await.unwrap().expect("an event");
+        text.push_str(std::str::from_utf8(&chunk).unwrap());
+    }
+    let data = text
+        .lines()
+        .find_map(|line| line.strip_prefix("data: "))
+        .expect("a data line");
+    let item: serde_json::Value = serde_json::from_str(data).unwrap();
+    assert!(item.is_object(), "{item}");
+    // Dropping the response goes away: the handler's next send fails.
+{%- else %}
+{{ self::call(head="let (status, content_type, body) =", verb=r.verb, path=r.sample_path, body=r.sample_body_arg) }}
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(content_type, "application/json");
+    let json: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert!(json.is_object(), "{body}");
+{%- endif %}
+}
+{%- endfor %}
+{%- for r in service.api.rest_routes | filter(attribute="bad_path") %}
+{%- if loop.first %}
 
 #[tokio::test]
 async fn malformed_ids_get_400_with_a_json_error() {
     let server = start().await;
-    let too_long = "9".repeat(65);
-    for path in [
-        "/{{ contract.resource }}/bad$id",
-        "/{{ contract.resource }}/12%2034",
-        &format!("/{{ contract.resource }}/{too_long}"),
-    ] {
-        let (status, content_type, body) = get(&server, path).await;
-        assert_eq!(status, StatusCode::BAD_REQUEST, "{path}");
-        assert_eq!(content_type, "application/json", "{path}");
-        let json: serde_json::Value = serde_json::from_str(&body).unwrap();
-        assert!(
-            json["error"].as_str().unwrap().contains("invalid argument"),
-            "{path}: {body}"
-        );
-    }
+{{ self::call(head="let (status, content_type, body) =", verb=r.verb, path=r.bad_path, body=r.sample_body_arg) }}
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_eq!(content_type, "application/json");
+    let json: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert!(
+        json["error"].as_str().unwrap().contains("invalid argument"),
+        "{body}"
+    );
 }
+{%- endif %}
+{%- endfor %}
+{%- for r in service.api.rest_routes | filter(attribute="sample_body") %}
+{%- if loop.first %}
+
+#[tokio::test]
+async fn a_body_that_is_not_the_request_gets_400_with_a_json_error() {
+    let server = start().await;
+{{ self::call(head="let (status, content_type, body) =", verb=r.verb, path=r.sample_path, body='Some("[1, 2")') }}
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    assert_eq!(content_type, "application/json");
+}
+{%- endif %}
+{%- endfor %}
 
 #[tokio::test]
 async fn unknown_routes_get_404_with_a_json_error() {
@@ -80,26 +191,23 @@ async fn unknown_routes_get_404_with_a_json_error() {
     assert_eq!(body, r#"{"error":"no such route"}"#);
 }
 
+{%- set first = service.api.rest_routes | first %}
+{%- if first.verb == "PATCH" %}{% set wrong = "PUT" %}{% else %}{% set wrong = "PATCH" %}{% endif %}
 #[tokio::test]
 async fn wrong_method_gets_405_with_a_json_error() {
     let server = start().await;
-    let response = reqwest::Client::new()
-        .delete(format!("http://{}/{{ contract.resource }}/{{ names.sample_id }}", server.addr))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), StatusCode::METHOD_NOT_ALLOWED);
-    assert_eq!(
-        response.text().await.unwrap(),
-        r#"{"error":"method not allowed"}"#
-    );
+{{ self::call(head="let (status, _, body) =", verb=wrong, path=first.sample_path, body="None") }}
+    assert_eq!(status, StatusCode::METHOD_NOT_ALLOWED);
+    assert_eq!(body, r#"{"error":"method not allowed"}"#);
 }
 
 #[tokio::test]
 async fn bodies_over_the_limit_get_413_with_a_json_error() {
     let server = start().await;
+    let addr = server.addr;
+    let url = format!("http://{addr}{{ first.sample_path }}");
     let response = reqwest::Client::new()
-        .post(format!("http://{}/{{ contract.resource }}/{{ names.sample_id }}", server.addr))
+        .request(Method::{% if first.sample_body %}{{ first.verb }}{% else %}POST{% endif %}, url)
         .body(vec![b'x'; HTTP_BODY_LIMIT_BYTES + 1])
         .send()
         .await
