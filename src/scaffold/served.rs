@@ -564,17 +564,20 @@ impl Shape {
         match self.vars.as_slice() {
             [] => {}
             [one] => params.push(format!(
-                "extract::Path({}): extract::Path<String>",
+                "axum::extract::Path({}): axum::extract::Path<String>",
                 binding(one)
             )),
             many => params.push(format!(
-                "extract::Path(({})): extract::Path<({})>",
+                "axum::extract::Path(({})): axum::extract::Path<({})>",
                 many.iter().map(binding).collect::<Vec<_>>().join(", "),
                 vec!["String"; many.len()].join(", ")
             )),
         }
         if self.query {
-            params.push("extract::Query(query): extract::Query<Vec<(String, String)>>".to_owned());
+            params.push(
+                "axum::extract::Query(query): axum::extract::Query<Vec<(String, String)>>"
+                    .to_owned(),
+            );
         }
         if self.has_body {
             params.push("body: axum::body::Bytes".to_owned());

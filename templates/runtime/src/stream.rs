@@ -1,3 +1,4 @@
+{%- if uses.rest and uses.grpc_server %}{% set cfg = 'any(feature = "rest", feature = "grpc")' %}{% elif uses.rest %}{% set cfg = 'feature = "rest"' %}{% else %}{% set cfg = 'feature = "grpc"' %}{% endif -%}
 //! The [`Sink`] a streaming handler sends its items into.
 //!
 //! A bounded channel between the handler and the transport (a gRPC server
@@ -8,7 +9,7 @@
 
 use std::fmt;
 {%- if uses.rest or uses.grpc_server %}
-#[cfg(any(feature = "rest", feature = "grpc"))]
+#[cfg({{ cfg }})]
 use std::{
     pin::Pin,
     task::{Context, Poll},
@@ -17,7 +18,7 @@ use std::{
 
 use tokio::sync::mpsc;
 {%- if uses.rest or uses.grpc_server %}
-#[cfg(any(feature = "rest", feature = "grpc"))]
+#[cfg({{ cfg }})]
 use tokio_util::sync::{CancellationToken, WaitForCancellationFutureOwned};
 {%- endif %}
 
@@ -109,13 +110,13 @@ where
 {%- if uses.rest or uses.grpc_server %}
 /// What the transport sends: a handler's items until it ends, or until the
 /// server shuts down (an endless stream must not hold the drain up).
-#[cfg(any(feature = "rest", feature = "grpc"))]
+#[cfg({{ cfg }})]
 pub struct Items<T> {
     items: mpsc::Receiver<Result<T, HandlerError>>,
     stop: Pin<Box<WaitForCancellationFutureOwned>>,
 }
 
-#[cfg(any(feature = "rest", feature = "grpc"))]
+#[cfg({{ cfg }})]
 impl<T> Items<T> {
     /// `items` until `stop` is cancelled.
     pub fn new(items: mpsc::Receiver<Result<T, HandlerError>>, stop: CancellationToken) -> Self {
@@ -126,7 +127,7 @@ impl<T> Items<T> {
     }
 }
 
-#[cfg(any(feature = "rest", feature = "grpc"))]
+#[cfg({{ cfg }})]
 impl<T> tokio_stream::Stream for Items<T> {
     type Item = Result<T, HandlerError>;
 

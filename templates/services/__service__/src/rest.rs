@@ -33,7 +33,7 @@ use std::{io, sync::Arc};
 
 use axum::{
     Json, Router,
-    extract::{self, State},
+    extract::State,
     http::{StatusCode, header},
     response::{IntoResponse, Response},
     routing,
