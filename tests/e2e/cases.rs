@@ -74,14 +74,15 @@ fn the_payments_case_passes_check() {
 #[test]
 fn the_team_case_binds_every_flow_to_its_own_two_proto_files() {
     let test = team();
-    let text = Test::new_in(&test)
+    let printed = Test::new_in(&test)
         .args(&["contract", "team/flows.yaml"])
         .success();
     assert!(
-        text.stdout
+        printed
+            .stdout
             .starts_with("The team's contract of `logistics`"),
         "{}",
-        text.stdout
+        printed.stdout
     );
 
     let contract = json(&test, &["contract", "team/flows.yaml", "--format", "json"]);
@@ -183,10 +184,14 @@ fn the_team_case_mixes_rest_grpc_a_stream_and_a_topic_with_two_consumers() {
 #[test]
 fn the_payments_case_derives_a_stream_a_fan_out_and_an_event_keyed_by_another_field() {
     let test = payments();
-    let text = Test::new_in(&test)
+    let printed = Test::new_in(&test)
         .args(&["contract", "payments.yaml"])
         .success();
-    assert!(text.stdout.contains("package payments;"), "{}", text.stdout);
+    assert!(
+        printed.stdout.contains("package payments;"),
+        "{}",
+        printed.stdout
+    );
 
     let contract = json(&test, &["contract", "payments.yaml", "--format", "json"]);
     assert_eq!(contract["origin"], "derived");
