@@ -23,10 +23,11 @@
 #   rest    curl on the two google.api.http routes of ShipmentService:
 #           GET /v1/shipments/{shipment_id} and POST
 #           /v1/warehouses/{warehouse_code}/shipments with a JSON body
-#           (`body: "*"`). The answer is the proto3 JSON of the response: a
-#           JSON object, lowerCamelCase names of that message only, its
-#           `shipmentId` the request's (the sample handler echoes the id),
-#           enums as names, timestamps as RFC 3339 in UTC.
+#           (`body: "*"`). The answer is the proto3 JSON of the response as
+#           the sample handler fills it: `{"shipmentId": <the request's>}`,
+#           every other field at its default and so omitted (a failure says
+#           which names are not the message's lowerCamelCase JSON names, or
+#           which enum or timestamp is not in its proto3 JSON form).
 #   grpc    Python grpcio, with no .proto: the descriptors come from the
 #           server's reflection. InventoryService/ReserveStock, unary; the
 #           answer's `reservation_id` is the request's.
@@ -144,8 +145,9 @@ wait_port "$PI" 30 "${SERVICE_PID[inventory]}" || die "inventory did not listen 
 res=""
 
 # ---- REST: curl on the annotated routes ---------------------------------------
-# json_check BODY_FILE MESSAGE KEYS ID: the body is the proto3 JSON of MESSAGE,
-# with only KEYS (its fields' JSON names) and `shipmentId` equal to ID.
+# json_check BODY_FILE MESSAGE KEYS ID: the body is the proto3 JSON of MESSAGE
+# (only KEYS, its fields' JSON names) as the sample handler answers: exactly
+# `{"shipmentId": ID}`, every other field at its default and so omitted.
 json_check() {
   python3 - "$@" <<'PY'
 import json, re, sys
@@ -169,6 +171,11 @@ booked = body.get("bookedAt")
 rfc3339_utc = r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d{3}|\.\d{6}|\.\d{9})?Z"
 if booked is not None and not (isinstance(booked, str) and re.fullmatch(rfc3339_utc, booked)):
     sys.exit(f"{message}: bookedAt {booked!r} is not an RFC 3339 timestamp in UTC")
+if body != {"shipmentId": want}:
+    sys.exit(
+        f"{message}: {body}; the sample handler echoes the id and leaves every other "
+        f"field at its default, which proto3 JSON omits: {{'shipmentId': {want!r}}}"
+    )
 PY
 }
 # call NAME CURL-ARGS...: curl, body in $W/NAME.json; prints "CODE TYPE".

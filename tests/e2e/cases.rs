@@ -5,7 +5,9 @@
 //! pass `check` and `contract`, each still covers what it exists to cover
 //! (the generated-workspace tests and tests/broker/team-e2e.sh rely on its
 //! routes, rpcs, stream, key and consumers), and the team's files pass
-//! `buf lint`.
+//! `buf lint`. The acceptance script, which runs only in CI against a
+//! generated workspace, is held here to valid bash and to the names the
+//! team case declares.
 
 use std::process::Command;
 
@@ -250,6 +252,99 @@ fn the_team_proto_passes_buf_lint() {
         output.status.success(),
         "buf lint\n{}{}",
         String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
+
+/// The lowerCamelCase JSON name proto3 gives a field.
+fn json_name(field: &str) -> String {
+    let mut parts = field.split('_');
+    let first = parts.next().unwrap_or_default().to_owned();
+    parts.fold(first, |name, part| {
+        let mut chars = part.chars();
+        let head = chars.next().map(|c| c.to_ascii_uppercase());
+        format!(
+            "{name}{}{}",
+            head.map(String::from).unwrap_or_default(),
+            chars.as_str()
+        )
+    })
+}
+
+/// What tests/broker/team-e2e.sh calls.
+fn acceptance_script() -> String {
+    std::fs::read_to_string(repo("tests/broker/team-e2e.sh")).expect("the acceptance script")
+}
+
+/// The script runs only in CI's acceptance step, against a generated
+/// workspace: a route, rpc, topic, key or service renamed in the team case
+/// without it is caught here, on every `cargo test`.
+#[test]
+fn the_acceptance_script_calls_what_the_team_case_declares() {
+    let script = acceptance_script();
+    let test = team();
+    let contract = json(&test, &["contract", "team/flows.yaml", "--format", "json"]);
+    let services = script
+        .lines()
+        .find(|line| line.starts_with("SERVICES=("))
+        .expect("the script's SERVICES");
+    for entry in contract["flows"].as_array().expect("flows") {
+        for served in entry["served"].as_array().into_iter().flatten() {
+            let service = served["service"].as_str().expect("service");
+            assert!(services.contains(service), "{service} in {services}");
+            if let Some(path) = served["http"]["path"].as_str() {
+                // The literal parts of the route; the variables are filled in.
+                for literal in path.split(['{', '}']).step_by(2).filter(|l| !l.is_empty()) {
+                    assert!(script.contains(literal), "route {path}: no `{literal}`");
+                }
+            } else {
+                let rpc = served["rpc"].as_str().expect("rpc");
+                let (service, method) = rpc.split_once('/').expect("Service/Method");
+                let call = format!("\"{service}\", \"{method}\"");
+                assert!(script.contains(&call), "rpc {rpc}: no `{call}`");
+            }
+        }
+        if let Some(key) = entry["key"].as_str() {
+            let flow = entry["flow"].as_str().expect("flow");
+            assert!(script.contains(&format!("publish {flow} ")), "{flow}");
+            let value = script
+                .lines()
+                .find_map(|line| line.strip_prefix("KEY="))
+                .expect("the script's KEY");
+            let field = format!("\"{}\":\"{value}\"", json_name(key));
+            assert!(
+                script.contains(&field),
+                "the event's key {key}: no `{field}`"
+            );
+        }
+    }
+    let flows = std::fs::read_to_string(repo("examples/team/flows.yaml")).expect("flows.yaml");
+    let topic = script
+        .lines()
+        .find_map(|line| line.strip_prefix("TOPIC="))
+        .expect("the script's TOPIC");
+    assert!(
+        flows.contains(&format!("topic: {topic}\n")),
+        "topic {topic}"
+    );
+    let report = json(&test, &["recommend", "team/flows.yaml", "--format", "json"]);
+    let consumers = &flow(&report, "name", "shipment-dispatched")["to"];
+    for consumer in consumers.as_array().expect("to") {
+        let consumer = consumer.as_str().expect("name");
+        assert!(services.contains(consumer), "{consumer} in {services}");
+    }
+}
+
+#[test]
+fn the_acceptance_script_is_valid_bash() {
+    let output = Command::new("bash")
+        .arg("-n")
+        .arg(repo("tests/broker/team-e2e.sh"))
+        .output()
+        .expect("bash runs");
+    assert!(
+        output.status.success(),
+        "{}",
         String::from_utf8_lossy(&output.stderr)
     );
 }
