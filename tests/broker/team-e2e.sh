@@ -89,10 +89,12 @@ if [ ! -d "$WS" ] && [ -n "${COMMSADVISE:-}" ]; then
     || die "scaffold of $FLOWS failed: $(last "$W/scaffold.log")"
 fi
 [ -f "$WS/Cargo.toml" ] || die "$WS is not a generated workspace (no Cargo.toml)"
+WS=$(realpath "$WS")
 if [ -n "${BIN_DIR:-}" ]; then
   BIN=$BIN_DIR
 else
-  export CARGO_TARGET_DIR=${TARGET_DIR:-${CARGO_TARGET_DIR:-$WS/target}}
+  CARGO_TARGET_DIR=$(realpath -m "${TARGET_DIR:-${CARGO_TARGET_DIR:-$WS/target}}")
+  export CARGO_TARGET_DIR
   packages=()
   for s in "${SERVICES[@]}"; do packages+=(-p "$s"); done
   (cd "$WS" && timeout 1800 cargo build "${packages[@]}") >"$W/build.log" 2>&1 \
