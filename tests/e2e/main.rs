@@ -1,6 +1,7 @@
 //! End-to-end tests: the real binary, real files, real exit codes.
 
 mod adr;
+mod apidocs;
 mod check;
 mod cli;
 mod common;
