@@ -148,9 +148,10 @@ fn openapi(
     // path → verb → operation; a verb outside OpenAPI's eight (a custom
     // `google.api.http` kind) is kept under `x-custom-operations`.
     let mut paths: BTreeMap<String, BTreeMap<String, Node>> = BTreeMap::new();
-    // (VERB, path with variables blanked) → the operation already there.
+    // (VERB, path with variables blanked) → the rpc already there.
     let mut taken: HashMap<(String, String), String> = HashMap::new();
     let mut operation_ids = operation_ids(served);
+    let mut used_ids = BTreeSet::new();
     let mut tags = BTreeMap::new();
     let mut has_body = false;
     for (rpc, RestRpc { method, flows }) in served {
@@ -160,15 +161,21 @@ fn openapi(
         let base_id = operation_ids.remove(rpc).unwrap_or_default();
         let rule = http::route(pool, method);
         for (i, route) in rule.routes().enumerate() {
-            let operation_id = if i == 0 {
+            // An additional binding is numbered from 2, as grpc-gateway's
+            // generator does; an id taken anyway (a method named
+            // `GetBook2`) gets underscores until it is unique.
+            let mut operation_id = if i == 0 {
                 base_id.clone()
             } else {
                 format!("{base_id}{}", i + 1)
             };
+            while !used_ids.insert(operation_id.clone()) {
+                operation_id.push('_');
+            }
             let (path, variables) = openapi_path(&route.path);
             let blank = blank_variables(&path);
-            if let Some(other) = taken.insert((route.method.clone(), blank), operation_id.clone()) {
-                return Err(route_clash(method, route, &other, &operation_id));
+            if let Some(other) = taken.insert((route.method.clone(), blank), rpc.clone()) {
+                return Err(route_clash(method, route, &other, rpc));
             }
             has_body |= route.body.is_some();
             let op = operation(&mut schemas, method, route, &variables, operation_id, flows)?;
@@ -263,15 +270,21 @@ fn operation_ids(served: &BTreeMap<String, RestRpc<'_>>) -> BTreeMap<String, Str
 /// Two routes of one service answering the same verb on the same path:
 /// the server could not tell them apart, and neither can the document.
 fn route_clash(method: &MethodDescriptor, route: &HttpRule, first: &str, second: &str) -> Error {
-    Error::Input(vec![
-        Diagnostic::new(
-            format!(
-                "`{} {}` is the route of both `{first}` and `{second}`",
-                route.method, route.path
-            ),
-            method.parent_file().name(),
+    let message = if first == second {
+        format!(
+            "`{} {}` is a route of `{first}` twice",
+            route.method, route.path
         )
-        .note("each route of a service must be unique; change one `google.api.http` annotation"),
+    } else {
+        format!(
+            "`{} {}` is the route of both `{first}` and `{second}`",
+            route.method, route.path
+        )
+    };
+    Error::Input(vec![
+        Diagnostic::new(message, method.parent_file().name()).note(
+            "each route of a service must be unique; change one `google.api.http` annotation",
+        ),
     ])
 }
 
@@ -1695,7 +1708,7 @@ mod tests {
         assert_eq!(error.exit_code(), 2);
         let text = error.to_string();
         assert!(
-            text.contains("`GET /v1/r/{id}` is the route of both `S_GetA` and `S_GetB`"),
+            text.contains("`GET /v1/r/{id}` is the route of both `s.v1.S/GetA` and `s.v1.S/GetB`"),
             "{text}"
         );
         // The variable's name does not make another route.
@@ -1714,6 +1727,23 @@ mod tests {
                 .to_string()
                 .contains("names `nope`, which is not a field of `s.v1.R`"),
             "{error}"
+        );
+    }
+
+    #[test]
+    fn a_custom_verb_is_kept_and_every_operation_id_is_unique() {
+        let flows = CLASH.replace("rpc: s.v1.S/GetB", "rpc: s.v1.S/GetA2");
+        let proto = "syntax = \"proto3\";\npackage s.v1;\nimport \"google/api/annotations.proto\";\nservice S {\n  rpc GetA(R) returns (R) { option (google.api.http) = {get: \"/v1/r/{id}\" additional_bindings { custom: {kind: \"SEARCH\" path: \"/v1/r\"} }}; }\n  rpc GetA2(R) returns (R) { option (google.api.http) = {get: \"/v2/r/{id}\"}; }\n}\nmessage R { string id = 1; }\n";
+        let docs = team_docs(&flows, &[("a.proto", proto)]).expect("documents");
+        let paths = &docs["services/s/openapi.yaml"]["paths"];
+        assert_eq!(paths["/v1/r/{id}"]["get"]["operationId"], "S_GetA");
+        assert_eq!(
+            paths["/v1/r"]["x-custom-operations"]["SEARCH"]["operationId"], "S_GetA2",
+            "the second route of GetA"
+        );
+        assert_eq!(
+            paths["/v2/r/{id}"]["get"]["operationId"], "S_GetA2_",
+            "GetA2's own id was taken by GetA's second route"
         );
     }
 

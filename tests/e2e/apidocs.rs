@@ -296,6 +296,15 @@ fn a_team_protos_documents_pass_the_validators() {
     );
 }
 
+#[test]
+fn the_other_examples_documents_pass_the_validators() {
+    for example in ["examples/marketplace.yaml", "examples/spec-cases.yaml"] {
+        let (dir, paths) = written(Some(example));
+        assert!(!paths.is_empty(), "{example}");
+        validate(dir.path(), &paths);
+    }
+}
+
 /// The check, on the document side: the documents hold exactly the
 /// routes the contract gives each REST-serving service.
 #[test]
