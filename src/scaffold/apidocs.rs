@@ -74,6 +74,14 @@ pub fn documents(
     Ok(out)
 }
 
+/// A document's `info`: both documents share the workspace's version.
+fn info(title: String, description: String) -> Obj {
+    Obj::new()
+        .with("title", title)
+        .with("version", API_VERSION)
+        .with("description", description)
+}
+
 fn yaml(doc: &Node) -> Result<String, Error> {
     let body = serde_saphyr::to_string(doc)
         .map_err(|e| Error::Internal(format!("writing an API document: {e}")))?;
@@ -215,15 +223,12 @@ fn openapi(
             })
             .collect(),
     );
-    let info = Obj::new()
-        .with("title", format!("{service} REST API"))
-        .with("version", API_VERSION)
-        .with(
-            "description",
-            format!(
-                "The REST routes the `{service}` service of the `{system}` system serves, from its protobuf contract. Bodies are the proto3 JSON mapping (lowerCamelCase names, 64-bit integers as strings, enums by name); every error is a JSON `{{\"error\": \"...\"}}` body."
-            ),
-        );
+    let info = info(
+        format!("{service} REST API"),
+        format!(
+            "The REST routes the `{service}` service of the `{system}` system serves, from its protobuf contract. Bodies are the proto3 JSON mapping (lowerCamelCase names, 64-bit integers as strings, enums by name); every error is a JSON `{{\"error\": \"...\"}}` body."
+        ),
+    );
     let local = Obj::new()
         .with("url", format!("http://localhost:{HTTP_PORT}"))
         .with("description", "A local run with the default `HTTP_ADDR`");
@@ -709,15 +714,12 @@ fn asyncapi(
             "description",
             "A local run with the default `KAFKA_BROKERS`",
         );
-    let info = Obj::new()
-        .with("title", format!("{system} events"))
-        .with("version", API_VERSION)
-        .with(
-            "description",
-            format!(
-                "Every Kafka topic of the `{system}` workspace: who produces each flow, which services consume it (each in a consumer group named after itself), the message and its key. Each record carries `content-type` and `flow` headers."
-            ),
-        );
+    let info = info(
+        format!("{system} events"),
+        format!(
+            "Every Kafka topic of the `{system}` workspace: who produces each flow, which services consume it (each in a consumer group named after itself), the message and its key. Each record carries `content-type` and `flow` headers."
+        ),
+    );
     let components = Obj::new()
         .with("messages", Node::Map(messages.into_iter().collect()))
         .with("schemas", schemas.finish());

@@ -23,7 +23,7 @@ use commsadvise::engine::{RuleSet, recommend};
 use commsadvise::scaffold::apidocs::documents;
 use commsadvise::spec::model::{FlowsFile, Transport};
 
-use crate::common::repo;
+use crate::common::{repo, tool};
 
 /// The flows, recommendations and contract of a flows file of the
 /// repository, or of the built-in example for `None`.
@@ -77,14 +77,8 @@ fn skipped(what: &str, why: &str) {
 
 /// `openapi-spec-validator`: `OPENAPI_SPEC_VALIDATOR`, else on the PATH.
 fn openapi_validator() -> Option<String> {
-    let candidate = std::env::var("OPENAPI_SPEC_VALIDATOR")
-        .unwrap_or_else(|_| "openapi-spec-validator".to_owned());
-    let found = Command::new(&candidate)
-        .arg("--version")
-        .output()
-        .is_ok_and(|o| o.status.success());
-    if found {
-        return Some(candidate);
+    if let Some(found) = tool("OPENAPI_SPEC_VALIDATOR", "openapi-spec-validator") {
+        return Some(found);
     }
     skipped(
         "OpenAPI validation",
@@ -140,17 +134,8 @@ fn validate(dir: &Path, paths: &[String]) {
         && let Some(validator) = openapi_validator()
     {
         for path in &openapi {
-            let out = Command::new(&validator)
-                .arg(dir.join(path))
-                .output()
-                .expect("the validator runs");
-            assert!(
-                out.status.success(),
-                "{path}: openapi-spec-validator\n{}{}\n{}",
-                String::from_utf8_lossy(&out.stdout),
-                String::from_utf8_lossy(&out.stderr),
-                std::fs::read_to_string(dir.join(path)).unwrap_or_default()
-            );
+            let out = Command::new(&validator).arg(dir.join(path)).output();
+            assert_valid(out, dir, path, "openapi-spec-validator");
         }
     }
     if paths.iter().any(|p| p == "asyncapi.yaml")
@@ -158,19 +143,26 @@ fn validate(dir: &Path, paths: &[String]) {
     {
         let script = dir.join("parse-asyncapi.js");
         std::fs::write(&script, PARSE_ASYNCAPI).expect("script");
-        let out = node
-            .arg(&script)
-            .arg(dir.join("asyncapi.yaml"))
-            .output()
-            .expect("node runs");
-        assert!(
-            out.status.success(),
-            "asyncapi.yaml: @asyncapi/parser\n{}{}\n{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr),
-            std::fs::read_to_string(dir.join("asyncapi.yaml")).unwrap_or_default()
-        );
+        let out = node.arg(&script).arg(dir.join("asyncapi.yaml")).output();
+        assert_valid(out, dir, "asyncapi.yaml", "@asyncapi/parser");
     }
+}
+
+/// A validator's verdict on `path`: on failure, what it said and the document.
+fn assert_valid(
+    out: std::io::Result<std::process::Output>,
+    dir: &Path,
+    path: &str,
+    validator: &str,
+) {
+    let out = out.unwrap_or_else(|e| panic!("{validator} runs: {e}"));
+    assert!(
+        out.status.success(),
+        "{path}: {validator}\n{}{}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr),
+        std::fs::read_to_string(dir.join(path)).unwrap_or_default()
+    );
 }
 
 #[test]
