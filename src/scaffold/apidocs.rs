@@ -29,7 +29,7 @@ use serde::{Serialize, Serializer};
 use crate::contract::http::{self, HttpRule};
 use crate::contract::{Binding, BoundContract};
 use crate::engine::evaluate::{Recommendation, Report};
-use crate::error::{Diagnostic, Error};
+use crate::error::{Diagnostic, Error, escape_controls};
 use crate::scaffold::context::{self, HTTP_PORT, KAFKA_BROKERS, TopicContext};
 use crate::spec::model::{Flow, FlowsFile, Format, Interaction, Transport};
 
@@ -80,6 +80,13 @@ fn info(title: String, description: String) -> Obj {
         .with("title", title)
         .with("version", API_VERSION)
         .with("description", description)
+}
+
+/// Text from the user's files (a flow's description, a .proto comment) as
+/// a document may show it: control, invisible and bidirectional
+/// formatting characters written as escapes, as every report does.
+fn printable(text: &str) -> String {
+    escape_controls(text).into_owned()
 }
 
 fn yaml(doc: &Node) -> Result<String, Error> {
@@ -417,7 +424,7 @@ fn operation(
     );
     let summary = flows
         .iter()
-        .find_map(|f| f.description.clone())
+        .find_map(|f| f.description.as_deref().map(printable))
         .unwrap_or_else(|| method.name().to_owned());
     let mut op = Obj::new()
         .with("operationId", operation_id)
@@ -917,7 +924,7 @@ fn event_message(
     Ok(Obj::new()
         .with("name", flow.name.as_str())
         .with("title", format!("The {} {interaction}", flow.name))
-        .opt("summary", flow.description.clone())
+        .opt("summary", flow.description.as_deref().map(printable))
         .with("description", description)
         .with("contentType", content_type)
         .with("headers", headers)
@@ -1211,7 +1218,7 @@ impl Comments {
                         let text = location.leading_comments.as_deref()?;
                         let text = text
                             .lines()
-                            .map(|l| l.strip_prefix(' ').unwrap_or(l).trim_end())
+                            .map(|l| escape_controls(l.strip_prefix(' ').unwrap_or(l).trim_end()))
                             .collect::<Vec<_>>()
                             .join("\n");
                         let text = text.trim();
@@ -1746,6 +1753,53 @@ mod tests {
         assert_eq!(
             paths["/v2/r/{id}"]["get"]["operationId"], "S_GetA2_",
             "GetA2's own id was taken by GetA's second route"
+        );
+    }
+
+    #[test]
+    fn control_and_bidirectional_characters_from_the_users_files_are_escaped() {
+        let flows = "version: 1\nsystem: s\nproto: a.proto\nflows:\n  - name: get-a\n    description: \"evil \\u202e text\"\n    from: web\n    to: s\n    client: browser\n    rpc: s.v1.S/GetA\n";
+        let proto = "syntax = \"proto3\";\npackage s.v1;\nservice S {\n  // Reads \u{1b}[2J an A.\n  rpc GetA(R) returns (R);\n}\nmessage R { string id = 1; }\n";
+        let file = load_str("flows.yaml", flows).expect("flows load");
+        let contract = crate::contract::team(
+            &file,
+            InMemory {
+                name: "a.proto".to_owned(),
+                text: proto.to_owned(),
+            },
+            vec!["a.proto".to_owned()],
+            &Sources::in_memory(),
+        )
+        .expect("binds");
+        let report = recommend(&file, &RuleSet::builtin().expect("built-in rules"));
+        let docs = documents(&file, &report, &contract).expect("documents");
+        let text = &docs[0].1;
+        assert!(
+            !text.contains('\u{1b}') && !text.contains('\u{202e}'),
+            "{text}"
+        );
+        assert!(text.contains("Reads \\u{1b}[2J an A."), "{text}");
+        assert!(text.contains("evil \\u{202e} text"), "{text}");
+    }
+
+    #[test]
+    fn a_request_response_flow_pinned_to_kafka_carries_its_request_unkeyed() {
+        let file = load_str(
+            "flows.yaml",
+            "version: 1\nsystem: s\nflows:\n  - name: get-a\n    from: x\n    to: y\n    transport: kafka\n",
+        )
+        .expect("loads");
+        let contract = crate::contract::derived(&file).expect("binds");
+        let docs = parsed(&file, &contract).expect("documents");
+        let message = &docs["asyncapi.yaml"]["components"]["messages"]["get-a"];
+        assert_eq!(
+            message["payload"]["$ref"],
+            "#/components/schemas/s.GetARequest"
+        );
+        assert_eq!(message["title"], "The get-a request-response flow");
+        assert!(
+            message["bindings"]["kafka"].get("key").is_none(),
+            "{message}"
         );
     }
 
