@@ -159,13 +159,8 @@ derived_cases! {
 /// The buf CLI: `BUF`, else `buf` on the PATH. Without it the lint test
 /// skips on a developer's machine, and fails in CI (`CI` set).
 pub(crate) fn buf() -> Option<String> {
-    let candidate = std::env::var("BUF").unwrap_or_else(|_| "buf".to_owned());
-    let found = Command::new(&candidate)
-        .arg("--version")
-        .output()
-        .is_ok_and(|o| o.status.success());
-    if found {
-        return Some(candidate);
+    if let Some(found) = crate::common::tool("BUF", "buf") {
+        return Some(found);
     }
     assert!(
         std::env::var_os("CI").is_none(),

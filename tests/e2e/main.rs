@@ -1,6 +1,7 @@
 //! End-to-end tests: the real binary, real files, real exit codes.
 
 mod adr;
+mod apidocs;
 mod cases;
 mod check;
 mod cli;
