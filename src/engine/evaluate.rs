@@ -17,13 +17,13 @@ use std::sync::Arc;
 use serde::Serialize;
 
 use crate::engine::facts::{Facts, Field, Kind, Value, display_value};
-use crate::engine::findings::{Finding, findings};
 use crate::engine::registry::RuleSet;
 use crate::engine::rule::{Cmp, Criterion, Effect, RawResolution, Rule};
 use crate::engine::sizing::size_topic_in;
 pub use crate::engine::sizing::{
     CONSUMER_RATE, KafkaSizing, MIN_PARTITIONS, PARTITION_RATE, REPLICATION, Sizing, size_topic,
 };
+use crate::engine::system::{Finding, findings};
 use crate::spec::model::{Client, Flow, FlowsFile, Service, Transport};
 
 /// A decision won by this many points or fewer is reported as a close call.
@@ -212,7 +212,8 @@ pub fn recommend_with(file: &FlowsFile, rules: &RuleSet, sizing: &Sizing) -> Rep
         };
         flows.push(recommendation);
     }
-    let findings = findings(file, &flows);
+    let transports: Vec<Transport> = flows.iter().map(|r| r.transport).collect();
+    let findings = findings(file, &transports);
     Report {
         version: 1,
         system: file.system.clone(),

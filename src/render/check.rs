@@ -8,8 +8,8 @@ use std::fmt::Write as _;
 
 use serde_json::{Value, json};
 
-use crate::engine::findings::Severity;
 use crate::engine::gate::{Gate, Problem, Source};
+use crate::engine::system::Severity;
 use crate::render::contract::{
     Evolution, check_annotations, check_summary, check_text, check_value,
 };

@@ -10,7 +10,7 @@
 use std::fmt::Write as _;
 
 use crate::engine::evaluate::{KafkaSizing, Recommendation, Report};
-use crate::engine::findings::Severity;
+use crate::engine::system::Severity;
 use crate::error::escape_controls;
 use crate::render::{decided, disk_line, flip_line, margin, requirements, topic_line};
 use crate::spec::model::{FlowsFile, Transport};
