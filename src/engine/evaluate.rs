@@ -123,6 +123,11 @@ pub struct Reason {
     pub transport: Transport,
     /// What the rule did: `rest +3, grpc -2`, `require kafka`, `exclude kafka`.
     pub effect: Arc<str>,
+    /// Whether the rule required or excluded [`Self::transport`] rather
+    /// than scored it: what readers of a report decide on, so they need not
+    /// read it back out of `effect`.
+    #[serde(skip)]
+    pub hard: bool,
     /// The points the rule gave the chosen transport (0 for hard rules).
     pub points: f64,
     pub text: Arc<str>,
@@ -469,6 +474,7 @@ fn reasons(fired: &[&Rule], chosen: Transport, points: &[f64; 3]) -> Vec<Reason>
                 criterion: rule.criterion,
                 transport: rule.effect.transport(),
                 effect: Arc::clone(&rule.effect_text),
+                hard: rule.effect.is_hard(),
                 points: match &rule.effect {
                     Effect::Score(p) => p[index(chosen)],
                     _ => 0.0,
@@ -492,6 +498,7 @@ fn reasons(fired: &[&Rule], chosen: Transport, points: &[f64; 3]) -> Vec<Reason>
             criterion: Criterion::UseCases,
             transport: chosen,
             effect: "none".into(),
+            hard: false,
             points: 0.0,
             text: format!(
                 "No rule fired for this flow, so the simplest allowed transport was chosen ({chosen}): start with REST, then gRPC, then Kafka."

@@ -267,6 +267,12 @@ impl Effect {
         }
     }
 
+    /// Whether the effect decides rather than weighs: a requirement or an
+    /// exclusion.
+    pub fn is_hard(&self) -> bool {
+        matches!(self, Effect::Require(_) | Effect::Exclude(_))
+    }
+
     pub fn kind(&self) -> &'static str {
         match self {
             Effect::Score(_) => "score",

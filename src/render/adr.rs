@@ -293,9 +293,7 @@ fn options(out: &mut String, rec: &Recommendation) {
             notes.push("the rules' choice".to_owned());
         }
         for r in rec.reasons.iter() {
-            if r.transport == *t
-                && (r.effect.starts_with("require") || r.effect.starts_with("exclude"))
-            {
+            if r.transport == *t && r.hard {
                 notes.push(format!("{} by `{}`", r.effect, r.rule));
             }
         }

@@ -7,6 +7,7 @@ pub mod check;
 pub mod contract;
 pub mod diagram;
 pub mod dot;
+pub mod escape;
 pub mod html;
 pub mod json;
 pub mod markdown;

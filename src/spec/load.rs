@@ -641,7 +641,8 @@ pub fn load_str(file: &str, text: &str) -> Result<FlowsFile, Error> {
 
 /// [`load_str`], also returning where each flow sits in the file.
 pub fn load_str_mapped(file: &str, text: &str) -> Result<(FlowsFile, SourceMap), Error> {
-    let raw: RawFile = yaml::parse(file, text).map_err(|d| in_flow_context(d, text))?;
+    let raw: RawFile = yaml::parse_failing(yaml::FileKind::Flows, file, text)
+        .map_err(|f| in_flow_context(f, text))?;
     let mut v = Validator::new(file, text, true);
     v.unknown = UnknownKeys::of(text);
     let flows_file = v.file(raw);
@@ -662,15 +663,24 @@ pub fn load_str_mapped(file: &str, text: &str) -> Result<(FlowsFile, SourceMap),
     Err(Error::Input(v.errors))
 }
 
-/// Adds "in flow `x`" to a parse error that sits inside a flow, found from a
-/// lenient second reading of the file.
-fn in_flow_context(mut d: Diagnostic, text: &str) -> Diagnostic {
+/// Adds "in flow `x`" (or "in service `x`") to a parse error that sits
+/// inside a flow (or a declared service), found from a lenient second
+/// reading of the file.
+fn in_flow_context(failure: yaml::Failure, text: &str) -> Diagnostic {
+    let yaml::Failure {
+        diagnostic: mut d,
+        cause,
+    } = failure;
     let Some(at) = d.pos else { return d };
-    let service_keys = format!("accepted: {}", SERVICE_KEYS.join(", "));
-    if d.message.starts_with("unknown field") && d.notes.contains(&service_keys) {
+    let unknown_in = |keys: &[&str]| matches!(&cause, yaml::Cause::UnknownField { expected } if expected.as_slice() == keys);
+    if unknown_in(SERVICE_KEYS) {
         if let Some(service) = enclosing_key(text, at) {
             d.message = format!("{} in service `{service}`", d.message);
         }
+        return d;
+    }
+    // A problem after the flows (in `prefer:`, say) is not in the last flow.
+    if top_level_key(text, at).as_deref() != Some("flows") {
         return d;
     }
     let Ok(outline) = yaml::parse::<Outline>("", text) else {
@@ -683,16 +693,24 @@ fn in_flow_context(mut d: Diagnostic, text: &str) -> Diagnostic {
             containing = Some(flow);
         }
     }
-    // An unknown top-level key after the flows is not inside the last flow.
-    let top_level = d.notes.iter().any(|n| n.contains("version, system"));
-    if let (Some(flow), false) = (containing, top_level) {
+    if let Some(flow) = containing {
         let name = flow.value.name.as_deref().unwrap_or("(unnamed)");
         d.message = format!("{} in flow `{name}`", d.message);
-        if d.message.starts_with("unknown field") {
-            d.notes = vec![format!("accepted: {}", FLOW_KEYS.join(", "))];
-        }
     }
     d
+}
+
+/// The top-level key whose value holds line `at.line`: the nearest line at
+/// or above it that starts in the first column with a key.
+fn top_level_key(text: &str, at: Pos) -> Option<String> {
+    text.lines()
+        .take(at.line)
+        .collect::<Vec<_>>()
+        .into_iter()
+        .rev()
+        .find(|line| line.starts_with(|c: char| !c.is_whitespace() && c != '#' && c != '-'))
+        .and_then(|line| line.split(':').next())
+        .map(|key| key.trim().trim_matches(['"', '\'']).to_owned())
 }
 
 /// The key of the mapping that holds the entry at `at`: the nearest line
@@ -2637,6 +2655,22 @@ mod tests {
                 "unknown field `size` in flow `b`",
             ],
         );
+    }
+
+    // Issue 16: an error after the flows was placed in the last flow, with
+    // the flow's keys as the accepted list, because the context was decided
+    // on the diagnostic's wording.
+    #[test]
+    fn an_unknown_key_in_prefer_after_the_flows_is_not_in_a_flow() {
+        let text =
+            "version: 1\nflows:\n  - name: a\n    from: x\n    to: y\nprefer:\n  interal: grpc\n";
+        let shown = errors(text);
+        assert!(
+            shown.contains("error: unknown field `interal`\n"),
+            "{shown}"
+        );
+        assert!(shown.contains("= accepted: internal\n"), "{shown}");
+        assert!(!shown.contains("in flow"), "{shown}");
     }
 
     #[test]
