@@ -9,7 +9,7 @@ use std::fmt::Write as _;
 use crate::engine::evaluate::Report;
 use crate::render::diagram::{Diagram, color, line_style};
 use crate::render::escape::html as escape;
-use crate::render::{decided, disk_line, flip_line, margin, requirements, svg, topic_line};
+use crate::render::{decided, disk_line, flip_line, margin, requirements, scores, svg, topic_line};
 use crate::spec::model::FlowsFile;
 
 const STYLE: &str = "
@@ -85,10 +85,8 @@ pub fn render(file: &FlowsFile, report: &Report) -> String {
         }
         let _ = writeln!(
             out,
-            "<p class=\"muted\">Scores: rest {:+}, grpc {:+}, kafka {:+}. Decided by {}; margin {}.</p>",
-            rec.scores.rest,
-            rec.scores.grpc,
-            rec.scores.kafka,
+            "<p class=\"muted\">Scores: {}. Decided by {}; margin {}.</p>",
+            scores(rec),
             escape(&decided(rec)),
             escape(&margin(rec))
         );

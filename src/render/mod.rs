@@ -77,6 +77,15 @@ pub fn decided(rec: &Recommendation) -> String {
     }
 }
 
+/// Every transport's score, signed: `rest +2, grpc -1, kafka +0`.
+pub fn scores(rec: &Recommendation) -> String {
+    rec.scores
+        .iter()
+        .map(|(t, p)| format!("{t} {p:+}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 /// The margin, signed, or `-` when hard rules decided; a close call says so.
 pub fn margin(rec: &Recommendation) -> String {
     match (rec.margin, rec.runner_up) {

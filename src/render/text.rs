@@ -12,7 +12,7 @@ use std::fmt::Write as _;
 use crate::engine::evaluate::{KafkaSizing, Recommendation, Report};
 use crate::engine::system::Severity;
 use crate::error::escape_controls;
-use crate::render::{decided, disk_line, flip_line, margin, requirements, topic_line};
+use crate::render::{decided, disk_line, flip_line, margin, requirements, scores, topic_line};
 use crate::spec::model::{FlowsFile, Transport};
 
 const WIDTH: usize = 100;
@@ -37,12 +37,7 @@ impl Style {
     }
 
     fn transport(&self, t: Transport) -> String {
-        let code = match t {
-            Transport::Rest => "32",
-            Transport::Grpc => "34",
-            Transport::Kafka => "35",
-        };
-        self.paint(code, t.as_str())
+        self.paint(t.profile().terminal_colour, t.as_str())
     }
 }
 
@@ -72,11 +67,7 @@ pub fn render(file: &FlowsFile, report: &Report, color: bool) -> String {
             let list: Vec<String> = needs.iter().map(|(k, v)| format!("{k}={v}")).collect();
             wrap(&mut out, "  needs: ", &list.join(", "));
         }
-        let _ = writeln!(
-            out,
-            "  scores: rest {:+}, grpc {:+}, kafka {:+}",
-            rec.scores.rest, rec.scores.grpc, rec.scores.kafka
-        );
+        let _ = writeln!(out, "  scores: {}", scores(rec));
         let _ = writeln!(out, "  reasons:");
         for r in rec.reasons.iter() {
             wrap(

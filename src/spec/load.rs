@@ -959,11 +959,7 @@ impl<'a> Validator<'a> {
     /// `prefer:`: each default is a synchronous transport.
     fn prefer(&mut self, raw: Option<&RawPrefer>) -> Prefer {
         let internal = raw.and_then(|p| p.internal.as_ref()).and_then(|v| {
-            let parse = |s: &str| match s {
-                "rest" => Some(Transport::Rest),
-                "grpc" => Some(Transport::Grpc),
-                _ => None,
-            };
+            let parse = |s: &str| Transport::parse(s).filter(|t| t.is_synchronous());
             self.keyword(
                 v,
                 "`prefer: internal` transport",
@@ -2682,6 +2678,16 @@ mod tests {
             "{}",
             errors(text)
         );
+    }
+
+    #[test]
+    fn the_synchronous_transports_are_the_tables() {
+        let synchronous: Vec<&str> = Transport::ALL
+            .iter()
+            .filter(|t| t.is_synchronous())
+            .map(|t| t.as_str())
+            .collect();
+        assert_eq!(SYNC_TRANSPORTS, synchronous);
     }
 
     #[test]
