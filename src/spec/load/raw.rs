@@ -26,7 +26,7 @@ use super::schema::{
 /// becomes `additionalProperties: false`.
 ///
 /// serde itself skips unknown keys here: its `deny_unknown_fields` would
-/// stop the whole reading at the first one. [`UnknownKeys`] finds them all
+/// stop the whole reading at the first one. `position::UnknownKeys` finds them all
 /// instead, so that they are reported with every other problem.
 #[derive(Debug, Deserialize, JsonSchema)]
 #[schemars(deny_unknown_fields)]
@@ -119,115 +119,146 @@ pub(super) struct RawService {
     pub(super) exposed: Option<bool>,
 }
 
-/// One flow, as written; every field optional so that validation can say
-/// precisely what is missing.
-#[derive(Debug, Deserialize, JsonSchema)]
-#[schemars(deny_unknown_fields)]
-#[schemars(rename = "Flow", description = "One service-to-service flow.")]
-pub(super) struct RawFlow {
+/// The one declaration of a flow's fields, in the order of
+/// docs/flows-yaml.md: each with its description (the editor schema's),
+/// what the schema says it accepts, and its type as written with positions
+/// and without. From it come [`RawFlow`], [`LeanFlow`] and
+/// [`LeanFlow::into_raw`], and [`FLOW_KEYS`]: a new field is one line here
+/// plus its validation (`validate.rs`) and its place in the model
+/// (`Flow`).
+///
+/// A declarative macro rather than a type generic over `Spanned<T>` / `T`:
+/// the two readings differ on purpose for a few fields (a number is read as
+/// any value with positions, to say what is wrong with it, and as `u64`
+/// without), which one line per field states plainly.
+macro_rules! flow_fields {
+    ($($(#[doc = $doc:literal])* $field:ident: $raw:ty, $lean:ty, schemars($($schema:tt)*);)*) => {
+        /// One flow, as written; every field optional so that validation can say
+        /// precisely what is missing.
+        #[derive(Debug, Deserialize, JsonSchema)]
+        #[schemars(deny_unknown_fields)]
+        #[schemars(rename = "Flow", description = "One service-to-service flow.")]
+        pub(super) struct RawFlow {
+            $(
+                $(#[doc = $doc])*
+                #[serde(default)]
+                #[schemars($($schema)*)]
+                pub(super) $field: Option<$raw>,
+            )*
+        }
+
+        /// [`RawFlow`] without positions.
+        #[derive(Deserialize)]
+        #[serde(deny_unknown_fields)]
+        pub(super) struct LeanFlow {
+            $(
+                #[serde(default)]
+                pub(super) $field: Option<$lean>,
+            )*
+        }
+
+        impl LeanFlow {
+            /// The same flow with every position unknown, for the validator.
+            pub(super) fn into_raw(self) -> RawFlow {
+                RawFlow {
+                    $($field: self.$field.map(Place::place),)*
+                }
+            }
+        }
+
+        /// Every key a flow accepts, in the order of docs/flows-yaml.md, for
+        /// "accepted:" notes.
+        pub const FLOW_KEYS: &[&str] = &[$(stringify!($field)),*];
+    };
+}
+
+flow_fields! {
     /// Unique; lowercase ASCII letters, digits and '-', starting with a letter.
-    #[serde(default)]
-    #[schemars(!default, with = "Name")]
-    pub(super) name: Option<Spanned<String>>,
+    name: Spanned<String>, String, schemars(!default, with = "Name");
     /// What the flow is for, in a sentence.
-    #[serde(default)]
-    #[schemars(with = "String")]
-    pub(super) description: Option<String>,
+    description: String, String, schemars(with = "String");
     /// The calling or producing service.
-    #[serde(default)]
-    #[schemars(!default, with = "Name")]
-    pub(super) from: Option<Spanned<String>>,
+    from: Spanned<String>, String, schemars(!default, with = "Name");
     /// One receiving service, or a list of them (fan-out).
-    #[serde(default)]
-    #[schemars(!default, with = "Receivers")]
-    pub(super) to: Option<Spanned<RawTo>>,
+    to: Spanned<RawTo>, Json, schemars(!default, with = "Receivers");
     /// The shape of the conversation (default request-response).
-    #[serde(default)]
-    #[schemars(with = "Interaction")]
-    pub(super) interaction: Option<Spanned<String>>,
+    interaction: Spanned<String>, String, schemars(with = "Interaction");
     /// Who is on the calling side (default internal).
-    #[serde(default)]
-    #[schemars(with = "Client")]
-    pub(super) client: Option<Spanned<String>>,
+    client: Spanned<String>, String, schemars(with = "Client");
     /// loose = the sender must keep working while receivers are down or slow (default tight).
-    #[serde(default)]
-    #[schemars(with = "Coupling")]
-    pub(super) coupling: Option<Spanned<String>>,
+    coupling: Spanned<String>, String, schemars(with = "Coupling");
     /// The p99 budget for this hop, in milliseconds.
-    #[serde(default)]
-    #[schemars(with = "u64", range(min = 1))]
-    pub(super) latency_ms: Option<Spanned<Json>>,
+    latency_ms: Spanned<Json>, u64, schemars(with = "u64", range(min = 1));
     /// Peak requests or messages per second.
-    #[serde(default)]
-    #[schemars(with = "u64", range(min = 1))]
-    pub(super) throughput: Option<Spanned<Json>>,
+    throughput: Spanned<Json>, u64, schemars(with = "u64", range(min = 1));
     /// The delivery guarantee the flow needs (default at-most-once).
-    #[serde(default)]
-    #[schemars(with = "Delivery")]
-    pub(super) delivery: Option<Spanned<String>>,
+    delivery: Spanned<String>, String, schemars(with = "Delivery");
     /// true = consumers must be able to re-read past messages (default false).
-    #[serde(default)]
-    #[schemars(with = "bool")]
-    pub(super) replay: Option<Spanned<bool>>,
+    replay: Spanned<bool>, bool, schemars(with = "bool");
     /// The ordering guarantee the flow needs (default none).
-    #[serde(default)]
-    #[schemars(with = "Ordering")]
-    pub(super) ordering: Option<Spanned<String>>,
+    ordering: Spanned<String>, String, schemars(with = "Ordering");
     /// json = must stay human-readable on the wire (default any).
-    #[serde(default)]
-    #[schemars(with = "Format")]
-    pub(super) format: Option<Spanned<String>>,
+    format: Spanned<String>, String, schemars(with = "Format");
     /// strict = a typed, versioned contract is required (default flexible).
-    #[serde(default)]
-    #[schemars(with = "Contract")]
-    pub(super) contract: Option<Spanned<String>>,
+    contract: Spanned<String>, String, schemars(with = "Contract");
     /// Typical message size, in bytes.
-    #[serde(default)]
-    #[schemars(with = "u64", range(min = 1))]
-    pub(super) payload_bytes: Option<Spanned<Json>>,
+    payload_bytes: Spanned<Json>, u64, schemars(with = "u64", range(min = 1));
     /// The Kafka topic when Kafka carries the flow (default: the flow name).
-    #[serde(default)]
-    #[schemars(with = "TopicName")]
-    pub(super) topic: Option<Spanned<String>>,
+    topic: Spanned<String>, String, schemars(with = "TopicName");
     /// How long Kafka keeps the flow's messages, in hours (default 168, a
     /// week); sizes the topic's disk.
-    #[serde(default)]
-    #[schemars(with = "u64", range(min = 1))]
-    pub(super) retention_hours: Option<Spanned<Json>>,
+    retention_hours: Spanned<Json>, Json, schemars(with = "u64", range(min = 1));
     /// Pins the transport; the report still shows what the rules would pick.
-    #[serde(default)]
-    #[schemars(with = "Transport")]
-    pub(super) transport: Option<Spanned<String>>,
+    transport: Spanned<String>, String, schemars(with = "Transport");
     /// request-response and stream flows: the rpc of the team's proto they
     /// bind to, `<package>.<Service>/<Method>` (default: the derived name).
-    #[serde(default)]
-    #[schemars(schema_with = "rpc_schema")]
-    pub(super) rpc: Option<Spanned<String>>,
+    rpc: Spanned<String>, String, schemars(schema_with = "rpc_schema");
     /// Event flows: the message of the team's proto they carry,
     /// `<package>.<Message>` (default: the derived name).
-    #[serde(default)]
-    #[schemars(schema_with = "message_schema")]
-    pub(super) message: Option<Spanned<String>>,
+    message: Spanned<String>, String, schemars(schema_with = "message_schema");
     /// Event flows: the message field that keys the record on Kafka
     /// (default: the first field ending in `_id`).
-    #[serde(default)]
-    #[schemars(schema_with = "field_schema")]
-    pub(super) key: Option<Spanned<String>>,
+    key: Spanned<String>, String, schemars(schema_with = "field_schema");
     /// Kafka topics: how the message may evolve, as a schema registry
     /// checks it (`contract check`; default backward).
-    #[serde(default)]
-    #[schemars(with = "Compatibility")]
-    pub(super) compatibility: Option<Spanned<String>>,
+    compatibility: Spanned<String>, String, schemars(with = "Compatibility");
     /// The inbound flow of `from` this flow is made while serving (a flow
     /// whose `to` names `from`): the calls one request really makes.
-    #[serde(default)]
-    #[schemars(with = "Name")]
-    pub(super) during: Option<Spanned<String>>,
+    during: Spanned<String>, String, schemars(with = "Name");
     /// true = the flow is made once per item of a list, not once per
     /// request (default false).
-    #[serde(default)]
-    #[schemars(with = "bool")]
-    pub(super) per_item: Option<Spanned<bool>>,
+    per_item: Spanned<bool>, bool, schemars(with = "bool");
+}
+
+/// A value read without positions, as the positioned reading holds it.
+trait Place<Raw> {
+    fn place(self) -> Raw;
+}
+
+impl<T> Place<Spanned<T>> for T {
+    fn place(self) -> Spanned<T> {
+        unplaced(self)
+    }
+}
+
+/// A number read as `u64` is held as the value it was.
+impl Place<Spanned<Json>> for u64 {
+    fn place(self) -> Spanned<Json> {
+        unplaced(Json::from(self))
+    }
+}
+
+impl Place<Spanned<RawTo>> for Json {
+    fn place(self) -> Spanned<RawTo> {
+        unplaced(RawTo::from(self))
+    }
+}
+
+/// Text no diagnostic points at keeps no position either way.
+impl Place<String> for String {
+    fn place(self) -> String {
+        self
+    }
 }
 
 /// `services:`, a map from service name to an optional declaration.
@@ -239,35 +270,6 @@ pub(super) fn services_schema(generator: &mut SchemaGenerator) -> Schema {
         "additionalProperties": { "anyOf": [service, { "type": "null" }] },
     })
 }
-
-/// Every key a flow accepts, in the order of docs/flows-yaml.md, for
-/// "accepted:" notes.
-pub const FLOW_KEYS: &[&str] = &[
-    "name",
-    "description",
-    "from",
-    "to",
-    "interaction",
-    "client",
-    "coupling",
-    "latency_ms",
-    "throughput",
-    "delivery",
-    "replay",
-    "ordering",
-    "format",
-    "contract",
-    "payload_bytes",
-    "topic",
-    "retention_hours",
-    "transport",
-    "rpc",
-    "message",
-    "key",
-    "compatibility",
-    "during",
-    "per_item",
-];
 
 /// Every key a declared service accepts, for "accepted:" notes.
 pub const SERVICE_KEYS: &[&str] = &["description", "availability", "instances", "exposed"];
@@ -339,93 +341,9 @@ pub(super) struct LeanService {
     pub(super) exposed: Option<bool>,
 }
 
-/// [`RawFlow`] without positions.
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-pub(super) struct LeanFlow {
-    #[serde(default)]
-    pub(super) name: Option<String>,
-    #[serde(default)]
-    pub(super) description: Option<String>,
-    #[serde(default)]
-    pub(super) from: Option<String>,
-    #[serde(default)]
-    pub(super) to: Option<Json>,
-    #[serde(default)]
-    pub(super) interaction: Option<String>,
-    #[serde(default)]
-    pub(super) client: Option<String>,
-    #[serde(default)]
-    pub(super) coupling: Option<String>,
-    #[serde(default)]
-    pub(super) latency_ms: Option<u64>,
-    #[serde(default)]
-    pub(super) throughput: Option<u64>,
-    #[serde(default)]
-    pub(super) delivery: Option<String>,
-    #[serde(default)]
-    pub(super) replay: Option<bool>,
-    #[serde(default)]
-    pub(super) ordering: Option<String>,
-    #[serde(default)]
-    pub(super) format: Option<String>,
-    #[serde(default)]
-    pub(super) contract: Option<String>,
-    #[serde(default)]
-    pub(super) payload_bytes: Option<u64>,
-    #[serde(default)]
-    pub(super) topic: Option<String>,
-    #[serde(default)]
-    pub(super) retention_hours: Option<Json>,
-    #[serde(default)]
-    pub(super) transport: Option<String>,
-    #[serde(default)]
-    pub(super) rpc: Option<String>,
-    #[serde(default)]
-    pub(super) message: Option<String>,
-    #[serde(default)]
-    pub(super) key: Option<String>,
-    #[serde(default)]
-    pub(super) compatibility: Option<String>,
-    pub(super) during: Option<String>,
-    #[serde(default)]
-    pub(super) per_item: Option<bool>,
-}
-
 /// A value at an unknown position, for the validator's fast first pass.
 pub(super) fn unplaced<T>(value: T) -> Spanned<T> {
     Spanned::new(value, Location::UNKNOWN, Location::UNKNOWN)
-}
-
-impl LeanFlow {
-    pub(super) fn into_raw(self) -> RawFlow {
-        RawFlow {
-            name: self.name.map(unplaced),
-            description: self.description,
-            from: self.from.map(unplaced),
-            to: self.to.map(|to| unplaced(RawTo::from(to))),
-            interaction: self.interaction.map(unplaced),
-            client: self.client.map(unplaced),
-            coupling: self.coupling.map(unplaced),
-            latency_ms: self.latency_ms.map(|n| unplaced(Json::from(n))),
-            throughput: self.throughput.map(|n| unplaced(Json::from(n))),
-            delivery: self.delivery.map(unplaced),
-            replay: self.replay.map(unplaced),
-            ordering: self.ordering.map(unplaced),
-            format: self.format.map(unplaced),
-            contract: self.contract.map(unplaced),
-            payload_bytes: self.payload_bytes.map(|n| unplaced(Json::from(n))),
-            topic: self.topic.map(unplaced),
-            retention_hours: self.retention_hours.map(unplaced),
-            transport: self.transport.map(unplaced),
-            rpc: self.rpc.map(unplaced),
-            message: self.message.map(unplaced),
-            key: self.key.map(unplaced),
-            compatibility: self.compatibility.map(unplaced),
-            during: self.during.map(unplaced),
-            per_item: self.per_item.map(unplaced),
-        }
-    }
 }
 
 /// `to` as written: one name, or a list with each item where it is written,
