@@ -123,17 +123,53 @@ pub fn parse_as<T: DeserializeOwned>(
     file: &str,
     text: &str,
 ) -> Result<T, Diagnostic> {
+    parse_failing(kind, file, text).map_err(|f| f.diagnostic)
+}
+
+/// Why a file did not parse: the diagnostic to show, and the kind of
+/// problem, for callers that add context to it (which flow or service it
+/// is in) without reading the diagnostic's wording back.
+#[derive(Debug)]
+pub struct Failure {
+    pub diagnostic: Diagnostic,
+    pub cause: Cause,
+}
+
+/// The kind of parse problem a caller may decide on.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Cause {
+    /// A key the mapping's type does not take; `expected` are the keys it
+    /// does, which say which mapping it was.
+    UnknownField { expected: Vec<&'static str> },
+    /// Anything else: syntax, types, limits.
+    Other,
+}
+
+/// [`parse_as`], saying what kind of problem stopped it.
+pub fn parse_failing<T: DeserializeOwned>(
+    kind: FileKind,
+    file: &str,
+    text: &str,
+) -> Result<T, Failure> {
+    let other = |diagnostic| Failure {
+        diagnostic,
+        cause: Cause::Other,
+    };
     if text.len() > MAX_BYTES {
-        return Err(self::text(file, text.as_bytes())
-            .err()
-            .unwrap_or_else(|| Diagnostic::new("file too large", file)));
+        return Err(other(
+            self::text(file, text.as_bytes())
+                .err()
+                .unwrap_or_else(|| Diagnostic::new("file too large", file)),
+        ));
     }
     if text
         .trim()
         .lines()
         .all(|l| l.trim().is_empty() || l.trim_start().starts_with('#'))
     {
-        return Err(Diagnostic::new(format!("`{file}` is empty"), file).note(kind.empty_hint()));
+        return Err(other(
+            Diagnostic::new(format!("`{file}` is empty"), file).note(kind.empty_hint()),
+        ));
     }
     let mut options = options();
     if kind == FileKind::Rule {
@@ -142,7 +178,15 @@ pub fn parse_as<T: DeserializeOwned>(
         // `1e309` must reach it as text, not stop the parser.
         options.non_finite_float_policy = serde_saphyr::NonFiniteFloatPolicy::AsString;
     }
-    serde_saphyr::from_str_with_options(text, options).map_err(|e| diagnostic(&e, file, text, kind))
+    serde_saphyr::from_str_with_options(text, options).map_err(|e| Failure {
+        diagnostic: diagnostic(&e, file, text, kind),
+        cause: match innermost(&e) {
+            YamlError::SerdeUnknownField { expected, .. } => Cause::UnknownField {
+                expected: expected.clone(),
+            },
+            _ => Cause::Other,
+        },
+    })
 }
 
 /// The innermost error, past snippet and alias wrappers.

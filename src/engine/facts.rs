@@ -4,33 +4,37 @@
 //! [`Facts`], which are cheap to copy, so "what if this field were different"
 //! questions cost no allocation.
 
+use crate::keywords::keywords;
 use crate::spec::model::{
     Client, Contract, Coupling, Delivery, Flow, FlowsFile, Format, Interaction, Ordering,
     Preference,
 };
 
-/// A flow field that a rule condition can name.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub enum Field {
-    Interaction,
-    Client,
-    Coupling,
-    LatencyMs,
-    Throughput,
-    Delivery,
-    Replay,
-    Ordering,
-    Format,
-    Contract,
-    PayloadBytes,
-    /// How many services the flow goes to (the length of `to`).
-    Receivers,
-    /// The team's stated default for a flow like this one (top-level
-    /// `prefer:`), `none` when it states none.
-    Prefer,
-    /// Whether a receiving service declares `exposed: true`: its API also
-    /// serves clients outside the organisation.
-    Exposed,
+keywords! {
+    /// A flow field that a rule condition can name, spelled as in the rules
+    /// (and, for those that are keys of a flow, as in flows.yaml), in the
+    /// order flows.yaml documents them.
+    Field {
+        Interaction = "interaction",
+        Client = "client",
+        Coupling = "coupling",
+        LatencyMs = "latency_ms",
+        Throughput = "throughput",
+        Delivery = "delivery",
+        Replay = "replay",
+        Ordering = "ordering",
+        Format = "format",
+        Contract = "contract",
+        PayloadBytes = "payload_bytes",
+        /// How many services the flow goes to (the length of `to`).
+        Receivers = "receivers",
+        /// The team's stated default for a flow like this one (top-level
+        /// `prefer:`), `none` when it states none.
+        Prefer = "prefer",
+        /// Whether a receiving service declares `exposed: true`: its API
+        /// also serves clients outside the organisation.
+        Exposed = "exposed",
+    }
 }
 
 /// What kind of value a field holds, which decides the operators it takes.
@@ -54,49 +58,12 @@ pub enum Value {
 }
 
 impl Field {
-    /// Every field, in the order flows.yaml documents them.
-    pub const ALL: &'static [Field] = &[
-        Field::Interaction,
-        Field::Client,
-        Field::Coupling,
-        Field::LatencyMs,
-        Field::Throughput,
-        Field::Delivery,
-        Field::Replay,
-        Field::Ordering,
-        Field::Format,
-        Field::Contract,
-        Field::PayloadBytes,
-        Field::Receivers,
-        Field::Prefer,
-        Field::Exposed,
-    ];
-
     pub fn name(self) -> &'static str {
-        match self {
-            Field::Interaction => "interaction",
-            Field::Client => "client",
-            Field::Coupling => "coupling",
-            Field::LatencyMs => "latency_ms",
-            Field::Throughput => "throughput",
-            Field::Delivery => "delivery",
-            Field::Replay => "replay",
-            Field::Ordering => "ordering",
-            Field::Format => "format",
-            Field::Contract => "contract",
-            Field::PayloadBytes => "payload_bytes",
-            Field::Receivers => "receivers",
-            Field::Prefer => "prefer",
-            Field::Exposed => "exposed",
-        }
-    }
-
-    pub fn parse(name: &str) -> Option<Field> {
-        Field::ALL.iter().copied().find(|f| f.name() == name)
+        self.as_str()
     }
 
     pub fn names() -> Vec<&'static str> {
-        Field::ALL.iter().map(|f| f.name()).collect()
+        Field::NAMES.to_vec()
     }
 
     pub fn kind(self) -> Kind {

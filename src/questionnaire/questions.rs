@@ -53,8 +53,7 @@ fn conversation(p: &mut dyn Prompter, base: &Flow, flow: &mut Flow) -> Result<()
             "How do the two sides talk?",
             "Waiting for an answer points to REST or gRPC; announcing an event and moving on points to Kafka.",
         ),
-        Interaction::ALL,
-        interaction_label,
+        INTERACTIONS,
         base.interaction,
     )?;
     flow.client = keyword(
@@ -63,8 +62,7 @@ fn conversation(p: &mut dyn Prompter, base: &Flow, flow: &mut Flow) -> Result<()
             "Who calls this: a browser, a public client, or another internal service?",
             "Browsers and outside partners need plain HTTP and JSON; your own services can use gRPC or Kafka; your own mobile app can use gRPC (you ship its stubs).",
         ),
-        Client::ALL,
-        client_label,
+        CLIENTS,
         base.client,
     )?;
     flow.coupling = if p.confirm(
@@ -105,8 +103,7 @@ fn guarantees(p: &mut dyn Prompter, base: &Flow, flow: &mut Flow) -> Result<(), 
             "If something fails, may a message be lost, arrive twice, or must it arrive exactly once?",
             "Never losing a message needs a durable log with acknowledgements (Kafka); REST and gRPC need hand-made retries.",
         ),
-        Delivery::ALL,
-        delivery_label,
+        DELIVERIES,
         base.delivery,
     )?;
     flow.replay = p.confirm(
@@ -122,8 +119,7 @@ fn guarantees(p: &mut dyn Prompter, base: &Flow, flow: &mut Flow) -> Result<(), 
             "Must messages be handled in the order they were sent?",
             "Kafka keeps order per partition key; one total order means a single partition.",
         ),
-        Ordering::ALL,
-        ordering_label,
+        ORDERINGS,
         base.ordering,
     )?;
     flow.format = keyword(
@@ -132,8 +128,7 @@ fn guarantees(p: &mut dyn Prompter, base: &Flow, flow: &mut Flow) -> Result<(), 
             "Must the payload stay human-readable on the wire?",
             "Readable JSON suits REST and debugging; compact Protocol Buffers suit gRPC.",
         ),
-        Format::ALL,
-        format_label,
+        FORMATS,
         base.format,
     )?;
     flow.contract = if p.confirm(
@@ -346,17 +341,21 @@ fn to(
     }
 }
 
-/// Picks one keyword of `all`, each shown with its plain meaning.
-fn keyword<T: Copy + PartialEq>(
+/// Picks one keyword of `glosses`, each shown as flows.yaml spells it and
+/// what it means for this question.
+fn keyword<T: Copy + PartialEq + std::fmt::Display>(
     p: &mut dyn Prompter,
     question: &Question,
-    all: &[T],
-    label: fn(T) -> &'static str,
+    glosses: &[(T, &str)],
     current: T,
 ) -> Result<T, Interrupted> {
-    let options: Vec<&str> = all.iter().map(|v| label(*v)).collect();
-    let default = all.iter().position(|v| *v == current).unwrap_or(0);
-    Ok(all[p.select(question, &options, default)?])
+    let options: Vec<String> = glosses
+        .iter()
+        .map(|(v, gloss)| format!("{v} — {gloss}"))
+        .collect();
+    let options: Vec<&str> = options.iter().map(String::as_str).collect();
+    let default = glosses.iter().position(|(v, _)| *v == current).unwrap_or(0);
+    Ok(glosses[p.select(question, &options, default)?].0)
 }
 
 /// A whole number of at least 1, or none. Separators (`20,000`, `20_000`)
@@ -430,50 +429,72 @@ fn pin(
     Ok(picked.checked_sub(1).map(|i| allowed[i]))
 }
 
-fn interaction_label(v: Interaction) -> &'static str {
-    match v {
-        Interaction::RequestResponse => "request-response — the caller waits for an answer",
-        Interaction::Event => "event — the sender announces something and moves on",
-        Interaction::Stream => "stream — a continuous run of messages over one connection",
-    }
-}
+/// What each keyword means for its question, in the keyword's own order
+/// (the options are listed so); its spelling comes from the keyword.
+const INTERACTIONS: &[(Interaction, &str)] = &[
+    (
+        Interaction::RequestResponse,
+        "the caller waits for an answer",
+    ),
+    (
+        Interaction::Event,
+        "the sender announces something and moves on",
+    ),
+    (
+        Interaction::Stream,
+        "a continuous run of messages over one connection",
+    ),
+];
 
-fn client_label(v: Client) -> &'static str {
-    match v {
-        Client::Browser => "browser — JavaScript in a web page",
-        Client::Public => "public — partners or customers outside the organisation",
-        Client::Internal => "internal — another of your own services",
-        Client::Mobile => "mobile — your own native app on phones",
-    }
-}
+const CLIENTS: &[(Client, &str)] = &[
+    (Client::Browser, "JavaScript in a web page"),
+    (
+        Client::Public,
+        "partners or customers outside the organisation",
+    ),
+    (Client::Internal, "another of your own services"),
+    (Client::Mobile, "your own native app on phones"),
+];
 
-fn delivery_label(v: Delivery) -> &'static str {
-    match v {
-        Delivery::AtMostOnce => "at-most-once — losing one now and then is acceptable",
-        Delivery::AtLeastOnce => "at-least-once — never lost; the receiver copes with duplicates",
-        Delivery::ExactlyOnce => "exactly-once — never lost and never duplicated",
-    }
-}
+const DELIVERIES: &[(Delivery, &str)] = &[
+    (
+        Delivery::AtMostOnce,
+        "losing one now and then is acceptable",
+    ),
+    (
+        Delivery::AtLeastOnce,
+        "never lost; the receiver copes with duplicates",
+    ),
+    (Delivery::ExactlyOnce, "never lost and never duplicated"),
+];
 
-fn ordering_label(v: Ordering) -> &'static str {
-    match v {
-        Ordering::None => "none — any order is fine",
-        Ordering::PerKey => "per-key — in order per entity, e.g. per order id",
-        Ordering::Total => "total — one order for everything",
-    }
-}
+const ORDERINGS: &[(Ordering, &str)] = &[
+    (Ordering::None, "any order is fine"),
+    (Ordering::PerKey, "in order per entity, e.g. per order id"),
+    (Ordering::Total, "one order for everything"),
+];
 
-fn format_label(v: Format) -> &'static str {
-    match v {
-        Format::Json => "json — yes, readable JSON",
-        Format::Binary => "binary — no, compact binary is preferred",
-        Format::Any => "any — no preference",
-    }
-}
+const FORMATS: &[(Format, &str)] = &[
+    (Format::Json, "yes, readable JSON"),
+    (Format::Binary, "no, compact binary is preferred"),
+    (Format::Any, "no preference"),
+];
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn every_keyword_question_offers_every_value_in_order() {
+        fn values<T: Copy>(glosses: &[(T, &str)]) -> Vec<T> {
+            glosses.iter().map(|(v, _)| *v).collect()
+        }
+        assert_eq!(values(INTERACTIONS), Interaction::ALL);
+        assert_eq!(values(CLIENTS), Client::ALL);
+        assert_eq!(values(DELIVERIES), Delivery::ALL);
+        assert_eq!(values(ORDERINGS), Ordering::ALL);
+        assert_eq!(values(FORMATS), Format::ALL);
+    }
     use crate::questionnaire::script::{Answer, Script};
 
     fn blank() -> Flow {

@@ -16,7 +16,7 @@ use serde_json::{Value, json};
 use crate::contract::evolution::{Declaration, Finding};
 use crate::contract::{Binding, BoundContract, Origin};
 use crate::error::Diagnostic;
-use crate::render::check::{data, property};
+use crate::render::escape::{data, property};
 use crate::spec::model::FlowsFile;
 
 /// The .proto files one side of a check read: by import name, the path the

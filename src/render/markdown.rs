@@ -14,7 +14,7 @@ use crate::engine::evaluate::Report;
 use crate::error::escape_controls;
 use crate::render::diagram::{Diagram, color_name};
 use crate::render::{
-    decided, disk_line, margin, mermaid, requirements, topic_line, transport_label,
+    decided, disk_line, margin, mermaid, requirements, scores, topic_line, transport_label,
 };
 use crate::spec::model::FlowsFile;
 
@@ -60,10 +60,8 @@ pub fn render(file: &FlowsFile, report: &Report) -> String {
         }
         let _ = writeln!(
             out,
-            "\nScores: rest {:+}, grpc {:+}, kafka {:+}. Decided by {}; margin {}.",
-            rec.scores.rest,
-            rec.scores.grpc,
-            rec.scores.kafka,
+            "\nScores: {}. Decided by {}; margin {}.",
+            scores(rec),
             decided(rec),
             margin(rec)
         );

@@ -3,6 +3,7 @@
 pub mod load;
 pub mod model;
 pub mod names;
+pub mod transport;
 pub mod write;
 
 pub use load::{load, load_str};

@@ -10,11 +10,7 @@ use schemars::{JsonSchema, Schema, SchemaGenerator, json_schema};
 use serde::Serialize;
 
 use crate::keywords::keywords;
-
-keywords! {
-    /// A way for services to talk; the thing commsadvise recommends.
-    Transport { Rest = "rest", Grpc = "grpc", Kafka = "kafka" }
-}
+pub use crate::spec::transport::Transport;
 
 keywords! {
     /// The shape of the conversation.
@@ -106,13 +102,6 @@ impl Compatibility {
     /// Whether this is the default, `backward`.
     pub fn is_default(&self) -> bool {
         *self == Compatibility::Backward
-    }
-}
-
-impl Transport {
-    /// Whether the caller waits for an answer on this transport.
-    pub fn is_synchronous(self) -> bool {
-        matches!(self, Transport::Rest | Transport::Grpc)
     }
 }
 

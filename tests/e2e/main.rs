@@ -14,6 +14,7 @@ mod evolution;
 mod findings;
 mod generated;
 mod interactive;
+mod layout;
 mod names;
 mod recommend;
 mod rules;

@@ -109,6 +109,51 @@ fn every_criterion_has_a_rule() {
     }
 }
 
+/// One snapshot per system check of `commsadvise rules ID`.
+macro_rules! check_tests {
+    ($($test:ident: $id:literal;)*) => {
+        $(
+            #[test]
+            fn $test() {
+                let run = Test::new().args(&["rules", $id]).success();
+                insta::assert_snapshot!(run.stdout);
+            }
+        )*
+
+        #[test]
+        fn every_system_check_has_a_test() {
+            let tested = [$($id),*];
+            let ids: Vec<&str> = commsadvise::engine::system::CHECKS.iter().map(|c| c.id).collect();
+            assert_eq!(ids, tested, "add the new check to check_tests!");
+        }
+    };
+}
+
+check_tests! {
+    explains_the_sync_cycle_check: "sync-cycle";
+    explains_the_latency_budget_check: "latency-budget";
+    explains_the_long_sync_chain_check: "long-sync-chain";
+    explains_the_chain_availability_check: "chain-availability";
+    explains_the_request_availability_check: "request-availability";
+    explains_the_single_point_of_failure_check: "single-point-of-failure";
+    explains_the_n_plus_one_check: "n-plus-one";
+    explains_the_sync_fan_out_check: "sync-fan-out";
+    explains_the_self_call_check: "self-call";
+}
+
+#[test]
+fn a_team_rule_named_like_a_system_check_is_the_one_explained() {
+    let run = Test::new()
+        .file("r.yaml", scoring("sync-cycle", "1"))
+        .args(&["rules", "sync-cycle", "--rules", "r.yaml"])
+        .success();
+    assert!(
+        run.stdout.contains("  criterion: Use Cases"),
+        "{}",
+        run.stdout
+    );
+}
+
 #[test]
 fn lists_every_rule() {
     let run = Test::new().args(&["rules"]).success();
