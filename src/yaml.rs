@@ -3,11 +3,15 @@
 //!
 //! serde-saphyr (pure Rust, maintained) gives locations, rejects duplicate
 //! keys and meters aliases and depth; this module sets those limits once so
-//! that flows files and rule files get the same protection.
+//! that flows files and rule files get the same protection. Its errors are
+//! typed down to the parser's own ([`ScanError`], re-exported by
+//! serde-saphyr), so every hint here is chosen by the kind of error, never
+//! by the words of its message.
 
 use serde::de::DeserializeOwned;
 use serde_saphyr::budget::BudgetBreach;
-use serde_saphyr::{Error as YamlError, Location};
+use serde_saphyr::granit_parser::{ErrorKind, ScanError};
+use serde_saphyr::{Error as YamlError, ExternalMessageSource, Location};
 
 use crate::error::Diagnostic;
 use crate::spec::model::Pos;
@@ -301,14 +305,33 @@ fn diagnostic(error: &YamlError, file: &str, text: &str, kind: FileKind) -> Diag
         _ => {
             let message = strip_location(&inner.to_string());
             let d = point(Diagnostic::new(format!("`{file}` is not valid YAML: {message}"), file), 1);
-            if message.contains("recursion limit") {
-                d.note(format!("nesting deeper than {MAX_DEPTH} levels is refused"))
-            } else if message.contains("tab") {
-                d.note("indent with spaces: YAML does not allow tabs for indentation")
-            } else {
-                d
+            match scan_error(inner).map(ScanError::kind) {
+                Some(ErrorKind::RecursionLimitExceeded) => {
+                    d.note(format!("nesting deeper than {MAX_DEPTH} levels is refused"))
+                }
+                Some(
+                    ErrorKind::TabNotAllowed
+                    | ErrorKind::TabInBlockIndentation
+                    | ErrorKind::TabInIndentation
+                    | ErrorKind::TabAtBlockScalarStart
+                    | ErrorKind::TabInPlainScalar,
+                ) => d.note("indent with spaces: YAML does not allow tabs for indentation"),
+                _ => d,
             }
         }
+    }
+}
+
+/// The parser's own error behind `error`, whose kind says what went wrong
+/// without reading its message: serde-saphyr passes it on, with the
+/// parser crate, for exactly this.
+fn scan_error(error: &YamlError) -> Option<&ScanError> {
+    match error {
+        YamlError::ExternalMessage { source, .. } => match source.as_ref() {
+            ExternalMessageSource::Parser(scan) => Some(scan),
+            _ => None,
+        },
+        _ => None,
     }
 }
 

@@ -208,6 +208,46 @@ pub fn display_value(field: Field, value: Value) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::spec::load::FLOW_KEYS;
+
+    /// A fact named like a flow key reads that key: for each, a flow that
+    /// sets it to something other than its default shows the value written.
+    #[test]
+    fn facts_named_like_flow_keys_read_those_keys() {
+        let defaults = Facts::defaults();
+        let keyed: Vec<Field> = Field::ALL
+            .iter()
+            .copied()
+            .filter(|f| FLOW_KEYS.contains(&f.name()))
+            .collect();
+        assert!(keyed.len() >= 11, "{keyed:?}");
+        for field in keyed {
+            let written = match field.kind() {
+                Kind::Keyword(names) => names
+                    .iter()
+                    .find(|n| **n != display_value(field, defaults.get(field)))
+                    .copied()
+                    .expect("a keyword with a second value")
+                    .to_owned(),
+                Kind::Number => "7".to_owned(),
+                Kind::Bool => "true".to_owned(),
+            };
+            // Event flows accept every key a rule reads.
+            let interaction = if field == Field::Interaction {
+                String::new()
+            } else {
+                "    interaction: event\n".to_owned()
+            };
+            let text = format!(
+                "version: 1\nflows:\n  - name: f\n    from: a\n    to: b\n{interaction}    {}: {written}\n",
+                field.name()
+            );
+            let file = crate::spec::load_str("flows.yaml", &text)
+                .unwrap_or_else(|e| panic!("{text}\n{e}"));
+            let facts = Facts::in_file(&file.flows[0], &file);
+            assert_eq!(display_value(field, facts.get(field)), written, "{field}");
+        }
+    }
 
     #[test]
     fn set_then_get_round_trips_every_field() {

@@ -483,6 +483,57 @@ const FORMATS: &[(Format, &str)] = &[
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::spec::load::FLOW_KEYS;
+
+    /// The flow keys [`ask_flow`] asks for, in the order of the declaration
+    /// (spec/fields.rs), which is the order it asks in.
+    const ASKED: &[&str] = &[
+        "name",
+        "description",
+        "from",
+        "to",
+        "interaction",
+        "client",
+        "coupling",
+        "latency_ms",
+        "throughput",
+        "delivery",
+        "replay",
+        "ordering",
+        "format",
+        "contract",
+        "payload_bytes",
+        "topic",
+        "transport",
+    ];
+
+    /// The keys it leaves to the file: the contract binding, a topic's
+    /// retention and evolution, and the call shape the system checks read
+    /// are settings a team writes once it has a flows.yaml, not answers
+    /// about one flow. Editing a flow keeps them ([`ask_flow`] starts from
+    /// the flow itself).
+    const NOT_ASKED: &[&str] = &[
+        "retention_hours",
+        "rpc",
+        "message",
+        "key",
+        "compatibility",
+        "during",
+        "per_item",
+    ];
+
+    /// Step 5 of spec/fields.rs: every field of a flow is asked for or
+    /// left out on purpose.
+    #[test]
+    fn every_flow_key_is_asked_for_or_left_out_on_purpose() {
+        for key in FLOW_KEYS {
+            assert!(
+                ASKED.contains(key) != NOT_ASKED.contains(key),
+                "`{key}`: add it to ASKED (and ask for it) or to NOT_ASKED"
+            );
+        }
+        assert_eq!(ASKED.len() + NOT_ASKED.len(), FLOW_KEYS.len());
+    }
 
     #[test]
     fn every_keyword_question_offers_every_value_in_order() {
@@ -496,12 +547,6 @@ mod tests {
         assert_eq!(values(FORMATS), Format::ALL);
     }
     use crate::questionnaire::script::{Answer, Script};
-
-    fn blank() -> Flow {
-        let mut flow = Flow::new("", "", "");
-        flow.to.clear();
-        flow
-    }
 
     fn context<'a>(services: &[&'a str], taken: &[&'a str]) -> Context<'a> {
         Context {
@@ -526,7 +571,7 @@ mod tests {
     #[test]
     fn asks_for_every_field_with_defaults() {
         let mut script = Script::new(defaults_after("get-order", "storefront", "orders"));
-        let flow = ask_flow(&mut script, &blank(), &context(&[], &[])).expect("answered");
+        let flow = ask_flow(&mut script, &Flow::blank(), &context(&[], &[])).expect("answered");
         assert_eq!(flow, Flow::new("get-order", "storefront", "orders"));
         assert!(script.finished());
         let asked: Vec<(&str, &str)> = script
@@ -601,7 +646,7 @@ mod tests {
             Answer::Check(&["analytics", NEW_SERVICE]),
             Answer::Text("shipping, billing"),
             Answer::Pick("event"),
-            Answer::Pick("internal"),
+            Answer::Pick("public"),
             Answer::Yes,
             Answer::Text("250"),
             Answer::Text("20,000"),
@@ -616,7 +661,7 @@ mod tests {
         ]);
         let flow = ask_flow(
             &mut script,
-            &blank(),
+            &Flow::blank(),
             &context(&["analytics", "orders", "storefront"], &["get-order"]),
         )
         .expect("answered");
@@ -624,6 +669,7 @@ mod tests {
         expected.description = Some("Every new order: announced".to_owned());
         expected.to = vec!["analytics".into(), "shipping".into(), "billing".into()];
         expected.interaction = Interaction::Event;
+        expected.client = Client::Public;
         expected.coupling = Coupling::Loose;
         expected.latency_ms = Some(250);
         expected.throughput = Some(20_000);
@@ -637,6 +683,11 @@ mod tests {
         expected.transport = Some(Transport::Kafka);
         assert_eq!(flow, expected);
         assert!(script.finished());
+        // Every answer here differs from the default, so every key asked
+        // for is set.
+        let mut set = Vec::new();
+        flow.each_set(|key, _| set.push(key));
+        assert_eq!(set, ASKED);
     }
 
     #[test]
@@ -652,7 +703,7 @@ mod tests {
         let mut script = Script::new(answers);
         let flow = ask_flow(
             &mut script,
-            &blank(),
+            &Flow::blank(),
             &context(&["orders", "storefront"], &[]),
         )
         .expect("answered");
@@ -685,7 +736,8 @@ mod tests {
         ];
         answers.extend(std::iter::repeat_n(Answer::Enter, 13));
         let mut script = Script::new(answers);
-        let flow = ask_flow(&mut script, &blank(), &context(&[], &["taken"])).expect("answered");
+        let flow =
+            ask_flow(&mut script, &Flow::blank(), &context(&[], &["taken"])).expect("answered");
         assert_eq!(flow, Flow::new("get-order", "storefront", "orders"));
         let output = script.output();
         assert!(
@@ -786,7 +838,7 @@ mod tests {
         let mut answers = defaults_after("get-order", "storefront", "orders");
         answers[15] = Answer::Text("get-order");
         let mut script = Script::new(answers);
-        let flow = ask_flow(&mut script, &blank(), &context(&[], &[])).expect("answered");
+        let flow = ask_flow(&mut script, &Flow::blank(), &context(&[], &[])).expect("answered");
         assert_eq!(flow.topic, None);
     }
 
@@ -800,7 +852,7 @@ mod tests {
             transports: &allowed,
             ..context(&[], &[])
         };
-        let flow = ask_flow(&mut script, &blank(), &context).expect("answered");
+        let flow = ask_flow(&mut script, &Flow::blank(), &context).expect("answered");
         assert_eq!(flow.transport, Some(Transport::Grpc));
         assert_eq!(
             script.question("Pin").options,
@@ -812,7 +864,7 @@ mod tests {
     fn stops_when_interrupted() {
         let mut script = Script::new([Answer::Text("get-order")]);
         assert_eq!(
-            ask_flow(&mut script, &blank(), &context(&[], &[])),
+            ask_flow(&mut script, &Flow::blank(), &context(&[], &[])),
             Err(Interrupted)
         );
     }

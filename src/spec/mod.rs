@@ -1,5 +1,6 @@
 //! flows.yaml v1: the typed model, name rules, loading and validation.
 
+mod fields;
 pub mod load;
 pub mod model;
 pub mod names;

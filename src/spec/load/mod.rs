@@ -5,8 +5,8 @@
 //! defaults, uniqueness — and reports every problem it finds, each pointing
 //! at its line and column, rather than stopping at the first.
 //!
-//! One file per job: [`raw`] holds the serde types (and the flow fields'
-//! one declaration), [`schema`] what the editor schema says of loosely
+//! One file per job: [`raw`] holds the serde types (a flow's made from
+//! the one declaration of its fields, `spec/fields.rs`), [`schema`] what the editor schema says of loosely
 //! typed fields, [`validate`] the checks from raw to typed, [`position`]
 //! the reading of positions back from the text; this file is the entry
 //! points.

@@ -1,6 +1,8 @@
 //! flows.yaml as written: the serde types that mirror the file, with every
 //! value's position ([`Spanned`]), and their position-free twins for the
-//! fast first reading of a valid file.
+//! fast first reading of a valid file. A flow's and a service's pair are
+//! each made from one list of their fields (`raw_twins!`); a flow's list is
+//! the declaration in `spec/fields.rs`.
 
 use std::collections::HashMap;
 
@@ -12,6 +14,8 @@ use serde_saphyr::{Location, Spanned};
 use crate::spec::model::{
     Client, Compatibility, Contract, Coupling, Delivery, Format, Interaction, Ordering, Transport,
 };
+
+use crate::spec::fields::flow_fields;
 
 use super::schema::{
     Name, Receivers, TopicName, VersionOne, field_schema, message_schema, proto_files_schema,
@@ -88,147 +92,99 @@ pub(super) struct RawPrefer {
     pub(super) internal: Option<Spanned<String>>,
 }
 
-/// A declared service.
-#[derive(Debug, Default, Deserialize, JsonSchema)]
-#[schemars(deny_unknown_fields)]
-#[schemars(rename = "Service")]
-pub(super) struct RawService {
-    /// What the service owns or does.
-    #[serde(default)]
-    #[schemars(with = "String")]
-    pub(super) description: Option<String>,
-    /// The fraction of time the service answers, above 0 and at most 1
-    /// (default 0.999); used to judge synchronous chains.
-    #[serde(default)]
-    #[schemars(
-        with = "f64",
-        range(max = 1),
-        extend("exclusiveMinimum" = 0)
-    )]
-    pub(super) availability: Option<Spanned<Json>>,
-    /// How many copies of the service run in parallel (default 1); Kafka
-    /// topics it consumes get at least this many partitions.
-    #[serde(default)]
-    #[schemars(with = "u32", range(min = 1))]
-    pub(super) instances: Option<Spanned<Json>>,
-    /// true = the service's API is also consumed by clients outside the
-    /// organisation, which favours REST for its internal callers too
-    /// (default false).
-    #[serde(default)]
-    #[schemars(with = "bool")]
-    pub(super) exposed: Option<bool>,
-}
-
-/// The one declaration of a flow's fields, in the order of
-/// docs/flows-yaml.md: each with its description (the editor schema's),
-/// what the schema says it accepts, and its type as written with positions
-/// and without. From it come [`RawFlow`], [`LeanFlow`] and
-/// [`LeanFlow::into_raw`], and [`FLOW_KEYS`]: a new field is one line here
-/// plus its validation (`validate.rs`) and its place in the model
-/// (`Flow`).
-///
-/// A declarative macro rather than a type generic over `Spanned<T>` / `T`:
-/// the two readings differ on purpose for a few fields (a number is read as
-/// any value with positions, to say what is wrong with it, and as `u64`
-/// without), which one line per field states plainly.
-macro_rules! flow_fields {
-    ($($(#[doc = $doc:literal])* $field:ident: $raw:ty, $lean:ty, schemars($($schema:tt)*);)*) => {
-        /// One flow, as written; every field optional so that validation can say
-        /// precisely what is missing.
-        #[derive(Debug, Deserialize, JsonSchema)]
+/// Makes a mapping's two serde types from one list of its fields: `$raw`
+/// as written, with each value's position where a diagnostic may point at
+/// it, and `$lean` without positions ([`LeanFile`] says why both), with
+/// `$lean::into_raw` between them, and `$keys`: every key it accepts, in
+/// the order of docs/flows-yaml.md, for "accepted:" notes.
+macro_rules! raw_twins {
+    (
+        $(#[$meta:meta])*
+        $raw:ident, $lean:ident, $keys:ident {
+            $($(#[doc = $doc:literal])* $field:ident: $raw_ty:ty, $lean_ty:ty, schemars($($schema:tt)*);)*
+        }
+    ) => {
+        #[derive(Debug, Default, Deserialize, JsonSchema)]
         #[schemars(deny_unknown_fields)]
-        #[schemars(rename = "Flow", description = "One service-to-service flow.")]
-        pub(super) struct RawFlow {
+        $(#[$meta])*
+        pub(super) struct $raw {
             $(
                 $(#[doc = $doc])*
                 #[serde(default)]
                 #[schemars($($schema)*)]
-                pub(super) $field: Option<$raw>,
+                pub(super) $field: Option<$raw_ty>,
             )*
         }
 
-        /// [`RawFlow`] without positions.
+        #[doc = concat!("[`", stringify!($raw), "`] without positions.")]
         #[derive(Deserialize)]
         #[serde(deny_unknown_fields)]
-        pub(super) struct LeanFlow {
+        pub(super) struct $lean {
             $(
                 #[serde(default)]
-                pub(super) $field: Option<$lean>,
+                pub(super) $field: Option<$lean_ty>,
             )*
         }
 
-        impl LeanFlow {
-            /// The same flow with every position unknown, for the validator.
-            pub(super) fn into_raw(self) -> RawFlow {
-                RawFlow {
+        impl $lean {
+            /// The same mapping with every position unknown, for the validator.
+            pub(super) fn into_raw(self) -> $raw {
+                $raw {
                     $($field: self.$field.map(Place::place),)*
                 }
             }
         }
 
-        /// Every key a flow accepts, in the order of docs/flows-yaml.md, for
-        /// "accepted:" notes.
-        pub const FLOW_KEYS: &[&str] = &[$(stringify!($field)),*];
+        #[doc = concat!("Every key [`", stringify!($raw), "`] accepts, in the order of docs/flows-yaml.md, for \"accepted:\" notes.")]
+        pub const $keys: &[&str] = &[$(stringify!($field)),*];
     };
 }
 
-flow_fields! {
-    /// Unique; lowercase ASCII letters, digits and '-', starting with a letter.
-    name: Spanned<String>, String, schemars(!default, with = "Name");
-    /// What the flow is for, in a sentence.
-    description: String, String, schemars(with = "String");
-    /// The calling or producing service.
-    from: Spanned<String>, String, schemars(!default, with = "Name");
-    /// One receiving service, or a list of them (fan-out).
-    to: Spanned<RawTo>, Json, schemars(!default, with = "Receivers");
-    /// The shape of the conversation (default request-response).
-    interaction: Spanned<String>, String, schemars(with = "Interaction");
-    /// Who is on the calling side (default internal).
-    client: Spanned<String>, String, schemars(with = "Client");
-    /// loose = the sender must keep working while receivers are down or slow (default tight).
-    coupling: Spanned<String>, String, schemars(with = "Coupling");
-    /// The p99 budget for this hop, in milliseconds.
-    latency_ms: Spanned<Json>, u64, schemars(with = "u64", range(min = 1));
-    /// Peak requests or messages per second.
-    throughput: Spanned<Json>, u64, schemars(with = "u64", range(min = 1));
-    /// The delivery guarantee the flow needs (default at-most-once).
-    delivery: Spanned<String>, String, schemars(with = "Delivery");
-    /// true = consumers must be able to re-read past messages (default false).
-    replay: Spanned<bool>, bool, schemars(with = "bool");
-    /// The ordering guarantee the flow needs (default none).
-    ordering: Spanned<String>, String, schemars(with = "Ordering");
-    /// json = must stay human-readable on the wire (default any).
-    format: Spanned<String>, String, schemars(with = "Format");
-    /// strict = a typed, versioned contract is required (default flexible).
-    contract: Spanned<String>, String, schemars(with = "Contract");
-    /// Typical message size, in bytes.
-    payload_bytes: Spanned<Json>, u64, schemars(with = "u64", range(min = 1));
-    /// The Kafka topic when Kafka carries the flow (default: the flow name).
-    topic: Spanned<String>, String, schemars(with = "TopicName");
-    /// How long Kafka keeps the flow's messages, in hours (default 168, a
-    /// week); sizes the topic's disk.
-    retention_hours: Spanned<Json>, Json, schemars(with = "u64", range(min = 1));
-    /// Pins the transport; the report still shows what the rules would pick.
-    transport: Spanned<String>, String, schemars(with = "Transport");
-    /// request-response and stream flows: the rpc of the team's proto they
-    /// bind to, `<package>.<Service>/<Method>` (default: the derived name).
-    rpc: Spanned<String>, String, schemars(schema_with = "rpc_schema");
-    /// Event flows: the message of the team's proto they carry,
-    /// `<package>.<Message>` (default: the derived name).
-    message: Spanned<String>, String, schemars(schema_with = "message_schema");
-    /// Event flows: the message field that keys the record on Kafka
-    /// (default: the first field ending in `_id`).
-    key: Spanned<String>, String, schemars(schema_with = "field_schema");
-    /// Kafka topics: how the message may evolve, as a schema registry
-    /// checks it (`contract check`; default backward).
-    compatibility: Spanned<String>, String, schemars(with = "Compatibility");
-    /// The inbound flow of `from` this flow is made while serving (a flow
-    /// whose `to` names `from`): the calls one request really makes.
-    during: Spanned<String>, String, schemars(with = "Name");
-    /// true = the flow is made once per item of a list, not once per
-    /// request (default false).
-    per_item: Spanned<bool>, bool, schemars(with = "bool");
+raw_twins! {
+    /// A declared service.
+    #[schemars(rename = "Service")]
+    RawService, LeanService, SERVICE_KEYS {
+        /// What the service owns or does.
+        description: String, String, schemars(with = "String");
+        /// The fraction of time the service answers, above 0 and at most 1
+        /// (default 0.999); used to judge synchronous chains.
+        availability: Spanned<Json>, Json, schemars(
+            with = "f64",
+            range(max = 1),
+            extend("exclusiveMinimum" = 0)
+        );
+        /// How many copies of the service run in parallel (default 1); Kafka
+        /// topics it consumes get at least this many partitions.
+        instances: Spanned<Json>, Json, schemars(with = "u64", range(min = 1));
+        /// true = the service's API is also consumed by clients outside the
+        /// organisation, which favours REST for its internal callers too
+        /// (default false).
+        exposed: bool, bool, schemars(with = "bool");
+    }
 }
+
+/// A flow's serde types, from the one declaration of its fields
+/// ([`flow_fields!`](crate::spec::fields)): the types each is read as, and
+/// what the schema says it accepts.
+macro_rules! raw_flow {
+    ($(
+        $(#[doc = $doc:literal])*
+        $field:ident: $ty:ty = $default:expr,
+            raw $raw:ty, lean $lean:ty, schemars($($schema:tt)*)
+            $(, json($($json:tt)*))?;
+    )*) => {
+        raw_twins! {
+            /// One flow, as written; every field optional so that validation can say
+            /// precisely what is missing.
+            #[schemars(rename = "Flow", description = "One service-to-service flow.")]
+            RawFlow, LeanFlow, FLOW_KEYS {
+                $($(#[doc = $doc])* $field: $raw, $lean, schemars($($schema)*);)*
+            }
+        }
+    };
+}
+
+flow_fields!(raw_flow);
 
 /// A value read without positions, as the positioned reading holds it.
 trait Place<Raw> {
@@ -261,6 +217,13 @@ impl Place<String> for String {
     }
 }
 
+/// So does a flag no diagnostic points at.
+impl Place<bool> for bool {
+    fn place(self) -> bool {
+        self
+    }
+}
+
 /// `services:`, a map from service name to an optional declaration.
 pub(super) fn services_schema(generator: &mut SchemaGenerator) -> Schema {
     let service = generator.subschema_for::<RawService>();
@@ -270,9 +233,6 @@ pub(super) fn services_schema(generator: &mut SchemaGenerator) -> Schema {
         "additionalProperties": { "anyOf": [service, { "type": "null" }] },
     })
 }
-
-/// Every key a declared service accepts, for "accepted:" notes.
-pub const SERVICE_KEYS: &[&str] = &["description", "availability", "instances", "exposed"];
 
 /// Just enough of the file to name the flow an early parse error is in.
 #[derive(Deserialize)]
@@ -325,20 +285,6 @@ pub(super) struct LeanFile {
 pub(super) struct LeanPrefer {
     #[serde(default)]
     pub(super) internal: Option<String>,
-}
-
-/// [`RawService`] without positions.
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-pub(super) struct LeanService {
-    #[serde(default)]
-    pub(super) description: Option<String>,
-    #[serde(default)]
-    pub(super) availability: Option<Json>,
-    #[serde(default)]
-    pub(super) instances: Option<Json>,
-    #[serde(default)]
-    pub(super) exposed: Option<bool>,
 }
 
 /// A value at an unknown position, for the validator's fast first pass.

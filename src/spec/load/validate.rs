@@ -19,7 +19,9 @@ use crate::spec::names;
 use crate::yaml;
 
 use super::position::{UnknownKeys, key_of, locate_in_line, scalar_in};
-use super::raw::{LeanFile, RawFile, RawFlow, RawPrefer, RawService, RawTo, field_names, unplaced};
+use super::raw::{
+    LeanFile, LeanService, RawFile, RawFlow, RawPrefer, RawService, RawTo, field_names, unplaced,
+};
 use super::schema::SYNC_TRANSPORTS;
 
 /// A file's flows as the validator takes them: where the list starts, and
@@ -85,15 +87,7 @@ impl<'a> Validator<'a> {
             services: lean.services.map(|services| {
                 services
                     .into_iter()
-                    .map(|(name, service)| {
-                        let service = service.map(|s| RawService {
-                            description: s.description,
-                            availability: s.availability.map(unplaced),
-                            instances: s.instances.map(unplaced),
-                            exposed: s.exposed,
-                        });
-                        (unplaced(name), service)
-                    })
+                    .map(|(name, service)| (unplaced(name), service.map(LeanService::into_raw)))
                     .collect()
             }),
             flows: None,
@@ -549,7 +543,36 @@ impl<'a> Validator<'a> {
             Some(name) => format!(" in flow `{}`", name.value),
             None => format!(" in flow #{}", index + 1),
         });
-        let Some(name) = raw.name else {
+        // Every field by name, without `..`: a field added to the
+        // declaration (spec/fields.rs) does not compile until it is
+        // validated here.
+        let RawFlow {
+            name,
+            description,
+            from,
+            to,
+            interaction,
+            client,
+            coupling,
+            latency_ms,
+            throughput,
+            delivery,
+            replay,
+            ordering,
+            format,
+            contract,
+            payload_bytes,
+            topic,
+            retention_hours,
+            transport,
+            rpc,
+            message,
+            key,
+            compatibility,
+            during,
+            per_item,
+        } = raw;
+        let Some(name) = name else {
             self.error(format!("flow #{} has no `name`", index + 1), Some(start), 1)
                 .notes
                 .push("every flow needs a unique `name`, e.g. `name: get-order`".into());
@@ -561,7 +584,7 @@ impl<'a> Validator<'a> {
         let name_at = yaml::pos(name.referenced);
         let flow_name = name.value;
         let here = Some(flow_name.as_str());
-        let from = if let Some(from) = raw.from {
+        let from = if let Some(from) = from {
             self.service_ref(&from, &flow_name, declared);
             from.value
         } else {
@@ -574,14 +597,14 @@ impl<'a> Validator<'a> {
             .push("`from` names the calling or producing service".into());
             String::new()
         };
-        let to = self.to(raw.to, &flow_name, name_at, declared);
+        let to = self.to(to, &flow_name, name_at, declared);
 
         // Name and from are moved in at the end, not copied.
-        let mut flow = Flow::new("", "", "");
+        let mut flow = Flow::blank();
         flow.from = from;
         flow.to = to;
-        flow.description = raw.description;
-        if let Some(v) = &raw.interaction {
+        flow.description = description;
+        if let Some(v) = &interaction {
             flow.interaction = self
                 .keyword(
                     v,
@@ -592,37 +615,37 @@ impl<'a> Validator<'a> {
                 )
                 .unwrap_or(flow.interaction);
         }
-        if let Some(v) = &raw.client {
+        if let Some(v) = &client {
             flow.client = self
                 .keyword(v, "client", here, Client::parse, Client::NAMES)
                 .unwrap_or(flow.client);
         }
-        if let Some(v) = &raw.coupling {
+        if let Some(v) = &coupling {
             flow.coupling = self
                 .keyword(v, "coupling", here, Coupling::parse, Coupling::NAMES)
                 .unwrap_or(flow.coupling);
         }
-        if let Some(v) = &raw.delivery {
+        if let Some(v) = &delivery {
             flow.delivery = self
                 .keyword(v, "delivery", here, Delivery::parse, Delivery::NAMES)
                 .unwrap_or(flow.delivery);
         }
-        if let Some(v) = &raw.ordering {
+        if let Some(v) = &ordering {
             flow.ordering = self
                 .keyword(v, "ordering", here, Ordering::parse, Ordering::NAMES)
                 .unwrap_or(flow.ordering);
         }
-        if let Some(v) = &raw.format {
+        if let Some(v) = &format {
             flow.format = self
                 .keyword(v, "format", here, Format::parse, Format::NAMES)
                 .unwrap_or(flow.format);
         }
-        if let Some(v) = &raw.contract {
+        if let Some(v) = &contract {
             flow.contract = self
                 .keyword(v, "contract", here, Contract::parse, Contract::NAMES)
                 .unwrap_or(flow.contract);
         }
-        if let Some(v) = &raw.compatibility {
+        if let Some(v) = &compatibility {
             flow.compatibility = self
                 .keyword(
                     v,
@@ -633,27 +656,27 @@ impl<'a> Validator<'a> {
                 )
                 .unwrap_or(flow.compatibility);
         }
-        flow.latency_ms = self.positive(raw.latency_ms.as_ref(), "latency_ms", &flow_name);
+        flow.latency_ms = self.positive(latency_ms.as_ref(), "latency_ms", &flow_name);
         flow.throughput = self
-            .positive(raw.throughput.as_ref(), "throughput", &flow_name)
+            .positive(throughput.as_ref(), "throughput", &flow_name)
             .and_then(|n| {
-                let at = raw.throughput.as_ref().map(|t| yaml::pos(t.referenced));
+                let at = throughput.as_ref().map(|t| yaml::pos(t.referenced));
                 let why = format!(
                     "messages per second; at {CONSUMER_RATE}/s per consumer that sizes a topic of {MAX_PARTITIONS} partitions, the most one topic gets"
                 );
                 self.at_most(n, MAX_THROUGHPUT, at, "throughput", &format!(" in flow `{flow_name}`"), &why)
             });
-        flow.payload_bytes = self.positive(raw.payload_bytes.as_ref(), "payload_bytes", &flow_name);
-        flow.replay = raw.replay.is_some_and(|r| r.value);
-        flow.per_item = raw.per_item.is_some_and(|r| r.value);
-        if let Some(during) = raw.during {
+        flow.payload_bytes = self.positive(payload_bytes.as_ref(), "payload_bytes", &flow_name);
+        flow.replay = replay.is_some_and(|r| r.value);
+        flow.per_item = per_item.is_some_and(|r| r.value);
+        if let Some(during) = during {
             if self.placed {
                 self.during_at
                     .insert(flow_name.clone(), yaml::pos(during.referenced));
             }
             flow.during = Some(during.value);
         }
-        if let Some(topic) = raw.topic {
+        if let Some(topic) = topic {
             if let Err(why) = names::check_topic(&topic.value) {
                 self.error(
                     format!(
@@ -666,10 +689,10 @@ impl<'a> Validator<'a> {
             }
             flow.topic = Some(topic.value);
         }
-        flow.retention_hours = self.whole(raw.retention_hours.as_ref(), "retention_hours", &|| {
+        flow.retention_hours = self.whole(retention_hours.as_ref(), "retention_hours", &|| {
             format!(" in flow `{flow_name}`")
         });
-        if let Some(pinned) = &raw.transport {
+        if let Some(pinned) = &transport {
             if self.placed {
                 self.map
                     .pins
@@ -701,9 +724,9 @@ impl<'a> Validator<'a> {
             }
         }
         self.binding(
-            raw.rpc.as_ref(),
-            raw.message.as_ref(),
-            raw.key.as_ref(),
+            rpc.as_ref(),
+            message.as_ref(),
+            key.as_ref(),
             &mut flow,
             &flow_name,
         );
