@@ -45,16 +45,35 @@
 //!
 //! [`Flow`]: crate::spec::model::Flow
 
-/// Calls `$then!` with every field of a flow, one per line:
+/// Calls `$then!` with every field of a flow. Declared one per line,
 ///
 /// ```text
 /// /// description
 /// key: ModelType = default, raw PositionedType, lean PlainType,
 ///     schemars(schema attributes) [, json(serde attributes)];
 /// ```
+///
+/// and passed on read once, in one shape, each part in its place, so that
+/// a user matches it with one line:
+///
+/// ```text
+/// [description literals] key: ModelType = default, raw PositionedType,
+///     lean PlainType, schemars(...), json[(...)];
+/// ```
 macro_rules! flow_fields {
+    (@read $then:ident {$(
+        $(#[doc = $doc:literal])*
+        $field:ident: $ty:ty = $default:expr,
+            raw $raw:ty, lean $lean:ty, schemars($($schema:tt)*)
+            $(, json($($json:tt)*))?;
+    )*}) => {
+        $then! {$(
+            [$($doc)*] $field: $ty = $default, raw $raw, lean $lean,
+                schemars($($schema)*), json$(($($json)*))?;
+        )*}
+    };
     ($then:ident) => {
-        $then! {
+        $crate::spec::fields::flow_fields! { @read $then {
             /// Unique; lowercase ASCII letters, digits and '-', starting with a letter.
             name: String = String::new(),
                 raw Spanned<String>, lean String, schemars(!default, with = "Name");
@@ -149,7 +168,7 @@ macro_rules! flow_fields {
             per_item: bool = false,
                 raw Spanned<bool>, lean bool, schemars(with = "bool"),
                 json(skip_serializing_if = "std::ops::Not::not");
-        }
+        }}
     };
 }
 

@@ -63,6 +63,14 @@ keywords! {
 /// its value in a file is its spelling.
 macro_rules! keyword_impls {
     ($($name:ident),+) => {$(
+        impl Keyword for $name {
+            const NAMES: &'static [&'static str] = $name::NAMES;
+
+            fn parse(text: &str) -> Option<$name> {
+                $name::parse(text)
+            }
+        }
+
         impl AsFieldValue for $name {
             fn field_value(&self) -> Option<FieldValue<'_>> {
                 Some(FieldValue::Keyword(self.as_str()))
@@ -103,6 +111,16 @@ keyword_impls!(
     Contract,
     Compatibility
 );
+
+/// A flows.yaml keyword type, for code that reads any of them alike (the
+/// validator).
+pub trait Keyword: Copy {
+    /// The accepted spellings.
+    const NAMES: &'static [&'static str];
+
+    /// Parses the exact flows.yaml spelling.
+    fn parse(text: &str) -> Option<Self>;
+}
 
 /// The availability of a service that does not declare one: "three nines",
 /// about 43 minutes of downtime a month, a common internal SLO.
@@ -216,10 +234,8 @@ impl Service {
 /// and JSON shape; [`Flow::blank`], every default; [`Flow::each_set`].
 macro_rules! flow_model {
     ($(
-        $(#[doc = $doc:literal])*
-        $field:ident: $ty:ty = $default:expr,
-            raw $raw:ty, lean $lean:ty, schemars($($schema:tt)*)
-            $(, json($($json:tt)*))?;
+        [$($doc:literal)*] $field:ident: $ty:ty = $default:expr, raw $raw:ty, lean $lean:ty,
+            schemars($($schema:tt)*), json$(($($json:tt)*))?;
     )*) => {
         /// One service-to-service flow with every default applied.
         #[derive(Debug, Clone, PartialEq, Serialize)]

@@ -168,10 +168,8 @@ raw_twins! {
 /// what the schema says it accepts.
 macro_rules! raw_flow {
     ($(
-        $(#[doc = $doc:literal])*
-        $field:ident: $ty:ty = $default:expr,
-            raw $raw:ty, lean $lean:ty, schemars($($schema:tt)*)
-            $(, json($($json:tt)*))?;
+        [$($doc:literal)*] $field:ident: $ty:ty = $default:expr, raw $raw:ty, lean $lean:ty,
+            schemars($($schema:tt)*), json$(($($json:tt)*))?;
     )*) => {
         raw_twins! {
             /// One flow, as written; every field optional so that validation can say

@@ -12,8 +12,7 @@ use serde_saphyr::Spanned;
 use crate::engine::sizing::{CONSUMER_RATE, MAX_PARTITIONS, MAX_THROUGHPUT};
 use crate::error::{Diagnostic, did_you_mean};
 use crate::spec::model::{
-    Client, Compatibility, Contract, Coupling, Delivery, Flow, FlowsFile, Format, Interaction,
-    Ordering, Pos, Prefer, Service, SourceMap, Transport,
+    Flow, FlowsFile, Interaction, Keyword, Pos, Prefer, Service, SourceMap, Transport,
 };
 use crate::spec::names;
 use crate::yaml;
@@ -417,6 +416,22 @@ impl<'a> Validator<'a> {
         parsed
     }
 
+    /// A keyword field of flow `flow`, when written: its value, or its
+    /// default kept after reporting an unknown one.
+    pub(super) fn keyword_field<T: Keyword>(
+        &mut self,
+        raw: Option<&Spanned<String>>,
+        field: &str,
+        flow: Option<&str>,
+        value: &mut T,
+    ) {
+        if let Some(raw) = raw
+            && let Some(parsed) = self.keyword(raw, field, flow, T::parse, T::NAMES)
+        {
+            *value = parsed;
+        }
+    }
+
     pub(super) fn flows(
         &mut self,
         raw: Option<FlowList<impl Iterator<Item = (Pos, RawFlow)>>>,
@@ -604,58 +619,24 @@ impl<'a> Validator<'a> {
         flow.from = from;
         flow.to = to;
         flow.description = description;
-        if let Some(v) = &interaction {
-            flow.interaction = self
-                .keyword(
-                    v,
-                    "interaction",
-                    here,
-                    Interaction::parse,
-                    Interaction::NAMES,
-                )
-                .unwrap_or(flow.interaction);
-        }
-        if let Some(v) = &client {
-            flow.client = self
-                .keyword(v, "client", here, Client::parse, Client::NAMES)
-                .unwrap_or(flow.client);
-        }
-        if let Some(v) = &coupling {
-            flow.coupling = self
-                .keyword(v, "coupling", here, Coupling::parse, Coupling::NAMES)
-                .unwrap_or(flow.coupling);
-        }
-        if let Some(v) = &delivery {
-            flow.delivery = self
-                .keyword(v, "delivery", here, Delivery::parse, Delivery::NAMES)
-                .unwrap_or(flow.delivery);
-        }
-        if let Some(v) = &ordering {
-            flow.ordering = self
-                .keyword(v, "ordering", here, Ordering::parse, Ordering::NAMES)
-                .unwrap_or(flow.ordering);
-        }
-        if let Some(v) = &format {
-            flow.format = self
-                .keyword(v, "format", here, Format::parse, Format::NAMES)
-                .unwrap_or(flow.format);
-        }
-        if let Some(v) = &contract {
-            flow.contract = self
-                .keyword(v, "contract", here, Contract::parse, Contract::NAMES)
-                .unwrap_or(flow.contract);
-        }
-        if let Some(v) = &compatibility {
-            flow.compatibility = self
-                .keyword(
-                    v,
-                    "compatibility",
-                    here,
-                    Compatibility::parse,
-                    Compatibility::NAMES,
-                )
-                .unwrap_or(flow.compatibility);
-        }
+        self.keyword_field(
+            interaction.as_ref(),
+            "interaction",
+            here,
+            &mut flow.interaction,
+        );
+        self.keyword_field(client.as_ref(), "client", here, &mut flow.client);
+        self.keyword_field(coupling.as_ref(), "coupling", here, &mut flow.coupling);
+        self.keyword_field(delivery.as_ref(), "delivery", here, &mut flow.delivery);
+        self.keyword_field(ordering.as_ref(), "ordering", here, &mut flow.ordering);
+        self.keyword_field(format.as_ref(), "format", here, &mut flow.format);
+        self.keyword_field(contract.as_ref(), "contract", here, &mut flow.contract);
+        self.keyword_field(
+            compatibility.as_ref(),
+            "compatibility",
+            here,
+            &mut flow.compatibility,
+        );
         flow.latency_ms = self.positive(latency_ms.as_ref(), "latency_ms", &flow_name);
         flow.throughput = self
             .positive(throughput.as_ref(), "throughput", &flow_name)
