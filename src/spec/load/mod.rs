@@ -454,4 +454,22 @@ mod tests {
             errors(&text)
         );
     }
+
+    #[test]
+    fn checks_the_fields_of_a_service_named_like_a_yaml_boolean() {
+        for name in ["n", "y", "no", "yes", "on", "off"] {
+            let text = FILE
+                .replace("  orders:\n", &format!("  {name}:\n"))
+                .replace("to: orders", &format!("to: {name}"))
+                .replace("from: orders", &format!("from: {name}"))
+                .replace("    instances: 4\n", "    instance: 4\n");
+            assert!(
+                errors(&text).starts_with(&format!(
+                    "error: unknown field `instance` in service `{name}`\n"
+                )),
+                "{name}: {}",
+                errors(&text)
+            );
+        }
+    }
 }

@@ -5,7 +5,6 @@
 use std::collections::HashMap;
 
 use serde::Deserialize;
-use serde_json::Value as Json;
 use serde_saphyr::Spanned;
 
 use crate::spec::model::Pos;
@@ -149,11 +148,12 @@ impl<'de> Deserialize<'de> for Keys {
 
             fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Keys, A::Error> {
                 let mut keys = Vec::new();
-                while let Some(key) = map.next_key::<Spanned<Json>>()? {
+                // A key is read as text, as the loader's own types read it:
+                // read as any YAML value, `n:` or `on:` would be a YAML 1.1
+                // boolean, not a name, and the keys under it went unchecked.
+                while let Some(key) = map.next_key::<Spanned<String>>()? {
                     let value = map.next_value::<Keys>()?;
-                    if let Json::String(name) = key.value {
-                        keys.push((Spanned::new(name, key.referenced, key.defined), value));
-                    }
+                    keys.push((key, value));
                 }
                 Ok(Keys::Map(keys))
             }
