@@ -30,6 +30,7 @@ use crate::contract::http::{self, HttpRule};
 use crate::contract::{Binding, BoundContract};
 use crate::engine::evaluate::{Recommendation, Report};
 use crate::error::{Error, escape_controls};
+use crate::render::escape;
 use crate::scaffold::context::{self, HTTP_PORT, KAFKA_BROKERS, TopicContext};
 use crate::spec::model::{Flow, FlowsFile, Format, Interaction, Transport};
 
@@ -82,11 +83,20 @@ fn info(title: String, description: String) -> Obj {
         .with("description", description)
 }
 
-/// Text from the user's files (a flow's description, a .proto comment) as
-/// a document may show it: control, invisible and bidirectional
+/// A flow's description as a `summary` shows it, which `OpenAPI` and
+/// `AsyncAPI` define as plain text: control, invisible and bidirectional
 /// formatting characters written as escapes, as every report does.
 fn printable(text: &str) -> String {
     escape_controls(text).into_owned()
+}
+
+/// A .proto comment as a `description` shows it, which both documents
+/// render as `CommonMark`: the Markdown policy of every report
+/// ([`escape::markdown_no_html`]), so a comment keeps its code spans and
+/// lists but no HTML (a `<!--` would hide the rest of a page, a tag or
+/// image inject content), nor control or bidirectional characters.
+fn commonmark(text: &str) -> String {
+    escape::markdown_no_html(text)
 }
 
 fn yaml(doc: &Node) -> Result<String, Error> {
@@ -1248,7 +1258,7 @@ impl Comments {
                         let text = location.leading_comments.as_deref()?;
                         let text = text
                             .lines()
-                            .map(|l| escape_controls(l.strip_prefix(' ').unwrap_or(l).trim_end()))
+                            .map(|l| commonmark(l.strip_prefix(' ').unwrap_or(l).trim_end()))
                             .collect::<Vec<_>>()
                             .join("\n");
                         let text = text.trim();
@@ -1768,6 +1778,26 @@ mod tests {
             paths["/v2/r/{id}"]["get"]["operationId"], "S_GetA2_",
             "GetA2's own id was taken by GetA's second route"
         );
+    }
+
+    #[test]
+    fn a_proto_comment_keeps_its_markdown_but_no_html_in_a_description() {
+        let flows = "version: 1\nsystem: s\nproto: a.proto\nflows:\n  - name: get-a\n    from: web\n    to: s\n    client: browser\n    rpc: s.v1.S/GetA\n";
+        let proto = "syntax = \"proto3\";\npackage s.v1;\nservice S {\n  // Reads `an A` <!-- hidden --> <img src=x> & more.\n  rpc GetA(R) returns (R);\n}\nmessage R { string id = 1; }\n";
+        let docs = team_docs(flows, &[("a.proto", proto)]).expect("documents");
+        let paths = &docs["services/s/openapi.yaml"]["paths"];
+        let (_, item) = paths
+            .as_object()
+            .and_then(|p| p.iter().next())
+            .expect("a path");
+        // SPEC §7's default route: `GET /as/{id}`.
+        let description = item["get"]["description"].as_str().expect("description");
+        assert!(
+            description
+                .starts_with("Reads `an A` &lt;!-- hidden --&gt; &lt;img src=x&gt; &amp; more."),
+            "{description}"
+        );
+        assert!(!description.contains('<'), "{description}");
     }
 
     #[test]
