@@ -254,7 +254,7 @@ fn openapi(
     let info = info(
         format!("{service} REST API"),
         format!(
-            "The REST routes the `{service}` service of the `{system}` system serves, from its protobuf contract. Bodies are the proto3 JSON mapping (lowerCamelCase names, 64-bit integers as strings, enums by name); every error is a JSON `{{\"error\": \"...\"}}` body."
+            "The REST routes the `{service}` service of the `{system}` system serves, from its protobuf contract. Bodies are the proto3 JSON mapping (lowerCamelCase names, 64-bit integers written as strings, enums by name; parsers also read numbers for either); every error is a JSON `{{\"error\": \"...\"}}` body."
         ),
     );
     let local = Obj::new()
@@ -472,7 +472,7 @@ fn operation(
                 .with("content", json_content(schema)),
         );
     }
-    let responses = responses(schemas, method, route.body.is_some());
+    let responses = responses(schemas, method, route)?;
     Ok(op.with("responses", responses).into())
 }
 
@@ -569,15 +569,39 @@ fn request(
 /// The answer, a stream of Server-Sent Events for a server-streaming rpc,
 /// and the JSON errors the generated server gives (413 only where there is
 /// a body to be too large).
-fn responses(schemas: &mut Schemas, method: &MethodDescriptor, has_body: bool) -> Obj {
+///
+/// With `response_body`, the answer is that field of the response, not
+/// the whole message (google/api/http.proto).
+fn responses(
+    schemas: &mut Schemas,
+    method: &MethodDescriptor,
+    route: &HttpRule,
+) -> Result<Obj, Error> {
+    let has_body = route.body.is_some();
     let output = method.output();
+    // The answer's schema, what it is (unary), what each event holds.
+    let (answer, what, each) = match route.response_body.as_deref() {
+        Some(name) => {
+            let field = bound_field(&output, name, route)?;
+            let what = format!("`{}` field of", field.json_name());
+            (
+                schemas.field(&field),
+                format!("The {what} the `{}`.", output.full_name()),
+                format!("the {what} one `{}`", output.full_name()),
+            )
+        }
+        None => (
+            schemas.message(&output),
+            format!("The `{}`.", output.full_name()),
+            format!("one `{}`", output.full_name()),
+        ),
+    };
     let success = if method.is_server_streaming() {
         Obj::new()
             .with(
                 "description",
                 format!(
-                    "Server-Sent Events: each event's `data` is one `{}` in proto3 JSON, until the server ends the stream or the client goes away.",
-                    output.full_name()
+                    "Server-Sent Events: each event's `data` is {each} in proto3 JSON, until the server ends the stream or the client goes away."
                 ),
             )
             .with(
@@ -591,13 +615,13 @@ fn responses(schemas: &mut Schemas, method: &MethodDescriptor, has_body: bool) -
                                 .with("type", "string")
                                 .with("description", "A stream of `data:` events."),
                         )
-                        .with("x-item-schema", schemas.message(&output)),
+                        .with("x-item-schema", answer),
                 ),
             )
     } else {
         Obj::new()
-            .with("description", format!("The `{}`.", output.full_name()))
-            .with("content", json_content(schemas.message(&output)))
+            .with("description", what)
+            .with("content", json_content(answer))
     };
     let mut responses = Obj::new()
         .with("200", success)
@@ -606,10 +630,10 @@ fn responses(schemas: &mut Schemas, method: &MethodDescriptor, has_body: bool) -
     if has_body {
         responses = responses.with("413", reference("responses", "PayloadTooLarge"));
     }
-    responses
+    Ok(responses
         .with("500", reference("responses", "InternalError"))
         .with("503", reference("responses", "Unavailable"))
-        .with("default", reference("responses", "Error"))
+        .with("default", reference("responses", "Error")))
 }
 
 /// The query parameters of `message` under `prefix` (JSON names joined by
@@ -1115,18 +1139,32 @@ impl Schemas {
         object.into()
     }
 
-    /// An enum by name, as proto3 JSON writes it.
+    /// An enum by name, as proto3 JSON writes it, or by number, as its
+    /// parsers also accept.
     fn enumeration(&mut self, e: &EnumDescriptor) -> Node {
         if e.full_name() == "google.protobuf.NullValue" {
             return Obj::new().with("type", "null").into();
         }
         let name = e.full_name();
         if !self.named.contains_key(name) {
-            let values = Node::Seq(e.values().map(|v| v.name().into()).collect());
+            let names = Node::Seq(e.values().map(|v| v.name().into()).collect());
+            let numbers = Node::Seq(e.values().map(|v| i64::from(v.number()).into()).collect());
             let schema = Obj::new()
-                .with("type", "string")
                 .opt("description", self.comments.of_enum(e))
-                .with("enum", values);
+                .with(
+                    "oneOf",
+                    Node::Seq(vec![
+                        Obj::new().with("type", "string").with("enum", names).into(),
+                        Obj::new()
+                            .with("type", "integer")
+                            .with("enum", numbers)
+                            .with(
+                                "description",
+                                "The value's number, which parsers accept too.",
+                            )
+                            .into(),
+                    ]),
+                );
             self.named.insert(name.to_owned(), schema.into());
         }
         reference("schemas", name)
@@ -1146,32 +1184,69 @@ fn describe(entries: &mut Vec<(String, Node)>, comment: String) {
     }
 }
 
+/// A scalar's JSON as proto3's JSON mapping writes it and as its parsers
+/// accept it, so one schema fits a request and a response: a float is a
+/// number or one of the strings `NaN`, `Infinity`, `-Infinity` (how the
+/// mapping writes those); an integer is a number or its decimal string,
+/// 64-bit ones written as strings (a double cannot hold every one).
 fn scalar_schema(kind: &Kind) -> Node {
-    let (ty, format) = match kind {
-        Kind::Double => ("number", Some("double")),
-        Kind::Float => ("number", Some("float")),
-        Kind::Int32 | Kind::Sint32 | Kind::Sfixed32 => ("integer", Some("int32")),
-        Kind::Uint32 | Kind::Fixed32 => {
-            return Obj::new()
-                .with("type", "integer")
-                .with("format", "uint32")
-                .with("minimum", 0)
-                .into();
+    let integer = |format: &str, written_as_string: bool, unsigned: bool| {
+        let types = if written_as_string {
+            vec!["string".into(), "integer".into()]
+        } else {
+            vec!["integer".into(), "string".into()]
+        };
+        let pattern = if unsigned { "^[0-9]+$" } else { "^-?[0-9]+$" };
+        let mut schema = Obj::new()
+            .with("type", Node::Seq(types))
+            .with("format", format)
+            .with("pattern", pattern);
+        if unsigned {
+            schema = schema.with("minimum", 0);
         }
-        // proto3 JSON writes 64-bit integers as strings: a double cannot
-        // hold every one.
-        Kind::Int64 | Kind::Sint64 | Kind::Sfixed64 => ("string", Some("int64")),
-        Kind::Uint64 | Kind::Fixed64 => ("string", Some("uint64")),
-        Kind::Bool => ("boolean", None),
-        Kind::Bytes => {
-            return Obj::new()
-                .with("type", "string")
-                .with("contentEncoding", "base64")
-                .into();
-        }
-        Kind::String | Kind::Message(_) | Kind::Enum(_) => ("string", None),
+        schema.into()
     };
-    Obj::new().with("type", ty).opt("format", format).into()
+    match kind {
+        Kind::Double | Kind::Float => {
+            let format = if matches!(kind, Kind::Double) {
+                "double"
+            } else {
+                "float"
+            };
+            Obj::new()
+                .with(
+                    "oneOf",
+                    Node::Seq(vec![
+                        Obj::new()
+                            .with("type", "number")
+                            .with("format", format)
+                            .into(),
+                        Obj::new()
+                            .with("type", "string")
+                            .with(
+                                "enum",
+                                Node::Seq(vec![
+                                    "NaN".into(),
+                                    "Infinity".into(),
+                                    "-Infinity".into(),
+                                ]),
+                            )
+                            .into(),
+                    ]),
+                )
+                .into()
+        }
+        Kind::Int32 | Kind::Sint32 | Kind::Sfixed32 => integer("int32", false, false),
+        Kind::Uint32 | Kind::Fixed32 => integer("uint32", false, true),
+        Kind::Int64 | Kind::Sint64 | Kind::Sfixed64 => integer("int64", true, false),
+        Kind::Uint64 | Kind::Fixed64 => integer("uint64", true, true),
+        Kind::Bool => Obj::new().with("type", "boolean").into(),
+        Kind::Bytes => Obj::new()
+            .with("type", "string")
+            .with("contentEncoding", "base64")
+            .into(),
+        Kind::String | Kind::Message(_) | Kind::Enum(_) => Obj::new().with("type", "string").into(),
+    }
 }
 
 /// The JSON of a well-known type with a mapping of its own (the proto3
@@ -1484,16 +1559,43 @@ mod tests {
     }
 
     #[test]
+    fn a_response_body_route_answers_that_field() {
+        let flows = "version: 1\nsystem: s\nproto: a.proto\nflows:\n  - name: get-a\n    from: web\n    to: s\n    client: browser\n    rpc: s.v1.S/GetA\n";
+        let proto = "syntax = \"proto3\";\npackage s.v1;\nimport \"google/api/annotations.proto\";\nservice S {\n  rpc GetA(R) returns (Out) { option (google.api.http) = {get: \"/v1/r/{id}\" response_body: \"items\"}; }\n}\nmessage R { string id = 1; }\nmessage Out { repeated R items = 1; string next = 2; }\n";
+        let docs = team_docs(flows, &[("a.proto", proto)]).expect("documents");
+        let ok = &docs["services/s/openapi.yaml"]["paths"]["/v1/r/{id}"]["get"]["responses"]["200"];
+        assert_eq!(ok["description"], "The `items` field of the `s.v1.Out`.");
+        assert_eq!(
+            ok["content"]["application/json"]["schema"],
+            json!({"type": "array", "items": {"$ref": "#/components/schemas/s.v1.R"}})
+        );
+    }
+
+    #[test]
     fn maps_each_field_kind_to_its_proto3_json() {
         let doc = catalog();
         let book = &doc["components"]["schemas"]["library.v1.Book"];
         assert_eq!(book["description"], "A book of the catalogue.");
         let p = &book["properties"];
         assert_eq!(p["bookId"], json!({"type": "string"}), "lowerCamelCase");
-        assert_eq!(p["pages"], json!({"type": "string", "format": "int64"}));
-        assert_eq!(p["isbn13"], json!({"type": "string", "format": "uint64"}));
-        assert_eq!(p["copies"]["type"], "integer");
-        assert_eq!(p["rating"], json!({"type": "number", "format": "double"}));
+        // 64-bit integers are written as strings and read from either.
+        assert_eq!(
+            p["pages"],
+            json!({"type": ["string", "integer"], "format": "int64", "pattern": "^-?[0-9]+$"})
+        );
+        assert_eq!(
+            p["isbn13"],
+            json!({"type": ["string", "integer"], "format": "uint64", "pattern": "^[0-9]+$", "minimum": 0})
+        );
+        assert_eq!(p["copies"]["type"], json!(["integer", "string"]));
+        // NaN and the infinities are written as strings.
+        assert_eq!(
+            p["rating"],
+            json!({"oneOf": [
+                {"type": "number", "format": "double"},
+                {"type": "string", "enum": ["NaN", "Infinity", "-Infinity"]}
+            ]})
+        );
         assert_eq!(p["available"], json!({"type": "boolean"}));
         assert_eq!(
             p["coverThumbnail"],
@@ -1515,11 +1617,13 @@ mod tests {
             "The resource name: `shelves/{shelf}/books/{book}`."
         );
         assert_eq!(p["genre"]["$ref"], "#/components/schemas/library.v1.Genre");
+        let genre = &doc["components"]["schemas"]["library.v1.Genre"]["oneOf"];
         assert_eq!(
-            doc["components"]["schemas"]["library.v1.Genre"]["enum"],
+            genre[0]["enum"],
             json!(["GENRE_UNSPECIFIED", "GENRE_FICTION", "GENRE_SCIENCE"]),
-            "enums by name"
+            "enums by name, as written"
         );
+        assert_eq!(genre[1]["enum"], json!([0, 1, 2]), "or by number, as read");
         let period = &library()["asyncapi.yaml"]["components"]["schemas"]["library.v1.LoanOpened"]
             ["properties"]["period"];
         assert_eq!(period["type"], "string", "a Duration is a string");
