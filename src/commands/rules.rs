@@ -69,7 +69,7 @@ pub fn list(rules: &RuleSet) -> String {
             "{:width$}  {:19}  {}",
             check.id,
             format!("system ({})", check.severity),
-            check.fires_when
+            check.fires_when()
         );
     }
     out
@@ -105,7 +105,7 @@ pub fn explain_check(check: &Check) -> String {
         "  check:     {}, over the whole system once transports are chosen",
         check.severity
     );
-    let _ = writeln!(out, "  when:      {}", check.fires_when);
+    let _ = writeln!(out, "  when:      {}", check.fires_when());
     let _ = writeln!(out, "  why:       {}", check.why);
     let _ = writeln!(out, "  example:   {}", check.example);
     let _ = writeln!(out, "  fix:       {}", check.fix);

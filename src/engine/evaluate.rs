@@ -428,7 +428,13 @@ fn reasons(fired: &[&Rule], chosen: Transport, points: &Scores) -> Vec<Reason> {
             let reason = Reason {
                 rule: rule.id.clone(),
                 criterion: rule.criterion,
-                transport: rule.effect.transport(),
+                // A requirement met by the chosen transport is about it: a
+                // `require: [rest, grpc]` that chose grpc says grpc.
+                transport: if rule.effect.requires(chosen) {
+                    chosen
+                } else {
+                    rule.effect.transport()
+                },
                 effect: Arc::clone(&rule.effect_text),
                 hard: rule.effect.is_hard(),
                 points: match &rule.effect {
@@ -789,6 +795,23 @@ mod tests {
         recommend(&file, &RuleSet::builtin().expect("built-in rules"))
             .flows
             .remove(0)
+    }
+
+    #[test]
+    fn a_require_list_reason_names_the_chosen_transport_it_holds() {
+        let rule = "id: needs-sync\ncriterion: Communication\nwhen: { interaction: request-response }\neffect: { require: [rest, grpc] }\ntext: The caller waits.\n";
+        let rules = RuleSet::load(&[("r.yaml".to_owned(), rule.to_owned())]).expect("loads");
+        let yaml = "version: 1\nflows:\n  - name: f\n    from: a\n    to: b\n    client: internal\n    latency_ms: 5\n    throughput: 50000\n";
+        let file = load_str("flows.yaml", yaml).expect("fixture loads");
+        let rec = recommend(&file, &rules).flows.remove(0);
+        assert_eq!(rec.transport, Transport::Grpc);
+        let reason = rec
+            .reasons
+            .iter()
+            .find(|r| &*r.rule == "needs-sync")
+            .expect("the rule fired");
+        assert_eq!(reason.transport, Transport::Grpc);
+        assert_eq!(&*reason.effect, "require rest or grpc");
     }
 
     #[test]

@@ -76,23 +76,17 @@ pub struct RawEffect {
     #[serde(default)]
     pub score: Option<BTreeMap<String, Spanned<Json>>>,
     /// Only this transport, or one of this list of transports, meets the
-    /// requirement: `require: kafka`, `require: [grpc, kafka]`.
+    /// requirement: `require: kafka`, `require: [grpc, kafka]`. Read as any
+    /// value, so that a number or a mapping gets a message naming the rule
+    /// and the key rather than serde's "did not match any variant".
     #[serde(default)]
-    pub require: Option<Required>,
+    pub require: Option<Json>,
     /// This transport cannot serve the flow.
     #[serde(default)]
     pub exclude: Option<String>,
     /// A pitfall reported when this transport is the one chosen.
     #[serde(default)]
     pub risk: Option<String>,
-}
-
-/// The transports a `require` effect names: one, or a list.
-#[derive(Debug, Deserialize)]
-#[serde(untagged)]
-pub enum Required {
-    One(String),
-    Any(Vec<String>),
 }
 
 /// A named pattern that resolves a conflict.
@@ -846,9 +840,24 @@ fn effect(raw: &RawEffect, cx: &Context<'_>) -> Option<Effect> {
         return Some(Effect::Score(points));
     }
     if let Some(required) = &raw.require {
-        let names = match required {
-            Required::One(name) => std::slice::from_ref(name),
-            Required::Any(names) => names.as_slice(),
+        // One transport, or a list of them.
+        let names: Option<Vec<&str>> = match required {
+            Json::String(name) => Some(vec![name.as_str()]),
+            Json::Array(items) => items.iter().map(Json::as_str).collect(),
+            _ => None,
+        };
+        let Some(names) = names else {
+            return cx.refuse(
+                cx.error(
+                    format!(
+                        "`require` must name a transport or a list of transports (not `{}`)",
+                        shorten(&required.to_string(), 40)
+                    ),
+                    "require",
+                )
+                .note("write `require: kafka` or `require: [rest, grpc]`")
+                .accepted(Transport::NAMES),
+            );
         };
         if names.is_empty() {
             return cx.refuse(
@@ -856,7 +865,7 @@ fn effect(raw: &RawEffect, cx: &Context<'_>) -> Option<Effect> {
                     .accepted(Transport::NAMES),
             );
         }
-        let set = each(names, |name| transport(name, cx))?;
+        let set = each(&names, |name| transport(name, cx))?;
         return Some(Effect::Require(set.into_iter().collect()));
     }
     if let Some(t) = &raw.exclude {
@@ -942,6 +951,24 @@ mod tests {
         assert!(found[2].starts_with("unknown operator `below`"));
         assert!(found[3].starts_with("unknown transport `kafak`"));
         assert!(found[4].starts_with("empty `text`"));
+    }
+
+    #[test]
+    fn refuses_a_require_that_is_neither_a_transport_nor_a_list_naming_the_rule() {
+        for (value, shown) in [
+            ("5", "5"),
+            ("{ a: 1 }", "{\"a\":1}"),
+            ("[rest, 2]", "[\"rest\",2]"),
+        ] {
+            let text = rule("bad-require", &format!("effect: {{ require: {value} }}"));
+            assert_eq!(
+                only_problem(&text),
+                format!(
+                    "`require` must name a transport or a list of transports (not `{shown}`) in rule `bad-require`"
+                ),
+                "{value}"
+            );
+        }
     }
 
     #[test]

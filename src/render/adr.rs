@@ -15,7 +15,7 @@ use std::fmt::Write as _;
 use sha2::{Digest as _, Sha256};
 
 use crate::engine::evaluate::{Recommendation, Report};
-use crate::render::markdown::{inert, no_html};
+use crate::render::escape::{markdown_inert as inert, markdown_no_html as no_html};
 use crate::render::{decided, disk_line, margin, requirements, topic_line};
 use crate::spec::model::{Flow, FlowsFile, Transport};
 

@@ -29,7 +29,8 @@ use serde::{Serialize, Serializer};
 use crate::contract::http::{self, HttpRule};
 use crate::contract::{Binding, BoundContract};
 use crate::engine::evaluate::{Recommendation, Report};
-use crate::error::{Diagnostic, Error, escape_controls};
+use crate::error::{Error, escape_controls};
+use crate::render::escape;
 use crate::scaffold::context::{self, HTTP_PORT, KAFKA_BROKERS, TopicContext};
 use crate::spec::model::{Flow, FlowsFile, Format, Interaction, Transport};
 
@@ -82,11 +83,20 @@ fn info(title: String, description: String) -> Obj {
         .with("description", description)
 }
 
-/// Text from the user's files (a flow's description, a .proto comment) as
-/// a document may show it: control, invisible and bidirectional
+/// A flow's description as a `summary` shows it, which `OpenAPI` and
+/// `AsyncAPI` define as plain text: control, invisible and bidirectional
 /// formatting characters written as escapes, as every report does.
 fn printable(text: &str) -> String {
     escape_controls(text).into_owned()
+}
+
+/// A .proto comment as a `description` shows it, which both documents
+/// render as `CommonMark`: the Markdown policy of every report
+/// ([`escape::markdown_no_html`]), so a comment keeps its code spans and
+/// lists but no HTML (a `<!--` would hide the rest of a page, a tag or
+/// image inject content), nor control or bidirectional characters.
+fn commonmark(text: &str) -> String {
+    escape::markdown_no_html(text)
 }
 
 fn yaml(doc: &Node) -> Result<String, Error> {
@@ -163,8 +173,6 @@ fn openapi(
     // path → verb → operation; a verb outside OpenAPI's eight (a custom
     // `google.api.http` kind) is kept under `x-custom-operations`.
     let mut paths: BTreeMap<String, BTreeMap<String, Node>> = BTreeMap::new();
-    // (VERB, path with variables blanked) → the rpc already there.
-    let mut taken: HashMap<(String, String), String> = HashMap::new();
     let mut operation_ids = operation_ids(served);
     let mut used_ids = BTreeSet::new();
     let mut tags = BTreeMap::new();
@@ -187,17 +195,30 @@ fn openapi(
             while !used_ids.insert(operation_id.clone()) {
                 operation_id.push('_');
             }
-            let (path, variables) = openapi_path(&route.path);
-            let blank = blank_variables(&path);
-            if let Some(other) = taken.insert((route.method.clone(), blank), rpc.clone()) {
-                return Err(route_clash(method, route, &other, rpc));
-            }
+            let (path, parameters) = openapi_path(&route.path);
             has_body |= route.body.is_some();
-            let op = operation(&mut schemas, method, route, &variables, operation_id, flows)?;
-            paths
+            let op = operation(
+                &mut schemas,
+                method,
+                route,
+                &parameters,
+                operation_id,
+                flows,
+            )?;
+            // Binding refused two routes of a service that match the same
+            // requests (contract::bind), and distinct routes have
+            // distinct paths here.
+            if paths
                 .entry(path)
                 .or_default()
-                .insert(route.method.clone(), op);
+                .insert(route.method.clone(), op)
+                .is_some()
+            {
+                return Err(Error::Internal(format!(
+                    "two routes of `{service}` at `{} {}`, which binding refuses",
+                    route.method, route.path
+                )));
+            }
         }
     }
     let paths_node = Node::Map(
@@ -233,7 +254,7 @@ fn openapi(
     let info = info(
         format!("{service} REST API"),
         format!(
-            "The REST routes the `{service}` service of the `{system}` system serves, from its protobuf contract. Bodies are the proto3 JSON mapping (lowerCamelCase names, 64-bit integers as strings, enums by name); every error is a JSON `{{\"error\": \"...\"}}` body."
+            "The REST routes the `{service}` service of the `{system}` system serves, from its protobuf contract. Bodies are the proto3 JSON mapping (lowerCamelCase names, 64-bit integers written as strings, enums by name; parsers also read numbers for either); every error is a JSON `{{\"error\": \"...\"}}` body."
         ),
     );
     let local = Obj::new()
@@ -279,99 +300,105 @@ fn operation_ids(served: &BTreeMap<String, RestRpc<'_>>) -> BTreeMap<String, Str
         .collect()
 }
 
-/// Two routes of one service answering the same verb on the same path:
-/// the server could not tell them apart, and neither can the document.
-fn route_clash(method: &MethodDescriptor, route: &HttpRule, first: &str, second: &str) -> Error {
-    let message = if first == second {
-        format!(
-            "`{} {}` is a route of `{first}` twice",
-            route.method, route.path
-        )
-    } else {
-        format!(
-            "`{} {}` is the route of both `{first}` and `{second}`",
-            route.method, route.path
-        )
-    };
-    Error::Input(vec![
-        Diagnostic::new(message, method.parent_file().name()).note(
-            "each route of a service must be unique; change one `google.api.http` annotation",
-        ),
-    ])
-}
-
-/// A path variable of a route template: the request field it fills, as
-/// its proto path (`invoice_id`, `book.name`), and the segments it
-/// matches when the template says (`shelves/*`).
+/// A path parameter of an `OpenAPI` path, and the request field it fills.
 #[derive(Debug, Clone, PartialEq, Eq)]
-struct Variable {
+struct PathParam {
+    /// Its name in the path: `{invoice_id}`, `{shelf}`.
+    name: String,
+    /// The request field, as its proto path (`invoice_id`, `book.name`).
     field: String,
-    pattern: Option<String>,
+    /// For a segment of a variable with a pattern, the whole variable as
+    /// the path spells it (`shelves/{shelf}/books/{book}`) and whether
+    /// this segment is a `**`; `None` when the parameter is the field.
+    segment_of: Option<(String, bool)>,
 }
 
-/// `/v1/{name=shelves/*}/books:get` → `/v1/{name}/books:get` and its
-/// variables: an `OpenAPI` path names a parameter, not what it matches.
-fn openapi_path(template: &str) -> (String, Vec<Variable>) {
+/// `/v1/{name=shelves/*/books/*}:publish` →
+/// `/v1/shelves/{shelf}/books/{book}:publish`: an `OpenAPI` path parameter
+/// matches one segment, so a variable whose pattern spans segments is
+/// spelled out, each `*` (or `**`) its own parameter named after the
+/// literal before it (`shelves` → `shelf`), as grpc-gateway's
+/// `expand_slashed_path_patterns` does. Routes that differ only by a
+/// pattern get different paths, and clients do not percent-encode the
+/// `/` between the segments. A plain `{field}` (or `{field=*}`) stays one
+/// parameter named by the field.
+fn openapi_path(template: &str) -> (String, Vec<PathParam>) {
     let mut path = String::with_capacity(template.len());
-    let mut variables = Vec::new();
-    let mut rest = template;
-    while let Some(open) = rest.find('{') {
-        path.push_str(&rest[..open]);
-        let Some(close) = rest[open..].find('}') else {
-            break;
-        };
-        let inner = &rest[open + 1..open + close];
-        let (field, pattern) = match inner.split_once('=') {
-            Some((field, pattern)) => (field.trim(), Some(pattern.trim().to_owned())),
-            None => (inner.trim(), None),
-        };
-        path.push('{');
-        path.push_str(field);
-        path.push('}');
-        variables.push(Variable {
-            field: field.to_owned(),
-            pattern,
-        });
-        rest = &rest[open + close + 1..];
-    }
-    path.push_str(rest);
-    (path, variables)
-}
-
-/// The path with every `{variable}` as `{}`: `/a/{x}` and `/a/{y}` are the
-/// same route.
-fn blank_variables(path: &str) -> String {
-    let mut out = String::with_capacity(path.len());
-    let mut inside = false;
-    for c in path.chars() {
-        match c {
-            '{' => {
-                inside = true;
-                out.push_str("{}");
+    let mut params: Vec<PathParam> = Vec::new();
+    let unique = |wanted: &str, params: &[PathParam]| {
+        let mut name = wanted.to_owned();
+        let mut n = 2;
+        while params.iter().any(|p| p.name == name) {
+            name = format!("{wanted}_{n}");
+            n += 1;
+        }
+        name
+    };
+    for piece in http::template(template) {
+        let variable = match piece {
+            http::Piece::Literal(text) => {
+                path.push_str(&text);
+                continue;
             }
-            '}' => inside = false,
-            _ if inside => {}
-            _ => out.push(c),
+            http::Piece::Variable(v) => v,
+        };
+        let pattern = variable.pattern.as_deref().unwrap_or("*");
+        if pattern == "*" {
+            let name = unique(&variable.field, &params);
+            let _ = write!(path, "{{{name}}}");
+            params.push(PathParam {
+                name,
+                field: variable.field,
+                segment_of: None,
+            });
+            continue;
         }
+        let start = params.len();
+        let mut spelled = Vec::new();
+        let mut previous: Option<&str> = None;
+        for segment in pattern.split('/') {
+            if segment == "*" || segment == "**" {
+                let wanted = previous.map_or_else(|| variable.field.replace('.', "_"), singular);
+                let name = unique(&wanted, &params);
+                spelled.push(format!("{{{name}}}"));
+                params.push(PathParam {
+                    name,
+                    field: variable.field.clone(),
+                    segment_of: Some((String::new(), segment == "**")),
+                });
+                previous = None;
+            } else {
+                spelled.push(segment.to_owned());
+                previous = Some(segment);
+            }
+        }
+        let spelled = spelled.join("/");
+        for param in &mut params[start..] {
+            if let Some((whole, _)) = &mut param.segment_of {
+                whole.clone_from(&spelled);
+            }
+        }
+        path.push_str(&spelled);
     }
-    out
+    (path, params)
 }
 
-/// The request field at `path` (`book.name`), by proto names.
-fn field_at(message: &MessageDescriptor, path: &str) -> Option<FieldDescriptor> {
-    let mut message = message.clone();
-    let mut segments = path.split('.').peekable();
-    while let Some(name) = segments.next() {
-        let field = message.get_field_by_name(name)?;
-        if segments.peek().is_none() {
-            return Some(field);
-        }
-        match field.kind() {
-            Kind::Message(inner) if !field.is_list() && !field.is_map() => message = inner,
-            _ => return None,
-        }
+/// `shelves` → `shelf`, `books` → `book`, `people` → `people`: the name of
+/// one segment after a collection's literal.
+fn singular(literal: &str) -> String {
+    let word: String = literal
+        .chars()
+        .map(|c| if c.is_ascii_alphanumeric() { c } else { '_' })
+        .collect();
+    if let Some(stem) = word.strip_suffix("ves") {
+        format!("{stem}f")
+    } else if let Some(stem) = word.strip_suffix("ies") {
+        format!("{stem}y")
+    } else if word.len() > 1 && word.ends_with('s') && !word.ends_with("ss") {
+        word[..word.len() - 1].to_owned()
+    } else {
+        word
     }
-    None
 }
 
 /// `pkg.Service/Method`, as flows.yaml and the contract name an rpc.
@@ -379,32 +406,32 @@ fn rpc_name(method: &MethodDescriptor) -> String {
     format!("{}/{}", method.parent_service().full_name(), method.name())
 }
 
-/// A route that names a request field the request does not have.
-fn no_such_field(method: &MethodDescriptor, route: &HttpRule, field: &str) -> Error {
-    Error::Input(vec![
-        Diagnostic::new(
-            format!(
-                "the route `{} {}` of `{}` names `{field}`, which is not a field of `{}`",
-                route.method,
-                route.path,
-                rpc_name(method),
-                method.input().full_name()
-            ),
-            method.parent_file().name(),
-        )
-        .note("a path variable or `body` names a field of the request message (google.api.http)"),
-    ])
+/// A field binding found in the request ([`crate::contract::bind`] checks every
+/// field a route names).
+fn bound_field(
+    message: &MessageDescriptor,
+    path: &str,
+    route: &HttpRule,
+) -> Result<FieldDescriptor, Error> {
+    http::field_at(message, path).ok_or_else(|| {
+        Error::Internal(format!(
+            "the route `{} {}` names `{path}`, not a field of `{}`, which binding refuses",
+            route.method,
+            route.path,
+            message.full_name()
+        ))
+    })
 }
 
 fn operation(
     schemas: &mut Schemas,
     method: &MethodDescriptor,
     route: &HttpRule,
-    variables: &[Variable],
+    params: &[PathParam],
     operation_id: String,
     flows: &[&Flow],
 ) -> Result<Node, Error> {
-    let (parameters, request_body) = request(schemas, method, route, variables)?;
+    let (parameters, request_body) = request(schemas, method, route, params)?;
     let streaming = method.is_server_streaming();
     let served_for: Vec<String> = flows
         .iter()
@@ -445,7 +472,7 @@ fn operation(
                 .with("content", json_content(schema)),
         );
     }
-    let responses = responses(schemas, method, route.body.is_some());
+    let responses = responses(schemas, method, route)?;
     Ok(op.with("responses", responses).into())
 }
 
@@ -457,36 +484,49 @@ fn request(
     schemas: &mut Schemas,
     method: &MethodDescriptor,
     route: &HttpRule,
-    variables: &[Variable],
+    params: &[PathParam],
 ) -> Result<(Vec<Node>, Option<Node>), Error> {
     let input = method.input();
     let mut parameters = Vec::new();
     let mut in_path = BTreeSet::new();
-    for variable in variables {
-        let field = field_at(&input, &variable.field)
-            .ok_or_else(|| no_such_field(method, route, &variable.field))?;
-        in_path.insert(variable.field.clone());
-        let mut description = format!("The request's `{}` field.", variable.field);
-        if let Some(pattern) = &variable.pattern {
-            let _ = write!(description, " Matches `{pattern}`.");
-        }
+    for param in params {
+        let field = bound_field(&input, &param.field, route)?;
+        in_path.insert(param.field.clone());
+        let (description, schema) = match &param.segment_of {
+            None => (
+                format!("The request's `{}` field.", param.field),
+                schemas.field(&field),
+            ),
+            Some((whole, rest)) => {
+                let description = format!(
+                    "{} of the request's `{}` field, which is `{whole}`.",
+                    if *rest {
+                        "The rest of the path (`/` included)"
+                    } else {
+                        "One path segment"
+                    },
+                    param.field
+                );
+                let mut schema = Obj::new().with("type", "string");
+                if !*rest {
+                    schema = schema.with("pattern", "^[^/]+$");
+                }
+                (description, schema.into())
+            }
+        };
         parameters.push(
             Obj::new()
-                .with("name", variable.field.as_str())
+                .with("name", param.name.as_str())
                 .with("in", "path")
                 .with("required", true)
                 .with("description", description)
-                .with("schema", schemas.field(&field))
+                .with("schema", schema)
                 .into(),
         );
     }
     let body_field = match route.body.as_deref() {
         None | Some("*") => None,
-        Some(name) => Some(
-            input
-                .get_field_by_name(name)
-                .ok_or_else(|| no_such_field(method, route, name))?,
-        ),
+        Some(name) => Some(bound_field(&input, name, route)?),
     };
     if route.body.as_deref() != Some("*") {
         let mut excluded = in_path.clone();
@@ -529,15 +569,39 @@ fn request(
 /// The answer, a stream of Server-Sent Events for a server-streaming rpc,
 /// and the JSON errors the generated server gives (413 only where there is
 /// a body to be too large).
-fn responses(schemas: &mut Schemas, method: &MethodDescriptor, has_body: bool) -> Obj {
+///
+/// With `response_body`, the answer is that field of the response, not
+/// the whole message (google/api/http.proto).
+fn responses(
+    schemas: &mut Schemas,
+    method: &MethodDescriptor,
+    route: &HttpRule,
+) -> Result<Obj, Error> {
+    let has_body = route.body.is_some();
     let output = method.output();
+    // The answer's schema, what it is (unary), what each event holds.
+    let (answer, what, each) = match route.response_body.as_deref() {
+        Some(name) => {
+            let field = bound_field(&output, name, route)?;
+            let what = format!("`{}` field of", field.json_name());
+            (
+                schemas.field(&field),
+                format!("The {what} the `{}`.", output.full_name()),
+                format!("the {what} one `{}`", output.full_name()),
+            )
+        }
+        None => (
+            schemas.message(&output),
+            format!("The `{}`.", output.full_name()),
+            format!("one `{}`", output.full_name()),
+        ),
+    };
     let success = if method.is_server_streaming() {
         Obj::new()
             .with(
                 "description",
                 format!(
-                    "Server-Sent Events: each event's `data` is one `{}` in proto3 JSON, until the server ends the stream or the client goes away.",
-                    output.full_name()
+                    "Server-Sent Events: each event's `data` is {each} in proto3 JSON, until the server ends the stream or the client goes away."
                 ),
             )
             .with(
@@ -551,13 +615,13 @@ fn responses(schemas: &mut Schemas, method: &MethodDescriptor, has_body: bool) -
                                 .with("type", "string")
                                 .with("description", "A stream of `data:` events."),
                         )
-                        .with("x-item-schema", schemas.message(&output)),
+                        .with("x-item-schema", answer),
                 ),
             )
     } else {
         Obj::new()
-            .with("description", format!("The `{}`.", output.full_name()))
-            .with("content", json_content(schemas.message(&output)))
+            .with("description", what)
+            .with("content", json_content(answer))
     };
     let mut responses = Obj::new()
         .with("200", success)
@@ -566,10 +630,10 @@ fn responses(schemas: &mut Schemas, method: &MethodDescriptor, has_body: bool) -
     if has_body {
         responses = responses.with("413", reference("responses", "PayloadTooLarge"));
     }
-    responses
+    Ok(responses
         .with("500", reference("responses", "InternalError"))
         .with("503", reference("responses", "Unavailable"))
-        .with("default", reference("responses", "Error"))
+        .with("default", reference("responses", "Error")))
 }
 
 /// The query parameters of `message` under `prefix` (JSON names joined by
@@ -1075,18 +1139,32 @@ impl Schemas {
         object.into()
     }
 
-    /// An enum by name, as proto3 JSON writes it.
+    /// An enum by name, as proto3 JSON writes it, or by number, as its
+    /// parsers also accept.
     fn enumeration(&mut self, e: &EnumDescriptor) -> Node {
         if e.full_name() == "google.protobuf.NullValue" {
             return Obj::new().with("type", "null").into();
         }
         let name = e.full_name();
         if !self.named.contains_key(name) {
-            let values = Node::Seq(e.values().map(|v| v.name().into()).collect());
+            let names = Node::Seq(e.values().map(|v| v.name().into()).collect());
+            let numbers = Node::Seq(e.values().map(|v| i64::from(v.number()).into()).collect());
             let schema = Obj::new()
-                .with("type", "string")
                 .opt("description", self.comments.of_enum(e))
-                .with("enum", values);
+                .with(
+                    "oneOf",
+                    Node::Seq(vec![
+                        Obj::new().with("type", "string").with("enum", names).into(),
+                        Obj::new()
+                            .with("type", "integer")
+                            .with("enum", numbers)
+                            .with(
+                                "description",
+                                "The value's number, which parsers accept too.",
+                            )
+                            .into(),
+                    ]),
+                );
             self.named.insert(name.to_owned(), schema.into());
         }
         reference("schemas", name)
@@ -1106,32 +1184,69 @@ fn describe(entries: &mut Vec<(String, Node)>, comment: String) {
     }
 }
 
+/// A scalar's JSON as proto3's JSON mapping writes it and as its parsers
+/// accept it, so one schema fits a request and a response: a float is a
+/// number or one of the strings `NaN`, `Infinity`, `-Infinity` (how the
+/// mapping writes those); an integer is a number or its decimal string,
+/// 64-bit ones written as strings (a double cannot hold every one).
 fn scalar_schema(kind: &Kind) -> Node {
-    let (ty, format) = match kind {
-        Kind::Double => ("number", Some("double")),
-        Kind::Float => ("number", Some("float")),
-        Kind::Int32 | Kind::Sint32 | Kind::Sfixed32 => ("integer", Some("int32")),
-        Kind::Uint32 | Kind::Fixed32 => {
-            return Obj::new()
-                .with("type", "integer")
-                .with("format", "uint32")
-                .with("minimum", 0)
-                .into();
+    let integer = |format: &str, written_as_string: bool, unsigned: bool| {
+        let types = if written_as_string {
+            vec!["string".into(), "integer".into()]
+        } else {
+            vec!["integer".into(), "string".into()]
+        };
+        let pattern = if unsigned { "^[0-9]+$" } else { "^-?[0-9]+$" };
+        let mut schema = Obj::new()
+            .with("type", Node::Seq(types))
+            .with("format", format)
+            .with("pattern", pattern);
+        if unsigned {
+            schema = schema.with("minimum", 0);
         }
-        // proto3 JSON writes 64-bit integers as strings: a double cannot
-        // hold every one.
-        Kind::Int64 | Kind::Sint64 | Kind::Sfixed64 => ("string", Some("int64")),
-        Kind::Uint64 | Kind::Fixed64 => ("string", Some("uint64")),
-        Kind::Bool => ("boolean", None),
-        Kind::Bytes => {
-            return Obj::new()
-                .with("type", "string")
-                .with("contentEncoding", "base64")
-                .into();
-        }
-        Kind::String | Kind::Message(_) | Kind::Enum(_) => ("string", None),
+        schema.into()
     };
-    Obj::new().with("type", ty).opt("format", format).into()
+    match kind {
+        Kind::Double | Kind::Float => {
+            let format = if matches!(kind, Kind::Double) {
+                "double"
+            } else {
+                "float"
+            };
+            Obj::new()
+                .with(
+                    "oneOf",
+                    Node::Seq(vec![
+                        Obj::new()
+                            .with("type", "number")
+                            .with("format", format)
+                            .into(),
+                        Obj::new()
+                            .with("type", "string")
+                            .with(
+                                "enum",
+                                Node::Seq(vec![
+                                    "NaN".into(),
+                                    "Infinity".into(),
+                                    "-Infinity".into(),
+                                ]),
+                            )
+                            .into(),
+                    ]),
+                )
+                .into()
+        }
+        Kind::Int32 | Kind::Sint32 | Kind::Sfixed32 => integer("int32", false, false),
+        Kind::Uint32 | Kind::Fixed32 => integer("uint32", false, true),
+        Kind::Int64 | Kind::Sint64 | Kind::Sfixed64 => integer("int64", true, false),
+        Kind::Uint64 | Kind::Fixed64 => integer("uint64", true, true),
+        Kind::Bool => Obj::new().with("type", "boolean").into(),
+        Kind::Bytes => Obj::new()
+            .with("type", "string")
+            .with("contentEncoding", "base64")
+            .into(),
+        Kind::String | Kind::Message(_) | Kind::Enum(_) => Obj::new().with("type", "string").into(),
+    }
 }
 
 /// The JSON of a well-known type with a mapping of its own (the proto3
@@ -1218,7 +1333,7 @@ impl Comments {
                         let text = location.leading_comments.as_deref()?;
                         let text = text
                             .lines()
-                            .map(|l| escape_controls(l.strip_prefix(' ').unwrap_or(l).trim_end()))
+                            .map(|l| commonmark(l.strip_prefix(' ').unwrap_or(l).trim_end()))
                             .collect::<Vec<_>>()
                             .join("\n");
                         let text = text.trim();
@@ -1444,16 +1559,43 @@ mod tests {
     }
 
     #[test]
+    fn a_response_body_route_answers_that_field() {
+        let flows = "version: 1\nsystem: s\nproto: a.proto\nflows:\n  - name: get-a\n    from: web\n    to: s\n    client: browser\n    rpc: s.v1.S/GetA\n";
+        let proto = "syntax = \"proto3\";\npackage s.v1;\nimport \"google/api/annotations.proto\";\nservice S {\n  rpc GetA(R) returns (Out) { option (google.api.http) = {get: \"/v1/r/{id}\" response_body: \"items\"}; }\n}\nmessage R { string id = 1; }\nmessage Out { repeated R items = 1; string next = 2; }\n";
+        let docs = team_docs(flows, &[("a.proto", proto)]).expect("documents");
+        let ok = &docs["services/s/openapi.yaml"]["paths"]["/v1/r/{id}"]["get"]["responses"]["200"];
+        assert_eq!(ok["description"], "The `items` field of the `s.v1.Out`.");
+        assert_eq!(
+            ok["content"]["application/json"]["schema"],
+            json!({"type": "array", "items": {"$ref": "#/components/schemas/s.v1.R"}})
+        );
+    }
+
+    #[test]
     fn maps_each_field_kind_to_its_proto3_json() {
         let doc = catalog();
         let book = &doc["components"]["schemas"]["library.v1.Book"];
         assert_eq!(book["description"], "A book of the catalogue.");
         let p = &book["properties"];
         assert_eq!(p["bookId"], json!({"type": "string"}), "lowerCamelCase");
-        assert_eq!(p["pages"], json!({"type": "string", "format": "int64"}));
-        assert_eq!(p["isbn13"], json!({"type": "string", "format": "uint64"}));
-        assert_eq!(p["copies"]["type"], "integer");
-        assert_eq!(p["rating"], json!({"type": "number", "format": "double"}));
+        // 64-bit integers are written as strings and read from either.
+        assert_eq!(
+            p["pages"],
+            json!({"type": ["string", "integer"], "format": "int64", "pattern": "^-?[0-9]+$"})
+        );
+        assert_eq!(
+            p["isbn13"],
+            json!({"type": ["string", "integer"], "format": "uint64", "pattern": "^[0-9]+$", "minimum": 0})
+        );
+        assert_eq!(p["copies"]["type"], json!(["integer", "string"]));
+        // NaN and the infinities are written as strings.
+        assert_eq!(
+            p["rating"],
+            json!({"oneOf": [
+                {"type": "number", "format": "double"},
+                {"type": "string", "enum": ["NaN", "Infinity", "-Infinity"]}
+            ]})
+        );
         assert_eq!(p["available"], json!({"type": "boolean"}));
         assert_eq!(
             p["coverThumbnail"],
@@ -1475,11 +1617,13 @@ mod tests {
             "The resource name: `shelves/{shelf}/books/{book}`."
         );
         assert_eq!(p["genre"]["$ref"], "#/components/schemas/library.v1.Genre");
+        let genre = &doc["components"]["schemas"]["library.v1.Genre"]["oneOf"];
         assert_eq!(
-            doc["components"]["schemas"]["library.v1.Genre"]["enum"],
+            genre[0]["enum"],
             json!(["GENRE_UNSPECIFIED", "GENRE_FICTION", "GENRE_SCIENCE"]),
-            "enums by name"
+            "enums by name, as written"
         );
+        assert_eq!(genre[1]["enum"], json!([0, 1, 2]), "or by number, as read");
         let period = &library()["asyncapi.yaml"]["components"]["schemas"]["library.v1.LoanOpened"]
             ["properties"]["period"];
         assert_eq!(period["type"], "string", "a Duration is a string");
@@ -1507,14 +1651,14 @@ mod tests {
     #[test]
     fn a_route_template_becomes_a_path_with_its_variables_and_operation_ids() {
         let doc = catalog();
-        let primary = &doc["paths"]["/v1/{name}"]["get"];
+        let primary = &doc["paths"]["/v1/shelves/{shelf}/books/{book}"]["get"];
         assert_eq!(primary["operationId"], "CatalogService_GetBook");
-        assert_eq!(parameters(primary, "path"), ["name"]);
+        assert_eq!(parameters(primary, "path"), ["shelf", "book"]);
         assert!(
             primary["parameters"][0]["description"]
                 .as_str()
                 .expect("description")
-                .contains("Matches `shelves/*/books/*`."),
+                .contains("`name` field, which is `shelves/{shelf}/books/{book}`."),
             "{primary}"
         );
         assert_eq!(parameters(primary, "query"), ["bookId"]);
@@ -1601,7 +1745,7 @@ mod tests {
     #[test]
     fn every_operation_answers_the_servers_json_errors() {
         let doc = catalog();
-        let get = &doc["paths"]["/v1/{name}"]["get"];
+        let get = &doc["paths"]["/v1/shelves/{shelf}/books/{book}"]["get"];
         let codes: Vec<&String> = get["responses"]
             .as_object()
             .expect("responses")
@@ -1704,38 +1848,22 @@ mod tests {
 
     const CLASH: &str = "version: 1\nsystem: s\nproto: a.proto\nflows:\n  - name: get-a\n    from: web\n    to: s\n    client: browser\n    rpc: s.v1.S/GetA\n  - name: get-b\n    from: web\n    to: s\n    client: browser\n    rpc: s.v1.S/GetB\n";
 
-    fn clash_proto(second: &str) -> String {
-        format!(
-            "syntax = \"proto3\";\npackage s.v1;\nimport \"google/api/annotations.proto\";\nservice S {{\n  rpc GetA(R) returns (R) {{ option (google.api.http) = {{get: \"/v1/r/{{id}}\"}}; }}\n  rpc GetB(R) returns (R) {{ option (google.api.http) = {{get: \"{second}\"}}; }}\n}}\nmessage R {{ string id = 1; }}\n"
-        )
-    }
-
     #[test]
-    fn two_rpcs_on_one_route_are_refused() {
-        let proto = clash_proto("/v1/r/{id}");
-        let error = team_docs(CLASH, &[("a.proto", &proto)]).expect_err("a clash");
-        assert_eq!(error.exit_code(), 2);
-        let text = error.to_string();
-        assert!(
-            text.contains("`GET /v1/r/{id}` is the route of both `s.v1.S/GetA` and `s.v1.S/GetB`"),
-            "{text}"
-        );
-        // The variable's name does not make another route.
-        let proto = clash_proto("/v1/r/{other}");
-        assert!(team_docs(CLASH, &[("a.proto", &proto)]).is_err());
-        let proto = clash_proto("/v1/r/{id}/b");
-        assert!(team_docs(CLASH, &[("a.proto", &proto)]).is_ok());
-    }
-
-    #[test]
-    fn a_route_naming_a_field_the_request_lacks_is_refused() {
-        let proto = clash_proto("/v1/b/{nope}");
-        let error = team_docs(CLASH, &[("a.proto", &proto)]).expect_err("unknown field");
-        assert!(
-            error
-                .to_string()
-                .contains("names `nope`, which is not a field of `s.v1.R`"),
-            "{error}"
+    fn aip_routes_told_apart_by_their_patterns_get_their_own_paths() {
+        let flows = CLASH;
+        let proto = "syntax = \"proto3\";\npackage s.v1;\nimport \"google/api/annotations.proto\";\nservice S {\n  rpc GetA(R) returns (R) { option (google.api.http) = {get: \"/v1/{name=shelves/*}\"}; }\n  rpc GetB(R) returns (R) { option (google.api.http) = {get: \"/v1/{name=shelves/*/books/*}\"}; }\n}\nmessage R { string name = 1; }\n";
+        let docs = team_docs(flows, &[("a.proto", proto)]).expect("documents");
+        let paths = &docs["services/s/openapi.yaml"]["paths"];
+        assert_eq!(paths["/v1/shelves/{shelf}"]["get"]["operationId"], "S_GetA");
+        let get_b = &paths["/v1/shelves/{shelf}/books/{book}"]["get"];
+        assert_eq!(get_b["operationId"], "S_GetB");
+        let book = &get_b["parameters"][1];
+        assert_eq!(book["name"], "book");
+        assert_eq!(book["in"], "path");
+        assert_eq!(book["schema"]["pattern"], "^[^/]+$");
+        assert_eq!(
+            book["description"],
+            "One path segment of the request's `name` field, which is `shelves/{shelf}/books/{book}`."
         );
     }
 
@@ -1754,6 +1882,26 @@ mod tests {
             paths["/v2/r/{id}"]["get"]["operationId"], "S_GetA2_",
             "GetA2's own id was taken by GetA's second route"
         );
+    }
+
+    #[test]
+    fn a_proto_comment_keeps_its_markdown_but_no_html_in_a_description() {
+        let flows = "version: 1\nsystem: s\nproto: a.proto\nflows:\n  - name: get-a\n    from: web\n    to: s\n    client: browser\n    rpc: s.v1.S/GetA\n";
+        let proto = "syntax = \"proto3\";\npackage s.v1;\nservice S {\n  // Reads `an A` <!-- hidden --> <img src=x> & more.\n  rpc GetA(R) returns (R);\n}\nmessage R { string id = 1; }\n";
+        let docs = team_docs(flows, &[("a.proto", proto)]).expect("documents");
+        let paths = &docs["services/s/openapi.yaml"]["paths"];
+        let (_, item) = paths
+            .as_object()
+            .and_then(|p| p.iter().next())
+            .expect("a path");
+        // SPEC §7's default route: `GET /as/{id}`.
+        let description = item["get"]["description"].as_str().expect("description");
+        assert!(
+            description
+                .starts_with("Reads `an A` &lt;!-- hidden --&gt; &lt;img src=x&gt; &amp; more."),
+            "{description}"
+        );
+        assert!(!description.contains('<'), "{description}");
     }
 
     #[test]
@@ -1804,22 +1952,36 @@ mod tests {
     }
 
     #[test]
-    fn an_openapi_path_names_each_variable_without_its_pattern() {
+    fn an_openapi_path_spells_out_each_pattern_and_keeps_plain_variables() {
+        let (path, params) = openapi_path("/v1/{name=shelves/*/books/*}:publish");
+        assert_eq!(path, "/v1/shelves/{shelf}/books/{book}:publish");
         assert_eq!(
-            openapi_path("/v1/{name=shelves/*/books/*}:publish"),
-            (
-                "/v1/{name}:publish".to_owned(),
-                vec![Variable {
+            params,
+            vec![
+                PathParam {
+                    name: "shelf".into(),
                     field: "name".into(),
-                    pattern: Some("shelves/*/books/*".into())
-                }]
-            )
+                    segment_of: Some(("shelves/{shelf}/books/{book}".into(), false)),
+                },
+                PathParam {
+                    name: "book".into(),
+                    field: "name".into(),
+                    segment_of: Some(("shelves/{shelf}/books/{book}".into(), false)),
+                },
+            ]
         );
         assert_eq!(
-            openapi_path("/v1/{a.b}/c/{d}").0,
+            openapi_path("/v1/{a.b}/c/{d=*}").0,
             "/v1/{a.b}/c/{d}",
-            "a nested field keeps its dotted path"
+            "a nested field keeps its dotted path; `=*` is a plain variable"
         );
-        assert_eq!(blank_variables("/v1/{a}/c/{d}:x"), "/v1/{}/c/{}:x");
+        assert_eq!(
+            openapi_path("/v1/{parent=people/*}/x/{name=people/*/files/**}").0,
+            "/v1/people/{people}/x/people/{people_2}/files/{file}",
+            "each parameter name is unique"
+        );
+        assert_eq!(singular("shelves"), "shelf");
+        assert_eq!(singular("categories"), "category");
+        assert_eq!(singular("people"), "people");
     }
 }

@@ -118,7 +118,17 @@ fn the_team_case_binds_every_flow_to_its_own_two_proto_files() {
     let reserve = served("reserve-stock");
     assert_eq!(reserve["rpc"], "logistics.v1.InventoryService/ReserveStock");
     assert_eq!(reserve["service"], "inventory");
-    assert!(reserve.get("http").is_none(), "{reserve}");
+    // Not pinned, so listed with the route it would have over REST: no
+    // annotation, so the default one (docs/contract.md).
+    assert_eq!(
+        reserve["http"],
+        serde_json::json!({
+            "method": "POST",
+            "path": "/logistics.v1.InventoryService/ReserveStock",
+            "body": "*"
+        }),
+        "{reserve}"
+    );
 
     assert_eq!(
         flow(&contract, "flow", "shipment-tracking")["interaction"],
@@ -288,11 +298,22 @@ fn the_acceptance_script_calls_what_the_team_case_declares() {
         .lines()
         .find(|line| line.starts_with("SERVICES=("))
         .expect("the script's SERVICES");
+    // The transport each flow goes over: a flow not pinned is listed with
+    // its REST route whatever the recommendation says.
+    let recommended = json(&test, &["recommend", "team/flows.yaml", "--format", "json"]);
+    let rest = |flow: &str| {
+        recommended["flows"]
+            .as_array()
+            .expect("flows")
+            .iter()
+            .any(|f| f["name"] == flow && f["transport"] == "rest")
+    };
     for entry in contract["flows"].as_array().expect("flows") {
+        let over_rest = rest(entry["flow"].as_str().expect("flow"));
         for served in entry["served"].as_array().into_iter().flatten() {
             let service = served["service"].as_str().expect("service");
             assert!(services.contains(service), "{service} in {services}");
-            if let Some(path) = served["http"]["path"].as_str() {
+            if let Some(path) = served["http"]["path"].as_str().filter(|_| over_rest) {
                 // The literal parts of the route; the variables are filled in.
                 for literal in path.split(['{', '}']).step_by(2).filter(|l| !l.is_empty()) {
                     assert!(script.contains(literal), "route {path}: no `{literal}`");

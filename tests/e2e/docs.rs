@@ -135,13 +135,7 @@ fn the_findings_table_is_the_registry_of_system_checks() {
         .collect();
     let registry: Vec<(String, String, String)> = CHECKS
         .iter()
-        .map(|c| {
-            (
-                c.id.to_owned(),
-                c.severity.to_string(),
-                c.fires_when.to_owned(),
-            )
-        })
+        .map(|c| (c.id.to_owned(), c.severity.to_string(), c.fires_when()))
         .collect();
     assert_eq!(
         rows, registry,

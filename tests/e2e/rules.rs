@@ -142,16 +142,18 @@ check_tests! {
 }
 
 #[test]
-fn a_team_rule_named_like_a_system_check_is_the_one_explained() {
+fn a_team_rule_named_like_a_system_check_is_refused_not_explained() {
     let run = Test::new()
         .file("r.yaml", scoring("sync-cycle", "1"))
         .args(&["rules", "sync-cycle", "--rules", "r.yaml"])
-        .success();
+        .status(2);
     assert!(
-        run.stdout.contains("  criterion: Use Cases"),
+        run.stderr
+            .contains("error: rule id `sync-cycle` is the id of a system check"),
         "{}",
-        run.stdout
+        run.stderr
     );
+    assert!(run.stdout.is_empty(), "{}", run.stdout);
 }
 
 #[test]
@@ -198,6 +200,8 @@ rule_error_cases! {
     tells_an_empty_rule_file_what_a_rule_holds: "empty.yaml";
     tells_a_comment_only_rule_file_what_a_rule_holds: "comment-only.yaml";
     tells_a_rule_file_with_two_documents_to_split_them: "two-documents.yaml";
+    rejects_a_require_that_is_not_a_transport_or_a_list: "require-not-a-transport.yaml";
+    rejects_a_rule_with_the_id_of_a_system_check: "id-of-a-system-check.yaml";
 }
 
 #[test]

@@ -11,7 +11,12 @@ pub const AVAILABILITY_TARGET: f64 = 0.995;
 pub(super) const CHECK: Check = Check {
     id: "chain-availability",
     severity: Severity::Warning,
-    fires_when: "the product of the called services' `availability` along a chain is below 99.5%",
+    when: || {
+        format!(
+            "the product of the called services' `availability` along a chain is below {}",
+            percent(AVAILABILITY_TARGET)
+        )
+    },
     why: "A synchronous caller is up only when everything it waits on is up: 0.999 × 0.99 is 0.989, about eight hours down a month, whatever the caller's own uptime.",
     example: "`checkout` → `cart` → `legacy-stock` with `legacy-stock: { availability: 0.99 }`.",
     fix: "Decouple the weakest hop or give callers a fallback.",

@@ -10,7 +10,9 @@ use super::{Check, Finding, Placed, Severity, System, first};
 pub(super) const CHECK: Check = Check {
     id: "latency-budget",
     severity: Severity::Error,
-    fires_when: "the slowest synchronous chain below a flow exceeds its `latency_ms` (hops without a figure count 0)",
+    when: || {
+        "the slowest synchronous chain below a flow exceeds its `latency_ms` (hops without a figure count 0)".to_owned()
+    },
     why: "A caller cannot answer faster than the calls it waits on; a budget the chain below already uses up leaves nothing for the work itself, and the p99 of a chain is worse than the sum of p99s.",
     example: "`get-order` (200 ms) reaches `orders`, which calls `pricing` (150 ms), which calls `tax` (100 ms): 250 ms below a 200 ms budget.",
     fix: "Parallel calls, caching, moving work off the request path, or a budget the chain can meet.",

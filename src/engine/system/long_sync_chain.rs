@@ -11,7 +11,7 @@ pub const MAX_SYNC_HOPS: usize = 3;
 pub(super) const CHECK: Check = Check {
     id: "long-sync-chain",
     severity: Severity::Warning,
-    fires_when: "a synchronous chain is longer than 3 hops",
+    when: || format!("a synchronous chain is longer than {MAX_SYNC_HOPS} hops"),
     why: "The first caller waits on every hop: latencies add up, the chain is only up when every service on it is, and a retry at each level multiplies load downstream (retry storms).",
     example: "`web` → `gateway` → `orders` → `stock` → `warehouse`, all REST.",
     fix: "Make a hop asynchronous, or give the upstream service the data it needs so it stops asking down the chain.",

@@ -52,6 +52,7 @@ use graph::{Chains, Graph, Request};
 
 pub use chain_availability::AVAILABILITY_TARGET;
 pub use long_sync_chain::MAX_SYNC_HOPS;
+pub use request_availability::MIN_TARGETS;
 pub use single_point_of_failure::{PER_ITEM_WEIGHT, SPOF_CALLERS};
 pub use sync_fan_out::FAN_OUT;
 
@@ -67,8 +68,10 @@ pub struct Check {
     /// Stable identifier: `sync-cycle`, `long-sync-chain`, …
     pub id: &'static str,
     pub severity: Severity,
-    /// When it fires, in one line (the table of docs/output.md).
-    pub fires_when: &'static str,
+    /// When it fires, in one line (the table of docs/output.md): a
+    /// function, so that a threshold in the text is the constant the check
+    /// compares with, never a copy of it.
+    when: fn() -> String,
     /// Why it matters.
     pub why: &'static str,
     /// A system where it fires.
@@ -77,6 +80,13 @@ pub struct Check {
     pub fix: &'static str,
     /// The findings over one system, each with where its first flow sits.
     run: fn(&System) -> Vec<Placed>,
+}
+
+impl Check {
+    /// When it fires, in one line (the table of docs/output.md).
+    pub fn fires_when(&self) -> String {
+        (self.when)()
+    }
 }
 
 /// Every system check, in the order of the table of docs/output.md: most

@@ -5,7 +5,7 @@ use super::{Check, Finding, Placed, Severity, System, first, quoted_list};
 pub(super) const CHECK: Check = Check {
     id: "n-plus-one",
     severity: Severity::Warning,
-    fires_when: "a synchronous flow is made once per item of a list (`per_item: true`)",
+    when: || "a synchronous flow is made once per item of a list (`per_item: true`)".to_owned(),
     why: "A list of N items becomes N+1 calls: load on the service below grows with the length of every list, and the request waits on all of them.",
     example: "`catalog` serves `list-products` and calls `pricing` for each product on the page.",
     fix: "Bulk endpoints, batching, caching, or a read model fed by events.",

@@ -6,10 +6,19 @@ use super::{
     quoted_list,
 };
 
+/// A request is reported only when it waits on at least this many
+/// services: one alone is a `chain-availability` finding.
+pub const MIN_TARGETS: usize = 2;
+
 pub(super) const CHECK: Check = Check {
     id: "request-availability",
     severity: Severity::Warning,
-    fires_when: "one request waits on 2 or more services whose combined availability (each with the weakest chain below it) is below 99.5%, though each alone is above it",
+    when: || {
+        format!(
+            "one request waits on {MIN_TARGETS} or more services whose combined availability (each with the weakest chain below it) is below {}, though each alone is above it",
+            percent(AVAILABILITY_TARGET)
+        )
+    },
     why: "An orchestrator that waits on several services in one request is up only when all of them are, not only the weakest chain: six calls at 99.9% each leave 99.4%.",
     example: "`checkout` serves `place-order` and calls `cart`, `currency`, `payments`, `shipping`, `email` and `products`.",
     fix: "Fallbacks for the calls the answer can do without, work after the answer moved onto Kafka, real figures under `services:`.",
@@ -30,7 +39,7 @@ fn run(system: &System) -> Vec<Placed> {
     let mut out = Vec::new();
     for r in requests {
         let targets = r.targets();
-        if targets.len() < 2 {
+        if targets.len() < MIN_TARGETS {
             continue;
         }
         let each: Vec<f64> = targets

@@ -6,7 +6,9 @@ use super::{Check, Finding, Placed, Severity, System};
 pub(super) const CHECK: Check = Check {
     id: "self-call",
     severity: Severity::Info,
-    fires_when: "a service calls itself synchronously: not a cycle, a call to its own other instances (forwarding)",
+    when: || {
+        "a service calls itself synchronously: not a cycle, a call to its own other instances (forwarding)".to_owned()
+    },
     why: "Not a cycle between services: a call to the service's own other instances (forwarding to the owner of a shard or a session). Each such call holds a request slot on one instance while it waits on another, so under load instances can exhaust each other, and a request forwarded again can circle.",
     example: "`cart` forwards a request to the instance that owns the cart.",
     fix: "Forward at most once (a hop header), a deadline shorter than the caller's, and capacity kept apart for forwarded calls.",

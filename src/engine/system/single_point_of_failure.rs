@@ -16,7 +16,11 @@ pub const PER_ITEM_WEIGHT: usize = 3;
 pub(super) const CHECK: Check = Check {
     id: "single-point-of-failure",
     severity: Severity::Warning,
-    fires_when: "distinct services calling one service synchronously weigh 3 or more, a caller that calls once per item of a list (`per_item: true`) weighing 3",
+    when: || {
+        format!(
+            "distinct services calling one service synchronously weigh {SPOF_CALLERS} or more, a caller that calls once per item of a list (`per_item: true`) weighing {PER_ITEM_WEIGHT}"
+        )
+    },
     why: "When such a service is slow or down, every caller is too; its bad deploy is everyone's outage. A service called for every product on a page is on that page's path as many times as products are shown.",
     example: "`storefront`, `checkout` and `admin` all call `orders` with REST; or `catalog` calls `pricing` once per product it lists.",
     fix: "Redundancy with health checks, timeouts and circuit breakers in the callers, or event-fed copies of the data callers read.",

@@ -9,7 +9,10 @@ use super::{Check, Finding, Placed, Severity, System, first};
 pub(super) const CHECK: Check = Check {
     id: "sync-cycle",
     severity: Severity::Error,
-    fires_when: "synchronous calls between two or more services form a cycle (a distributed monolith)",
+    when: || {
+        "synchronous calls between two or more services form a cycle (a distributed monolith)"
+            .to_owned()
+    },
     why: "Services in a synchronous cycle cannot be deployed, scaled or survive an outage on their own: they are one system split over the network, a distributed monolith. A slow member slows the whole loop, and retries can circle it.",
     example: "`orders` calls `billing` with REST, and `billing` calls `orders` back with gRPC.",
     fix: "Turn one hop of the loop into an event, or merge the services.",

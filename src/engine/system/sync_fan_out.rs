@@ -9,7 +9,7 @@ pub const FAN_OUT: usize = 3;
 pub(super) const CHECK: Check = Check {
     id: "sync-fan-out",
     severity: Severity::Info,
-    fires_when: "one request waits on synchronous calls to 3 or more services",
+    when: || format!("one request waits on synchronous calls to {FAN_OUT} or more services"),
     why: "The request waits on all of them: its latency is at least the slowest one's (their sum if made in sequence), and each one's outage or slow deploy is its own. Often fine, so worth knowing, not failing.",
     example: "`checkout` serves `place-order` and calls `cart`, `payments` and `shipping`.",
     fix: "Parallel calls under one deadline, fallbacks for what the answer can do without, work after the answer moved onto Kafka.",

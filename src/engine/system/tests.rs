@@ -180,3 +180,20 @@ fn percentages_and_downtime_read_naturally() {
 fn severities_order_from_info_to_error() {
     assert!(Severity::Info < Severity::Warning && Severity::Warning < Severity::Error);
 }
+
+/// Each threshold a check's one-line description states is the constant
+/// the check compares with, so the text cannot drift from the code.
+#[test]
+fn the_checks_descriptions_state_their_constants() {
+    let when = |id: &str| check(id).expect("a check").fires_when();
+    assert!(when("long-sync-chain").contains(&format!("longer than {MAX_SYNC_HOPS} hops")));
+    let target = percent(AVAILABILITY_TARGET);
+    assert!(when("chain-availability").ends_with(&format!("below {target}")));
+    assert!(when("request-availability").starts_with(&format!(
+        "one request waits on {MIN_TARGETS} or more services"
+    )));
+    assert!(when("request-availability").contains(&format!("below {target},")));
+    assert!(when("single-point-of-failure").contains(&format!("weigh {SPOF_CALLERS} or more")));
+    assert!(when("single-point-of-failure").ends_with(&format!("weighing {PER_ITEM_WEIGHT}")));
+    assert!(when("sync-fan-out").contains(&format!("calls to {FAN_OUT} or more services")));
+}
