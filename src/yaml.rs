@@ -3,11 +3,15 @@
 //!
 //! serde-saphyr (pure Rust, maintained) gives locations, rejects duplicate
 //! keys and meters aliases and depth; this module sets those limits once so
-//! that flows files and rule files get the same protection.
+//! that flows files and rule files get the same protection. Its errors are
+//! typed down to the parser's own ([`ScanError`], re-exported by
+//! serde-saphyr), so every hint here is chosen by the kind of error, never
+//! by the words of its message.
 
 use serde::de::DeserializeOwned;
 use serde_saphyr::budget::BudgetBreach;
-use serde_saphyr::{Error as YamlError, Location};
+use serde_saphyr::granit_parser::{ErrorKind, ScanError};
+use serde_saphyr::{Error as YamlError, ExternalMessageSource, Location};
 
 use crate::error::Diagnostic;
 use crate::spec::model::Pos;
@@ -123,17 +127,53 @@ pub fn parse_as<T: DeserializeOwned>(
     file: &str,
     text: &str,
 ) -> Result<T, Diagnostic> {
+    parse_failing(kind, file, text).map_err(|f| f.diagnostic)
+}
+
+/// Why a file did not parse: the diagnostic to show, and the kind of
+/// problem, for callers that add context to it (which flow or service it
+/// is in) without reading the diagnostic's wording back.
+#[derive(Debug)]
+pub struct Failure {
+    pub diagnostic: Diagnostic,
+    pub cause: Cause,
+}
+
+/// The kind of parse problem a caller may decide on.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Cause {
+    /// A key the mapping's type does not take; `expected` are the keys it
+    /// does, which say which mapping it was.
+    UnknownField { expected: Vec<&'static str> },
+    /// Anything else: syntax, types, limits.
+    Other,
+}
+
+/// [`parse_as`], saying what kind of problem stopped it.
+pub fn parse_failing<T: DeserializeOwned>(
+    kind: FileKind,
+    file: &str,
+    text: &str,
+) -> Result<T, Failure> {
+    let other = |diagnostic| Failure {
+        diagnostic,
+        cause: Cause::Other,
+    };
     if text.len() > MAX_BYTES {
-        return Err(self::text(file, text.as_bytes())
-            .err()
-            .unwrap_or_else(|| Diagnostic::new("file too large", file)));
+        return Err(other(
+            self::text(file, text.as_bytes())
+                .err()
+                .unwrap_or_else(|| Diagnostic::new("file too large", file)),
+        ));
     }
     if text
         .trim()
         .lines()
         .all(|l| l.trim().is_empty() || l.trim_start().starts_with('#'))
     {
-        return Err(Diagnostic::new(format!("`{file}` is empty"), file).note(kind.empty_hint()));
+        return Err(other(
+            Diagnostic::new(format!("`{file}` is empty"), file).note(kind.empty_hint()),
+        ));
     }
     let mut options = options();
     if kind == FileKind::Rule {
@@ -142,7 +182,15 @@ pub fn parse_as<T: DeserializeOwned>(
         // `1e309` must reach it as text, not stop the parser.
         options.non_finite_float_policy = serde_saphyr::NonFiniteFloatPolicy::AsString;
     }
-    serde_saphyr::from_str_with_options(text, options).map_err(|e| diagnostic(&e, file, text, kind))
+    serde_saphyr::from_str_with_options(text, options).map_err(|e| Failure {
+        diagnostic: diagnostic(&e, file, text, kind),
+        cause: match innermost(&e) {
+            YamlError::SerdeUnknownField { expected, .. } => Cause::UnknownField {
+                expected: expected.clone(),
+            },
+            _ => Cause::Other,
+        },
+    })
 }
 
 /// The innermost error, past snippet and alias wrappers.
@@ -257,14 +305,33 @@ fn diagnostic(error: &YamlError, file: &str, text: &str, kind: FileKind) -> Diag
         _ => {
             let message = strip_location(&inner.to_string());
             let d = point(Diagnostic::new(format!("`{file}` is not valid YAML: {message}"), file), 1);
-            if message.contains("recursion limit") {
-                d.note(format!("nesting deeper than {MAX_DEPTH} levels is refused"))
-            } else if message.contains("tab") {
-                d.note("indent with spaces: YAML does not allow tabs for indentation")
-            } else {
-                d
+            match scan_error(inner).map(ScanError::kind) {
+                Some(ErrorKind::RecursionLimitExceeded) => {
+                    d.note(format!("nesting deeper than {MAX_DEPTH} levels is refused"))
+                }
+                Some(
+                    ErrorKind::TabNotAllowed
+                    | ErrorKind::TabInBlockIndentation
+                    | ErrorKind::TabInIndentation
+                    | ErrorKind::TabAtBlockScalarStart
+                    | ErrorKind::TabInPlainScalar,
+                ) => d.note("indent with spaces: YAML does not allow tabs for indentation"),
+                _ => d,
             }
         }
+    }
+}
+
+/// The parser's own error behind `error`, whose kind says what went wrong
+/// without reading its message: serde-saphyr passes it on, with the
+/// parser crate, for exactly this.
+fn scan_error(error: &YamlError) -> Option<&ScanError> {
+    match error {
+        YamlError::ExternalMessage { source, .. } => match source.as_ref() {
+            ExternalMessageSource::Parser(scan) => Some(scan),
+            _ => None,
+        },
+        _ => None,
     }
 }
 

@@ -8,9 +8,9 @@
 use crate::cli::{CheckArgs, CheckFormat, FailOn};
 use crate::commands::contract::evolution_check;
 use crate::commands::{Failure, load_flows_mapped, load_rules, print};
-use crate::engine::findings::Severity;
 use crate::engine::gate::gate;
 use crate::engine::recommend;
+use crate::engine::system::Severity;
 use crate::error::Error;
 use crate::render::check;
 

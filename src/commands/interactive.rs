@@ -52,7 +52,7 @@ pub fn run(args: &InteractiveArgs) -> Result<(), Failure> {
                 "\nLoaded {}: {} flows.\n\n{}\n",
                 path.display(),
                 file.flows.len(),
-                table(&render::text::render(&file, &report, color))
+                render::text::summary(&report, color)
             ));
             Questionnaire::from_file(file, &rules)
         }
@@ -63,10 +63,7 @@ pub fn run(args: &InteractiveArgs) -> Result<(), Failure> {
         .map_err(|_| terminal.stopped(None))?;
 
     let report = recommend(&file, &rules);
-    terminal.show(&format!(
-        "\n{}\n",
-        table(&render::text::render(&file, &report, color))
-    ));
+    terminal.show(&format!("\n{}\n", render::text::summary(&report, color)));
 
     let Some(path) =
         write(&mut terminal, &file, args.from.as_deref()).map_err(|_| terminal.stopped(None))??
@@ -106,15 +103,6 @@ fn require_terminal() -> Result<(), Error> {
 /// Colour on the terminal the questions go to, unless `NO_COLOR` is set.
 fn color() -> bool {
     io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
-}
-
-/// The summary table at the head of the text report: the report prints a
-/// title, the table, then one section per flow, each after a blank line.
-fn table(report: &str) -> &str {
-    match report.match_indices("\n\n").nth(1) {
-        Some((end, _)) => &report[..=end],
-        None => report,
-    }
 }
 
 /// Offers to write the file; returns where it went, or `None` if declined.
@@ -356,16 +344,6 @@ impl Prompter for Terminal {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn table_is_the_head_of_the_text_report() {
-        let text =
-            "shop: 1 flow\n\nFLOW  FROM -> TO\nget   a -> b\n\nget: rest (a -> b)\n  reasons:\n";
-        assert_eq!(
-            table(text),
-            "shop: 1 flow\n\nFLOW  FROM -> TO\nget   a -> b\n"
-        );
-    }
 
     #[test]
     fn writes_atomically_and_leaves_no_temporary_file() {

@@ -1,4 +1,5 @@
-//! `commsadvise rules [ID]`: lists the rules in force, or explains one.
+//! `commsadvise rules [ID]`: lists the rules in force and the system
+//! checks, or explains one of them.
 
 use std::fmt::Write as _;
 
@@ -6,6 +7,7 @@ use crate::cli::RulesArgs;
 use crate::commands::{Failure, load_rules, print};
 use crate::engine::RuleSet;
 use crate::engine::rule::{MAX_ID, Rule, suggest_id};
+use crate::engine::system::{self, CHECKS, Check};
 use crate::error::Diagnostic;
 
 pub fn run(args: &RulesArgs) -> Result<(), Failure> {
@@ -13,19 +15,30 @@ pub fn run(args: &RulesArgs) -> Result<(), Failure> {
     let Some(id) = &args.id else {
         return print(&list(&rules));
     };
-    let Some(rule) = rules.get(id) else {
-        let ids: Vec<&str> = rules.all().iter().map(|r| &*r.id).collect();
+    // A team's rule may take the id of a system check; the rule is what
+    // the team asked about.
+    if let Some(rule) = rules.get(id) {
+        return print(&explain(rule));
+    }
+    let Some(check) = system::check(id) else {
+        let all = rules.all();
+        let ids: Vec<&str> = all
+            .iter()
+            .map(|r| &*r.id)
+            .chain(CHECKS.iter().map(|c| c.id))
+            .collect();
         let mut d = Diagnostic::new(format!("no rule `{id}`"), "<rules>")
-            .note("`commsadvise rules` lists every rule");
+            .note("`commsadvise rules` lists every rule and system check");
         if let Some(best) = suggest_id(id, &ids) {
             d = d.note(format!("did you mean `{best}`?"));
         }
         return Err(d.into());
     };
-    print(&explain(rule))
+    print(&explain_check(check))
 }
 
-/// Every rule in force, one a line, as `commsadvise rules` shows them.
+/// Every rule in force, one a line, then every system check, as
+/// `commsadvise rules` shows them.
 pub fn list(rules: &RuleSet) -> String {
     let all = rules.all();
     // Ids are bounded when loaded; the cap keeps the column (and the
@@ -33,6 +46,7 @@ pub fn list(rules: &RuleSet) -> String {
     let width = all
         .iter()
         .map(|r| r.id.chars().count())
+        .chain(CHECKS.iter().map(|c| c.id.len()))
         .max()
         .unwrap_or(2)
         .min(MAX_ID);
@@ -44,6 +58,18 @@ pub fn list(rules: &RuleSet) -> String {
             rule.id,
             rule.criterion.as_str(),
             rule.effect.describe()
+        );
+    }
+    // The checks run over the whole graph once the rules have chosen, so
+    // they come after the rules, apart.
+    out.push('\n');
+    for check in CHECKS {
+        let _ = writeln!(
+            out,
+            "{:width$}  {:19}  {}",
+            check.id,
+            format!("system ({})", check.severity),
+            check.fires_when()
         );
     }
     out
@@ -67,5 +93,21 @@ pub fn explain(rule: &Rule) -> String {
         let _ = writeln!(out, "  source:    {}", safe(s));
     }
     let _ = writeln!(out, "  file:      {}", safe(&rule.origin));
+    out
+}
+
+/// Everything about one system check, as `commsadvise rules ID` shows it.
+pub fn explain_check(check: &Check) -> String {
+    let mut out = String::new();
+    let _ = writeln!(out, "{}", check.id);
+    let _ = writeln!(
+        out,
+        "  check:     {}, over the whole system once transports are chosen",
+        check.severity
+    );
+    let _ = writeln!(out, "  when:      {}", check.fires_when());
+    let _ = writeln!(out, "  why:       {}", check.why);
+    let _ = writeln!(out, "  example:   {}", check.example);
+    let _ = writeln!(out, "  fix:       {}", check.fix);
     out
 }

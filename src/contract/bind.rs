@@ -7,13 +7,14 @@
 //! to one rpc must agree on who serves it. Every problem is collected, not
 //! just the first, with a did-you-mean from the contract's own names.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use prost_reflect::{DescriptorPool, FieldDescriptor, Kind, MessageDescriptor};
 
+use crate::contract::http::{self, HttpRule};
 use crate::contract::{Binding, FlowBinding, Problem, Served, Site, Target};
 use crate::error::did_you_mean;
-use crate::spec::model::{Flow, FlowsFile, Interaction};
+use crate::spec::model::{Flow, FlowsFile, Interaction, Transport};
 
 /// How many names an "in the contract" note lists before "…".
 const LISTED: usize = 8;
@@ -29,11 +30,19 @@ pub fn bind(
     let mut bound = Vec::with_capacity(flows.flows.len());
     // Each rpc's first flow and its serving services.
     let mut serving: BTreeMap<String, (String, Vec<String>)> = BTreeMap::new();
+    let mut routes = Routes::default();
     for flow in &flows.flows {
         let binding = if flow.interaction == Interaction::Event {
             message(flow, pool, defaults, &mut problems)
         } else {
-            rpc(flow, pool, defaults, &mut serving, &mut problems)
+            rpc(
+                flow,
+                pool,
+                defaults,
+                &mut serving,
+                &mut routes,
+                &mut problems,
+            )
         };
         if let Some(binding) = binding {
             bound.push(FlowBinding {
@@ -81,6 +90,7 @@ fn rpc(
     pool: &DescriptorPool,
     defaults: &dyn Fn(&Flow) -> Target,
     serving: &mut BTreeMap<String, (String, Vec<String>)>,
+    routes: &mut Routes,
     problems: &mut Vec<Problem>,
 ) -> Option<Binding> {
     let (pairs, site) = if let Some(rpc) = &flow.rpc {
@@ -104,15 +114,82 @@ fn rpc(
             problems.push(problem);
             return None;
         }
+        let rest = matches!(flow.transport, None | Some(Transport::Rest));
+        let route = rest.then(|| http::route(pool, &method));
+        if let Some(route) = &route
+            && let Err(problem) = routes.add(&server, &name, &method, route, &site)
+        {
+            problems.push(problem);
+            return None;
+        }
         served.push(Served {
             service: server,
-            http: super::http::rule(pool, &method),
+            http: route,
             rpc: name,
         });
     }
     let before = problems.len();
     agree_on_servers(flow, &served, &site, serving, problems);
     (problems.len() == before).then_some(Binding::Rpc { served })
+}
+
+/// The routes of every serving service so far, to find two that match the
+/// same requests: (service, verb, what the path matches) → the rpc and
+/// its path as written; and the (service, rpc) pairs already added, whose
+/// routes a second flow on the same rpc shares rather than repeats.
+#[derive(Default)]
+struct Routes {
+    taken: BTreeMap<(String, String, String), (String, String)>,
+    added: BTreeSet<(String, String)>,
+}
+
+impl Routes {
+    /// Checks `rule` (every binding of it) of `rpc` served by `service`:
+    /// the fields it names, and that no route of the service already
+    /// matches the same requests.
+    fn add(
+        &mut self,
+        service: &str,
+        rpc: &str,
+        method: &prost_reflect::MethodDescriptor,
+        rule: &HttpRule,
+        site: &Site,
+    ) -> Result<(), Problem> {
+        if !self.added.insert((service.to_owned(), rpc.to_owned())) {
+            return Ok(());
+        }
+        for route in rule.routes() {
+            if let Some(unknown) = http::unknown_field(method, route) {
+                return Err(Problem::new(
+                    site.clone(),
+                    format!(
+                        "the REST route `{} {}` of `{rpc}` names `{}` in {}, which is not a field of `{}`",
+                        route.method, route.path, unknown.field, unknown.named_by, unknown.message
+                    ),
+                )
+                .note("a path variable or `body` names a field of the request message, `response_body` a field of the response (google.api.http)"));
+            }
+            let key = (service.to_owned(), route.method.clone(), route.matched());
+            if let Some((first, path)) = self.taken.get(&key) {
+                let message = if first == rpc {
+                    format!(
+                        "`{} {}` is a route of `{rpc}` twice (service `{service}`)",
+                        route.method, route.path
+                    )
+                } else {
+                    format!(
+                        "`{} {}` of `{rpc}` matches the same requests as `{} {path}` of `{first}`, both served by `{service}` over REST",
+                        route.method, route.path, route.method
+                    )
+                };
+                return Err(Problem::new(site.clone(), message).note(
+                    "a server cannot tell two such routes apart: change one `google.api.http` annotation (a variable's name does not make another route; its pattern, such as `{name=shelves/*}`, does)",
+                ));
+            }
+            self.taken.insert(key, (rpc.to_owned(), route.path.clone()));
+        }
+        Ok(())
+    }
 }
 
 /// Why `name` is not in the contract, with the nearest names that are.
@@ -385,5 +462,131 @@ fn check_scalar(
             );
             None
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::contract::compile::{InMemory, Sources};
+    use crate::spec::load_str;
+
+    const FLOWS: &str = "version: 1\nsystem: s\nproto: a.proto\nflows:\n  - name: get-a\n    from: web\n    to: s\n    client: browser\n    rpc: s.v1.S/GetA\n  - name: get-b\n    from: web\n    to: s\n    client: browser\n    rpc: s.v1.S/GetB\n";
+
+    /// Binds `flows` to a service whose `GetA` is on `GET /v1/r/{id}` and
+    /// whose `GetB` is on `get_b`.
+    fn bound(flows: &str, get_b: &str) -> Result<Vec<FlowBinding>, Vec<Problem>> {
+        bound_with(flows, "get: \"/v1/r/{id}\"", get_b)
+    }
+
+    fn bound_with(flows: &str, get_a: &str, get_b: &str) -> Result<Vec<FlowBinding>, Vec<Problem>> {
+        let proto = format!(
+            "syntax = \"proto3\";\npackage s.v1;\nimport \"google/api/annotations.proto\";\nservice S {{\n  rpc GetA(R) returns (R) {{ option (google.api.http) = {{{get_a}}}; }}\n  rpc GetB(R) returns (R) {{ option (google.api.http) = {{{get_b}}}; }}\n}}\nmessage R {{ string id = 1; string name = 2; }}\n"
+        );
+        let file = load_str("flows.yaml", flows).expect("flows load");
+        let resolver = InMemory {
+            name: "a.proto".to_owned(),
+            text: proto,
+        };
+        crate::contract::team(
+            &file,
+            resolver,
+            vec!["a.proto".to_owned()],
+            &Sources::in_memory(),
+        )
+        .map(|c| c.flows)
+    }
+
+    fn refused(flows: &str, get_b: &str) -> Problem {
+        let mut problems = bound(flows, get_b).expect_err("refused");
+        assert_eq!(problems.len(), 1, "{problems:?}");
+        problems.remove(0)
+    }
+
+    #[test]
+    fn refuses_two_rpcs_of_one_service_on_one_route_at_the_flow() {
+        let problem = refused(FLOWS, "get: \"/v1/r/{name}\"");
+        assert_eq!(problem.site, Site::Binding("get-b".into()));
+        assert_eq!(
+            problem.message,
+            "`GET /v1/r/{name}` of `s.v1.S/GetB` matches the same requests as `GET /v1/r/{id}` of `s.v1.S/GetA`, both served by `s` over REST"
+        );
+        let twice = refused(
+            FLOWS,
+            "get: \"/v1/b/{id}\" additional_bindings { get: \"/v1/b/{name}\" }",
+        );
+        assert!(
+            twice
+                .message
+                .starts_with("`GET /v1/b/{name}` is a route of `s.v1.S/GetB` twice"),
+            "{}",
+            twice.message
+        );
+    }
+
+    #[test]
+    fn accepts_routes_that_differ_by_a_pattern_a_literal_or_a_verb() {
+        for get_b in [
+            "get: \"/v1/{name=shelves/*}\"",
+            "get: \"/v1/r/{id}/b\"",
+            "post: \"/v1/r/{id}\" body: \"*\"",
+            "get: \"/v1/r/{id=x/*}\"",
+        ] {
+            assert!(bound(FLOWS, get_b).is_ok(), "{get_b}");
+        }
+        // AIP's GetShelf and GetBook: one variable, told apart by pattern.
+        let aip = bound_with(
+            FLOWS,
+            "get: \"/v1/{name=shelves/*}\"",
+            "get: \"/v1/{name=shelves/*/books/*}\"",
+        );
+        assert!(aip.is_ok(), "{aip:?}");
+    }
+
+    #[test]
+    fn refuses_a_route_naming_a_field_its_message_lacks() {
+        let problem = refused(FLOWS, "get: \"/v1/b/{nope}\"");
+        assert_eq!(
+            problem.message,
+            "the REST route `GET /v1/b/{nope}` of `s.v1.S/GetB` names `nope` in a path variable, which is not a field of `s.v1.R`"
+        );
+        let body = refused(FLOWS, "post: \"/v1/b\" body: \"nope\"");
+        assert!(
+            body.message.contains("names `nope` in `body`"),
+            "{}",
+            body.message
+        );
+        let response = refused(FLOWS, "get: \"/v1/b/{id}\" response_body: \"nope\"");
+        assert!(
+            response.message.contains("names `nope` in `response_body`"),
+            "{}",
+            response.message
+        );
+    }
+
+    #[test]
+    fn a_flow_pinned_to_grpc_has_no_route_to_check() {
+        let pinned = FLOWS.replace(
+            "rpc: s.v1.S/GetB\n",
+            "rpc: s.v1.S/GetB\n    transport: grpc\n",
+        );
+        let flows = bound(&pinned, "get: \"/v1/r/{id}\"").expect("binds");
+        let Binding::Rpc { served } = &flows[1].binding else {
+            panic!("an rpc");
+        };
+        assert_eq!(served[0].http, None);
+    }
+
+    #[test]
+    fn an_rpc_without_an_annotation_is_served_on_the_default_route() {
+        let flows = bound(FLOWS, "").expect("binds");
+        let Binding::Rpc { served } = &flows[1].binding else {
+            panic!("an rpc");
+        };
+        let route = served[0].http.as_ref().expect("a route");
+        assert_eq!(
+            (route.method.as_str(), route.path.as_str()),
+            ("POST", "/s.v1.S/GetB")
+        );
     }
 }

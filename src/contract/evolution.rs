@@ -538,29 +538,17 @@ impl Check<'_> {
         }
     }
 
-    /// A REST route's `google.api.http` verbs and paths: the primary rule
-    /// and every additional binding is a route clients call, so each old
-    /// one must still be among the new ones.
+    /// A REST route's verbs and paths, as [`http::route`] serves them:
+    /// the `google.api.http` rule and every additional binding, or SPEC
+    /// §7's default when the rpc has no annotation (which a change to the
+    /// request can move). Each old route must still be among the new ones.
     fn route(&mut self, name: &str, om: &MethodDescriptor, nm: &MethodDescriptor) {
-        let shown = |rule: Option<&http::HttpRule>| {
-            rule.map_or_else(
-                || "no route".to_owned(),
-                |r| format!("`{} {}`", r.method, r.path),
-            )
-        };
-        let (Some(o), n) = (http::rule(self.old, om), http::rule(self.new, nm)) else {
-            return;
-        };
-        let kept = |r: &http::HttpRule| {
-            n.as_ref()
-                .is_some_and(|n| n.routes().any(|nr| nr.same_route(r)))
-        };
+        let shown = |r: &http::HttpRule| format!("`{} {}`", r.method, r.path);
+        let (o, n) = (http::route(self.old, om), http::route(self.new, nm));
         let mut nd = method_declaration(nm);
-        if let Some(nr) = &n {
-            nd.text = format!("{} {}", nr.method, nr.path);
-        }
+        nd.text = format!("{} {}", n.method, n.path);
         for (i, or) in o.routes().enumerate() {
-            if kept(or) {
+            if n.routes().any(|nr| nr.same_route(or)) {
                 continue;
             }
             let mut od = method_declaration(om);
@@ -568,23 +556,15 @@ impl Check<'_> {
             let message = if i == 0 {
                 format!(
                     "the REST route of `{name}` changed from {} to {}: clients call the old one",
-                    shown(Some(or)),
-                    shown(n.as_ref())
+                    shown(or),
+                    shown(&n)
                 )
             } else {
-                let now: Vec<String> = n
-                    .iter()
-                    .flat_map(http::HttpRule::routes)
-                    .map(|r| shown(Some(r)))
-                    .collect();
+                let now: Vec<String> = n.routes().map(shown).collect();
                 format!(
                     "the additional REST route {} of `{name}` is gone (the rpc answers on {}): clients call it",
-                    shown(Some(or)),
-                    if now.is_empty() {
-                        "no route".to_owned()
-                    } else {
-                        now.join(", ")
-                    }
+                    shown(or),
+                    now.join(", ")
                 )
             };
             self.push(Raw {

@@ -11,7 +11,10 @@
 //! over REST: SPEC §7's default ([`route`]), so the scaffold, the `OpenAPI`
 //! document and the contract guard all read one answer.
 
-use prost_reflect::{DescriptorPool, DynamicMessage, Kind, MethodDescriptor, Value};
+use prost_reflect::{
+    DescriptorPool, DynamicMessage, FieldDescriptor, Kind, MessageDescriptor, MethodDescriptor,
+    Value,
+};
 use serde::Serialize;
 
 /// The HTTP route a method's annotation asks for.
@@ -25,6 +28,10 @@ pub struct HttpRule {
     /// path; `None` when there is no body.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub body: Option<String>,
+    /// The response field sent back as the body instead of the whole
+    /// response (`response_body`); `None` for the whole response.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub response_body: Option<String>,
     /// The other routes the rpc answers on (`additional_bindings`), in
     /// their order; empty on those routes themselves.
     #[serde(skip_serializing_if = "Vec::is_empty")]
@@ -37,10 +44,142 @@ impl HttpRule {
         std::iter::once(self).chain(&self.additional_bindings)
     }
 
-    /// Whether `other` is called the same way: same verb and path.
+    /// Whether `other` is called the same way: same verb, and a path that
+    /// matches the same requests ([`HttpRule::matched`]): renaming a path
+    /// variable's field does not move the route clients call.
     pub fn same_route(&self, other: &HttpRule) -> bool {
-        self.method == other.method && self.path == other.path
+        self.method == other.method && self.matched() == other.matched()
     }
+
+    /// What the route matches: its path with every variable replaced by
+    /// the segments it matches (`{id}` is `*`, `{name=shelves/*}` is
+    /// `shelves/*`). Two routes of one verb with the same `matched` are
+    /// the same route to a server, whatever their variables are called;
+    /// `/v1/{name=shelves/*}` and `/v1/{name=shelves/*/books/*}` are not.
+    pub fn matched(&self) -> String {
+        template(&self.path)
+            .into_iter()
+            .map(|piece| match piece {
+                Piece::Literal(text) => text,
+                Piece::Variable(v) => v.pattern.unwrap_or_else(|| "*".to_owned()),
+            })
+            .collect()
+    }
+}
+
+/// A path variable of a route template: the request field it fills, as
+/// its proto path (`invoice_id`, `book.name`), and the segments it
+/// matches when the template says (`shelves/*`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Variable {
+    pub field: String,
+    pub pattern: Option<String>,
+}
+
+/// A piece of a route template: literal text, or a variable.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Piece {
+    Literal(String),
+    Variable(Variable),
+}
+
+/// `/v1/{name=shelves/*}/books:get` → `/v1/`, `name` matching
+/// `shelves/*`, `/books:get`. An unclosed `{` is kept as literal text.
+pub fn template(path: &str) -> Vec<Piece> {
+    let mut pieces = Vec::new();
+    let mut rest = path;
+    while let Some(open) = rest.find('{') {
+        let Some(close) = rest[open..].find('}') else {
+            break;
+        };
+        if open > 0 {
+            pieces.push(Piece::Literal(rest[..open].to_owned()));
+        }
+        let inner = &rest[open + 1..open + close];
+        let (field, pattern) = match inner.split_once('=') {
+            Some((field, pattern)) => (field.trim(), Some(pattern.trim().to_owned())),
+            None => (inner.trim(), None),
+        };
+        pieces.push(Piece::Variable(Variable {
+            field: field.to_owned(),
+            pattern,
+        }));
+        rest = &rest[open + close + 1..];
+    }
+    if !rest.is_empty() {
+        pieces.push(Piece::Literal(rest.to_owned()));
+    }
+    pieces
+}
+
+/// The variables of a route template, in order.
+pub fn variables(path: &str) -> Vec<Variable> {
+    template(path)
+        .into_iter()
+        .filter_map(|piece| match piece {
+            Piece::Variable(v) => Some(v),
+            Piece::Literal(_) => None,
+        })
+        .collect()
+}
+
+/// The field at `path` (`book.name`, by proto names) of `message`: each
+/// segment but the last a singular message field.
+pub fn field_at(message: &MessageDescriptor, path: &str) -> Option<FieldDescriptor> {
+    let mut message = message.clone();
+    let mut segments = path.split('.').peekable();
+    while let Some(name) = segments.next() {
+        let field = message.get_field_by_name(name)?;
+        if segments.peek().is_none() {
+            return Some(field);
+        }
+        match field.kind() {
+            Kind::Message(inner) if !field.is_list() && !field.is_map() => message = inner,
+            _ => return None,
+        }
+    }
+    None
+}
+
+/// A field a route names that its rpc's message lacks.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UnknownField {
+    /// Where the route names it: `a path variable`, `body`, `response_body`.
+    pub named_by: &'static str,
+    pub field: String,
+    /// The message that lacks it.
+    pub message: String,
+}
+
+/// The first field `route` names that its rpc's messages lack: a path
+/// variable or `body` not in the request, or `response_body` not in the
+/// response.
+pub fn unknown_field(method: &MethodDescriptor, route: &HttpRule) -> Option<UnknownField> {
+    let input = method.input();
+    let output = method.output();
+    let missing = |named_by, field: &str, message: &MessageDescriptor| UnknownField {
+        named_by,
+        field: field.to_owned(),
+        message: message.full_name().to_owned(),
+    };
+    variables(&route.path)
+        .into_iter()
+        .find(|v| field_at(&input, &v.field).is_none())
+        .map(|v| missing("a path variable", &v.field, &input))
+        .or_else(|| {
+            route
+                .body
+                .as_deref()
+                .filter(|b| *b != "*" && input.get_field_by_name(b).is_none())
+                .map(|b| missing("`body`", b, &input))
+        })
+        .or_else(|| {
+            route
+                .response_body
+                .as_deref()
+                .filter(|b| output.get_field_by_name(b).is_none())
+                .map(|b| missing("`response_body`", b, &output))
+        })
 }
 
 /// The method's `google.api.http` rule, when it has one, with its
@@ -101,6 +240,7 @@ pub fn default_route(method: &MethodDescriptor) -> HttpRule {
                     field.name()
                 ),
                 body: None,
+                response_body: None,
                 additional_bindings: Vec::new(),
             }
         }
@@ -108,6 +248,7 @@ pub fn default_route(method: &MethodDescriptor) -> HttpRule {
             method: "POST".to_owned(),
             path: format!("/{}/{}", method.parent_service().full_name(), method.name()),
             body: Some("*".to_owned()),
+            response_body: None,
             additional_bindings: Vec::new(),
         },
     }
@@ -163,12 +304,14 @@ fn route_of(rule: &DynamicMessage) -> Option<HttpRule> {
             let custom = custom.as_message()?;
             let kind = custom.get_field_by_name("kind")?.as_str()?.to_owned();
             let path = custom.get_field_by_name("path")?.as_str()?.to_owned();
-            Some((kind, path))
+            // An unset `custom` reads as its empty default: no route.
+            (!kind.is_empty() && !path.is_empty()).then_some((kind, path))
         })?;
     Some(HttpRule {
         method,
         path,
         body: text("body"),
+        response_body: text("response_body"),
         additional_bindings: Vec::new(),
     })
 }
@@ -213,12 +356,14 @@ message R { string id = 1; }
                     method: "GET".into(),
                     path: "/v1/r/{id}".into(),
                     body: None,
+                    response_body: None,
                     additional_bindings: Vec::new(),
                 }),
                 Some(HttpRule {
                     method: "POST".into(),
                     path: "/v1/r".into(),
                     body: Some("*".into()),
+                    response_body: None,
                     additional_bindings: Vec::new(),
                 }),
                 None,

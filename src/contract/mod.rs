@@ -92,7 +92,9 @@ pub struct Served {
     pub service: String,
     /// `<package>.<Service>/<Method>`.
     pub rpc: String,
-    /// The rpc's `google.api.http` route, when it has one.
+    /// The REST route(s) the rpc is served on ([`http::route`]: its
+    /// `google.api.http` annotation, else SPEC §7's default); `None` when
+    /// the flow is pinned to gRPC or Kafka, so no REST route serves it.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub http: Option<http::HttpRule>,
 }
@@ -387,6 +389,18 @@ mod tests {
         }
     }
 
+    /// A route without additional bindings or `response_body`: SPEC §7's
+    /// default for a flow that may go over REST.
+    fn route(method: &str, path: &str, body: Option<&str>) -> http::HttpRule {
+        http::HttpRule {
+            method: method.into(),
+            path: path.into(),
+            body: body.map(Into::into),
+            response_body: None,
+            additional_bindings: Vec::new(),
+        }
+    }
+
     #[test]
     fn the_built_in_example_binds_to_the_seed_contract() {
         let flows = load_str("orders.yaml", EXAMPLES[0].1).expect("loads");
@@ -398,7 +412,7 @@ mod tests {
                 served: vec![Served {
                     service: "orders".into(),
                     rpc: "orders.OrderService/GetOrder".into(),
-                    http: None
+                    http: Some(route("GET", "/orders/{order_id}", None))
                 }]
             }
         );
@@ -438,7 +452,11 @@ mod tests {
                 served: vec![Served {
                     service: "payments".into(),
                     rpc: "payments.PaymentsService/BalanceTicks".into(),
-                    http: None
+                    http: Some(route(
+                        "POST",
+                        "/payments.PaymentsService/BalanceTicks",
+                        Some("*")
+                    ))
                 }]
             },
             "a stream is served by its sender"
@@ -495,12 +513,12 @@ mod tests {
                     Served {
                         service: "pricing".into(),
                         rpc: "shop.PricingService/GetPrice".into(),
-                        http: None
+                        http: Some(route("GET", "/prices/{price_id}", None))
                     },
                     Served {
                         service: "tax".into(),
                         rpc: "shop.TaxService/GetPrice".into(),
-                        http: None
+                        http: Some(route("GET", "/prices/{price_id}", None))
                     },
                 ]
             }

@@ -17,14 +17,15 @@ use std::sync::Arc;
 use serde::Serialize;
 
 use crate::engine::facts::{Facts, Field, Kind, Value, display_value};
-use crate::engine::findings::{Finding, findings};
 use crate::engine::registry::RuleSet;
 use crate::engine::rule::{Cmp, Criterion, Effect, RawResolution, Rule};
 use crate::engine::sizing::size_topic_in;
 pub use crate::engine::sizing::{
     CONSUMER_RATE, KafkaSizing, MIN_PARTITIONS, PARTITION_RATE, REPLICATION, Sizing, size_topic,
 };
+use crate::engine::system::{Finding, findings};
 use crate::spec::model::{Client, Flow, FlowsFile, Service, Transport};
+use crate::spec::transport::{PerTransport, TransportSet};
 
 /// A decision won by this many points or fewer is reported as a close call.
 pub const CLOSE_CALL: f64 = 1.0;
@@ -89,31 +90,9 @@ pub struct Recommendation {
     pub kafka: Option<KafkaSizing>,
 }
 
-/// The total score of each transport.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
-pub struct Scores {
-    pub rest: f64,
-    pub grpc: f64,
-    pub kafka: f64,
-}
-
-impl Scores {
-    fn from_points(points: [f64; 3]) -> Scores {
-        Scores {
-            rest: points[0],
-            grpc: points[1],
-            kafka: points[2],
-        }
-    }
-
-    pub fn get(&self, transport: Transport) -> f64 {
-        match transport {
-            Transport::Rest => self.rest,
-            Transport::Grpc => self.grpc,
-            Transport::Kafka => self.kafka,
-        }
-    }
-}
+/// The total score of each transport; in JSON, a map from each
+/// transport's name to its score.
+pub type Scores = PerTransport<f64>;
 
 /// A rule that fired for the flow.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -123,6 +102,11 @@ pub struct Reason {
     pub transport: Transport,
     /// What the rule did: `rest +3, grpc -2`, `require kafka`, `exclude kafka`.
     pub effect: Arc<str>,
+    /// Whether the rule required or excluded [`Self::transport`] rather
+    /// than scored it: what readers of a report decide on, so they need not
+    /// read it back out of `effect`.
+    #[serde(skip)]
+    pub hard: bool,
     /// The points the rule gave the chosen transport (0 for hard rules).
     pub points: f64,
     pub text: Arc<str>,
@@ -192,7 +176,7 @@ pub fn recommend(file: &FlowsFile, rules: &RuleSet) -> Report {
 
 /// [`recommend`] with the team's own sizing figures.
 pub fn recommend_with(file: &FlowsFile, rules: &RuleSet, sizing: &Sizing) -> Report {
-    let allowed = mask(&file.transports);
+    let allowed: TransportSet = file.transports.iter().copied().collect();
     // What the rules conclude depends only on a flow's facts and its pin, and
     // large systems repeat the same few shapes of flow many times: each
     // distinct one is evaluated once, and later flows of the same shape copy
@@ -212,7 +196,8 @@ pub fn recommend_with(file: &FlowsFile, rules: &RuleSet, sizing: &Sizing) -> Rep
         };
         flows.push(recommendation);
     }
-    let findings = findings(file, &flows);
+    let transports: Vec<Transport> = flows.iter().map(|r| r.transport).collect();
+    let findings = findings(file, &transports);
     Report {
         version: 1,
         system: file.system.clone(),
@@ -221,41 +206,18 @@ pub fn recommend_with(file: &FlowsFile, rules: &RuleSet, sizing: &Sizing) -> Rep
     }
 }
 
-/// A set of transports as bits, indexed like [`Transport::ALL`].
-type Mask = u8;
-
-fn mask(transports: &[Transport]) -> Mask {
-    transports.iter().fold(0, |m, t| m | bit(*t))
-}
-
-fn bit(t: Transport) -> Mask {
-    match t {
-        Transport::Rest => 1,
-        Transport::Grpc => 2,
-        Transport::Kafka => 4,
-    }
-}
-
-fn index(t: Transport) -> usize {
-    match t {
-        Transport::Rest => 0,
-        Transport::Grpc => 1,
-        Transport::Kafka => 2,
-    }
-}
-
 /// The outcome of the hard rules and the scores, before pinning.
 struct Choice {
     pick: Transport,
-    points: [f64; 3],
-    candidates: Mask,
+    points: Scores,
+    candidates: TransportSet,
     /// The transports fired rules exclude, and those they require.
-    excluded: Mask,
-    required: Mask,
+    excluded: TransportSet,
+    required: TransportSet,
 }
 
 /// Picks a transport from the deciding rules that fired.
-fn choose(fired: &[bool], allowed: Mask, rules: &[Rule]) -> Choice {
+fn choose(fired: &[bool], allowed: TransportSet, rules: &[Rule]) -> Choice {
     let mut tally = Tally::EMPTY;
     for (rule, _) in rules.iter().zip(fired).filter(|(_, f)| **f) {
         tally.add(&rule.effect);
@@ -266,38 +228,38 @@ fn choose(fired: &[bool], allowed: Mask, rules: &[Rule]) -> Choice {
 /// The sum of what fired rules did: points, and the hard constraints.
 #[derive(Debug, Clone, Copy)]
 struct Tally {
-    points: [f64; 3],
-    excluded: Mask,
-    required: Mask,
+    points: Scores,
+    excluded: TransportSet,
+    required: TransportSet,
 }
 
 impl Tally {
     const EMPTY: Tally = Tally {
-        points: [0.0; 3],
-        excluded: 0,
-        required: 0b111,
+        points: PerTransport([0.0; _]),
+        excluded: TransportSet::EMPTY,
+        required: TransportSet::ALL,
     };
 
     fn add(&mut self, effect: &Effect) {
         match effect {
             Effect::Score(p) => {
-                for (total, add) in self.points.iter_mut().zip(p) {
+                for (total, add) in self.points.0.iter_mut().zip(&p.0) {
                     *total += add;
                 }
             }
-            Effect::Exclude(t) => self.excluded |= bit(*t),
-            Effect::Require(t) => self.required &= bit(*t),
+            Effect::Exclude(t) => self.excluded.insert(*t),
+            Effect::Require(ts) => self.required = self.required.and(*ts),
             Effect::Risk(_) => {}
         }
     }
 
-    fn decide(&self, allowed: Mask) -> Choice {
-        let mut candidates = allowed & !self.excluded;
-        if candidates == 0 {
+    fn decide(&self, allowed: TransportSet) -> Choice {
+        let mut candidates = allowed.without(self.excluded);
+        if candidates.is_empty() {
             candidates = allowed;
         }
-        if candidates & self.required != 0 {
-            candidates &= self.required;
+        if !candidates.and(self.required).is_empty() {
+            candidates = candidates.and(self.required);
         }
         let pick = best(candidates, &self.points, None).unwrap_or(Transport::Rest);
         Choice {
@@ -312,14 +274,14 @@ impl Tally {
 
 /// The highest-scoring transport in `candidates` other than `except`; ties go
 /// to the earlier (simpler) transport.
-fn best(candidates: Mask, points: &[f64; 3], except: Option<Transport>) -> Option<Transport> {
+fn best(candidates: TransportSet, points: &Scores, except: Option<Transport>) -> Option<Transport> {
     let mut best: Option<Transport> = None;
-    for t in Transport::ALL {
-        if candidates & bit(*t) == 0 || Some(*t) == except {
+    for t in candidates.iter() {
+        if Some(t) == except {
             continue;
         }
-        if best.is_none_or(|b| points[index(*t)] > points[index(b)]) {
-            best = Some(*t);
+        if best.is_none_or(|b| points[t] > points[b]) {
+            best = Some(t);
         }
     }
     best
@@ -357,7 +319,7 @@ fn same_verdict(
 fn recommend_flow(
     flow: &Flow,
     facts: &Facts,
-    allowed: Mask,
+    allowed: TransportSet,
     rules: &RuleSet,
     services: &BTreeMap<String, Service>,
     sizing: &Sizing,
@@ -384,7 +346,7 @@ fn recommend_flow(
         Decision::Score
     };
     let margin = match (decided_by, runner_up) {
-        (Decision::Score, Some(r)) => Some(points[index(choice)] - points[index(r)]),
+        (Decision::Score, Some(r)) => Some(points[choice] - points[r]),
         _ => None,
     };
 
@@ -427,7 +389,7 @@ fn recommend_flow(
         pinned,
         rules_choice: choice,
         decided_by,
-        scores: Scores::from_points(points),
+        scores: points,
         runner_up: if decided_by == Decision::Score {
             runner_up
         } else {
@@ -450,12 +412,12 @@ fn recommend_flow(
 /// transport that scored at least as well as the choice), then scores by
 /// the points they gave the chosen transport, then exclusions of transports
 /// that would have lost anyway.
-fn reasons(fired: &[&Rule], chosen: Transport, points: &[f64; 3]) -> Vec<Reason> {
-    let required = |t: Transport| fired.iter().any(|r| r.effect == Effect::Require(t));
+fn reasons(fired: &[&Rule], chosen: Transport, points: &Scores) -> Vec<Reason> {
+    let required = |t: Transport| fired.iter().any(|r| r.effect.requires(t));
     let rank = |effect: &Effect| -> u8 {
         match effect {
             Effect::Require(_) => 0,
-            Effect::Exclude(t) if points[index(*t)] >= points[index(chosen)] || required(*t) => 0,
+            Effect::Exclude(t) if points[*t] >= points[chosen] || required(*t) => 0,
             Effect::Exclude(_) => 2,
             Effect::Score(_) | Effect::Risk(_) => 1,
         }
@@ -466,10 +428,17 @@ fn reasons(fired: &[&Rule], chosen: Transport, points: &[f64; 3]) -> Vec<Reason>
             let reason = Reason {
                 rule: rule.id.clone(),
                 criterion: rule.criterion,
-                transport: rule.effect.transport(),
+                // A requirement met by the chosen transport is about it: a
+                // `require: [rest, grpc]` that chose grpc says grpc.
+                transport: if rule.effect.requires(chosen) {
+                    chosen
+                } else {
+                    rule.effect.transport()
+                },
                 effect: Arc::clone(&rule.effect_text),
+                hard: rule.effect.is_hard(),
                 points: match &rule.effect {
-                    Effect::Score(p) => p[index(chosen)],
+                    Effect::Score(p) => p[chosen],
                     _ => 0.0,
                 },
                 text: rule.text.clone(),
@@ -491,6 +460,7 @@ fn reasons(fired: &[&Rule], chosen: Transport, points: &[f64; 3]) -> Vec<Reason>
             criterion: Criterion::UseCases,
             transport: chosen,
             effect: "none".into(),
+            hard: false,
             points: 0.0,
             text: format!(
                 "No rule fired for this flow, so the simplest allowed transport was chosen ({chosen}): start with REST, then gRPC, then Kafka."
@@ -505,7 +475,7 @@ fn reasons(fired: &[&Rule], chosen: Transport, points: &[f64; 3]) -> Vec<Reason>
 struct Unmet {
     chosen: Transport,
     pinned: bool,
-    allowed: Mask,
+    allowed: TransportSet,
     /// The transport the scores favour (or tie with the choice), or the
     /// requirements point at, when a rule rules it out for this flow and the
     /// flow does not carry it either.
@@ -513,7 +483,7 @@ struct Unmet {
     /// What the rules would choose for the same flow from an internal
     /// caller, when a bridging exclusion fired.
     inside: Option<Transport>,
-    points: [f64; 3],
+    points: Scores,
 }
 
 /// Hard requirements that the chosen transport does not honour, an excluded
@@ -521,25 +491,30 @@ struct Unmet {
 /// exclusion took away.
 fn conflicts(fired: &[&Rule], unmet: &Unmet) -> Vec<Conflict> {
     let chosen = unmet.chosen;
-    let excluders = |t: Transport| -> Vec<&Rule> {
-        fired
-            .iter()
-            .copied()
-            .filter(|r| r.effect == Effect::Exclude(t))
+    // The fired rules that exclude one of `ts`, in order of `ts`.
+    let excluders = |ts: TransportSet| -> Vec<&Rule> {
+        ts.iter()
+            .flat_map(|t| {
+                fired
+                    .iter()
+                    .copied()
+                    .filter(move |r| r.effect == Effect::Exclude(t))
+            })
             .collect()
     };
     let mut out: Vec<Conflict> = Vec::new();
     for rule in fired {
         let (kind, why) = match rule.effect {
-            Effect::Require(t) if t != chosen => {
+            Effect::Require(ts) if !ts.contains(chosen) => {
                 let why = if unmet.pinned {
                     format!("the flow pins `transport: {chosen}`")
-                } else if unmet.allowed & bit(t) == 0 {
-                    format!("{t} is not in `transports`")
-                } else if let Some(x) = excluders(t).first() {
+                } else if unmet.allowed.and(ts).is_empty() {
+                    format!("{} is not in `transports`", ts.either())
+                } else if let Some(x) = excluders(unmet.allowed.and(ts)).first() {
                     format!(
-                        "rule `{}` rules {t} out: {}",
+                        "rule `{}` rules {} out: {}",
                         x.id,
+                        x.effect.transport(),
                         x.text.trim_end_matches('.')
                     )
                 } else {
@@ -561,7 +536,7 @@ fn conflicts(fired: &[&Rule], unmet: &Unmet) -> Vec<Conflict> {
         // takes the one of the rule that ruled its transport out: that rule
         // knows how this kind of caller gets what the requirement asks.
         let resolution = rule.resolution.as_ref().or_else(|| match rule.effect {
-            Effect::Require(t) => excluders(t).iter().find_map(|x| x.resolution.as_ref()),
+            Effect::Require(ts) => excluders(ts).iter().find_map(|x| x.resolution.as_ref()),
             _ => None,
         });
         let (id, fix) = resolved(resolution, &rule.id);
@@ -571,8 +546,8 @@ fn conflicts(fired: &[&Rule], unmet: &Unmet) -> Vec<Conflict> {
             rule.effect.describe()
         );
         let mut involved = vec![rule.id.to_string()];
-        if let Effect::Require(t) = rule.effect {
-            involved.extend(excluders(t).iter().map(|x| x.id.to_string()));
+        if let Effect::Require(ts) = rule.effect {
+            involved.extend(excluders(ts).iter().map(|x| x.id.to_string()));
         }
         add(&mut out, (id, kind, text), involved);
     }
@@ -581,7 +556,7 @@ fn conflicts(fired: &[&Rule], unmet: &Unmet) -> Vec<Conflict> {
 }
 
 /// What the rules choose for the same flow from an internal caller.
-fn from_inside(facts: &Facts, allowed: Mask, deciding: &[Rule]) -> Transport {
+fn from_inside(facts: &Facts, allowed: TransportSet, deciding: &[Rule]) -> Transport {
     let mut inside = *facts;
     inside.client = Client::Internal;
     let fired: Vec<bool> = deciding.iter().map(|r| r.when.holds(&inside)).collect();
@@ -592,22 +567,19 @@ fn from_inside(facts: &Facts, allowed: Mask, deciding: &[Rule]) -> Transport {
 /// point at it or its score is at least the choice's, and that the flow does
 /// not carry anyway (a pin can still choose it); the best scoring if several.
 fn displaced_favourite(
-    allowed: Mask,
-    excluded: Mask,
-    required: Mask,
-    points: &[f64; 3],
+    allowed: TransportSet,
+    excluded: TransportSet,
+    required: TransportSet,
+    points: &Scores,
     choice: Transport,
     transport: Transport,
 ) -> Option<Transport> {
-    let lost = |t: Transport| {
-        allowed & excluded & bit(t) != 0
-            && t != transport
-            && (required == bit(t) || points[index(t)] >= points[index(choice)])
+    let lost = |t: &Transport| {
+        let t = *t;
+        t != transport && (required == TransportSet::of(t) || points[t] >= points[choice])
     };
     best(
-        Transport::ALL
-            .iter()
-            .fold(0, |m, t| if lost(*t) { m | bit(*t) } else { m }),
+        allowed.and(excluded).iter().filter(lost).collect(),
         points,
         None,
     )
@@ -623,8 +595,8 @@ fn displaced_favourite(
 ///   conflict already says what the flow misses.
 fn displaced(fired: &[&Rule], unmet: &Unmet, out: &mut Vec<Conflict>) {
     let chosen = unmet.chosen;
-    let points = |x: Transport| unmet.points[index(x)];
-    let mut bridged: Mask = 0;
+    let points = |x: Transport| unmet.points[x];
+    let mut bridged = TransportSet::EMPTY;
     for rule in fired {
         let Effect::Exclude(t) = rule.effect else {
             continue;
@@ -635,14 +607,14 @@ fn displaced(fired: &[&Rule], unmet: &Unmet, out: &mut Vec<Conflict>) {
         {
             continue;
         }
-        bridged |= bit(t);
+        bridged.insert(t);
         let need = format!("From an internal caller this flow would be {t}");
         add(out, displacement(rule, &need), vec![rule.id.to_string()]);
     }
     let Some(t) = unmet.displaced else {
         return;
     };
-    if bridged & bit(t) != 0 || fired.iter().any(|r| r.effect == Effect::Require(t)) {
+    if bridged.contains(t) || fired.iter().any(|r| r.effect.requires(t)) {
         return;
     }
     let rulers: Vec<&Rule> = fired
@@ -719,7 +691,7 @@ fn add(out: &mut Vec<Conflict>, conflict: (String, ConflictKind, String), rules:
 fn flips(
     facts: &Facts,
     fired: &[bool],
-    allowed: Mask,
+    allowed: TransportSet,
     rules: &RuleSet,
     current: Transport,
 ) -> Vec<Flip> {
@@ -826,6 +798,23 @@ mod tests {
     }
 
     #[test]
+    fn a_require_list_reason_names_the_chosen_transport_it_holds() {
+        let rule = "id: needs-sync\ncriterion: Communication\nwhen: { interaction: request-response }\neffect: { require: [rest, grpc] }\ntext: The caller waits.\n";
+        let rules = RuleSet::load(&[("r.yaml".to_owned(), rule.to_owned())]).expect("loads");
+        let yaml = "version: 1\nflows:\n  - name: f\n    from: a\n    to: b\n    client: internal\n    latency_ms: 5\n    throughput: 50000\n";
+        let file = load_str("flows.yaml", yaml).expect("fixture loads");
+        let rec = recommend(&file, &rules).flows.remove(0);
+        assert_eq!(rec.transport, Transport::Grpc);
+        let reason = rec
+            .reasons
+            .iter()
+            .find(|r| &*r.rule == "needs-sync")
+            .expect("the rule fired");
+        assert_eq!(reason.transport, Transport::Grpc);
+        assert_eq!(&*reason.effect, "require rest or grpc");
+    }
+
+    #[test]
     fn a_replay_need_on_a_waiting_call_is_an_unmet_requirement_not_kafka() {
         let rec = one("    replay: true\n");
         assert_ne!(rec.transport, Transport::Kafka);
@@ -865,6 +854,28 @@ mod tests {
         let clear = one("    contract: strict\n    latency_ms: 5\n");
         assert!(clear.margin.is_some_and(|m| m > CLOSE_CALL));
         assert!(!clear.close_call);
+    }
+
+    #[test]
+    fn a_requirement_of_several_transports_leaves_the_best_scoring_of_them() {
+        let rules = RuleSet::load(&[(
+            "sync.yaml".to_owned(),
+            "id: needs-a-direct-line\ncriterion: Communication\neffect: { require: [rest, grpc] }\ntext: x\n".to_owned(),
+        )])
+        .expect("rules load");
+        let yaml =
+            "version: 1\nflows:\n  - name: f\n    from: a\n    to: b\n    interaction: event\n";
+        let file = load_str("flows.yaml", yaml).expect("fixture loads");
+        let without = recommend(&file, &RuleSet::builtin().expect("built-in rules"));
+        assert_eq!(without.flows[0].transport, Transport::Kafka);
+        let rec = recommend(&file, &rules).flows.remove(0);
+        assert!(rec.transport.is_synchronous(), "{:?}", rec.transport);
+        assert_eq!(rec.decided_by, Decision::Score);
+        assert!(
+            rec.reasons
+                .iter()
+                .any(|r| &*r.effect == "require rest or grpc")
+        );
     }
 
     #[test]

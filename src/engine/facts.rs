@@ -4,33 +4,37 @@
 //! [`Facts`], which are cheap to copy, so "what if this field were different"
 //! questions cost no allocation.
 
+use crate::keywords::keywords;
 use crate::spec::model::{
     Client, Contract, Coupling, Delivery, Flow, FlowsFile, Format, Interaction, Ordering,
     Preference,
 };
 
-/// A flow field that a rule condition can name.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub enum Field {
-    Interaction,
-    Client,
-    Coupling,
-    LatencyMs,
-    Throughput,
-    Delivery,
-    Replay,
-    Ordering,
-    Format,
-    Contract,
-    PayloadBytes,
-    /// How many services the flow goes to (the length of `to`).
-    Receivers,
-    /// The team's stated default for a flow like this one (top-level
-    /// `prefer:`), `none` when it states none.
-    Prefer,
-    /// Whether a receiving service declares `exposed: true`: its API also
-    /// serves clients outside the organisation.
-    Exposed,
+keywords! {
+    /// A flow field that a rule condition can name, spelled as in the rules
+    /// (and, for those that are keys of a flow, as in flows.yaml), in the
+    /// order flows.yaml documents them.
+    Field {
+        Interaction = "interaction",
+        Client = "client",
+        Coupling = "coupling",
+        LatencyMs = "latency_ms",
+        Throughput = "throughput",
+        Delivery = "delivery",
+        Replay = "replay",
+        Ordering = "ordering",
+        Format = "format",
+        Contract = "contract",
+        PayloadBytes = "payload_bytes",
+        /// How many services the flow goes to (the length of `to`).
+        Receivers = "receivers",
+        /// The team's stated default for a flow like this one (top-level
+        /// `prefer:`), `none` when it states none.
+        Prefer = "prefer",
+        /// Whether a receiving service declares `exposed: true`: its API
+        /// also serves clients outside the organisation.
+        Exposed = "exposed",
+    }
 }
 
 /// What kind of value a field holds, which decides the operators it takes.
@@ -54,49 +58,12 @@ pub enum Value {
 }
 
 impl Field {
-    /// Every field, in the order flows.yaml documents them.
-    pub const ALL: &'static [Field] = &[
-        Field::Interaction,
-        Field::Client,
-        Field::Coupling,
-        Field::LatencyMs,
-        Field::Throughput,
-        Field::Delivery,
-        Field::Replay,
-        Field::Ordering,
-        Field::Format,
-        Field::Contract,
-        Field::PayloadBytes,
-        Field::Receivers,
-        Field::Prefer,
-        Field::Exposed,
-    ];
-
     pub fn name(self) -> &'static str {
-        match self {
-            Field::Interaction => "interaction",
-            Field::Client => "client",
-            Field::Coupling => "coupling",
-            Field::LatencyMs => "latency_ms",
-            Field::Throughput => "throughput",
-            Field::Delivery => "delivery",
-            Field::Replay => "replay",
-            Field::Ordering => "ordering",
-            Field::Format => "format",
-            Field::Contract => "contract",
-            Field::PayloadBytes => "payload_bytes",
-            Field::Receivers => "receivers",
-            Field::Prefer => "prefer",
-            Field::Exposed => "exposed",
-        }
-    }
-
-    pub fn parse(name: &str) -> Option<Field> {
-        Field::ALL.iter().copied().find(|f| f.name() == name)
+        self.as_str()
     }
 
     pub fn names() -> Vec<&'static str> {
-        Field::ALL.iter().map(|f| f.name()).collect()
+        Field::NAMES.to_vec()
     }
 
     pub fn kind(self) -> Kind {
@@ -241,6 +208,46 @@ pub fn display_value(field: Field, value: Value) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::spec::load::FLOW_KEYS;
+
+    /// A fact named like a flow key reads that key: for each, a flow that
+    /// sets it to something other than its default shows the value written.
+    #[test]
+    fn facts_named_like_flow_keys_read_those_keys() {
+        let defaults = Facts::defaults();
+        let keyed: Vec<Field> = Field::ALL
+            .iter()
+            .copied()
+            .filter(|f| FLOW_KEYS.contains(&f.name()))
+            .collect();
+        assert!(keyed.len() >= 11, "{keyed:?}");
+        for field in keyed {
+            let written = match field.kind() {
+                Kind::Keyword(names) => names
+                    .iter()
+                    .find(|n| **n != display_value(field, defaults.get(field)))
+                    .copied()
+                    .expect("a keyword with a second value")
+                    .to_owned(),
+                Kind::Number => "7".to_owned(),
+                Kind::Bool => "true".to_owned(),
+            };
+            // Event flows accept every key a rule reads.
+            let interaction = if field == Field::Interaction {
+                String::new()
+            } else {
+                "    interaction: event\n".to_owned()
+            };
+            let text = format!(
+                "version: 1\nflows:\n  - name: f\n    from: a\n    to: b\n{interaction}    {}: {written}\n",
+                field.name()
+            );
+            let file = crate::spec::load_str("flows.yaml", &text)
+                .unwrap_or_else(|e| panic!("{text}\n{e}"));
+            let facts = Facts::in_file(&file.flows[0], &file);
+            assert_eq!(display_value(field, facts.get(field)), written, "{field}");
+        }
+    }
 
     #[test]
     fn set_then_get_round_trips_every_field() {

@@ -12,7 +12,7 @@
 //! transport an exclusion took away.
 
 use crate::engine::evaluate::{ConflictKind, Report};
-use crate::engine::findings::Severity;
+use crate::engine::system::Severity;
 
 /// Where a problem comes from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

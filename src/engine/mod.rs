@@ -3,13 +3,13 @@
 
 pub mod evaluate;
 pub mod facts;
-pub mod findings;
 pub mod gate;
 pub mod registry;
 pub mod rule;
 pub mod sizing;
+pub mod system;
 
 pub use evaluate::{Recommendation, Report, recommend, recommend_with};
-pub use findings::{Finding, Severity};
 pub use registry::RuleSet;
 pub use sizing::Sizing;
+pub use system::{Finding, Severity};

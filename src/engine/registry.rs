@@ -49,6 +49,26 @@ impl RuleSet {
         for (file, text) in extra {
             match parse(file, text) {
                 Ok(rule) => {
+                    // `rules ID` and the reports name a check by its id: a
+                    // rule of the same id would hide it, not replace it.
+                    if crate::engine::system::check(&rule.id).is_some() {
+                        errors.push(
+                            Diagnostic::new(
+                                format!(
+                                    "rule id `{}` is the id of a system check",
+                                    rule.id
+                                ),
+                                file.clone(),
+                            )
+                            .note("system checks are not rules and cannot be replaced; give the rule another id (`commsadvise rules` lists the checks' ids)")
+                            .at(
+                                text,
+                                crate::engine::rule::locate_key(text, &rule.id).unwrap_or_default(),
+                                rule.id.len(),
+                            ),
+                        );
+                        continue;
+                    }
                     if let Some(first) = from_user.get(&*rule.id) {
                         errors.push(
                             Diagnostic::new(

@@ -19,6 +19,7 @@ use crate::engine::facts::{Facts, Field, Kind, Value};
 use crate::error::{Diagnostic, did_you_mean};
 use crate::keywords::keywords;
 use crate::spec::model::{Pos, Transport};
+use crate::spec::transport::{PerTransport, TransportSet};
 
 keywords! {
     /// The nine criteria of the seed article's comparison table
@@ -74,9 +75,12 @@ pub struct RawEffect {
     /// `.nan` or a word gets a message naming the rule and the transport.
     #[serde(default)]
     pub score: Option<BTreeMap<String, Spanned<Json>>>,
-    /// Only this transport meets the requirement.
+    /// Only this transport, or one of this list of transports, meets the
+    /// requirement: `require: kafka`, `require: [grpc, kafka]`. Read as any
+    /// value, so that a number or a mapping gets a message naming the rule
+    /// and the key rather than serde's "did not match any variant".
     #[serde(default)]
-    pub require: Option<String>,
+    pub require: Option<Json>,
     /// This transport cannot serve the flow.
     #[serde(default)]
     pub exclude: Option<String>,
@@ -243,9 +247,10 @@ fn join(cs: &[Condition]) -> String {
 /// What a rule does when its condition holds.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Effect {
-    /// Points per transport, indexed like [`Transport::ALL`].
-    Score([f64; 3]),
-    Require(Transport),
+    /// Points per transport.
+    Score(PerTransport<f64>),
+    /// Only these transports meet the requirement (one, most often).
+    Require(TransportSet),
     Exclude(Transport),
     Risk(Transport),
 }
@@ -255,16 +260,29 @@ impl Effect {
     pub fn transport(&self) -> Transport {
         match self {
             Effect::Score(points) => {
-                let mut best = 0;
-                for i in 1..3 {
-                    if points[i] > points[best] {
-                        best = i;
+                let mut best = Transport::ALL[0];
+                for (t, p) in points.iter() {
+                    if *p > points[best] {
+                        best = t;
                     }
                 }
-                Transport::ALL[best]
+                best
             }
-            Effect::Require(t) | Effect::Exclude(t) | Effect::Risk(t) => *t,
+            // The first required, in the table's order (the simplest).
+            Effect::Require(ts) => ts.iter().next().unwrap_or(Transport::ALL[0]),
+            Effect::Exclude(t) | Effect::Risk(t) => *t,
         }
+    }
+
+    /// Whether the effect requires a set of transports that holds `t`.
+    pub fn requires(&self, t: Transport) -> bool {
+        matches!(self, Effect::Require(ts) if ts.contains(t))
+    }
+
+    /// Whether the effect decides rather than weighs: a requirement or an
+    /// exclusion.
+    pub fn is_hard(&self) -> bool {
+        matches!(self, Effect::Require(_) | Effect::Exclude(_))
     }
 
     pub fn kind(&self) -> &'static str {
@@ -278,14 +296,13 @@ impl Effect {
 
     pub fn describe(&self) -> String {
         match self {
-            Effect::Score(points) => Transport::ALL
+            Effect::Score(points) => points
                 .iter()
-                .zip(points)
                 .filter(|(_, p)| **p != 0.0)
                 .map(|(t, p)| format!("{t} {p:+}"))
                 .collect::<Vec<_>>()
                 .join(", "),
-            Effect::Require(t) => format!("require {t}"),
+            Effect::Require(ts) => format!("require {}", ts.either()),
             Effect::Exclude(t) => format!("exclude {t}"),
             Effect::Risk(t) => format!("risk when {t} is chosen"),
         }
@@ -791,7 +808,7 @@ fn effect(raw: &RawEffect, cx: &Context<'_>) -> Option<Effect> {
         );
     }
     if let Some(score) = &raw.score {
-        let mut points = [0.0; 3];
+        let mut points = PerTransport([0.0; _]);
         let given = each(score, |(name, p)| {
             let t = transport(name, cx);
             // `!(… <= …)` refuses NaN too.
@@ -818,12 +835,38 @@ fn effect(raw: &RawEffect, cx: &Context<'_>) -> Option<Effect> {
             Some((t?, value))
         })?;
         for (t, p) in given {
-            points[Transport::ALL.iter().position(|x| *x == t).unwrap_or(0)] = p;
+            points[t] = p;
         }
         return Some(Effect::Score(points));
     }
-    if let Some(t) = &raw.require {
-        return Some(Effect::Require(transport(t, cx)?));
+    if let Some(required) = &raw.require {
+        // One transport, or a list of them.
+        let names: Option<Vec<&str>> = match required {
+            Json::String(name) => Some(vec![name.as_str()]),
+            Json::Array(items) => items.iter().map(Json::as_str).collect(),
+            _ => None,
+        };
+        let Some(names) = names else {
+            return cx.refuse(
+                cx.error(
+                    format!(
+                        "`require` must name a transport or a list of transports (not `{}`)",
+                        shorten(&required.to_string(), 40)
+                    ),
+                    "require",
+                )
+                .note("write `require: kafka` or `require: [rest, grpc]`")
+                .accepted(Transport::NAMES),
+            );
+        };
+        if names.is_empty() {
+            return cx.refuse(
+                cx.error("`require` lists no transport", "require")
+                    .accepted(Transport::NAMES),
+            );
+        }
+        let set = each(&names, |name| transport(name, cx))?;
+        return Some(Effect::Require(set.into_iter().collect()));
     }
     if let Some(t) = &raw.exclude {
         return Some(Effect::Exclude(transport(t, cx)?));
@@ -908,6 +951,46 @@ mod tests {
         assert!(found[2].starts_with("unknown operator `below`"));
         assert!(found[3].starts_with("unknown transport `kafak`"));
         assert!(found[4].starts_with("empty `text`"));
+    }
+
+    #[test]
+    fn refuses_a_require_that_is_neither_a_transport_nor_a_list_naming_the_rule() {
+        for (value, shown) in [
+            ("5", "5"),
+            ("{ a: 1 }", "{\"a\":1}"),
+            ("[rest, 2]", "[\"rest\",2]"),
+        ] {
+            let text = rule("bad-require", &format!("effect: {{ require: {value} }}"));
+            assert_eq!(
+                only_problem(&text),
+                format!(
+                    "`require` must name a transport or a list of transports (not `{shown}`) in rule `bad-require`"
+                ),
+                "{value}"
+            );
+        }
+    }
+
+    #[test]
+    fn require_takes_one_transport_or_a_list() {
+        use crate::spec::model::Transport;
+        let one = parse("r.yaml", &rule("one", "effect: { require: kafka }")).expect("loads");
+        assert_eq!(one.effect_text.as_ref(), "require kafka");
+        let list = parse(
+            "r.yaml",
+            &rule("list", "effect: { require: [kafka, grpc] }"),
+        )
+        .expect("loads");
+        assert_eq!(list.effect_text.as_ref(), "require grpc or kafka");
+        assert!(list.effect.requires(Transport::Kafka) && !list.effect.requires(Transport::Rest));
+        assert_eq!(
+            only_problem(&rule("bad", "effect: { require: [kafka, nats] }")),
+            "unknown transport `nats` in rule `bad`"
+        );
+        assert_eq!(
+            only_problem(&rule("empty", "effect: { require: [] }")),
+            "`require` lists no transport in rule `empty`"
+        );
     }
 
     #[test]

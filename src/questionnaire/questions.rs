@@ -53,8 +53,7 @@ fn conversation(p: &mut dyn Prompter, base: &Flow, flow: &mut Flow) -> Result<()
             "How do the two sides talk?",
             "Waiting for an answer points to REST or gRPC; announcing an event and moving on points to Kafka.",
         ),
-        Interaction::ALL,
-        interaction_label,
+        INTERACTIONS,
         base.interaction,
     )?;
     flow.client = keyword(
@@ -63,8 +62,7 @@ fn conversation(p: &mut dyn Prompter, base: &Flow, flow: &mut Flow) -> Result<()
             "Who calls this: a browser, a public client, or another internal service?",
             "Browsers and outside partners need plain HTTP and JSON; your own services can use gRPC or Kafka; your own mobile app can use gRPC (you ship its stubs).",
         ),
-        Client::ALL,
-        client_label,
+        CLIENTS,
         base.client,
     )?;
     flow.coupling = if p.confirm(
@@ -105,8 +103,7 @@ fn guarantees(p: &mut dyn Prompter, base: &Flow, flow: &mut Flow) -> Result<(), 
             "If something fails, may a message be lost, arrive twice, or must it arrive exactly once?",
             "Never losing a message needs a durable log with acknowledgements (Kafka); REST and gRPC need hand-made retries.",
         ),
-        Delivery::ALL,
-        delivery_label,
+        DELIVERIES,
         base.delivery,
     )?;
     flow.replay = p.confirm(
@@ -122,8 +119,7 @@ fn guarantees(p: &mut dyn Prompter, base: &Flow, flow: &mut Flow) -> Result<(), 
             "Must messages be handled in the order they were sent?",
             "Kafka keeps order per partition key; one total order means a single partition.",
         ),
-        Ordering::ALL,
-        ordering_label,
+        ORDERINGS,
         base.ordering,
     )?;
     flow.format = keyword(
@@ -132,8 +128,7 @@ fn guarantees(p: &mut dyn Prompter, base: &Flow, flow: &mut Flow) -> Result<(), 
             "Must the payload stay human-readable on the wire?",
             "Readable JSON suits REST and debugging; compact Protocol Buffers suit gRPC.",
         ),
-        Format::ALL,
-        format_label,
+        FORMATS,
         base.format,
     )?;
     flow.contract = if p.confirm(
@@ -346,17 +341,21 @@ fn to(
     }
 }
 
-/// Picks one keyword of `all`, each shown with its plain meaning.
-fn keyword<T: Copy + PartialEq>(
+/// Picks one keyword of `glosses`, each shown as flows.yaml spells it and
+/// what it means for this question.
+fn keyword<T: Copy + PartialEq + std::fmt::Display>(
     p: &mut dyn Prompter,
     question: &Question,
-    all: &[T],
-    label: fn(T) -> &'static str,
+    glosses: &[(T, &str)],
     current: T,
 ) -> Result<T, Interrupted> {
-    let options: Vec<&str> = all.iter().map(|v| label(*v)).collect();
-    let default = all.iter().position(|v| *v == current).unwrap_or(0);
-    Ok(all[p.select(question, &options, default)?])
+    let options: Vec<String> = glosses
+        .iter()
+        .map(|(v, gloss)| format!("{v} — {gloss}"))
+        .collect();
+    let options: Vec<&str> = options.iter().map(String::as_str).collect();
+    let default = glosses.iter().position(|(v, _)| *v == current).unwrap_or(0);
+    Ok(glosses[p.select(question, &options, default)?].0)
 }
 
 /// A whole number of at least 1, or none. Separators (`20,000`, `20_000`)
@@ -430,57 +429,124 @@ fn pin(
     Ok(picked.checked_sub(1).map(|i| allowed[i]))
 }
 
-fn interaction_label(v: Interaction) -> &'static str {
-    match v {
-        Interaction::RequestResponse => "request-response — the caller waits for an answer",
-        Interaction::Event => "event — the sender announces something and moves on",
-        Interaction::Stream => "stream — a continuous run of messages over one connection",
-    }
-}
+/// What each keyword means for its question, in the keyword's own order
+/// (the options are listed so); its spelling comes from the keyword.
+const INTERACTIONS: &[(Interaction, &str)] = &[
+    (
+        Interaction::RequestResponse,
+        "the caller waits for an answer",
+    ),
+    (
+        Interaction::Event,
+        "the sender announces something and moves on",
+    ),
+    (
+        Interaction::Stream,
+        "a continuous run of messages over one connection",
+    ),
+];
 
-fn client_label(v: Client) -> &'static str {
-    match v {
-        Client::Browser => "browser — JavaScript in a web page",
-        Client::Public => "public — partners or customers outside the organisation",
-        Client::Internal => "internal — another of your own services",
-        Client::Mobile => "mobile — your own native app on phones",
-    }
-}
+const CLIENTS: &[(Client, &str)] = &[
+    (Client::Browser, "JavaScript in a web page"),
+    (
+        Client::Public,
+        "partners or customers outside the organisation",
+    ),
+    (Client::Internal, "another of your own services"),
+    (Client::Mobile, "your own native app on phones"),
+];
 
-fn delivery_label(v: Delivery) -> &'static str {
-    match v {
-        Delivery::AtMostOnce => "at-most-once — losing one now and then is acceptable",
-        Delivery::AtLeastOnce => "at-least-once — never lost; the receiver copes with duplicates",
-        Delivery::ExactlyOnce => "exactly-once — never lost and never duplicated",
-    }
-}
+const DELIVERIES: &[(Delivery, &str)] = &[
+    (
+        Delivery::AtMostOnce,
+        "losing one now and then is acceptable",
+    ),
+    (
+        Delivery::AtLeastOnce,
+        "never lost; the receiver copes with duplicates",
+    ),
+    (Delivery::ExactlyOnce, "never lost and never duplicated"),
+];
 
-fn ordering_label(v: Ordering) -> &'static str {
-    match v {
-        Ordering::None => "none — any order is fine",
-        Ordering::PerKey => "per-key — in order per entity, e.g. per order id",
-        Ordering::Total => "total — one order for everything",
-    }
-}
+const ORDERINGS: &[(Ordering, &str)] = &[
+    (Ordering::None, "any order is fine"),
+    (Ordering::PerKey, "in order per entity, e.g. per order id"),
+    (Ordering::Total, "one order for everything"),
+];
 
-fn format_label(v: Format) -> &'static str {
-    match v {
-        Format::Json => "json — yes, readable JSON",
-        Format::Binary => "binary — no, compact binary is preferred",
-        Format::Any => "any — no preference",
-    }
-}
+const FORMATS: &[(Format, &str)] = &[
+    (Format::Json, "yes, readable JSON"),
+    (Format::Binary, "no, compact binary is preferred"),
+    (Format::Any, "no preference"),
+];
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::questionnaire::script::{Answer, Script};
+    use crate::spec::load::FLOW_KEYS;
 
-    fn blank() -> Flow {
-        let mut flow = Flow::new("", "", "");
-        flow.to.clear();
-        flow
+    /// The flow keys [`ask_flow`] asks for, in the order of the declaration
+    /// (spec/fields.rs), which is the order it asks in.
+    const ASKED: &[&str] = &[
+        "name",
+        "description",
+        "from",
+        "to",
+        "interaction",
+        "client",
+        "coupling",
+        "latency_ms",
+        "throughput",
+        "delivery",
+        "replay",
+        "ordering",
+        "format",
+        "contract",
+        "payload_bytes",
+        "topic",
+        "transport",
+    ];
+
+    /// The keys it leaves to the file: the contract binding, a topic's
+    /// retention and evolution, and the call shape the system checks read
+    /// are settings a team writes once it has a flows.yaml, not answers
+    /// about one flow. Editing a flow keeps them ([`ask_flow`] starts from
+    /// the flow itself).
+    const NOT_ASKED: &[&str] = &[
+        "retention_hours",
+        "rpc",
+        "message",
+        "key",
+        "compatibility",
+        "during",
+        "per_item",
+    ];
+
+    /// Step 5 of spec/fields.rs: every field of a flow is asked for or
+    /// left out on purpose.
+    #[test]
+    fn every_flow_key_is_asked_for_or_left_out_on_purpose() {
+        for key in FLOW_KEYS {
+            assert!(
+                ASKED.contains(key) != NOT_ASKED.contains(key),
+                "`{key}`: add it to ASKED (and ask for it) or to NOT_ASKED"
+            );
+        }
+        assert_eq!(ASKED.len() + NOT_ASKED.len(), FLOW_KEYS.len());
     }
+
+    #[test]
+    fn every_keyword_question_offers_every_value_in_order() {
+        fn values<T: Copy>(glosses: &[(T, &str)]) -> Vec<T> {
+            glosses.iter().map(|(v, _)| *v).collect()
+        }
+        assert_eq!(values(INTERACTIONS), Interaction::ALL);
+        assert_eq!(values(CLIENTS), Client::ALL);
+        assert_eq!(values(DELIVERIES), Delivery::ALL);
+        assert_eq!(values(ORDERINGS), Ordering::ALL);
+        assert_eq!(values(FORMATS), Format::ALL);
+    }
+    use crate::questionnaire::script::{Answer, Script};
 
     fn context<'a>(services: &[&'a str], taken: &[&'a str]) -> Context<'a> {
         Context {
@@ -505,7 +571,7 @@ mod tests {
     #[test]
     fn asks_for_every_field_with_defaults() {
         let mut script = Script::new(defaults_after("get-order", "storefront", "orders"));
-        let flow = ask_flow(&mut script, &blank(), &context(&[], &[])).expect("answered");
+        let flow = ask_flow(&mut script, &Flow::blank(), &context(&[], &[])).expect("answered");
         assert_eq!(flow, Flow::new("get-order", "storefront", "orders"));
         assert!(script.finished());
         let asked: Vec<(&str, &str)> = script
@@ -580,7 +646,7 @@ mod tests {
             Answer::Check(&["analytics", NEW_SERVICE]),
             Answer::Text("shipping, billing"),
             Answer::Pick("event"),
-            Answer::Pick("internal"),
+            Answer::Pick("public"),
             Answer::Yes,
             Answer::Text("250"),
             Answer::Text("20,000"),
@@ -595,7 +661,7 @@ mod tests {
         ]);
         let flow = ask_flow(
             &mut script,
-            &blank(),
+            &Flow::blank(),
             &context(&["analytics", "orders", "storefront"], &["get-order"]),
         )
         .expect("answered");
@@ -603,6 +669,7 @@ mod tests {
         expected.description = Some("Every new order: announced".to_owned());
         expected.to = vec!["analytics".into(), "shipping".into(), "billing".into()];
         expected.interaction = Interaction::Event;
+        expected.client = Client::Public;
         expected.coupling = Coupling::Loose;
         expected.latency_ms = Some(250);
         expected.throughput = Some(20_000);
@@ -616,6 +683,11 @@ mod tests {
         expected.transport = Some(Transport::Kafka);
         assert_eq!(flow, expected);
         assert!(script.finished());
+        // Every answer here differs from the default, so every key asked
+        // for is set.
+        let mut set = Vec::new();
+        flow.each_set(|key, _| set.push(key));
+        assert_eq!(set, ASKED);
     }
 
     #[test]
@@ -631,7 +703,7 @@ mod tests {
         let mut script = Script::new(answers);
         let flow = ask_flow(
             &mut script,
-            &blank(),
+            &Flow::blank(),
             &context(&["orders", "storefront"], &[]),
         )
         .expect("answered");
@@ -664,7 +736,8 @@ mod tests {
         ];
         answers.extend(std::iter::repeat_n(Answer::Enter, 13));
         let mut script = Script::new(answers);
-        let flow = ask_flow(&mut script, &blank(), &context(&[], &["taken"])).expect("answered");
+        let flow =
+            ask_flow(&mut script, &Flow::blank(), &context(&[], &["taken"])).expect("answered");
         assert_eq!(flow, Flow::new("get-order", "storefront", "orders"));
         let output = script.output();
         assert!(
@@ -765,7 +838,7 @@ mod tests {
         let mut answers = defaults_after("get-order", "storefront", "orders");
         answers[15] = Answer::Text("get-order");
         let mut script = Script::new(answers);
-        let flow = ask_flow(&mut script, &blank(), &context(&[], &[])).expect("answered");
+        let flow = ask_flow(&mut script, &Flow::blank(), &context(&[], &[])).expect("answered");
         assert_eq!(flow.topic, None);
     }
 
@@ -779,7 +852,7 @@ mod tests {
             transports: &allowed,
             ..context(&[], &[])
         };
-        let flow = ask_flow(&mut script, &blank(), &context).expect("answered");
+        let flow = ask_flow(&mut script, &Flow::blank(), &context).expect("answered");
         assert_eq!(flow.transport, Some(Transport::Grpc));
         assert_eq!(
             script.question("Pin").options,
@@ -791,7 +864,7 @@ mod tests {
     fn stops_when_interrupted() {
         let mut script = Script::new([Answer::Text("get-order")]);
         assert_eq!(
-            ask_flow(&mut script, &blank(), &context(&[], &[])),
+            ask_flow(&mut script, &Flow::blank(), &context(&[], &[])),
             Err(Interrupted)
         );
     }

@@ -201,8 +201,7 @@ impl<'a> Questionnaire<'a> {
     }
 
     fn add(&mut self, p: &mut dyn Prompter) -> Result<(), Interrupted> {
-        let mut draft = Flow::new("", "", "");
-        draft.to.clear();
+        let draft = Flow::blank();
         p.show("\n-- a new flow --");
         self.ask_until_valid(p, draft, None)
     }

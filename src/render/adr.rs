@@ -15,7 +15,7 @@ use std::fmt::Write as _;
 use sha2::{Digest as _, Sha256};
 
 use crate::engine::evaluate::{Recommendation, Report};
-use crate::render::markdown::{inert, no_html};
+use crate::render::escape::{markdown_inert as inert, markdown_no_html as no_html};
 use crate::render::{decided, disk_line, margin, requirements, topic_line};
 use crate::spec::model::{Flow, FlowsFile, Transport};
 
@@ -166,15 +166,6 @@ pub fn file_name(number: u32, flow: &Flow, transport: Transport) -> String {
     format!("{number:04}-use-{transport}-for-{}.md", flow.name)
 }
 
-/// How a record names a transport.
-fn title(t: Transport) -> &'static str {
-    match t {
-        Transport::Rest => "REST",
-        Transport::Grpc => "gRPC",
-        Transport::Kafka => "Kafka",
-    }
-}
-
 /// One MADR record for one flow.
 pub fn record(
     number: u32,
@@ -184,7 +175,7 @@ pub fn record(
     fingerprint: &str,
     supersedes: &[u32],
 ) -> String {
-    let chosen = title(rec.transport);
+    let chosen = rec.transport.title();
     let mut out = String::new();
     let _ = writeln!(
         out,
@@ -264,7 +255,7 @@ pub fn record(
             out,
             "\nThe flow pins `transport: {}`; the rules alone would pick {}.",
             rec.transport,
-            title(rec.rules_choice)
+            rec.rules_choice.title()
         );
     }
 
@@ -293,9 +284,7 @@ fn options(out: &mut String, rec: &Recommendation) {
             notes.push("the rules' choice".to_owned());
         }
         for r in rec.reasons.iter() {
-            if r.transport == *t
-                && (r.effect.starts_with("require") || r.effect.starts_with("exclude"))
-            {
+            if r.transport == *t && r.hard {
                 notes.push(format!("{} by `{}`", r.effect, r.rule));
             }
         }
@@ -304,12 +293,7 @@ fn options(out: &mut String, rec: &Recommendation) {
         } else {
             format!(" ({})", notes.join("; "))
         };
-        let _ = writeln!(
-            out,
-            "* {}: score {:+}{notes}",
-            title(*t),
-            rec.scores.get(*t)
-        );
+        let _ = writeln!(out, "* {}: score {:+}{notes}", t.title(), rec.scores[*t]);
     }
 }
 

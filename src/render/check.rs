@@ -8,11 +8,12 @@ use std::fmt::Write as _;
 
 use serde_json::{Value, json};
 
-use crate::engine::findings::Severity;
 use crate::engine::gate::{Gate, Problem, Source};
+use crate::engine::system::Severity;
 use crate::render::contract::{
     Evolution, check_annotations, check_summary, check_text, check_value,
 };
+use crate::render::escape::{data, property};
 use crate::spec::model::{Pos, SourceMap};
 
 /// Where a problem points in flows.yaml: the pin of a pinned conflict, the
@@ -164,28 +165,4 @@ pub fn github(gate: &Gate, file: &str, map: &SourceMap, contract: Option<&Evolut
     }
     let _ = writeln!(out, "{}", summary(gate, contract));
     out
-}
-
-/// Escapes a workflow command's message, as the GitHub runner unescapes it.
-pub(crate) fn data(text: &str) -> String {
-    text.replace('%', "%25")
-        .replace('\r', "%0D")
-        .replace('\n', "%0A")
-}
-
-/// Escapes a workflow command's property value: also `:` and `,`, which
-/// would end it.
-pub(crate) fn property(text: &str) -> String {
-    data(text).replace(':', "%3A").replace(',', "%2C")
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn workflow_command_values_are_escaped() {
-        assert_eq!(data("50% done\nnext"), "50%25 done%0Anext");
-        assert_eq!(property("a:b,c"), "a%3Ab%2Cc");
-    }
 }

@@ -16,7 +16,7 @@ use serde_json::{Value, json};
 use crate::contract::evolution::{Declaration, Finding};
 use crate::contract::{Binding, BoundContract, Origin};
 use crate::error::Diagnostic;
-use crate::render::check::{data, property};
+use crate::render::escape::{data, property};
 use crate::spec::model::FlowsFile;
 
 /// The .proto files one side of a check read: by import name, the path the
@@ -233,10 +233,18 @@ pub fn text(flows: &FlowsFile, bound: &BoundContract) -> String {
                     let http = s.http.as_ref().map_or_else(String::new, |h| {
                         h.routes()
                             .map(|r| {
-                                let body = r
-                                    .body
-                                    .as_ref()
-                                    .map_or_else(String::new, |b| format!(" (body: {b})"));
+                                let parts: Vec<String> = [
+                                    r.body.as_ref().map(|b| format!("body: {b}")),
+                                    r.response_body.as_ref().map(|b| format!("response: {b}")),
+                                ]
+                                .into_iter()
+                                .flatten()
+                                .collect();
+                                let body = if parts.is_empty() {
+                                    String::new()
+                                } else {
+                                    format!(" ({})", parts.join(", "))
+                                };
                                 format!("{} {}{body}", r.method, r.path)
                             })
                             .collect::<Vec<_>>()

@@ -69,24 +69,14 @@ impl<'a> Diagram<'a> {
     }
 }
 
-/// The colour of a transport in every diagram: saturated and far apart, so
-/// that they read on white and tell apart for the common colour blindnesses
-/// by the dash pattern as well.
+/// The colour of a transport in every diagram (the transport table's).
 pub fn color(transport: Transport) -> &'static str {
-    match transport {
-        Transport::Rest => "#2e7d32",
-        Transport::Grpc => "#1565c0",
-        Transport::Kafka => "#8e24aa",
-    }
+    transport.profile().colour
 }
 
 /// The colour's name, for legends in plain text.
 pub fn color_name(transport: Transport) -> &'static str {
-    match transport {
-        Transport::Rest => "green",
-        Transport::Grpc => "blue",
-        Transport::Kafka => "purple",
-    }
+    transport.profile().colour_name
 }
 
 /// How the legend describes a transport's line.

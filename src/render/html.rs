@@ -7,9 +7,9 @@
 use std::fmt::Write as _;
 
 use crate::engine::evaluate::Report;
-use crate::error::escape_controls;
 use crate::render::diagram::{Diagram, color, line_style};
-use crate::render::{decided, disk_line, flip_line, margin, requirements, svg, topic_line};
+use crate::render::escape::html as escape;
+use crate::render::{decided, disk_line, flip_line, margin, requirements, scores, svg, topic_line};
 use crate::spec::model::FlowsFile;
 
 const STYLE: &str = "
@@ -85,10 +85,8 @@ pub fn render(file: &FlowsFile, report: &Report) -> String {
         }
         let _ = writeln!(
             out,
-            "<p class=\"muted\">Scores: rest {:+}, grpc {:+}, kafka {:+}. Decided by {}; margin {}.</p>",
-            rec.scores.rest,
-            rec.scores.grpc,
-            rec.scores.kafka,
+            "<p class=\"muted\">Scores: {}. Decided by {}; margin {}.</p>",
+            scores(rec),
             escape(&decided(rec)),
             escape(&margin(rec))
         );
@@ -195,43 +193,4 @@ fn findings(out: &mut String, report: &Report) {
 
 fn plural(n: usize) -> &'static str {
     if n == 1 { "" } else { "s" }
-}
-
-/// Text safe inside HTML elements and double-quoted attributes, with no
-/// control or bidirectional characters ([`escape_controls`]): those are not
-/// allowed in the SVG's XML, and would reorder what the reader sees.
-pub fn escape(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in escape_controls(text).chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
-        }
-    }
-    out
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn escapes_markup_in_user_text() {
-        assert_eq!(
-            escape("<b>\"fish\" & 'chips'</b>"),
-            "&lt;b&gt;&quot;fish&quot; &amp; &#39;chips&#39;&lt;/b&gt;"
-        );
-    }
-
-    #[test]
-    fn escapes_control_and_bidirectional_characters() {
-        assert_eq!(
-            escape("x\u{1b}[31m\u{202e}<b>"),
-            "x\\u{1b}[31m\\u{202e}&lt;b&gt;"
-        );
-    }
 }

@@ -11,10 +11,10 @@
 use std::fmt::Write as _;
 
 use crate::engine::evaluate::Report;
-use crate::error::escape_controls;
 use crate::render::diagram::{Diagram, color_name};
+use crate::render::escape::{markdown_inert as inert, markdown_no_html as no_html};
 use crate::render::{
-    decided, disk_line, margin, mermaid, requirements, topic_line, transport_label,
+    decided, disk_line, margin, mermaid, requirements, scores, topic_line, transport_label,
 };
 use crate::spec::model::FlowsFile;
 
@@ -60,10 +60,8 @@ pub fn render(file: &FlowsFile, report: &Report) -> String {
         }
         let _ = writeln!(
             out,
-            "\nScores: rest {:+}, grpc {:+}, kafka {:+}. Decided by {}; margin {}.",
-            rec.scores.rest,
-            rec.scores.grpc,
-            rec.scores.kafka,
+            "\nScores: {}. Decided by {}; margin {}.",
+            scores(rec),
             decided(rec),
             margin(rec)
         );
@@ -156,36 +154,6 @@ fn code_list(items: &[String]) -> String {
         .join(", ")
 }
 
-/// Text written by a user, inert in Markdown: control and bidirectional
-/// characters escaped ([`escape_controls`]), HTML become entities and
-/// Markdown's punctuation escaped, so it shows as written and cannot add a
-/// comment, tag, link, image or heading, nor reorder what a reader sees.
-pub(crate) fn inert(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in escape_controls(text).chars() {
-        match c {
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '&' => out.push_str("&amp;"),
-            '\\' | '`' | '*' | '_' | '[' | ']' | '!' | '#' | '|' | '~' => {
-                out.push('\\');
-                out.push(c);
-            }
-            c => out.push(c),
-        }
-    }
-    out
-}
-
-/// Rule text keeps its Markdown (code spans) but carries no HTML, and no
-/// control or bidirectional characters ([`escape_controls`]).
-pub(crate) fn no_html(text: &str) -> String {
-    escape_controls(text)
-        .replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-}
-
 /// A description as a block quote, every line of it, so that a line break
 /// cannot end the quote and start a heading or list of its own.
 fn quote_block(text: &str) -> String {
@@ -216,23 +184,8 @@ mod tests {
     }
 
     #[test]
-    fn user_text_carries_no_escape_sequence_or_bidirectional_override() {
-        let hostile = "x\u{1b}[31mRED\u{202e}gnp.exe\u{2066}";
-        for shown in [inert(hostile), no_html(hostile), quote_block(hostile)] {
-            assert!(
-                !shown.contains(['\u{1b}', '\u{202e}', '\u{2066}']),
-                "{shown:?}"
-            );
-            assert!(shown.contains("u{1b}"), "{shown:?}");
-        }
-        assert_eq!(no_html(hostile), "x\\u{1b}[31mRED\\u{202e}gnp.exe\\u{2066}");
-    }
-
-    #[test]
-    fn rule_text_keeps_code_spans_but_no_html() {
-        assert_eq!(
-            no_html("set `acks=all` <script>"),
-            "set `acks=all` &lt;script&gt;"
-        );
+    fn a_quoted_description_carries_no_escape_sequence() {
+        let shown = quote_block("x\u{1b}[31mRED\u{202e}gnp.exe");
+        assert!(!shown.contains(['\u{1b}', '\u{202e}']), "{shown:?}");
     }
 }

@@ -7,6 +7,7 @@ pub mod check;
 pub mod contract;
 pub mod diagram;
 pub mod dot;
+pub mod escape;
 pub mod html;
 pub mod json;
 pub mod markdown;
@@ -15,47 +16,23 @@ pub mod svg;
 pub mod text;
 
 use crate::engine::evaluate::{KafkaSizing, Recommendation};
-use crate::spec::model::{
-    Client, Contract, Coupling, Delivery, Flow, Format, Interaction, Ordering,
-};
+use crate::engine::facts::{Facts, Field, display_value};
+use crate::spec::load::FLOW_KEYS;
+use crate::spec::model::Flow;
 
 /// The flow's requirements that differ from the defaults, as `key: value`
-/// pairs: what a reader needs to see to judge the recommendation.
+/// pairs: what a reader needs to see to judge the recommendation. They are
+/// the facts the rules read that are keys of a flow, then the topic's
+/// retention and the pinned transport.
 pub fn requirements(flow: &Flow) -> Vec<(&'static str, String)> {
-    let mut out = Vec::new();
-    if flow.interaction != Interaction::RequestResponse {
-        out.push(("interaction", flow.interaction.to_string()));
-    }
-    if flow.client != Client::Internal {
-        out.push(("client", flow.client.to_string()));
-    }
-    if flow.coupling != Coupling::Tight {
-        out.push(("coupling", flow.coupling.to_string()));
-    }
-    if let Some(ms) = flow.latency_ms {
-        out.push(("latency_ms", ms.to_string()));
-    }
-    if let Some(t) = flow.throughput {
-        out.push(("throughput", t.to_string()));
-    }
-    if flow.delivery != Delivery::AtMostOnce {
-        out.push(("delivery", flow.delivery.to_string()));
-    }
-    if flow.replay {
-        out.push(("replay", "true".to_owned()));
-    }
-    if flow.ordering != Ordering::None {
-        out.push(("ordering", flow.ordering.to_string()));
-    }
-    if flow.format != Format::Any {
-        out.push(("format", flow.format.to_string()));
-    }
-    if flow.contract != Contract::Flexible {
-        out.push(("contract", flow.contract.to_string()));
-    }
-    if let Some(b) = flow.payload_bytes {
-        out.push(("payload_bytes", b.to_string()));
-    }
+    let facts = Facts::of(flow);
+    let defaults = Facts::defaults();
+    let mut out: Vec<(&'static str, String)> = Field::ALL
+        .iter()
+        .filter(|f| FLOW_KEYS.contains(&f.name()))
+        .filter(|f| facts.get(**f) != defaults.get(**f))
+        .map(|f| (f.name(), display_value(*f, facts.get(*f))))
+        .collect();
     if let Some(h) = flow.retention_hours {
         out.push(("retention_hours", h.to_string()));
     }
@@ -74,6 +51,15 @@ pub fn decided(rec: &Recommendation) -> String {
         Decision::Requirement => "requirement".to_owned(),
         Decision::Score => "score".to_owned(),
     }
+}
+
+/// Every transport's score, signed: `rest +2, grpc -1, kafka +0`.
+pub fn scores(rec: &Recommendation) -> String {
+    rec.scores
+        .iter()
+        .map(|(t, p)| format!("{t} {p:+}"))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 /// The margin, signed, or `-` when hard rules decided; a close call says so.

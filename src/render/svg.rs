@@ -17,7 +17,7 @@ use std::fmt::Write as _;
 
 use crate::engine::evaluate::Report;
 use crate::render::diagram::{Diagram, color};
-use crate::render::html::escape;
+use crate::render::escape::html as escape;
 use crate::spec::model::{FlowsFile, Transport};
 
 const MARGIN: f64 = 24.0;

@@ -10,9 +10,9 @@
 use std::fmt::Write as _;
 
 use crate::engine::evaluate::{KafkaSizing, Recommendation, Report};
-use crate::engine::findings::Severity;
+use crate::engine::system::Severity;
 use crate::error::escape_controls;
-use crate::render::{decided, disk_line, flip_line, margin, requirements, topic_line};
+use crate::render::{decided, disk_line, flip_line, margin, requirements, scores, topic_line};
 use crate::spec::model::{FlowsFile, Transport};
 
 const WIDTH: usize = 100;
@@ -37,60 +37,15 @@ impl Style {
     }
 
     fn transport(&self, t: Transport) -> String {
-        let code = match t {
-            Transport::Rest => "32",
-            Transport::Grpc => "34",
-            Transport::Kafka => "35",
-        };
-        self.paint(code, t.as_str())
+        self.paint(t.profile().terminal_colour, t.as_str())
     }
 }
 
 pub fn render(file: &FlowsFile, report: &Report, color: bool) -> String {
     let style = Style { color };
     let mut out = String::new();
-    let count = report.flows.len();
-    let _ = writeln!(
-        out,
-        "{}: {count} flow{}\n",
-        style.paint("1", &escape_controls(&report.system)),
-        if count == 1 { "" } else { "s" }
-    );
-
+    summary_into(&mut out, report, &style);
     let route = |r: &Recommendation| format!("{} -> {}", r.from, r.to.join(", "));
-    let name_w = report
-        .flows
-        .iter()
-        .map(|r| r.name.chars().count())
-        .max()
-        .unwrap_or(4)
-        .clamp(4, COLUMN_MAX);
-    let route_w = report
-        .flows
-        .iter()
-        .map(|r| table_route(r).chars().count())
-        .max()
-        .unwrap_or(9)
-        .clamp(9, COLUMN_MAX);
-    let _ = writeln!(
-        out,
-        "{:name_w$}  {:route_w$}  {:9}  {:24}  MARGIN",
-        "FLOW", "FROM -> TO", "TRANSPORT", "DECIDED BY"
-    );
-    for rec in &report.flows {
-        let t = rec.transport.as_str();
-        let pad = " ".repeat(9usize.saturating_sub(t.len()));
-        let _ = writeln!(
-            out,
-            "{:name_w$}  {:route_w$}  {}{pad}  {:24}  {}",
-            rec.name,
-            table_route(rec),
-            style.transport(rec.transport),
-            decided(rec),
-            margin(rec)
-        );
-    }
-
     for (rec, flow) in report.flows.iter().zip(&file.flows) {
         let via = rec.via.map(|v| format!(" via {v}")).unwrap_or_default();
         let _ = writeln!(
@@ -112,11 +67,7 @@ pub fn render(file: &FlowsFile, report: &Report, color: bool) -> String {
             let list: Vec<String> = needs.iter().map(|(k, v)| format!("{k}={v}")).collect();
             wrap(&mut out, "  needs: ", &list.join(", "));
         }
-        let _ = writeln!(
-            out,
-            "  scores: rest {:+}, grpc {:+}, kafka {:+}",
-            rec.scores.rest, rec.scores.grpc, rec.scores.kafka
-        );
+        let _ = writeln!(out, "  scores: {}", scores(rec));
         let _ = writeln!(out, "  reasons:");
         for r in rec.reasons.iter() {
             wrap(
@@ -149,6 +100,57 @@ pub fn render(file: &FlowsFile, report: &Report, color: bool) -> String {
     }
     findings(&mut out, report, &style);
     out
+}
+
+/// The head of the report: the system's name and the table of flows, one
+/// a row (what `interactive` shows before and after the questions).
+pub fn summary(report: &Report, color: bool) -> String {
+    let mut out = String::new();
+    summary_into(&mut out, report, &Style { color });
+    out
+}
+
+fn summary_into(out: &mut String, report: &Report, style: &Style) {
+    let count = report.flows.len();
+    let _ = writeln!(
+        out,
+        "{}: {count} flow{}\n",
+        style.paint("1", &escape_controls(&report.system)),
+        if count == 1 { "" } else { "s" }
+    );
+
+    let name_w = report
+        .flows
+        .iter()
+        .map(|r| r.name.chars().count())
+        .max()
+        .unwrap_or(4)
+        .clamp(4, COLUMN_MAX);
+    let route_w = report
+        .flows
+        .iter()
+        .map(|r| table_route(r).chars().count())
+        .max()
+        .unwrap_or(9)
+        .clamp(9, COLUMN_MAX);
+    let _ = writeln!(
+        out,
+        "{:name_w$}  {:route_w$}  {:9}  {:24}  MARGIN",
+        "FLOW", "FROM -> TO", "TRANSPORT", "DECIDED BY"
+    );
+    for rec in &report.flows {
+        let t = rec.transport.as_str();
+        let pad = " ".repeat(9usize.saturating_sub(t.len()));
+        let _ = writeln!(
+            out,
+            "{:name_w$}  {:route_w$}  {}{pad}  {:24}  {}",
+            rec.name,
+            table_route(rec),
+            style.transport(rec.transport),
+            decided(rec),
+            margin(rec)
+        );
+    }
 }
 
 /// A flow's route as the table shows it: in full when it fits in
@@ -276,6 +278,22 @@ mod tests {
         let rules = crate::engine::RuleSet::builtin().expect("built-in rules load");
         let report = crate::engine::recommend(&file, &rules);
         render(&file, &report, false)
+    }
+
+    #[test]
+    fn the_summary_is_the_head_of_the_report() {
+        let file = crate::spec::load_str(
+            "flows.yaml",
+            "version: 1\nsystem: shop\nflows:\n  - name: get-order\n    from: a\n    to: b\n",
+        )
+        .expect("valid flows");
+        let rules = crate::engine::RuleSet::builtin().expect("built-in rules load");
+        let report = crate::engine::recommend(&file, &rules);
+        let summary = summary(&report, false);
+        assert!(summary.starts_with("shop: 1 flow\n\nFLOW"), "{summary}");
+        assert_eq!(summary.lines().count(), 4, "{summary}");
+        assert!(render(&file, &report, false).starts_with(&summary));
+        assert!(!summary.contains("reasons:"), "{summary}");
     }
 
     /// A flow from `hub` to `n` services whose names are `width` characters.

@@ -460,7 +460,7 @@ fn default_json(kind: &str) -> serde_json::Value {
 /// Every Kafka flow by name, in file order (a `BTreeMap` keyed by position).
 /// Flows sharing a topic get the largest partition count among them, since
 /// the topic is created once.
-fn kafka_topics(recs: &[(&Recommendation, &Flow)]) -> BTreeMap<usize, TopicContext> {
+pub(crate) fn kafka_topics(recs: &[(&Recommendation, &Flow)]) -> BTreeMap<usize, TopicContext> {
     let mut topics: BTreeMap<usize, TopicContext> = recs
         .iter()
         .enumerate()

@@ -1,8 +1,10 @@
 //! flows.yaml v1: the typed model, name rules, loading and validation.
 
+mod fields;
 pub mod load;
 pub mod model;
 pub mod names;
+pub mod transport;
 pub mod write;
 
 pub use load::{load, load_str};

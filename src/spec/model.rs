@@ -2,6 +2,8 @@
 //!
 //! Everything downstream (engine, render, scaffold) works on these types only,
 //! so they carry no YAML concerns; source positions live in [`SourceMap`].
+//! [`Flow`] is made from the declaration of a flow's fields
+//! (`spec/fields.rs`), which also says what a new field needs.
 
 use std::borrow::Cow;
 use std::collections::BTreeMap;
@@ -10,11 +12,8 @@ use schemars::{JsonSchema, Schema, SchemaGenerator, json_schema};
 use serde::Serialize;
 
 use crate::keywords::keywords;
-
-keywords! {
-    /// A way for services to talk; the thing commsadvise recommends.
-    Transport { Rest = "rest", Grpc = "grpc", Kafka = "kafka" }
-}
+use crate::spec::fields::flow_fields;
+pub use crate::spec::transport::Transport;
 
 keywords! {
     /// The shape of the conversation.
@@ -60,9 +59,24 @@ keywords! {
 }
 
 /// The editor schema of a keyword is its closed list of spellings, taken
-/// from the same table the loader parses with, so the two cannot drift.
-macro_rules! keyword_schema {
+/// from the same table the loader parses with, so the two cannot drift;
+/// its value in a file is its spelling.
+macro_rules! keyword_impls {
     ($($name:ident),+) => {$(
+        impl Keyword for $name {
+            const NAMES: &'static [&'static str] = $name::NAMES;
+
+            fn parse(text: &str) -> Option<$name> {
+                $name::parse(text)
+            }
+        }
+
+        impl AsFieldValue for $name {
+            fn field_value(&self) -> Option<FieldValue<'_>> {
+                Some(FieldValue::Keyword(self.as_str()))
+            }
+        }
+
         impl JsonSchema for $name {
             fn inline_schema() -> bool {
                 true
@@ -85,7 +99,7 @@ keywords! {
     Preference { None = "none", Rest = "rest", Grpc = "grpc" }
 }
 
-keyword_schema!(
+keyword_impls!(
     Preference,
     Transport,
     Interaction,
@@ -98,6 +112,16 @@ keyword_schema!(
     Compatibility
 );
 
+/// A flows.yaml keyword type, for code that reads any of them alike (the
+/// validator).
+pub trait Keyword: Copy {
+    /// The accepted spellings.
+    const NAMES: &'static [&'static str];
+
+    /// Parses the exact flows.yaml spelling.
+    fn parse(text: &str) -> Option<Self>;
+}
+
 /// The availability of a service that does not declare one: "three nines",
 /// about 43 minutes of downtime a month, a common internal SLO.
 pub const DEFAULT_AVAILABILITY: f64 = 0.999;
@@ -106,13 +130,6 @@ impl Compatibility {
     /// Whether this is the default, `backward`.
     pub fn is_default(&self) -> bool {
         *self == Compatibility::Backward
-    }
-}
-
-impl Transport {
-    /// Whether the caller waits for an answer on this transport.
-    pub fn is_synchronous(self) -> bool {
-        matches!(self, Transport::Rest | Transport::Grpc)
     }
 }
 
@@ -212,60 +229,101 @@ impl Service {
     }
 }
 
-/// One service-to-service flow with every default applied.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct Flow {
-    pub name: String,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub description: Option<String>,
-    pub from: String,
-    pub to: Vec<String>,
-    pub interaction: Interaction,
-    pub client: Client,
-    pub coupling: Coupling,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub latency_ms: Option<u64>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub throughput: Option<u64>,
-    pub delivery: Delivery,
-    pub replay: bool,
-    pub ordering: Ordering,
-    pub format: Format,
-    pub contract: Contract,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub payload_bytes: Option<u64>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub topic: Option<String>,
-    /// How long Kafka keeps this flow's messages, in hours; sizes the disk.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub retention_hours: Option<u64>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub transport: Option<Transport>,
-    /// The rpc a request-response or stream flow binds to,
-    /// `<package>.<Service>/<Method>` (SPEC §7); the derived name when left out.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub rpc: Option<String>,
-    /// The message an event flow carries, `<package>.<Message>`; the
-    /// derived name when left out.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub message: Option<String>,
-    /// The field of an event's message that keys it on Kafka; the message's
-    /// first field ending in `_id` when left out.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub key: Option<String>,
-    /// How the flow's Kafka topic may evolve (`contract check`); backward
-    /// when left out. Left out of the JSON at its default, so records
-    /// fingerprinted before it existed (`adr`) keep their fingerprints.
-    #[serde(skip_serializing_if = "Compatibility::is_default")]
-    pub compatibility: Compatibility,
-    /// The inbound flow of `from` this flow is made while serving: the
-    /// calls one request really makes, for the system findings.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub during: Option<String>,
-    /// The flow is made once per item of a list (N+1 calls), not once per
-    /// request.
-    #[serde(skip_serializing_if = "std::ops::Not::not")]
-    pub per_item: bool,
+/// Makes [`Flow`] from the declaration of its fields
+/// ([`flow_fields!`](crate::spec::fields)): each field with its type, doc
+/// and JSON shape; [`Flow::blank`], every default; [`Flow::each_set`].
+macro_rules! flow_model {
+    ($(
+        [$($doc:literal)*] $field:ident: $ty:ty = $default:expr, raw $raw:ty, lean $lean:ty,
+            schemars($($schema:tt)*), json$(($($json:tt)*))?;
+    )*) => {
+        /// One service-to-service flow with every default applied.
+        #[derive(Debug, Clone, PartialEq, Serialize)]
+        pub struct Flow {
+            $(
+                $(#[doc = $doc])*
+                $(#[serde($($json)*)])?
+                pub $field: $ty,
+            )*
+        }
+
+        impl Flow {
+            /// A flow with every documented default and nothing named: no
+            /// name, no sender, no receivers.
+            pub fn blank() -> Flow {
+                Flow {
+                    $($field: $default,)*
+                }
+            }
+
+            /// Calls `visit` with the flows.yaml key and the value of each
+            /// field that differs from [`Flow::blank`], in the order of the
+            /// declaration (that of docs/flows-yaml.md): what a written
+            /// flows.yaml says of this flow.
+            pub fn each_set(&self, mut visit: impl FnMut(&'static str, FieldValue<'_>)) {
+                let blank = Flow::blank();
+                $(
+                    if self.$field != blank.$field
+                        && let Some(value) = self.$field.field_value()
+                    {
+                        visit(stringify!($field), value);
+                    }
+                )*
+            }
+        }
+    };
+}
+
+flow_fields!(flow_model);
+
+/// A field's value as a file spells it, whatever its Rust type, so that a
+/// writer needs no case per field.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FieldValue<'a> {
+    /// Text as the user wrote it: a name, a description, a topic.
+    Text(&'a str),
+    /// A list of names (`to`).
+    Names(&'a [String]),
+    /// A keyword's one spelling.
+    Keyword(&'static str),
+    Number(u64),
+    Bool(bool),
+}
+
+/// A type a flow field may have: what its value is in a file; `None` for
+/// an optional one left out.
+pub trait AsFieldValue {
+    fn field_value(&self) -> Option<FieldValue<'_>>;
+}
+
+impl AsFieldValue for String {
+    fn field_value(&self) -> Option<FieldValue<'_>> {
+        Some(FieldValue::Text(self))
+    }
+}
+
+impl AsFieldValue for Vec<String> {
+    fn field_value(&self) -> Option<FieldValue<'_>> {
+        Some(FieldValue::Names(self))
+    }
+}
+
+impl AsFieldValue for u64 {
+    fn field_value(&self) -> Option<FieldValue<'_>> {
+        Some(FieldValue::Number(*self))
+    }
+}
+
+impl AsFieldValue for bool {
+    fn field_value(&self) -> Option<FieldValue<'_>> {
+        Some(FieldValue::Bool(*self))
+    }
+}
+
+impl<T: AsFieldValue> AsFieldValue for Option<T> {
+    fn field_value(&self) -> Option<FieldValue<'_>> {
+        self.as_ref().and_then(T::field_value)
+    }
 }
 
 impl Flow {
@@ -274,29 +332,9 @@ impl Flow {
     pub fn new(name: &str, from: &str, to: &str) -> Flow {
         Flow {
             name: name.to_owned(),
-            description: None,
             from: from.to_owned(),
             to: vec![to.to_owned()],
-            interaction: Interaction::RequestResponse,
-            client: Client::Internal,
-            coupling: Coupling::Tight,
-            latency_ms: None,
-            throughput: None,
-            delivery: Delivery::AtMostOnce,
-            replay: false,
-            ordering: Ordering::None,
-            format: Format::Any,
-            contract: Contract::Flexible,
-            payload_bytes: None,
-            topic: None,
-            retention_hours: None,
-            transport: None,
-            rpc: None,
-            message: None,
-            key: None,
-            compatibility: Compatibility::Backward,
-            during: None,
-            per_item: false,
+            ..Flow::blank()
         }
     }
 

@@ -104,3 +104,15 @@ impl Test {
 pub fn repo(path: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join(path)
 }
+
+/// An external tool the tests check against: the program the environment
+/// variable `env` names, else `name` on the PATH, when `--version` runs.
+/// `None` lets the caller skip, or fail in CI.
+pub fn tool(env: &str, name: &str) -> Option<String> {
+    let candidate = std::env::var(env).unwrap_or_else(|_| name.to_owned());
+    Command::new(&candidate)
+        .arg("--version")
+        .output()
+        .is_ok_and(|o| o.status.success())
+        .then_some(candidate)
+}

@@ -77,6 +77,32 @@ error_cases! {
     rejects_a_proto_path_folder_that_does_not_exist: "missing-proto-path-folder.yaml";
     refuses_an_absolute_proto_path_folder: "absolute-proto-path.yaml";
     refuses_a_proto_path_folder_outside_the_folder_of_flows_yaml: "proto-path-outside-the-folder.yaml";
+    refuses_a_rest_route_naming_a_field_the_request_lacks: "route-unknown-field.yaml";
+    refuses_two_rest_routes_of_a_service_matching_the_same_requests: "route-clash.yaml";
+}
+
+/// AIP's `GetShelf` and `GetBook` share the `name` variable and are told apart
+/// by its pattern: both bind, and `scaffold` refuses a route clash as
+/// `contract` does, writing nothing.
+#[test]
+fn binds_aip_routes_told_apart_by_their_patterns() {
+    let run = with_fixtures()
+        .args(&["contract", "aip-routes.yaml"])
+        .success();
+    assert!(
+        run.stdout.contains("GET /v1/{name=shelves/*}\n")
+            && run.stdout.contains("GET /v1/{name=shelves/*/books/*}\n"),
+        "{}",
+        run.stdout
+    );
+    let test = with_fixtures().args(&["scaffold", "route-clash.yaml", "--out", "out"]);
+    let refused = test.status(2);
+    assert!(
+        refused.stderr.contains("matches the same requests as"),
+        "{}",
+        refused.stderr
+    );
+    assert!(!test.path().join("out").exists(), "nothing written");
 }
 
 #[test]
@@ -159,13 +185,8 @@ derived_cases! {
 /// The buf CLI: `BUF`, else `buf` on the PATH. Without it the lint test
 /// skips on a developer's machine, and fails in CI (`CI` set).
 pub(crate) fn buf() -> Option<String> {
-    let candidate = std::env::var("BUF").unwrap_or_else(|_| "buf".to_owned());
-    let found = Command::new(&candidate)
-        .arg("--version")
-        .output()
-        .is_ok_and(|o| o.status.success());
-    if found {
-        return Some(candidate);
+    if let Some(found) = crate::common::tool("BUF", "buf") {
+        return Some(found);
     }
     assert!(
         std::env::var_os("CI").is_none(),
@@ -595,9 +616,11 @@ fn a_renamed_proto_file_is_compared_by_what_it_declares() {
 #[test]
 fn check_against_a_breaking_change_fails_as_a_whole_in_every_format() {
     let test = deployed();
+    // Still one id field, so SPEC §7's default route (`GET /as/{…}`)
+    // matches the same requests: the one break is the JSON key.
     let test = test.file(
         "proto/a.proto",
-        GIT_A.replace("string id = 1", "string key = 1"),
+        GIT_A.replace("string id = 1", "string a_id = 1"),
     );
     let check = |format: &str| {
         Test::new_in(&test)

@@ -6,6 +6,7 @@ use std::collections::BTreeSet;
 
 use commsadvise::engine::facts::Field;
 use commsadvise::engine::rule::Criterion;
+use commsadvise::engine::system::CHECKS;
 use commsadvise::spec::load::{FLOW_KEYS, SERVICE_KEYS};
 use commsadvise::spec::model::{
     Client, Contract, Coupling, Delivery, Format, Interaction, Ordering, Transport,
@@ -112,6 +113,33 @@ fn output_reference_documents_every_json_key() {
     assert_eq!(
         missing(&text, found.iter().map(String::as_str)),
         Vec::<&str>::new()
+    );
+}
+
+#[test]
+fn the_findings_table_is_the_registry_of_system_checks() {
+    let text = doc("output.md");
+    let rows: Vec<(String, String, String)> = text
+        .lines()
+        .skip_while(|l| !l.starts_with("| id | severity | fires when |"))
+        .skip(2)
+        .take_while(|l| l.starts_with('|'))
+        .map(|l| {
+            let cells: Vec<&str> = l.trim_matches('|').split(" | ").map(str::trim).collect();
+            (
+                cells[0].trim_matches('`').to_owned(),
+                cells[1].to_owned(),
+                cells[2].to_owned(),
+            )
+        })
+        .collect();
+    let registry: Vec<(String, String, String)> = CHECKS
+        .iter()
+        .map(|c| (c.id.to_owned(), c.severity.to_string(), c.fires_when()))
+        .collect();
+    assert_eq!(
+        rows, registry,
+        "docs/output.md's findings table and engine::system::CHECKS differ"
     );
 }
 

@@ -1,6 +1,8 @@
 //! End-to-end tests: the real binary, real files, real exit codes.
 
 mod adr;
+mod apidocs;
+mod cases;
 mod check;
 mod cli;
 mod common;
@@ -12,6 +14,7 @@ mod evolution;
 mod findings;
 mod generated;
 mod interactive;
+mod layout;
 mod names;
 mod recommend;
 mod regenerate;

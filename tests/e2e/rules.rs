@@ -109,6 +109,53 @@ fn every_criterion_has_a_rule() {
     }
 }
 
+/// One snapshot per system check of `commsadvise rules ID`.
+macro_rules! check_tests {
+    ($($test:ident: $id:literal;)*) => {
+        $(
+            #[test]
+            fn $test() {
+                let run = Test::new().args(&["rules", $id]).success();
+                insta::assert_snapshot!(run.stdout);
+            }
+        )*
+
+        #[test]
+        fn every_system_check_has_a_test() {
+            let tested = [$($id),*];
+            let ids: Vec<&str> = commsadvise::engine::system::CHECKS.iter().map(|c| c.id).collect();
+            assert_eq!(ids, tested, "add the new check to check_tests!");
+        }
+    };
+}
+
+check_tests! {
+    explains_the_sync_cycle_check: "sync-cycle";
+    explains_the_latency_budget_check: "latency-budget";
+    explains_the_long_sync_chain_check: "long-sync-chain";
+    explains_the_chain_availability_check: "chain-availability";
+    explains_the_request_availability_check: "request-availability";
+    explains_the_single_point_of_failure_check: "single-point-of-failure";
+    explains_the_n_plus_one_check: "n-plus-one";
+    explains_the_sync_fan_out_check: "sync-fan-out";
+    explains_the_self_call_check: "self-call";
+}
+
+#[test]
+fn a_team_rule_named_like_a_system_check_is_refused_not_explained() {
+    let run = Test::new()
+        .file("r.yaml", scoring("sync-cycle", "1"))
+        .args(&["rules", "sync-cycle", "--rules", "r.yaml"])
+        .status(2);
+    assert!(
+        run.stderr
+            .contains("error: rule id `sync-cycle` is the id of a system check"),
+        "{}",
+        run.stderr
+    );
+    assert!(run.stdout.is_empty(), "{}", run.stdout);
+}
+
 #[test]
 fn lists_every_rule() {
     let run = Test::new().args(&["rules"]).success();
@@ -153,6 +200,8 @@ rule_error_cases! {
     tells_an_empty_rule_file_what_a_rule_holds: "empty.yaml";
     tells_a_comment_only_rule_file_what_a_rule_holds: "comment-only.yaml";
     tells_a_rule_file_with_two_documents_to_split_them: "two-documents.yaml";
+    rejects_a_require_that_is_not_a_transport_or_a_list: "require-not-a-transport.yaml";
+    rejects_a_rule_with_the_id_of_a_system_check: "id-of-a-system-check.yaml";
 }
 
 #[test]

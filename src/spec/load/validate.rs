@@ -1,757 +1,62 @@
-//! From flows.yaml text to a validated [`FlowsFile`].
-//!
-//! serde reads the file into raw types that keep every value's position
-//! ([`Spanned`]); validation then applies docs/flows-yaml.md — names, keywords,
-//! defaults, uniqueness — and reports every problem it finds, each pointing
-//! at its line and column, rather than stopping at the first.
+//! Validation: from the raw types to the typed model, applying
+//! docs/flows-yaml.md (names, keywords, defaults, uniqueness, bindings) and
+//! recording every problem with its position rather than stopping at the
+//! first.
 
 use std::borrow::Cow;
 use std::collections::{BTreeMap, HashMap};
 
-use schemars::{JsonSchema, Schema, SchemaGenerator, json_schema};
-use serde::Deserialize;
 use serde_json::Value as Json;
-use serde_saphyr::{Location, Spanned};
+use serde_saphyr::Spanned;
 
 use crate::engine::sizing::{CONSUMER_RATE, MAX_PARTITIONS, MAX_THROUGHPUT};
-use crate::error::{Diagnostic, Error, did_you_mean};
+use crate::error::{Diagnostic, did_you_mean};
 use crate::spec::model::{
-    Client, Compatibility, Contract, Coupling, Delivery, Flow, FlowsFile, Format, Interaction,
-    Ordering, Pos, Prefer, Service, SourceMap, Transport,
+    Flow, FlowsFile, Interaction, Keyword, Pos, Prefer, Service, SourceMap, Transport,
 };
 use crate::spec::names;
 use crate::yaml;
 
-/// The top level of flows.yaml, as written.
-///
-/// The editor schema (`commsadvise schema`) is derived from these same
-/// types: `#[schemars(...)]` only says what each loosely typed field
-/// accepts, so a field added here appears there, and `deny_unknown_fields`
-/// becomes `additionalProperties: false`.
-///
-/// serde itself skips unknown keys here: its `deny_unknown_fields` would
-/// stop the whole reading at the first one. [`UnknownKeys`] finds them all
-/// instead, so that they are reported with every other problem.
-#[derive(Debug, Deserialize, JsonSchema)]
-#[schemars(deny_unknown_fields)]
-#[schemars(
-    title = "flows.yaml, version 1",
-    description = "How a system's services talk to each other, for commsadvise."
-)]
-struct RawFile {
-    /// The file format version; only 1 exists.
-    #[serde(default)]
-    #[schemars(!default, with = "VersionOne")]
-    version: Option<Spanned<Json>>,
-    /// Names the generated workspace (default: "system").
-    #[serde(default)]
-    #[schemars(with = "Name")]
-    system: Option<Spanned<String>>,
-    /// The transports this organisation can run (default: all three).
-    #[serde(default)]
-    #[schemars(
-        with = "Vec<Transport>",
-        length(min = 1),
-        extend("uniqueItems" = true)
-    )]
-    transports: Option<Spanned<Vec<Spanned<String>>>>,
-    /// Declared services, by name; services named by flows are implied.
-    #[serde(default)]
-    #[schemars(schema_with = "services_schema")]
-    services: Option<HashMap<Spanned<String>, Option<RawService>>>,
-    /// The service-to-service flows.
-    #[serde(default)]
-    #[schemars(!default, with = "Vec<RawFlow>", length(min = 1))]
-    flows: Option<Spanned<Vec<Spanned<RawFlow>>>>,
-    /// The team's own .proto files, relative to flows.yaml: one path or a
-    /// list (default: a contract derived from the flows).
-    #[serde(default)]
-    #[schemars(schema_with = "proto_files_schema")]
-    proto: Option<Spanned<Json>>,
-    /// Include folders for the .proto files' imports, relative to
-    /// flows.yaml: one folder or a list (default: the folder of flows.yaml).
-    #[serde(default)]
-    #[schemars(schema_with = "proto_folders_schema")]
-    proto_path: Option<Spanned<Json>>,
-    /// The team's defaults, stated once, by kind of flow.
-    #[serde(default)]
-    #[schemars(with = "RawPrefer")]
-    prefer: Option<RawPrefer>,
-}
-
-/// `prefer:`, the team's defaults by kind of flow.
-#[derive(Debug, Default, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
-#[schemars(rename = "Prefer")]
-struct RawPrefer {
-    /// rest or grpc: the transport for internal synchronous flows
-    /// (request-response and stream from an internal caller) when no figure
-    /// separates REST and gRPC; shown in the reasons as the team's policy.
-    #[serde(default)]
-    #[schemars(schema_with = "sync_transport_schema")]
-    internal: Option<Spanned<String>>,
-}
-
-/// What `prefer: internal:` accepts: the synchronous transports.
-const SYNC_TRANSPORTS: &[&str] = &["rest", "grpc"];
-
-/// `prefer: internal:`, a synchronous transport.
-fn sync_transport_schema(_: &mut SchemaGenerator) -> Schema {
-    json_schema!({ "type": "string", "enum": SYNC_TRANSPORTS })
-}
-
-/// A declared service.
-#[derive(Debug, Default, Deserialize, JsonSchema)]
-#[schemars(deny_unknown_fields)]
-#[schemars(rename = "Service")]
-struct RawService {
-    /// What the service owns or does.
-    #[serde(default)]
-    #[schemars(with = "String")]
-    description: Option<String>,
-    /// The fraction of time the service answers, above 0 and at most 1
-    /// (default 0.999); used to judge synchronous chains.
-    #[serde(default)]
-    #[schemars(
-        with = "f64",
-        range(max = 1),
-        extend("exclusiveMinimum" = 0)
-    )]
-    availability: Option<Spanned<Json>>,
-    /// How many copies of the service run in parallel (default 1); Kafka
-    /// topics it consumes get at least this many partitions.
-    #[serde(default)]
-    #[schemars(with = "u32", range(min = 1))]
-    instances: Option<Spanned<Json>>,
-    /// true = the service's API is also consumed by clients outside the
-    /// organisation, which favours REST for its internal callers too
-    /// (default false).
-    #[serde(default)]
-    #[schemars(with = "bool")]
-    exposed: Option<bool>,
-}
-
-/// One flow, as written; every field optional so that validation can say
-/// precisely what is missing.
-#[derive(Debug, Deserialize, JsonSchema)]
-#[schemars(deny_unknown_fields)]
-#[schemars(rename = "Flow", description = "One service-to-service flow.")]
-struct RawFlow {
-    /// Unique; lowercase ASCII letters, digits and '-', starting with a letter.
-    #[serde(default)]
-    #[schemars(!default, with = "Name")]
-    name: Option<Spanned<String>>,
-    /// What the flow is for, in a sentence.
-    #[serde(default)]
-    #[schemars(with = "String")]
-    description: Option<String>,
-    /// The calling or producing service.
-    #[serde(default)]
-    #[schemars(!default, with = "Name")]
-    from: Option<Spanned<String>>,
-    /// One receiving service, or a list of them (fan-out).
-    #[serde(default)]
-    #[schemars(!default, with = "Receivers")]
-    to: Option<Spanned<RawTo>>,
-    /// The shape of the conversation (default request-response).
-    #[serde(default)]
-    #[schemars(with = "Interaction")]
-    interaction: Option<Spanned<String>>,
-    /// Who is on the calling side (default internal).
-    #[serde(default)]
-    #[schemars(with = "Client")]
-    client: Option<Spanned<String>>,
-    /// loose = the sender must keep working while receivers are down or slow (default tight).
-    #[serde(default)]
-    #[schemars(with = "Coupling")]
-    coupling: Option<Spanned<String>>,
-    /// The p99 budget for this hop, in milliseconds.
-    #[serde(default)]
-    #[schemars(with = "u64", range(min = 1))]
-    latency_ms: Option<Spanned<Json>>,
-    /// Peak requests or messages per second.
-    #[serde(default)]
-    #[schemars(with = "u64", range(min = 1))]
-    throughput: Option<Spanned<Json>>,
-    /// The delivery guarantee the flow needs (default at-most-once).
-    #[serde(default)]
-    #[schemars(with = "Delivery")]
-    delivery: Option<Spanned<String>>,
-    /// true = consumers must be able to re-read past messages (default false).
-    #[serde(default)]
-    #[schemars(with = "bool")]
-    replay: Option<Spanned<bool>>,
-    /// The ordering guarantee the flow needs (default none).
-    #[serde(default)]
-    #[schemars(with = "Ordering")]
-    ordering: Option<Spanned<String>>,
-    /// json = must stay human-readable on the wire (default any).
-    #[serde(default)]
-    #[schemars(with = "Format")]
-    format: Option<Spanned<String>>,
-    /// strict = a typed, versioned contract is required (default flexible).
-    #[serde(default)]
-    #[schemars(with = "Contract")]
-    contract: Option<Spanned<String>>,
-    /// Typical message size, in bytes.
-    #[serde(default)]
-    #[schemars(with = "u64", range(min = 1))]
-    payload_bytes: Option<Spanned<Json>>,
-    /// The Kafka topic when Kafka carries the flow (default: the flow name).
-    #[serde(default)]
-    #[schemars(with = "TopicName")]
-    topic: Option<Spanned<String>>,
-    /// How long Kafka keeps the flow's messages, in hours (default 168, a
-    /// week); sizes the topic's disk.
-    #[serde(default)]
-    #[schemars(with = "u64", range(min = 1))]
-    retention_hours: Option<Spanned<Json>>,
-    /// Pins the transport; the report still shows what the rules would pick.
-    #[serde(default)]
-    #[schemars(with = "Transport")]
-    transport: Option<Spanned<String>>,
-    /// request-response and stream flows: the rpc of the team's proto they
-    /// bind to, `<package>.<Service>/<Method>` (default: the derived name).
-    #[serde(default)]
-    #[schemars(schema_with = "rpc_schema")]
-    rpc: Option<Spanned<String>>,
-    /// Event flows: the message of the team's proto they carry,
-    /// `<package>.<Message>` (default: the derived name).
-    #[serde(default)]
-    #[schemars(schema_with = "message_schema")]
-    message: Option<Spanned<String>>,
-    /// Event flows: the message field that keys the record on Kafka
-    /// (default: the first field ending in `_id`).
-    #[serde(default)]
-    #[schemars(schema_with = "field_schema")]
-    key: Option<Spanned<String>>,
-    /// Kafka topics: how the message may evolve, as a schema registry
-    /// checks it (`contract check`; default backward).
-    #[serde(default)]
-    #[schemars(with = "Compatibility")]
-    compatibility: Option<Spanned<String>>,
-    /// The inbound flow of `from` this flow is made while serving (a flow
-    /// whose `to` names `from`): the calls one request really makes.
-    #[serde(default)]
-    #[schemars(with = "Name")]
-    during: Option<Spanned<String>>,
-    /// true = the flow is made once per item of a list, not once per
-    /// request (default false).
-    #[serde(default)]
-    #[schemars(with = "bool")]
-    per_item: Option<Spanned<bool>>,
-}
-
-/// The pattern of flow, service and system names (`names::check`); the
-/// loader also refuses Rust keywords and reserved names, which a pattern
-/// cannot say readably.
-const NAME_PATTERN: &str = "^[a-z](-?[a-z0-9])*$";
-
-/// Schema-only: `version: 1`.
-struct VersionOne;
-
-impl JsonSchema for VersionOne {
-    fn inline_schema() -> bool {
-        true
-    }
-
-    fn schema_name() -> Cow<'static, str> {
-        "VersionOne".into()
-    }
-
-    fn json_schema(_: &mut SchemaGenerator) -> Schema {
-        json_schema!({ "const": 1 })
-    }
-}
-
-/// Schema-only: a flow, service or system name.
-struct Name;
-
-impl JsonSchema for Name {
-    fn inline_schema() -> bool {
-        true
-    }
-
-    fn schema_name() -> Cow<'static, str> {
-        "Name".into()
-    }
-
-    fn json_schema(_: &mut SchemaGenerator) -> Schema {
-        json_schema!({
-            "type": "string",
-            "pattern": NAME_PATTERN,
-            "maxLength": names::MAX_NAME,
-        })
-    }
-}
-
-/// Schema-only: `to`, one service or a non-empty list without repeats.
-struct Receivers;
-
-impl JsonSchema for Receivers {
-    fn inline_schema() -> bool {
-        true
-    }
-
-    fn schema_name() -> Cow<'static, str> {
-        "Receivers".into()
-    }
-
-    fn json_schema(generator: &mut SchemaGenerator) -> Schema {
-        let one = generator.subschema_for::<Name>();
-        json_schema!({
-            "anyOf": [
-                one,
-                { "type": "array", "items": one, "minItems": 1, "uniqueItems": true },
-            ]
-        })
-    }
-}
-
-/// Schema-only: a Kafka topic name (`names::check_topic`).
-struct TopicName;
-
-impl JsonSchema for TopicName {
-    fn inline_schema() -> bool {
-        true
-    }
-
-    fn schema_name() -> Cow<'static, str> {
-        "TopicName".into()
-    }
-
-    fn json_schema(_: &mut SchemaGenerator) -> Schema {
-        json_schema!({
-            "type": "string",
-            "pattern": "^[A-Za-z0-9._-]{1,200}$",
-            "not": { "enum": [".", ".."] },
-        })
-    }
-}
-
-/// A protobuf identifier, the pieces of the binding keys.
-const IDENT: &str = "[A-Za-z_][A-Za-z0-9_]*";
-
-/// `one`, or a non-empty list of them without repeats.
-fn one_or_list(one: &Schema) -> Schema {
-    json_schema!({
-        "anyOf": [
-            one,
-            { "type": "array", "items": one, "minItems": 1, "uniqueItems": true },
-        ]
-    })
-}
-
-/// `proto:`, one .proto path or a list of them.
-fn proto_files_schema(_: &mut SchemaGenerator) -> Schema {
-    one_or_list(&json_schema!({ "type": "string", "pattern": "\\.proto$" }))
-}
-
-/// `proto_path:`, one folder or a list of them.
-fn proto_folders_schema(_: &mut SchemaGenerator) -> Schema {
-    one_or_list(&json_schema!({ "type": "string", "minLength": 1 }))
-}
-
-/// `rpc:`, `<package>.<Service>/<Method>`.
-fn rpc_schema(_: &mut SchemaGenerator) -> Schema {
-    json_schema!({ "type": "string", "pattern": format!("^{IDENT}(\\.{IDENT})*/{IDENT}$") })
-}
-
-/// `message:`, `<package>.<Message>`.
-fn message_schema(_: &mut SchemaGenerator) -> Schema {
-    json_schema!({ "type": "string", "pattern": format!("^{IDENT}(\\.{IDENT})*$") })
-}
-
-/// `key:`, a field name.
-fn field_schema(_: &mut SchemaGenerator) -> Schema {
-    json_schema!({ "type": "string", "pattern": format!("^{IDENT}$") })
-}
-
-/// `services:`, a map from service name to an optional declaration.
-fn services_schema(generator: &mut SchemaGenerator) -> Schema {
-    let service = generator.subschema_for::<RawService>();
-    json_schema!({
-        "type": "object",
-        "propertyNames": generator.subschema_for::<Name>(),
-        "additionalProperties": { "anyOf": [service, { "type": "null" }] },
-    })
-}
-
-/// The JSON Schema of flows.yaml v1, for editors (`commsadvise schema`).
-pub fn json_schema() -> Json {
-    // Draft 7: the newest draft that every editor's YAML language server reads.
-    let schema = schemars::generate::SchemaSettings::draft07()
-        .into_generator()
-        .into_root_schema_for::<RawFile>();
-    let mut value = schema.to_value();
-    tidy(&mut value);
-    value
-}
-
-/// Removes what helps no editor: `"default": null` (leaving a key out is
-/// how flows.yaml asks for a default, which each description names), Rust's
-/// number formats (`uint64`, which validators do not know), and the line
-/// breaks of wrapped doc comments.
-fn tidy(value: &mut Json) {
-    match value {
-        Json::Object(map) => {
-            if map.get("default").is_some_and(Json::is_null) {
-                map.remove("default");
-            }
-            if map
-                .get("type")
-                .and_then(Json::as_str)
-                .is_some_and(|t| t == "integer" || t == "number")
-            {
-                map.remove("format");
-            }
-            if let Some(Json::String(d)) = map.get_mut("description") {
-                *d = d.replace('\n', " ");
-            }
-            map.values_mut().for_each(tidy);
-        }
-        Json::Array(items) => items.iter_mut().for_each(tidy),
-        _ => {}
-    }
-}
-
-/// Every key a flow accepts, in the order of docs/flows-yaml.md, for
-/// "accepted:" notes.
-pub const FLOW_KEYS: &[&str] = &[
-    "name",
-    "description",
-    "from",
-    "to",
-    "interaction",
-    "client",
-    "coupling",
-    "latency_ms",
-    "throughput",
-    "delivery",
-    "replay",
-    "ordering",
-    "format",
-    "contract",
-    "payload_bytes",
-    "topic",
-    "retention_hours",
-    "transport",
-    "rpc",
-    "message",
-    "key",
-    "compatibility",
-    "during",
-    "per_item",
-];
-
-/// Every key a declared service accepts, for "accepted:" notes.
-pub const SERVICE_KEYS: &[&str] = &["description", "availability", "instances", "exposed"];
-
-/// Just enough of the file to name the flow an early parse error is in.
-#[derive(Deserialize)]
-struct Outline {
-    #[serde(default)]
-    flows: Option<Vec<Spanned<OutlineFlow>>>,
-}
-
-#[derive(Deserialize)]
-struct OutlineFlow {
-    #[serde(default)]
-    name: Option<String>,
-}
-
-/// [`RawFile`] without positions: the first, fast reading of a file.
-///
-/// Positions are only ever needed to point at a problem, yet recording them
-/// ([`Spanned`]) costs about a third of the parse and makes each flow four
-/// times larger in memory. So a file is first read into these types and
-/// validated with every position unknown; only when that finds a problem
-/// (or this reading fails) is the file read again with positions, by the
-/// very same validator, to say precisely where. A valid file is read once.
-///
-/// `deny_unknown_fields` matters: a key these types lacked would otherwise
-/// be dropped silently instead of sending the file down the full path.
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct LeanFile {
-    #[serde(default)]
-    version: Option<Json>,
-    #[serde(default)]
-    system: Option<String>,
-    #[serde(default)]
-    transports: Option<Vec<String>>,
-    #[serde(default)]
-    services: Option<HashMap<String, Option<LeanService>>>,
-    #[serde(default)]
-    flows: Option<Vec<LeanFlow>>,
-    #[serde(default)]
-    proto: Option<Json>,
-    #[serde(default)]
-    proto_path: Option<Json>,
-    #[serde(default)]
-    prefer: Option<LeanPrefer>,
-}
-
-/// [`RawPrefer`] without positions.
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct LeanPrefer {
-    #[serde(default)]
-    internal: Option<String>,
-}
-
-/// [`RawService`] without positions.
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct LeanService {
-    #[serde(default)]
-    description: Option<String>,
-    #[serde(default)]
-    availability: Option<Json>,
-    #[serde(default)]
-    instances: Option<Json>,
-    #[serde(default)]
-    exposed: Option<bool>,
-}
-
-/// [`RawFlow`] without positions.
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct LeanFlow {
-    #[serde(default)]
-    name: Option<String>,
-    #[serde(default)]
-    description: Option<String>,
-    #[serde(default)]
-    from: Option<String>,
-    #[serde(default)]
-    to: Option<Json>,
-    #[serde(default)]
-    interaction: Option<String>,
-    #[serde(default)]
-    client: Option<String>,
-    #[serde(default)]
-    coupling: Option<String>,
-    #[serde(default)]
-    latency_ms: Option<u64>,
-    #[serde(default)]
-    throughput: Option<u64>,
-    #[serde(default)]
-    delivery: Option<String>,
-    #[serde(default)]
-    replay: Option<bool>,
-    #[serde(default)]
-    ordering: Option<String>,
-    #[serde(default)]
-    format: Option<String>,
-    #[serde(default)]
-    contract: Option<String>,
-    #[serde(default)]
-    payload_bytes: Option<u64>,
-    #[serde(default)]
-    topic: Option<String>,
-    #[serde(default)]
-    retention_hours: Option<Json>,
-    #[serde(default)]
-    transport: Option<String>,
-    #[serde(default)]
-    rpc: Option<String>,
-    #[serde(default)]
-    message: Option<String>,
-    #[serde(default)]
-    key: Option<String>,
-    #[serde(default)]
-    compatibility: Option<String>,
-    during: Option<String>,
-    #[serde(default)]
-    per_item: Option<bool>,
-}
-
-/// A value at an unknown position, for the validator's fast first pass.
-fn unplaced<T>(value: T) -> Spanned<T> {
-    Spanned::new(value, Location::UNKNOWN, Location::UNKNOWN)
-}
-
-impl LeanFlow {
-    fn into_raw(self) -> RawFlow {
-        RawFlow {
-            name: self.name.map(unplaced),
-            description: self.description,
-            from: self.from.map(unplaced),
-            to: self.to.map(|to| unplaced(RawTo::from(to))),
-            interaction: self.interaction.map(unplaced),
-            client: self.client.map(unplaced),
-            coupling: self.coupling.map(unplaced),
-            latency_ms: self.latency_ms.map(|n| unplaced(Json::from(n))),
-            throughput: self.throughput.map(|n| unplaced(Json::from(n))),
-            delivery: self.delivery.map(unplaced),
-            replay: self.replay.map(unplaced),
-            ordering: self.ordering.map(unplaced),
-            format: self.format.map(unplaced),
-            contract: self.contract.map(unplaced),
-            payload_bytes: self.payload_bytes.map(|n| unplaced(Json::from(n))),
-            topic: self.topic.map(unplaced),
-            retention_hours: self.retention_hours.map(unplaced),
-            transport: self.transport.map(unplaced),
-            rpc: self.rpc.map(unplaced),
-            message: self.message.map(unplaced),
-            key: self.key.map(unplaced),
-            compatibility: self.compatibility.map(unplaced),
-            during: self.during.map(unplaced),
-            per_item: self.per_item.map(unplaced),
-        }
-    }
-}
+use super::position::{UnknownKeys, key_of, locate_in_line, scalar_in};
+use super::raw::{
+    LeanFile, LeanService, RawFile, RawFlow, RawPrefer, RawService, RawTo, field_names, unplaced,
+};
+use super::schema::SYNC_TRANSPORTS;
 
 /// A file's flows as the validator takes them: where the list starts, and
 /// each flow with where it starts.
-struct FlowList<I> {
-    at: Pos,
-    len: usize,
-    items: I,
+pub(super) struct FlowList<I> {
+    pub(super) at: Pos,
+    pub(super) len: usize,
+    pub(super) items: I,
 }
 
-/// Loads and validates a flows file from its bytes.
-pub fn load(file: &str, bytes: &[u8]) -> Result<FlowsFile, Error> {
-    let text = yaml::text(file, bytes)?;
-    load_str(file, text)
-}
-
-/// [`load`], also returning where each flow sits in the file.
-pub fn load_mapped(file: &str, bytes: &[u8]) -> Result<(FlowsFile, SourceMap), Error> {
-    let text = yaml::text(file, bytes)?;
-    load_str_mapped(file, text)
-}
-
-/// Loads and validates a flows file from text.
-///
-/// A valid file is read once, without positions ([`LeanFile`]); a file with
-/// any problem is read again with positions so that every diagnostic points
-/// at its source, exactly as [`load_str_mapped`] reports it.
-pub fn load_str(file: &str, text: &str) -> Result<FlowsFile, Error> {
-    if let Ok(lean) = yaml::parse::<LeanFile>(file, text) {
-        let mut v = Validator::new(file, text, false);
-        let flows_file = v.lean_file(lean);
-        if v.errors.is_empty() {
-            return Ok(flows_file);
-        }
-    }
-    load_str_mapped(file, text).map(|(flows, _)| flows)
-}
-
-/// [`load_str`], also returning where each flow sits in the file.
-pub fn load_str_mapped(file: &str, text: &str) -> Result<(FlowsFile, SourceMap), Error> {
-    let raw: RawFile = yaml::parse(file, text).map_err(|d| in_flow_context(d, text))?;
-    let mut v = Validator::new(file, text, true);
-    v.unknown = UnknownKeys::of(text);
-    let flows_file = v.file(raw);
-    if v.errors.is_empty() {
-        return Ok((flows_file, v.map));
-    }
-    let total = v.errors.len();
-    if total > MAX_ERRORS {
-        v.errors.truncate(MAX_ERRORS);
-        v.errors.push(
-            Diagnostic::new(
-                format!("{} more errors not shown", total - MAX_ERRORS),
-                file,
-            )
-            .note("fix the errors above and run again"),
-        );
-    }
-    Err(Error::Input(v.errors))
-}
-
-/// Adds "in flow `x`" to a parse error that sits inside a flow, found from a
-/// lenient second reading of the file.
-fn in_flow_context(mut d: Diagnostic, text: &str) -> Diagnostic {
-    let Some(at) = d.pos else { return d };
-    let service_keys = format!("accepted: {}", SERVICE_KEYS.join(", "));
-    if d.message.starts_with("unknown field") && d.notes.contains(&service_keys) {
-        if let Some(service) = enclosing_key(text, at) {
-            d.message = format!("{} in service `{service}`", d.message);
-        }
-        return d;
-    }
-    let Ok(outline) = yaml::parse::<Outline>("", text) else {
-        return d;
-    };
-    let Some(flows) = outline.flows else { return d };
-    let mut containing = None;
-    for flow in &flows {
-        if yaml::pos(flow.referenced) <= at {
-            containing = Some(flow);
-        }
-    }
-    // An unknown top-level key after the flows is not inside the last flow.
-    let top_level = d.notes.iter().any(|n| n.contains("version, system"));
-    if let (Some(flow), false) = (containing, top_level) {
-        let name = flow.value.name.as_deref().unwrap_or("(unnamed)");
-        d.message = format!("{} in flow `{name}`", d.message);
-        if d.message.starts_with("unknown field") {
-            d.notes = vec![format!("accepted: {}", FLOW_KEYS.join(", "))];
-        }
-    }
-    d
-}
-
-/// The key of the mapping that holds the entry at `at`: the nearest line
-/// above it that is indented less, such as `  orders:` above
-/// `    availabilty: 0.99`.
-fn enclosing_key(text: &str, at: Pos) -> Option<String> {
-    let indent = at.column.saturating_sub(1);
-    text.lines()
-        .take(at.line.saturating_sub(1))
-        .collect::<Vec<_>>()
-        .into_iter()
-        .rev()
-        .find_map(|line| {
-            let trimmed = line.trim_start();
-            let own = line.len() - trimmed.len();
-            if trimmed.is_empty() || trimmed.starts_with('#') || own >= indent {
-                return None;
-            }
-            Some(
-                trimmed
-                    .split(':')
-                    .next()?
-                    .trim()
-                    .trim_matches(['"', '\''])
-                    .to_owned(),
-            )
-        })
-}
-
-/// More errors than this are counted, not shown: a file that is wrong
-/// everywhere needs its first problems fixed, not ten thousand carets.
-const MAX_ERRORS: usize = 50;
-
-struct Validator<'a> {
-    file: &'a str,
+pub(super) struct Validator<'a> {
+    pub(super) file: &'a str,
     /// The source, split once, so pointing at a line costs nothing.
-    lines: Vec<&'a str>,
-    errors: Vec<Diagnostic>,
-    map: SourceMap,
+    pub(super) lines: Vec<&'a str>,
+    pub(super) errors: Vec<Diagnostic>,
+    pub(super) map: SourceMap,
     /// Service names already checked and found good: most flows name
     /// services other flows named before.
-    good_services: std::collections::HashSet<String>,
+    pub(super) good_services: std::collections::HashSet<String>,
     /// Whether positions are known. Without them (the fast first pass of
     /// [`load_str`]) the validator only decides whether the file is valid:
     /// its diagnostics are thrown away and the file is read again with
     /// positions, so nothing that needs the source text may succeed here.
-    placed: bool,
+    pub(super) placed: bool,
     /// Keys no field takes, reported where their flow or service is.
-    unknown: UnknownKeys,
+    pub(super) unknown: UnknownKeys,
     /// Whether the file names the team's .proto files: flows may then bind
     /// to their rpcs and messages.
-    has_proto: bool,
+    pub(super) has_proto: bool,
     /// Where each flow's `during:` value is, by flow name (placed reading
     /// only), to point at one that names no inbound flow.
-    during_at: HashMap<String, Pos>,
+    pub(super) during_at: HashMap<String, Pos>,
 }
 
 impl<'a> Validator<'a> {
-    fn new(file: &'a str, text: &'a str, placed: bool) -> Validator<'a> {
+    pub(super) fn new(file: &'a str, text: &'a str, placed: bool) -> Validator<'a> {
         Validator {
             file,
             // Only diagnostics read the lines, and only placed ones are shown.
@@ -771,7 +76,7 @@ impl<'a> Validator<'a> {
     }
 
     /// [`Self::file`] for a file read without positions.
-    fn lean_file(&mut self, lean: LeanFile) -> FlowsFile {
+    pub(super) fn lean_file(&mut self, lean: LeanFile) -> FlowsFile {
         let raw = RawFile {
             version: lean.version.map(unplaced),
             system: lean.system.map(unplaced),
@@ -781,15 +86,7 @@ impl<'a> Validator<'a> {
             services: lean.services.map(|services| {
                 services
                     .into_iter()
-                    .map(|(name, service)| {
-                        let service = service.map(|s| RawService {
-                            description: s.description,
-                            availability: s.availability.map(unplaced),
-                            instances: s.instances.map(unplaced),
-                            exposed: s.exposed,
-                        });
-                        (unplaced(name), service)
-                    })
+                    .map(|(name, service)| (unplaced(name), service.map(LeanService::into_raw)))
                     .collect()
             }),
             flows: None,
@@ -810,12 +107,17 @@ impl<'a> Validator<'a> {
     }
 
     /// A diagnostic at `at`, with its source line.
-    fn diagnostic(&self, message: String, at: Pos, width: usize) -> Diagnostic {
+    pub(super) fn diagnostic(&self, message: String, at: Pos, width: usize) -> Diagnostic {
         let line = self.lines.get(at.line.saturating_sub(1)).copied();
         Diagnostic::new(message, self.file).at_line(line, at, width)
     }
 
-    fn error(&mut self, message: String, at: Option<Pos>, width: usize) -> &mut Diagnostic {
+    pub(super) fn error(
+        &mut self,
+        message: String,
+        at: Option<Pos>,
+        width: usize,
+    ) -> &mut Diagnostic {
         let d = match at {
             Some(at) => self.diagnostic(message, at, width),
             None => Diagnostic::new(message, self.file),
@@ -824,7 +126,7 @@ impl<'a> Validator<'a> {
         self.errors.last_mut().expect("just pushed")
     }
 
-    fn file(&mut self, mut raw: RawFile) -> FlowsFile {
+    pub(super) fn file(&mut self, mut raw: RawFile) -> FlowsFile {
         let flows = raw.flows.take().map(|list| FlowList {
             at: yaml::pos(list.referenced),
             len: list.value.len(),
@@ -837,7 +139,7 @@ impl<'a> Validator<'a> {
     }
 
     /// Validates the file; its flows come apart, in file order.
-    fn file_with(
+    pub(super) fn file_with(
         &mut self,
         raw: RawFile,
         flows: Option<FlowList<impl Iterator<Item = (Pos, RawFlow)>>>,
@@ -939,13 +241,9 @@ impl<'a> Validator<'a> {
     }
 
     /// `prefer:`: each default is a synchronous transport.
-    fn prefer(&mut self, raw: Option<&RawPrefer>) -> Prefer {
+    pub(super) fn prefer(&mut self, raw: Option<&RawPrefer>) -> Prefer {
         let internal = raw.and_then(|p| p.internal.as_ref()).and_then(|v| {
-            let parse = |s: &str| match s {
-                "rest" => Some(Transport::Rest),
-                "grpc" => Some(Transport::Grpc),
-                _ => None,
-            };
+            let parse = |s: &str| Transport::parse(s).filter(|t| t.is_synchronous());
             self.keyword(
                 v,
                 "`prefer: internal` transport",
@@ -959,7 +257,7 @@ impl<'a> Validator<'a> {
 
     /// Each `during:` names an inbound flow of the flow's `from` service: a
     /// flow whose `to` names it, other than the flow itself.
-    fn during(&mut self, flows: &[Flow]) {
+    pub(super) fn during(&mut self, flows: &[Flow]) {
         if flows.iter().all(|f| f.during.is_none()) {
             return;
         }
@@ -999,7 +297,7 @@ impl<'a> Validator<'a> {
         }
     }
 
-    fn version(&mut self, version: Option<&Spanned<Json>>) {
+    pub(super) fn version(&mut self, version: Option<&Spanned<Json>>) {
         match version {
             None => {
                 self.error("missing `version`".into(), None, 1)
@@ -1037,7 +335,10 @@ impl<'a> Validator<'a> {
         }
     }
 
-    fn transports(&mut self, raw: Option<&Spanned<Vec<Spanned<String>>>>) -> Vec<Transport> {
+    pub(super) fn transports(
+        &mut self,
+        raw: Option<&Spanned<Vec<Spanned<String>>>>,
+    ) -> Vec<Transport> {
         let Some(raw) = raw else {
             return Transport::ALL.to_vec();
         };
@@ -1068,7 +369,7 @@ impl<'a> Validator<'a> {
         out
     }
 
-    fn name(&mut self, name: &Spanned<String>, what: &str, flow: Option<&str>) -> bool {
+    pub(super) fn name(&mut self, name: &Spanned<String>, what: &str, flow: Option<&str>) -> bool {
         let check = if what == "system" {
             names::check(&name.value)
         } else if what == "flow" {
@@ -1091,7 +392,7 @@ impl<'a> Validator<'a> {
         }
     }
 
-    fn keyword<T>(
+    pub(super) fn keyword<T>(
         &mut self,
         raw: &Spanned<String>,
         field: &str,
@@ -1115,7 +416,23 @@ impl<'a> Validator<'a> {
         parsed
     }
 
-    fn flows(
+    /// A keyword field of flow `flow`, when written: its value, or its
+    /// default kept after reporting an unknown one.
+    pub(super) fn keyword_field<T: Keyword>(
+        &mut self,
+        raw: Option<&Spanned<String>>,
+        field: &str,
+        flow: Option<&str>,
+        value: &mut T,
+    ) {
+        if let Some(raw) = raw
+            && let Some(parsed) = self.keyword(raw, field, flow, T::parse, T::NAMES)
+        {
+            *value = parsed;
+        }
+    }
+
+    pub(super) fn flows(
         &mut self,
         raw: Option<FlowList<impl Iterator<Item = (Pos, RawFlow)>>>,
         transports: &[Transport],
@@ -1193,7 +510,7 @@ impl<'a> Validator<'a> {
     /// of copying each into a map. A topic collides when some flow uses
     /// another spelling of a topic key than the first flow with that key,
     /// that is, when one key has two spellings.
-    fn any_name_or_topic_twice(&mut self, flows: &[Flow]) {
+    pub(super) fn any_name_or_topic_twice(&mut self, flows: &[Flow]) {
         let mut names = std::collections::HashSet::with_capacity(flows.len());
         let mut topics: HashMap<Cow<'_, str>, &str> = HashMap::with_capacity(flows.len());
         for flow in flows {
@@ -1211,7 +528,7 @@ impl<'a> Validator<'a> {
         }
     }
 
-    fn position_of_name(&self, name: &str, start: Pos) -> Option<Pos> {
+    pub(super) fn position_of_name(&self, name: &str, start: Pos) -> Option<Pos> {
         self.lines
             .iter()
             .enumerate()
@@ -1227,7 +544,7 @@ impl<'a> Validator<'a> {
     }
 
     #[allow(clippy::too_many_lines)]
-    fn flow(
+    pub(super) fn flow(
         &mut self,
         raw: RawFlow,
         start: Pos,
@@ -1241,7 +558,36 @@ impl<'a> Validator<'a> {
             Some(name) => format!(" in flow `{}`", name.value),
             None => format!(" in flow #{}", index + 1),
         });
-        let Some(name) = raw.name else {
+        // Every field by name, without `..`: a field added to the
+        // declaration (spec/fields.rs) does not compile until it is
+        // validated here.
+        let RawFlow {
+            name,
+            description,
+            from,
+            to,
+            interaction,
+            client,
+            coupling,
+            latency_ms,
+            throughput,
+            delivery,
+            replay,
+            ordering,
+            format,
+            contract,
+            payload_bytes,
+            topic,
+            retention_hours,
+            transport,
+            rpc,
+            message,
+            key,
+            compatibility,
+            during,
+            per_item,
+        } = raw;
+        let Some(name) = name else {
             self.error(format!("flow #{} has no `name`", index + 1), Some(start), 1)
                 .notes
                 .push("every flow needs a unique `name`, e.g. `name: get-order`".into());
@@ -1253,7 +599,7 @@ impl<'a> Validator<'a> {
         let name_at = yaml::pos(name.referenced);
         let flow_name = name.value;
         let here = Some(flow_name.as_str());
-        let from = if let Some(from) = raw.from {
+        let from = if let Some(from) = from {
             self.service_ref(&from, &flow_name, declared);
             from.value
         } else {
@@ -1266,86 +612,52 @@ impl<'a> Validator<'a> {
             .push("`from` names the calling or producing service".into());
             String::new()
         };
-        let to = self.to(raw.to, &flow_name, name_at, declared);
+        let to = self.to(to, &flow_name, name_at, declared);
 
         // Name and from are moved in at the end, not copied.
-        let mut flow = Flow::new("", "", "");
+        let mut flow = Flow::blank();
         flow.from = from;
         flow.to = to;
-        flow.description = raw.description;
-        if let Some(v) = &raw.interaction {
-            flow.interaction = self
-                .keyword(
-                    v,
-                    "interaction",
-                    here,
-                    Interaction::parse,
-                    Interaction::NAMES,
-                )
-                .unwrap_or(flow.interaction);
-        }
-        if let Some(v) = &raw.client {
-            flow.client = self
-                .keyword(v, "client", here, Client::parse, Client::NAMES)
-                .unwrap_or(flow.client);
-        }
-        if let Some(v) = &raw.coupling {
-            flow.coupling = self
-                .keyword(v, "coupling", here, Coupling::parse, Coupling::NAMES)
-                .unwrap_or(flow.coupling);
-        }
-        if let Some(v) = &raw.delivery {
-            flow.delivery = self
-                .keyword(v, "delivery", here, Delivery::parse, Delivery::NAMES)
-                .unwrap_or(flow.delivery);
-        }
-        if let Some(v) = &raw.ordering {
-            flow.ordering = self
-                .keyword(v, "ordering", here, Ordering::parse, Ordering::NAMES)
-                .unwrap_or(flow.ordering);
-        }
-        if let Some(v) = &raw.format {
-            flow.format = self
-                .keyword(v, "format", here, Format::parse, Format::NAMES)
-                .unwrap_or(flow.format);
-        }
-        if let Some(v) = &raw.contract {
-            flow.contract = self
-                .keyword(v, "contract", here, Contract::parse, Contract::NAMES)
-                .unwrap_or(flow.contract);
-        }
-        if let Some(v) = &raw.compatibility {
-            flow.compatibility = self
-                .keyword(
-                    v,
-                    "compatibility",
-                    here,
-                    Compatibility::parse,
-                    Compatibility::NAMES,
-                )
-                .unwrap_or(flow.compatibility);
-        }
-        flow.latency_ms = self.positive(raw.latency_ms.as_ref(), "latency_ms", &flow_name);
+        flow.description = description;
+        self.keyword_field(
+            interaction.as_ref(),
+            "interaction",
+            here,
+            &mut flow.interaction,
+        );
+        self.keyword_field(client.as_ref(), "client", here, &mut flow.client);
+        self.keyword_field(coupling.as_ref(), "coupling", here, &mut flow.coupling);
+        self.keyword_field(delivery.as_ref(), "delivery", here, &mut flow.delivery);
+        self.keyword_field(ordering.as_ref(), "ordering", here, &mut flow.ordering);
+        self.keyword_field(format.as_ref(), "format", here, &mut flow.format);
+        self.keyword_field(contract.as_ref(), "contract", here, &mut flow.contract);
+        self.keyword_field(
+            compatibility.as_ref(),
+            "compatibility",
+            here,
+            &mut flow.compatibility,
+        );
+        flow.latency_ms = self.positive(latency_ms.as_ref(), "latency_ms", &flow_name);
         flow.throughput = self
-            .positive(raw.throughput.as_ref(), "throughput", &flow_name)
+            .positive(throughput.as_ref(), "throughput", &flow_name)
             .and_then(|n| {
-                let at = raw.throughput.as_ref().map(|t| yaml::pos(t.referenced));
+                let at = throughput.as_ref().map(|t| yaml::pos(t.referenced));
                 let why = format!(
                     "messages per second; at {CONSUMER_RATE}/s per consumer that sizes a topic of {MAX_PARTITIONS} partitions, the most one topic gets"
                 );
                 self.at_most(n, MAX_THROUGHPUT, at, "throughput", &format!(" in flow `{flow_name}`"), &why)
             });
-        flow.payload_bytes = self.positive(raw.payload_bytes.as_ref(), "payload_bytes", &flow_name);
-        flow.replay = raw.replay.is_some_and(|r| r.value);
-        flow.per_item = raw.per_item.is_some_and(|r| r.value);
-        if let Some(during) = raw.during {
+        flow.payload_bytes = self.positive(payload_bytes.as_ref(), "payload_bytes", &flow_name);
+        flow.replay = replay.is_some_and(|r| r.value);
+        flow.per_item = per_item.is_some_and(|r| r.value);
+        if let Some(during) = during {
             if self.placed {
                 self.during_at
                     .insert(flow_name.clone(), yaml::pos(during.referenced));
             }
             flow.during = Some(during.value);
         }
-        if let Some(topic) = raw.topic {
+        if let Some(topic) = topic {
             if let Err(why) = names::check_topic(&topic.value) {
                 self.error(
                     format!(
@@ -1358,10 +670,10 @@ impl<'a> Validator<'a> {
             }
             flow.topic = Some(topic.value);
         }
-        flow.retention_hours = self.whole(raw.retention_hours.as_ref(), "retention_hours", &|| {
+        flow.retention_hours = self.whole(retention_hours.as_ref(), "retention_hours", &|| {
             format!(" in flow `{flow_name}`")
         });
-        if let Some(pinned) = &raw.transport {
+        if let Some(pinned) = &transport {
             if self.placed {
                 self.map
                     .pins
@@ -1393,9 +705,9 @@ impl<'a> Validator<'a> {
             }
         }
         self.binding(
-            raw.rpc.as_ref(),
-            raw.message.as_ref(),
-            raw.key.as_ref(),
+            rpc.as_ref(),
+            message.as_ref(),
+            key.as_ref(),
             &mut flow,
             &flow_name,
         );
@@ -1406,7 +718,7 @@ impl<'a> Validator<'a> {
     /// `rpc`, `message` and `key` (SPEC §7): their syntax, and that each
     /// suits the flow's interaction. Whether they name something in the
     /// contract is for `contract::bind`, which has the compiled protos.
-    fn binding(
+    pub(super) fn binding(
         &mut self,
         rpc: Option<&Spanned<String>>,
         message: Option<&Spanned<String>>,
@@ -1507,7 +819,7 @@ impl<'a> Validator<'a> {
     }
 
     /// `proto` or `proto_path`: one path or a list of them, each once.
-    fn proto_files(&mut self, raw: Option<&Spanned<Json>>, field: &str) -> Vec<String> {
+    pub(super) fn proto_files(&mut self, raw: Option<&Spanned<Json>>, field: &str) -> Vec<String> {
         let Some(raw) = raw else { return Vec::new() };
         let at = yaml::pos(raw.referenced);
         let what = if field == "proto" {
@@ -1587,7 +899,12 @@ impl<'a> Validator<'a> {
     /// scalar, so that a wrong one (`fast`, `-5`, `1e309`) is reported with
     /// its flow, beside the file's other problems, instead of stopping the
     /// reading of the file.
-    fn positive(&mut self, raw: Option<&Spanned<Json>>, field: &str, flow: &str) -> Option<u64> {
+    pub(super) fn positive(
+        &mut self,
+        raw: Option<&Spanned<Json>>,
+        field: &str,
+        flow: &str,
+    ) -> Option<u64> {
         let raw = raw?;
         let Some(value) = raw.value.as_u64() else {
             let at = yaml::pos(raw.referenced);
@@ -1628,7 +945,7 @@ impl<'a> Validator<'a> {
     /// A whole number of at least 1, given as any YAML scalar, so that a
     /// wrong one gets the same message as `latency_ms` does.
     /// `context` ("in flow `x`") is built only for a message.
-    fn whole(
+    pub(super) fn whole(
         &mut self,
         raw: Option<&Spanned<Json>>,
         field: &str,
@@ -1663,7 +980,7 @@ impl<'a> Validator<'a> {
     }
 
     /// `value` if it is at most `max`; an error naming the cap otherwise.
-    fn at_most(
+    pub(super) fn at_most(
         &mut self,
         value: u64,
         max: u64,
@@ -1687,7 +1004,11 @@ impl<'a> Validator<'a> {
     }
 
     /// A service's availability: a fraction above 0 and at most 1.
-    fn availability(&mut self, raw: Option<&Spanned<Json>>, service: &str) -> Option<f64> {
+    pub(super) fn availability(
+        &mut self,
+        raw: Option<&Spanned<Json>>,
+        service: &str,
+    ) -> Option<f64> {
         let raw = raw?;
         let at = yaml::pos(raw.referenced);
         let written = self.written(raw);
@@ -1728,7 +1049,7 @@ impl<'a> Validator<'a> {
     }
 
     /// A scalar as the user wrote it, for messages.
-    fn written(&self, raw: &Spanned<Json>) -> String {
+    pub(super) fn written(&self, raw: &Spanned<Json>) -> String {
         match &raw.value {
             // How the parser spells a non-finite float (`1e309` → `.inf`).
             Json::String(s) if self.placed && matches!(s.as_str(), ".inf" | "-.inf" | ".nan") => {
@@ -1740,7 +1061,7 @@ impl<'a> Validator<'a> {
         }
     }
 
-    fn service_ref(
+    pub(super) fn service_ref(
         &mut self,
         service: &Spanned<String>,
         flow: &str,
@@ -1789,7 +1110,7 @@ impl<'a> Validator<'a> {
         true
     }
 
-    fn to(
+    pub(super) fn to(
         &mut self,
         raw: Option<Spanned<RawTo>>,
         flow: &str,
@@ -1849,7 +1170,7 @@ impl<'a> Validator<'a> {
 
     /// The names of `to` as the user wrote them, each with where it is
     /// written when that is known; `None` after reporting why there are none.
-    fn names_as_written(
+    pub(super) fn names_as_written(
         &mut self,
         value: RawTo,
         at: Pos,
@@ -1922,7 +1243,7 @@ impl<'a> Validator<'a> {
     }
 
     /// [`Self::service_ref`], pointing at an item inside a `to` list.
-    fn service_ref_at(
+    pub(super) fn service_ref_at(
         &mut self,
         service: &Spanned<String>,
         flow: &str,
@@ -1943,7 +1264,7 @@ impl<'a> Validator<'a> {
 
 /// What to do about a refused name: the rule, when it breaks the rule; a
 /// name that would not collide, when it only becomes a bad identifier.
-fn name_help(d: &mut Diagnostic, name: &str, what: &str) {
+pub(super) fn name_help(d: &mut Diagnostic, name: &str, what: &str) {
     if names::check(name).is_err() {
         d.notes.push(
             "names are lowercase ASCII letters, digits and '-', starting with a letter".into(),
@@ -1969,18 +1290,18 @@ fn name_help(d: &mut Diagnostic, name: &str, what: &str) {
 }
 
 /// Whether `text` is `<package>.<Service>/<Method>`.
-fn is_rpc_name(text: &str) -> bool {
+pub(super) fn is_rpc_name(text: &str) -> bool {
     text.split_once('/')
         .is_some_and(|(service, method)| is_dotted(service) && is_ident(method))
 }
 
 /// Whether `text` is identifiers joined by dots.
-fn is_dotted(text: &str) -> bool {
+pub(super) fn is_dotted(text: &str) -> bool {
     text.split('.').all(is_ident)
 }
 
 /// Whether `text` is a protobuf identifier.
-fn is_ident(text: &str) -> bool {
+pub(super) fn is_ident(text: &str) -> bool {
     let mut chars = text.chars();
     chars
         .next()
@@ -1988,75 +1309,9 @@ fn is_ident(text: &str) -> bool {
         && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
 }
 
-/// Where `key:` is written on the line of its value at `value`, so that an
-/// error about the key itself points at it; the value when not found.
-fn key_of(lines: &[&str], value: Pos, key: &str) -> Pos {
-    let Some(line) = lines.get(value.line.saturating_sub(1)) else {
-        return value;
-    };
-    let head: String = line.chars().take(value.column.saturating_sub(1)).collect();
-    match head.rfind(&format!("{key}:")) {
-        Some(i) => Pos {
-            line: value.line,
-            column: head[..i].chars().count() + 1,
-        },
-        None => value,
-    }
-}
-
-/// Where `item` appears at or after `from` (a `to` list may span lines).
-fn locate_in_line(lines: &[&str], from: Pos, item: &str) -> Option<Pos> {
-    for (i, line) in lines
-        .iter()
-        .enumerate()
-        .skip(from.line.saturating_sub(1))
-        .take(64)
-    {
-        let skip = if i + 1 == from.line {
-            from.column.saturating_sub(1)
-        } else {
-            0
-        };
-        let chars: Vec<char> = line.chars().collect();
-        let rest: String = chars.iter().skip(skip).collect();
-        let mut search = 0;
-        while let Some(found) = rest[search..].find(item) {
-            let start = search + found;
-            let before = rest[..start].chars().next_back();
-            let after = rest[start + item.len()..].chars().next();
-            let edge = |c: Option<char>| {
-                c.is_none_or(|c| !(c.is_ascii_alphanumeric() || c == '-' || c == '_'))
-            };
-            if edge(before) && edge(after) {
-                return Some(Pos {
-                    line: i + 1,
-                    column: skip + rest[..start].chars().count() + 1,
-                });
-            }
-            search = start + item.len();
-        }
-    }
-    None
-}
-
-/// The plain scalar at `at`, from the pre-split lines.
-fn scalar_in(lines: &[&str], at: Pos) -> String {
-    lines
-        .get(at.line.saturating_sub(1))
-        .map_or_else(String::new, |line| {
-            yaml::scalar_at(
-                line,
-                Pos {
-                    line: 1,
-                    column: at.column,
-                },
-            )
-        })
-}
-
 impl Validator<'_> {
     /// Where flow `name` starts, when positions are known.
-    fn flow_at(&self, name: &str) -> Option<Pos> {
+    pub(super) fn flow_at(&self, name: &str) -> Option<Pos> {
         self.map.flows.get(name).copied()
     }
 
@@ -2065,7 +1320,7 @@ impl Validator<'_> {
     /// name (`order1`, `order-1` → `Order1`). Uses the scaffold's own
     /// conversions; identifiers (`order_1`, `order1`) differ whenever the
     /// names do.
-    fn identifier_collisions(&mut self, flows: &[Flow], declared: &[(String, Pos)]) {
+    pub(super) fn identifier_collisions(&mut self, flows: &[Flow], declared: &[(String, Pos)]) {
         let mut types: HashMap<String, &str> = HashMap::with_capacity(flows.len());
         for flow in flows {
             let type_name = names::type_name(&flow.name);
@@ -2134,7 +1389,7 @@ impl Validator<'_> {
     /// `transports` leave Kafka out, has no events module.
     /// Identifiers of valid names are equal exactly when the names are, so
     /// names are compared.
-    fn flows_named_like_producers(&mut self, flows: &[Flow]) {
+    pub(super) fn flows_named_like_producers(&mut self, flows: &[Flow]) {
         let mut producers: HashMap<&str, std::collections::HashSet<&str>> = HashMap::new();
         for flow in flows {
             for receiver in &flow.to {
@@ -2185,7 +1440,7 @@ impl Validator<'_> {
     /// A topic that is another flow's dead-letter topic (`<topic>.dlt`, which
     /// the generated consumers create), as Kafka compares names ('.' and
     /// '_' alike).
-    fn dead_letter_collisions(&mut self, flows: &[Flow]) {
+    pub(super) fn dead_letter_collisions(&mut self, flows: &[Flow]) {
         let dead_letters: HashMap<String, &Flow> = flows
             .iter()
             .map(|f| {
@@ -2218,245 +1473,10 @@ impl Validator<'_> {
     }
 }
 
-/// `to` as written: one name, or a list with each item where it is written,
-/// so that an item YAML reads as a bool or number (`off`, `n`, `1`) can be
-/// read back as the name the user typed.
-#[derive(Debug)]
-enum RawTo {
-    One(Json),
-    List(Vec<Spanned<Json>>),
-}
-
-impl From<Json> for RawTo {
-    fn from(value: Json) -> RawTo {
-        match value {
-            Json::Array(items) => RawTo::List(items.into_iter().map(unplaced).collect()),
-            other => RawTo::One(other),
-        }
-    }
-}
-
-impl<'de> Deserialize<'de> for RawTo {
-    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<RawTo, D::Error> {
-        struct ToVisitor;
-
-        impl<'de> serde::de::Visitor<'de> for ToVisitor {
-            type Value = RawTo;
-
-            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
-                f.write_str("a service name or a list of them")
-            }
-
-            fn visit_seq<A: serde::de::SeqAccess<'de>>(
-                self,
-                mut seq: A,
-            ) -> Result<RawTo, A::Error> {
-                let mut items = Vec::new();
-                while let Some(item) = seq.next_element()? {
-                    items.push(item);
-                }
-                Ok(RawTo::List(items))
-            }
-
-            fn visit_map<A: serde::de::MapAccess<'de>>(self, map: A) -> Result<RawTo, A::Error> {
-                let value = Json::deserialize(serde::de::value::MapAccessDeserializer::new(map))?;
-                Ok(RawTo::One(value))
-            }
-
-            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<RawTo, E> {
-                Ok(RawTo::One(Json::String(v.to_owned())))
-            }
-
-            fn visit_bool<E: serde::de::Error>(self, v: bool) -> Result<RawTo, E> {
-                Ok(RawTo::One(Json::Bool(v)))
-            }
-
-            fn visit_i64<E: serde::de::Error>(self, v: i64) -> Result<RawTo, E> {
-                Ok(RawTo::One(Json::from(v)))
-            }
-
-            fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<RawTo, E> {
-                Ok(RawTo::One(Json::from(v)))
-            }
-
-            fn visit_f64<E: serde::de::Error>(self, v: f64) -> Result<RawTo, E> {
-                Ok(RawTo::One(Json::from(v)))
-            }
-
-            fn visit_unit<E: serde::de::Error>(self) -> Result<RawTo, E> {
-                Ok(RawTo::One(Json::Null))
-            }
-        }
-
-        deserializer.deserialize_any(ToVisitor)
-    }
-}
-
-/// The field names serde reads for `T`, in declaration order: taken from
-/// the derived code itself, so they cannot drift from the types.
-fn field_names<T: serde::de::DeserializeOwned>() -> &'static [&'static str] {
-    use serde::de::{Error as _, Visitor};
-
-    struct Fields<'a>(&'a mut &'static [&'static str]);
-
-    impl<'de> serde::Deserializer<'de> for Fields<'_> {
-        type Error = serde::de::value::Error;
-
-        fn deserialize_any<V: Visitor<'de>>(self, _: V) -> Result<V::Value, Self::Error> {
-            Err(Self::Error::custom("only structs"))
-        }
-
-        fn deserialize_struct<V: Visitor<'de>>(
-            self,
-            _: &'static str,
-            fields: &'static [&'static str],
-            _: V,
-        ) -> Result<V::Value, Self::Error> {
-            *self.0 = fields;
-            Err(Self::Error::custom("fields read"))
-        }
-
-        serde::forward_to_deserialize_any! {
-            bool i8 i16 i32 i64 i128 u8 u16 u32 u64 u128 f32 f64 char str string
-            bytes byte_buf option unit unit_struct newtype_struct seq tuple
-            tuple_struct map enum identifier ignored_any
-        }
-    }
-
-    let mut fields: &'static [&'static str] = &[];
-    let _ = T::deserialize(Fields(&mut fields));
-    fields
-}
-
-/// The keys of a file, each where it is written, with what they hold when
-/// that is a mapping or a list: just enough to find keys no field takes.
-enum Keys {
-    Map(Vec<(Spanned<String>, Keys)>),
-    List(Vec<Keys>),
-    Other,
-}
-
-impl<'de> Deserialize<'de> for Keys {
-    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Keys, D::Error> {
-        struct KeysVisitor;
-
-        // Every scalar holds no keys.
-        macro_rules! scalars {
-            ($($visit:ident: $t:ty),*) => {$(
-                fn $visit<E: serde::de::Error>(self, _: $t) -> Result<Keys, E> {
-                    Ok(Keys::Other)
-                }
-            )*};
-        }
-
-        impl<'de> serde::de::Visitor<'de> for KeysVisitor {
-            type Value = Keys;
-
-            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
-                f.write_str("any YAML value")
-            }
-
-            fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Keys, A::Error> {
-                let mut keys = Vec::new();
-                while let Some(key) = map.next_key::<Spanned<Json>>()? {
-                    let value = map.next_value::<Keys>()?;
-                    if let Json::String(name) = key.value {
-                        keys.push((Spanned::new(name, key.referenced, key.defined), value));
-                    }
-                }
-                Ok(Keys::Map(keys))
-            }
-
-            fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<Keys, A::Error> {
-                let mut items = Vec::new();
-                while let Some(item) = seq.next_element()? {
-                    items.push(item);
-                }
-                Ok(Keys::List(items))
-            }
-
-            fn visit_some<D: serde::Deserializer<'de>>(self, d: D) -> Result<Keys, D::Error> {
-                Keys::deserialize(d)
-            }
-
-            fn visit_none<E: serde::de::Error>(self) -> Result<Keys, E> {
-                Ok(Keys::Other)
-            }
-
-            fn visit_unit<E: serde::de::Error>(self) -> Result<Keys, E> {
-                Ok(Keys::Other)
-            }
-
-            scalars!(visit_bool: bool, visit_i64: i64, visit_i128: i128, visit_u64: u64, visit_u128: u128, visit_f64: f64, visit_str: &str);
-        }
-
-        deserializer.deserialize_any(KeysVisitor)
-    }
-}
-
-/// Keys that no field of flows.yaml takes, by where they are: the top
-/// level, a declared service (by name) or a flow (by its index).
-#[derive(Default)]
-struct UnknownKeys {
-    top: Vec<Spanned<String>>,
-    services: HashMap<String, Vec<Spanned<String>>>,
-    flows: HashMap<usize, Vec<Spanned<String>>>,
-}
-
-impl UnknownKeys {
-    /// Reads the keys of `text` and keeps those no field takes. A file that
-    /// does not read as YAML has none here: its parse error says why.
-    fn of(text: &str) -> UnknownKeys {
-        let mut unknown = UnknownKeys::default();
-        let Ok(Keys::Map(top)) = yaml::parse::<Keys>("", text) else {
-            return unknown;
-        };
-        let unknown_in =
-            |keys: Vec<(Spanned<String>, Keys)>, known: &[&str]| -> Vec<Spanned<String>> {
-                keys.into_iter()
-                    .map(|(key, _)| key)
-                    .filter(|key| !known.contains(&key.value.as_str()))
-                    .collect()
-            };
-        let (file_keys, service_keys, flow_keys) = (
-            field_names::<RawFile>(),
-            field_names::<RawService>(),
-            field_names::<RawFlow>(),
-        );
-        for (key, value) in top {
-            match (key.value.as_str(), value) {
-                ("services", Keys::Map(services)) => {
-                    for (service, declared) in services {
-                        if let Keys::Map(keys) = declared {
-                            let keys = unknown_in(keys, service_keys);
-                            if !keys.is_empty() {
-                                unknown.services.insert(service.value, keys);
-                            }
-                        }
-                    }
-                }
-                ("flows", Keys::List(flows)) => {
-                    for (index, flow) in flows.into_iter().enumerate() {
-                        if let Keys::Map(keys) = flow {
-                            let keys = unknown_in(keys, flow_keys);
-                            if !keys.is_empty() {
-                                unknown.flows.insert(index, keys);
-                            }
-                        }
-                    }
-                }
-                (name, _) if !file_keys.contains(&name) => unknown.top.push(key),
-                _ => {}
-            }
-        }
-        unknown
-    }
-}
-
 impl Validator<'_> {
     /// Reports each key in `keys` as unknown `context` (" in flow `x`"),
     /// accepting the fields of `T`.
-    fn unknown_keys<T: serde::de::DeserializeOwned>(
+    pub(super) fn unknown_keys<T: serde::de::DeserializeOwned>(
         &mut self,
         keys: Option<Vec<Spanned<String>>>,
         context: &dyn Fn() -> String,
@@ -2473,274 +1493,5 @@ impl Validator<'_> {
                 .accepted(accepted);
             self.errors.push(d);
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    const FILE: &str = "version: 1\nservices:\n  orders:\n    availability: 0.9995\n    instances: 4\nflows:\n  - name: get-order\n    from: web\n    to: orders\n\n  - name: order-created\n    from: orders\n    to: shipping\n    retention_hours: 72\n    transport: kafka\n";
-
-    /// Asserts that `needles` appear in `shown`, in this order.
-    fn assert_in_order(shown: &str, needles: &[&str]) {
-        let order: Vec<usize> = needles
-            .iter()
-            .map(|needle| {
-                shown
-                    .find(needle)
-                    .unwrap_or_else(|| panic!("{needle} in {shown}"))
-            })
-            .collect();
-        assert!(order.is_sorted(), "{shown}");
-    }
-
-    fn errors(text: &str) -> String {
-        load_str("flows.yaml", text)
-            .expect_err("refused")
-            .to_string()
-    }
-
-    /// The fast reading without positions must agree with the full one on
-    /// every valid file, or `load_str` would depend on which path ran.
-    #[test]
-    fn the_reading_without_positions_matches_the_full_one() {
-        let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/examples");
-        let mut texts = vec![FILE.to_owned()];
-        for entry in std::fs::read_dir(dir).expect("examples") {
-            let path = entry.expect("entry").path();
-            if path.extension().is_some_and(|e| e == "yaml") {
-                texts.push(std::fs::read_to_string(&path).expect("example"));
-            }
-        }
-        for text in &texts {
-            let lean = yaml::parse::<LeanFile>("flows.yaml", text).expect("reads");
-            let mut v = Validator::new("flows.yaml", text, false);
-            let fast = v.lean_file(lean);
-            assert!(v.errors.is_empty(), "{text}");
-            let (full, _) = load_str_mapped("flows.yaml", text).expect("loads");
-            assert_eq!(fast, full);
-        }
-    }
-
-    /// A bare `yes` in `to` is the name as written, which only the reading
-    /// with positions can recover.
-    #[test]
-    fn a_name_yaml_reads_as_a_bool_needs_the_full_reading() {
-        let text = "version: 1\nflows:\n  - name: ask\n    from: a\n    to: yes\n";
-        let file = load_str("flows.yaml", text).expect("loads");
-        assert_eq!(file.flows[0].to, ["yes"]);
-    }
-
-    const BOUND: &str = "version: 1\nproto: [a/x.proto, a/y.proto]\nproto_path: [a]\nflows:\n  - name: get-invoice\n    from: web\n    to: billing\n    rpc: billing.v1.InvoiceService/GetInvoice\n  - name: invoice-issued\n    from: billing\n    to: accounting\n    interaction: event\n    message: billing.v1.InvoiceIssued\n    key: customer_id\n";
-
-    #[test]
-    fn reads_the_contract_binding_with_its_positions() {
-        let (file, map) = load_str_mapped("flows.yaml", BOUND).expect("loads");
-        assert_eq!(file.proto, ["a/x.proto", "a/y.proto"]);
-        assert_eq!(file.proto_path, ["a"]);
-        assert_eq!(
-            file.flows[0].rpc.as_deref(),
-            Some("billing.v1.InvoiceService/GetInvoice")
-        );
-        assert_eq!(file.flows[1].key.as_deref(), Some("customer_id"));
-        assert_eq!(
-            map.proto,
-            [
-                Pos { line: 2, column: 9 },
-                Pos {
-                    line: 2,
-                    column: 20
-                }
-            ]
-        );
-        assert_eq!(
-            map.bindings["get-invoice"],
-            Pos {
-                line: 8,
-                column: 10
-            }
-        );
-        assert_eq!(
-            map.keys["invoice-issued"],
-            Pos {
-                line: 14,
-                column: 10
-            }
-        );
-        // The reading without positions agrees.
-        assert_eq!(load_str("flows.yaml", BOUND).expect("loads"), file);
-    }
-
-    #[test]
-    fn suggests_a_slash_before_the_method_of_an_rpc() {
-        let text = BOUND.replace("InvoiceService/GetInvoice", "InvoiceService.GetInvoice");
-        assert!(
-            errors(&text).contains("did you mean `billing.v1.InvoiceService/GetInvoice`?"),
-            "{}",
-            errors(&text)
-        );
-        // A message's name is no rpc: nothing to suggest.
-        let message = BOUND.replace("billing.v1.InvoiceService/GetInvoice", "billing.v1.Invoice");
-        assert!(
-            !errors(&message).contains("did you mean"),
-            "{}",
-            errors(&message)
-        );
-    }
-
-    #[test]
-    fn refuses_a_proto_entry_listed_twice_or_not_a_string() {
-        let twice = BOUND.replace("a/y.proto", "a/x.proto");
-        assert!(
-            errors(&twice).starts_with("error: `a/x.proto` is listed twice in `proto`\n"),
-            "{}",
-            errors(&twice)
-        );
-        let number = BOUND.replace("[a/x.proto, a/y.proto]", "5");
-        assert!(
-            errors(&number)
-                .starts_with("error: `proto` must be a .proto file or a non-empty list of them\n"),
-            "{}",
-            errors(&number)
-        );
-    }
-
-    #[test]
-    fn yaml_1_1_words_in_a_to_list_are_the_names_written() {
-        let text = "version: 1\nflows:\n  - name: ask\n    from: a\n    to: [y, off, n, 1]\n  - name: block\n    from: a\n    to:\n      - no\n      - on\n";
-        let file = load_str("flows.yaml", &text.replace(", 1]", "]")).expect("loads");
-        assert_eq!(file.flows[0].to, ["y", "off", "n"]);
-        assert_eq!(file.flows[1].to, ["no", "on"]);
-        // `1` is read as written too, and refused as a name, pointing at it.
-        assert!(
-            errors(text).contains("invalid service name `1` in flow `ask`"),
-            "{}",
-            errors(text)
-        );
-        assert!(
-            errors(text).contains(" --> flows.yaml:5:21\n"),
-            "{}",
-            errors(text)
-        );
-    }
-
-    #[test]
-    fn unknown_fields_come_with_the_other_problems_of_their_flow() {
-        let text = "version: 1\nflows:\n  - name: a\n    from: x\n    to: y\n    colour: red\n    client: browzer\n  - name: b\n    from: x\n    to: y\n    size: 3\n";
-        let shown = errors(text);
-        assert_in_order(
-            &shown,
-            &[
-                "unknown field `colour` in flow `a`",
-                "unknown client `browzer`",
-                "unknown field `size` in flow `b`",
-            ],
-        );
-    }
-
-    #[test]
-    fn a_quoted_number_is_called_text() {
-        let text =
-            "version: 1\nflows:\n  - name: a\n    from: x\n    to: y\n    throughput: \"300\"\n";
-        assert!(
-            errors(text).contains("^^^^^ a number in quotes is text: write it without them"),
-            "{}",
-            errors(text)
-        );
-    }
-
-    #[test]
-    fn field_names_come_from_the_derived_code() {
-        assert_eq!(field_names::<RawFlow>(), FLOW_KEYS);
-        assert_eq!(field_names::<RawService>(), SERVICE_KEYS);
-        assert_eq!(
-            field_names::<RawFile>(),
-            [
-                "version",
-                "system",
-                "transports",
-                "services",
-                "flows",
-                "proto",
-                "proto_path",
-                "prefer"
-            ]
-        );
-    }
-
-    #[test]
-    fn reads_availability_instances_and_retention() {
-        let file = load_str("flows.yaml", FILE).expect("loads");
-        assert_eq!(file.services["orders"].availability, Some(0.9995));
-        assert_eq!(file.services["orders"].instances, Some(4));
-        assert_eq!(file.flows[1].retention_hours, Some(72));
-        // Undeclared: the documented default, bit for bit.
-        assert_eq!(
-            file.services["web"].availability().to_bits(),
-            crate::spec::model::DEFAULT_AVAILABILITY.to_bits()
-        );
-    }
-
-    #[test]
-    fn maps_each_flow_and_pin_to_its_position() {
-        let (_, map) = load_str_mapped("flows.yaml", FILE).expect("loads");
-        assert_eq!(map.flow("get-order"), Some(Pos { line: 7, column: 5 }));
-        assert_eq!(
-            map.flow("order-created"),
-            Some(Pos {
-                line: 11,
-                column: 5
-            })
-        );
-        assert_eq!(
-            map.pin("order-created"),
-            Some(Pos {
-                line: 15,
-                column: 16
-            })
-        );
-        assert_eq!(
-            map.pin("get-order"),
-            map.flow("get-order"),
-            "no pin: the flow's start"
-        );
-    }
-
-    #[test]
-    fn suggests_the_fraction_for_a_percentage() {
-        let text = FILE.replace("0.9995", "99.95");
-        assert!(
-            errors(&text).contains("^^^^^ did you mean `0.9995`?"),
-            "{}",
-            errors(&text)
-        );
-    }
-
-    #[test]
-    fn reports_new_field_errors_together_in_file_order() {
-        let text = FILE
-            .replace("0.9995", "0")
-            .replace("instances: 4", "instances: many")
-            .replace("retention_hours: 72", "retention_hours: 0");
-        let shown = errors(&text);
-        assert_in_order(
-            &shown,
-            &[
-                "availability `0`",
-                "`many` for `instances`",
-                "`retention_hours` in flow",
-            ],
-        );
-    }
-
-    #[test]
-    fn names_the_service_of_an_unknown_service_field() {
-        let text = FILE.replace("    instances: 4\n", "    instance: 4\n");
-        assert!(
-            errors(&text).starts_with("error: unknown field `instance` in service `orders`\n"),
-            "{}",
-            errors(&text)
-        );
     }
 }

@@ -1,0 +1,353 @@
+#!/usr/bin/env bash
+# Acceptance check of the team-proto case (examples/team/flows.yaml, SPEC §7)
+# with clients that commsadvise did not write, against a real Kafka-protocol
+# broker (tansu): the generated logistics workspace, seen from outside.
+#
+# Usage: tests/broker/team-e2e.sh WORKSPACE
+#   WORKSPACE  the folder of `commsadvise scaffold examples/team/flows.yaml
+#              --out WORKSPACE`. When it does not exist and COMMSADVISE names
+#              the commsadvise binary, the script scaffolds it first.
+# Env:
+#   COMMSADVISE  commsadvise binary, to scaffold a missing WORKSPACE
+#   TARGET_DIR   cargo target dir for the build (default: CARGO_TARGET_DIR,
+#                else WORKSPACE/target)
+#   BIN_DIR      folder of already built service binaries: skips the build
+#   VENV         Python venv with grpcio, grpcio-reflection, protobuf and
+#                confluent-kafka (default ~/.cache/team-e2e-venv; created
+#                when missing, which needs the package index once)
+#   TANSU        tansu binary (default: tansu on PATH, else ~/.cargo/bin/tansu).
+#                Without it the Kafka part is UNCHECKED, which fails the run.
+#   KEEP         set to keep the temp dir (logs, bodies) for inspection
+#
+# What it checks, each part with its own client:
+#   rest    curl on the two google.api.http routes of ShipmentService:
+#           GET /v1/shipments/{shipment_id} and POST
+#           /v1/warehouses/{warehouse_code}/shipments with a JSON body
+#           (`body: "*"`). The answer is the proto3 JSON of the response as
+#           the sample handler fills it: `{"shipmentId": <the request's>}`,
+#           every other field at its default and so omitted (a failure says
+#           which names are not the message's lowerCamelCase JSON names, or
+#           which enum or timestamp is not in its proto3 JSON form).
+#   grpc    Python grpcio, with no .proto: the descriptors come from the
+#           server's reflection. InventoryService/ReserveStock, unary; the
+#           answer's `reservation_id` is the request's.
+#   stream  the same way, ShipmentService/WatchShipment, server streaming:
+#           read 3 messages (each with the request's `shipment_id`), cancel,
+#           then open it again (the server survived the client going away).
+#   kafka   `shipments publish shipment-dispatched JSON` exits 0; a
+#           confluent-kafka consumer reads topic `shipment-events` and finds
+#           the record keyed by the event's `warehouse_code`, its value the
+#           proto3 JSON of the event, with a `content-type` header; and both
+#           consumers of the flow, `billing` and `notifications`, log that
+#           they handled it (topic and key on one line, SPEC §6).
+# The last line is the summary, `team e2e: rest=ok grpc=ok stream=ok kafka=ok`
+# when all passed; exit 0 only then. Each step is bounded (build: 30 min).
+set -u
+
+WS=${1:?usage: team-e2e.sh WORKSPACE (a scaffold of examples/team/flows.yaml)}
+HERE=$(cd "$(dirname "$0")" && pwd)
+FLOWS=$HERE/../../examples/team/flows.yaml
+VENV=${VENV:-$HOME/.cache/team-e2e-venv}
+TANSU=${TANSU:-$(command -v tansu || echo "$HOME/.cargo/bin/tansu")}
+# The services this check starts: REST + gRPC + producer, gRPC, two consumers.
+SERVICES=(shipments inventory billing notifications)
+TOPIC=shipment-events
+W=$(mktemp -d)
+PIDS=()
+declare -A SERVICE_PID
+
+# shellcheck disable=SC2317 # reached through the EXIT trap
+cleanup() {
+  local pid
+  for pid in "${PIDS[@]:-}"; do [ -n "$pid" ] && kill -TERM "$pid" 2>/dev/null; done
+  sleep 0.5
+  for pid in "${PIDS[@]:-}"; do [ -n "$pid" ] && kill -KILL "$pid" 2>/dev/null; done
+  if [ -n "${KEEP:-}" ]; then echo "kept $W" >&2; else rm -rf "$W"; fi
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+die() { echo "team e2e: $*"; exit 1; }
+port() { python3 -c 'import socket;s=socket.socket();s.bind(("127.0.0.1",0));print(s.getsockname()[1])'; }
+# wait_port PORT SECONDS [PID]: until something listens on PORT; gives up
+# early when the process PID has exited.
+wait_port() {
+  local i
+  for ((i = 0; i < $2 * 10; i++)); do
+    (echo >"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0
+    if [ -n "${3:-}" ] && ! kill -0 "$3" 2>/dev/null; then return 1; fi
+    sleep 0.1
+  done
+  return 1
+}
+# The last line of a log, for a failure message.
+last() { tail -n 1 "$1" 2>/dev/null | cut -c1-160; }
+
+# ---- the workspace and its binaries ------------------------------------------
+if [ ! -d "$WS" ] && [ -n "${COMMSADVISE:-}" ]; then
+  "$COMMSADVISE" scaffold "$FLOWS" --out "$WS" >"$W/scaffold.log" 2>&1 \
+    || die "scaffold of $FLOWS failed: $(last "$W/scaffold.log")"
+fi
+[ -f "$WS/Cargo.toml" ] || die "$WS is not a generated workspace (no Cargo.toml)"
+WS=$(realpath "$WS")
+if [ -n "${BIN_DIR:-}" ]; then
+  BIN=$BIN_DIR
+else
+  CARGO_TARGET_DIR=$(realpath -m "${TARGET_DIR:-${CARGO_TARGET_DIR:-$WS/target}}")
+  export CARGO_TARGET_DIR
+  packages=()
+  for s in "${SERVICES[@]}"; do packages+=(-p "$s"); done
+  (cd "$WS" && timeout 1800 cargo build "${packages[@]}") >"$W/build.log" 2>&1 \
+    || die "the workspace does not build: $(grep -m1 -E '^error' "$W/build.log" || last "$W/build.log")"
+  BIN=$CARGO_TARGET_DIR/debug
+fi
+for s in "${SERVICES[@]}"; do
+  [ -x "$BIN/$s" ] || die "no '$s' binary in $BIN (one binary crate per service, SPEC §6)"
+done
+
+# ---- the independent clients -------------------------------------------------
+PY=$VENV/bin/python
+if ! "$PY" -c 'import grpc, grpc_reflection, google.protobuf, confluent_kafka' 2>/dev/null; then
+  { python3 -m venv "$VENV" && "$VENV/bin/pip" install -q grpcio grpcio-reflection protobuf confluent-kafka; } \
+    >"$W/pip.log" 2>&1 || die "cannot install the Python clients into $VENV: $(last "$W/pip.log")"
+fi
+
+# ---- broker and services -----------------------------------------------------
+PH=$(port); PG=$(port); PI=$(port); PK=$(port)
+BROKERS=127.0.0.1:$PK
+kafka_up=""
+if [ -x "$TANSU" ]; then
+  (cd "$W" && exec "$TANSU" broker --listener-url "tcp://127.0.0.1:$PK" \
+    --advertised-listener-url "tcp://127.0.0.1:$PK" --storage-engine memory://tansu/) \
+    >"$W/tansu.log" 2>&1 &
+  PIDS+=($!)
+  wait_port "$PK" 20 "$!" && kafka_up=1
+fi
+
+# start NAME ENV...: the service binary NAME in the background, logging to
+# $W/NAME.log (a consumer logs what it handled there).
+start() {
+  local name=$1
+  shift
+  env NO_COLOR=1 RUST_LOG=info KAFKA_BROKERS="$BROKERS" "$@" "$BIN/$name" >"$W/$name.log" 2>&1 &
+  PIDS+=($!)
+  SERVICE_PID[$name]=$!
+}
+start inventory GRPC_ADDR="127.0.0.1:$PI"
+# shipments calls inventory (reserve-stock): wired as a deployment would,
+# though this check does not make that call.
+start shipments HTTP_ADDR="127.0.0.1:$PH" GRPC_ADDR="127.0.0.1:$PG" INVENTORY_GRPC_URL="http://127.0.0.1:$PI"
+start billing
+start notifications
+if ! { wait_port "$PH" 60 "${SERVICE_PID[shipments]}" && wait_port "$PG" 10 "${SERVICE_PID[shipments]}"; }; then
+  die "shipments did not listen on HTTP_ADDR=127.0.0.1:$PH and GRPC_ADDR=127.0.0.1:$PG: $(last "$W/shipments.log")"
+fi
+wait_port "$PI" 30 "${SERVICE_PID[inventory]}" || die "inventory did not listen on GRPC_ADDR=127.0.0.1:$PI: $(last "$W/inventory.log")"
+
+res=""
+
+# ---- REST: curl on the annotated routes ---------------------------------------
+# json_check BODY_FILE MESSAGE KEYS ID: the body is the proto3 JSON of MESSAGE
+# (only KEYS, its fields' JSON names) as the sample handler answers: exactly
+# `{"shipmentId": ID}`, every other field at its default and so omitted.
+json_check() {
+  python3 - "$@" <<'PY'
+import json, re, sys
+path, message, keys, want = sys.argv[1:5]
+keys = set(keys.split(","))
+try:
+    body = json.load(open(path))
+except ValueError as e:
+    sys.exit(f"{message}: not JSON ({e}): {open(path).read()[:120]!r}")
+if not isinstance(body, dict):
+    sys.exit(f"{message}: not a JSON object: {body!r}")
+unknown = sorted(set(body) - keys)
+if unknown:
+    sys.exit(f"{message}: fields that are not its proto3 JSON names: {unknown} in {body}")
+if body.get("shipmentId") != want:
+    sys.exit(f"{message}: shipmentId {body.get('shipmentId')!r}, the request's is {want!r}: {body}")
+status = body.get("status", "SHIPMENT_STATUS_UNSPECIFIED")
+if not (isinstance(status, str) and status.startswith("SHIPMENT_STATUS_")):
+    sys.exit(f"{message}: status {status!r} is not an enum value's name")
+booked = body.get("bookedAt")
+rfc3339_utc = r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d{3}|\.\d{6}|\.\d{9})?Z"
+if booked is not None and not (isinstance(booked, str) and re.fullmatch(rfc3339_utc, booked)):
+    sys.exit(f"{message}: bookedAt {booked!r} is not an RFC 3339 timestamp in UTC")
+if body != {"shipmentId": want}:
+    sys.exit(
+        f"{message}: {body}; the sample handler echoes the id and leaves every other "
+        f"field at its default, which proto3 JSON omits: {{'shipmentId': {want!r}}}"
+    )
+PY
+}
+# call NAME CURL-ARGS...: curl, body in $W/NAME.json; prints "CODE TYPE".
+call() {
+  local name=$1
+  shift
+  curl -s -m 5 -o "$W/$name.json" -w '%{http_code} %{content_type}' "$@" 2>/dev/null
+  return 0
+}
+rest_fail=""
+got=$(call get "http://127.0.0.1:$PH/v1/shipments/SHP-1001")
+case "$got" in
+  "200 application/json"*)
+    why=$(json_check "$W/get.json" GetShipmentResponse \
+      shipmentId,warehouseCode,status,destination,parcels,bookedAt SHP-1001 2>&1) || rest_fail="GET: $why" ;;
+  *) rest_fail="GET /v1/shipments/SHP-1001 answered '$got': $(head -c 120 "$W/get.json" 2>/dev/null)" ;;
+esac
+if [ -z "$rest_fail" ]; then
+  got=$(call create -X POST -H 'content-type: application/json' \
+    --data '{"shipmentId":"SHP-2002","destination":{"recipient":"A. Reader","lines":["Hauptstr. 1"],"postalCode":"10115","city":"Berlin","countryCode":"DE"},"parcels":[{"parcelId":"P-1","weightGrams":1200}]}' \
+    "http://127.0.0.1:$PH/v1/warehouses/WH-BER-1/shipments")
+  case "$got" in
+    2[0-9][0-9]" application/json"*)
+      why=$(json_check "$W/create.json" CreateShipmentResponse shipmentId,status,bookedAt SHP-2002 2>&1) \
+        || rest_fail="POST: $why" ;;
+    *) rest_fail="POST /v1/warehouses/WH-BER-1/shipments answered '$got': $(head -c 120 "$W/create.json" 2>/dev/null)" ;;
+  esac
+fi
+if [ -z "$rest_fail" ]; then res="$res rest=ok"; else res="$res rest=FAIL(${rest_fail:0:240})"; fi
+
+# ---- gRPC and the stream: grpcio through server reflection ---------------------
+# grpc_check ADDR PART: PART is `unary` or `stream`; prints "ok" or why not.
+grpc_check() {
+  timeout 60 "$PY" - "$@" <<'PY' 2>&1 | tail -n 1
+import sys
+import grpc
+from google.protobuf import descriptor_pool, message_factory
+from grpc_reflection.v1alpha.proto_reflection_descriptor_database import (
+    ProtoReflectionDescriptorDatabase,
+)
+
+addr, part = sys.argv[1:3]
+channel = grpc.insecure_channel(addr)
+try:
+    grpc.channel_ready_future(channel).result(timeout=10)
+except grpc.FutureTimeoutError:
+    sys.exit(print(f"no gRPC server at {addr}"))
+pool = descriptor_pool.DescriptorPool(ProtoReflectionDescriptorDatabase(channel))
+
+
+def method(service, name):
+    """The method's descriptor and message classes, from reflection only."""
+    try:
+        m = pool.FindServiceByName(service).FindMethodByName(name)
+    except KeyError as e:
+        sys.exit(print(f"reflection does not know {service}/{name}: {e}"))
+    request = message_factory.GetMessageClass(m.input_type)
+    response = message_factory.GetMessageClass(m.output_type)
+    return m, request, response, f"/{service}/{name}"
+
+
+try:
+    if part == "unary":
+        m, Request, Response, path = method("logistics.v1.InventoryService", "ReserveStock")
+        if m.server_streaming or m.client_streaming:
+            sys.exit(print(f"{path} is not unary in the served descriptors"))
+        call = channel.unary_unary(path, Request.SerializeToString, Response.FromString)
+        r = call(Request(reservation_id="RSV-3003", warehouse_code="WH-BER-1", sku="SKU-42", quantity=3), timeout=5)
+        if r.reservation_id != "RSV-3003":
+            sys.exit(print(f"ReserveStock answered reservation_id {r.reservation_id!r}, sent 'RSV-3003'"))
+    else:
+        m, Request, Response, path = method("logistics.v1.ShipmentService", "WatchShipment")
+        if not m.server_streaming or m.client_streaming:
+            sys.exit(print(f"{path} is not server streaming in the served descriptors"))
+        call = channel.unary_stream(path, Request.SerializeToString, Response.FromString)
+        for want in (3, 1):  # then again: the server outlived the cancelled stream
+            stream = call(Request(shipment_id="SHP-1001"), timeout=30)
+            got = []
+            for item in stream:
+                got.append(item)
+                if len(got) == want:
+                    break
+            stream.cancel()
+            if len(got) < want:
+                sys.exit(print(f"the stream ended after {len(got)} messages, wanted {want}"))
+            wrong = [g.shipment_id for g in got if g.shipment_id != "SHP-1001"]
+            if wrong:
+                sys.exit(print(f"stream messages with shipment_id {wrong}, requested 'SHP-1001'"))
+except grpc.RpcError as e:
+    sys.exit(print(f"{e.code().name}: {e.details()}"))
+print("ok")
+PY
+}
+g=$(grpc_check "127.0.0.1:$PI" unary)
+g=${g:-no answer within 60 s}
+if [ "$g" = ok ]; then res="$res grpc=ok"; else res="$res grpc=FAIL(${g:0:200})"; fi
+g=$(grpc_check "127.0.0.1:$PG" stream)
+g=${g:-no answer within 60 s}
+if [ "$g" = ok ]; then res="$res stream=ok"; else res="$res stream=FAIL(${g:0:200})"; fi
+
+# ---- Kafka: publish, read the record back, both consumers handled it ------------
+EVENT='{"shipmentId":"SHP-1001","warehouseCode":"WH-BER-1","carrier":"DHL","parcelCount":2,"dispatchedAt":"2026-12-02T09:30:00Z"}'
+KEY=WH-BER-1
+kafka_fail=""
+if [ -z "$kafka_up" ]; then
+  res="$res kafka=UNCHECKED(no tansu broker: TANSU=$TANSU)"
+else
+  if ! KAFKA_BROKERS=$BROKERS NO_COLOR=1 timeout 60 "$BIN/shipments" publish shipment-dispatched "$EVENT" \
+    >"$W/publish.log" 2>&1; then
+    kafka_fail="publish: $(last "$W/publish.log")"
+  else
+    got=$(timeout 90 "$PY" - "$BROKERS" "$TOPIC" "$KEY" "$EVENT" <<'PY' 2>&1 | tail -n 1
+import json, sys, time, uuid
+from confluent_kafka import Consumer
+
+brokers, topic, key, event = sys.argv[1:5]
+consumer = Consumer({
+    "bootstrap.servers": brokers,
+    "group.id": "team-e2e-" + uuid.uuid4().hex,
+    "auto.offset.reset": "earliest",
+    "enable.auto.commit": False,
+})
+consumer.subscribe([topic])
+record, seen, end = None, [], time.time() + 60
+while time.time() < end and record is None:
+    m = consumer.poll(0.5)
+    if m is None or m.error():
+        continue
+    seen.append(m.key())
+    if m.key() == key.encode():
+        record = m
+consumer.close()
+if record is None:
+    sys.exit(print(f"no record keyed {key!r} on {topic} within 60 s (keys seen: {seen[:5]})"))
+try:
+    value = json.loads(record.value())
+except (TypeError, ValueError):
+    sys.exit(print(f"the value is not JSON: {record.value()[:120]!r}"))
+if value != json.loads(event):
+    sys.exit(print(f"the value is {value}, not the proto3 JSON published, {event}"))
+headers = {k.lower(): (v or b"").decode(errors="replace") for k, v in (record.headers() or [])}
+if "content-type" not in headers:
+    sys.exit(print(f"no content-type header (headers: {sorted(headers)})"))
+if "json" not in headers["content-type"].lower():
+    sys.exit(print(f"content-type {headers['content-type']!r} for a JSON value"))
+print("ok")
+PY
+)
+    [ "$got" = ok ] || kafka_fail="record: ${got:-no answer within 90 s}"
+    if [ -z "$kafka_fail" ]; then
+      # Each consumer logs one line per handled event, with topic and key.
+      for s in billing notifications; do
+        for ((i = 0; i < 600; i++)); do
+          grep -F "$TOPIC" "$W/$s.log" 2>/dev/null | grep -qF "$KEY" && break
+          sleep 0.1
+        done
+        grep -F "$TOPIC" "$W/$s.log" 2>/dev/null | grep -qF "$KEY" \
+          || { kafka_fail="$s did not log handling $TOPIC key $KEY within 60 s: $(last "$W/$s.log")"; break; }
+      done
+    fi
+  fi
+  if [ -z "$kafka_fail" ]; then res="$res kafka=ok"; else res="$res kafka=FAIL(${kafka_fail:0:240})"; fi
+fi
+
+# A service that died on the way is worth naming beside the summary.
+for s in "${SERVICES[@]}"; do
+  if ! kill -0 "${SERVICE_PID[$s]}" 2>/dev/null; then
+    echo "note: $s is no longer running: $(last "$W/$s.log")"
+  fi
+done
+echo "team e2e:$res"
+case "$res" in *FAIL* | *UNCHECKED*) exit 1 ;; esac
+exit 0
