@@ -19,7 +19,8 @@ use serde::Serialize;
 
 use crate::contract::{BoundContract, FlowBinding};
 use crate::engine::evaluate::{Recommendation, Report};
-use crate::scaffold::contract::{Api, Contract, ProtoService, pascal, snake};
+use crate::scaffold::api::{Api, ProtoService};
+use crate::scaffold::contract::{Contract, pascal, snake};
 use crate::scaffold::served::{ServedApi, served};
 use crate::spec::model::{Delivery, Flow, FlowsFile, Interaction, Transport};
 
@@ -344,7 +345,7 @@ pub fn build(
 ) -> Context {
     let recs: Vec<(&Recommendation, &Flow)> = report.flows.iter().zip(&flows.flows).collect();
     let legacy_proto = !bound.files.iter().any(|f| f == &contract.file);
-    let mut api = crate::scaffold::contract::api(bound);
+    let mut api = crate::scaffold::api::api(bound);
     if legacy_proto {
         api.with_legacy_seed();
     }

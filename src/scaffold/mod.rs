@@ -2,6 +2,7 @@
 //! `(path, contents)` pairs. Nothing here touches the disk; `commands::
 //! scaffold` writes the plan, safely, through [`sync`].
 
+pub mod api;
 pub mod apidocs;
 pub mod context;
 pub mod contract;

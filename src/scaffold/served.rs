@@ -17,7 +17,7 @@ use serde::Serialize;
 use crate::contract::http::{self, HttpRule};
 use crate::contract::{Binding, BoundContract, FlowBinding};
 use crate::engine::evaluate::Recommendation;
-use crate::scaffold::contract::{ProtoService, TypeRef, to_snake, type_ref};
+use crate::scaffold::api::{ProtoService, TypeRef, to_snake, type_ref};
 use crate::spec::model::{Flow, Transport};
 
 /// The status a generated example answers (docs/scaffold.md).
@@ -447,7 +447,7 @@ fn grpc_service(proto: &ProtoService) -> GrpcService {
 }
 
 /// The impl method's signature, as `grpc.rs` prints it on one line.
-fn grpc_signature(m: &crate::scaffold::contract::RpcMethod) -> String {
+fn grpc_signature(m: &crate::scaffold::api::RpcMethod) -> String {
     let response = if m.server_streaming {
         format!("BoxStream<{}>", m.response.rust)
     } else {
@@ -870,7 +870,7 @@ fn example(request: &MessageDescriptor, response: &MessageDescriptor) -> Example
 mod tests {
     use super::*;
     use crate::engine::{RuleSet, recommend};
-    use crate::scaffold::contract::api;
+    use crate::scaffold::api::api;
 
     /// What `service` serves in the flows `yaml` with the team proto `proto`
     /// (or the derived contract when `None`).
