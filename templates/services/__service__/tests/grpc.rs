@@ -1,30 +1,7 @@
 {#- scaffold
 when: service.serves_grpc
 -#}
-{%- macro let(indent, head, value) -%}
-{%- set line = indent ~ head ~ " " ~ value -%}
-{%- if line | length <= 100 -%}
-{{ line }}
-{%- else -%}
-{{ indent }}{{ head }}
-{{ indent }}    {{ value }}
-{%- endif -%}
-{%- endmacro let -%}
-{%- macro chain(indent, head, receiver, calls, tail) -%}
-{#- `head receiver.call().call()tail`, or one call a line as rustfmt lays out a chain over 60 characters -#}
-{%- set called = calls | join(sep="") -%}
-{%- set joined = receiver ~ called -%}
-{%- set whole = indent ~ head ~ joined ~ tail -%}
-{%- if joined | length <= 60 and whole | length <= 100 -%}
-{{ indent }}{{ head }}{{ joined }}{{ tail }}
-{%- else -%}
-{{ indent }}{{ head }}{{ receiver }}
-{%- for c in calls %}
-{{ indent }}    {{ c }}
-{%- endfor -%}
-{{ tail }}
-{%- endif -%}
-{%- endmacro chain -%}
+{%- import "_partials/format.rs" as format -%}
 //! The gRPC server of `{{ service.name }}` on a real socket, driven by the generated
 //! clients: a call on every rpc it serves, health checks and reflection, the message
 //! size limit, and deadlines cancelling handlers.
@@ -106,16 +83,16 @@ async fn start_with(
 async fn {{ c.service | replace(from=".", to="_") | snake }}_{{ c.method.name | replace(from="r#", to="") }}_answers() {
     let server = start().await;
     let channel = server.channel.clone();
-{{ self::let(indent="    ", head="let mut client =", value=c.client ~ "::new(channel);") }}
-{{ self::let(indent="    ", head="let request =", value=c.method.request ~ "::default();") }}
+{{ format::let(indent="    ", head="let mut client =", value=c.client ~ "::new(channel);") }}
+{{ format::let(indent="    ", head="let request =", value=c.method.request ~ "::default();") }}
 {%- if c.method.server_streaming %}
-{{ self::chain(indent="    ", head="let mut items = ", receiver="client", calls=["." ~ c.method.name ~ "(request)", ".await", ".unwrap()", ".into_inner()"], tail=";") }}
+{{ format::chain(indent="    ", head="let mut items = ", receiver="client", calls=["." ~ c.method.name ~ "(request)", ".await", ".unwrap()", ".into_inner()"], tail=";") }}
     for _ in 0..2 {
         items.next().await.expect("an item").unwrap();
     }
     // Dropping the stream goes away: the handler's next send fails.
 {%- else %}
-{{ self::chain(indent="    ", head="", receiver="client", calls=["." ~ c.method.name ~ "(request)", ".await", ".unwrap()"], tail=";") }}
+{{ format::chain(indent="    ", head="", receiver="client", calls=["." ~ c.method.name ~ "(request)", ".await", ".unwrap()"], tail=";") }}
 {%- endif %}
 }
 {%- endfor %}
@@ -195,14 +172,14 @@ async fn reflection_lists_the_served_services() {
 async fn a_message_over_the_size_limit_is_resource_exhausted() {
     let server = start().await;
     let channel = server.channel.clone();
-{{ self::let(indent="    ", head="let mut client =", value=big.client ~ "::new(channel);") }}
+{{ format::let(indent="    ", head="let mut client =", value=big.client ~ "::new(channel);") }}
     let request = {{ big.method.request }} {
         {{ big.method.string_field }}: "9".repeat(GRPC_MAX_MESSAGE_BYTES + 1),
 {%- if big.method.more_fields %}
         ..Default::default()
 {%- endif %}
     };
-{{ self::chain(indent="    ", head="let status = ", receiver="client", calls=["." ~ big.method.name ~ "(request)", ".await", ".unwrap_err()"], tail=";") }}
+{{ format::chain(indent="    ", head="let status = ", receiver="client", calls=["." ~ big.method.name ~ "(request)", ".await", ".unwrap_err()"], tail=";") }}
     assert_eq!(status.code(), Code::ResourceExhausted, "{status:?}");
 }
 {%- endif %}
@@ -259,7 +236,7 @@ impl Served for Slow {
         };
         tokio::time::sleep(Duration::from_secs(5)).await;
         guard.finished = true;
-{{ self::let(indent="        ", head="let response =", value=slow.method.response ~ "::default();") }}
+{{ format::let(indent="        ", head="let response =", value=slow.method.response ~ "::default();") }}
         Ok(Response::new(response))
     }
 }
@@ -271,17 +248,17 @@ async fn call_slow(deadline: Option<Duration>) -> (Status, Option<String>, Durat
     const NAMES: &[&str] = &["{{ slow.service }}"];
     let (seen, mut events) = mpsc::unbounded_channel();
     let slow = Slow { seen };
-{{ self::let(indent="    ", head="let service =", value=slow.server ~ "::new(slow);") }}
+{{ format::let(indent="    ", head="let service =", value=slow.server ~ "::new(slow);") }}
     let routes = Routes::new(service);
     let server = start_with(routes, NAMES, CancellationToken::new()).await;
-{{ self::let(indent="    ", head="let mut request =", value="Request::new(" ~ slow.method.request ~ "::default());") }}
+{{ format::let(indent="    ", head="let mut request =", value="Request::new(" ~ slow.method.request ~ "::default());") }}
     if let Some(deadline) = deadline {
         request.set_timeout(deadline);
     }
     let started = Instant::now();
     let channel = server.channel.clone();
-{{ self::let(indent="    ", head="let mut client =", value=slow.client ~ "::new(channel);") }}
-{{ self::chain(indent="    ", head="let status = ", receiver="client", calls=["." ~ slow.method.name ~ "(request)", ".await", ".unwrap_err()"], tail=";") }}
+{{ format::let(indent="    ", head="let mut client =", value=slow.client ~ "::new(channel);") }}
+{{ format::chain(indent="    ", head="let status = ", receiver="client", calls=["." ~ slow.method.name ~ "(request)", ".await", ".unwrap_err()"], tail=";") }}
     let mut next = async || {
         tokio::time::timeout(Duration::from_secs(5), events.recv())
             .await

@@ -1,50 +1,7 @@
 {#- scaffold
 when: service.serves_rest
 -#}
-{%- macro let(indent, head, value) -%}
-{%- set line = indent ~ head ~ " " ~ value -%}
-{%- if line | length <= 100 -%}
-{{ line }}
-{%- else -%}
-{{ indent }}{{ head }}
-{{ indent }}    {{ value }}
-{%- endif -%}
-{%- endmacro let -%}
-{%- macro chain(indent, head, receiver, calls, tail) -%}
-{#- `head receiver.call().call()tail`, or one call a line as rustfmt lays out a chain over 60 characters -#}
-{%- set called = calls | join(sep="") -%}
-{%- set joined = receiver ~ called -%}
-{%- set whole = indent ~ head ~ joined ~ tail -%}
-{%- if joined | length <= 60 and whole | length <= 100 -%}
-{{ indent }}{{ head }}{{ joined }}{{ tail }}
-{%- else -%}
-{{ indent }}{{ head }}{{ receiver }}
-{%- for c in calls %}
-{{ indent }}    {{ c }}
-{%- endfor -%}
-{{ tail }}
-{%- endif -%}
-{%- endmacro chain -%}
-{%- macro call(head, verb, path, body) -%}
-{%- set rhs = "call(&server, Method::" ~ verb ~ ', "' ~ path ~ '", ' ~ body ~ ").await;" -%}
-{%- set args = "&server, Method::" ~ verb ~ ', "' ~ path ~ '", ' ~ body -%}
-{%- set one = "    " ~ head ~ " " ~ rhs -%}
-{%- set next = "        " ~ rhs -%}
-{%- if args | length <= 60 and one | length <= 100 -%}
-{{ one }}
-{%- elif args | length <= 60 and next | length <= 100 -%}
-{{ "    " ~ head }}
-{{ next }}
-{%- else -%}
-{{ "    " ~ head }} call(
-        &server,
-        Method::{{ verb }},
-        "{{ path }}",
-        {{ body }},
-    )
-    .await;
-{%- endif -%}
-{%- endmacro call -%}
+{%- import "_partials/format.rs" as format -%}
 //! The REST server of `{{ service.name }}` on a real socket, driven by a real HTTP client.
 
 use std::{net::SocketAddr, sync::Arc};
@@ -144,7 +101,7 @@ async fn {{ r.function }}_answers_{% if r.kind == "stream" %}a_stream_of_events{
     assert!(item.is_object(), "{item}");
     // Dropping the response goes away: the handler's next send fails.
 {%- else %}
-{{ self::call(head="let (status, content_type, body) =", verb=r.verb, path=r.sample_path, body=r.sample_body_arg) }}
+{{ format::call(head="let (status, content_type, body) =", verb=r.verb, path=r.sample_path, body=r.sample_body_arg) }}
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(content_type, "application/json");
     let json: serde_json::Value = serde_json::from_str(&body).unwrap();
@@ -158,7 +115,7 @@ async fn {{ r.function }}_answers_{% if r.kind == "stream" %}a_stream_of_events{
 #[tokio::test]
 async fn malformed_ids_get_400_with_a_json_error() {
     let server = start().await;
-{{ self::call(head="let (status, content_type, body) =", verb=r.verb, path=r.bad_path, body=r.sample_body_arg) }}
+{{ format::call(head="let (status, content_type, body) =", verb=r.verb, path=r.bad_path, body=r.sample_body_arg) }}
     assert_eq!(status, StatusCode::BAD_REQUEST);
     assert_eq!(content_type, "application/json");
     let json: serde_json::Value = serde_json::from_str(&body).unwrap();
@@ -175,7 +132,7 @@ async fn malformed_ids_get_400_with_a_json_error() {
 #[tokio::test]
 async fn a_body_that_is_not_the_request_gets_400_with_a_json_error() {
     let server = start().await;
-{{ self::call(head="let (status, content_type, body) =", verb=r.verb, path=r.sample_path, body='Some("[1, 2")') }}
+{{ format::call(head="let (status, content_type, body) =", verb=r.verb, path=r.sample_path, body='Some("[1, 2")') }}
     assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
     assert_eq!(content_type, "application/json");
 }
@@ -196,7 +153,7 @@ async fn unknown_routes_get_404_with_a_json_error() {
 #[tokio::test]
 async fn wrong_method_gets_405_with_a_json_error() {
     let server = start().await;
-{{ self::call(head="let (status, _, body) =", verb=wrong, path=first.sample_path, body="None") }}
+{{ format::call(head="let (status, _, body) =", verb=wrong, path=first.sample_path, body="None") }}
     assert_eq!(status, StatusCode::METHOD_NOT_ALLOWED);
     assert_eq!(body, r#"{"error":"method not allowed"}"#);
 }

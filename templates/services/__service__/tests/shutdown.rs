@@ -1,31 +1,8 @@
 {#- scaffold
 when: service.api.first_rest or service.api.grpc_calls | filter(attribute="method.server_streaming", value=false) | length > 0
 -#}
+{%- import "_partials/format.rs" as format -%}
 {%- set probe = service.api.grpc_calls | filter(attribute="method.server_streaming", value=false) | first -%}
-{%- macro let(indent, head, value) -%}
-{%- set line = indent ~ head ~ " " ~ value -%}
-{%- if line | length <= 100 -%}
-{{ line }}
-{%- else -%}
-{{ indent }}{{ head }}
-{{ indent }}    {{ value }}
-{%- endif -%}
-{%- endmacro let -%}
-{%- macro chain(indent, head, receiver, calls, tail) -%}
-{#- `head receiver.call().call()tail`, or one call a line as rustfmt lays out a chain over 60 characters -#}
-{%- set called = calls | join(sep="") -%}
-{%- set joined = receiver ~ called -%}
-{%- set whole = indent ~ head ~ joined ~ tail -%}
-{%- if joined | length <= 60 and whole | length <= 100 -%}
-{{ indent }}{{ head }}{{ joined }}{{ tail }}
-{%- else -%}
-{{ indent }}{{ head }}{{ receiver }}
-{%- for c in calls %}
-{{ indent }}    {{ c }}
-{%- endfor -%}
-{{ tail }}
-{%- endif -%}
-{%- endmacro chain -%}
 
 //! The real `{{ service.name }}` binary receiving SIGTERM while a request is in
 //! flight: that request completes,
@@ -174,10 +151,10 @@ fn sigterm_finishes_the_request_in_flight_refuses_new_connections_and_exits_in_t
         response.text().await
     });
 {%- else %}
-{{ self::let(indent="    ", head="let mut client =", value=probe.client ~ "::new(channel);") }}
+{{ format::let(indent="    ", head="let mut client =", value=probe.client ~ "::new(channel);") }}
     let in_flight = runtime.spawn(async move {
-{{ self::let(indent="        ", head="let request =", value=probe.method.request ~ "::default();") }}
-{{ self::chain(indent="        ", head="", receiver="client", calls=["." ~ probe.method.name ~ "(request)", ".await", '.map(|_| "answered")'], tail="") }}
+{{ format::let(indent="        ", head="let request =", value=probe.method.request ~ "::default();") }}
+{{ format::chain(indent="        ", head="", receiver="client", calls=["." ~ probe.method.name ~ "(request)", ".await", '.map(|_| "answered")'], tail="") }}
     });
 {%- endif %}
     std::thread::sleep(HANDLER_DELAY / 4);
