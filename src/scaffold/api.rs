@@ -344,11 +344,7 @@ fn naive_snake_case(name: &str) -> String {
 
 #[cfg(test)]
 mod tests {
-    use std::cell::RefCell;
-    use std::rc::Rc;
-
     use super::*;
-    use crate::scaffold::contract::Capture;
 
     /// The names [`api`] gives are the ones prost-build and tonic generate,
     /// keywords and acronyms included.
@@ -383,22 +379,8 @@ message Type { string type = 1; message Inner { string self = 1; } }
         let fds = prost_types::FileDescriptorSet {
             file: bound.pool.file_descriptor_protos().cloned().collect(),
         };
-        let captured = Rc::new(RefCell::new(Vec::new()));
-        let mut config = prost_build::Config::new();
-        config.service_generator(Box::new(Capture(Rc::clone(&captured))));
-        let requests = fds
-            .file
-            .into_iter()
-            .map(|f| {
-                (
-                    prost_build::Module::from_protobuf_package_name(f.package()),
-                    f,
-                )
-            })
-            .collect();
-        let modules = config.generate(requests).expect("prost generates");
-        let generated: String = modules.into_values().collect();
-        let services = captured.borrow();
+        let (generated, services) =
+            crate::scaffold::contract::prost_generate(fds).expect("prost generates");
         assert_eq!(service.trait_name, services[0].name);
         assert_eq!(service.server_module, "http_gateway_server");
         for (ours, theirs) in service.methods.iter().zip(&services[0].methods) {

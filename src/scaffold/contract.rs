@@ -100,7 +100,7 @@ impl protox::file::FileResolver for Source {
 }
 
 /// Captures what prost-build's generator sees, instead of writing code.
-pub(crate) struct Capture(pub(crate) Rc<RefCell<Vec<prost_build::Service>>>);
+struct Capture(Rc<RefCell<Vec<prost_build::Service>>>);
 
 impl prost_build::ServiceGenerator for Capture {
     fn generate(&mut self, service: prost_build::Service, _buf: &mut String) {
@@ -187,15 +187,10 @@ pub fn load(file: &str, text: &str) -> Result<Contract, Diagnostic> {
     })
 }
 
-/// Asks prost-build how it names what the workspace's `build.rs` will
-/// generate: the service's and method's Rust names, after checking that the
-/// messages come out under the names the templates use.
-fn rust_names(
+/// The Rust prost-build generates for `fds`, and the services it saw.
+pub(crate) fn prost_generate(
     fds: prost_types::FileDescriptorSet,
-    service: &str,
-    method: &str,
-    messages: [&Message; 2],
-) -> Result<(String, String), String> {
+) -> Result<(String, Vec<prost_build::Service>), String> {
     let captured = Rc::new(RefCell::new(Vec::new()));
     let mut config = prost_build::Config::new();
     config.service_generator(Box::new(Capture(Rc::clone(&captured))));
@@ -212,8 +207,20 @@ fn rust_names(
     let modules = config
         .generate(requests)
         .map_err(|e| format!("prost cannot generate Rust for the contract: {e}"))?;
-    let generated: String = modules.into_values().collect();
-    let services = captured.borrow();
+    let services = captured.take();
+    Ok((modules.into_values().collect(), services))
+}
+
+/// Asks prost-build how it names what the workspace's `build.rs` will
+/// generate: the service's and method's Rust names, after checking that the
+/// messages come out under the names the templates use.
+fn rust_names(
+    fds: prost_types::FileDescriptorSet,
+    service: &str,
+    method: &str,
+    messages: [&Message; 2],
+) -> Result<(String, String), String> {
+    let (generated, services) = prost_generate(fds)?;
     let generated_service = services
         .iter()
         .find(|s| s.proto_name == service)
