@@ -125,6 +125,8 @@ pub struct Uses {
     pub grpc: bool,
     /// Some service serves gRPC (tonic-health, tonic-reflection).
     pub grpc_server: bool,
+    /// Some service calls another over gRPC (the runtime's gRPC client).
+    pub grpc_client: bool,
     pub kafka: bool,
     /// Some service calls another over REST (needs an HTTP client).
     pub rest_client: bool,
@@ -191,11 +193,73 @@ pub struct ServiceContext {
 pub struct CalledFlow {
     pub flow: String,
     pub flow_pascal: String,
+    /// `GET_ORDER`: prefix of the flow's constants.
+    pub flow_shouty: String,
     /// `rest` or `grpc`.
     pub transport: Transport,
     /// What `call` does, for `--help`.
     pub explain: String,
+    /// A server stream: `call` prints each message as it comes.
+    pub streaming: bool,
+    /// The deadline of one attempt: the flow's `latency_ms`, else the
+    /// transport's default.
+    pub deadline_ms: u64,
+    /// The variable overriding it: `GET_ORDER_DEADLINE_MS`.
+    pub deadline_env: String,
+    /// The rpc the flow is bound to.
+    pub rpc: RpcCall,
     pub calls: Vec<CallContext>,
+}
+
+/// An rpc as its callers see it: Rust names of its client method and types,
+/// and its HTTP route.
+#[derive(Debug, Clone, Serialize)]
+pub struct RpcCall {
+    /// `orders.OrderService/GetOrder`.
+    pub full_name: String,
+    /// The method of the target's client: `get_order`.
+    pub method: String,
+    /// Rust path of the request type: `contract::orders::OrderRequest`.
+    pub request: String,
+    /// Its name in messages: `orders.OrderRequest`.
+    pub request_proto: String,
+    /// Rust path of the response type.
+    pub response: String,
+    /// Rust path of the tonic client stub:
+    /// `contract::orders::order_service_client::OrderServiceClient`.
+    pub grpc_client: String,
+    /// The route REST callers use.
+    pub route: RouteContext,
+    /// The request's string id field (`id` or `…_id`), which `call <flow>
+    /// <id>` fills; `None` when it has none (then only JSON is accepted).
+    pub id_field: Option<String>,
+    /// Whether the request has other fields (left at their default).
+    pub request_has_more: bool,
+}
+
+/// An HTTP route for `runtime::http_client::Route`.
+#[derive(Debug, Clone, Serialize)]
+pub struct RouteContext {
+    pub method: String,
+    /// GET, PUT, DELETE…: the client retries failures that may have been
+    /// handled (a 503, a missed deadline) only for these.
+    pub idempotent: bool,
+    /// The path template: `/orders/{order_id}`.
+    pub path: String,
+    pub vars: Vec<PathVarContext>,
+    /// A `runtime::http_client::Body` expression: `Body::None`.
+    pub body: String,
+}
+
+/// A path variable of a route.
+#[derive(Debug, Clone, Serialize)]
+pub struct PathVarContext {
+    /// As written in the template: `order_id`.
+    pub field: String,
+    /// With JSON names: `orderId`.
+    pub json: String,
+    /// What the field's default renders as: `""` or `0`.
+    pub default: String,
 }
 
 /// An environment variable a service reads.
@@ -283,6 +347,8 @@ pub struct CallContext {
     pub target_ident: String,
     /// The client type: `OrdersClient`.
     pub client: String,
+    /// Its policies type: `OrdersPolicies`.
+    pub policies: String,
     /// Env var holding the callee's address: `ORDERS_HTTP_URL`.
     pub env: String,
     /// The config field holding it: `orders_http_url`.
@@ -298,12 +364,17 @@ pub struct TargetContext {
     pub ident: String,
     /// The client type: `OrdersClient`.
     pub client: String,
+    /// Its policies type: `OrdersPolicies`.
+    pub policies: String,
     /// `ORDERS_HTTP_URL`.
     pub env: String,
     /// `orders_http_url`.
     pub field: String,
     /// `http://localhost:5000`.
     pub default_url: String,
+    /// The rpcs called on it, once each (the first flow's policy applies
+    /// when several flows bind one rpc).
+    pub methods: Vec<CalledFlow>,
 }
 
 /// A row of the generated README's decision table.
@@ -345,6 +416,7 @@ pub fn build(flows: &FlowsFile, report: &Report, contract: &Contract) -> Context
         uses.rest |= service.serves_rest;
         uses.grpc |= service.serves_grpc || !service.calls_grpc.is_empty();
         uses.grpc_server |= service.serves_grpc;
+        uses.grpc_client |= !service.calls_grpc.is_empty();
         uses.kafka |= !service.produces.is_empty() || !service.consumes.is_empty();
         uses.rest_client |= !service.calls_rest.is_empty();
         uses.transactions |= service.kafka.transactional;
@@ -543,8 +615,8 @@ fn service(
     s.serves_rest = !s.rest_flows.is_empty();
     s.serves_grpc = !s.grpc_flows.is_empty();
     s.runs = s.serves_rest || s.serves_grpc || !s.consumes.is_empty();
-    s.rest_targets = targets(&s.calls_rest, "HTTP_URL", HTTP_PORT);
-    s.grpc_targets = targets(&s.calls_grpc, "GRPC_URL", GRPC_PORT);
+    s.rest_targets = targets(&s.called_flows, Transport::Rest, HTTP_PORT);
+    s.grpc_targets = targets(&s.called_flows, Transport::Grpc, GRPC_PORT);
     s.kafka = KafkaUse {
         idempotent: s.produces.iter().any(|t| !t.exactly_once),
         transactional: s.produces.iter().any(|t| t.exactly_once),
@@ -571,6 +643,11 @@ fn service(
     s
 }
 
+/// The deadline of a REST call without a `latency_ms`.
+const REST_DEADLINE_MS: u64 = 1000;
+/// The deadline of a gRPC call without a `latency_ms`.
+const GRPC_DEADLINE_MS: u64 = 200;
+
 fn called_flow(
     flow: &Flow,
     transport: Transport,
@@ -578,23 +655,61 @@ fn called_flow(
     contract: &Contract,
 ) -> CalledFlow {
     let targets = and_list(&flow.to);
-    let id = format!("<{}>", contract.id_field.name.replace('_', "-"));
+    let rpc = rpc_call(contract);
     let explain = match transport {
-        Transport::Grpc => format!(
-            "call {}.{}/{} on {targets} and print the answer as JSON",
-            contract.package, contract.service.proto_name, contract.method.proto_name
-        ),
-        _ => format!(
-            "GET /{}/{id} on {targets} and print the JSON answer",
-            contract.resource
-        ),
+        Transport::Grpc => format!("`{}` on {targets}", rpc.full_name),
+        _ => format!("`{} {}` on {targets}", rpc.route.method, rpc.route.path),
     };
+    let default_deadline = match transport {
+        Transport::Grpc => GRPC_DEADLINE_MS,
+        _ => REST_DEADLINE_MS,
+    };
+    let shouty = snake(&flow.name).to_ascii_uppercase();
     CalledFlow {
         flow: flow.name.clone(),
         flow_pascal: pascal(&flow.name),
+        deadline_env: format!("{shouty}_DEADLINE_MS"),
+        flow_shouty: shouty,
         transport,
         explain,
+        streaming: false,
+        deadline_ms: flow.latency_ms.unwrap_or(default_deadline),
+        rpc,
         calls: calls.to_vec(),
+    }
+}
+
+/// The rpc every call is bound to, from the contract.
+fn rpc_call(contract: &Contract) -> RpcCall {
+    let package = &contract.package;
+    let id = &contract.id_field;
+    RpcCall {
+        full_name: format!(
+            "{package}.{}/{}",
+            contract.service.proto_name, contract.method.proto_name
+        ),
+        method: contract.method.name.clone(),
+        request: format!("contract::{package}::{}", contract.request.name),
+        request_proto: format!("{package}.{}", contract.request.proto_name),
+        response: format!("contract::{package}::{}", contract.response.name),
+        grpc_client: format!(
+            "contract::{package}::{}_client::{}Client",
+            snake(&contract.service.name),
+            contract.service.name
+        ),
+        route: RouteContext {
+            method: "GET".to_owned(),
+            idempotent: true,
+            path: format!("/{}/{{{}}}", contract.resource, id.name),
+            vars: vec![PathVarContext {
+                field: id.name.clone(),
+                json: id.json_name.clone(),
+                default: String::new(),
+            }],
+            body: "Body::None".to_owned(),
+        },
+        id_field: Some(id.name.clone()),
+        request_has_more: contract.request.fields.len() > 1,
     }
 }
 
@@ -727,6 +842,13 @@ fn env(s: &ServiceContext) -> Vec<EnvVar> {
             &t.default_url,
         ));
     }
+    for f in &s.called_flows {
+        vars.push(var(
+            &f.deadline_env,
+            &format!("deadline of a {} call, ms", f.flow),
+            &f.deadline_ms.to_string(),
+        ));
+    }
     vars.push(var("RUST_LOG", "log filter", "info"));
     vars
 }
@@ -804,6 +926,7 @@ fn calls(flow: &Flow, suffix: &str) -> Vec<CallContext> {
             target: target.clone(),
             target_ident: snake(target),
             client: format!("{}Client", pascal(target)),
+            policies: format!("{}Policies", pascal(target)),
             env: format!("{}_{suffix}", snake(target).to_ascii_uppercase()),
             field: format!("{}_{}", snake(target), suffix.to_ascii_lowercase()),
             latency_ms: flow.latency_ms,
@@ -812,19 +935,30 @@ fn calls(flow: &Flow, suffix: &str) -> Vec<CallContext> {
         .collect()
 }
 
-fn targets(calls: &[CallContext], suffix: &str, port: u16) -> Vec<TargetContext> {
-    let mut seen = BTreeSet::new();
+/// The services called over `transport`, each with the rpcs called on it
+/// (once each, in file order).
+fn targets(called: &[CalledFlow], transport: Transport, port: u16) -> Vec<TargetContext> {
+    let mut at: BTreeMap<&str, usize> = BTreeMap::new();
     let mut targets: Vec<TargetContext> = Vec::new();
-    for call in calls {
-        if seen.insert(call.target.as_str()) {
-            targets.push(TargetContext {
-                name: call.target.clone(),
-                ident: call.target_ident.clone(),
-                client: call.client.clone(),
-                env: call.env.clone(),
-                field: format!("{}_{}", call.target_ident, suffix.to_ascii_lowercase()),
-                default_url: format!("http://localhost:{port}"),
+    for flow in called.iter().filter(|f| f.transport == transport) {
+        for call in &flow.calls {
+            let i = *at.entry(call.target.as_str()).or_insert_with(|| {
+                targets.push(TargetContext {
+                    name: call.target.clone(),
+                    ident: call.target_ident.clone(),
+                    client: call.client.clone(),
+                    policies: call.policies.clone(),
+                    env: call.env.clone(),
+                    field: call.field.clone(),
+                    default_url: format!("http://localhost:{port}"),
+                    methods: Vec::new(),
+                });
+                targets.len() - 1
             });
+            let methods = &mut targets[i].methods;
+            if !methods.iter().any(|m| m.rpc.method == flow.rpc.method) {
+                methods.push(flow.clone());
+            }
         }
     }
     targets.sort_by(|a, b| a.name.cmp(&b.name));

@@ -38,7 +38,7 @@ pub mod rest;
 {%- if service.calls_rest %}
 pub mod rest_clients;
 {%- endif %}
-{%- if service.calls_rest or service.calls_grpc or service.consumes %}
+{%- if service.consumes %}
 pub mod retry;
 {%- endif %}
 {%- if service.runs %}

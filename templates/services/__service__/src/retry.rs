@@ -1,5 +1,5 @@
 {#- scaffold
-when: service.calls_rest or service.calls_grpc or service.consumes
+when: service.consumes
 -#}
 {%- set calls = service.calls_rest or service.calls_grpc -%}
 //! Exponential backoff with jitter between retries, so that many clients

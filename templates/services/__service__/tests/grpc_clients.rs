@@ -1,10 +1,12 @@
 {#- scaffold
 when: service.calls_grpc
 -#}
-{%- set call = service.calls_grpc[0] -%}
-//! The gRPC caller of {{ service.name }} against a local stub of the {{ call.target }} service on
+{%- set target = service.grpc_targets[0] -%}
+{%- set m = target.methods[0] -%}
+//! The gRPC client of {{ service.name }} against a local stub of the {{ target.name }} server on
 //! a real socket: answers, deadlines, retries of `UNAVAILABLE` only, the retry
-//! throttle under sustained failure, and the message size limit.
+//! throttle under sustained failure, and the message size limit, on
+//! `{{ m.rpc.full_name }}` (flow `{{ m.flow }}`).
 
 use std::{
     sync::{
@@ -18,25 +20,45 @@ use contract::{{ contract.package }}::{
     {{ [contract.request.name, contract.response.name] | unique | sort | join(sep=", ") }},
     {{ contract.service.module }}::{ {{- contract.service.name }}, {{ contract.service.name }}Server},
 };
+use runtime::{client_policy::CallPolicy, retry::Backoff};
 use tokio::net::TcpListener;
 use tonic::{Code, Request, Response, Status, transport::Server};
 
-use {{ service.ident }}::{
-    grpc_clients::{CallPolicy, ClientError, {{ call.client }}},
-    retry::Backoff,
-};
+use {{ service.ident }}::grpc_clients::{{ target.client }};
+use {{ service.ident }}::grpc_clients::{{ target.policies }};
 
 /// Quick retries and a short deadline, so the tests run fast.
 const POLICY: CallPolicy = CallPolicy {
+    flow: "{{ m.flow }}",
+    deadline_var: "{{ m.deadline_env }}",
     deadline: Duration::from_millis(300),
-    connect_timeout: Duration::from_millis(300),
     max_attempts: 3,
     backoff: Backoff {
         initial: Duration::from_millis(5),
         max: Duration::from_millis(20),
     },
-    throttle: {{ service.ident }}::grpc_clients::{{ call.flow_shouty }}_POLICY.throttle,
 };
+
+
+/// A client of the stub with [`POLICY`] for `{{ m.flow }}`.
+fn client(url: &str) -> {{ target.client }} {
+    let mut policies = {{ target.policies }}::default();
+    policies.{{ m.rpc.method }} = POLICY;
+    {{ target.client }}::connect_lazy(url, policies).unwrap()
+}
+
+fn request() -> {{ m.rpc.request }} {
+{%- if m.rpc.id_field %}
+    {{ m.rpc.request }} {
+        {{ m.rpc.id_field }}: "{{ names.sample_id }}".into(),
+{%- if m.rpc.request_has_more %}
+        ..Default::default()
+{%- endif %}
+    }
+{%- else %}
+    {{ m.rpc.request }}::default()
+{%- endif %}
+}
 
 /// One scripted answer of the stub: `Ok` to answer the order, or a failure
 /// code; and a delay before answering.
@@ -92,14 +114,26 @@ async fn stub(script: Vec<Step>) -> (String, Arc<AtomicU32>) {
     (url, calls)
 }
 
+#[test]
+fn each_deadline_is_the_flow_s_budget_unless_its_variable_overrides_it() {
+    let policies = {{ target.policies }}::default();
+{%- for m in target.methods %}
+    let deadline = Duration::from_millis({{ m.deadline_ms }});
+    assert_eq!(policies.{{ m.rpc.method }}.deadline, deadline);
+{%- endfor %}
+    let overridden = {{ target.policies }}::from_lookup(|var| {
+        (var == "{{ m.deadline_env }}").then(|| "1500".to_owned())
+    })
+    .unwrap();
+    let deadline = Duration::from_millis(1500);
+    assert_eq!(overridden.{{ m.rpc.method }}.deadline, deadline);
+    assert!({{ target.policies }}::from_lookup(|_| Some("soon".to_owned())).is_err());
+}
+
 #[tokio::test]
-async fn {{ contract.method.name }}_returns_the_answer() {
+async fn {{ m.rpc.method }}_returns_the_answer() {
     let (url, calls) = stub(vec![OK]).await;
-    let answer = {{ call.client }}::connect_lazy(&url, POLICY)
-        .unwrap()
-        .{{ contract.method.name }}("{{ names.sample_id }}")
-        .await
-        .unwrap();
+    let answer = client(&url).{{ m.rpc.method }}(&request()).await.unwrap();
     assert_eq!(answer.{{ contract.id_field.name }}, "{{ names.sample_id }}");
 {%- if contract.status_field %}
     assert_eq!(answer.{{ contract.status_field.name }}, "{{ names.sample_status }}");
@@ -110,11 +144,7 @@ async fn {{ contract.method.name }}_returns_the_answer() {
 #[tokio::test]
 async fn retries_unavailable_until_the_server_answers() {
     let (url, calls) = stub(vec![UNAVAILABLE, UNAVAILABLE, OK]).await;
-    let answer = {{ call.client }}::connect_lazy(&url, POLICY)
-        .unwrap()
-        .{{ contract.method.name }}("{{ names.sample_id }}")
-        .await
-        .unwrap();
+    let answer = client(&url).{{ m.rpc.method }}(&request()).await.unwrap();
     assert_eq!(answer.{{ contract.id_field.name }}, "{{ names.sample_id }}");
     assert_eq!(calls.load(Ordering::SeqCst), 3);
 }
@@ -122,11 +152,7 @@ async fn retries_unavailable_until_the_server_answers() {
 #[tokio::test]
 async fn gives_up_on_unavailable_after_max_attempts() {
     let (url, calls) = stub(vec![UNAVAILABLE]).await;
-    let err = {{ call.client }}::connect_lazy(&url, POLICY)
-        .unwrap()
-        .{{ contract.method.name }}("{{ names.sample_id }}")
-        .await
-        .unwrap_err();
+    let err = client(&url).{{ m.rpc.method }}(&request()).await.unwrap_err();
     assert_eq!(err.code(), Some(Code::Unavailable), "{err}");
     assert_eq!(calls.load(Ordering::SeqCst), POLICY.max_attempts);
 }
@@ -135,11 +161,7 @@ async fn gives_up_on_unavailable_after_max_attempts() {
 async fn does_not_retry_other_codes() {
     for code in [Code::NotFound, Code::InvalidArgument, Code::Internal] {
         let (url, calls) = stub(vec![(Err(code), Duration::ZERO), OK]).await;
-        let err = {{ call.client }}::connect_lazy(&url, POLICY)
-            .unwrap()
-            .{{ contract.method.name }}("{{ names.sample_id }}")
-            .await
-            .unwrap_err();
+        let err = client(&url).{{ m.rpc.method }}(&request()).await.unwrap_err();
         assert_eq!(err.code(), Some(code), "{err}");
         assert_eq!(calls.load(Ordering::SeqCst), 1, "{code:?}");
     }
@@ -149,11 +171,7 @@ async fn does_not_retry_other_codes() {
 async fn a_call_past_its_deadline_fails_with_deadline_exceeded_and_is_not_retried() {
     let (url, calls) = stub(vec![(Ok(()), Duration::from_secs(3))]).await;
     let started = std::time::Instant::now();
-    let err = {{ call.client }}::connect_lazy(&url, POLICY)
-        .unwrap()
-        .{{ contract.method.name }}("{{ names.sample_id }}")
-        .await
-        .unwrap_err();
+    let err = client(&url).{{ m.rpc.method }}(&request()).await.unwrap_err();
     assert_eq!(err.code(), Some(Code::DeadlineExceeded), "{err}");
     assert!(
         started.elapsed() < Duration::from_secs(2),
@@ -170,11 +188,7 @@ async fn retries_when_nothing_listens_then_reports_unavailable() {
     let url = format!("http://{}", listener.local_addr().unwrap());
     drop(listener);
     let started = std::time::Instant::now();
-    let err = {{ call.client }}::connect_lazy(&url, POLICY)
-        .unwrap()
-        .{{ contract.method.name }}("{{ names.sample_id }}")
-        .await
-        .unwrap_err();
+    let err = client(&url).{{ m.rpc.method }}(&request()).await.unwrap_err();
     assert_eq!(err.code(), Some(Code::Unavailable), "{err}");
     // Two backoff delays of at least initial/2 each separate the three attempts.
     assert!(
@@ -182,18 +196,6 @@ async fn retries_when_nothing_listens_then_reports_unavailable() {
         "{:?}",
         started.elapsed()
     );
-}
-
-#[tokio::test]
-async fn refuses_a_malformed_id_without_calling() {
-    let (url, calls) = stub(vec![OK]).await;
-    let err = {{ call.client }}::connect_lazy(&url, POLICY)
-        .unwrap()
-        .{{ contract.method.name }}("")
-        .await
-        .unwrap_err();
-    assert!(matches!(err, ClientError::InvalidId(_)), "{err:?}");
-    assert_eq!(calls.load(Ordering::SeqCst), 0);
 }
 
 /// A stub that fails with `UNAVAILABLE` while `down` is set, counts every
@@ -273,16 +275,16 @@ async fn retries_stop_under_sustained_failure() {
     const CALLS: u32 = 100;
     let stub = switchable(0).await;
     stub.down.store(true, Ordering::SeqCst);
-    let client = {{ call.client }}::connect_lazy(&stub.url, POLICY).unwrap();
+    let client = client(&stub.url);
     for _ in 0..CALLS {
-        let err = client.{{ contract.method.name }}("{{ names.sample_id }}").await.unwrap_err();
+        let err = client.{{ m.rpc.method }}(&request()).await.unwrap_err();
         assert_eq!(err.code(), Some(Code::Unavailable), "{err}");
     }
     let attempts = stub.calls.load(Ordering::SeqCst);
     // gRFC A6 bound: attempts <= calls x (1 + token ratio).
-    let bound = CALLS + CALLS * POLICY.throttle.token_ratio_milli / 1000;
+    let bound = CALLS + CALLS * runtime::client_policy::THROTTLE.token_ratio_milli / 1000;
     println!(
-        "grpc client, {{ call.target }} always UNAVAILABLE: calls={CALLS} attempts={attempts} bound={bound} (without the throttle: {})",
+        "grpc client, {{ target.name }} always UNAVAILABLE: calls={CALLS} attempts={attempts} bound={bound} (without the throttle: {})",
         CALLS * POLICY.max_attempts
     );
     // A few retries while the bucket drains, then one attempt per call.
@@ -293,20 +295,20 @@ async fn retries_stop_under_sustained_failure() {
 #[tokio::test]
 async fn retries_resume_once_calls_succeed_again() {
     let stub = switchable(0).await;
-    let client = {{ call.client }}::connect_lazy(&stub.url, POLICY).unwrap();
+    let client = client(&stub.url);
     stub.down.store(true, Ordering::SeqCst);
     for _ in 0..20 {
-        client.{{ contract.method.name }}("{{ names.sample_id }}").await.unwrap_err();
+        client.{{ m.rpc.method }}(&request()).await.unwrap_err();
     }
     assert_eq!(client.retry_tokens_milli(), 0);
     stub.down.store(false, Ordering::SeqCst);
     for _ in 0..100 {
-        client.{{ contract.method.name }}("{{ names.sample_id }}").await.unwrap();
+        client.{{ m.rpc.method }}(&request()).await.unwrap();
     }
     // The bucket is full again: a failing call gets all its attempts.
     stub.down.store(true, Ordering::SeqCst);
     let before = stub.calls.load(Ordering::SeqCst);
-    client.{{ contract.method.name }}("{{ names.sample_id }}").await.unwrap_err();
+    client.{{ m.rpc.method }}(&request()).await.unwrap_err();
     assert_eq!(
         stub.calls.load(Ordering::SeqCst) - before,
         POLICY.max_attempts
@@ -317,11 +319,7 @@ async fn retries_resume_once_calls_succeed_again() {
 async fn every_attempt_sends_its_deadline_to_the_server() {
     let stub = switchable(0).await;
     stub.down.store(true, Ordering::SeqCst);
-    {{ call.client }}::connect_lazy(&stub.url, POLICY)
-        .unwrap()
-        .{{ contract.method.name }}("{{ names.sample_id }}")
-        .await
-        .unwrap_err();
+    client(&stub.url).{{ m.rpc.method }}(&request()).await.unwrap_err();
     let deadlines = stub.deadlines.lock().unwrap().clone();
     assert_eq!(deadlines.len(), POLICY.max_attempts as usize);
     for deadline in deadlines {
@@ -345,12 +343,8 @@ async fn every_attempt_sends_its_deadline_to_the_server() {
 
 #[tokio::test]
 async fn an_answer_over_the_size_limit_is_resource_exhausted_and_not_retried() {
-    let stub = switchable({{ service.ident }}::grpc_clients::MAX_MESSAGE_BYTES + 1).await;
-    let err = {{ call.client }}::connect_lazy(&stub.url, POLICY)
-        .unwrap()
-        .{{ contract.method.name }}("{{ names.sample_id }}")
-        .await
-        .unwrap_err();
+    let stub = switchable(runtime::grpc_client::MAX_MESSAGE_BYTES + 1).await;
+    let err = client(&stub.url).{{ m.rpc.method }}(&request()).await.unwrap_err();
     assert_eq!(err.code(), Some(Code::ResourceExhausted), "{err}");
     assert_eq!(stub.calls.load(Ordering::SeqCst), 1);
 }
