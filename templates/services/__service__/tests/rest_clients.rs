@@ -35,7 +35,6 @@ const POLICY: CallPolicy = CallPolicy {
     },
 };
 
-
 /// A client of the stub with [`POLICY`] for `{{ m.flow }}`.
 fn client(url: &str) -> {{ target.client }} {
     let mut policies = {{ target.policies }}::default();
