@@ -17,9 +17,12 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use serde::Serialize;
 
+use crate::contract::{BoundContract, FlowBinding};
 use crate::engine::evaluate::{Recommendation, Report};
-use crate::scaffold::contract::{Contract, pascal, snake};
-use crate::spec::model::{Delivery, Flow, FlowsFile, Transport};
+use crate::scaffold::called::{Callees, RpcCall};
+use crate::scaffold::contract::{Api, Contract, ProtoService, pascal, snake};
+use crate::scaffold::served::{ServedApi, served};
+use crate::spec::model::{Delivery, Flow, FlowsFile, Interaction, Transport};
 
 /// The documented defaults (docs/scaffold.md): the article's ports.
 pub const HTTP_PORT: u16 = 5000;
@@ -37,7 +40,16 @@ pub const SAMPLE_STATUS: &str = "CREATED";
 pub struct Context {
     pub system: String,
     pub tool_version: &'static str,
+    /// The bound contract's Rust names (SPEC §7): what the workspace is
+    /// built around.
+    pub api: Api,
+    /// The seed's single-method view. Transitional: the templates not yet
+    /// following [`Api`] read it, and the workspace compiles its
+    /// `proto/order.proto` for them ([`Context::legacy_proto`]).
     pub contract: Contract,
+    /// Whether `proto/order.proto` is written beside a contract that is not
+    /// the seed, for the templates still reading `contract` (transitional).
+    pub legacy_proto: bool,
     /// Names and sample payloads derived from the contract.
     pub names: ContractNames,
     /// Which transports any service uses: decides workspace dependencies.
@@ -182,6 +194,8 @@ pub struct ServiceContext {
     pub serve_text: String,
     /// Why it has no `serve` command, when it has none.
     pub nothing_to_serve: String,
+    /// Its handlers, gRPC services and REST routes, from the bound contract.
+    pub api: ServedApi,
     /// The environment variables it reads, in `--help` order.
     pub env: Vec<EnvVar>,
     /// The same, as aligned lines for `--help`.
@@ -201,65 +215,18 @@ pub struct CalledFlow {
     pub explain: String,
     /// A server stream: `call` prints each message as it comes.
     pub streaming: bool,
+    /// The flow's latency budget, when flows.yaml gives one.
+    pub latency_ms: Option<u64>,
     /// The deadline of one attempt: the flow's `latency_ms`, else the
     /// transport's default.
     pub deadline_ms: u64,
     /// The variable overriding it: `GET_ORDER_DEADLINE_MS`.
     pub deadline_env: String,
-    /// The rpc the flow is bound to.
-    pub rpc: RpcCall,
+    /// The deadline as Rust: `Duration::from_millis(200)`, `from_secs(1)`.
+    pub deadline_rust: String,
+    /// One per service called (a stream: its sender), with the rpc each
+    /// serves the flow with.
     pub calls: Vec<CallContext>,
-}
-
-/// An rpc as its callers see it: Rust names of its client method and types,
-/// and its HTTP route.
-#[derive(Debug, Clone, Serialize)]
-pub struct RpcCall {
-    /// `orders.OrderService/GetOrder`.
-    pub full_name: String,
-    /// The method of the target's client: `get_order`.
-    pub method: String,
-    /// Rust path of the request type: `contract::orders::OrderRequest`.
-    pub request: String,
-    /// Its name in messages: `orders.OrderRequest`.
-    pub request_proto: String,
-    /// Rust path of the response type.
-    pub response: String,
-    /// Rust path of the tonic client stub:
-    /// `contract::orders::order_service_client::OrderServiceClient`.
-    pub grpc_client: String,
-    /// The route REST callers use.
-    pub route: RouteContext,
-    /// The request's string id field (`id` or `…_id`), which `call <flow>
-    /// <id>` fills; `None` when it has none (then only JSON is accepted).
-    pub id_field: Option<String>,
-    /// Whether the request has other fields (left at their default).
-    pub request_has_more: bool,
-}
-
-/// An HTTP route for `runtime::http_client::Route`.
-#[derive(Debug, Clone, Serialize)]
-pub struct RouteContext {
-    pub method: String,
-    /// GET, PUT, DELETE…: the client retries failures that may have been
-    /// handled (a 503, a missed deadline) only for these.
-    pub idempotent: bool,
-    /// The path template: `/orders/{order_id}`.
-    pub path: String,
-    pub vars: Vec<PathVarContext>,
-    /// A `runtime::http_client::Body` expression: `Body::None`.
-    pub body: String,
-}
-
-/// A path variable of a route.
-#[derive(Debug, Clone, Serialize)]
-pub struct PathVarContext {
-    /// As written in the template: `order_id`.
-    pub field: String,
-    /// With JSON names: `orderId`.
-    pub json: String,
-    /// What the field's default renders as: `""` or `0`.
-    pub default: String,
 }
 
 /// An environment variable a service reads.
@@ -355,6 +322,12 @@ pub struct CallContext {
     pub field: String,
     pub latency_ms: Option<u64>,
     pub throughput: Option<u64>,
+    /// The deadline of one attempt (see [`CalledFlow`]) and its variable.
+    pub deadline_ms: u64,
+    pub deadline_env: String,
+    pub deadline_rust: String,
+    /// The rpc the target serves the flow with.
+    pub rpc: RpcCall,
 }
 
 /// A service called over one transport, once however many flows call it.
@@ -374,7 +347,11 @@ pub struct TargetContext {
     pub default_url: String,
     /// The rpcs called on it, once each (the first flow's policy applies
     /// when several flows bind one rpc).
-    pub methods: Vec<CalledFlow>,
+    pub methods: Vec<CallContext>,
+    /// The first unary and the first server-streaming rpc of `methods`: the
+    /// client tests call them on a stub.
+    pub unary: Option<CallContext>,
+    pub stream: Option<CallContext>,
 }
 
 /// A row of the generated README's decision table.
@@ -394,8 +371,30 @@ pub struct FlowContext {
     pub conflicts: Vec<String>,
 }
 
-pub fn build(flows: &FlowsFile, report: &Report, contract: &Contract) -> Context {
+pub fn build(
+    flows: &FlowsFile,
+    report: &Report,
+    contract: &Contract,
+    bound: &BoundContract,
+) -> Context {
     let recs: Vec<(&Recommendation, &Flow)> = report.flows.iter().zip(&flows.flows).collect();
+    let legacy_proto = !bound.files.iter().any(|f| f == &contract.file);
+    let mut api = crate::scaffold::contract::api(bound);
+    if legacy_proto {
+        api.with_legacy_seed();
+    }
+    let bindings: BTreeMap<&str, &FlowBinding> =
+        bound.flows.iter().map(|b| (b.flow.as_str(), b)).collect();
+    let proto_services: BTreeMap<&str, &ProtoService> = api
+        .services
+        .iter()
+        .map(|s| (s.full_name.as_str(), s))
+        .collect();
+    let callees = Callees {
+        pool: &bound.pool,
+        bindings: &bindings,
+        services: &proto_services,
+    };
     let topics = kafka_topics(&recs);
     let by_service = flows_by_service(&flows.flows);
     let mut uses = Uses::default();
@@ -404,7 +403,8 @@ pub fn build(flows: &FlowsFile, report: &Report, contract: &Contract) -> Context
     for (name, declared) in &flows.services {
         let description = declared.description.as_deref().map(one_line);
         let own = by_service.get(name.as_str()).map_or(&[][..], Vec::as_slice);
-        let service = service(name, description, own, &recs, &topics, contract);
+        let mut service = service(name, description, own, &recs, &topics, &callees);
+        service.api = served(name, own, &recs, bound, &bindings, &proto_services);
         if !(service.runs
             || !service.produces.is_empty()
             || !service.calls_rest.is_empty()
@@ -437,6 +437,8 @@ pub fn build(flows: &FlowsFile, report: &Report, contract: &Contract) -> Context
         system: flows.system.clone(),
         tool_version: env!("CARGO_PKG_VERSION"),
         names: names(contract),
+        legacy_proto,
+        api,
         contract: contract.clone(),
         uses,
         services,
@@ -540,7 +542,7 @@ fn service(
     own: &[usize],
     recs: &[(&Recommendation, &Flow)],
     topics: &BTreeMap<usize, TopicContext>,
-    contract: &Contract,
+    callees: &Callees,
 ) -> ServiceContext {
     let mut s = ServiceContext {
         name: name.to_owned(),
@@ -564,6 +566,7 @@ fn service(
         grpc_targets: Vec::new(),
         called_flows: Vec::new(),
         producers: Vec::new(),
+        api: ServedApi::default(),
         serve_text: String::new(),
         nothing_to_serve: String::new(),
         env: Vec::new(),
@@ -571,8 +574,7 @@ fn service(
     };
     for &i in own {
         let (rec, flow) = recs[i];
-        let receives = flow.to.iter().any(|t| t == name);
-        let sends = flow.from == name;
+        let (receives, sends) = sides(flow, rec.transport, name);
         let served = || ServedFlow {
             flow: flow.name.clone(),
             from: flow.from.clone(),
@@ -584,10 +586,9 @@ fn service(
                     s.rest_flows.push(served());
                 }
                 if sends {
-                    let calls = calls(flow, "HTTP_URL");
-                    s.called_flows
-                        .push(called_flow(flow, Transport::Rest, &calls, contract));
-                    s.calls_rest.extend(calls);
+                    let called = called_flow(flow, Transport::Rest, callees);
+                    s.calls_rest.extend(called.calls.iter().cloned());
+                    s.called_flows.push(called);
                 }
             }
             Transport::Grpc => {
@@ -595,10 +596,9 @@ fn service(
                     s.grpc_flows.push(served());
                 }
                 if sends {
-                    let calls = calls(flow, "GRPC_URL");
-                    s.called_flows
-                        .push(called_flow(flow, Transport::Grpc, &calls, contract));
-                    s.calls_grpc.extend(calls);
+                    let called = called_flow(flow, Transport::Grpc, callees);
+                    s.calls_grpc.extend(called.calls.iter().cloned());
+                    s.called_flows.push(called);
                 }
             }
             Transport::Kafka => {
@@ -648,68 +648,58 @@ const REST_DEADLINE_MS: u64 = 1000;
 /// The deadline of a gRPC call without a `latency_ms`.
 const GRPC_DEADLINE_MS: u64 = 200;
 
-fn called_flow(
-    flow: &Flow,
-    transport: Transport,
-    calls: &[CallContext],
-    contract: &Contract,
-) -> CalledFlow {
-    let targets = and_list(&flow.to);
-    let rpc = rpc_call(contract);
-    let explain = match transport {
-        Transport::Grpc => format!("`{}` on {targets}", rpc.full_name),
-        _ => format!("`{} {}` on {targets}", rpc.route.method, rpc.route.path),
-    };
-    let default_deadline = match transport {
-        Transport::Grpc => GRPC_DEADLINE_MS,
-        _ => REST_DEADLINE_MS,
-    };
-    let shouty = snake(&flow.name).to_ascii_uppercase();
-    CalledFlow {
-        flow: flow.name.clone(),
-        flow_pascal: pascal(&flow.name),
-        deadline_env: format!("{shouty}_DEADLINE_MS"),
-        flow_shouty: shouty,
-        transport,
-        explain,
-        streaming: false,
-        deadline_ms: flow.latency_ms.unwrap_or(default_deadline),
-        rpc,
-        calls: calls.to_vec(),
+/// Whether `name` serves `flow` and whether it calls (or produces) it. A
+/// stream over REST or gRPC is served by its sender (SPEC §7).
+fn sides(flow: &Flow, transport: Transport, name: &str) -> (bool, bool) {
+    let to = flow.to.iter().any(|t| t == name);
+    let from = flow.from == name;
+    if flow.interaction == Interaction::Stream && transport != Transport::Kafka {
+        (from, to)
+    } else {
+        (to, from)
     }
 }
 
-/// The rpc every call is bound to, from the contract.
-fn rpc_call(contract: &Contract) -> RpcCall {
-    let package = &contract.package;
-    let id = &contract.id_field;
-    RpcCall {
-        full_name: format!(
-            "{package}.{}/{}",
-            contract.service.proto_name, contract.method.proto_name
-        ),
-        method: contract.method.name.clone(),
-        request: format!("contract::{package}::{}", contract.request.name),
-        request_proto: format!("{package}.{}", contract.request.proto_name),
-        response: format!("contract::{package}::{}", contract.response.name),
-        grpc_client: format!(
-            "contract::{package}::{}_client::{}Client",
-            snake(&contract.service.name),
-            contract.service.name
-        ),
-        route: RouteContext {
-            method: "GET".to_owned(),
-            idempotent: true,
-            path: format!("/{}/{{{}}}", contract.resource, id.name),
-            vars: vec![PathVarContext {
-                field: id.name.clone(),
-                json: id.json_name.clone(),
-                default: String::new(),
-            }],
-            body: "Body::None".to_owned(),
-        },
-        id_field: Some(id.name.clone()),
-        request_has_more: contract.request.fields.len() > 1,
+fn called_flow(flow: &Flow, transport: Transport, callees: &Callees) -> CalledFlow {
+    let (suffix, default_deadline) = match transport {
+        Transport::Grpc => ("GRPC_URL", GRPC_DEADLINE_MS),
+        _ => ("HTTP_URL", REST_DEADLINE_MS),
+    };
+    let shouty = snake(&flow.name).to_ascii_uppercase();
+    let deadline_ms = flow.latency_ms.unwrap_or(default_deadline);
+    let deadline_env = format!("{shouty}_DEADLINE_MS");
+    // As clippy wants it: whole seconds in seconds.
+    let deadline_rust = if deadline_ms.is_multiple_of(1000) {
+        format!("Duration::from_secs({})", deadline_ms / 1000)
+    } else {
+        format!("Duration::from_millis({deadline_ms})")
+    };
+    let mut calls = calls(flow, suffix, deadline_ms, &deadline_env, callees);
+    for call in &mut calls {
+        call.deadline_rust.clone_from(&deadline_rust);
+    }
+    let explain: Vec<String> = calls
+        .iter()
+        .map(|c| match transport {
+            Transport::Grpc => format!("`{}` on {}", c.rpc.full_name, c.target),
+            _ => format!(
+                "`{} {}` on {}",
+                c.rpc.route.method, c.rpc.route.path, c.target
+            ),
+        })
+        .collect();
+    CalledFlow {
+        flow: flow.name.clone(),
+        flow_pascal: pascal(&flow.name),
+        flow_shouty: shouty,
+        transport,
+        explain: and_list(&explain),
+        streaming: calls.iter().any(|c| c.rpc.streaming),
+        latency_ms: flow.latency_ms,
+        deadline_ms,
+        deadline_env,
+        deadline_rust,
+        calls,
     }
 }
 
@@ -915,22 +905,42 @@ fn and_list(items: &[String]) -> String {
     }
 }
 
-fn calls(flow: &Flow, suffix: &str) -> Vec<CallContext> {
-    flow.to
+/// One call per service the flow goes to (a stream's one sender, since its
+/// receivers open it), with the rpc each serves it with; a service the
+/// contract binds no rpc to is left out.
+fn calls(
+    flow: &Flow,
+    suffix: &str,
+    deadline_ms: u64,
+    deadline_env: &str,
+    callees: &Callees,
+) -> Vec<CallContext> {
+    let targets = if flow.interaction == Interaction::Stream {
+        std::slice::from_ref(&flow.from)
+    } else {
+        flow.to.as_slice()
+    };
+    targets
         .iter()
-        .map(|target| CallContext {
-            flow: flow.name.clone(),
-            flow_ident: snake(&flow.name),
-            flow_pascal: pascal(&flow.name),
-            flow_shouty: snake(&flow.name).to_ascii_uppercase(),
-            target: target.clone(),
-            target_ident: snake(target),
-            client: format!("{}Client", pascal(target)),
-            policies: format!("{}Policies", pascal(target)),
-            env: format!("{}_{suffix}", snake(target).to_ascii_uppercase()),
-            field: format!("{}_{}", snake(target), suffix.to_ascii_lowercase()),
-            latency_ms: flow.latency_ms,
-            throughput: flow.throughput,
+        .filter_map(|target| {
+            Some(CallContext {
+                rpc: callees.rpc(&flow.name, target)?,
+                flow: flow.name.clone(),
+                flow_ident: snake(&flow.name),
+                flow_pascal: pascal(&flow.name),
+                flow_shouty: snake(&flow.name).to_ascii_uppercase(),
+                target: target.clone(),
+                target_ident: snake(target),
+                client: format!("{}Client", pascal(target)),
+                policies: format!("{}Policies", pascal(target)),
+                env: format!("{}_{suffix}", snake(target).to_ascii_uppercase()),
+                field: format!("{}_{}", snake(target), suffix.to_ascii_lowercase()),
+                latency_ms: flow.latency_ms,
+                throughput: flow.throughput,
+                deadline_ms,
+                deadline_env: deadline_env.to_owned(),
+                deadline_rust: String::new(),
+            })
         })
         .collect()
 }
@@ -952,12 +962,24 @@ fn targets(called: &[CalledFlow], transport: Transport, port: u16) -> Vec<Target
                     field: call.field.clone(),
                     default_url: format!("http://localhost:{port}"),
                     methods: Vec::new(),
+                    unary: None,
+                    stream: None,
                 });
                 targets.len() - 1
             });
-            let methods = &mut targets[i].methods;
-            if !methods.iter().any(|m| m.rpc.method == flow.rpc.method) {
-                methods.push(flow.clone());
+            let target = &mut targets[i];
+            if !target
+                .methods
+                .iter()
+                .any(|m| m.rpc.method == call.rpc.method)
+            {
+                target.methods.push(call.clone());
+                let first = if call.rpc.streaming {
+                    &mut target.stream
+                } else {
+                    &mut target.unary
+                };
+                first.get_or_insert_with(|| call.clone());
             }
         }
     }

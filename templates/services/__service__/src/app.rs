@@ -39,7 +39,6 @@ use crate::{
     {%- if service.produces or service.consumes %}{% set_global modules = modules | concat(with="kafka") %}{% endif -%}
     {%- if service.serves_rest %}{% set_global modules = modules | concat(with="rest") %}{% endif -%}
     {%- if service.calls_rest %}{% set_global modules = modules | concat(with="rest_clients") %}{% endif -%}
-    {%- if service.runs %}{% set_global modules = modules | concat(with="shutdown") %}{% endif -%}
     {{ modules | join(sep=", ") }},
 };
 
@@ -174,7 +173,7 @@ pub async fn serve(config: &Config) -> anyhow::Result<()> {
 {%- endif %}
 
     tokio::select! {
-        () = shutdown::signal() => {
+        () = runtime::shutdown::signal() => {
             info!("shutdown signal received, draining for at most {DRAIN_TIMEOUT:?}");
         }
         Some(joined) = {{ tasks }}.join_next() => {
@@ -187,7 +186,7 @@ pub async fn serve(config: &Config) -> anyhow::Result<()> {
         }
     }
     shutdown.cancel();
-    shutdown::drain({{ tasks }}, DRAIN_TIMEOUT).await
+    runtime::shutdown::drain({{ tasks }}, DRAIN_TIMEOUT).await
 }
 {%- endif %}
 {%- if calls %}
@@ -207,10 +206,10 @@ impl std::error::Error for BadInput {}
 
 /// The request of a `call`: the argument's proto3 JSON, or a request with
 /// its id field set to the argument (`sample`, when the request has one).
-fn request<T: serde::de::DeserializeOwned>(
+fn request_from<T: serde::de::DeserializeOwned>(
     flow: CalledFlow,
     input: &Input,
-    sample: Option<impl FnOnce(&str) -> T>,
+    sample: Option<fn(&str) -> T>,
 ) -> Result<T, BadInput> {
     match (input, sample) {
         (Input::Json(json), _) => serde_json::from_str(json).map_err(|err| {
@@ -231,26 +230,27 @@ fn request<T: serde::de::DeserializeOwned>(
 /// to (with its retries) and prints each answer in proto3 JSON, one line
 /// per service{% if calls_stream %}; a stream prints each message on a line of its own until
 /// it ends, `max` messages came, or Ctrl-C{% endif %}.
-pub async fn call(config: &Config, flow: CalledFlow, input: &Input{% if calls_stream %}, max: Option<u64>{% endif %}) -> anyhow::Result<()> {
+{%- if calls_stream %}
+pub async fn call(
+    config: &Config,
+    flow: CalledFlow,
+    input: &Input,
+    max: Option<u64>,
+) -> anyhow::Result<()> {
+{%- else %}
+pub async fn call(config: &Config, flow: CalledFlow, input: &Input) -> anyhow::Result<()> {
+{%- endif %}
     let env = |var: &str| std::env::var(var).ok();
     match flow {
 {%- for f in service.called_flows %}
         CalledFlow::{{ f.flow_pascal }} => {
-{%- if f.rpc.id_field %}
-            let request = request(
-                flow,
-                input,
-                Some(|id: &str| {{ f.rpc.request }} {
-                    {{ f.rpc.id_field }}: id.to_owned(),
-{%- if f.rpc.request_has_more %}
-                    ..Default::default()
-{%- endif %}
-                }),
-            )?;
-{%- else %}
-            let request = request(flow, input, None::<fn(&str) -> {{ f.rpc.request }}>)?;
-{%- endif %}
 {%- for c in f.calls %}
+{%- if c.rpc.id_field %}
+            let sample = {% if f.transport == "rest" %}rest_clients{% else %}grpc_clients{% endif %}::{{ c.client }}::{{ c.rpc.method | trim_start_matches(pat="r#") }}_request;
+            let request = request_from(flow, input, Some(sample))?;
+{%- else %}
+            let request = request_from(flow, input, None)?;
+{%- endif %}
 {%- if f.transport == "rest" %}
             let policies = rest_clients::{{ c.policies }}::from_lookup(env)?;
             let url = &config.{{ c.field }};
@@ -262,7 +262,8 @@ pub async fn call(config: &Config, flow: CalledFlow, input: &Input{% if calls_st
 {%- endif %}
             let failed = || format!("{{ f.flow }} failed ({{ c.env }}={url})");
 {%- if f.streaming %}
-            let mut stream = client.{{ f.rpc.method }}(&request).await.with_context(failed)?;
+            let stream = client.{{ c.rpc.method }}(&request).await;
+            let mut stream = stream.with_context(failed)?;
             let mut received = 0;
             while max.is_none_or(|max| received < max) {
                 let Some(message) = stream.next().await else {
@@ -272,7 +273,8 @@ pub async fn call(config: &Config, flow: CalledFlow, input: &Input{% if calls_st
                 received += 1;
             }
 {%- else %}
-            let answer = client.{{ f.rpc.method }}(&request).await.with_context(failed)?;
+            let answer = client.{{ c.rpc.method }}(&request).await;
+            let answer = answer.with_context(failed)?;
             println!("{}", serde_json::to_string(&answer)?);
 {%- endif %}
 {%- endfor %}

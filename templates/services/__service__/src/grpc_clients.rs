@@ -3,10 +3,12 @@ when: service.calls_grpc
 -#}
 {%- set grpc_flows = service.called_flows | filter(attribute="transport", value="grpc") %}
 {%- set streams = grpc_flows | filter(attribute="streaming", value=true) | length > 0 -%}
+{%- set_global client_paths = [] -%}
+{%- for target in service.grpc_targets %}{% for m in target.methods %}{% set_global client_paths = client_paths | concat(with=m.rpc.grpc_client) %}{% endfor %}{% endfor -%}
 //! Typed clients of the gRPC services {{ service.name }} calls, one per service, with a
 //! method per rpc called:
 {%- for f in grpc_flows %}
-//! flow `{{ f.flow }}` (`{{ f.rpc.full_name }}` on {{ f.calls | map(attribute="target") | join(sep=", ") }}, {{ f.deadline_ms }} ms deadline){% if loop.last %}.{% else %};{% endif %}
+//! flow `{{ f.flow }}` ({{ f.explain }}, {{ f.deadline_ms }} ms deadline){% if loop.last %}.{% else %};{% endif %}
 {%- endfor %}
 //!
 //! Requests and answers are the contract's messages; channels, deadlines,
@@ -14,6 +16,8 @@ when: service.calls_grpc
 
 use std::time::Duration;
 
+{% for path in client_paths | unique | sort %}use {{ path }};
+{% endfor -%}
 use runtime::{
     client_policy::{CallPolicy, InvalidDeadline},
     grpc_client::{GrpcClient, GrpcError{% if streams %}, GrpcStream{% endif %}, MAX_MESSAGE_BYTES},
@@ -21,11 +25,11 @@ use runtime::{
 };
 {%- for f in grpc_flows %}
 
-/// Policy of flow `{{ f.flow }}`: {% if f.calls[0].latency_ms %}its {{ f.deadline_ms }} ms latency budget{% else %}a {{ f.deadline_ms }} ms default deadline{% endif %} per attempt{% if f.streaming %} (to open the stream){% endif %}.
+/// Policy of flow `{{ f.flow }}`: {% if f.latency_ms %}its {{ f.deadline_ms }} ms latency budget{% else %}a {{ f.deadline_ms }} ms default deadline{% endif %} per attempt{% if f.streaming %} (to open the stream){% endif %}.
 pub const {{ f.flow_shouty }}_POLICY: CallPolicy = CallPolicy {
     flow: "{{ f.flow }}",
     deadline_var: "{{ f.deadline_env }}",
-    deadline: Duration::from_millis({{ f.deadline_ms }}),
+    deadline: {{ f.deadline_rust }},
     max_attempts: 3,
     backoff: Backoff {
         initial: Duration::from_millis(20),
@@ -55,6 +59,19 @@ impl Default for {{ target.policies }} {
 }
 
 impl {{ target.policies }} {
+    /// Every rpc with `policy`.
+    pub fn all(policy: CallPolicy) -> Self {
+{%- if target.methods | length == 1 and target.methods[0].rpc.method | length <= 10 %}
+        Self { {{ target.methods[0].rpc.method }}: policy }
+{%- else %}
+        Self {
+{%- for m in target.methods %}
+            {{ m.rpc.method }}: policy,
+{%- endfor %}
+        }
+{%- endif %}
+    }
+
     /// The default policies, each deadline overridden by its variable
     /// (`CallPolicy::deadline_var`) when `lookup` finds it set.
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, InvalidDeadline> {
@@ -88,13 +105,30 @@ impl {{ target.client }} {
     pub fn retry_tokens_milli(&self) -> u32 {
         self.grpc.retry_tokens_milli()
     }
+{%- for m in target.methods %}{% if m.rpc.id_field %}
+
+    /// `{{ m.rpc.full_name }}`'s request with `{{ m.rpc.id_field }}` set to `id`{% if m.rpc.request_has_more %}, the
+    /// rest at its default{% endif %}: what `call {{ m.flow }} <id>` sends.
+    pub fn {{ m.rpc.method | trim_start_matches(pat="r#") }}_request(id: &str) -> {{ m.rpc.request }} {
+{%- if m.rpc.id_field | length <= 3 and not m.rpc.request_has_more %}
+        {{ m.rpc.request }} { {{ m.rpc.id_field }}: id.to_owned() }
+{%- else %}
+        {{ m.rpc.request }} {
+            {{ m.rpc.id_field }}: id.to_owned(),
+{%- if m.rpc.request_has_more %}
+            ..Default::default()
+{%- endif %}
+        }
+{%- endif %}
+    }
+{%- endif %}{% endfor %}
 {%- for m in target.methods %}
 
     /// `{{ m.rpc.full_name }}` (flow `{{ m.flow }}`).
     pub async fn {{ m.rpc.method }}(
         &self,
         request: &{{ m.rpc.request }},
-{%- if m.streaming %}
+{%- if m.rpc.streaming %}
     ) -> Result<GrpcStream<{{ m.rpc.response }}>, GrpcError> {
         let policy = &self.policies.{{ m.rpc.method }};
         self.grpc
@@ -105,7 +139,7 @@ impl {{ target.client }} {
         self.grpc
             .unary(policy, request, |channel, request| async move {
 {%- endif %}
-                {{ m.rpc.grpc_client }}::new(channel)
+                {{ m.rpc.service.trait_name }}Client::new(channel)
                     .max_decoding_message_size(MAX_MESSAGE_BYTES)
                     .max_encoding_message_size(MAX_MESSAGE_BYTES)
                     .{{ m.rpc.method }}(request)

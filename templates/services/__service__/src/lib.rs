@@ -41,6 +41,3 @@ pub mod rest_clients;
 {%- if service.consumes %}
 pub mod retry;
 {%- endif %}
-{%- if service.runs %}
-pub mod shutdown;
-{%- endif %}

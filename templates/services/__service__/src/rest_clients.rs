@@ -4,7 +4,7 @@ when: service.calls_rest
 //! Typed clients of the REST APIs {{ service.name }} calls, one per service, with a
 //! method per rpc called:
 {%- for f in service.called_flows | filter(attribute="transport", value="rest") %}
-//! flow `{{ f.flow }}` (`{{ f.rpc.route.method }} {{ f.rpc.route.path }}` on {{ f.calls | map(attribute="target") | join(sep=", ") }}, {{ f.deadline_ms }} ms deadline){% if loop.last %}.{% else %};{% endif %}
+//! flow `{{ f.flow }}` ({{ f.explain }}, {{ f.deadline_ms }} ms deadline){% if loop.last %}.{% else %};{% endif %}
 {%- endfor %}
 //!
 //! Requests and answers are the contract's messages in the proto3 JSON
@@ -20,38 +20,11 @@ use runtime::{
 };
 {%- for f in service.called_flows | filter(attribute="transport", value="rest") %}
 
-/// The route of flow `{{ f.flow }}`'s rpc, `{{ f.rpc.full_name }}`.
-pub const {{ f.flow_shouty }}_ROUTE: Route = Route {
-    method: "{{ f.rpc.route.method }}",
-    path: "{{ f.rpc.route.path }}",
-{%- if f.rpc.route.vars | length == 1 %}
-{%- set v = f.rpc.route.vars[0] %}
-    vars: &[http_client::PathVar {
-        field: "{{ v.field }}",
-        json: "{{ v.json }}",
-        default: "{{ v.default }}",
-    }],
-{%- elif f.rpc.route.vars %}
-    vars: &[
-{%- for v in f.rpc.route.vars %}
-        http_client::PathVar {
-            field: "{{ v.field }}",
-            json: "{{ v.json }}",
-            default: "{{ v.default }}",
-        },
-{%- endfor %}
-    ],
-{%- else %}
-    vars: &[],
-{%- endif %}
-    body: http_client::{{ f.rpc.route.body }},
-};
-
-/// Policy of flow `{{ f.flow }}`: {% if f.calls[0].latency_ms %}its {{ f.deadline_ms }} ms latency budget{% else %}a {{ f.deadline_ms }} ms default deadline{% endif %} per attempt.
+/// Policy of flow `{{ f.flow }}`: {% if f.latency_ms %}its {{ f.deadline_ms }} ms latency budget{% else %}a {{ f.deadline_ms }} ms default deadline{% endif %} per attempt.
 pub const {{ f.flow_shouty }}_POLICY: CallPolicy = CallPolicy {
     flow: "{{ f.flow }}",
     deadline_var: "{{ f.deadline_env }}",
-    deadline: Duration::from_millis({{ f.deadline_ms }}),
+    deadline: {{ f.deadline_rust }},
     max_attempts: 3,
     backoff: Backoff {
         initial: Duration::from_millis(100),
@@ -81,6 +54,19 @@ impl Default for {{ target.policies }} {
 }
 
 impl {{ target.policies }} {
+    /// Every rpc with `policy`.
+    pub fn all(policy: CallPolicy) -> Self {
+{%- if target.methods | length == 1 and target.methods[0].rpc.method | length <= 10 %}
+        Self { {{ target.methods[0].rpc.method }}: policy }
+{%- else %}
+        Self {
+{%- for m in target.methods %}
+            {{ m.rpc.method }}: policy,
+{%- endfor %}
+        }
+{%- endif %}
+    }
+
     /// The default policies, each deadline overridden by its variable
     /// (`CallPolicy::deadline_var`) when `lookup` finds it set.
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, InvalidDeadline> {
@@ -101,6 +87,34 @@ pub struct {{ target.client }} {
 }
 
 impl {{ target.client }} {
+{%- for m in target.methods %}
+    /// The route of `{{ m.rpc.full_name }}`.
+    pub const {{ m.rpc.route_const }}: Route = Route {
+        method: "{{ m.rpc.route.method }}",
+        path: "{{ m.rpc.route.path }}",
+{%- if m.rpc.route.vars | length == 1 %}
+{%- set v = m.rpc.route.vars[0] %}
+        vars: &[http_client::PathVar {
+            field: "{{ v.field }}",
+            json: "{{ v.json }}",
+            default: "{{ v.default }}",
+        }],
+{%- elif m.rpc.route.vars %}
+        vars: &[
+{%- for v in m.rpc.route.vars %}
+            http_client::PathVar {
+                field: "{{ v.field }}",
+                json: "{{ v.json }}",
+                default: "{{ v.default }}",
+            },
+{%- endfor %}
+        ],
+{%- else %}
+        vars: &[],
+{%- endif %}
+        body: http_client::{{ m.rpc.route.body }},
+    };
+{% endfor %}
     /// A client of the API at `base_url` (`http://host:port`).
     pub fn new(base_url: &str, policies: {{ target.policies }}) -> Result<Self, HttpError> {
         Ok(Self {
@@ -113,16 +127,34 @@ impl {{ target.client }} {
     pub fn retry_tokens_milli(&self) -> u32 {
         self.http.retry_tokens_milli()
     }
+{%- for m in target.methods %}{% if m.rpc.id_field %}
+
+    /// `{{ m.rpc.full_name }}`'s request with `{{ m.rpc.id_field }}` set to `id`{% if m.rpc.request_has_more %}, the
+    /// rest at its default{% endif %}: what `call {{ m.flow }} <id>` sends.
+    pub fn {{ m.rpc.method | trim_start_matches(pat="r#") }}_request(id: &str) -> {{ m.rpc.request }} {
+{%- if m.rpc.id_field | length <= 3 and not m.rpc.request_has_more %}
+        {{ m.rpc.request }} { {{ m.rpc.id_field }}: id.to_owned() }
+{%- else %}
+        {{ m.rpc.request }} {
+            {{ m.rpc.id_field }}: id.to_owned(),
+{%- if m.rpc.request_has_more %}
+            ..Default::default()
+{%- endif %}
+        }
+{%- endif %}
+    }
+{%- endif %}{% endfor %}
 {%- for m in target.methods %}
 
     /// `{{ m.rpc.full_name }}`: `{{ m.rpc.route.method }} {{ m.rpc.route.path }}` (flow `{{ m.flow }}`).
-{%- if m.streaming %}
+{%- if m.rpc.streaming %}
     pub async fn {{ m.rpc.method }}(
         &self,
         request: &{{ m.rpc.request }},
     ) -> Result<SseStream<{{ m.rpc.response }}>, HttpError> {
         let policy = &self.policies.{{ m.rpc.method }};
-        self.http.stream(policy, &{{ m.flow_shouty }}_ROUTE, request).await
+        let route = &Self::{{ m.rpc.route_const }};
+        self.http.stream(policy, route, request).await
     }
 {%- else %}
     pub async fn {{ m.rpc.method }}(
@@ -130,7 +162,8 @@ impl {{ target.client }} {
         request: &{{ m.rpc.request }},
     ) -> Result<{{ m.rpc.response }}, HttpError> {
         let policy = &self.policies.{{ m.rpc.method }};
-        self.http.unary(policy, &{{ m.flow_shouty }}_ROUTE, request).await
+        let route = &Self::{{ m.rpc.route_const }};
+        self.http.unary(policy, route, request).await
     }
 {%- endif %}
 {%- endfor %}

@@ -2,12 +2,14 @@
 when: service.calls_rest
 -#}
 {%- set target = service.rest_targets[0] -%}
-{%- set m = target.methods[0] -%}
+{%- if target.unary %}{% set_global m = target.unary %}{% else %}{% set_global m = target.stream %}{% endif -%}
+{%- set s = target.stream -%}
 {%- set idempotent = m.rpc.route.idempotent -%}
 //! The REST client of {{ service.name }} against a local stub of the {{ target.name }} API on a
-//! real socket: answers, retries, deadlines, give-ups and the retry throttle
-//! of `{{ m.rpc.full_name }}` (flow `{{ m.flow }}`).
-
+//! real socket: {% if target.unary %}answers, retries, deadlines, give-ups and the retry throttle
+//! of `{{ m.rpc.full_name }}` (flow `{{ m.flow }}`){% endif %}{% if target.unary and s %}; {% endif %}{% if s %}the Server-Sent Events of
+//! `{{ s.rpc.full_name }}` (flow `{{ s.flow }}`){% endif %}.
+{% if target.unary %}
 use std::{
     sync::{
         Arc,
@@ -19,6 +21,13 @@ use std::{
 use axum::{Router, http::StatusCode};
 use runtime::{client_policy::CallPolicy, http_client::HttpError, retry::Backoff};
 use tokio::net::TcpListener;
+{%- else %}
+use std::time::Duration;
+
+use axum::Router;
+use runtime::{client_policy::CallPolicy, retry::Backoff};
+use tokio::net::TcpListener;
+{%- endif %}
 
 use {{ service.ident }}::rest_clients::{{ target.client }};
 use {{ service.ident }}::rest_clients::{{ target.policies }};
@@ -35,25 +44,61 @@ const POLICY: CallPolicy = CallPolicy {
     },
 };
 
-/// A client of the stub with [`POLICY`] for `{{ m.flow }}`.
+/// A client of the stub with [`POLICY`].
 fn client(url: &str) -> {{ target.client }} {
-    let mut policies = {{ target.policies }}::default();
-    policies.{{ m.rpc.method }} = POLICY;
+    let policies = {{ target.policies }}::all(POLICY);
     {{ target.client }}::new(url, policies).unwrap()
 }
 
-fn request() -> {{ m.rpc.request }} {
-{%- if m.rpc.id_field %}
-    {{ m.rpc.request }} {
-        {{ m.rpc.id_field }}: "{{ names.sample_id }}".into(),
-{%- if m.rpc.request_has_more %}
+{%- for r in [m, s] %}{% if r %}{% if loop.first or r.rpc.method != m.rpc.method %}
+
+/// The request of `{{ r.rpc.full_name }}` the tests send.
+fn {% if r.rpc.streaming %}stream_request{% else %}request{% endif %}() -> {{ r.rpc.request }} {
+{%- if r.rpc.id_field %}
+    {{ r.rpc.request }} {
+        {{ r.rpc.id_field }}: "{{ names.sample_id }}".into(),
+{%- if r.rpc.request_has_more %}
         ..Default::default()
 {%- endif %}
     }
 {%- else %}
-    {{ m.rpc.request }}::default()
+    {{ r.rpc.request }}::default()
 {%- endif %}
 }
+{%- endif %}{% endif %}{% endfor %}
+{%- if s %}
+
+/// A stub answering every request with three Server-Sent Events, each a
+/// `{{ s.rpc.response }}`, then ending the stream.
+async fn event_stub() -> String {
+    let item = {{ s.rpc.response }}::default();
+    let item = serde_json::to_string(&item).unwrap();
+    let body = format!("data: {item}\n\n").repeat(3);
+    let app = Router::new().fallback(move || {
+        let body = body.clone();
+        async move { ([("content-type", "text/event-stream")], body) }
+    });
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    url
+}
+
+#[tokio::test]
+async fn {{ s.rpc.method | trim_start_matches(pat="r#") }}_reads_every_event_then_ends() {
+    let url = event_stub().await;
+    let client = client(&url);
+    let mut stream = client.{{ s.rpc.method }}(&stream_request()).await.unwrap();
+    let mut received = 0;
+    let expected = {{ s.rpc.response }}::default();
+    while let Some(message) = stream.next().await {
+        assert_eq!(message.unwrap(), expected);
+        received += 1;
+    }
+    assert_eq!(received, 3);
+}
+{%- endif %}
+{%- if target.unary %}
 
 /// One scripted answer of the stub: status, delay before answering.
 type Step = (StatusCode, Duration);
@@ -68,13 +113,16 @@ const UNAVAILABLE: Step = (StatusCode::SERVICE_UNAVAILABLE, Duration::ZERO);
 async fn stub(script: Vec<Step>) -> (String, Arc<AtomicU32>) {
     let hits = Arc::new(AtomicU32::new(0));
     let counter = hits.clone();
+    let answer = {{ m.rpc.response }}::default();
+    let ok = serde_json::to_string(&answer).unwrap();
     let app = Router::new().fallback(move || {
+        let ok = ok.clone();
         let n = counter.fetch_add(1, Ordering::SeqCst) as usize;
         let (status, delay) = script[n.min(script.len() - 1)];
         async move {
             tokio::time::sleep(delay).await;
             let body = if status.is_success() {
-                serde_json::to_string(&{{ m.rpc.response }}::default()).unwrap()
+                ok.clone()
             } else {
                 let error = format!("scripted {}", status.as_u16());
                 serde_json::json!({ "error": error }).to_string()
@@ -92,7 +140,7 @@ async fn stub(script: Vec<Step>) -> (String, Arc<AtomicU32>) {
 fn each_deadline_is_the_flow_s_budget_unless_its_variable_overrides_it() {
     let policies = {{ target.policies }}::default();
 {%- for m in target.methods %}
-    let deadline = Duration::from_millis({{ m.deadline_ms }});
+    let deadline = {{ m.deadline_rust }};
     assert_eq!(policies.{{ m.rpc.method }}.deadline, deadline);
 {%- endfor %}
     let overridden = {{ target.policies }}::from_lookup(|var| {
@@ -107,22 +155,26 @@ fn each_deadline_is_the_flow_s_budget_unless_its_variable_overrides_it() {
 #[tokio::test]
 async fn decodes_the_answer() {
     let (url, hits) = stub(vec![OK]).await;
-    let answer = client(&url).{{ m.rpc.method }}(&request()).await.unwrap();
-    assert_eq!(answer, {{ m.rpc.response }}::default());
+    let client = client(&url);
+    let answer = client.{{ m.rpc.method }}(&request()).await.unwrap();
+    let expected = {{ m.rpc.response }}::default();
+    assert_eq!(answer, expected);
     assert_eq!(hits.load(Ordering::SeqCst), 1);
 }
 
 #[tokio::test]
 async fn retries_429_until_the_api_answers() {
     let (url, hits) = stub(vec![TOO_MANY, TOO_MANY, OK]).await;
-    client(&url).{{ m.rpc.method }}(&request()).await.unwrap();
+    let client = client(&url);
+    client.{{ m.rpc.method }}(&request()).await.unwrap();
     assert_eq!(hits.load(Ordering::SeqCst), 3);
 }
 
 #[tokio::test]
 async fn gives_up_after_max_attempts() {
     let (url, hits) = stub(vec![TOO_MANY]).await;
-    let err = client(&url).{{ m.rpc.method }}(&request()).await.unwrap_err();
+    let client = client(&url);
+    let err = client.{{ m.rpc.method }}(&request()).await.unwrap_err();
     let HttpError::Status { status, message } = err else {
         panic!("expected an error status, got {err:?}");
     };
@@ -135,14 +187,16 @@ async fn gives_up_after_max_attempts() {
 #[tokio::test]
 async fn retries_503_of_an_idempotent_{{ m.rpc.route.method | lower }}() {
     let (url, hits) = stub(vec![UNAVAILABLE, UNAVAILABLE, OK]).await;
-    client(&url).{{ m.rpc.method }}(&request()).await.unwrap();
+    let client = client(&url);
+    client.{{ m.rpc.method }}(&request()).await.unwrap();
     assert_eq!(hits.load(Ordering::SeqCst), 3);
 }
 
 #[tokio::test]
 async fn retries_an_attempt_that_missed_its_deadline() {
     let (url, hits) = stub(vec![(StatusCode::OK, Duration::from_secs(2)), OK]).await;
-    client(&url).{{ m.rpc.method }}(&request()).await.unwrap();
+    let client = client(&url);
+    client.{{ m.rpc.method }}(&request()).await.unwrap();
     assert_eq!(hits.load(Ordering::SeqCst), 2);
 }
 {%- else %}
@@ -150,7 +204,8 @@ async fn retries_an_attempt_that_missed_its_deadline() {
 #[tokio::test]
 async fn does_not_retry_a_503_of_a_{{ m.rpc.route.method | lower }}_that_may_have_been_handled() {
     let (url, hits) = stub(vec![UNAVAILABLE, OK]).await;
-    let err = client(&url).{{ m.rpc.method }}(&request()).await.unwrap_err();
+    let client = client(&url);
+    let err = client.{{ m.rpc.method }}(&request()).await.unwrap_err();
     assert!(matches!(err, HttpError::Status { .. }), "{err:?}");
     assert_eq!(hits.load(Ordering::SeqCst), 1);
 }
@@ -158,7 +213,8 @@ async fn does_not_retry_a_503_of_a_{{ m.rpc.route.method | lower }}_that_may_hav
 #[tokio::test]
 async fn a_{{ m.rpc.route.method | lower }}_past_its_deadline_fails_and_is_not_retried() {
     let (url, hits) = stub(vec![(StatusCode::OK, Duration::from_secs(2)), OK]).await;
-    let err = client(&url).{{ m.rpc.method }}(&request()).await.unwrap_err();
+    let client = client(&url);
+    let err = client.{{ m.rpc.method }}(&request()).await.unwrap_err();
     assert!(matches!(err, HttpError::DeadlineExceeded(_)), "{err:?}");
     assert_eq!(hits.load(Ordering::SeqCst), 1);
 }
@@ -167,7 +223,8 @@ async fn a_{{ m.rpc.route.method | lower }}_past_its_deadline_fails_and_is_not_r
 #[tokio::test]
 async fn does_not_retry_a_404() {
     let (url, hits) = stub(vec![(StatusCode::NOT_FOUND, Duration::ZERO), OK]).await;
-    let err = client(&url).{{ m.rpc.method }}(&request()).await.unwrap_err();
+    let client = client(&url);
+    let err = client.{{ m.rpc.method }}(&request()).await.unwrap_err();
     assert!(
         matches!(
             err,
@@ -188,7 +245,8 @@ async fn retries_refused_connections_then_reports_them() {
     let url = format!("http://{}", listener.local_addr().unwrap());
     drop(listener);
     let started = std::time::Instant::now();
-    let err = client(&url).{{ m.rpc.method }}(&request()).await.unwrap_err();
+    let client = client(&url);
+    let err = client.{{ m.rpc.method }}(&request()).await.unwrap_err();
     assert!(matches!(err, HttpError::Transport(_)), "{err:?}");
     // Two backoff delays of at least initial/2 each separate the three attempts.
     assert!(
@@ -239,3 +297,4 @@ async fn retries_resume_once_calls_succeed_again() {
     client.{{ m.rpc.method }}(&request()).await.unwrap_err();
     assert_eq!(hits.load(Ordering::SeqCst) - before, POLICY.max_attempts);
 }
+{%- endif %}
