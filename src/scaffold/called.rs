@@ -11,6 +11,7 @@ use serde::Serialize;
 
 use crate::contract::http;
 use crate::contract::{Binding, FlowBinding};
+use crate::scaffold::context::SAMPLE_ID;
 use crate::scaffold::contract::{ProtoService, to_snake};
 use crate::scaffold::served::axum_path;
 
@@ -65,6 +66,9 @@ pub struct RouteContext {
     pub vars: Vec<PathVarContext>,
     /// A `runtime::http_client::Body` expression: `Body::None`.
     pub body: String,
+    /// The path a request with the sample id in its id field is sent to,
+    /// when every variable has a value then (the client tests check it).
+    pub sample_path: Option<String>,
 }
 
 /// A path variable of a route.
@@ -135,8 +139,9 @@ impl Callees<'_> {
 fn route(pool: &DescriptorPool, method: &MethodDescriptor) -> RouteContext {
     let rule = http::route(pool, method);
     let input = method.input();
+    let id = id_field(&input).map(|f| f.name().to_owned());
     let (_, names) = axum_path(&rule.path);
-    let vars = names
+    let vars: Vec<PathVarContext> = names
         .iter()
         .map(|name| {
             let (json, last) = json_path(&input, name);
@@ -157,7 +162,9 @@ fn route(pool: &DescriptorPool, method: &MethodDescriptor) -> RouteContext {
             format!("Body::Field(\"{json}\")")
         }
     };
+    let sample_path = sample_path(&rule.path, id.as_deref(), &vars);
     RouteContext {
+        sample_path,
         idempotent: matches!(
             rule.method.as_str(),
             "GET" | "HEAD" | "PUT" | "DELETE" | "OPTIONS"
@@ -167,6 +174,31 @@ fn route(pool: &DescriptorPool, method: &MethodDescriptor) -> RouteContext {
         vars,
         body,
     }
+}
+
+/// `path` with the id variable set to [`SAMPLE_ID`] and the others to their
+/// default, or `None` when one of those is empty (the client refuses it).
+fn sample_path(path: &str, id: Option<&str>, vars: &[PathVarContext]) -> Option<String> {
+    let mut out = String::new();
+    let mut rest = path;
+    while let Some(open) = rest.find('{') {
+        out.push_str(&rest[..open]);
+        let close = open + rest[open..].find('}')?;
+        let inner = &rest[open + 1..close];
+        let name = inner.split_once('=').map_or(inner, |(name, _)| name);
+        let value = if Some(name) == id {
+            SAMPLE_ID
+        } else {
+            &vars.iter().find(|v| v.field == name)?.default
+        };
+        if value.is_empty() {
+            return None;
+        }
+        out.push_str(value);
+        rest = &rest[close + 1..];
+    }
+    out.push_str(rest);
+    Some(out)
 }
 
 /// The JSON path of a dotted field path (`book.id` → `book.id` with each
@@ -305,6 +337,10 @@ message UpdateBookRequest { Book book = 1; bool force = 2; }
             .collect();
         assert_eq!(vars, [("shelf", "shelf", "0"), ("book_id", "bookId", "")]);
         assert_eq!(get.id_field.as_deref(), Some("book_id"));
+        assert_eq!(
+            get.route.sample_path.as_deref(),
+            Some("/v1/shelves/0/books/12345")
+        );
         assert!(get.request_has_more);
         assert!(!get.streaming);
     }
@@ -318,6 +354,7 @@ message UpdateBookRequest { Book book = 1; bool force = 2; }
         assert_eq!(update.route.vars[0].field, "book.name");
         assert_eq!(update.route.vars[0].json, "book.name");
         assert_eq!(update.id_field, None, "no string id field");
+        assert_eq!(update.route.sample_path, None, "book.name would be empty");
     }
 
     #[test]
@@ -328,6 +365,10 @@ message UpdateBookRequest { Book book = 1; bool force = 2; }
         assert_eq!(follow.route.path, "/shop.v1.Books/Follow");
         assert_eq!(follow.route.body, "Body::All");
         assert!(follow.route.vars.is_empty());
+        assert_eq!(
+            follow.route.sample_path.as_deref(),
+            Some("/shop.v1.Books/Follow")
+        );
         assert_eq!(
             follow.grpc_client,
             "contract::shop::v1::books_client::BooksClient"

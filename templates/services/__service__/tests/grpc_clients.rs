@@ -7,10 +7,12 @@ when: service.calls_grpc
 {%- set s = target.stream -%}
 {%- set_global scripted_stream = false -%}
 {%- set_global stream_method = "" -%}
+{%- set_global sized = false -%}
+{%- if target.unary %}{% if m.rpc.response_string_field %}{% set_global sized = true %}{% endif %}{% endif -%}
 {%- if s %}{% if s.rpc.service.full_name == svc.full_name %}{% set_global scripted_stream = true %}{% set_global stream_method = s.rpc.method %}{% endif %}{% endif -%}
 //! The gRPC client of {{ service.name }} against a local stub of the {{ target.name }} server on
 //! a real socket ({{ svc.full_name }}): answers, deadlines, retries of `UNAVAILABLE`
-//! only, the retry throttle under sustained failure{% if m.rpc.response_string_field %}, the message size limit{% endif %}{% if scripted_stream %}
+//! only, the retry throttle under sustained failure{% if sized %}, the message size limit{% endif %}{% if scripted_stream %}
 //! and a server stream{% endif %}.
 
 use std::{
@@ -27,8 +29,7 @@ use runtime::{client_policy::CallPolicy, retry::Backoff};
 use tokio::net::TcpListener;
 use tonic::{Code, Request, Response, Status, transport::Server};
 
-use {{ service.ident }}::grpc_clients::{{ target.client }};
-use {{ service.ident }}::grpc_clients::{{ target.policies }};
+use {{ service.ident }}::grpc_clients::{self, {{ target.client }}, {{ target.policies }}};
 
 /// Quick retries and a short deadline, so the tests run fast.
 const POLICY: CallPolicy = CallPolicy {
@@ -90,7 +91,7 @@ const UNAVAILABLE: Step = (Err(Code::Unavailable), Duration::ZERO);
 
 /// A stub `{{ svc.full_name }}`: answers the n-th call with `script[n]` (the
 /// last step repeats; none means `OK`), or `UNAVAILABLE` while `down` is set;
-/// counts the calls and records the `grpc-timeout` each one carried.{% if m.rpc.response_string_field %} Its
+/// counts the calls and records the `grpc-timeout` each one carried.{% if sized %} Its
 /// answers' `{{ m.rpc.response_string_field }}` is `size` bytes long.{% endif %}
 #[derive(Default)]
 struct Stub {
@@ -98,7 +99,9 @@ struct Stub {
     down: Arc<AtomicBool>,
     calls: Arc<AtomicU32>,
     deadlines: Arc<Mutex<Vec<Option<String>>>>,
+{%- if sized %}
     size: usize,
+{%- endif %}
 }
 
 impl Stub {
@@ -215,6 +218,87 @@ async fn stub(script: Vec<Step>) -> (String, Arc<AtomicU32>) {
     .await;
     (running.url, running.calls)
 }
+
+{%- set_global stubbed = [] %}
+{%- for t in service.grpc_targets %}{% for x in t.methods %}
+{%- if x.rpc.service.full_name in stubbed %}{% else %}
+{%- set_global stubbed = stubbed | concat(with=x.rpc.service.full_name) %}
+{%- set v = x.rpc.service %}
+
+/// `{{ v.full_name }}` answering every rpc with an empty message (a stream:
+/// three).
+struct {{ v.trait_name }}Defaults;
+
+impl {{ v.trait_name }}Defaults {
+    /// Serves it on a free port of 127.0.0.1; its URL.
+    async fn start() -> String {
+        use {{ v.server }} as Served;
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        let service = Served::new(Self);
+        tokio::spawn(
+            Server::builder()
+                .add_service(service)
+                .serve_with_incoming(tonic::transport::server::TcpIncoming::from(listener)),
+        );
+        url
+    }
+}
+
+use {{ x.rpc.server_trait }} as {{ v.trait_name }}Rpcs;
+
+#[tonic::async_trait]
+impl {{ v.trait_name }}Rpcs for {{ v.trait_name }}Defaults {
+{%- for y in v.methods %}{% if y.server_streaming %}
+    type {{ y.stream_type }} = tonic::codegen::BoxStream<{{ y.response.rust }}>;
+{%- endif %}{% endfor %}
+{%- for y in v.methods %}
+    async fn {{ y.name }}(
+        &self,
+        _request: Request<{{ y.request.rust }}>,
+{%- if y.server_streaming %}
+    ) -> Result<Response<Self::{{ y.stream_type }}>, Status> {
+        let item = {{ y.response.rust }}::default();
+        let items = (0..3).map(move |_| Ok(item.clone()));
+        let stream = tonic::codegen::tokio_stream::iter(items);
+        Ok(Response::new(Box::pin(stream)))
+{%- else %}
+    ) -> Result<Response<{{ y.response.rust }}>, Status> {
+        let answer = {{ y.response.rust }}::default();
+        Ok(Response::new(answer))
+{%- endif %}
+    }
+{%- endfor %}
+}
+{%- endif %}{% endfor %}{% endfor %}
+{%- for t in service.grpc_targets %}{% for x in t.methods %}
+
+/// Flow `{{ x.flow }}`: `{{ x.rpc.full_name }}` on {{ t.name }}.
+#[tokio::test]
+async fn {{ t.ident }}_{{ x.rpc.method | trim_start_matches(pat="r#") }}_is_answered() {
+    let url = {{ x.rpc.service.trait_name }}Defaults::start().await;
+    let policies = grpc_clients::{{ t.policies }}::all(POLICY);
+    let client = grpc_clients::{{ t.client }}::connect_lazy(&url, policies).unwrap();
+{%- if x.rpc.id_field %}
+    let request = grpc_clients::{{ t.client }}::{{ x.rpc.method | trim_start_matches(pat="r#") }}_request("{{ names.sample_id }}");
+{%- else %}
+    let request = {{ x.rpc.request }}::default();
+{%- endif %}
+    let expected = {{ x.rpc.response }}::default();
+{%- if x.rpc.streaming %}
+    let mut stream = client.{{ x.rpc.method }}(&request).await.unwrap();
+    let mut received = 0;
+    while let Some(message) = stream.next().await {
+        assert_eq!(message.unwrap(), expected);
+        received += 1;
+    }
+    assert_eq!(received, 3);
+{%- else %}
+    let answer = client.{{ x.rpc.method }}(&request).await.unwrap();
+    assert_eq!(answer, expected);
+{%- endif %}
+}
+{%- endfor %}{% endfor %}
 
 #[test]
 fn each_deadline_is_the_flow_s_budget_unless_its_variable_overrides_it() {

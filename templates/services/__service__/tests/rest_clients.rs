@@ -12,25 +12,33 @@ when: service.calls_rest
 {% if target.unary %}
 use std::{
     sync::{
-        Arc,
+        Arc, Mutex,
         atomic::{AtomicU32, Ordering},
     },
     time::Duration,
 };
 
-use axum::{Router, http::StatusCode};
+use axum::{
+    Router,
+    http::{Method, StatusCode, Uri},
+};
 use runtime::{client_policy::CallPolicy, http_client::HttpError, retry::Backoff};
 use tokio::net::TcpListener;
 {%- else %}
-use std::time::Duration;
+use std::{
+    sync::{Arc, Mutex},
+    time::Duration,
+};
 
-use axum::Router;
+use axum::{
+    Router,
+    http::{Method, Uri},
+};
 use runtime::{client_policy::CallPolicy, retry::Backoff};
 use tokio::net::TcpListener;
 {%- endif %}
 
-use {{ service.ident }}::rest_clients::{{ target.client }};
-use {{ service.ident }}::rest_clients::{{ target.policies }};
+use {{ service.ident }}::rest_clients::{self, {{ target.client }}, {{ target.policies }}};
 
 /// Quick retries and a short deadline, so the tests run fast.
 const POLICY: CallPolicy = CallPolicy {
@@ -66,6 +74,56 @@ fn {% if r.rpc.streaming %}stream_request{% else %}request{% endif %}() -> {{ r.
 {%- endif %}
 }
 {%- endif %}{% endif %}{% endfor %}
+
+/// A stub that answers every request with an empty message (`{}`, or three
+/// such events when `events`), and records each request's verb and path.
+async fn recording_stub(events: bool) -> (String, Arc<Mutex<Vec<String>>>) {
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let log = seen.clone();
+    let app = Router::new().fallback(move |method: Method, uri: Uri| {
+        log.lock().unwrap().push(format!("{method} {}", uri.path()));
+        async move {
+            if events {
+                let body = "data: {}\n\n".repeat(3);
+                ([("content-type", "text/event-stream")], body)
+            } else {
+                ([("content-type", "application/json")], "{}".to_owned())
+            }
+        }
+    });
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    (url, seen)
+}
+{%- for t in service.rest_targets %}{% for x in t.methods %}{% if x.rpc.route.sample_path %}
+
+/// Flow `{{ x.flow }}`: `{{ x.rpc.full_name }}` on {{ t.name }}.
+#[tokio::test]
+async fn {{ t.ident }}_{{ x.rpc.method | trim_start_matches(pat="r#") }}_is_sent_on_its_route() {
+    let (url, seen) = recording_stub({{ x.rpc.streaming }}).await;
+    let policies = rest_clients::{{ t.policies }}::all(POLICY);
+    let client = rest_clients::{{ t.client }}::new(&url, policies).unwrap();
+{%- if x.rpc.id_field %}
+    let request = rest_clients::{{ t.client }}::{{ x.rpc.method | trim_start_matches(pat="r#") }}_request("{{ names.sample_id }}");
+{%- else %}
+    let request = {{ x.rpc.request }}::default();
+{%- endif %}
+{%- if x.rpc.streaming %}
+    let mut stream = client.{{ x.rpc.method }}(&request).await.unwrap();
+    let mut received = 0;
+    while let Some(message) = stream.next().await {
+        message.unwrap();
+        received += 1;
+    }
+    assert_eq!(received, 3);
+{%- else %}
+    client.{{ x.rpc.method }}(&request).await.unwrap();
+{%- endif %}
+    let expected = "{{ x.rpc.route.method }} {{ x.rpc.route.sample_path }}";
+    assert_eq!(seen.lock().unwrap().as_slice(), [expected]);
+}
+{%- endif %}{% endfor %}{% endfor %}
 {%- if s %}
 
 /// A stub answering every request with three Server-Sent Events, each a
