@@ -33,51 +33,7 @@ pub const {{ f.flow_shouty }}_POLICY: CallPolicy = CallPolicy {
 };
 {%- endfor %}
 {%- for target in service.rest_targets %}
-
-/// The policy of each rpc {{ service.name }} calls on {{ target.name }}.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct {{ target.policies }} {
-{%- for m in target.methods %}
-    /// Flow `{{ m.flow }}`'s.
-    pub {{ m.rpc.method }}: CallPolicy,
-{%- endfor %}
-}
-
-impl Default for {{ target.policies }} {
-    fn default() -> Self {
-        Self {
-{%- for m in target.methods %}
-            {{ m.rpc.method }}: {{ m.flow_shouty }}_POLICY,
-{%- endfor %}
-        }
-    }
-}
-
-impl {{ target.policies }} {
-    /// Every rpc with `policy`.
-    pub fn all(policy: CallPolicy) -> Self {
-{%- if target.methods | length == 1 and target.methods[0].rpc.method | length <= 10 %}
-        Self { {{ target.methods[0].rpc.method }}: policy }
-{%- else %}
-        Self {
-{%- for m in target.methods %}
-            {{ m.rpc.method }}: policy,
-{%- endfor %}
-        }
-{%- endif %}
-    }
-
-    /// The default policies, each deadline overridden by its variable
-    /// (`CallPolicy::deadline_var`) when `lookup` finds it set.
-    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, InvalidDeadline> {
-        Ok(Self {
-{%- for m in target.methods %}
-            {{ m.rpc.method }}: {{ m.flow_shouty }}_POLICY.with_deadline_from(&lookup)?,
-{%- endfor %}
-        })
-    }
-}
-
+{% include "_partials/client_policies.rs" %}
 /// Client of the {{ target.name }} REST API. Cheap to clone; clones share one
 /// connection pool and one retry throttle.
 #[derive(Debug, Clone)]
@@ -127,23 +83,7 @@ impl {{ target.client }} {
     pub fn retry_tokens_milli(&self) -> u32 {
         self.http.retry_tokens_milli()
     }
-{%- for m in target.methods %}{% if m.rpc.id_field %}
-
-    /// `{{ m.rpc.full_name }}`'s request with `{{ m.rpc.id_field }}` set to `id`{% if m.rpc.request_has_more %}, the
-    /// rest at its default{% endif %}: what `call {{ m.flow }} <id>` sends.
-    pub fn {{ m.rpc.method | trim_start_matches(pat="r#") }}_request(id: &str) -> {{ m.rpc.request }} {
-{%- if m.rpc.id_field | length <= 3 and not m.rpc.request_has_more %}
-        {{ m.rpc.request }} { {{ m.rpc.id_field }}: id.to_owned() }
-{%- else %}
-        {{ m.rpc.request }} {
-            {{ m.rpc.id_field }}: id.to_owned(),
-{%- if m.rpc.request_has_more %}
-            ..Default::default()
-{%- endif %}
-        }
-{%- endif %}
-    }
-{%- endif %}{% endfor %}
+{%- include "_partials/sample_requests.rs" %}
 {%- for m in target.methods %}
 
     /// `{{ m.rpc.full_name }}`: `{{ m.rpc.route.method }} {{ m.rpc.route.path }}` (flow `{{ m.flow }}`).
