@@ -39,5 +39,7 @@ pub mod rest;
 pub mod rest_clients;
 {%- endif %}
 {%- if service.consumes %}
-pub mod retry;
+
+/// Backoff between a consumer's retries: the workspace's one copy.
+pub use runtime::retry;
 {%- endif %}
