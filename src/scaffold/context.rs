@@ -20,6 +20,7 @@ use serde::Serialize;
 use crate::contract::{BoundContract, FlowBinding};
 use crate::engine::evaluate::{Recommendation, Report};
 use crate::scaffold::api::{Api, ProtoService};
+use crate::scaffold::called::{Callees, RpcCall};
 use crate::scaffold::contract::{Contract, pascal, snake};
 use crate::scaffold::served::{ServedApi, served};
 use crate::spec::model::{Delivery, Flow, FlowsFile, Interaction, Transport};
@@ -137,6 +138,8 @@ pub struct Uses {
     pub grpc: bool,
     /// Some service serves gRPC (tonic-health, tonic-reflection).
     pub grpc_server: bool,
+    /// Some service calls another over gRPC (the runtime's gRPC client).
+    pub grpc_client: bool,
     pub kafka: bool,
     /// Some service calls another over REST (needs an HTTP client).
     pub rest_client: bool,
@@ -205,10 +208,25 @@ pub struct ServiceContext {
 pub struct CalledFlow {
     pub flow: String,
     pub flow_pascal: String,
+    /// `GET_ORDER`: prefix of the flow's constants.
+    pub flow_shouty: String,
     /// `rest` or `grpc`.
     pub transport: Transport,
     /// What `call` does, for `--help`.
     pub explain: String,
+    /// A server stream: `call` prints each message as it comes.
+    pub streaming: bool,
+    /// The flow's latency budget, when flows.yaml gives one.
+    pub latency_ms: Option<u64>,
+    /// The deadline of one attempt: the flow's `latency_ms`, else the
+    /// transport's default.
+    pub deadline_ms: u64,
+    /// The variable overriding it: `GET_ORDER_DEADLINE_MS`.
+    pub deadline_env: String,
+    /// The deadline as Rust: `Duration::from_millis(200)`, `from_secs(1)`.
+    pub deadline_rust: String,
+    /// One per service called (a stream: its sender), with the rpc each
+    /// serves the flow with.
     pub calls: Vec<CallContext>,
 }
 
@@ -297,12 +315,20 @@ pub struct CallContext {
     pub target_ident: String,
     /// The client type: `OrdersClient`.
     pub client: String,
+    /// Its policies type: `OrdersPolicies`.
+    pub policies: String,
     /// Env var holding the callee's address: `ORDERS_HTTP_URL`.
     pub env: String,
     /// The config field holding it: `orders_http_url`.
     pub field: String,
     pub latency_ms: Option<u64>,
     pub throughput: Option<u64>,
+    /// The deadline of one attempt (see [`CalledFlow`]) and its variable.
+    pub deadline_ms: u64,
+    pub deadline_env: String,
+    pub deadline_rust: String,
+    /// The rpc the target serves the flow with.
+    pub rpc: RpcCall,
 }
 
 /// A service called over one transport, once however many flows call it.
@@ -312,12 +338,21 @@ pub struct TargetContext {
     pub ident: String,
     /// The client type: `OrdersClient`.
     pub client: String,
+    /// Its policies type: `OrdersPolicies`.
+    pub policies: String,
     /// `ORDERS_HTTP_URL`.
     pub env: String,
     /// `orders_http_url`.
     pub field: String,
     /// `http://localhost:5000`.
     pub default_url: String,
+    /// The rpcs called on it, once each (the first flow's policy applies
+    /// when several flows bind one rpc).
+    pub methods: Vec<CallContext>,
+    /// The first unary and the first server-streaming rpc of `methods`: the
+    /// client tests call them on a stub.
+    pub unary: Option<CallContext>,
+    pub stream: Option<CallContext>,
 }
 
 /// A row of the generated README's decision table.
@@ -356,6 +391,11 @@ pub fn build(
         .iter()
         .map(|s| (s.full_name.as_str(), s))
         .collect();
+    let callees = Callees {
+        pool: &bound.pool,
+        bindings: &bindings,
+        services: &proto_services,
+    };
     let topics = kafka_topics(&recs);
     let by_service = flows_by_service(&flows.flows);
     let mut uses = Uses::default();
@@ -364,7 +404,7 @@ pub fn build(
     for (name, declared) in &flows.services {
         let description = declared.description.as_deref().map(one_line);
         let own = by_service.get(name.as_str()).map_or(&[][..], Vec::as_slice);
-        let mut service = service(name, description, own, &recs, &topics, contract);
+        let mut service = service(name, description, own, &recs, &topics, &callees);
         service.api = served(name, own, &recs, bound, &bindings, &proto_services);
         if !(service.runs
             || !service.produces.is_empty()
@@ -377,6 +417,7 @@ pub fn build(
         uses.rest |= service.serves_rest;
         uses.grpc |= service.serves_grpc || !service.calls_grpc.is_empty();
         uses.grpc_server |= service.serves_grpc;
+        uses.grpc_client |= !service.calls_grpc.is_empty();
         uses.kafka |= !service.produces.is_empty() || !service.consumes.is_empty();
         uses.rest_client |= !service.calls_rest.is_empty();
         uses.transactions |= service.kafka.transactional;
@@ -502,7 +543,7 @@ fn service(
     own: &[usize],
     recs: &[(&Recommendation, &Flow)],
     topics: &BTreeMap<usize, TopicContext>,
-    contract: &Contract,
+    callees: &Callees,
 ) -> ServiceContext {
     let mut s = ServiceContext {
         name: name.to_owned(),
@@ -546,10 +587,9 @@ fn service(
                     s.rest_flows.push(served());
                 }
                 if sends {
-                    let calls = calls(flow, "HTTP_URL");
-                    s.called_flows
-                        .push(called_flow(flow, Transport::Rest, &calls, contract));
-                    s.calls_rest.extend(calls);
+                    let called = called_flow(flow, Transport::Rest, callees);
+                    s.calls_rest.extend(called.calls.iter().cloned());
+                    s.called_flows.push(called);
                 }
             }
             Transport::Grpc => {
@@ -557,10 +597,9 @@ fn service(
                     s.grpc_flows.push(served());
                 }
                 if sends {
-                    let calls = calls(flow, "GRPC_URL");
-                    s.called_flows
-                        .push(called_flow(flow, Transport::Grpc, &calls, contract));
-                    s.calls_grpc.extend(calls);
+                    let called = called_flow(flow, Transport::Grpc, callees);
+                    s.calls_grpc.extend(called.calls.iter().cloned());
+                    s.called_flows.push(called);
                 }
             }
             Transport::Kafka => {
@@ -577,8 +616,8 @@ fn service(
     s.serves_rest = !s.rest_flows.is_empty();
     s.serves_grpc = !s.grpc_flows.is_empty();
     s.runs = s.serves_rest || s.serves_grpc || !s.consumes.is_empty();
-    s.rest_targets = targets(&s.calls_rest, "HTTP_URL", HTTP_PORT);
-    s.grpc_targets = targets(&s.calls_grpc, "GRPC_URL", GRPC_PORT);
+    s.rest_targets = targets(&s.called_flows, Transport::Rest, HTTP_PORT);
+    s.grpc_targets = targets(&s.called_flows, Transport::Grpc, GRPC_PORT);
     s.kafka = KafkaUse {
         idempotent: s.produces.iter().any(|t| !t.exactly_once),
         transactional: s.produces.iter().any(|t| t.exactly_once),
@@ -605,6 +644,11 @@ fn service(
     s
 }
 
+/// The deadline of a REST call without a `latency_ms`.
+const REST_DEADLINE_MS: u64 = 1000;
+/// The deadline of a gRPC call without a `latency_ms`.
+const GRPC_DEADLINE_MS: u64 = 200;
+
 /// Whether `name` serves `flow` and whether it calls (or produces) it. A
 /// stream over REST or gRPC is served by its sender (SPEC §7).
 fn sides(flow: &Flow, transport: Transport, name: &str) -> (bool, bool) {
@@ -617,30 +661,46 @@ fn sides(flow: &Flow, transport: Transport, name: &str) -> (bool, bool) {
     }
 }
 
-fn called_flow(
-    flow: &Flow,
-    transport: Transport,
-    calls: &[CallContext],
-    contract: &Contract,
-) -> CalledFlow {
-    let targets = and_list(&flow.to);
-    let id = format!("<{}>", contract.id_field.name.replace('_', "-"));
-    let explain = match transport {
-        Transport::Grpc => format!(
-            "call {}.{}/{} on {targets} and print the answer as JSON",
-            contract.package, contract.service.proto_name, contract.method.proto_name
-        ),
-        _ => format!(
-            "GET /{}/{id} on {targets} and print the JSON answer",
-            contract.resource
-        ),
+fn called_flow(flow: &Flow, transport: Transport, callees: &Callees) -> CalledFlow {
+    let (suffix, default_deadline) = match transport {
+        Transport::Grpc => ("GRPC_URL", GRPC_DEADLINE_MS),
+        _ => ("HTTP_URL", REST_DEADLINE_MS),
     };
+    let shouty = snake(&flow.name).to_ascii_uppercase();
+    let deadline_ms = flow.latency_ms.unwrap_or(default_deadline);
+    let deadline_env = format!("{shouty}_DEADLINE_MS");
+    // As clippy wants it: whole seconds in seconds.
+    let deadline_rust = if deadline_ms.is_multiple_of(1000) {
+        format!("Duration::from_secs({})", deadline_ms / 1000)
+    } else {
+        format!("Duration::from_millis({deadline_ms})")
+    };
+    let mut calls = calls(flow, suffix, deadline_ms, &deadline_env, callees);
+    for call in &mut calls {
+        call.deadline_rust.clone_from(&deadline_rust);
+    }
+    let explain: Vec<String> = calls
+        .iter()
+        .map(|c| match transport {
+            Transport::Grpc => format!("`{}` on {}", c.rpc.full_name, c.target),
+            _ => format!(
+                "`{} {}` on {}",
+                c.rpc.route.method, c.rpc.route.path, c.target
+            ),
+        })
+        .collect();
     CalledFlow {
         flow: flow.name.clone(),
         flow_pascal: pascal(&flow.name),
+        flow_shouty: shouty,
         transport,
-        explain,
-        calls: calls.to_vec(),
+        explain: and_list(&explain),
+        streaming: calls.iter().any(|c| c.rpc.streaming),
+        latency_ms: flow.latency_ms,
+        deadline_ms,
+        deadline_env,
+        deadline_rust,
+        calls,
     }
 }
 
@@ -773,6 +833,13 @@ fn env(s: &ServiceContext) -> Vec<EnvVar> {
             &t.default_url,
         ));
     }
+    for f in &s.called_flows {
+        vars.push(var(
+            &f.deadline_env,
+            &format!("deadline of a {} call, ms", f.flow),
+            &f.deadline_ms.to_string(),
+        ));
+    }
     vars.push(var("RUST_LOG", "log filter", "info"));
     vars
 }
@@ -839,38 +906,82 @@ fn and_list(items: &[String]) -> String {
     }
 }
 
-fn calls(flow: &Flow, suffix: &str) -> Vec<CallContext> {
-    flow.to
+/// One call per service the flow goes to (a stream's one sender, since its
+/// receivers open it), with the rpc each serves it with; a service the
+/// contract binds no rpc to is left out.
+fn calls(
+    flow: &Flow,
+    suffix: &str,
+    deadline_ms: u64,
+    deadline_env: &str,
+    callees: &Callees,
+) -> Vec<CallContext> {
+    let targets = if flow.interaction == Interaction::Stream {
+        std::slice::from_ref(&flow.from)
+    } else {
+        flow.to.as_slice()
+    };
+    targets
         .iter()
-        .map(|target| CallContext {
-            flow: flow.name.clone(),
-            flow_ident: snake(&flow.name),
-            flow_pascal: pascal(&flow.name),
-            flow_shouty: snake(&flow.name).to_ascii_uppercase(),
-            target: target.clone(),
-            target_ident: snake(target),
-            client: format!("{}Client", pascal(target)),
-            env: format!("{}_{suffix}", snake(target).to_ascii_uppercase()),
-            field: format!("{}_{}", snake(target), suffix.to_ascii_lowercase()),
-            latency_ms: flow.latency_ms,
-            throughput: flow.throughput,
+        .filter_map(|target| {
+            Some(CallContext {
+                rpc: callees.rpc(&flow.name, target)?,
+                flow: flow.name.clone(),
+                flow_ident: snake(&flow.name),
+                flow_pascal: pascal(&flow.name),
+                flow_shouty: snake(&flow.name).to_ascii_uppercase(),
+                target: target.clone(),
+                target_ident: snake(target),
+                client: format!("{}Client", pascal(target)),
+                policies: format!("{}Policies", pascal(target)),
+                env: format!("{}_{suffix}", snake(target).to_ascii_uppercase()),
+                field: format!("{}_{}", snake(target), suffix.to_ascii_lowercase()),
+                latency_ms: flow.latency_ms,
+                throughput: flow.throughput,
+                deadline_ms,
+                deadline_env: deadline_env.to_owned(),
+                deadline_rust: String::new(),
+            })
         })
         .collect()
 }
 
-fn targets(calls: &[CallContext], suffix: &str, port: u16) -> Vec<TargetContext> {
-    let mut seen = BTreeSet::new();
+/// The services called over `transport`, each with the rpcs called on it
+/// (once each, in file order).
+fn targets(called: &[CalledFlow], transport: Transport, port: u16) -> Vec<TargetContext> {
+    let mut at: BTreeMap<&str, usize> = BTreeMap::new();
     let mut targets: Vec<TargetContext> = Vec::new();
-    for call in calls {
-        if seen.insert(call.target.as_str()) {
-            targets.push(TargetContext {
-                name: call.target.clone(),
-                ident: call.target_ident.clone(),
-                client: call.client.clone(),
-                env: call.env.clone(),
-                field: format!("{}_{}", call.target_ident, suffix.to_ascii_lowercase()),
-                default_url: format!("http://localhost:{port}"),
+    for flow in called.iter().filter(|f| f.transport == transport) {
+        for call in &flow.calls {
+            let i = *at.entry(call.target.as_str()).or_insert_with(|| {
+                targets.push(TargetContext {
+                    name: call.target.clone(),
+                    ident: call.target_ident.clone(),
+                    client: call.client.clone(),
+                    policies: call.policies.clone(),
+                    env: call.env.clone(),
+                    field: call.field.clone(),
+                    default_url: format!("http://localhost:{port}"),
+                    methods: Vec::new(),
+                    unary: None,
+                    stream: None,
+                });
+                targets.len() - 1
             });
+            let target = &mut targets[i];
+            if !target
+                .methods
+                .iter()
+                .any(|m| m.rpc.method == call.rpc.method)
+            {
+                target.methods.push(call.clone());
+                let first = if call.rpc.streaming {
+                    &mut target.stream
+                } else {
+                    &mut target.unary
+                };
+                first.get_or_insert_with(|| call.clone());
+            }
         }
     }
     targets.sort_by(|a, b| a.name.cmp(&b.name));

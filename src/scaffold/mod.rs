@@ -4,6 +4,7 @@
 
 pub mod api;
 pub mod apidocs;
+pub mod called;
 pub mod context;
 pub mod contract;
 pub mod served;

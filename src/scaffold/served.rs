@@ -724,7 +724,7 @@ fn rest_route(
 /// `/v1/{name=shelves/*}/books/{book.id}` → axum's `/v1/{name}/books/{book.id}`
 /// and the variables' field paths. A `{x=a/*}` variable that spans
 /// segments becomes a catch-all only at the end (`{*x}`).
-fn axum_path(template: &str) -> (String, Vec<String>) {
+pub(crate) fn axum_path(template: &str) -> (String, Vec<String>) {
     let mut out = String::new();
     let mut names = Vec::new();
     let mut rest = template;

@@ -144,5 +144,5 @@ fn publish_command_refuses_a_malformed_id_with_exit_2() {
         .output()
         .unwrap();
     assert_eq!(output.status.code(), Some(2));
-    assert!(String::from_utf8_lossy(&output.stderr).contains("invalid {{ names.id_words }}"));
+    assert!(String::from_utf8_lossy(&output.stderr).contains("not JSON nor a valid id"));
 }

@@ -6,13 +6,31 @@
 //!   decision;
 //! - [`shutdown`]: SIGTERM / Ctrl-C and the bounded drain of running tasks;
 //! - [`stream`]: the [`Sink`] a streaming handler sends its items into{% if uses.rest %};
-//! - [`rest`]: a REST request read into its protobuf message (feature `rest`){% endif %}.
-
+//! - [`rest`]: a REST request read into its protobuf message (feature `rest`){% endif %}{% if uses.rest_client or uses.grpc_client %};
+//! - [`client_policy`]: a called flow's deadline and retries, and the retry
+//!   throttle shared by the calls to one service{% endif %}{% if uses.grpc_client %};
+//! - [`grpc_client`]: gRPC channels, deadlines and retries of `UNAVAILABLE`
+//!   (feature `grpc-client`){% endif %}{% if uses.rest_client %};
+//! - [`http_client`]: calls on an rpc's HTTP route in proto3 JSON, and
+//!   Server-Sent Events streams (feature `http-client`){% endif %};
+//! - [`retry`]: jittered exponential backoff and the retry throttle.
+{% if uses.rest_client or uses.grpc_client %}
+pub mod client_policy;
+{%- endif %}
 pub mod error;
+{%- if uses.grpc_client %}
+#[cfg(feature = "grpc-client")]
+pub mod grpc_client;
+{%- endif %}
+{%- if uses.rest_client %}
+#[cfg(feature = "http-client")]
+pub mod http_client;
+{%- endif %}
 {%- if uses.rest %}
 #[cfg(feature = "rest")]
 pub mod rest;
 {%- endif %}
+pub mod retry;
 pub mod shutdown;
 pub mod stream;
 

@@ -1,5 +1,6 @@
 {%- set serves = service.serves_rest or service.serves_grpc -%}
 {%- set calls = service.called_flows | length > 0 -%}
+{%- set calls_stream = service.called_flows | filter(attribute="streaming", value=true) | length > 0 -%}
 {%- if serves and service.consumes %}{% set tasks = "tasks" %}{% elif serves %}{% set tasks = "servers" %}{% else %}{% set tasks = "consumers" %}{% endif -%}
 //! What the `{{ service.name }}` binary does for each command: wiring of
 {%- if service.runs %}
@@ -11,6 +12,9 @@
 use std::{io::IsTerminal as _, process::ExitCode{% if serves %}, sync::Arc{% endif %}};
 {% if serves or calls or service.produces %}
 use anyhow::Context as _;
+{%- endif %}
+{%- if calls %}
+use runtime::client_policy::InvalidDeadline;
 {%- endif %}
 {%- if serves %}
 use tokio::{net::TcpListener, task::JoinSet};
@@ -26,7 +30,7 @@ use tracing::warn;
 use tracing_subscriber::EnvFilter;
 
 use crate::{
-    cli::{self, {% if calls %}CalledFlow, {% endif %}CliError, Command{% if service.produces %}, ProducedFlow{% endif %}},
+    cli::{self, {% if calls %}CalledFlow, {% endif %}Command{% if calls or service.produces %}, Input{% endif %}{% if service.produces %}, ProducedFlow{% endif %}},
     config::{% if service.runs %}{Config, DRAIN_TIMEOUT}{% else %}Config{% endif %},
     {% set modules = [] -%}
     {%- if service.serves_grpc %}{% set_global modules = modules | concat(with="grpc") %}{% endif -%}
@@ -47,13 +51,10 @@ use crate::{
 pub async fn run(args: impl IntoIterator<Item = String>) -> ExitCode {
     let command = match cli::parse(args) {
         Ok(command) => command,
-        Err(CliError::Help) => {
-            println!("{}", cli::USAGE);
-            return ExitCode::SUCCESS;
-        }
         Err(err) => {
-            eprintln!("error: {err}\n\n{}", cli::USAGE);
-            return ExitCode::from(2);
+            // Help and version to stdout with 0, usage errors to stderr with 2.
+            let _ = err.print();
+            return ExitCode::from(u8::try_from(err.exit_code()).unwrap_or(2));
         }
     };
     init_tracing();
@@ -69,14 +70,24 @@ pub async fn run(args: impl IntoIterator<Item = String>) -> ExitCode {
         Command::Serve => serve(&config).await,
 {%- endif %}
 {%- if calls %}
-        Command::Call { flow, id } => call(&config, flow, &id).await,
+{%- if calls_stream %}
+        Command::Call { flow, input, max } => call(&config, flow, &input, max).await,
+{%- else %}
+        Command::Call { flow, input } => call(&config, flow, &input).await,
+{%- endif %}
 {%- endif %}
 {%- if service.produces %}
-        Command::Publish { flow, id } => publish(&config, flow, &id).await,
+        Command::Publish { flow, input } => publish(&config, flow, &input).await,
 {%- endif %}
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
+{%- if calls %}
+        Err(err) if err.is::<BadInput>() || err.is::<InvalidDeadline>() => {
+            eprintln!("error: {err:#}");
+            ExitCode::from(2)
+        }
+{%- endif %}
         Err(err) => {
             eprintln!("error: {err:#}");
             ExitCode::FAILURE
@@ -198,31 +209,92 @@ pub async fn serve(config: &Config) -> anyhow::Result<()> {
 {%- endif %}
 {%- if calls %}
 
-/// `{{ service.name }} call <flow> <id>`: calls the flow once (with its retries) and
-/// prints the answer{% if service.called_flows | filter(attribute="calls") %}{% endif %} as JSON on stdout, one line per called service.
-pub async fn call(config: &Config, flow: CalledFlow, id: &str) -> anyhow::Result<()> {
+/// A `call` argument that is not a request of the flow: a usage error (exit
+/// 2), like an [`InvalidDeadline`]; nothing was sent.
+#[derive(Debug)]
+struct BadInput(String);
+
+impl std::fmt::Display for BadInput {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for BadInput {}
+
+/// The request of a `call`: the argument's proto3 JSON, or a request with
+/// its id field set to the argument (`sample`, when the request has one).
+fn request_from<T: serde::de::DeserializeOwned>(
+    flow: CalledFlow,
+    input: &Input,
+    sample: Option<fn(&str) -> T>,
+) -> Result<T, BadInput> {
+    match (input, sample) {
+        (Input::Json(json), _) => serde_json::from_str(json).map_err(|err| {
+            BadInput(format!(
+                "`{json}` is not a request of flow {} in proto3 JSON: {err}",
+                flow.name()
+            ))
+        }),
+        (Input::Id(id), Some(sample)) => Ok(sample(id)),
+        (Input::Id(id), None) => Err(BadInput(format!(
+            "flow {}'s request has no id field to put `{id}` in: give the request as JSON",
+            flow.name()
+        ))),
+    }
+}
+
+/// `{{ service.name }} call <flow> <id-or-json>`: calls the flow once on each service it goes
+/// to (with its retries) and prints each answer in proto3 JSON, one line
+/// per service{% if calls_stream %}; a stream prints each message on a line of its own until
+/// it ends, `max` messages came, or Ctrl-C{% endif %}.
+{%- if calls_stream %}
+pub async fn call(
+    config: &Config,
+    flow: CalledFlow,
+    input: &Input,
+    max: Option<u64>,
+) -> anyhow::Result<()> {
+{%- else %}
+pub async fn call(config: &Config, flow: CalledFlow, input: &Input) -> anyhow::Result<()> {
+{%- endif %}
+    let env = |var: &str| std::env::var(var).ok();
     match flow {
 {%- for f in service.called_flows %}
         CalledFlow::{{ f.flow_pascal }} => {
 {%- for c in f.calls %}
-{%- if f.transport == "rest" %}
-            let client = rest_clients::{{ c.client }}::new(
-                &config.{{ c.field }},
-                rest_clients::{{ c.flow_shouty }}_POLICY,
-            )?;
+{%- if c.rpc.id_field %}
+            let sample = {% if f.transport == "rest" %}rest_clients{% else %}grpc_clients{% endif %}::{{ c.client }}::{{ c.rpc.method | trim_start_matches(pat="r#") }}_request;
+            let request = request_from(flow, input, Some(sample))?;
 {%- else %}
-            let client = grpc_clients::{{ c.client }}::connect_lazy(
-                &config.{{ c.field }},
-                grpc_clients::{{ c.flow_shouty }}_POLICY,
-            )?;
+            let request = request_from(flow, input, None)?;
 {%- endif %}
-            let answer = client.{{ contract.method.name }}(id).await.with_context(|| {
-                format!(
-                    "{{ f.flow }} `{id}` failed ({{ c.env }}={})",
-                    config.{{ c.field }}
-                )
-            })?;
+{%- if f.transport == "rest" %}
+            let policies = rest_clients::{{ c.policies }}::from_lookup(env)?;
+            let url = &config.{{ c.field }};
+            let client = rest_clients::{{ c.client }}::new(url, policies)?;
+{%- else %}
+            let policies = grpc_clients::{{ c.policies }}::from_lookup(env)?;
+            let url = &config.{{ c.field }};
+            let client = grpc_clients::{{ c.client }}::connect_lazy(url, policies)?;
+{%- endif %}
+            let failed = || format!("{{ f.flow }} failed ({{ c.env }}={url})");
+{%- if f.streaming %}
+            let stream = client.{{ c.rpc.method }}(&request).await;
+            let mut stream = stream.with_context(failed)?;
+            let mut received = 0;
+            while max.is_none_or(|max| received < max) {
+                let Some(message) = stream.next().await else {
+                    break;
+                };
+                println!("{}", serde_json::to_string(&message.with_context(failed)?)?);
+                received += 1;
+            }
+{%- else %}
+            let answer = client.{{ c.rpc.method }}(&request).await;
+            let answer = answer.with_context(failed)?;
             println!("{}", serde_json::to_string(&answer)?);
+{%- endif %}
 {%- endfor %}
         }
 {%- endfor %}
@@ -234,7 +306,10 @@ pub async fn call(config: &Config, flow: CalledFlow, id: &str) -> anyhow::Result
 
 /// `{{ service.name }} publish <flow> <id>`: makes sure the topics exist, sends one event
 /// and returns once the broker has acknowledged it.
-pub async fn publish(config: &Config, flow: ProducedFlow, id: &str) -> anyhow::Result<()> {
+pub async fn publish(config: &Config, flow: ProducedFlow, input: &Input) -> anyhow::Result<()> {
+    let Input::Id(id) = input else {
+        anyhow::bail!("publish takes the event's id: a sample event is sent with it");
+    };
     let brokers = &config.kafka_brokers;
     if let Err(err) = kafka::ensure_topics(brokers, config.kafka_replication).await {
         warn!(%brokers, %err, "cannot create the topics; trying to publish anyway");

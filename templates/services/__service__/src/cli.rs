@@ -1,75 +1,94 @@
-//! The command line of the `{{ service.name }}` binary, parsed by hand (no
-//! argument-parser dependency) into a [`Command`].
+//! The command line of the `{{ service.name }}` binary, parsed with clap into a
+//! [`Command`]: `--help` and the error messages (with did-you-mean for a
+//! misspelt flow) come from clap, the exit codes too (2 on a usage error).
 {%- if not service.runs %}
 //!
 //! {{ service.nothing_to_serve | replace(from=": it has nothing to serve.", to=", so there is nothing to serve: run") }}
 //! without a command it prints the usage and exits 2.
 {%- endif %}
+{%- set calls = service.called_flows | length > 0 %}
+{%- set calls_stream = service.called_flows | filter(attribute="streaming", value=true) | length > 0 %}
+{%- set takes_input = calls or service.produces %}
 
-use std::fmt;
+use clap::{Parser, Subcommand{% if takes_input %}, ValueEnum{% endif %}};
 
-/// What `{{ service.name }} --help` prints.
-pub const USAGE: &str = "\
-{%- set_global first = true %}
-{%- if service.runs %}
-usage: {{ service.name }} [serve]
-           {{ service.serve_text }} until SIGTERM / Ctrl-C
-{%- set_global first = false %}
-{%- endif %}
-{%- for f in service.called_flows %}
-{% if first %}usage:{% else %}      {% endif %} {{ service.name }} call {{ f.flow }} <{{ names.id_arg }}>
-           {{ f.explain }}
-{%- set_global first = false %}
-{%- endfor %}
-{%- for t in service.produces %}
-{% if first %}usage:{% else %}      {% endif %} {{ service.name }} publish {{ t.flow }} <{{ names.id_arg }}>
-           send one {{ t.flow }} event and wait for the broker's acknowledgement
-{%- set_global first = false %}
-{%- endfor %}
-{%- if not service.runs %}
-
-{{ service.nothing_to_serve }}
-{%- endif %}
-
+/// What `--help` shows after the commands.
+const ENVIRONMENT: &str = "\
 environment:
 {{ service.usage_env }}";
 
-/// A command of the `{{ service.name }}` binary.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Command {
+/// The {{ service.name }} service: {{ service.summary }}.
+#[derive(Debug, Parser)]
+#[command(
+    name = "{{ service.name }}",
+    version,
+{%- if not service.runs %}
+    subcommand_required = true,
+    arg_required_else_help = true,
+{%- endif %}
+    after_help = ENVIRONMENT
+)]
+pub struct Cli {
 {%- if service.runs %}
-    /// {{ service.serve_text | capitalize }} (the default with no arguments).
-    Serve,
-{%- endif %}
-{%- if service.called_flows %}
-    /// Call one flow once with `id` and print the answer.
-    Call { flow: CalledFlow, id: String },
-{%- endif %}
-{%- if service.produces %}
-    /// Send one event of a produced flow, keyed by `id`, and wait for its ack.
-    Publish { flow: ProducedFlow, id: String },
+    /// What to do; `serve` when left out.
+    #[command(subcommand)]
+    pub command: Option<Command>,
+{%- else %}
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
 {%- endif %}
 }
-{%- if service.called_flows %}
+
+/// A command of the `{{ service.name }}` binary.
+#[derive(Debug, Clone, PartialEq, Eq, Subcommand)]
+pub enum Command {
+{%- if service.runs %}
+    /// {{ service.serve_text | capitalize }} until SIGTERM / Ctrl-C (the default).
+    Serve,
+{%- endif %}
+{%- if calls %}
+    /// Call a flow once and print the answer in proto3 JSON{% if calls_stream %} (a stream: one message a line){% endif %}.
+    Call {
+        /// The flow to call.
+        flow: CalledFlow,
+        /// The request: proto3 JSON (starting with `{`), or an id that fills
+        /// the request's id field.
+        #[arg(value_parser = input)]
+        input: Input,
+{%- if calls_stream %}
+        /// Stop a stream after this many messages (default: until it ends
+        /// or Ctrl-C).
+        #[arg(long, value_name = "N")]
+        max: Option<u64>,
+{%- endif %}
+    },
+{%- endif %}
+{%- if service.produces %}
+    /// Send one event of a flow and wait for the broker's acknowledgement.
+    Publish {
+        /// The flow to publish.
+        flow: ProducedFlow,
+        /// The event: proto3 JSON (starting with `{`), or an id that becomes
+        /// its key in a sample event.
+        #[arg(value_parser = input)]
+        input: Input,
+    },
+{%- endif %}
+}
+{%- if calls %}
 
 /// The flows this service calls.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum CalledFlow {
 {%- for f in service.called_flows %}
-    /// `{{ f.flow }}`: {{ f.explain | split(pat=" and print") | first }}.
+    /// {{ f.explain }}.
+    #[value(name = "{{ f.flow }}")]
     {{ f.flow_pascal }},
 {%- endfor %}
 }
 
 impl CalledFlow {
-    /// Every called flow, by its name in flows.yaml.
-    pub const ALL: &[(&str, CalledFlow)] = &[
-        // One entry per called flow, as `call <flow>` names it.
-{%- for f in service.called_flows %}
-        ("{{ f.flow }}", CalledFlow::{{ f.flow_pascal }}),
-{%- endfor %}
-    ];
-
     /// The flow's name in flows.yaml.
     pub fn name(self) -> &'static str {
         match self {
@@ -83,23 +102,16 @@ impl CalledFlow {
 {%- if service.produces %}
 
 /// The Kafka flows this service produces.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum ProducedFlow {
 {%- for t in service.produces %}
     /// `{{ t.flow }}`, to topic `{{ t.topic }}`.
+    #[value(name = "{{ t.flow }}")]
     {{ t.flow_pascal }},
 {%- endfor %}
 }
 
 impl ProducedFlow {
-    /// Every produced flow, by its name in flows.yaml.
-    pub const ALL: &[(&str, ProducedFlow)] = &[
-        // One entry per produced flow, as `publish <flow>` names it.
-{%- for t in service.produces %}
-        ("{{ t.flow }}", ProducedFlow::{{ t.flow_pascal }}),
-{%- endfor %}
-    ];
-
     /// The flow's name in flows.yaml.
     pub fn name(self) -> &'static str {
         match self {
@@ -110,111 +122,105 @@ impl ProducedFlow {
     }
 }
 {%- endif %}
+{%- if takes_input %}
 
-/// Why the command line was not run.
+/// The message argument of `call` and `publish`.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum CliError {
-    /// `-h` / `--help`: print [`USAGE`] and succeed.
-    Help,
-{%- if service.runs %}
-    /// Anything else: print the reason and [`USAGE`], exit 2.
-{%- else %}
-    /// Anything else, including no command at all: print the reason and
-    /// [`USAGE`], exit 2.
-{%- endif %}
-    Usage(String),
+pub enum Input {
+    /// A whole message in proto3 JSON.
+    Json(String),
+    /// An id (checked by `contract::ids`): a sample message carrying it.
+    Id(String),
 }
 
-impl fmt::Display for CliError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+impl Input {
+    /// The argument as given.
+    pub fn as_str(&self) -> &str {
         match self {
-            CliError::Help => f.write_str("help requested"),
-            CliError::Usage(reason) => f.write_str(reason),
+            Input::Json(text) | Input::Id(text) => text,
         }
     }
 }
 
-impl std::error::Error for CliError {}
-
-/// Parses the arguments after the program name.
-pub fn parse(args: impl IntoIterator<Item = String>) -> Result<Command, CliError> {
-    let args: Vec<String> = args.into_iter().collect();
-    let words: Vec<&str> = args.iter().map(String::as_str).collect();
-    match words.as_slice() {
-{%- if service.runs %}
-        [] | ["serve"] => Ok(Command::Serve),
-{%- else %}
-        [] => Err(CliError::Usage("missing command".into())),
-{%- endif %}
-        [help, ..] if matches!(*help, "-h" | "--help" | "help") => Err(CliError::Help),
-{%- if service.called_flows %}
-        ["call", flow, id] => {
-            let flow = CalledFlow::ALL
-                .iter()
-                .find(|(name, _)| name == flow)
-                .map(|&(_, flow)| flow)
-                .ok_or_else(|| CliError::Usage(format!("unknown flow `{flow}` to call")))?;
-            contract::ids::validate_id(id)
-                .map_err(|e| CliError::Usage(format!("invalid {{ names.id_words }} `{id}`: {e}")))?;
-            Ok(Command::Call {
-                flow,
-                id: (*id).to_owned(),
-            })
-        }
-        ["call", ..] => Err(CliError::Usage("call takes a flow and an id".into())),
-{%- endif %}
-{%- if service.produces %}
-        ["publish", flow, id] => {
-            let flow = ProducedFlow::ALL
-                .iter()
-                .find(|(name, _)| name == flow)
-                .map(|&(_, flow)| flow)
-                .ok_or_else(|| CliError::Usage(format!("unknown flow `{flow}` to publish")))?;
-            contract::ids::validate_id(id)
-                .map_err(|e| CliError::Usage(format!("invalid {{ names.id_words }} `{id}`: {e}")))?;
-            Ok(Command::Publish {
-                flow,
-                id: (*id).to_owned(),
-            })
-        }
-        ["publish", ..] => Err(CliError::Usage("publish takes a flow and an id".into())),
-{%- endif %}
-        [other, ..] => Err(CliError::Usage(format!("unknown command `{other}`"))),
+/// An argument starting with `{` is JSON; anything else must be a valid id.
+fn input(raw: &str) -> Result<Input, String> {
+    if raw.trim_start().starts_with('{') {
+        Ok(Input::Json(raw.to_owned()))
+    } else {
+        contract::ids::validate_id(raw).map_err(|err| format!("not JSON nor a valid id: {err}"))?;
+        Ok(Input::Id(raw.to_owned()))
     }
+}
+{%- endif %}
+
+/// Parses the arguments after the program name. `Err` carries what to
+/// print and the exit code: 0 for `--help` / `--version`, 2 for a usage
+/// error.
+pub fn parse(args: impl IntoIterator<Item = String>) -> Result<Command, clap::Error> {
+    let args = std::iter::once("{{ service.name }}".to_owned()).chain(args);
+{%- if service.runs %}
+    Cli::try_parse_from(args).map(|cli| cli.command.unwrap_or(Command::Serve))
+{%- else %}
+    Cli::try_parse_from(args).map(|cli| cli.command)
+{%- endif %}
 }
 
 #[cfg(test)]
 mod tests {
+    use clap::{CommandFactory as _, error::ErrorKind};
+
     use super::*;
 
     fn args(words: &[&str]) -> Vec<String> {
         words.iter().map(ToString::to_string).collect()
     }
+
+    fn usage_error(words: &[&str]) -> bool {
+        parse(args(words)).is_err_and(|err| err.exit_code() == 2)
+    }
+
+    #[test]
+    fn the_command_line_is_well_formed() {
+        Cli::command().debug_assert();
+    }
 {%- if service.runs %}
 
     #[test]
     fn no_arguments_means_serve() {
-        assert_eq!(parse(args(&[])), Ok(Command::Serve));
-        assert_eq!(parse(args(&["serve"])), Ok(Command::Serve));
+        assert_eq!(parse(args(&[])).unwrap(), Command::Serve);
+        assert_eq!(parse(args(&["serve"])).unwrap(), Command::Serve);
     }
 {%- else %}
 
     #[test]
     fn no_command_is_a_usage_error_because_there_is_nothing_to_serve() {
-        assert!(matches!(parse(args(&[])), Err(CliError::Usage(_))));
-        assert!(matches!(parse(args(&["serve"])), Err(CliError::Usage(_))));
+        assert!(usage_error(&[]));
+        assert!(usage_error(&["serve"]));
     }
 {%- endif %}
 {%- for f in service.called_flows %}
 
     #[test]
-    fn call_takes_{{ f.flow | snake }}_and_the_id() {
+    fn call_takes_{{ f.flow | snake }}_and_an_id_or_json() {
         assert_eq!(
-            parse(args(&["call", "{{ f.flow }}", "{{ names.sample_id }}"])),
-            Ok(Command::Call {
+            parse(args(&["call", "{{ f.flow }}", "{{ names.sample_id }}"])).unwrap(),
+            Command::Call {
                 flow: CalledFlow::{{ f.flow_pascal }},
-                id: "{{ names.sample_id }}".into()
-            })
+                input: Input::Id("{{ names.sample_id }}".into()),
+{%- if calls_stream %}
+                max: None,
+{%- endif %}
+            }
+        );
+        assert_eq!(
+            parse(args(&["call", "{{ f.flow }}", "{}"])).unwrap(),
+            Command::Call {
+                flow: CalledFlow::{{ f.flow_pascal }},
+                input: Input::Json("{}".into()),
+{%- if calls_stream %}
+                max: None,
+{%- endif %}
+            }
         );
     }
 {%- endfor %}
@@ -223,21 +229,21 @@ mod tests {
     #[test]
     fn publish_takes_{{ t.flow_ident }}_and_the_id_as_given() {
         assert_eq!(
-            parse(args(&["publish", "{{ t.flow }}", "{{ names.sample_event_id }}"])),
-            Ok(Command::Publish {
+            parse(args(&["publish", "{{ t.flow }}", "{{ names.sample_event_id }}"])).unwrap(),
+            Command::Publish {
                 flow: ProducedFlow::{{ t.flow_pascal }},
-                id: "{{ names.sample_event_id }}".into()
-            })
+                input: Input::Id("{{ names.sample_event_id }}".into()),
+            }
         );
     }
 {%- endfor %}
-{%- if service.called_flows or service.produces %}
+{%- if takes_input %}
 
     #[test]
     fn rejects_unknown_flows_bad_ids_and_commands() {
         for words in [
             &["frobnicate"][..],
-{%- if service.called_flows %}
+{%- if calls %}
             &["call", "no-such-flow", "1"],
             &["call", "{{ service.called_flows[0].flow }}", "a/b"],
             &["call", "{{ service.called_flows[0].flow }}"],
@@ -248,26 +254,24 @@ mod tests {
             &["publish", "{{ service.produces[0].flow }}"],
 {%- endif %}
         ] {
-            assert!(
-                matches!(parse(args(words)), Err(CliError::Usage(_))),
-                "{words:?}"
-            );
+            assert!(usage_error(words), "{words:?}");
         }
     }
 {%- else %}
 
     #[test]
     fn rejects_unknown_commands() {
-        assert!(matches!(
-            parse(args(&["frobnicate", "1"])),
-            Err(CliError::Usage(_))
-        ));
+        assert!(usage_error(&["frobnicate", "1"]));
     }
 {%- endif %}
 
     #[test]
-    fn help_is_not_an_error_exit() {
-        assert_eq!(parse(args(&["--help"])), Err(CliError::Help));
-        assert_eq!(parse(args(&["-h"])), Err(CliError::Help));
+    fn help_is_not_an_error_exit_and_lists_the_environment() {
+        for flag in ["--help", "-h"] {
+            let err = parse(args(&[flag])).unwrap_err();
+            assert_eq!(err.kind(), ErrorKind::DisplayHelp);
+            assert_eq!(err.exit_code(), 0);
+            assert!(err.to_string().contains("environment:"), "{err}");
+        }
     }
 }

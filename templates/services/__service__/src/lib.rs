@@ -39,8 +39,10 @@ pub mod rest;
 {%- if service.calls_rest %}
 pub mod rest_clients;
 {%- endif %}
-{%- if service.calls_rest or service.calls_grpc or service.consumes %}
-pub mod retry;
+{%- if service.consumes %}
+
+/// Backoff between a consumer's retries: the workspace's one copy.
+pub use runtime::retry;
 {%- endif %}
 {%- if service.runs or service.produces %}
 pub mod state;

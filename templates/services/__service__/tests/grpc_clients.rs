@@ -1,10 +1,19 @@
 {#- scaffold
 when: service.calls_grpc
 -#}
-{%- set call = service.calls_grpc[0] -%}
-//! The gRPC caller of {{ service.name }} against a local stub of the {{ call.target }} service on
-//! a real socket: answers, deadlines, retries of `UNAVAILABLE` only, the retry
-//! throttle under sustained failure, and the message size limit.
+{%- set target = service.grpc_targets[0] -%}
+{%- if target.unary %}{% set_global m = target.unary %}{% else %}{% set_global m = target.stream %}{% endif -%}
+{%- set svc = m.rpc.service -%}
+{%- set s = target.stream -%}
+{%- set_global scripted_stream = false -%}
+{%- set_global stream_method = "" -%}
+{%- set_global sized = false -%}
+{%- if target.unary %}{% if m.rpc.response_string_field %}{% set_global sized = true %}{% endif %}{% endif -%}
+{%- if s %}{% if s.rpc.service.full_name == svc.full_name %}{% set_global scripted_stream = true %}{% set_global stream_method = s.rpc.method %}{% endif %}{% endif -%}
+//! The gRPC client of {{ service.name }} against a local stub of the {{ target.name }} server on
+//! a real socket ({{ svc.full_name }}): answers, deadlines, retries of `UNAVAILABLE`
+//! only, the retry throttle under sustained failure{% if sized %}, the message size limit{% endif %}{% if scripted_stream %}
+//! and a server stream{% endif %}.
 
 use std::{
     sync::{
@@ -14,119 +23,356 @@ use std::{
     time::Duration,
 };
 
-use contract::{{ contract.package }}::{
-    {{ [contract.request.name, contract.response.name] | unique | sort | join(sep=", ") }},
-    {{ contract.service.module }}::{ {{- contract.service.name }}, {{ contract.service.name }}Server},
-};
+use {{ m.rpc.server_trait }};
+use {{ svc.server }};
+use runtime::{client_policy::CallPolicy, retry::Backoff};
 use tokio::net::TcpListener;
 use tonic::{Code, Request, Response, Status, transport::Server};
 
-use {{ service.ident }}::{
-    grpc_clients::{CallPolicy, ClientError, {{ call.client }}},
-    retry::Backoff,
-};
+use {{ service.ident }}::grpc_clients::{self, {{ target.client }}, {{ target.policies }}};
 
 /// Quick retries and a short deadline, so the tests run fast.
 const POLICY: CallPolicy = CallPolicy {
+    flow: "{{ m.flow }}",
+    deadline_var: "{{ m.deadline_env }}",
     deadline: Duration::from_millis(300),
-    connect_timeout: Duration::from_millis(300),
     max_attempts: 3,
     backoff: Backoff {
         initial: Duration::from_millis(5),
         max: Duration::from_millis(20),
     },
-    throttle: {{ service.ident }}::grpc_clients::{{ call.flow_shouty }}_POLICY.throttle,
 };
 
-/// One scripted answer of the stub: `Ok` to answer the order, or a failure
-/// code; and a delay before answering.
+/// A client of the stub with [`POLICY`].
+fn client(url: &str) -> {{ target.client }} {
+    let policies = {{ target.policies }}::all(POLICY);
+    {{ target.client }}::connect_lazy(url, policies).unwrap()
+}
+
+{%- if target.unary %}
+
+/// The request of `{{ m.rpc.full_name }}` the tests send.
+fn request() -> {{ m.rpc.request }} {
+{%- if m.rpc.id_field %}
+    {{ m.rpc.request }} {
+        {{ m.rpc.id_field }}: "{{ names.sample_id }}".into(),
+{%- if m.rpc.request_has_more %}
+        ..Default::default()
+{%- endif %}
+    }
+{%- else %}
+    {{ m.rpc.request }}::default()
+{%- endif %}
+}
+{%- endif %}
+{%- if scripted_stream %}
+
+/// The request of `{{ s.rpc.full_name }}` the tests send.
+fn stream_request() -> {{ s.rpc.request }} {
+{%- if s.rpc.id_field %}
+    {{ s.rpc.request }} {
+        {{ s.rpc.id_field }}: "{{ names.sample_id }}".into(),
+{%- if s.rpc.request_has_more %}
+        ..Default::default()
+{%- endif %}
+    }
+{%- else %}
+    {{ s.rpc.request }}::default()
+{%- endif %}
+}
+{%- endif %}
+
+/// One scripted answer of the stub: `Ok` to answer, or a failure code; and a
+/// delay before answering.
 type Step = (Result<(), Code>, Duration);
 
 const OK: Step = (Ok(()), Duration::ZERO);
 const UNAVAILABLE: Step = (Err(Code::Unavailable), Duration::ZERO);
 
-/// A stub `{{ names.grpc_service }}` answering the n-th call with `script[n]`
-/// (the last step repeats), counting the calls.
+/// A stub `{{ svc.full_name }}`: answers the n-th call with `script[n]` (the
+/// last step repeats; none means `OK`), or `UNAVAILABLE` while `down` is set;
+/// counts the calls and records the `grpc-timeout` each one carried.{% if sized %} Its
+/// answers' `{{ m.rpc.response_string_field }}` is `size` bytes long.{% endif %}
+#[derive(Default)]
 struct Stub {
     script: Vec<Step>,
+    down: Arc<AtomicBool>,
     calls: Arc<AtomicU32>,
+    deadlines: Arc<Mutex<Vec<Option<String>>>>,
+{%- if sized %}
+    size: usize,
+{%- endif %}
 }
 
-#[tonic::async_trait]
-impl {{ contract.service.name }} for Stub {
-    async fn {{ contract.method.name }}(
-        &self,
-        request: Request<{{ contract.request.name }}>,
-    ) -> Result<Response<{{ contract.response.name }}>, Status> {
+impl Stub {
+    /// Records a call and plays its step.
+    async fn answer<T>(&self, request: &Request<T>) -> Result<(), Status> {
         let n = self.calls.fetch_add(1, Ordering::SeqCst) as usize;
-        let (answer, delay) = self.script[n.min(self.script.len() - 1)];
-        tokio::time::sleep(delay).await;
-        match answer {
-            Ok(()) => Ok(Response::new({{ contract.response.name }} {
-                {{ contract.id_field.name }}: request.into_inner().{{ contract.id_field.name }},
-{%- if contract.status_field %}
-                {{ contract.status_field.name }}: "{{ names.sample_status }}".into(),
-{%- endif %}
-{%- if names.response_has_more %}
-                ..Default::default()
-{%- endif %}
-            })),
-            Err(code) => Err(Status::new(code, "scripted")),
+        let deadline = request
+            .metadata()
+            .get("grpc-timeout")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned);
+        self.deadlines.lock().unwrap().push(deadline);
+        if self.down.load(Ordering::SeqCst) {
+            return Err(Status::unavailable("down"));
         }
+        let last = self.script.len().saturating_sub(1);
+        let (answer, delay) = self.script.get(n.min(last)).copied().unwrap_or(OK);
+        tokio::time::sleep(delay).await;
+        answer.map_err(|code| Status::new(code, "scripted"))
     }
 }
 
-async fn stub(script: Vec<Step>) -> (String, Arc<AtomicU32>) {
-    let calls = Arc::new(AtomicU32::new(0));
-    let service = {{ contract.service.name }}Server::new(Stub {
-        script,
-        calls: calls.clone(),
-    });
+#[tonic::async_trait]
+impl {{ svc.trait_name }} for Stub {
+{%- for x in svc.methods %}
+{%- if x.server_streaming %}
+    type {{ x.stream_type }} = tonic::codegen::BoxStream<{{ x.response.rust }}>;
+{%- endif %}
+{%- endfor %}
+{%- for x in svc.methods %}
+
+{%- if x.server_streaming and x.name == stream_method %}
+    async fn {{ x.name }}(
+        &self,
+        request: Request<{{ x.request.rust }}>,
+    ) -> Result<Response<Self::{{ x.stream_type }}>, Status> {
+        self.answer(&request).await?;
+        let item = {{ x.response.rust }}::default();
+        let items = (0..3).map(move |_| Ok(item.clone()));
+        let stream = tonic::codegen::tokio_stream::iter(items);
+        Ok(Response::new(Box::pin(stream)))
+    }
+{%- elif x.server_streaming %}
+    async fn {{ x.name }}(
+        &self,
+        _request: Request<{{ x.request.rust }}>,
+    ) -> Result<Response<Self::{{ x.stream_type }}>, Status> {
+        Err(Status::unimplemented("not called by these tests"))
+    }
+{%- elif x.name == m.rpc.method %}
+    async fn {{ x.name }}(
+        &self,
+        request: Request<{{ x.request.rust }}>,
+    ) -> Result<Response<{{ x.response.rust }}>, Status> {
+        self.answer(&request).await?;
+{%- if m.rpc.response_string_field %}
+        let answer = {{ x.response.rust }} {
+            {{ m.rpc.response_string_field }}: "1".repeat(self.size),
+{%- if m.rpc.response_has_more %}
+            ..Default::default()
+{%- endif %}
+        };
+        Ok(Response::new(answer))
+{%- else %}
+        Ok(Response::new({{ x.response.rust }}::default()))
+{%- endif %}
+    }
+{%- else %}
+    async fn {{ x.name }}(
+        &self,
+        _request: Request<{{ x.request.rust }}>,
+    ) -> Result<Response<{{ x.response.rust }}>, Status> {
+        Err(Status::unimplemented("not called by these tests"))
+    }
+{%- endif %}
+{%- endfor %}
+}
+
+/// A running [`Stub`] and its controls.
+struct Running {
+    url: String,
+    down: Arc<AtomicBool>,
+    calls: Arc<AtomicU32>,
+    deadlines: Arc<Mutex<Vec<Option<String>>>>,
+}
+
+async fn start(stub: Stub) -> Running {
+    let (down, calls, deadlines) = (
+        stub.down.clone(),
+        stub.calls.clone(),
+        stub.deadlines.clone(),
+    );
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!("http://{}", listener.local_addr().unwrap());
     tokio::spawn(
         Server::builder()
-            .add_service(service)
+            .add_service({{ svc.trait_name }}Server::new(stub))
             .serve_with_incoming(tonic::transport::server::TcpIncoming::from(listener)),
     );
-    (url, calls)
+    Running {
+        url,
+        down,
+        calls,
+        deadlines,
+    }
+}
+
+/// A stub playing `script`, with its URL and call counter.
+async fn stub(script: Vec<Step>) -> (String, Arc<AtomicU32>) {
+    let running = start(Stub {
+        script,
+        ..Stub::default()
+    })
+    .await;
+    (running.url, running.calls)
+}
+
+{%- set_global stubbed = [] %}
+{%- for t in service.grpc_targets %}{% for x in t.methods %}
+{%- if x.rpc.service.full_name in stubbed %}{% else %}
+{%- set_global stubbed = stubbed | concat(with=x.rpc.service.full_name) %}
+{%- set v = x.rpc.service %}
+
+/// `{{ v.full_name }}` answering every rpc with an empty message (a stream:
+/// three).
+struct {{ v.trait_name }}Defaults;
+
+impl {{ v.trait_name }}Defaults {
+    /// Serves it on a free port of 127.0.0.1; its URL.
+    async fn start() -> String {
+        use {{ v.server }} as Served;
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        let service = Served::new(Self);
+        tokio::spawn(
+            Server::builder()
+                .add_service(service)
+                .serve_with_incoming(tonic::transport::server::TcpIncoming::from(listener)),
+        );
+        url
+    }
+}
+
+use {{ x.rpc.server_trait }} as {{ v.trait_name }}Rpcs;
+
+#[tonic::async_trait]
+impl {{ v.trait_name }}Rpcs for {{ v.trait_name }}Defaults {
+{%- for y in v.methods %}{% if y.server_streaming %}
+    type {{ y.stream_type }} = tonic::codegen::BoxStream<{{ y.response.rust }}>;
+{%- endif %}{% endfor %}
+{%- for y in v.methods %}
+    async fn {{ y.name }}(
+        &self,
+        _request: Request<{{ y.request.rust }}>,
+{%- if y.server_streaming %}
+    ) -> Result<Response<Self::{{ y.stream_type }}>, Status> {
+        let item = {{ y.response.rust }}::default();
+        let items = (0..3).map(move |_| Ok(item.clone()));
+        let stream = tonic::codegen::tokio_stream::iter(items);
+        Ok(Response::new(Box::pin(stream)))
+{%- else %}
+    ) -> Result<Response<{{ y.response.rust }}>, Status> {
+        let answer = {{ y.response.rust }}::default();
+        Ok(Response::new(answer))
+{%- endif %}
+    }
+{%- endfor %}
+}
+{%- endif %}{% endfor %}{% endfor %}
+{%- for t in service.grpc_targets %}{% for x in t.methods %}
+
+/// Flow `{{ x.flow }}`: `{{ x.rpc.full_name }}` on {{ t.name }}.
+#[tokio::test]
+async fn {{ t.ident }}_{{ x.rpc.method | trim_start_matches(pat="r#") }}_is_answered() {
+    let url = {{ x.rpc.service.trait_name }}Defaults::start().await;
+    let policies = grpc_clients::{{ t.policies }}::all(POLICY);
+    let client = grpc_clients::{{ t.client }}::connect_lazy(&url, policies).unwrap();
+{%- if x.rpc.id_field %}
+    let request = grpc_clients::{{ t.client }}::{{ x.rpc.method | trim_start_matches(pat="r#") }}_request("{{ names.sample_id }}");
+{%- else %}
+    let request = {{ x.rpc.request }}::default();
+{%- endif %}
+    let expected = {{ x.rpc.response }}::default();
+{%- if x.rpc.streaming %}
+    let mut stream = client.{{ x.rpc.method }}(&request).await.unwrap();
+    let mut received = 0;
+    while let Some(message) = stream.next().await {
+        assert_eq!(message.unwrap(), expected);
+        received += 1;
+    }
+    assert_eq!(received, 3);
+{%- else %}
+    let answer = client.{{ x.rpc.method }}(&request).await.unwrap();
+    assert_eq!(answer, expected);
+{%- endif %}
+}
+{%- endfor %}{% endfor %}
+
+#[test]
+fn each_deadline_is_the_flow_s_budget_unless_its_variable_overrides_it() {
+    let policies = {{ target.policies }}::default();
+{%- for x in target.methods %}
+    let deadline = {{ x.deadline_rust }};
+    assert_eq!(policies.{{ x.rpc.method }}.deadline, deadline);
+{%- endfor %}
+    let overridden = {{ target.policies }}::from_lookup(|var| {
+        (var == "{{ m.deadline_env }}").then(|| "1500".to_owned())
+    })
+    .unwrap();
+    let deadline = Duration::from_millis(1500);
+    assert_eq!(overridden.{{ m.rpc.method }}.deadline, deadline);
+    assert!({{ target.policies }}::from_lookup(|_| Some("soon".to_owned())).is_err());
+}
+{%- if scripted_stream %}
+
+#[tokio::test]
+async fn {{ s.rpc.method }}_streams_every_message_then_ends() {
+    let (url, calls) = stub(vec![OK]).await;
+    let client = client(&url);
+    let mut stream = client.{{ s.rpc.method }}(&stream_request()).await.unwrap();
+    let mut received = 0;
+    let expected = {{ s.rpc.response }}::default();
+    while let Some(message) = stream.next().await {
+        assert_eq!(message.unwrap(), expected);
+        received += 1;
+    }
+    assert_eq!(received, 3);
+    assert_eq!(calls.load(Ordering::SeqCst), 1);
 }
 
 #[tokio::test]
-async fn {{ contract.method.name }}_returns_the_answer() {
-    let (url, calls) = stub(vec![OK]).await;
-    let answer = {{ call.client }}::connect_lazy(&url, POLICY)
-        .unwrap()
-        .{{ contract.method.name }}("{{ names.sample_id }}")
-        .await
-        .unwrap();
-    assert_eq!(answer.{{ contract.id_field.name }}, "{{ names.sample_id }}");
-{%- if contract.status_field %}
-    assert_eq!(answer.{{ contract.status_field.name }}, "{{ names.sample_status }}");
+async fn opening_{{ s.rpc.method | trim_start_matches(pat="r#") }}_retries_unavailable_and_bounds_only_the_opening() {
+    let stub = start(Stub {
+        script: vec![UNAVAILABLE, OK],
+        ..Stub::default()
+    })
+    .await;
+    let client = client(&stub.url);
+    let mut stream = client.{{ s.rpc.method }}(&stream_request()).await.unwrap();
+    assert!(stream.next().await.is_some());
+    assert_eq!(stub.calls.load(Ordering::SeqCst), 2);
+    // The deadline bounds opening the stream, not its length: no grpc-timeout.
+    assert!(stub.deadlines.lock().unwrap().iter().all(Option::is_none));
+    stub.down.store(true, Ordering::SeqCst);
+    let err = client.{{ s.rpc.method }}(&stream_request()).await.unwrap_err();
+    assert_eq!(err.code(), Some(Code::Unavailable), "{err}");
+}
 {%- endif %}
+{%- if target.unary %}
+
+#[tokio::test]
+async fn {{ m.rpc.method }}_returns_the_answer() {
+    let (url, calls) = stub(vec![OK]).await;
+    let client = client(&url);
+    client.{{ m.rpc.method }}(&request()).await.unwrap();
     assert_eq!(calls.load(Ordering::SeqCst), 1);
 }
 
 #[tokio::test]
 async fn retries_unavailable_until_the_server_answers() {
     let (url, calls) = stub(vec![UNAVAILABLE, UNAVAILABLE, OK]).await;
-    let answer = {{ call.client }}::connect_lazy(&url, POLICY)
-        .unwrap()
-        .{{ contract.method.name }}("{{ names.sample_id }}")
-        .await
-        .unwrap();
-    assert_eq!(answer.{{ contract.id_field.name }}, "{{ names.sample_id }}");
+    let client = client(&url);
+    client.{{ m.rpc.method }}(&request()).await.unwrap();
     assert_eq!(calls.load(Ordering::SeqCst), 3);
 }
 
 #[tokio::test]
 async fn gives_up_on_unavailable_after_max_attempts() {
     let (url, calls) = stub(vec![UNAVAILABLE]).await;
-    let err = {{ call.client }}::connect_lazy(&url, POLICY)
-        .unwrap()
-        .{{ contract.method.name }}("{{ names.sample_id }}")
-        .await
-        .unwrap_err();
+    let client = client(&url);
+    let err = client.{{ m.rpc.method }}(&request()).await.unwrap_err();
     assert_eq!(err.code(), Some(Code::Unavailable), "{err}");
     assert_eq!(calls.load(Ordering::SeqCst), POLICY.max_attempts);
 }
@@ -135,11 +381,8 @@ async fn gives_up_on_unavailable_after_max_attempts() {
 async fn does_not_retry_other_codes() {
     for code in [Code::NotFound, Code::InvalidArgument, Code::Internal] {
         let (url, calls) = stub(vec![(Err(code), Duration::ZERO), OK]).await;
-        let err = {{ call.client }}::connect_lazy(&url, POLICY)
-            .unwrap()
-            .{{ contract.method.name }}("{{ names.sample_id }}")
-            .await
-            .unwrap_err();
+        let client = client(&url);
+        let err = client.{{ m.rpc.method }}(&request()).await.unwrap_err();
         assert_eq!(err.code(), Some(code), "{err}");
         assert_eq!(calls.load(Ordering::SeqCst), 1, "{code:?}");
     }
@@ -149,11 +392,8 @@ async fn does_not_retry_other_codes() {
 async fn a_call_past_its_deadline_fails_with_deadline_exceeded_and_is_not_retried() {
     let (url, calls) = stub(vec![(Ok(()), Duration::from_secs(3))]).await;
     let started = std::time::Instant::now();
-    let err = {{ call.client }}::connect_lazy(&url, POLICY)
-        .unwrap()
-        .{{ contract.method.name }}("{{ names.sample_id }}")
-        .await
-        .unwrap_err();
+    let client = client(&url);
+    let err = client.{{ m.rpc.method }}(&request()).await.unwrap_err();
     assert_eq!(err.code(), Some(Code::DeadlineExceeded), "{err}");
     assert!(
         started.elapsed() < Duration::from_secs(2),
@@ -170,11 +410,8 @@ async fn retries_when_nothing_listens_then_reports_unavailable() {
     let url = format!("http://{}", listener.local_addr().unwrap());
     drop(listener);
     let started = std::time::Instant::now();
-    let err = {{ call.client }}::connect_lazy(&url, POLICY)
-        .unwrap()
-        .{{ contract.method.name }}("{{ names.sample_id }}")
-        .await
-        .unwrap_err();
+    let client = client(&url);
+    let err = client.{{ m.rpc.method }}(&request()).await.unwrap_err();
     assert_eq!(err.code(), Some(Code::Unavailable), "{err}");
     // Two backoff delays of at least initial/2 each separate the three attempts.
     assert!(
@@ -185,104 +422,20 @@ async fn retries_when_nothing_listens_then_reports_unavailable() {
 }
 
 #[tokio::test]
-async fn refuses_a_malformed_id_without_calling() {
-    let (url, calls) = stub(vec![OK]).await;
-    let err = {{ call.client }}::connect_lazy(&url, POLICY)
-        .unwrap()
-        .{{ contract.method.name }}("")
-        .await
-        .unwrap_err();
-    assert!(matches!(err, ClientError::InvalidId(_)), "{err:?}");
-    assert_eq!(calls.load(Ordering::SeqCst), 0);
-}
-
-/// A stub that fails with `UNAVAILABLE` while `down` is set, counts every
-/// call, records the `grpc-timeout` each one carried, and answers with an id
-/// `size` bytes long.
-#[derive(Default)]
-struct Switchable {
-    down: Arc<AtomicBool>,
-    calls: Arc<AtomicU32>,
-    deadlines: Arc<Mutex<Vec<Option<String>>>>,
-    size: usize,
-}
-
-#[tonic::async_trait]
-impl {{ contract.service.name }} for Switchable {
-    async fn {{ contract.method.name }}(
-        &self,
-        request: Request<{{ contract.request.name }}>,
-    ) -> Result<Response<{{ contract.response.name }}>, Status> {
-        self.calls.fetch_add(1, Ordering::SeqCst);
-        let deadline = request
-            .metadata()
-            .get("grpc-timeout")
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_owned);
-        self.deadlines.lock().unwrap().push(deadline);
-        if self.down.load(Ordering::SeqCst) {
-            return Err(Status::unavailable("down"));
-        }
-        Ok(Response::new({{ contract.response.name }} {
-            {{ contract.id_field.name }}: "1".repeat(self.size.max(1)),
-{%- if contract.status_field %}
-            {{ contract.status_field.name }}: "{{ names.sample_status }}".into(),
-{%- endif %}
-{%- if names.response_has_more %}
-            ..Default::default()
-{%- endif %}
-        }))
-    }
-}
-
-/// A running [`Switchable`] and its controls.
-struct Switch {
-    url: String,
-    down: Arc<AtomicBool>,
-    calls: Arc<AtomicU32>,
-    deadlines: Arc<Mutex<Vec<Option<String>>>>,
-}
-
-async fn switchable(size: usize) -> Switch {
-    let stub = Switchable {
-        size,
-        ..Switchable::default()
-    };
-    let (down, calls, deadlines) = (
-        stub.down.clone(),
-        stub.calls.clone(),
-        stub.deadlines.clone(),
-    );
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("http://{}", listener.local_addr().unwrap());
-    tokio::spawn(
-        Server::builder()
-            .add_service({{ contract.service.name }}Server::new(stub))
-            .serve_with_incoming(tonic::transport::server::TcpIncoming::from(listener)),
-    );
-    Switch {
-        url,
-        down,
-        calls,
-        deadlines,
-    }
-}
-
-#[tokio::test]
 async fn retries_stop_under_sustained_failure() {
     const CALLS: u32 = 100;
-    let stub = switchable(0).await;
+    let stub = start(Stub::default()).await;
     stub.down.store(true, Ordering::SeqCst);
-    let client = {{ call.client }}::connect_lazy(&stub.url, POLICY).unwrap();
+    let client = client(&stub.url);
     for _ in 0..CALLS {
-        let err = client.{{ contract.method.name }}("{{ names.sample_id }}").await.unwrap_err();
+        let err = client.{{ m.rpc.method }}(&request()).await.unwrap_err();
         assert_eq!(err.code(), Some(Code::Unavailable), "{err}");
     }
     let attempts = stub.calls.load(Ordering::SeqCst);
     // gRFC A6 bound: attempts <= calls x (1 + token ratio).
-    let bound = CALLS + CALLS * POLICY.throttle.token_ratio_milli / 1000;
+    let bound = CALLS + CALLS * runtime::client_policy::THROTTLE.token_ratio_milli / 1000;
     println!(
-        "grpc client, {{ call.target }} always UNAVAILABLE: calls={CALLS} attempts={attempts} bound={bound} (without the throttle: {})",
+        "grpc client, {{ target.name }} always UNAVAILABLE: calls={CALLS} attempts={attempts} bound={bound} (without the throttle: {})",
         CALLS * POLICY.max_attempts
     );
     // A few retries while the bucket drains, then one attempt per call.
@@ -292,21 +445,21 @@ async fn retries_stop_under_sustained_failure() {
 
 #[tokio::test]
 async fn retries_resume_once_calls_succeed_again() {
-    let stub = switchable(0).await;
-    let client = {{ call.client }}::connect_lazy(&stub.url, POLICY).unwrap();
+    let stub = start(Stub::default()).await;
+    let client = client(&stub.url);
     stub.down.store(true, Ordering::SeqCst);
     for _ in 0..20 {
-        client.{{ contract.method.name }}("{{ names.sample_id }}").await.unwrap_err();
+        client.{{ m.rpc.method }}(&request()).await.unwrap_err();
     }
     assert_eq!(client.retry_tokens_milli(), 0);
     stub.down.store(false, Ordering::SeqCst);
     for _ in 0..100 {
-        client.{{ contract.method.name }}("{{ names.sample_id }}").await.unwrap();
+        client.{{ m.rpc.method }}(&request()).await.unwrap();
     }
     // The bucket is full again: a failing call gets all its attempts.
     stub.down.store(true, Ordering::SeqCst);
     let before = stub.calls.load(Ordering::SeqCst);
-    client.{{ contract.method.name }}("{{ names.sample_id }}").await.unwrap_err();
+    client.{{ m.rpc.method }}(&request()).await.unwrap_err();
     assert_eq!(
         stub.calls.load(Ordering::SeqCst) - before,
         POLICY.max_attempts
@@ -315,13 +468,10 @@ async fn retries_resume_once_calls_succeed_again() {
 
 #[tokio::test]
 async fn every_attempt_sends_its_deadline_to_the_server() {
-    let stub = switchable(0).await;
+    let stub = start(Stub::default()).await;
     stub.down.store(true, Ordering::SeqCst);
-    {{ call.client }}::connect_lazy(&stub.url, POLICY)
-        .unwrap()
-        .{{ contract.method.name }}("{{ names.sample_id }}")
-        .await
-        .unwrap_err();
+    let client = client(&stub.url);
+    client.{{ m.rpc.method }}(&request()).await.unwrap_err();
     let deadlines = stub.deadlines.lock().unwrap().clone();
     assert_eq!(deadlines.len(), POLICY.max_attempts as usize);
     for deadline in deadlines {
@@ -343,14 +493,19 @@ async fn every_attempt_sends_its_deadline_to_the_server() {
     }
 }
 
+{%- if m.rpc.response_string_field %}
+
 #[tokio::test]
 async fn an_answer_over_the_size_limit_is_resource_exhausted_and_not_retried() {
-    let stub = switchable({{ service.ident }}::grpc_clients::MAX_MESSAGE_BYTES + 1).await;
-    let err = {{ call.client }}::connect_lazy(&stub.url, POLICY)
-        .unwrap()
-        .{{ contract.method.name }}("{{ names.sample_id }}")
-        .await
-        .unwrap_err();
+    let stub = start(Stub {
+        size: runtime::grpc_client::MAX_MESSAGE_BYTES + 1,
+        ..Stub::default()
+    })
+    .await;
+    let client = client(&stub.url);
+    let err = client.{{ m.rpc.method }}(&request()).await.unwrap_err();
     assert_eq!(err.code(), Some(Code::ResourceExhausted), "{err}");
     assert_eq!(stub.calls.load(Ordering::SeqCst), 1);
 }
+{%- endif %}
+{%- endif %}

@@ -1,8 +1,3 @@
----
-source: tests/e2e/scaffold.rs
-assertion_line: 50
-expression: file.contents
----
 //! Exponential backoff with jitter between retries, so that many clients
 //! retrying at once spread out instead of hitting a recovering dependency in
 //! lock-step (a retry storm).
@@ -122,6 +117,7 @@ mod tests {
         max_tokens: 10,
         token_ratio_milli: 100,
     };
+
     #[test]
     fn retries_stop_once_half_the_tokens_are_spent() {
         let throttle = RetryThrottle::new(THROTTLE);
