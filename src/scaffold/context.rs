@@ -18,8 +18,8 @@ use std::collections::{BTreeMap, BTreeSet};
 use serde::Serialize;
 
 use crate::engine::evaluate::{Recommendation, Report};
-use crate::scaffold::contract::{Contract, pascal, snake};
-use crate::spec::model::{Delivery, Flow, FlowsFile, Transport};
+use crate::scaffold::contract::{Contract, Field, Message, pascal, snake};
+use crate::spec::model::{Delivery, Flow, FlowsFile, Format, Transport};
 
 /// The documented defaults (docs/scaffold.md): the article's ports.
 pub const HTTP_PORT: u16 = 5000;
@@ -250,6 +250,41 @@ pub struct TopicContext {
     /// The consuming services: `analytics and shipping`.
     pub to_text: String,
     pub description: Option<String>,
+    /// What the flow's records carry.
+    pub event: EventPayload,
+}
+
+/// The message an event flow's records carry, and how: the names
+/// `contract::events::<flow>` needs.
+#[derive(Debug, Clone, Serialize)]
+pub struct EventPayload {
+    /// The message as a Rust path in the contract crate: `orders::OrderResponse`.
+    pub message: String,
+    /// Its full proto name: `orders.OrderResponse`.
+    pub message_proto: String,
+    /// The Rust field keying the records: `order_id`.
+    pub key_field: String,
+    /// Its proto name, as flows.yaml's `key:` names it.
+    pub key_proto: String,
+    /// How the key field becomes the record's text key and back: `string`,
+    /// `bytes` or `parsed` (a number or a bool, rendered with `to_string`).
+    pub key_kind: &'static str,
+    /// The Rust name of a `string status` field, which samples set to
+    /// "CREATED", as the seed's handler answers.
+    pub status_field: Option<String>,
+    /// The message has fields besides the key and the status, which samples
+    /// leave at their default.
+    pub has_more: bool,
+    /// `format: binary`: protobuf bytes; else the proto3 JSON mapping.
+    pub binary: bool,
+    /// The `content-type` header: `application/json` or `application/x-protobuf`.
+    pub content_type: &'static str,
+    /// The id the generated tests key samples with: `order-12345`, or `42`
+    /// for a key field that is a number, `true` for a bool.
+    pub sample_key: &'static str,
+    /// The record value of `sample(sample_key)` for a text key (what the
+    /// proto3 JSON mapping writes: default-valued fields left out).
+    pub sample_json: Option<String>,
 }
 
 /// A topic a consumer subscribes to, with the flows it carries.
@@ -325,7 +360,7 @@ pub struct FlowContext {
 
 pub fn build(flows: &FlowsFile, report: &Report, contract: &Contract) -> Context {
     let recs: Vec<(&Recommendation, &Flow)> = report.flows.iter().zip(&flows.flows).collect();
-    let topics = kafka_topics(&recs);
+    let topics = kafka_topics(&recs, contract);
     let by_service = flows_by_service(&flows.flows);
     let mut uses = Uses::default();
     let mut idle_services = Vec::new();
@@ -427,12 +462,15 @@ fn default_json(kind: &str) -> serde_json::Value {
 /// Every Kafka flow by name, in file order (a `BTreeMap` keyed by position).
 /// Flows sharing a topic get the largest partition count among them, since
 /// the topic is created once.
-fn kafka_topics(recs: &[(&Recommendation, &Flow)]) -> BTreeMap<usize, TopicContext> {
+fn kafka_topics(
+    recs: &[(&Recommendation, &Flow)],
+    contract: &Contract,
+) -> BTreeMap<usize, TopicContext> {
     let mut topics: BTreeMap<usize, TopicContext> = recs
         .iter()
         .enumerate()
         .filter(|(_, (rec, _))| rec.transport == Transport::Kafka)
-        .map(|(i, (rec, flow))| (i, topic(rec, flow)))
+        .map(|(i, (rec, flow))| (i, topic(rec, flow, contract)))
         .collect();
     let mut widest: BTreeMap<String, u32> = BTreeMap::new();
     for t in topics.values() {
@@ -831,7 +869,7 @@ fn targets(calls: &[CallContext], suffix: &str, port: u16) -> Vec<TargetContext>
     targets
 }
 
-fn topic(rec: &Recommendation, flow: &Flow) -> TopicContext {
+fn topic(rec: &Recommendation, flow: &Flow, contract: &Contract) -> TopicContext {
     let sizing = rec
         .kafka
         .clone()
@@ -850,6 +888,64 @@ fn topic(rec: &Recommendation, flow: &Flow) -> TopicContext {
         from_ident: snake(&flow.from),
         to_text: and_list(&flow.to),
         description: flow.description.as_deref().map(one_line),
+        event: event_payload(
+            &contract.package,
+            &contract.response,
+            &contract.id_field,
+            flow.format == Format::Binary,
+        ),
+    }
+}
+
+/// How an event flow's records carry `message` of `package`, keyed by `key`.
+fn event_payload(package: &str, message: &Message, key: &Field, binary: bool) -> EventPayload {
+    let status = message
+        .fields
+        .iter()
+        .find(|f| f.name == "status" && f.kind == "string" && f.name != key.name);
+    // In field order, as pbjson writes them; default values are left out.
+    let sample: Vec<String> = message
+        .fields
+        .iter()
+        .filter_map(|field| {
+            let value = if field.name == key.name {
+                SAMPLE_EVENT_ID
+            } else if status.is_some_and(|s| s.name == field.name) {
+                SAMPLE_STATUS
+            } else {
+                return None;
+            };
+            Some(format!(
+                "{}:{}",
+                serde_json::Value::from(field.json_name.as_str()),
+                serde_json::Value::from(value)
+            ))
+        })
+        .collect();
+    EventPayload {
+        message: format!("{package}::{}", message.name),
+        message_proto: format!("{package}.{}", message.proto_name),
+        key_field: key.name.clone(),
+        key_proto: key.name.clone(),
+        key_kind: match key.kind.as_str() {
+            "string" => "string",
+            "bytes" => "bytes",
+            _ => "parsed",
+        },
+        status_field: status.map(|s| s.name.clone()),
+        has_more: message.fields.len() > 1 + usize::from(status.is_some()),
+        binary,
+        content_type: if binary {
+            "application/x-protobuf"
+        } else {
+            "application/json"
+        },
+        sample_key: match key.kind.as_str() {
+            "string" | "bytes" => SAMPLE_EVENT_ID,
+            "bool" => "true",
+            _ => "42",
+        },
+        sample_json: (key.kind == "string").then(|| format!("{{{}}}", sample.join(","))),
     }
 }
 

@@ -9,7 +9,7 @@
 {%- endif %}
 
 use std::{io::IsTerminal as _, process::ExitCode};
-{% if serves or calls or service.produces %}
+{% if serves or calls %}
 use anyhow::Context as _;
 {%- endif %}
 {%- if serves %}
@@ -20,8 +20,6 @@ use tokio::task::JoinSet;
 {%- if service.runs %}
 use tokio_util::sync::CancellationToken;
 use tracing::{info, warn};
-{%- elif service.produces %}
-use tracing::warn;
 {%- endif %}
 use tracing_subscriber::EnvFilter;
 
@@ -31,7 +29,6 @@ use crate::{
     {% set modules = [] -%}
     {%- if service.serves_grpc %}{% set_global modules = modules | concat(with="grpc") %}{% endif -%}
     {%- if service.calls_grpc %}{% set_global modules = modules | concat(with="grpc_clients") %}{% endif -%}
-    {%- if service.produces %}{% set_global modules = modules | concat(with="handlers") %}{% endif -%}
     {%- if service.produces or service.consumes %}{% set_global modules = modules | concat(with="kafka") %}{% endif -%}
     {%- if service.serves_rest %}{% set_global modules = modules | concat(with="rest") %}{% endif -%}
     {%- if service.calls_rest %}{% set_global modules = modules | concat(with="rest_clients") %}{% endif -%}
@@ -75,6 +72,12 @@ pub async fn run(args: impl IntoIterator<Item = String>) -> ExitCode {
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
+{%- if service.produces %}
+        Err(err) if err.is::<kafka::InvalidInput>() => {
+            eprintln!("error: {err:#}\n\n{}", cli::USAGE);
+            ExitCode::from(2)
+        }
+{%- endif %}
         Err(err) => {
             eprintln!("error: {err:#}");
             ExitCode::FAILURE
@@ -215,43 +218,11 @@ pub async fn call(config: &Config, flow: CalledFlow, id: &str) -> anyhow::Result
 {%- endif %}
 {%- if service.produces %}
 
-/// `{{ service.name }} publish <flow> <id>`: makes sure the topics exist, sends one event
-/// and returns once the broker has acknowledged it.
-pub async fn publish(config: &Config, flow: ProducedFlow, id: &str) -> anyhow::Result<()> {
-    let brokers = &config.kafka_brokers;
-    if let Err(err) = kafka::ensure_topics(brokers, config.kafka_replication).await {
-        warn!(%brokers, %err, "cannot create the topics; trying to publish anyway");
-    }
-{%- if service.kafka.transactional %}
-    let publisher =
-        kafka::Publisher::with_transactional_id(brokers, &config.kafka_transactional_id)
-            .context("cannot create the Kafka producer")?;
-{%- else %}
-    let publisher = kafka::Publisher::new(brokers).context("cannot create the Kafka producer")?;
-{%- endif %}
-    let (topic, delivery) = match flow {
-{%- for t in service.produces %}
-        ProducedFlow::{{ t.flow_pascal }} => {
-            let event = handlers::sample_{{ t.flow_ident }}(id);
-            let delivery = publisher.publish_{{ t.flow_ident }}(&event).await;
-            (contract::events::{{ t.flow_ident }}::TOPIC, delivery)
-        }
-{%- endfor %}
-    };
-    // KafkaError repeats its code as its source: report its text once.
-    let delivery = delivery.map_err(|err| {
-        anyhow::anyhow!(
-            "{} event `{id}` was not acknowledged by KAFKA_BROKERS={brokers} within {:?}: {err}",
-            flow.name(),
-            kafka::DELIVERY_TIMEOUT
-        )
-    })?;
-    println!(
-        "published {} key={id} topic={topic} partition={} offset={}",
-        flow.name(),
-        delivery.partition,
-        delivery.offset
-    );
+/// `{{ service.name }} publish <flow> <id-or-json>`: sends one event (see
+/// [`kafka::publish`]) and prints where the broker wrote it.
+pub async fn publish(config: &Config, flow: ProducedFlow, input: &str) -> anyhow::Result<()> {
+    let published = kafka::publish(config, flow.name(), input).await?;
+    println!("{published}");
     Ok(())
 }
 {%- endif %}

@@ -31,7 +31,7 @@ use tonic::{
 };
 use tracing::warn;
 
-use crate::retry::{Backoff, RetryThrottle, Throttle};
+use runtime::retry::{Backoff, RetryThrottle, Throttle};
 
 /// Deadlines and retries of one flow's calls.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

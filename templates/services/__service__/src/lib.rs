@@ -38,9 +38,6 @@ pub mod rest;
 {%- if service.calls_rest %}
 pub mod rest_clients;
 {%- endif %}
-{%- if service.calls_rest or service.calls_grpc or service.consumes %}
-pub mod retry;
-{%- endif %}
 {%- if service.runs %}
 pub mod shutdown;
 {%- endif %}

@@ -23,7 +23,7 @@ use contract::{
 use reqwest::StatusCode;
 use tracing::{debug, warn};
 
-use crate::retry::{Backoff, RetryThrottle, Throttle};
+use runtime::retry::{Backoff, RetryThrottle, Throttle};
 
 /// Timeouts and retries of one flow's calls.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

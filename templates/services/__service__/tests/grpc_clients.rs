@@ -18,13 +18,11 @@ use contract::{{ contract.package }}::{
     {{ [contract.request.name, contract.response.name] | unique | sort | join(sep=", ") }},
     {{ contract.service.module }}::{ {{- contract.service.name }}, {{ contract.service.name }}Server},
 };
+use runtime::retry::Backoff;
 use tokio::net::TcpListener;
 use tonic::{Code, Request, Response, Status, transport::Server};
 
-use {{ service.ident }}::{
-    grpc_clients::{CallPolicy, ClientError, {{ call.client }}},
-    retry::Backoff,
-};
+use {{ service.ident }}::grpc_clients::{CallPolicy, ClientError, {{ call.client }}};
 
 /// Quick retries and a short deadline, so the tests run fast.
 const POLICY: CallPolicy = CallPolicy {

@@ -15,12 +15,10 @@ use std::{
 
 use axum::{Router, extract::Path, http::StatusCode, routing::get};
 use contract::{{ contract.package }}::{{ contract.response.name }};
+use runtime::retry::Backoff;
 use tokio::net::TcpListener;
 
-use {{ service.ident }}::{
-    rest_clients::{CallPolicy, ClientError, {{ call.client }}},
-    retry::Backoff,
-};
+use {{ service.ident }}::rest_clients::{CallPolicy, ClientError, {{ call.client }}};
 
 /// Quick retries and a short timeout, so the tests run fast.
 const POLICY: CallPolicy = CallPolicy {
