@@ -84,6 +84,58 @@ pub fn resolve(path: &Path, flows: &FlowsFile) -> Result<BoundContract, Error> {
     })
 }
 
+/// The text of every .proto file of `bound` that the generated workspace
+/// compiles, by import name: the seed's or the derived contract's one
+/// file, or each team file (the imported ones too) read again from its
+/// include folder, under the same rules as the compile; plus any built-in
+/// googleapis file a contract imports, which the workspace's protox does
+/// not have. The well-known types need no file.
+pub fn proto_files(
+    path: Option<&Path>,
+    flows: &FlowsFile,
+    bound: &BoundContract,
+) -> Result<Vec<(String, String)>, Error> {
+    let mut out = Vec::new();
+    if let (Some(text), Some(file)) = (&bound.text, bound.files.first()) {
+        out.push((file.clone(), text.clone()));
+    }
+    let team = match (path, bound.origin) {
+        (Some(path), contract::Origin::Team) => {
+            let (folders, _) = locate(path, flows).map_err(|problems| {
+                read_input(path).map_or_else(
+                    |e| e,
+                    |bytes| report(&problems, &path.display().to_string(), &bytes),
+                )
+            })?;
+            Some(ProtoFolders::new(&folders))
+        }
+        _ => None,
+    };
+    for file in bound.pool.files() {
+        let name = file.name();
+        if name.starts_with("google/protobuf/") || out.iter().any(|(n, _)| n == name) {
+            continue;
+        }
+        let text = match &team {
+            Some(resolver) => resolver
+                .open_file(name)
+                .ok()
+                .and_then(|f| f.source().map(str::to_owned)),
+            None => None,
+        };
+        match text.or_else(|| crate::contract::compile::builtin_text(name).map(str::to_owned)) {
+            Some(text) => out.push((name.to_owned(), text)),
+            None => {
+                return Err(Error::Internal(format!(
+                    "the contract file `{name}` cannot be read again"
+                )));
+            }
+        }
+    }
+    out.sort();
+    Ok(out)
+}
+
 /// Problems as diagnostics against flows.yaml, whose positions are only
 /// read now that something is wrong.
 fn report(problems: &[Problem], file: &str, bytes: &[u8]) -> Error {

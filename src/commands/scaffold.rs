@@ -30,6 +30,7 @@ use crate::commands::{Failure, file_kind, load_rules, print};
 use crate::error::{Diagnostic, Error};
 use crate::scaffold::contract::{self, ORDER_PROTO};
 use crate::scaffold::sync::{self, Action, BOOKKEEPING, MANIFEST, Manifest, NEW_SUFFIX, Step};
+use crate::scaffold::templates::Owner;
 use crate::scaffold::{ScaffoldPlan, plan};
 
 /// The built-in example: the seed article's orders system (docs/scaffold.md).
@@ -92,14 +93,15 @@ pub fn scaffold_file(
         ),
     };
     // Every flow's binding is checked before anything is planned, so a
-    // wrong `rpc:`, `message:` or `key:` writes nothing. The templates
-    // still use the seed contract until they follow the bound one (SPEC §7).
-    if let Some(path) = flows_path {
-        crate::commands::contract::resolve(path, &flows)?;
-    }
+    // wrong `rpc:`, `message:` or `key:` writes nothing.
+    let bound = match flows_path {
+        Some(path) => crate::commands::contract::resolve(path, &flows)?,
+        None => crate::commands::contract::builtin()?.1,
+    };
+    let protos = crate::commands::contract::proto_files(flows_path, &flows, &bound)?;
     let report = crate::engine::recommend_with(&flows, &rules, sizing);
     let contract = contract::load("order.proto", ORDER_PROTO)?;
-    let plan = plan(&flows, &report, &contract, ORDER_PROTO)?;
+    let plan = plan(&flows, &report, &contract, &bound, &protos)?;
 
     check_out(out, &plan)?;
     // Refused before the lock file is created, so a refusal writes nothing.
@@ -608,6 +610,9 @@ fn summary(steps: &[Step], out: &Path, system: &str, resumed: bool) -> String {
             ),
             Action::StillConflict => format!(
                 "still in conflict: {path} was changed by you; its new version was already offered as {path}{NEW_SUFFIX}"
+            ),
+            Action::Orphan if step.owner == Owner::User => format!(
+                "orphaned: {path} is yours, but its flow or service is gone: no longer compiled, kept"
             ),
             Action::Orphan => {
                 format!("kept: {path} is no longer generated, but you changed it")

@@ -47,6 +47,15 @@ impl FileResolver for GoogleApiResolver {
     }
 }
 
+/// The text of a built-in googleapis file, by import name: the scaffold
+/// writes it beside a contract that imports it.
+pub fn builtin_text(name: &str) -> Option<&'static str> {
+    GOOGLE_API
+        .iter()
+        .find(|(file, _)| *file == name)
+        .map(|(_, text)| *text)
+}
+
 /// One .proto file held in memory: the derived and the seed contract.
 #[derive(Debug, Clone)]
 pub struct InMemory {

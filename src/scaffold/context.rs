@@ -17,9 +17,12 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use serde::Serialize;
 
+use crate::contract::Binding;
+use crate::contract::{BoundContract, FlowBinding};
 use crate::engine::evaluate::{Recommendation, Report};
-use crate::scaffold::contract::{Contract, Field, Message, pascal, snake};
-use crate::spec::model::{Delivery, Flow, FlowsFile, Format, Transport};
+use crate::scaffold::contract::{Api, Contract, ProtoService, pascal, rust_path, snake, to_snake};
+use crate::scaffold::served::{ServedApi, served};
+use crate::spec::model::{Delivery, Flow, FlowsFile, Format, Interaction, Transport};
 
 /// The documented defaults (docs/scaffold.md): the article's ports.
 pub const HTTP_PORT: u16 = 5000;
@@ -37,7 +40,16 @@ pub const SAMPLE_STATUS: &str = "CREATED";
 pub struct Context {
     pub system: String,
     pub tool_version: &'static str,
+    /// The bound contract's Rust names (SPEC §7): what the workspace is
+    /// built around.
+    pub api: Api,
+    /// The seed's single-method view. Transitional: the templates not yet
+    /// following [`Api`] read it, and the workspace compiles its
+    /// `proto/order.proto` for them ([`Context::legacy_proto`]).
     pub contract: Contract,
+    /// Whether `proto/order.proto` is written beside a contract that is not
+    /// the seed, for the templates still reading `contract` (transitional).
+    pub legacy_proto: bool,
     /// Names and sample payloads derived from the contract.
     pub names: ContractNames,
     /// Which transports any service uses: decides workspace dependencies.
@@ -180,6 +192,8 @@ pub struct ServiceContext {
     pub serve_text: String,
     /// Why it has no `serve` command, when it has none.
     pub nothing_to_serve: String,
+    /// Its handlers, gRPC services and REST routes, from the bound contract.
+    pub api: ServedApi,
     /// The environment variables it reads, in `--help` order.
     pub env: Vec<EnvVar>,
     /// The same, as aligned lines for `--help`.
@@ -358,9 +372,26 @@ pub struct FlowContext {
     pub conflicts: Vec<String>,
 }
 
-pub fn build(flows: &FlowsFile, report: &Report, contract: &Contract) -> Context {
+pub fn build(
+    flows: &FlowsFile,
+    report: &Report,
+    contract: &Contract,
+    bound: &BoundContract,
+) -> Context {
     let recs: Vec<(&Recommendation, &Flow)> = report.flows.iter().zip(&flows.flows).collect();
-    let topics = kafka_topics(&recs, contract);
+    let legacy_proto = !bound.files.iter().any(|f| f == &contract.file);
+    let mut api = crate::scaffold::contract::api(bound);
+    if legacy_proto {
+        api.with_legacy_seed();
+    }
+    let bindings: BTreeMap<&str, &FlowBinding> =
+        bound.flows.iter().map(|b| (b.flow.as_str(), b)).collect();
+    let proto_services: BTreeMap<&str, &ProtoService> = api
+        .services
+        .iter()
+        .map(|s| (s.full_name.as_str(), s))
+        .collect();
+    let topics = kafka_topics(&recs, contract, bound, &bindings);
     let by_service = flows_by_service(&flows.flows);
     let mut uses = Uses::default();
     let mut idle_services = Vec::new();
@@ -368,7 +399,8 @@ pub fn build(flows: &FlowsFile, report: &Report, contract: &Contract) -> Context
     for (name, declared) in &flows.services {
         let description = declared.description.as_deref().map(one_line);
         let own = by_service.get(name.as_str()).map_or(&[][..], Vec::as_slice);
-        let service = service(name, description, own, &recs, &topics, contract);
+        let mut service = service(name, description, own, &recs, &topics, contract);
+        service.api = served(name, own, &recs, bound, &bindings, &proto_services);
         if !(service.runs
             || !service.produces.is_empty()
             || !service.calls_rest.is_empty()
@@ -400,6 +432,8 @@ pub fn build(flows: &FlowsFile, report: &Report, contract: &Contract) -> Context
         system: flows.system.clone(),
         tool_version: env!("CARGO_PKG_VERSION"),
         names: names(contract),
+        legacy_proto,
+        api,
         contract: contract.clone(),
         uses,
         services,
@@ -465,12 +499,18 @@ fn default_json(kind: &str) -> serde_json::Value {
 fn kafka_topics(
     recs: &[(&Recommendation, &Flow)],
     contract: &Contract,
+    bound: &BoundContract,
+    bindings: &BTreeMap<&str, &FlowBinding>,
 ) -> BTreeMap<usize, TopicContext> {
     let mut topics: BTreeMap<usize, TopicContext> = recs
         .iter()
         .enumerate()
         .filter(|(_, (rec, _))| rec.transport == Transport::Kafka)
-        .map(|(i, (rec, flow))| (i, topic(rec, flow, contract)))
+        .map(|(i, (rec, flow))| {
+            let binding = bindings.get(flow.name.as_str()).map(|b| &b.binding);
+            let event = event_payload(contract, bound, binding, flow.format == Format::Binary);
+            (i, topic(rec, flow, event))
+        })
         .collect();
     let mut widest: BTreeMap<String, u32> = BTreeMap::new();
     for t in topics.values() {
@@ -530,6 +570,7 @@ fn service(
         grpc_targets: Vec::new(),
         called_flows: Vec::new(),
         producers: Vec::new(),
+        api: ServedApi::default(),
         serve_text: String::new(),
         nothing_to_serve: String::new(),
         env: Vec::new(),
@@ -537,8 +578,7 @@ fn service(
     };
     for &i in own {
         let (rec, flow) = recs[i];
-        let receives = flow.to.iter().any(|t| t == name);
-        let sends = flow.from == name;
+        let (receives, sends) = sides(flow, rec.transport, name);
         let served = || ServedFlow {
             flow: flow.name.clone(),
             from: flow.from.clone(),
@@ -607,6 +647,18 @@ fn service(
         .collect::<Vec<_>>()
         .join("\n");
     s
+}
+
+/// Whether `name` serves `flow` and whether it calls (or produces) it. A
+/// stream over REST or gRPC is served by its sender (SPEC §7).
+fn sides(flow: &Flow, transport: Transport, name: &str) -> (bool, bool) {
+    let to = flow.to.iter().any(|t| t == name);
+    let from = flow.from == name;
+    if flow.interaction == Interaction::Stream && transport != Transport::Kafka {
+        (from, to)
+    } else {
+        (to, from)
+    }
 }
 
 fn called_flow(
@@ -869,7 +921,7 @@ fn targets(calls: &[CallContext], suffix: &str, port: u16) -> Vec<TargetContext>
     targets
 }
 
-fn topic(rec: &Recommendation, flow: &Flow, contract: &Contract) -> TopicContext {
+fn topic(rec: &Recommendation, flow: &Flow, event: EventPayload) -> TopicContext {
     let sizing = rec
         .kafka
         .clone()
@@ -888,27 +940,74 @@ fn topic(rec: &Recommendation, flow: &Flow, contract: &Contract) -> TopicContext
         from_ident: snake(&flow.from),
         to_text: and_list(&flow.to),
         description: flow.description.as_deref().map(one_line),
-        event: event_payload(
-            &contract.package,
-            &contract.response,
-            &contract.id_field,
-            flow.format == Format::Binary,
-        ),
+        event,
     }
 }
 
-/// How an event flow's records carry `message` of `package`, keyed by `key`.
-fn event_payload(package: &str, message: &Message, key: &Field, binary: bool) -> EventPayload {
-    let status = message
-        .fields
+/// How an event flow's records carry the message its binding names, keyed
+/// by the bound field. A flow the recommendation sends over Kafka without
+/// being an event (it binds an rpc) carries the seed's response, keyed by
+/// its id, as before the contract was bound.
+fn event_payload(
+    contract: &Contract,
+    bound: &BoundContract,
+    binding: Option<&Binding>,
+    binary: bool,
+) -> EventPayload {
+    let bound_message = binding.and_then(|b| match b {
+        Binding::Message { message, key } => {
+            let message = bound.pool.get_message_by_name(message)?;
+            let key = message.get_field_by_name(key)?;
+            Some((message, key))
+        }
+        Binding::Rpc { .. } => None,
+    });
+    let (message, message_proto, fields, key): (String, String, Vec<EventField>, String) =
+        if let Some((message, key)) = bound_message {
+            let fields = message
+                .fields()
+                .map(|f| EventField {
+                    name: f.name().to_owned(),
+                    json_name: f.json_name().to_owned(),
+                    kind: scalar_kind(&f),
+                })
+                .collect();
+            (
+                rust_path(&message),
+                message.full_name().to_owned(),
+                fields,
+                key.name().to_owned(),
+            )
+        } else {
+            let fields = contract
+                .response
+                .fields
+                .iter()
+                .map(|f| EventField {
+                    name: f.name.clone(),
+                    json_name: f.json_name.clone(),
+                    kind: f.kind.clone(),
+                })
+                .collect();
+            (
+                format!("{}::{}", contract.package, contract.response.name),
+                format!("{}.{}", contract.package, contract.response.proto_name),
+                fields,
+                contract.id_field.name.clone(),
+            )
+        };
+    let key_kind = fields
         .iter()
-        .find(|f| f.name == "status" && f.kind == "string" && f.name != key.name);
+        .find(|f| f.name == key)
+        .map_or("string", |f| f.kind.as_str());
+    let status = fields
+        .iter()
+        .find(|f| f.name == "status" && f.kind == "string" && f.name != key);
     // In field order, as pbjson writes them; default values are left out.
-    let sample: Vec<String> = message
-        .fields
+    let sample: Vec<String> = fields
         .iter()
         .filter_map(|field| {
-            let value = if field.name == key.name {
+            let value = if field.name == key {
                 SAMPLE_EVENT_ID
             } else if status.is_some_and(|s| s.name == field.name) {
                 SAMPLE_STATUS
@@ -923,30 +1022,55 @@ fn event_payload(package: &str, message: &Message, key: &Field, binary: bool) ->
         })
         .collect();
     EventPayload {
-        message: format!("{package}::{}", message.name),
-        message_proto: format!("{package}.{}", message.proto_name),
-        key_field: key.name.clone(),
-        key_proto: key.name.clone(),
-        key_kind: match key.kind.as_str() {
+        message,
+        message_proto,
+        key_field: to_snake(&key),
+        key_kind: match key_kind {
             "string" => "string",
             "bytes" => "bytes",
             _ => "parsed",
         },
-        status_field: status.map(|s| s.name.clone()),
-        has_more: message.fields.len() > 1 + usize::from(status.is_some()),
+        sample_key: match key_kind {
+            "string" | "bytes" => SAMPLE_EVENT_ID,
+            "bool" => "true",
+            _ => "42",
+        },
+        sample_json: (key_kind == "string").then(|| format!("{{{}}}", sample.join(","))),
+        status_field: status.map(|s| to_snake(&s.name)),
+        has_more: fields.len() > 1 + usize::from(status.is_some()),
+        key_proto: key,
         binary,
         content_type: if binary {
             "application/x-protobuf"
         } else {
             "application/json"
         },
-        sample_key: match key.kind.as_str() {
-            "string" | "bytes" => SAMPLE_EVENT_ID,
-            "bool" => "true",
-            _ => "42",
-        },
-        sample_json: (key.kind == "string").then(|| format!("{{{}}}", sample.join(","))),
     }
+}
+
+/// A field of an event's message, as [`event_payload`] needs it.
+struct EventField {
+    name: String,
+    json_name: String,
+    /// `string`, `bytes`, `bool`, a number kind, or `message` / `enum`.
+    kind: String,
+}
+
+/// The proto type of `field` as the seed contract's `Field::kind` names it.
+fn scalar_kind(field: &prost_reflect::FieldDescriptor) -> String {
+    use prost_reflect::Kind;
+    if field.is_list() || field.is_map() {
+        return "repeated".to_owned();
+    }
+    match field.kind() {
+        Kind::String => "string",
+        Kind::Bytes => "bytes",
+        Kind::Bool => "bool",
+        Kind::Message(_) => "message",
+        Kind::Enum(_) => "enum",
+        _ => "number",
+    }
+    .to_owned()
 }
 
 /// A row of the README's table. `topic` is the flow's own topic, for a Kafka

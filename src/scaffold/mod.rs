@@ -4,13 +4,15 @@
 
 pub mod context;
 pub mod contract;
+pub mod served;
 pub mod sync;
 pub mod templates;
 
+use crate::contract::BoundContract;
 use crate::engine::evaluate::Report;
 use crate::error::Error;
-use crate::scaffold::contract::Contract;
-use crate::scaffold::templates::{Owner, SERVICE_SEGMENT, Template};
+use crate::scaffold::contract::{Contract, ORDER_PROTO};
+use crate::scaffold::templates::{HANDLER_SEGMENT, Owner, SERVICE_SEGMENT, Template};
 use crate::spec::model::FlowsFile;
 
 /// Every file of the generated workspace, sorted by path.
@@ -28,19 +30,39 @@ pub struct PlannedFile {
 }
 
 /// Renders every template for the flows. Same input, same bytes.
+///
+/// `bound` is the contract every flow binds to (SPEC §7) and `protos` the
+/// text of each of its .proto files by import name
+/// (`commands::contract::proto_files`), written under `proto/`; `contract`
+/// is the seed's single-method view the templates not yet following the
+/// bound contract read (transitional).
 pub fn plan(
     flows: &FlowsFile,
     report: &Report,
     contract: &Contract,
-    proto_source: &str,
+    bound: &BoundContract,
+    protos: &[(String, String)],
 ) -> Result<ScaffoldPlan, Error> {
-    let context = context::build(flows, report, contract);
+    let context = context::build(flows, report, contract, bound);
     let (tera, templates) = templates::engine()?;
-    let mut files = vec![PlannedFile {
-        path: format!("proto/{}", contract.file),
-        contents: proto_source.to_owned(),
-        owner: Owner::Generated,
-    }];
+    let mut files: Vec<PlannedFile> = protos
+        .iter()
+        .map(|(name, text)| PlannedFile {
+            path: format!("proto/{name}"),
+            contents: text.clone(),
+            owner: Owner::Generated,
+        })
+        .collect();
+    if context.legacy_proto && !protos.iter().any(|(name, _)| *name == contract.file) {
+        files.push(PlannedFile {
+            path: format!("proto/{}", contract.file),
+            contents: ORDER_PROTO.to_owned(),
+            owner: Owner::Generated,
+        });
+    }
+    for file in &files {
+        check_path(&file.path)?;
+    }
     each_render(&context, &templates, |template, path, cx| {
         if let Some(contents) = templates::render(&tera, template, &path, cx)? {
             check_path(&path)?;
@@ -82,7 +104,19 @@ fn each_render(
         cx.insert("service", service);
         for template in templates.iter().filter(|t| t.per_service) {
             let path = template.output.replace(SERVICE_SEGMENT, &service.name);
-            visit(template, path, &cx)?;
+            if template.per_handler {
+                for handler in &service.api.handlers {
+                    let mut per_handler = cx.clone();
+                    per_handler.insert("handler", handler);
+                    visit(
+                        template,
+                        path.replace(HANDLER_SEGMENT, &handler.file),
+                        &per_handler,
+                    )?;
+                }
+            } else {
+                visit(template, path, &cx)?;
+            }
         }
     }
     Ok(())
@@ -116,14 +150,14 @@ mod tests {
 
     use super::*;
     use crate::engine::{RuleSet, recommend};
-    use crate::scaffold::contract::ORDER_PROTO;
 
     /// The context and the engine for a flows file given as text.
     fn prepared(yaml: &str) -> context::Context {
         let flows = crate::spec::load_str("flows.yaml", yaml).expect("valid flows");
         let report = recommend(&flows, &RuleSet::builtin().expect("built-in rules"));
         let contract = contract::load("order.proto", ORDER_PROTO).expect("seed contract");
-        context::build(&flows, &report, &contract)
+        let bound = crate::contract::derived(&flows).expect("the derived contract binds");
+        context::build(&flows, &report, &contract, &bound)
     }
 
     /// `s001 -> s002 -> …`, the links cycling through REST, gRPC and Kafka.

@@ -27,6 +27,11 @@ pub const BUILTIN: &[(&str, &str)] = &include!(concat!(env!("OUT_DIR"), "/builti
 /// The folder segment replaced by each service's name.
 pub const SERVICE_SEGMENT: &str = "__service__";
 
+/// The file name segment replaced by each handler's module
+/// (`handlers/__handler__.rs` → `handlers/get_order.rs`): a per-service
+/// template rendered once per handler, with `handler` in its context.
+pub const HANDLER_SEGMENT: &str = "__handler__";
+
 /// Who owns a generated file after it is written.
 #[derive(
     Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
@@ -54,6 +59,8 @@ pub struct Template {
     pub when: Option<String>,
     pub owner: Owner,
     pub per_service: bool,
+    /// Rendered once per handler of the service ([`HANDLER_SEGMENT`]).
+    pub per_handler: bool,
 }
 
 /// Builds the tera instance with every template and the case filters,
@@ -76,6 +83,7 @@ pub fn engine() -> Result<(Tera, Vec<Template>), Error> {
         raw.push((name.clone(), body(text).to_owned()));
         templates.push(Template {
             per_service: name.contains(SERVICE_SEGMENT),
+            per_handler: name.contains(HANDLER_SEGMENT),
             output: name.strip_suffix(".tera").unwrap_or(&name).to_owned(),
             name,
             when,

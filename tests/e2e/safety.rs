@@ -171,7 +171,7 @@ fn files_of_a_removed_service_go_only_when_untouched() {
     );
     assert!(
         run.stdout
-            .contains("kept: services/billing/src/handlers.rs"),
+            .contains("orphaned: services/billing/src/handlers.rs"),
         "{}",
         run.stdout
     );
@@ -987,7 +987,7 @@ fn force_keeps_edited_files_of_a_removed_service_and_names_every_deletion() {
     );
     assert!(
         run.stdout.contains(
-            "  kept: services/billing/src/handlers.rs is no longer generated, but you changed it"
+            "  orphaned: services/billing/src/handlers.rs is yours, but its flow or service is gone: no longer compiled, kept"
         ),
         "{}",
         run.stdout

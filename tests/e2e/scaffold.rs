@@ -30,7 +30,11 @@ fn plan(flows_path: &str) -> ScaffoldPlan {
     let flows = commsadvise::spec::load_str(flows_path, &text).expect("the flows file is valid");
     let report = recommend(&flows, &RuleSet::builtin().expect("built-in rules load"));
     let contract = contract::load("order.proto", ORDER_PROTO).expect("the seed contract loads");
-    scaffold::plan(&flows, &report, &contract, ORDER_PROTO).expect("the plan renders")
+    let path = repo(flows_path);
+    let bound = commsadvise::commands::contract::resolve(&path, &flows).expect("the flows bind");
+    let protos = commsadvise::commands::contract::proto_files(Some(&path), &flows, &bound)
+        .expect("the contract files read");
+    scaffold::plan(&flows, &report, &contract, &bound, &protos).expect("the plan renders")
 }
 
 /// One listing snapshot (paths and owners), then one snapshot per file.
@@ -138,7 +142,20 @@ fn scaffold_without_a_flows_file_writes_the_orders_workspace() {
             files.keys()
         );
     }
-    let planned = plan("examples/orders.yaml");
+    // The built-in example keeps the seed's contract (SPEC §7), where
+    // `examples/orders.yaml` as a file gets the derived one.
+    let (flows, bound) = commsadvise::commands::contract::builtin().expect("the seed binds");
+    let report = recommend(&flows, &RuleSet::builtin().expect("built-in rules load"));
+    let contract = contract::load("order.proto", ORDER_PROTO).expect("the seed contract loads");
+    let protos = commsadvise::commands::contract::proto_files(None, &flows, &bound)
+        .expect("the seed's file");
+    let planned =
+        scaffold::plan(&flows, &report, &contract, &bound, &protos).expect("the plan renders");
+    let written = files
+        .keys()
+        .filter(|path| !path.starts_with(".commsadvise/"))
+        .count();
+    assert_eq!(written, planned.files.len(), "{:?}", files.keys());
     for file in &planned.files {
         assert_eq!(files[&file.path], file.contents.as_bytes(), "{}", file.path);
     }

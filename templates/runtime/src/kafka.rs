@@ -46,6 +46,14 @@ pub fn dead_letter_topic(topic: &str) -> String {
     format!("{topic}{DEAD_LETTER_SUFFIX}")
 }
 
+/// A handler's error is retried when retrying may help, dead-lettered at
+/// once when it cannot.
+impl HandlingError for crate::HandlerError {
+    fn is_retryable(&self) -> bool {
+        crate::HandlerError::is_retryable(self)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     #[test]

@@ -6,6 +6,7 @@ when: uses.kafka
 //! and storing its offset, poison events in the middle of a partition, and a
 //! dead-letter topic that cannot be written. Each scenario prints its counts
 //! (`cargo test -- --nocapture` shows them).
+#![cfg(feature = "kafka")]
 
 mod support;
 

@@ -19,6 +19,7 @@ when: uses.kafka
 //! ```sh
 //! KAFKA_TEST_BROKERS=localhost:9092 cargo test -p runtime --test exactly_once -- --ignored
 //! ```
+#![cfg(feature = "kafka")]
 
 mod support;
 

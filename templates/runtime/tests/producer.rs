@@ -6,6 +6,7 @@ when: uses.kafka
 //! the `CreateTopics` admin API, so tests create topics through the mock's
 //! own API and check that [`kafka::ensure_topics`] fails cleanly (in bounded
 //! time) against it.
+#![cfg(feature = "kafka")]
 
 mod support;
 

@@ -13,6 +13,7 @@ when: uses.kafka
 //! with, exactly once, in order per key, and that every other event was
 //! reported to the caller as failed. Each scenario prints its counts
 //! (`cargo test -- --nocapture` shows them).
+#![cfg(feature = "kafka")]
 
 mod support;
 

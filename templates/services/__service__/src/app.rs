@@ -32,7 +32,6 @@ use crate::{
     {%- if service.produces or service.consumes %}{% set_global modules = modules | concat(with="kafka") %}{% endif -%}
     {%- if service.serves_rest %}{% set_global modules = modules | concat(with="rest") %}{% endif -%}
     {%- if service.calls_rest %}{% set_global modules = modules | concat(with="rest_clients") %}{% endif -%}
-    {%- if service.runs %}{% set_global modules = modules | concat(with="shutdown") %}{% endif -%}
     {{ modules | join(sep=", ") }},
 };
 
@@ -166,7 +165,7 @@ pub async fn serve(config: &Config) -> anyhow::Result<()> {
 {%- endif %}
 
     tokio::select! {
-        () = shutdown::signal() => {
+        () = runtime::shutdown::signal() => {
             info!("shutdown signal received, draining for at most {DRAIN_TIMEOUT:?}");
         }
         Some(joined) = {{ tasks }}.join_next() => {
@@ -179,7 +178,7 @@ pub async fn serve(config: &Config) -> anyhow::Result<()> {
         }
     }
     shutdown.cancel();
-    shutdown::drain({{ tasks }}, DRAIN_TIMEOUT).await
+    runtime::shutdown::drain({{ tasks }}, DRAIN_TIMEOUT).await
 }
 {%- endif %}
 {%- if calls %}

@@ -1,58 +1,8 @@
 {#- scaffold
 when: service.runs
 -#}
-//! The error a handler returns. The plumbing maps it to an HTTP status, a gRPC
-//! code, or a consumer's retry / dead-letter decision, so handlers never deal
-//! with transports.
+//! The error a handler returns: the workspace's one [`runtime::HandlerError`],
+//! which the plumbing maps to an HTTP status, a gRPC code, or a consumer's
+//! retry / dead-letter decision, so handlers never deal with transports.
 
-use std::fmt;
-
-/// Why a handler could not do its job.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum HandlerError {
-    /// The input is wrong and retrying it cannot help (HTTP 400, gRPC `INVALID_ARGUMENT`).
-    InvalidArgument(String),
-    /// What was asked for does not exist (HTTP 404, gRPC `NOT_FOUND`).
-    NotFound(String),
-    /// A dependency is down for now; a retry may succeed (HTTP 503, gRPC `UNAVAILABLE`).
-    Unavailable(String),
-    /// A bug or an unexpected failure; details are logged, not returned to callers
-    /// (HTTP 500, gRPC `INTERNAL`).
-    Internal(String),
-}
-
-impl HandlerError {
-    /// Whether doing the same work again may succeed (consumers retry these).
-    pub fn is_retryable(&self) -> bool {
-        matches!(
-            self,
-            HandlerError::Unavailable(_) | HandlerError::Internal(_)
-        )
-    }
-}
-
-impl fmt::Display for HandlerError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            HandlerError::InvalidArgument(m) => write!(f, "invalid argument: {m}"),
-            HandlerError::NotFound(m) => write!(f, "not found: {m}"),
-            HandlerError::Unavailable(m) => write!(f, "unavailable: {m}"),
-            HandlerError::Internal(m) => write!(f, "internal error: {m}"),
-        }
-    }
-}
-
-impl std::error::Error for HandlerError {}
-
-#[cfg(test)]
-mod tests {
-    use super::HandlerError;
-
-    #[test]
-    fn only_transient_failures_are_retryable() {
-        assert!(HandlerError::Unavailable("db".into()).is_retryable());
-        assert!(HandlerError::Internal("bug".into()).is_retryable());
-        assert!(!HandlerError::InvalidArgument("id".into()).is_retryable());
-        assert!(!HandlerError::NotFound("42".into()).is_retryable());
-    }
-}
+pub use runtime::HandlerError;

@@ -25,11 +25,10 @@ use tonic::{
     transport::{Server, server::TcpIncoming},
 };
 use tonic_health::ServingStatus;
-use tracing::{error, info, warn};
+use tracing::{error, info};
 
 use crate::{
     config::{self, GRPC_MAX_MESSAGE_BYTES, GRPC_REQUEST_TIMEOUT},
-    error::HandlerError,
     handlers,
 };
 
@@ -51,23 +50,6 @@ impl {{ contract.service.name }} for {{ contract.service.name }}Impl {
         config::debug_handler_pause().await;
         let response = handlers::{{ contract.method.name }}(request).await?;
         Ok(Response::new(response))
-    }
-}
-
-impl From<HandlerError> for Status {
-    fn from(err: HandlerError) -> Self {
-        match err {
-            HandlerError::InvalidArgument(m) => Status::invalid_argument(m),
-            HandlerError::NotFound(m) => Status::not_found(m),
-            HandlerError::Unavailable(m) => {
-                warn!(detail = %m, "handler unavailable");
-                Status::unavailable(m)
-            }
-            HandlerError::Internal(detail) => {
-                error!(%detail, "handler failed");
-                Status::internal("internal error")
-            }
-        }
     }
 }
 

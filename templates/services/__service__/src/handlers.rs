@@ -1,5 +1,5 @@
 {#- scaffold
-when: service.runs or service.produces
+when: service.runs
 owner: user
 -#}
 {%- set serves = service.serves_rest or service.serves_grpc -%}
@@ -8,12 +8,9 @@ owner: user
 {%- if serves %}
 //! edited. The generated plumbing ({% if service.serves_rest %}REST{% endif %}{% if service.serves_rest and service.serves_grpc %}, {% endif %}{% if service.serves_grpc %}gRPC{% endif %}{% if service.produces or service.consumes %}, Kafka{% endif %}) validates input and calls
 //! these functions; they never see a transport.
-{%- elif service.consumes %}
+{%- else %}
 //! edited. The generated consumer decodes each record, calls these functions,
 //! retries the retryable errors and dead-letters the rest.
-{%- else %}
-//! edited. The generated producer sends what these functions build; they
-//! never see a transport.
 {%- endif %}
 {%- if handles %}
 //!
@@ -27,7 +24,7 @@ owner: user
 #![allow(clippy::unused_async)]
 {%- endif %}
 {%- set events = [] -%}
-{%- for t in service.consumes | concat(with=service.produces) %}{% set_global events = events | concat(with=t.flow_ident) %}{% endfor -%}
+{%- for t in service.consumes %}{% set_global events = events | concat(with=t.flow_ident) %}{% endfor -%}
 {%- set events = events | unique | sort %}
 {% if serves and events | length == 1 %}
 use contract::{
@@ -43,7 +40,7 @@ use contract::{
 use contract::{{ contract.package }}::{ {{- [contract.request.name, contract.response.name] | unique | sort | join(sep=", ") -}} };
 {%- elif events | length == 1 %}
 use contract::events::{{ events[0] }};
-{%- else %}
+{%- elif events %}
 use contract::events::{ {{- events | join(sep=", ") -}} };
 {%- endif %}
 {%- if service.consumes %}
@@ -76,25 +73,10 @@ pub async fn {{ contract.method.name }}(request: {{ contract.request.name }}) ->
 /// Flow `{{ t.flow }}`: {{ t.from }} to {{ t.to_text }}, from topic `{{ t.topic }}`.
 pub async fn handle_{{ t.flow_ident }}(event: {{ t.flow_ident }}::Event) -> Result<(), HandlerError> {
     debug!(
-        {{ contract.id_field.name }} = %event.{{ contract.id_field.name }},
+        key = %{{ t.flow_ident }}::key(&event),
         flow = "{{ t.flow }}",
         "{{ service.name }} handled the event"
     );
     Ok(())
-}
-{%- endfor %}
-{%- for t in service.produces %}
-
-/// The event that `{{ service.name }} publish {{ t.flow }} <{{ names.id_arg }}>` sends.
-pub fn sample_{{ t.flow_ident }}({{ contract.id_field.name }}: &str) -> {{ t.flow_ident }}::Event {
-    {{ t.flow_ident }}::Event {
-        {{ contract.id_field.name }}: {{ contract.id_field.name }}.to_owned(),
-{%- if contract.status_field %}
-        {{ contract.status_field.name }}: "{{ names.sample_status }}".to_owned(),
-{%- endif %}
-{%- if names.response_has_more %}
-        ..Default::default()
-{%- endif %}
-    }
 }
 {%- endfor %}

@@ -391,10 +391,4 @@ fn decode<E>(record: kafka::Received<'_>, wire: &Wire<E>) -> Result<E, HandlerEr
         HandlerError::InvalidArgument(format!("payload is not an event of flow {flow}: {err}"))
     })
 }
-
-impl kafka::HandlingError for HandlerError {
-    fn is_retryable(&self) -> bool {
-        HandlerError::is_retryable(self)
-    }
-}
 {%- endif %}

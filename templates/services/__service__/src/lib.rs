@@ -4,10 +4,14 @@
 //! {{ service.description }}
 {%- endif %}
 //!
-{%- if service.runs or service.produces %}
+{%- if service.runs %}
 //! Everything lives in this library so that the integration tests (and other
 //! services' tests) drive the same code the binary runs. Only [`handlers`] is
 //! yours to edit; the other modules are generated plumbing.
+{%- elif service.produces %}
+//! Everything lives in this library so that the integration tests (and other
+//! services' tests) drive the same code the binary runs. All modules are
+//! generated plumbing: a producer that serves nothing has no handlers.
 {%- else %}
 //! Everything lives in this library so that the integration tests drive the
 //! same code the binary runs. All modules are generated plumbing: a caller
@@ -26,7 +30,7 @@ pub mod grpc;
 {%- if service.calls_grpc %}
 pub mod grpc_clients;
 {%- endif %}
-{%- if service.runs or service.produces %}
+{%- if service.runs %}
 pub mod handlers;
 {%- endif %}
 {%- if service.produces or service.consumes %}
@@ -37,7 +41,4 @@ pub mod rest;
 {%- endif %}
 {%- if service.calls_rest %}
 pub mod rest_clients;
-{%- endif %}
-{%- if service.runs %}
-pub mod shutdown;
 {%- endif %}

@@ -38,7 +38,9 @@ use serde_json::json;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 use tower_http::trace::TraceLayer;
-use tracing::{Level, error, info, warn};
+use tracing::{Level, info};
+
+use runtime::error::error_response;
 
 use crate::{
     config::{self, HTTP_BODY_LIMIT_BYTES, HTTP_REQUEST_TIMEOUT},
@@ -141,30 +143,6 @@ async fn healthz(State(state): State<AppState>) -> Response {
 
 async fn not_found() -> Response {
     error_response(StatusCode::NOT_FOUND, "no such route")
-}
-
-impl IntoResponse for HandlerError {
-    fn into_response(self) -> Response {
-        let status = match &self {
-            HandlerError::InvalidArgument(_) => StatusCode::BAD_REQUEST,
-            HandlerError::NotFound(_) => StatusCode::NOT_FOUND,
-            HandlerError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
-            HandlerError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
-        };
-        match &self {
-            HandlerError::Internal(detail) => {
-                error!(%detail, "handler failed");
-                return error_response(status, "internal error");
-            }
-            HandlerError::Unavailable(detail) => warn!(%detail, "handler unavailable"),
-            HandlerError::InvalidArgument(_) | HandlerError::NotFound(_) => {}
-        }
-        error_response(status, &self.to_string())
-    }
-}
-
-fn error_response(status: StatusCode, message: &str) -> Response {
-    (status, Json(json!({ "error": message }))).into_response()
 }
 
 /// Gives the errors produced by layers and extractors (413, 503 on timeout,

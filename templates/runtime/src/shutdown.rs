@@ -1,8 +1,3 @@
----
-source: tests/e2e/scaffold.rs
-assertion_line: 47
-expression: file.contents
----
 //! Graceful shutdown: waits for SIGTERM or Ctrl-C, then gives the running
 //! servers a bounded time to drain their in-flight work.
 
