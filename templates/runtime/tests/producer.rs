@@ -15,10 +15,9 @@ use std::{collections::HashMap, time::Duration};
 use rdkafka::{
     ClientConfig, Message as _,
     consumer::{Consumer as _, StreamConsumer},
-    message::Headers as _,
 };
 use runtime::kafka::{self, ProducerSettings, Publisher};
-use support::{CONTENT_TYPE, FLOW, TOPIC, WAIT, cluster_with, payload, publisher, record};
+use support::{CONTENT_TYPE, FLOW, TOPIC, WAIT, cluster_with, headers, payload, publisher, record};
 
 /// The first record of `topic`: key, value, headers, partition, offset.
 async fn first_record(
@@ -38,15 +37,7 @@ async fn first_record(
         .unwrap();
     let text =
         |bytes: Option<&[u8]>| String::from_utf8_lossy(bytes.unwrap_or_default()).into_owned();
-    let headers = message
-        .headers()
-        .map(|headers| {
-            headers
-                .iter()
-                .map(|h| (h.key.to_owned(), text(h.value)))
-                .collect()
-        })
-        .unwrap_or_default();
+    let headers = headers(&message);
     (
         text(message.key()),
         text(message.payload()),

@@ -14,7 +14,7 @@ use std::{
 };
 
 use rdkafka::{
-    ClientConfig, Message as _, Offset, TopicPartitionList,
+    ClientConfig, Message, Offset, TopicPartitionList,
     consumer::{BaseConsumer, Consumer as _},
     message::Headers as _,
     mocking::MockCluster,
@@ -310,6 +310,21 @@ pub async fn committed_offset(brokers: &str, topic: &str) -> Offset {
     .unwrap()
 }
 
+/// The headers of `message`, by name, their values as text.
+pub fn headers(message: &impl Message) -> HashMap<String, String> {
+    let text =
+        |bytes: Option<&[u8]>| String::from_utf8_lossy(bytes.unwrap_or_default()).into_owned();
+    message
+        .headers()
+        .map(|headers| {
+            headers
+                .iter()
+                .map(|h| (h.key.to_owned(), text(h.value)))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
 /// A dead-lettered record: key, payload and headers.
 pub type DeadLetter = (String, String, HashMap<String, String>);
 
@@ -338,15 +353,7 @@ pub async fn dead_letters(brokers: &str, topic: &str) -> Vec<DeadLetter> {
                 continue;
             };
             let message = message.unwrap();
-            let headers = message
-                .headers()
-                .map(|headers| {
-                    headers
-                        .iter()
-                        .map(|h| (h.key.to_owned(), text(h.value)))
-                        .collect()
-                })
-                .unwrap_or_default();
+            let headers = headers(&message);
             letters.push((text(message.key()), text(message.payload()), headers));
         }
         letters
