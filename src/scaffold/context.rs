@@ -17,13 +17,14 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use serde::Serialize;
 
+use crate::contract::Binding;
 use crate::contract::{BoundContract, FlowBinding};
 use crate::engine::evaluate::{Recommendation, Report};
-use crate::scaffold::api::{Api, ProtoService};
+use crate::scaffold::api::{Api, ProtoService, rust_path, to_snake};
 use crate::scaffold::called::{Callees, RpcCall};
 use crate::scaffold::contract::{Contract, pascal, snake};
 use crate::scaffold::served::{ServedApi, served};
-use crate::spec::model::{Delivery, Flow, FlowsFile, Interaction, Transport};
+use crate::spec::model::{Delivery, Flow, FlowsFile, Format, Interaction, Transport};
 
 /// The documented defaults (docs/scaffold.md): the article's ports.
 pub const HTTP_PORT: u16 = 5000;
@@ -282,6 +283,41 @@ pub struct TopicContext {
     /// The consuming services: `analytics and shipping`.
     pub to_text: String,
     pub description: Option<String>,
+    /// What the flow's records carry.
+    pub event: EventPayload,
+}
+
+/// The message an event flow's records carry, and how: the names
+/// `contract::events::<flow>` needs.
+#[derive(Debug, Clone, Serialize)]
+pub struct EventPayload {
+    /// The message as a Rust path in the contract crate: `orders::OrderResponse`.
+    pub message: String,
+    /// Its full proto name: `orders.OrderResponse`.
+    pub message_proto: String,
+    /// The Rust field keying the records: `order_id`.
+    pub key_field: String,
+    /// Its proto name, as flows.yaml's `key:` names it.
+    pub key_proto: String,
+    /// How the key field becomes the record's text key and back: `string`,
+    /// `bytes` or `parsed` (a number or a bool, rendered with `to_string`).
+    pub key_kind: &'static str,
+    /// The Rust name of a `string status` field, which samples set to
+    /// "CREATED", as the seed's handler answers.
+    pub status_field: Option<String>,
+    /// The message has fields besides the key and the status, which samples
+    /// leave at their default.
+    pub has_more: bool,
+    /// `format: binary`: protobuf bytes; else the proto3 JSON mapping.
+    pub binary: bool,
+    /// The `content-type` header: `application/json` or `application/x-protobuf`.
+    pub content_type: &'static str,
+    /// The id the generated tests key samples with: `order-12345`, or `42`
+    /// for a key field that is a number, `true` for a bool.
+    pub sample_key: &'static str,
+    /// The record value of `sample(sample_key)` for a text key (what the
+    /// proto3 JSON mapping writes: default-valued fields left out).
+    pub sample_json: Option<String>,
 }
 
 /// A topic a consumer subscribes to, with the flows it carries.
@@ -396,7 +432,7 @@ pub fn build(
         bindings: &bindings,
         services: &proto_services,
     };
-    let topics = kafka_topics(&recs);
+    let topics = kafka_topics(&recs, contract, bound, &bindings);
     let by_service = flows_by_service(&flows.flows);
     let mut uses = Uses::default();
     let mut idle_services = Vec::new();
@@ -502,12 +538,21 @@ fn default_json(kind: &str) -> serde_json::Value {
 /// Every Kafka flow by name, in file order (a `BTreeMap` keyed by position).
 /// Flows sharing a topic get the largest partition count among them, since
 /// the topic is created once.
-pub(crate) fn kafka_topics(recs: &[(&Recommendation, &Flow)]) -> BTreeMap<usize, TopicContext> {
+pub(crate) fn kafka_topics(
+    recs: &[(&Recommendation, &Flow)],
+    contract: &Contract,
+    bound: &BoundContract,
+    bindings: &BTreeMap<&str, &FlowBinding>,
+) -> BTreeMap<usize, TopicContext> {
     let mut topics: BTreeMap<usize, TopicContext> = recs
         .iter()
         .enumerate()
         .filter(|(_, (rec, _))| rec.transport == Transport::Kafka)
-        .map(|(i, (rec, flow))| (i, topic(rec, flow)))
+        .map(|(i, (rec, flow))| {
+            let binding = bindings.get(flow.name.as_str()).map(|b| &b.binding);
+            let event = event_payload(contract, bound, binding, flow.format == Format::Binary);
+            (i, topic(rec, flow, event))
+        })
         .collect();
     let mut widest: BTreeMap<String, u32> = BTreeMap::new();
     for t in topics.values() {
@@ -988,7 +1033,7 @@ fn targets(called: &[CalledFlow], transport: Transport, port: u16) -> Vec<Target
     targets
 }
 
-fn topic(rec: &Recommendation, flow: &Flow) -> TopicContext {
+fn topic(rec: &Recommendation, flow: &Flow, event: EventPayload) -> TopicContext {
     let sizing = rec
         .kafka
         .clone()
@@ -1007,7 +1052,137 @@ fn topic(rec: &Recommendation, flow: &Flow) -> TopicContext {
         from_ident: snake(&flow.from),
         to_text: and_list(&flow.to),
         description: flow.description.as_deref().map(one_line),
+        event,
     }
+}
+
+/// How an event flow's records carry the message its binding names, keyed
+/// by the bound field. A flow the recommendation sends over Kafka without
+/// being an event (it binds an rpc) carries the seed's response, keyed by
+/// its id, as before the contract was bound.
+fn event_payload(
+    contract: &Contract,
+    bound: &BoundContract,
+    binding: Option<&Binding>,
+    binary: bool,
+) -> EventPayload {
+    let bound_message = binding.and_then(|b| match b {
+        Binding::Message { message, key } => {
+            let message = bound.pool.get_message_by_name(message)?;
+            let key = message.get_field_by_name(key)?;
+            Some((message, key))
+        }
+        Binding::Rpc { .. } => None,
+    });
+    let (message, message_proto, fields, key): (String, String, Vec<EventField>, String) =
+        if let Some((message, key)) = bound_message {
+            let fields = message
+                .fields()
+                .map(|f| EventField {
+                    name: f.name().to_owned(),
+                    json_name: f.json_name().to_owned(),
+                    kind: scalar_kind(&f),
+                })
+                .collect();
+            (
+                rust_path(&message),
+                message.full_name().to_owned(),
+                fields,
+                key.name().to_owned(),
+            )
+        } else {
+            let fields = contract
+                .response
+                .fields
+                .iter()
+                .map(|f| EventField {
+                    name: f.name.clone(),
+                    json_name: f.json_name.clone(),
+                    kind: f.kind.clone(),
+                })
+                .collect();
+            (
+                format!("{}::{}", contract.package, contract.response.name),
+                format!("{}.{}", contract.package, contract.response.proto_name),
+                fields,
+                contract.id_field.name.clone(),
+            )
+        };
+    let key_kind = fields
+        .iter()
+        .find(|f| f.name == key)
+        .map_or("string", |f| f.kind.as_str());
+    let status = fields
+        .iter()
+        .find(|f| f.name == "status" && f.kind == "string" && f.name != key);
+    // In field order, as pbjson writes them; default values are left out.
+    let sample: Vec<String> = fields
+        .iter()
+        .filter_map(|field| {
+            let value = if field.name == key {
+                SAMPLE_EVENT_ID
+            } else if status.is_some_and(|s| s.name == field.name) {
+                SAMPLE_STATUS
+            } else {
+                return None;
+            };
+            Some(format!(
+                "{}:{}",
+                serde_json::Value::from(field.json_name.as_str()),
+                serde_json::Value::from(value)
+            ))
+        })
+        .collect();
+    EventPayload {
+        message,
+        message_proto,
+        key_field: to_snake(&key),
+        key_kind: match key_kind {
+            "string" => "string",
+            "bytes" => "bytes",
+            _ => "parsed",
+        },
+        sample_key: match key_kind {
+            "string" | "bytes" => SAMPLE_EVENT_ID,
+            "bool" => "true",
+            _ => "42",
+        },
+        sample_json: (key_kind == "string").then(|| format!("{{{}}}", sample.join(","))),
+        status_field: status.map(|s| to_snake(&s.name)),
+        has_more: fields.len() > 1 + usize::from(status.is_some()),
+        key_proto: key,
+        binary,
+        content_type: if binary {
+            "application/x-protobuf"
+        } else {
+            "application/json"
+        },
+    }
+}
+
+/// A field of an event's message, as [`event_payload`] needs it.
+struct EventField {
+    name: String,
+    json_name: String,
+    /// `string`, `bytes`, `bool`, a number kind, or `message` / `enum`.
+    kind: String,
+}
+
+/// The proto type of `field` as the seed contract's `Field::kind` names it.
+fn scalar_kind(field: &prost_reflect::FieldDescriptor) -> String {
+    use prost_reflect::Kind;
+    if field.is_list() || field.is_map() {
+        return "repeated".to_owned();
+    }
+    match field.kind() {
+        Kind::String => "string",
+        Kind::Bytes => "bytes",
+        Kind::Bool => "bool",
+        Kind::Message(_) => "message",
+        Kind::Enum(_) => "enum",
+        _ => "number",
+    }
+    .to_owned()
 }
 
 /// A row of the README's table. `topic` is the flow's own topic, for a Kafka

@@ -77,6 +77,16 @@ pub fn plan(
         }
         Ok(())
     })?;
+    // The API documents describe what the templates serve, from the same
+    // contract and the same routes (`contract::http::route`).
+    for (path, contents) in apidocs::documents(flows, report, bound)? {
+        check_path(&path)?;
+        files.push(PlannedFile {
+            path,
+            contents,
+            owner: Owner::Generated,
+        });
+    }
     files.sort_by(|a, b| a.path.cmp(&b.path));
     Ok(ScaffoldPlan { files })
 }

@@ -227,6 +227,9 @@ fn generated_shape(path: &str) -> bool {
             Some((root, _)) => roots.push(root),
         }
     }
+    if path == crate::scaffold::apidocs::ASYNCAPI_PATH {
+        return true;
+    }
     match path.split_once('/') {
         Some((root, rest)) => {
             roots.contains(&root) && !rest.split('/').any(|segment| segment.starts_with('.'))

@@ -61,6 +61,7 @@ const RESERVED: &[&str] = &[
     "lpt8",
     "lpt9",
     "contract",
+    "runtime",
     "services",
     "proto",
 ];
@@ -261,7 +262,7 @@ pub fn check_topic(topic: &str) -> Result<(), String> {
 }
 
 /// The dead-letter topic the generated consumers write a flow's poison
-/// messages to (`DEAD_LETTER_SUFFIX` in the generated `contract::events`).
+/// messages to (`DEAD_LETTER_SUFFIX` in the generated `runtime::kafka`).
 pub fn dead_letter_topic(topic: &str) -> String {
     format!("{topic}.dlt")
 }
@@ -293,7 +294,7 @@ mod tests {
     fn rejects_keywords_and_reserved_crate_names() {
         for bad in [
             "async", "try", "self", "type", "con", "nul", "com1", "deps", "build", "target",
-            "contract", "tokio", "tonic",
+            "contract", "runtime", "tokio", "tonic",
         ] {
             assert!(check_service(bad).is_err(), "{bad}");
         }
@@ -386,11 +387,17 @@ mod tests {
 
     /// The names the templates bind with `use` (the last segment of each
     /// path, or its `as` name) and `mod`, read from the templates' text.
+    /// The `runtime` crate is left out: it knows no flow or service, so
+    /// nothing it binds is ever beside their names.
     fn names_bound_by_templates() -> std::collections::BTreeSet<String> {
         let mut bound = std::collections::BTreeSet::new();
         let root = concat!(env!("CARGO_MANIFEST_DIR"), "/templates");
+        let runtime = std::path::Path::new(root).join("runtime");
         for entry in walkdir::WalkDir::new(root) {
             let entry = entry.expect("template");
+            if entry.path().starts_with(&runtime) {
+                continue;
+            }
             let Ok(text) = std::fs::read_to_string(entry.path()) else {
                 continue;
             };

@@ -2,7 +2,7 @@
 when: false
 -#}
 {%- set first = service.consumes[0] -%}
-{%- set modules = ["dead_letter_topic"] -%}
+{%- set modules = [] -%}
 {%- for t in service.consumes %}{% set_global modules = modules | concat(with=t.flow_ident) %}{% endfor -%}
 {%- set modules = modules | unique | sort -%}
 //! The `{{ service.name }}` consumer against librdkafka's in-process mock cluster, fed
@@ -14,7 +14,11 @@ use std::{
     time::Duration,
 };
 
+{% if modules | length == 1 -%}
+use contract::events::{{ modules[0] }};
+{%- else -%}
 use contract::events::{ {{- modules | join(sep=", ") -}} };
+{%- endif %}
 use rdkafka::{
     ClientConfig, Message as _, Offset, TopicPartitionList,
     consumer::{BaseConsumer, Consumer as _, StreamConsumer},
@@ -24,6 +28,11 @@ use rdkafka::{
 };
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
+
+use runtime::kafka::{
+    HEADER_ATTEMPTS, HEADER_ERROR, HEADER_SOURCE_OFFSET, HEADER_SOURCE_PARTITION,
+    HEADER_SOURCE_TOPIC, MAX_ATTEMPTS, dead_letter_topic,
+};
 
 use {{ service.ident }}::{
     error::HandlerError,
@@ -49,18 +58,17 @@ fn cluster() -> MockCluster<'static, rdkafka::producer::DefaultProducerContext> 
 }
 {% for t in service.consumes %}
 /// Publishes one `{{ t.flow }}` event through {{ t.from }}'s real producer.
-async fn publish_{{ t.flow_ident }}(brokers: &str, {{ contract.id_field.name }}: &str) -> (i32, i64) {
-    let delivery = {{ t.from_ident }}::kafka::Publisher::new(brokers)
-        .unwrap()
-        .publish_{{ t.flow_ident }}(&{{ t.from_ident }}::handlers::sample_{{ t.flow_ident }}({{ contract.id_field.name }}))
-        .await
-        .unwrap();
+async fn publish_{{ t.flow_ident }}(brokers: &str, key: &str) -> (i32, i64) {
+    let publisher = {{ t.from_ident }}::kafka::Publisher::new(brokers).unwrap();
+    let wire = &{{ t.flow_ident }}::WIRE;
+    let delivery = publisher.publish(wire, &(wire.sample)(key)).await.unwrap();
     (delivery.partition, delivery.offset)
 }
 {% endfor %}
-/// Runs the real handlers, then reports each event they accepted, with its flow.
+/// Runs the real handlers, then reports each event they accepted: its flow
+/// and its encoding.
 struct Recording {
-    handled: mpsc::UnboundedSender<(&'static str, {{ first.flow_ident }}::Event)>,
+    handled: mpsc::UnboundedSender<(&'static str, Vec<u8>)>,
 }
 
 impl EventHandler for Recording {
@@ -68,8 +76,9 @@ impl EventHandler for Recording {
 {%- if not loop.first %}
 {% endif %}
     async fn {{ t.flow_ident }}(&self, event: {{ t.flow_ident }}::Event) -> Result<(), HandlerError> {
-        handlers::handle_{{ t.flow_ident }}(event.clone()).await?;
-        self.handled.send(({{ t.flow_ident }}::FLOW, event)).unwrap();
+        let (flow, encoded) = ({{ t.flow_ident }}::FLOW, {{ t.flow_ident }}::encode(&event));
+        handlers::handle_{{ t.flow_ident }}(event).await?;
+        self.handled.send((flow, encoded)).unwrap();
         Ok(())
     }
 {%- endfor %}
@@ -79,7 +88,7 @@ impl EventHandler for Recording {
 async fn handles_{{ t.flow_ident }}_from_{{ t.from_ident }}_and_commits_its_offset() {
     let cluster = cluster();
     let brokers = cluster.bootstrap_servers();
-    let (partition, offset) = publish_{{ t.flow_ident }}(&brokers, "{{ names.sample_event_id }}").await;
+    let (partition, offset) = publish_{{ t.flow_ident }}(&brokers, "{{ t.event.sample_key }}").await;
 
     let (handled, mut events) = mpsc::unbounded_channel();
     let shutdown = CancellationToken::new();
@@ -94,16 +103,8 @@ async fn handles_{{ t.flow_ident }}_from_{{ t.from_ident }}_and_commits_its_offs
         .unwrap();
     assert_eq!(flow, {{ t.flow_ident }}::FLOW);
     assert_eq!(
-        event,
-        {{ t.flow_ident }}::Event {
-            {{ contract.id_field.name }}: "{{ names.sample_event_id }}".into(),
-{%- if contract.status_field %}
-            {{ contract.status_field.name }}: "{{ names.sample_status }}".into(),
-{%- endif %}
-{%- if names.response_has_more %}
-            ..Default::default()
-{%- endif %}
-        }
+        {{ t.flow_ident }}::decode(&event).unwrap(),
+        {{ t.flow_ident }}::sample("{{ t.event.sample_key }}")
     );
 
     shutdown.cancel();
@@ -130,24 +131,27 @@ async fn handles_{{ t.flow_ident }}_from_{{ t.from_ident }}_and_commits_its_offs
     assert_eq!(committed, Offset::Offset(offset + 1));
 }
 
-{% endfor %}/// Fails every event whose {{ names.id_words }} starts with `poison`, records the others.
+{% endfor -%}
+{%- if first.event.key_kind != "parsed" -%}
+/// Fails every event whose key starts with `poison`, records the keys of the
+/// others.
 struct FailsOnPoison {
     attempts: Arc<Mutex<HashMap<String, u32>>>,
-    handled: mpsc::UnboundedSender<{{ first.flow_ident }}::Event>,
+    handled: mpsc::UnboundedSender<String>,
 }
 
 impl FailsOnPoison {
-    fn handle(&self, event: {{ first.flow_ident }}::Event) -> Result<(), HandlerError> {
+    fn handle(&self, key: String) -> Result<(), HandlerError> {
         *self
             .attempts
             .lock()
             .unwrap()
-            .entry(event.{{ contract.id_field.name }}.clone())
+            .entry(key.clone())
             .or_default() += 1;
-        if event.{{ contract.id_field.name }}.starts_with("poison") {
+        if key.starts_with("poison") {
             return Err(HandlerError::Unavailable("warehouse is down".into()));
         }
-        self.handled.send(event).unwrap();
+        self.handled.send(key).unwrap();
         Ok(())
     }
 }
@@ -157,7 +161,7 @@ impl EventHandler for FailsOnPoison {
 {%- if not loop.first %}
 {% endif %}
     async fn {{ t.flow_ident }}(&self, event: {{ t.flow_ident }}::Event) -> Result<(), HandlerError> {
-        self.handle(event)
+        self.handle({{ t.flow_ident }}::key(&event))
     }
 {%- endfor %}
 }
@@ -166,7 +170,7 @@ impl EventHandler for FailsOnPoison {
 async fn dead_letters(
     brokers: &str,
     count: usize,
-) -> Vec<(String, String, HashMap<String, String>)> {
+) -> Vec<(String, Vec<u8>, HashMap<String, String>)> {
     let reader: StreamConsumer = ClientConfig::new()
         .set("bootstrap.servers", brokers)
         .set("group.id", "dead-letter-reader")
@@ -193,7 +197,11 @@ async fn dead_letters(
                     .collect()
             })
             .unwrap_or_default();
-        records.push((text(message.key()), text(message.payload()), headers));
+        records.push((
+            text(message.key()),
+            message.payload().unwrap_or_default().to_vec(),
+            headers,
+        ));
     }
     records
 }
@@ -220,7 +228,7 @@ async fn dead_letters_what_fails_and_keeps_consuming() {
         .await
         .unwrap();
     // A good event after both, which must still be handled.
-    publish_{{ first.flow_ident }}(&brokers, "{{ names.sample_event_id }}").await;
+    publish_{{ first.flow_ident }}(&brokers, "{{ first.event.sample_key }}").await;
 
     let attempts = Arc::new(Mutex::new(HashMap::new()));
     let (handled, mut events) = mpsc::unbounded_channel();
@@ -234,11 +242,11 @@ async fn dead_letters_what_fails_and_keeps_consuming() {
         async move { kafka::consume(&brokers, failing, shutdown).await }
     });
 
-    let event = tokio::time::timeout(WAIT, events.recv())
+    let key = tokio::time::timeout(WAIT, events.recv())
         .await
         .expect("the good event is handled")
         .unwrap();
-    assert_eq!(event.{{ contract.id_field.name }}, "{{ names.sample_event_id }}");
+    assert_eq!(key, "{{ first.event.sample_key }}");
 
     let mut letters = dead_letters(&brokers, 2).await;
     letters.sort_by(|a, b| a.0.cmp(&b.0));
@@ -251,50 +259,41 @@ async fn dead_letters_what_fails_and_keeps_consuming() {
     };
 
     assert_eq!(poison_key, "poison-1");
+    let wire = &{{ first.flow_ident }}::WIRE;
+    let poison = (wire.decode)(poison_payload).unwrap();
+    assert_eq!(poison, (wire.sample)("poison-1"));
+    assert_eq!(poison_headers[HEADER_SOURCE_TOPIC], wire.topic);
     assert_eq!(
-        {{ first.flow_ident }}::decode(poison_payload.as_bytes())
-            .unwrap()
-            .{{ contract.id_field.name }},
-        "poison-1"
-    );
-    assert_eq!(
-        poison_headers[kafka::HEADER_SOURCE_TOPIC],
-        {{ first.flow_ident }}::TOPIC
-    );
-    assert_eq!(
-        poison_headers[kafka::HEADER_SOURCE_PARTITION],
+        poison_headers[HEADER_SOURCE_PARTITION],
         poison_partition.to_string()
     );
     assert_eq!(
-        poison_headers[kafka::HEADER_SOURCE_OFFSET],
+        poison_headers[HEADER_SOURCE_OFFSET],
         poison_offset.to_string()
     );
     assert_eq!(
-        poison_headers[kafka::HEADER_ERROR],
+        poison_headers[HEADER_ERROR],
         "unavailable: warehouse is down"
     );
-    assert_eq!(
-        poison_headers[kafka::HEADER_ATTEMPTS],
-        kafka::MAX_ATTEMPTS.to_string()
-    );
-    assert_eq!(attempts.lock().unwrap()["poison-1"], kafka::MAX_ATTEMPTS);
+    assert_eq!(poison_headers[HEADER_ATTEMPTS], MAX_ATTEMPTS.to_string());
+    assert_eq!(attempts.lock().unwrap()["poison-1"], MAX_ATTEMPTS);
 
     assert_eq!(garbage_key, "garbage-1");
-    assert_eq!(garbage_payload, "not json");
+    assert_eq!(garbage_payload, b"not json");
 {%- set first_topic = service.consumed_topics | filter(attribute="topic", value=first.topic) | first %}
 {%- if first_topic.shared %}
     // Flows share the topic: a record without a `flow` header has no handler.
     assert!(
-        garbage_headers[kafka::HEADER_ERROR].contains("no handler for flow None"),
+        garbage_headers[HEADER_ERROR].contains("no handler for flow None"),
         "{garbage_headers:?}"
     );
 {%- else %}
     assert!(
-        garbage_headers[kafka::HEADER_ERROR].contains("not an event of flow {{ first.flow }}"),
+        garbage_headers[HEADER_ERROR].contains("not an event of flow {{ first.flow }}"),
         "{garbage_headers:?}"
     );
 {%- endif %}
-    assert_eq!(garbage_headers[kafka::HEADER_ATTEMPTS], "1");
+    assert_eq!(garbage_headers[HEADER_ATTEMPTS], "1");
     assert!(!attempts.lock().unwrap().contains_key("garbage-1"));
 
     shutdown.cancel();
@@ -304,3 +303,4 @@ async fn dead_letters_what_fails_and_keeps_consuming() {
         .unwrap()
         .unwrap();
 }
+{%- endif %}

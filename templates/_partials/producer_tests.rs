@@ -6,13 +6,12 @@ when: false
 {%- for t in service.produces %}{% set_global modules = modules | concat(with=t.flow_ident) %}{% endfor -%}
 {%- set modules = modules | unique | sort -%}
 //! The Kafka producer of `{{ service.name }}` (library and `{{ service.name }} publish` command)
-//! against librdkafka's in-process mock cluster: no broker needed.
-//!
-//! The mock cluster does not implement the `CreateTopics` admin API, so tests
-//! create topics through the mock's own API and check that
-//! [`kafka::ensure_topics`] fails cleanly (in bounded time) against it.
+//! against librdkafka's in-process mock cluster: no broker needed. Each flow's
+//! event goes out keyed by its key field, encoded as the flow says, with its
+//! `flow` and `content-type` headers. How the producer behaves under faults
+//! is the runtime's to test (`runtime/tests`), once for every service.
 
-use std::{process::Command, time::Duration};
+use std::{collections::HashMap, process::Command, time::Duration};
 
 {% if modules | length == 1 -%}
 use contract::events::{{ modules[0] }};
@@ -22,16 +21,27 @@ use contract::events::{ {{- modules | join(sep=", ") -}} };
 use rdkafka::{
     ClientConfig, Message,
     consumer::{Consumer, StreamConsumer},
+    message::Headers as _,
     mocking::MockCluster,
 };
+use runtime::kafka::{CONTENT_TYPE_HEADER, FLOW_HEADER};
 
-use {{ service.ident }}::{handlers, kafka};
+use {{ service.ident }}::{config::Config, kafka};
 
 /// How long a test waits for the mock cluster before failing.
 const WAIT: Duration = Duration::from_secs(30);
 
-/// The first record of `topic`, as `(key, value, partition, offset)`.
-async fn first_record(brokers: &str, topic: &str) -> (String, String, i32, i64) {
+/// A record read back: key, value, headers, partition and offset.
+struct Record {
+    key: String,
+    value: Vec<u8>,
+    headers: HashMap<String, String>,
+    partition: i32,
+    offset: i64,
+}
+
+/// The first record of `topic`.
+async fn first_record(brokers: &str, topic: &str) -> Record {
     let consumer: StreamConsumer = ClientConfig::new()
         .set("bootstrap.servers", brokers)
         .set("group.id", "{{ service.name }}-test-reader")
@@ -44,75 +54,113 @@ async fn first_record(brokers: &str, topic: &str) -> (String, String, i32, i64) 
         .expect("a record within the wait")
         .unwrap();
     let text =
-        |bytes: Option<&[u8]>| String::from_utf8(bytes.unwrap_or_default().to_vec()).unwrap();
-    (
-        text(message.key()),
-        text(message.payload()),
-        message.partition(),
-        message.offset(),
-    )
+        |bytes: Option<&[u8]>| String::from_utf8_lossy(bytes.unwrap_or_default()).into_owned();
+    let headers = message
+        .headers()
+        .map(|headers| {
+            headers
+                .iter()
+                .map(|h| (h.key.to_owned(), text(h.value)))
+                .collect()
+        })
+        .unwrap_or_default();
+    Record {
+        key: text(message.key()),
+        value: message.payload().unwrap_or_default().to_vec(),
+        headers,
+        partition: message.partition(),
+        offset: message.offset(),
+    }
+}
+
+/// A mock cluster with the topics of this service.
+fn cluster() -> MockCluster<'static, rdkafka::producer::DefaultProducerContext> {
+    let cluster = MockCluster::new(1).unwrap();
+    for &(topic, partitions) in kafka::TOPICS {
+        cluster.create_topic(topic, partitions, 1).unwrap();
+    }
+    cluster
+}
+
+/// The service's configuration, with `brokers`.
+fn config(brokers: &str) -> Config {
+    Config::from_lookup(|var| (var == "KAFKA_BROKERS").then(|| brokers.to_owned())).unwrap()
 }
 
 {% for t in service.produces %}#[tokio::test]
-async fn publishes_{{ t.flow_ident }}_keyed_by_the_{{ contract.id_field.name }}() {
-    let cluster = MockCluster::new(1).unwrap();
-    cluster
-        .create_topic({{ t.flow_ident }}::TOPIC, {{ t.flow_ident }}::PARTITIONS, 1)
-        .unwrap();
+async fn publishes_{{ t.flow_ident }}_keyed_by_its_{{ t.event.key_proto | snake }}_with_its_headers() {
+    let cluster = cluster();
     let brokers = cluster.bootstrap_servers();
 
     let publisher = kafka::Publisher::new(&brokers).unwrap();
-    let delivery = publisher
-        .publish_{{ t.flow_ident }}(&handlers::sample_{{ t.flow_ident }}("{{ names.sample_event_id }}"))
-        .await
-        .unwrap();
+    let wire = &{{ t.flow_ident }}::WIRE;
+    let event = (wire.sample)("{{ t.event.sample_key }}");
+    let delivery = publisher.publish(wire, &event).await.unwrap();
 
-    let (key, value, partition, offset) = first_record(&brokers, {{ t.flow_ident }}::TOPIC).await;
-    assert_eq!(key, "{{ names.sample_event_id }}");
-    assert_eq!(value, r#"{{ names.sample_event_json }}"#);
-    assert_eq!((partition, offset), (delivery.partition, delivery.offset));
+    let record = first_record(&brokers, wire.topic).await;
+    assert_eq!(record.key, "{{ t.event.sample_key }}");
+    assert_eq!((wire.decode)(&record.value).unwrap(), event);
+{%- if t.event.sample_json and not t.event.binary %}
+{%- if t.event.sample_json | length <= 40 %}
+    assert_eq!(record.value, br#"{{ t.event.sample_json }}"#);
+{%- else %}
+    assert_eq!(
+        record.value,
+        br#"{{ t.event.sample_json }}"#
+    );
+{%- endif %}
+{%- endif %}
+    assert_eq!(record.headers[FLOW_HEADER], wire.flow);
+    assert_eq!(record.headers[CONTENT_TYPE_HEADER], wire.content_type);
+    assert_eq!(
+        (record.partition, record.offset),
+        (delivery.partition, delivery.offset)
+    );
 }
 
 {% endfor %}#[tokio::test]
-async fn ensure_topics_fails_within_the_admin_timeout_when_topics_cannot_be_created() {
-    let cluster = MockCluster::new(1).unwrap();
+async fn publish_sends_the_message_given_in_proto3_json() {
+    let cluster = cluster();
     let brokers = cluster.bootstrap_servers();
-    let started = std::time::Instant::now();
-    let result = kafka::ensure_topics(&brokers, 1).await;
-    assert!(result.is_err(), "the mock cluster has no CreateTopics API");
-    assert!(
-        started.elapsed() < kafka::ADMIN_TIMEOUT * 3,
-        "{:?}",
-        started.elapsed()
+    let wire = &{{ first.flow_ident }}::WIRE;
+    let event = (wire.sample)("{{ first.event.sample_key }}");
+    let json = serde_json::to_string(&event).unwrap();
+
+    let published = kafka::publish(&config(&brokers), wire.flow, &json)
+        .await
+        .unwrap();
+
+    assert_eq!(published.key, "{{ first.event.sample_key }}");
+    let record = first_record(&brokers, wire.topic).await;
+    assert_eq!((wire.decode)(&record.value).unwrap(), event);
+    assert_eq!(
+        (record.partition, record.offset),
+        (published.partition, published.offset)
     );
 }
 
 #[tokio::test]
-async fn publishing_without_a_reachable_broker_fails_at_the_delivery_timeout() {
-    // Port 1 on loopback: nothing listens there, connections are refused.
-    let publisher =
-        kafka::Publisher::with_delivery_timeout("127.0.0.1:1", Duration::from_secs(1)).unwrap();
-    let result = tokio::time::timeout(
-        WAIT,
-        publisher.publish_{{ first.flow_ident }}(&handlers::sample_{{ first.flow_ident }}("order-1")),
-    )
-    .await
-    .expect("the send gives up by itself");
-    assert!(result.is_err(), "{result:?}");
+async fn publish_refuses_an_unknown_flow_and_malformed_input() {
+    let config = config("127.0.0.1:1");
+    for (flow, input) in [
+        ("no-such-flow", "e-1"),
+        ({{ first.flow_ident }}::FLOW, "not an id"),
+        ({{ first.flow_ident }}::FLOW, "{not json"),
+    ] {
+        let err = kafka::publish(&config, flow, input).await.unwrap_err();
+        assert!(err.is::<kafka::InvalidInput>(), "{flow} {input}: {err:#}");
+    }
 }
 
 #[tokio::test]
 async fn publish_command_exits_0_once_the_broker_acknowledged() {
-    let cluster = MockCluster::new(1).unwrap();
-    cluster
-        .create_topic({{ first.flow_ident }}::TOPIC, {{ first.flow_ident }}::PARTITIONS, 1)
-        .unwrap();
+    let cluster = cluster();
     let brokers = cluster.bootstrap_servers();
     let output = tokio::task::spawn_blocking({
         let brokers = brokers.clone();
         move || {
             Command::new(env!("CARGO_BIN_EXE_{{ service.name }}"))
-                .args(["publish", "{{ first.flow }}", "{{ names.sample_event_id }}"])
+                .args(["publish", "{{ first.flow }}", "{{ first.event.sample_key }}"])
                 .env("KAFKA_BROKERS", brokers)
                 .output()
                 .unwrap()
@@ -128,13 +176,15 @@ async fn publish_command_exits_0_once_the_broker_acknowledged() {
         String::from_utf8_lossy(&output.stderr)
     );
     assert!(
-        stdout.starts_with("published {{ first.flow }} key={{ names.sample_event_id }} topic={{ first.topic }}"),
+        stdout.starts_with("published {{ first.flow }} key={{ first.event.sample_key }} topic={{ first.topic }}"),
         "{stdout}"
     );
 
-    let (key, value, _, _) = first_record(&brokers, {{ first.flow_ident }}::TOPIC).await;
-    assert_eq!(key, "{{ names.sample_event_id }}");
-    assert_eq!(value, r#"{{ names.sample_event_json }}"#);
+    let wire = &{{ first.flow_ident }}::WIRE;
+    let record = first_record(&brokers, wire.topic).await;
+    assert_eq!(record.key, "{{ first.event.sample_key }}");
+    let event = (wire.decode)(&record.value).unwrap();
+    assert_eq!(event, (wire.sample)("{{ first.event.sample_key }}"));
 }
 
 #[test]

@@ -250,3 +250,38 @@ fn service_benchmark_baseline_has_the_generated_dependencies() {
         third_party_dependencies(generated)
     );
 }
+
+#[test]
+fn an_event_topic_carries_its_bound_message_keyed_by_its_key_field() {
+    let flows = "version: 1\nsystem: payments\nflows:\n  - name: payment-captured\n    from: payments\n    to: [ledger]\n    interaction: event\n    coupling: loose\n    delivery: at-least-once\n    key: account_id\n    format: binary\n  - name: refund-issued\n    from: payments\n    to: [ledger]\n    interaction: event\n    coupling: loose\n    delivery: at-least-once\n";
+    let test =
+        Test::new()
+            .file("flows.yaml", flows)
+            .args(&["scaffold", "flows.yaml", "--out", "ws"]);
+    test.success();
+    let events = fs::read_to_string(test.path().join("ws/contract/src/events.rs")).unwrap();
+    let module = |flow: &str| {
+        let start = events
+            .find(&format!("pub mod {flow} {{"))
+            .expect("the flow's module");
+        events[start..].split("\n}\n").next().unwrap().to_owned()
+    };
+    let captured = module("payment_captured");
+    for expected in [
+        "pub type Event = crate::payments::PaymentCaptured;",
+        "pub const KEY_FIELD: &str = \"account_id\";",
+        "event.account_id.clone()",
+        "pub const CONTENT_TYPE: &str = \"application/x-protobuf\";",
+        "prost::Message::encode_to_vec(event)",
+    ] {
+        assert!(captured.contains(expected), "{expected} in\n{captured}");
+    }
+    let refunded = module("refund_issued");
+    for expected in [
+        "pub type Event = crate::payments::RefundIssued;",
+        "pub const CONTENT_TYPE: &str = \"application/json\";",
+        "serde_json::to_vec(event)",
+    ] {
+        assert!(refunded.contains(expected), "{expected} in\n{refunded}");
+    }
+}

@@ -5,15 +5,29 @@
 //!   (feature `rest`), a gRPC code (feature `grpc`) or a consumer's retry
 //!   decision;
 //! - [`shutdown`]: SIGTERM / Ctrl-C and the bounded drain of running tasks;
-//! - [`stream`]: the [`Sink`] a streaming handler sends its items into{% if uses.rest %};
-//! - [`rest`]: a REST request read into its protobuf message (feature `rest`){% endif %}{% if uses.rest_client or uses.grpc_client %};
+//! - [`stream`]: the [`Sink`] a streaming handler sends its items into;
+{%- if uses.rest %}
+//! - [`rest`]: a REST request read into its protobuf message (feature `rest`);
+{%- endif %}
+{%- if uses.rest_client or uses.grpc_client %}
 //! - [`client_policy`]: a called flow's deadline and retries, and the retry
-//!   throttle shared by the calls to one service{% endif %}{% if uses.grpc_client %};
+//!   throttle shared by the calls to one service;
+{%- endif %}
+{%- if uses.grpc_client %}
 //! - [`grpc_client`]: gRPC channels, deadlines and retries of `UNAVAILABLE`
-//!   (feature `grpc-client`){% endif %}{% if uses.rest_client %};
+//!   (feature `grpc-client`);
+{%- endif %}
+{%- if uses.rest_client %}
 //! - [`http_client`]: calls on an rpc's HTTP route in proto3 JSON, and
-//!   Server-Sent Events streams (feature `http-client`){% endif %};
+//!   Server-Sent Events streams (feature `http-client`);
+{%- endif %}
+{%- if uses.kafka %}
+//! - [`kafka`]: the Kafka producer, the consumer with retries and dead
+//!   letters, topic creation (feature `kafka`);
+{%- endif %}
 //! - [`retry`]: jittered exponential backoff and the retry throttle.
+//!
+//! Nothing here depends on a flow.
 {% if uses.rest_client or uses.grpc_client %}
 pub mod client_policy;
 {%- endif %}
@@ -25,6 +39,10 @@ pub mod grpc_client;
 {%- if uses.rest_client %}
 #[cfg(feature = "http-client")]
 pub mod http_client;
+{%- endif %}
+{%- if uses.kafka %}
+#[cfg(feature = "kafka")]
+pub mod kafka;
 {%- endif %}
 {%- if uses.rest %}
 #[cfg(feature = "rest")]

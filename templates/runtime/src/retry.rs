@@ -1,6 +1,8 @@
-//! Exponential backoff with jitter between retries, so that many clients
-//! retrying at once spread out instead of hitting a recovering dependency in
-//! lock-step (a retry storm).
+//! Retrying without making an outage worse, for every service's clients and
+//! consumers: exponential backoff with jitter between retries, so that many
+//! clients retrying at once spread out instead of hitting a recovering
+//! dependency in lock-step, and a retry throttle, so that a dependency that
+//! is down is not sent `max_attempts` times the usual load (a retry storm).
 
 use std::{
     hash::{BuildHasher as _, RandomState},

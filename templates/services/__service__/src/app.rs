@@ -10,7 +10,7 @@
 {%- endif %}
 
 use std::{io::IsTerminal as _, process::ExitCode{% if serves %}, sync::Arc{% endif %}};
-{% if serves or calls or service.produces %}
+{% if serves or calls %}
 use anyhow::Context as _;
 {%- endif %}
 {%- if calls %}
@@ -24,8 +24,6 @@ use tokio::task::JoinSet;
 {%- if service.runs %}
 use tokio_util::sync::CancellationToken;
 use tracing::{info, warn};
-{%- elif service.produces %}
-use tracing::warn;
 {%- endif %}
 use tracing_subscriber::EnvFilter;
 
@@ -35,7 +33,6 @@ use crate::{
     {% set modules = [] -%}
     {%- if service.serves_grpc %}{% set_global modules = modules | concat(with="grpc") %}{% endif -%}
     {%- if service.calls_grpc %}{% set_global modules = modules | concat(with="grpc_clients") %}{% endif -%}
-    {%- if service.produces %}{% set_global modules = modules | concat(with="handlers") %}{% endif -%}
     {%- if service.produces or service.consumes %}{% set_global modules = modules | concat(with="kafka") %}{% endif -%}
     {%- if service.serves_rest %}{% set_global modules = modules | concat(with="rest") %}{% endif -%}
     {%- if service.calls_rest %}{% set_global modules = modules | concat(with="rest_clients") %}{% endif -%}
@@ -84,6 +81,12 @@ pub async fn run(args: impl IntoIterator<Item = String>) -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
 {%- if calls %}
         Err(err) if err.is::<BadInput>() || err.is::<InvalidDeadline>() => {
+            eprintln!("error: {err:#}");
+            ExitCode::from(2)
+        }
+{%- endif %}
+{%- if service.produces %}
+        Err(err) if err.is::<kafka::InvalidInput>() => {
             eprintln!("error: {err:#}");
             ExitCode::from(2)
         }
@@ -304,46 +307,11 @@ pub async fn call(config: &Config, flow: CalledFlow, input: &Input) -> anyhow::R
 {%- endif %}
 {%- if service.produces %}
 
-/// `{{ service.name }} publish <flow> <id>`: makes sure the topics exist, sends one event
-/// and returns once the broker has acknowledged it.
+/// `{{ service.name }} publish <flow> <id-or-json>`: sends one event (see
+/// [`kafka::publish`]) and prints where the broker wrote it.
 pub async fn publish(config: &Config, flow: ProducedFlow, input: &Input) -> anyhow::Result<()> {
-    let Input::Id(id) = input else {
-        anyhow::bail!("publish takes the event's id: a sample event is sent with it");
-    };
-    let brokers = &config.kafka_brokers;
-    if let Err(err) = kafka::ensure_topics(brokers, config.kafka_replication).await {
-        warn!(%brokers, %err, "cannot create the topics; trying to publish anyway");
-    }
-{%- if service.kafka.transactional %}
-    let publisher =
-        kafka::Publisher::with_transactional_id(brokers, &config.kafka_transactional_id)
-            .context("cannot create the Kafka producer")?;
-{%- else %}
-    let publisher = kafka::Publisher::new(brokers).context("cannot create the Kafka producer")?;
-{%- endif %}
-    let (topic, delivery) = match flow {
-{%- for t in service.produces %}
-        ProducedFlow::{{ t.flow_pascal }} => {
-            let event = handlers::sample_{{ t.flow_ident }}(id);
-            let delivery = publisher.publish_{{ t.flow_ident }}(&event).await;
-            (contract::events::{{ t.flow_ident }}::TOPIC, delivery)
-        }
-{%- endfor %}
-    };
-    // KafkaError repeats its code as its source: report its text once.
-    let delivery = delivery.map_err(|err| {
-        anyhow::anyhow!(
-            "{} event `{id}` was not acknowledged by KAFKA_BROKERS={brokers} within {:?}: {err}",
-            flow.name(),
-            kafka::DELIVERY_TIMEOUT
-        )
-    })?;
-    println!(
-        "published {} key={id} topic={topic} partition={} offset={}",
-        flow.name(),
-        delivery.partition,
-        delivery.offset
-    );
+    let published = kafka::publish(config, flow.name(), input.as_str()).await?;
+    println!("{published}");
     Ok(())
 }
 {%- endif %}

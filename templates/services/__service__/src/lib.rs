@@ -4,11 +4,16 @@
 //! {{ service.description }}
 {%- endif %}
 //!
-{%- if service.runs or service.produces %}
+{%- if service.runs %}
 //! Everything lives in this library so that the integration tests (and other
 //! services' tests) drive the same code the binary runs. The files of
 //! [`handlers`] (one per served rpc and consumed event) and [`state`] are yours
 //! to edit; the other modules are generated plumbing.
+{%- elif service.produces %}
+//! Everything lives in this library so that the integration tests (and other
+//! services' tests) drive the same code the binary runs. [`state`] is yours
+//! to edit; the other modules are generated plumbing: a producer that serves
+//! nothing has no handlers.
 {%- else %}
 //! Everything lives in this library so that the integration tests drive the
 //! same code the binary runs. All modules are generated plumbing: a caller
@@ -27,7 +32,7 @@ pub mod grpc;
 {%- if service.calls_grpc %}
 pub mod grpc_clients;
 {%- endif %}
-{%- if service.runs or service.produces %}
+{%- if service.runs %}
 pub mod handlers;
 {%- endif %}
 {%- if service.produces or service.consumes %}
@@ -38,11 +43,6 @@ pub mod rest;
 {%- endif %}
 {%- if service.calls_rest %}
 pub mod rest_clients;
-{%- endif %}
-{%- if service.consumes %}
-
-/// Backoff between a consumer's retries: the workspace's one copy.
-pub use runtime::retry;
 {%- endif %}
 {%- if service.runs or service.produces %}
 pub mod state;

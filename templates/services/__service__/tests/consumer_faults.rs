@@ -1,19 +1,14 @@
 {#- scaffold
-when: service.consumes
+when: service.consumes and service.consumes[0].event.key_kind != "parsed"
 -#}
 {%- set c = service.consumes[0] -%}
-{%- set crate_uses = [
-    "use " ~ c.from_ident ~ "::{handlers::sample_" ~ c.flow_ident ~ ", kafka::Publisher};",
-    "use " ~ service.ident ~ "::kafka;",
-] | sort -%}
-//! The `{{ service.name }}` consumer under faults, against librdkafka's in-process
-//! mock cluster and {{ c.from }}'s real producer: stopped between handling an
-//! event and storing its offset, poison events in the middle of a partition,
-//! a dead-letter topic that cannot be written, and the real binary killed
-//! with SIGKILL mid-stream. Each scenario prints its counts
-//! (`cargo test -- --nocapture` shows them).
-
-mod support;
+//! The real `{{ service.name }}` binary killed with SIGKILL mid-stream, against
+//! librdkafka's in-process mock cluster fed by {{ c.from }}'s real producer: every
+//! event is handled at least once after a restart. The consumer's other
+//! faults (stopped before storing an offset, poison events, an unwritable
+//! dead-letter topic) are the runtime's to test (`runtime/tests`), once for
+//! every service. The scenario prints its counts (`cargo test -- --nocapture`
+//! shows them).
 
 use std::{
     collections::BTreeSet,
@@ -24,247 +19,39 @@ use std::{
 };
 
 use contract::events::{{ c.flow_ident }};
-use rdkafka::{
-    ClientConfig, Offset,
-    producer::{FutureProducer, FutureRecord},
-    types::{RDKafkaApiKey, RDKafkaRespErr},
-};
-use support::{Script, WAIT, cluster, committed_offset, dead_letters, start};
-{% for line in crate_uses %}
-{{ line }}
-{%- endfor %}
+use rdkafka::{mocking::MockCluster, producer::DefaultProducerContext};
+use runtime::kafka::dead_letter_topic;
 
-/// The topic of flow `{{ c.flow }}`, which these tests feed.
-const TOPIC: &str = {{ c.flow_ident }}::TOPIC;
+/// How long the test waits for the binary before failing.
+const WAIT: Duration = Duration::from_secs(30);
 
-/// Publishes one `{{ c.flow }}` event per {{ names.id_words }} through {{ c.from }}'s real
-/// producer, in this order; returns the offset of the last one.
-async fn publish(brokers: &str, ids: &[String]) -> i64 {
-    let publisher = Publisher::new(brokers).unwrap();
-    let mut last = 0;
-    for id in ids {
-        let event = sample_{{ c.flow_ident }}(id);
-{%- if c.flow_ident | length <= 12 %}
-        last = publisher.publish_{{ c.flow_ident }}(&event).await.unwrap().offset;
-{%- else %}
-        last = publisher
-            .publish_{{ c.flow_ident }}(&event)
-            .await
-            .unwrap()
-            .offset;
-{%- endif %}
+/// A mock cluster with every topic the consumer subscribes to and its
+/// dead-letter topic, of one partition each.
+fn cluster() -> MockCluster<'static, DefaultProducerContext> {
+    let cluster = MockCluster::new(1).unwrap();
+    for topic in {{ service.ident }}::kafka::SUBSCRIBED {
+        cluster.create_topic(topic, 1, 1).unwrap();
+        cluster
+            .create_topic(&dead_letter_topic(topic), 1, 1)
+            .unwrap();
     }
-    last
+    cluster
 }
 
-/// Writes a record that is not an event to `{{ c.topic }}`.
-async fn publish_garbage(brokers: &str) -> i64 {
-    let producer: FutureProducer = ClientConfig::new()
-        .set("bootstrap.servers", brokers)
-        .create()
-        .unwrap();
-    producer
-        .send(
-            FutureRecord::to(TOPIC).key("garbage-1").payload("not json"),
-            WAIT,
-        )
-        .await
-        .unwrap()
-        .offset
+/// Publishes one `{{ c.flow }}` event per key through {{ c.from }}'s real producer,
+/// in this order.
+async fn publish(brokers: &str, keys: &[String]) {
+    let publisher = {{ c.from_ident }}::kafka::Publisher::new(brokers).unwrap();
+    let wire = &{{ c.flow_ident }}::WIRE;
+    for key in keys {
+        let event = (wire.sample)(key);
+        publisher.publish(wire, &event).await.unwrap();
+    }
 }
 
 /// `e-{n}` for each `n` of `range`.
 fn ids(range: std::ops::Range<u32>) -> Vec<String> {
     range.map(|n| format!("e-{n}")).collect()
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_consumer_stopped_after_handling_but_before_storing_the_offset_handles_the_event_again() {
-    let cluster = cluster();
-    let brokers = cluster.bootstrap_servers();
-    let last_offset = publish(&brokers, &ids(0..10)).await;
-
-    // The handler of e-5 does its work, then never returns: the process
-    // "dies" between handling the event and storing its offset.
-    let mut first = start(
-        &brokers,
-        Script {
-            hang_after: Some("e-5".into()),
-            ..Script::default()
-        },
-    );
-    let before = first.next(6).await;
-    assert_eq!(before, ids(0..6));
-    first.task.abort();
-    assert!(first.task.await.unwrap_err().is_cancelled());
-    // Stopping closed the consumer, which committed the offsets stored for
-    // e-0 to e-4, and not e-5's.
-    let up_to_e5 = Offset::Offset(last_offset - 9 + 5);
-    let deadline = Instant::now() + WAIT;
-    while committed_offset(&brokers, TOPIC).await != up_to_e5 {
-        assert!(
-            Instant::now() < deadline,
-            "the stopped consumer did not commit"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-
-    // Restarted: consumption resumes from the last committed offset.
-    let mut second = start(&brokers, Script::default());
-    let after = second.next(5).await;
-    let extra = second.more_within(Duration::from_secs(1)).await;
-    second.stop().await.unwrap();
-
-    let handled: BTreeSet<&String> = before.iter().chain(&after).collect();
-    let redelivered = before.iter().filter(|id| after.contains(id)).count();
-    let skipped = 10 - handled.len();
-    println!(
-        "consumer, stopped before storing an offset: sent=10 handled_before_stop={} handled_after_restart={} redelivered={redelivered} skipped={skipped}",
-        before.len(),
-        after.len() + extra.len(),
-    );
-    assert_eq!(after, ids(5..10), "resumes with the unstored event");
-    assert!(extra.is_empty(), "{extra:?}");
-    assert_eq!((redelivered, skipped), (1, 0));
-    assert_eq!(
-        committed_offset(&brokers, TOPIC).await,
-        Offset::Offset(last_offset + 1)
-    );
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn poison_events_are_retried_with_backoff_dead_lettered_and_their_partition_keeps_flowing() {
-    let cluster = cluster();
-    let brokers = cluster.bootstrap_servers();
-    // One partition: e-0, a handler failure, a payload that is not an event,
-    // then e-1 to e-5.
-    let poison_offset = publish(&brokers, &["e-0".into(), "poison-1".into()]).await;
-    let garbage_offset = publish_garbage(&brokers).await;
-    let last_offset = publish(&brokers, &ids(1..6)).await;
-
-    let mut consumer = start(
-        &brokers,
-        Script {
-            fail_prefix: Some("poison".into()),
-            ..Script::default()
-        },
-    );
-    let handled = consumer.next(6).await;
-    let attempts = consumer.attempts.lock().unwrap()["poison-1"].clone();
-    consumer.stop().await.unwrap();
-
-    let letters = dead_letters(&brokers, TOPIC).await;
-    println!(
-        "consumer, poison events: sent=8 handled={} dead_lettered={} poison_attempts={} skipped={}",
-        handled.len(),
-        letters.len(),
-        attempts.len(),
-        8 - handled.len() - letters.len()
-    );
-    assert_eq!(handled, ids(0..6), "the partition kept flowing, in order");
-
-    // Bounded retries with backoff: MAX_ATTEMPTS tries, spaced by at least
-    // half the nominal delay (jitter), which doubles.
-    assert_eq!(attempts.len(), kafka::MAX_ATTEMPTS as usize);
-    for (retry, pair) in attempts.windows(2).enumerate() {
-        let nominal = kafka::RETRY_BACKOFF.initial * 2_u32.pow(u32::try_from(retry).unwrap());
-        let gap = pair[1] - pair[0];
-        assert!(gap >= nominal / 2, "retry {retry} after {gap:?}");
-    }
-
-    let [
-        (poison_key, _, poison),
-        (garbage_key, garbage_payload, garbage),
-    ] = letters.as_slice()
-    else {
-        panic!("expected two dead letters, got {letters:?}");
-    };
-    assert_eq!(poison_key, "poison-1");
-    assert_eq!(
-        poison[kafka::HEADER_ERROR],
-        "unavailable: warehouse is down"
-    );
-    assert_eq!(poison[kafka::HEADER_SOURCE_TOPIC], TOPIC);
-    assert_eq!(poison[kafka::HEADER_SOURCE_PARTITION], "0");
-    assert_eq!(
-        poison[kafka::HEADER_SOURCE_OFFSET],
-        poison_offset.to_string()
-    );
-    assert_eq!(
-        poison[kafka::HEADER_ATTEMPTS],
-        kafka::MAX_ATTEMPTS.to_string()
-    );
-    assert_eq!(
-        (garbage_key.as_str(), garbage_payload.as_str()),
-        ("garbage-1", "not json")
-    );
-    assert!(!garbage[kafka::HEADER_ERROR].is_empty());
-    assert_eq!(
-        garbage[kafka::HEADER_SOURCE_OFFSET],
-        garbage_offset.to_string()
-    );
-    assert_eq!(garbage[kafka::HEADER_ATTEMPTS], "1");
-
-    assert_eq!(
-        committed_offset(&brokers, TOPIC).await,
-        Offset::Offset(last_offset + 1)
-    );
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_dead_letter_topic_that_cannot_be_written_stops_the_consumer_without_skipping() {
-    let cluster = cluster();
-    let brokers = cluster.bootstrap_servers();
-    publish(&brokers, &["e-0".into()]).await;
-    let garbage_offset = publish_garbage(&brokers).await;
-    publish(&brokers, &["e-1".into()]).await;
-
-    // Every produce request fails from now on: the dead letter cannot be
-    // written.
-    cluster.request_errors(
-        RDKafkaApiKey::Produce,
-        &[RDKafkaRespErr::RD_KAFKA_RESP_ERR_TOPIC_AUTHORIZATION_FAILED; 50],
-    );
-    let mut first = start(&brokers, Script::default());
-    let before = first.next(1).await;
-    let ended = tokio::time::timeout(WAIT, &mut first.task)
-        .await
-        .expect("the consumer stops by itself")
-        .unwrap();
-    let err = ended.expect_err("the consumer reports the failure");
-    assert!(
-        format!("{err:#}").contains("cannot write to dead-letter topic"),
-        "{err:#}"
-    );
-    let committed = committed_offset(&brokers, TOPIC).await;
-    assert!(
-        match committed {
-            Offset::Offset(next) => next <= garbage_offset,
-            _ => true,
-        },
-        "the undeliverable record was not skipped: committed {committed:?}"
-    );
-
-    // Once the dead-letter topic can be written again, a restarted consumer
-    // dead-letters the record and goes on.
-    cluster.clear_request_errors(RDKafkaApiKey::Produce);
-    let mut second = start(&brokers, Script::default());
-    let after = second.next(1).await;
-    second.stop().await.unwrap();
-    let letters = dead_letters(&brokers, TOPIC).await;
-    println!(
-        "consumer, dead-letter topic unwritable: sent=3 handled_before_stop={} handled_after_restart={} dead_lettered={} skipped=0",
-        before.len(),
-        after.len(),
-        letters.len()
-    );
-    assert_eq!(before, ["e-0"]);
-    assert_eq!(after.last().map(String::as_str), Some("e-1"));
-    assert_eq!(letters.len(), 1);
-    assert_eq!(
-        letters[0].2[kafka::HEADER_SOURCE_OFFSET],
-        garbage_offset.to_string()
-    );
 }
 
 /// Runs the `{{ service.name }}` binary; sends the key of each of its "event handled"

@@ -1,13 +1,10 @@
----
-source: tests/e2e/scaffold.rs
-assertion_line: 50
-expression: file.contents
----
-//! The `orders` producer under broker faults, against librdkafka's
+{#- scaffold
+when: uses.kafka
+-#}
+//! The runtime's producer under broker faults, against librdkafka's
 //! in-process mock cluster: retriable errors injected into produce requests,
 //! the broker going down and coming back, and a broker down for longer than
-//! the delivery timeout. Flow `order-created` stands for every flow the idempotent
-//! producer sends.
+//! the delivery timeout.
 //!
 //! Each scenario queues a stream of events (several per key, pipelined:
 //! nobody waits for an acknowledgement before queuing the next event), then
@@ -16,6 +13,9 @@ expression: file.contents
 //! with, exactly once, in order per key, and that every other event was
 //! reported to the caller as failed. Each scenario prints its counts
 //! (`cargo test -- --nocapture` shows them).
+#![cfg(feature = "kafka")]
+
+mod support;
 
 use std::{
     collections::{HashMap, HashSet},
@@ -23,7 +23,6 @@ use std::{
     time::Duration,
 };
 
-use contract::events::order_created;
 use rdkafka::{
     ClientConfig, Message as _, Offset, TopicPartitionList,
     consumer::{BaseConsumer, Consumer as _},
@@ -32,10 +31,11 @@ use rdkafka::{
     types::{RDKafkaApiKey, RDKafkaRespErr},
 };
 
-use orders::{handlers, kafka};
+use runtime::kafka::{PendingDelivery, ProducerSettings, Publisher};
+use support::{TOPIC, WAIT, payload, publisher, record};
 
-/// How long a test waits for the mock cluster before failing.
-const WAIT: Duration = Duration::from_secs(30);
+/// Partitions of the topic.
+const PARTITIONS: i32 = 3;
 /// Distinct keys of a stream.
 const KEYS: u32 = 20;
 
@@ -43,9 +43,7 @@ type Cluster = MockCluster<'static, DefaultProducerContext>;
 
 fn cluster() -> Cluster {
     let cluster = MockCluster::new(1).unwrap();
-    cluster
-        .create_topic(order_created::TOPIC, order_created::PARTITIONS, 1)
-        .unwrap();
+    cluster.create_topic(TOPIC, PARTITIONS, 1).unwrap();
     cluster
 }
 
@@ -65,20 +63,23 @@ impl Outcomes {
     /// Queues the events `range` one after another, without waiting.
     async fn queue(
         &mut self,
-        publisher: &kafka::Publisher,
+        publisher: &Publisher,
         range: std::ops::Range<u32>,
-    ) -> Vec<(String, kafka::PendingDelivery)> {
+    ) -> Vec<(String, PendingDelivery)> {
         let mut pending = Vec::new();
         for n in range {
-            let event = handlers::sample_order_created(&key(n));
-            let delivery = publisher.queue_order_created(&event).await.unwrap();
-            pending.push((key(n), delivery));
+            let (key, payload) = (key(n), payload(&key(n)));
+            let delivery = publisher
+                .queue(record(&key, &payload, false))
+                .await
+                .unwrap();
+            pending.push((key, delivery));
         }
         pending
     }
 
     /// Waits for every acknowledgement (or failure) of `pending`.
-    async fn settle(&mut self, pending: Vec<(String, kafka::PendingDelivery)>) {
+    async fn settle(&mut self, pending: Vec<(String, PendingDelivery)>) {
         for (key, delivery) in pending {
             let acked = tokio::time::timeout(WAIT * 2, delivery)
                 .await
@@ -100,7 +101,7 @@ fn read_topic(brokers: &str, topic: &str) -> HashMap<(i32, i64), String> {
         .unwrap();
     let mut assignment = TopicPartitionList::new();
     let mut remaining = HashMap::new();
-    for partition in 0..order_created::PARTITIONS {
+    for partition in 0..PARTITIONS {
         let (_low, high) = consumer.fetch_watermarks(topic, partition, WAIT).unwrap();
         if high > 0 {
             remaining.insert(partition, high);
@@ -174,10 +175,9 @@ const PROBE: &str = "probe-";
 /// Compares what the producer reported with what the topic holds.
 async fn read_and_count(brokers: &str, outcomes: &Outcomes) -> Counts {
     let brokers = brokers.to_owned();
-    let mut records =
-        tokio::task::spawn_blocking(move || read_topic(&brokers, order_created::TOPIC))
-            .await
-            .unwrap();
+    let mut records = tokio::task::spawn_blocking(move || read_topic(&brokers, TOPIC))
+        .await
+        .unwrap();
     records.retain(|_, key| !key.starts_with(PROBE));
     let mut counts = Counts {
         consumed: records.len(),
@@ -212,10 +212,15 @@ async fn read_and_count(brokers: &str, outcomes: &Outcomes) -> Counts {
 /// Sends probe events (each with a key of its own) until one is
 /// acknowledged: after an outage librdkafka reconnects with a growing
 /// backoff, so the first sends after the broker is back may still time out.
-async fn wait_until_delivering(publisher: &kafka::Publisher) {
+async fn wait_until_delivering(publisher: &Publisher) {
     for attempt in 0..30 {
-        let probe = handlers::sample_order_created(&format!("{PROBE}{attempt}"));
-        if publisher.publish_order_created(&probe).await.is_ok() {
+        let probe = format!("{PROBE}{attempt}");
+        let payload = payload(&probe);
+        if publisher
+            .publish(record(&probe, &payload, false))
+            .await
+            .is_ok()
+        {
             return;
         }
     }
@@ -226,7 +231,7 @@ async fn wait_until_delivering(publisher: &kafka::Publisher) {
 async fn retriable_produce_errors_neither_lose_duplicate_nor_reorder_acknowledged_events() {
     let cluster = cluster();
     let brokers = cluster.bootstrap_servers();
-    let publisher = kafka::Publisher::new(&brokers).unwrap();
+    let publisher = publisher(&brokers);
     let mut outcomes = Outcomes::default();
     let mut pending = Vec::new();
     // Three waves of 100 events; before each, the next produce requests are
@@ -273,8 +278,10 @@ async fn a_broker_down_then_up_within_the_delivery_timeout_loses_and_duplicates_
     // `reconnect.backoff.max.ms` (10 s): after a 2 s outage, sending may
     // resume up to about 10 s later. A 30 s delivery timeout covers that, so
     // every event must be acknowledged.
-    let publisher =
-        kafka::Publisher::with_delivery_timeout(&brokers, Duration::from_secs(30)).unwrap();
+    let publisher = Publisher::new(
+        &ProducerSettings::new(&brokers, "runtime-test").delivery_timeout(Duration::from_secs(30)),
+    )
+    .unwrap();
     let mut outcomes = Outcomes::default();
     // A stream of 300 events, queued in batches of 10 every 10 ms; the broker
     // goes down a third of the way through (dropping every connection, with
@@ -314,8 +321,11 @@ async fn a_broker_down_then_up_within_the_delivery_timeout_loses_and_duplicates_
 async fn sends_that_outlive_the_delivery_timeout_are_reported_as_failed() {
     let cluster = cluster();
     let brokers = cluster.bootstrap_servers();
-    let publisher =
-        kafka::Publisher::with_delivery_timeout(&brokers, Duration::from_millis(1500)).unwrap();
+    let publisher = Publisher::new(
+        &ProducerSettings::new(&brokers, "runtime-test")
+            .delivery_timeout(Duration::from_millis(1500)),
+    )
+    .unwrap();
     let mut outcomes = Outcomes::default();
     // 100 events while the broker is up, 100 while it is down for longer
     // than the delivery timeout, 100 once it is back and the producer has

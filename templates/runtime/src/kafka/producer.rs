@@ -1,0 +1,458 @@
+{#- scaffold
+when: uses.kafka
+-#}
+//! The producer every service sends its events with.
+//!
+//! - At-most-once and at-least-once flows: an idempotent, acks=all producer.
+//!   A send resolves only once the broker has acknowledged the record, or
+//!   fails with the reason (for instance no acknowledgement within the
+//!   delivery timeout); a failed send is never silently dropped. Idempotence
+//!   makes librdkafka's own retries (broker restarts, lost responses) write
+//!   each record once and in order, so events queued one after another for
+//!   one key arrive in order. A send that failed may still have been written
+//!   (the broker may have appended it before the connection broke): resending
+//!   it is at-least-once.
+//! - Exactly-once flows: a transactional producer (`transactional.id` from
+//!   `KAFKA_TRANSACTIONAL_ID`). Each event is sent in a transaction of its
+//!   own, committed before the send resolves; on any failure the transaction
+//!   is aborted and the send fails. `read_committed` consumers see a
+//!   committed event once and never see an aborted one.
+
+use std::{
+    pin::Pin,
+    task::{Context, Poll},
+    time::{Duration, Instant},
+};
+
+use rdkafka::{
+    ClientConfig,
+    error::{KafkaError, RDKafkaError, RDKafkaErrorCode},
+    message::{Header, OwnedHeaders},
+    producer::{
+        FutureProducer, FutureRecord, Producer as _,
+        future_producer::{Delivery, DeliveryFuture, OwnedDeliveryResult},
+    },
+};
+use tracing::{debug, info, warn};
+
+use super::{CONTENT_TYPE_HEADER, FLOW_HEADER, KafkaContext};
+
+/// How long a record may wait for the broker's acknowledgement (librdkafka's
+/// `message.timeout.ms`, retries included).
+pub const DELIVERY_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long initialising, committing or aborting a transaction may take.
+pub const TRANSACTION_TIMEOUT: Duration = Duration::from_secs(10);
+/// Attempts at committing a transaction whose commit failed with a
+/// retriable error (a timeout, for instance), before the send is reported as
+/// failed; the commit is then tried again before the next transaction, so the
+/// event may still be committed: its outcome is unknown to the caller.
+pub const COMMIT_ATTEMPTS: u32 = 3;
+/// Pause before trying again to queue a record while librdkafka's local
+/// queue is full.
+const QUEUE_FULL_PAUSE: Duration = Duration::from_millis(50);
+
+/// One event, encoded and ready to send.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct EventRecord<'a> {
+    /// The flow's name in flows.yaml, sent in the [`FLOW_HEADER`] header.
+    pub flow: &'a str,
+    /// The topic the flow writes to.
+    pub topic: &'a str,
+    /// The record's key: events with one key stay in order.
+    pub key: &'a str,
+    /// The encoded event.
+    pub payload: &'a [u8],
+    /// The payload's encoding, sent in the [`CONTENT_TYPE_HEADER`] header.
+    pub content_type: &'a str,
+    /// Sent in a transaction of its own (an exactly-once flow), rather than
+    /// by the idempotent producer.
+    pub exactly_once: bool,
+}
+
+impl<'a> EventRecord<'a> {
+    fn to_record(self) -> FutureRecord<'a, str, [u8]> {
+        FutureRecord::to(self.topic)
+            .key(self.key)
+            .payload(self.payload)
+            .headers(
+                OwnedHeaders::new()
+                    .insert(Header {
+                        key: FLOW_HEADER,
+                        value: Some(self.flow),
+                    })
+                    .insert(Header {
+                        key: CONTENT_TYPE_HEADER,
+                        value: Some(self.content_type),
+                    }),
+            )
+    }
+}
+
+/// How a [`Publisher`] is set up.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProducerSettings {
+    /// Kafka bootstrap servers, comma-separated `host:port`.
+    pub brokers: String,
+    /// Names the producer in the broker's logs: the service's name.
+    pub client_id: String,
+    /// How long a send may wait for the broker's acknowledgement.
+    pub delivery_timeout: Duration,
+    /// Whether at-most-once / at-least-once events are sent: creates the
+    /// idempotent producer.
+    pub idempotent: bool,
+    /// The `transactional.id` of exactly-once events; `None` when the service
+    /// sends none. Each running instance needs its own.
+    pub transactional_id: Option<String>,
+}
+
+impl ProducerSettings {
+    /// Idempotent sends only, with the default [`DELIVERY_TIMEOUT`].
+    pub fn new(brokers: &str, client_id: &str) -> Self {
+        Self {
+            brokers: brokers.to_owned(),
+            client_id: client_id.to_owned(),
+            delivery_timeout: DELIVERY_TIMEOUT,
+            idempotent: true,
+            transactional_id: None,
+        }
+    }
+
+    /// These settings with sends failing after `timeout` without an ack.
+    #[must_use]
+    pub fn delivery_timeout(mut self, timeout: Duration) -> Self {
+        self.delivery_timeout = timeout;
+        self
+    }
+
+    /// These settings with exactly-once events sent in transactions of
+    /// `transactional_id`.
+    #[must_use]
+    pub fn transactional_id(mut self, transactional_id: &str) -> Self {
+        self.transactional_id = Some(transactional_id.to_owned());
+        self
+    }
+
+    /// These settings with (`true`) or without the idempotent producer.
+    #[must_use]
+    pub fn idempotent(mut self, idempotent: bool) -> Self {
+        self.idempotent = idempotent;
+        self
+    }
+}
+
+/// Sends a service's events; cheap to share (`&self`) between tasks.
+pub struct Publisher {
+    /// Idempotent producer of the at-least-once and at-most-once flows.
+    producer: Option<FutureProducer<KafkaContext>>,
+    /// Settings of the transactional producer of the exactly-once flows.
+    transactional_config: Option<ClientConfig>,
+    /// The transactional producer, created on first use; held during a
+    /// transaction, since a producer runs one transaction at a time.
+    transactions: tokio::sync::Mutex<Transactions>,
+    /// How long queuing may wait while librdkafka's local queue is full.
+    delivery_timeout: Duration,
+}
+
+impl Publisher {
+    /// A publisher as `settings` say. Connecting is lazy: this succeeds with
+    /// no broker running.
+    pub fn new(settings: &ProducerSettings) -> Result<Self, KafkaError> {
+        let mut config = ClientConfig::new();
+        config
+            .set("bootstrap.servers", &settings.brokers)
+            .set("client.id", &settings.client_id)
+            // No duplicates from librdkafka's own retries.
+            .set("acks", "all")
+            .set("enable.idempotence", "true")
+            .set(
+                "message.timeout.ms",
+                settings.delivery_timeout.as_millis().to_string(),
+            );
+        let producer = if settings.idempotent {
+            Some(config.create_with_context(KafkaContext::default())?)
+        } else {
+            None
+        };
+        let transactional_config = settings.transactional_id.as_ref().map(|id| {
+            let mut config = config.clone();
+            config.set("transactional.id", id);
+            config
+        });
+        Ok(Self {
+            producer,
+            transactional_config,
+            transactions: tokio::sync::Mutex::new(Transactions::default()),
+            delivery_timeout: settings.delivery_timeout,
+        })
+    }
+
+    /// How long a send waits for the broker's acknowledgement.
+    pub fn delivery_timeout(&self) -> Duration {
+        self.delivery_timeout
+    }
+
+    /// Sends `event` and resolves once the broker has acknowledged it (or,
+    /// for an exactly-once event, once its transaction is committed; on
+    /// failure the transaction is aborted, so `read_committed` consumers
+    /// never see it).
+    pub async fn publish(&self, event: EventRecord<'_>) -> Result<Delivery, KafkaError> {
+        let delivery = if event.exactly_once {
+            self.send_in_transaction(event).await?
+        } else {
+            self.queue(event).await?.await?
+        };
+        debug!(
+            flow = %event.flow,
+            topic = %event.topic,
+            key = %event.key,
+            partition = delivery.partition,
+            offset = delivery.offset,
+            "event acknowledged"
+        );
+        Ok(delivery)
+    }
+
+    /// Pipelined sending of an at-most-once or at-least-once event: queues
+    /// `event` and returns once it is queued; the returned
+    /// [`PendingDelivery`] resolves with the broker's acknowledgement or the
+    /// reason there was none. Events queued one after another keep their
+    /// order within a key, so a stream of events need not wait for each
+    /// acknowledgement in turn. Waits (at most the delivery timeout) while
+    /// librdkafka's local queue is full.
+    pub async fn queue(&self, event: EventRecord<'_>) -> Result<PendingDelivery, KafkaError> {
+        let Some(producer) = &self.producer else {
+            return Err(KafkaError::ClientCreation(
+                "this publisher has no idempotent producer (`ProducerSettings::idempotent`)".into(),
+            ));
+        };
+        let mut record = event.to_record();
+        let started = Instant::now();
+        loop {
+            match producer.send_result(record) {
+                Ok(delivery) => return Ok(PendingDelivery(delivery)),
+                Err((KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull), returned))
+                    if started.elapsed() < self.delivery_timeout =>
+                {
+                    record = returned;
+                    tokio::time::sleep(QUEUE_FULL_PAUSE).await;
+                }
+                Err((err, _record)) => return Err(err),
+            }
+        }
+    }
+
+    /// Sends `event` in a transaction of its own and commits it; aborts it
+    /// on any failure. Transactions of one publisher run one at a time.
+    async fn send_in_transaction(&self, event: EventRecord<'_>) -> Result<Delivery, KafkaError> {
+        let Some(config) = &self.transactional_config else {
+            return Err(KafkaError::ClientCreation(
+                "this publisher has no transactional id (`ProducerSettings::transactional_id`)"
+                    .into(),
+            ));
+        };
+        let mut transactions = self.transactions.lock().await;
+        let mut attempt = 1;
+        loop {
+            let producer = transactions.ready(config).await?;
+            let (sent, commit_failed) = match send_and_commit(&producer, event.to_record()).await {
+                Ok(delivery) => return Ok(delivery),
+                Err(failure) => failure,
+            };
+            warn!(topic = %event.topic, err = %sent, "transaction failed");
+            transactions.recover(&producer, &sent, commit_failed).await;
+            // librdkafka may raise the error of a record that failed in the
+            // previous transaction late, purging this one's record from its
+            // queue: never sent, so sending it again cannot duplicate it.
+            if attempt < 2 && sent.rdkafka_error_code() == Some(RDKafkaErrorCode::PurgeQueue) {
+                attempt += 1;
+                continue;
+            }
+            return Err(sent);
+        }
+    }
+}
+
+/// What librdkafka reported about one record: its acknowledgement, or why
+/// there was none.
+fn delivered<Canceled>(
+    report: Result<OwnedDeliveryResult, Canceled>,
+) -> Result<Delivery, KafkaError> {
+    match report {
+        Ok(Ok(delivery)) => Ok(delivery),
+        Ok(Err((err, _message))) => Err(err),
+        // The producer was dropped before librdkafka reported on the record.
+        Err(_canceled) => Err(KafkaError::Canceled),
+    }
+}
+
+/// An event queued by the idempotent producer: resolves with the broker's
+/// acknowledgement, or the reason there was none (the event may then still
+/// have been written; sending it again is at-least-once).
+#[must_use = "a queued event's delivery must be awaited to know whether it was sent"]
+pub struct PendingDelivery(DeliveryFuture);
+
+impl Future for PendingDelivery {
+    type Output = Result<Delivery, KafkaError>;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        Pin::new(&mut self.0).poll(cx).map(delivered)
+    }
+}
+
+/// Begins a transaction on `producer`, sends `record` in it and commits it.
+/// On failure, says whether the commit was what failed.
+async fn send_and_commit(
+    producer: &FutureProducer<KafkaContext>,
+    record: FutureRecord<'_, str, [u8]>,
+) -> Result<Delivery, (KafkaError, bool)> {
+    producer.begin_transaction().map_err(|err| (err, false))?;
+    let delivery = match producer.send_result(record) {
+        Ok(delivery) => delivered(delivery.await),
+        Err((err, _record)) => Err(err),
+    }
+    .map_err(|err| (err, false))?;
+    commit(producer).await.map_err(|err| (err, true))?;
+    Ok(delivery)
+}
+
+/// Commits the open transaction of `producer`, committing again (at most
+/// [`COMMIT_ATTEMPTS`] times in all) while the error says that may succeed.
+async fn commit(producer: &FutureProducer<KafkaContext>) -> Result<(), KafkaError> {
+    let mut attempt = 1;
+    loop {
+        match blocking(producer, |p| p.commit_transaction(TRANSACTION_TIMEOUT)).await {
+            Err(err)
+                if attempt < COMMIT_ATTEMPTS
+                    && transaction_error(&err).is_some_and(RDKafkaError::is_retriable) =>
+            {
+                warn!(%err, attempt, "commit failed, committing again");
+                attempt += 1;
+            }
+            result => return result,
+        }
+    }
+}
+
+/// The transactional producer and what it still has to do before the next
+/// transaction can begin.
+#[derive(Default)]
+struct Transactions {
+    /// Created on first use, dropped after a fatal error (for instance when
+    /// another instance with the same `transactional.id` fenced it off).
+    producer: Option<FutureProducer<KafkaContext>>,
+    /// Whether `init_transactions` succeeded.
+    initialised: bool,
+    /// A transaction that a failed call left open, to finish first.
+    unfinished: Option<Finish>,
+}
+
+/// How to finish a transaction left open.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Finish {
+    /// Its commit failed with a retriable error: commit again.
+    Commit,
+    /// It must be aborted.
+    Abort,
+}
+
+impl Transactions {
+    /// The producer, created, initialised and with no transaction open.
+    async fn ready(
+        &mut self,
+        config: &ClientConfig,
+    ) -> Result<FutureProducer<KafkaContext>, KafkaError> {
+        let producer = if let Some(producer) = &self.producer {
+            producer.clone()
+        } else {
+            let producer: FutureProducer<KafkaContext> =
+                config.create_with_context(KafkaContext::default())?;
+            self.producer = Some(producer.clone());
+            producer
+        };
+        if !self.initialised {
+            let initialised =
+                blocking(&producer, |p| p.init_transactions(TRANSACTION_TIMEOUT)).await;
+            self.check(initialised)?;
+            self.initialised = true;
+        }
+        if let Some(finish) = self.unfinished {
+            let finished = blocking(&producer, move |p| match finish {
+                Finish::Commit => p.commit_transaction(TRANSACTION_TIMEOUT),
+                Finish::Abort => p.abort_transaction(TRANSACTION_TIMEOUT),
+            })
+            .await;
+            self.check(finished)?;
+            info!(?finish, "finished the transaction a failed call left open");
+            self.unfinished = None;
+        }
+        Ok(producer)
+    }
+
+    /// After the transaction of `producer` failed with `err`: aborts it, or
+    /// remembers how to finish it, or drops a producer that cannot go on.
+    async fn recover(
+        &mut self,
+        producer: &FutureProducer<KafkaContext>,
+        err: &KafkaError,
+        commit_failed: bool,
+    ) {
+        let txn = transaction_error(err);
+        if txn.is_some_and(RDKafkaError::is_fatal) {
+            self.reset();
+        } else if commit_failed && txn.is_some_and(|txn| !txn.txn_requires_abort()) {
+            // A retriable commit error: the commit may still succeed.
+            self.unfinished = Some(Finish::Commit);
+        } else {
+            // Not begun, not acknowledged, or not committable: abort.
+            self.unfinished = Some(Finish::Abort);
+            self.abort_now(producer).await;
+        }
+    }
+
+    async fn abort_now(&mut self, producer: &FutureProducer<KafkaContext>) {
+        let aborted = blocking(producer, |p| p.abort_transaction(TRANSACTION_TIMEOUT)).await;
+        match self.check(aborted) {
+            Ok(()) => self.unfinished = None,
+            Err(err) => warn!(%err, "cannot abort the transaction now; will retry first thing"),
+        }
+    }
+
+    /// Passes `result` on, dropping the producer on a fatal error.
+    fn check(&mut self, result: Result<(), KafkaError>) -> Result<(), KafkaError> {
+        if let Err(err) = &result
+            && transaction_error(err).is_some_and(RDKafkaError::is_fatal)
+        {
+            tracing::error!(%err, "fatal transactional producer error: starting a new producer");
+            self.reset();
+        }
+        result
+    }
+
+    fn reset(&mut self) {
+        if let Some(producer) = self.producer.take() {
+            // Destroying a producer waits for librdkafka: not on this thread.
+            tokio::task::spawn_blocking(move || drop(producer));
+        }
+        self.initialised = false;
+        self.unfinished = None;
+    }
+}
+
+fn transaction_error(err: &KafkaError) -> Option<&RDKafkaError> {
+    match err {
+        KafkaError::Transaction(txn) => Some(txn),
+        _ => None,
+    }
+}
+
+/// Runs a blocking librdkafka transaction call on `producer` off the async
+/// worker threads.
+async fn blocking(
+    producer: &FutureProducer<KafkaContext>,
+    call: impl FnOnce(&FutureProducer<KafkaContext>) -> Result<(), KafkaError> + Send + 'static,
+) -> Result<(), KafkaError> {
+    let producer = producer.clone();
+    tokio::task::spawn_blocking(move || call(&producer))
+        .await
+        .expect("a Kafka transaction call panicked")
+}
