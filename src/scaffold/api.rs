@@ -8,6 +8,13 @@ use serde::Serialize;
 
 use crate::contract::{Binding, BoundContract, Origin};
 
+/// The id the generated tests and examples use (docs/scaffold.md).
+pub const SAMPLE_ID: &str = "12345";
+/// The Kafka key the generated tests and examples use (docs/scaffold.md).
+pub const SAMPLE_EVENT_ID: &str = "order-12345";
+/// The status the generated handler answers (docs/scaffold.md).
+pub const SAMPLE_STATUS: &str = "CREATED";
+
 /// The bound contract with the Rust name of everything the workspace uses,
 /// exactly as prost and tonic-prost-build will generate them in the
 /// workspace's `contract` crate: prost turns a package into nested snake

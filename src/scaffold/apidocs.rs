@@ -66,10 +66,14 @@ pub fn documents(
         let doc = openapi(&flows.system, &service, &served, &contract.pool)?;
         out.push((format!("services/{service}/openapi.yaml"), yaml(&doc)?));
     }
-    let seed = crate::scaffold::contract::load("order.proto", crate::scaffold::contract::ORDER_PROTO)
-        .map_err(|d| Error::Internal(d.message))?;
-    let bound_flows: std::collections::BTreeMap<&str, &crate::contract::FlowBinding> =
-        contract.flows.iter().map(|b| (b.flow.as_str(), b)).collect();
+    let seed =
+        crate::scaffold::contract::load("order.proto", crate::scaffold::contract::ORDER_PROTO)
+            .map_err(|d| Error::Internal(d.message))?;
+    let bound_flows: std::collections::BTreeMap<&str, &crate::contract::FlowBinding> = contract
+        .flows
+        .iter()
+        .map(|b| (b.flow.as_str(), b))
+        .collect();
     let topics = context::kafka_topics(&recs, &seed, contract, &bound_flows);
     if !topics.is_empty() {
         let doc = asyncapi(&flows.system, &recs, &topics, &bindings, &contract.pool)?;

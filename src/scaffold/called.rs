@@ -11,8 +11,7 @@ use serde::Serialize;
 
 use crate::contract::http;
 use crate::contract::{Binding, FlowBinding};
-use crate::scaffold::context::SAMPLE_ID;
-use crate::scaffold::api::{ProtoService, to_snake};
+use crate::scaffold::api::{ProtoService, SAMPLE_ID, to_snake};
 use crate::scaffold::served::axum_path;
 
 /// An rpc as its callers see it: Rust names of its client method and types,

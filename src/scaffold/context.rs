@@ -31,12 +31,7 @@ pub const HTTP_PORT: u16 = 5000;
 pub const GRPC_PORT: u16 = 50051;
 pub const KAFKA_BROKERS: &str = "localhost:9092";
 
-/// The id the generated tests and examples use (docs/scaffold.md).
-pub const SAMPLE_ID: &str = "12345";
-/// The Kafka key the generated tests and examples use (docs/scaffold.md).
-pub const SAMPLE_EVENT_ID: &str = "order-12345";
-/// The status the generated handler answers (docs/scaffold.md).
-pub const SAMPLE_STATUS: &str = "CREATED";
+pub use crate::scaffold::api::{SAMPLE_EVENT_ID, SAMPLE_ID, SAMPLE_STATUS};
 
 #[derive(Debug, Clone, Serialize)]
 pub struct Context {
@@ -415,13 +410,19 @@ pub fn build(
     bound: &BoundContract,
 ) -> Context {
     let recs: Vec<(&Recommendation, &Flow)> = report.flows.iter().zip(&flows.flows).collect();
-    let legacy_proto = !bound.files.iter().any(|f| f == &contract.file);
+    let bindings: BTreeMap<&str, &FlowBinding> =
+        bound.flows.iter().map(|b| (b.flow.as_str(), b)).collect();
+    let topics = kafka_topics(&recs, contract, bound, &bindings);
+    // The seed's order.proto joins another contract only when a topic
+    // carries its message (an rpc of no usable request sent over Kafka).
+    let legacy_proto = !bound.files.iter().any(|f| f == &contract.file)
+        && topics
+            .values()
+            .any(|t| t.event.message_proto.starts_with("orders."));
     let mut api = crate::scaffold::api::api(bound);
     if legacy_proto {
         api.with_legacy_seed();
     }
-    let bindings: BTreeMap<&str, &FlowBinding> =
-        bound.flows.iter().map(|b| (b.flow.as_str(), b)).collect();
     let proto_services: BTreeMap<&str, &ProtoService> = api
         .services
         .iter()
@@ -432,7 +433,6 @@ pub fn build(
         bindings: &bindings,
         services: &proto_services,
     };
-    let topics = kafka_topics(&recs, contract, bound, &bindings);
     let by_service = flows_by_service(&flows.flows);
     let mut uses = Uses::default();
     let mut idle_services = Vec::new();
@@ -1058,8 +1058,9 @@ fn topic(rec: &Recommendation, flow: &Flow, event: EventPayload) -> TopicContext
 
 /// How an event flow's records carry the message its binding names, keyed
 /// by the bound field. A flow the recommendation sends over Kafka without
-/// being an event (it binds an rpc) carries the seed's response, keyed by
-/// its id, as before the contract was bound.
+/// being an event (it binds an rpc) carries the rpc's request, keyed by its
+/// first id field; the seed's response only when that request has no scalar
+/// field to key it.
 fn event_payload(
     contract: &Contract,
     bound: &BoundContract,
@@ -1072,7 +1073,25 @@ fn event_payload(
             let key = message.get_field_by_name(key)?;
             Some((message, key))
         }
-        Binding::Rpc { .. } => None,
+        // A request-response flow sent over Kafka carries its rpc's request,
+        // keyed by its first id field (or its first scalar field).
+        Binding::Rpc { served } => {
+            let (service, method) = served.first()?.rpc.split_once('/')?;
+            let message = bound
+                .pool
+                .get_service_by_name(service)?
+                .methods()
+                .find(|m| m.name() == method)?
+                .input();
+            let scalar = |f: &prost_reflect::FieldDescriptor| {
+                !f.is_list() && !f.is_map() && !matches!(f.kind(), prost_reflect::Kind::Message(_))
+            };
+            let key = message
+                .fields()
+                .find(|f| scalar(f) && f.name().ends_with("_id"))
+                .or_else(|| message.fields().find(|f| scalar(f)))?;
+            Some((message, key))
+        }
     });
     let (message, message_proto, fields, key): (String, String, Vec<EventField>, String) =
         if let Some((message, key)) = bound_message {

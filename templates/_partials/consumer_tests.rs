@@ -35,9 +35,10 @@ use runtime::kafka::{
 };
 
 use {{ service.ident }}::{
+    config::Config,
     error::HandlerError,
-    handlers,
-    kafka::{self, EventHandler},
+    kafka::{self, EventHandler, Handlers},
+    state::State,
 };
 
 /// How long a test waits for the mock cluster before failing.
@@ -68,16 +69,38 @@ async fn publish_{{ t.flow_ident }}(brokers: &str, key: &str) -> (i32, i64) {
 /// Runs the real handlers, then reports each event they accepted: its flow
 /// and its encoding.
 struct Recording {
+    handlers: Handlers,
     handled: mpsc::UnboundedSender<(&'static str, Vec<u8>)>,
+}
+
+impl Recording {
+    /// The service's handlers with the state it builds at start-up.
+    async fn new(handled: mpsc::UnboundedSender<(&'static str, Vec<u8>)>) -> Recording {
+        let config = Config::from_env().expect("the default configuration");
+        let state = State::new(&config).await.expect("the service's state");
+        Recording {
+            handlers: Handlers::new(Arc::new(state)),
+            handled,
+        }
+    }
 }
 
 impl EventHandler for Recording {
 {%- for t in service.consumes %}
 {%- if not loop.first %}
 {% endif %}
-    async fn {{ t.flow_ident }}(&self, event: {{ t.flow_ident }}::Event) -> Result<(), HandlerError> {
-        let (flow, encoded) = ({{ t.flow_ident }}::FLOW, {{ t.flow_ident }}::encode(&event));
-        handlers::handle_{{ t.flow_ident }}(event).await?;
+{%- set line = "    async fn " ~ t.flow_ident ~ "(&self, event: " ~ t.flow_ident ~ "::Event) -> Result<(), HandlerError> {" %}
+{%- if line | length <= 100 %}
+{{ line }}
+{%- else %}
+    async fn {{ t.flow_ident }}(
+        &self,
+        event: {{ t.flow_ident }}::Event,
+    ) -> Result<(), HandlerError> {
+{%- endif %}
+        let flow = {{ t.flow_ident }}::FLOW;
+        let encoded = {{ t.flow_ident }}::encode(&event);
+        self.handlers.{{ t.flow_ident }}(event).await?;
         self.handled.send((flow, encoded)).unwrap();
         Ok(())
     }
@@ -94,7 +117,7 @@ async fn handles_{{ t.flow_ident }}_from_{{ t.from_ident }}_and_commits_its_offs
     let shutdown = CancellationToken::new();
     let consumer = tokio::spawn({
         let (brokers, shutdown) = (brokers.clone(), shutdown.clone());
-        async move { kafka::consume(&brokers, Recording { handled }, shutdown).await }
+        async move { kafka::consume(&brokers, Recording::new(handled).await, shutdown).await }
     });
 
     let (flow, event) = tokio::time::timeout(WAIT, events.recv())
@@ -160,7 +183,15 @@ impl EventHandler for FailsOnPoison {
 {%- for t in service.consumes %}
 {%- if not loop.first %}
 {% endif %}
-    async fn {{ t.flow_ident }}(&self, event: {{ t.flow_ident }}::Event) -> Result<(), HandlerError> {
+{%- set line = "    async fn " ~ t.flow_ident ~ "(&self, event: " ~ t.flow_ident ~ "::Event) -> Result<(), HandlerError> {" %}
+{%- if line | length <= 100 %}
+{{ line }}
+{%- else %}
+    async fn {{ t.flow_ident }}(
+        &self,
+        event: {{ t.flow_ident }}::Event,
+    ) -> Result<(), HandlerError> {
+{%- endif %}
         self.handle({{ t.flow_ident }}::key(&event))
     }
 {%- endfor %}

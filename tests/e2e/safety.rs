@@ -68,7 +68,7 @@ fn dry_run_prints_the_plan_and_changes_no_byte() {
         run.stdout
     );
     assert!(
-        run.stdout.contains("create     proto/order.proto"),
+        run.stdout.contains("create     proto/shop.proto"),
         "{}",
         run.stdout
     );

@@ -22,6 +22,12 @@ pub const CASES: &[(&str, &str)] = &[
     ("rest_only", "tests/fixtures/scaffold/rest-only.yaml"),
     ("grpc_only", "tests/fixtures/scaffold/grpc-only.yaml"),
     ("kafka_only", "tests/fixtures/scaffold/kafka-only.yaml"),
+    // A derived contract in another domain: a stream, an event keyed by a
+    // field other than the first id, a fan-out (SPEC §7).
+    ("payments", "examples/payments.yaml"),
+    // The team's own two .proto files: google.api.http routes, a Timestamp,
+    // a server stream, an event keyed by a non-id field.
+    ("team", "examples/team/flows.yaml"),
 ];
 
 /// The plan for a flows file of the repository, through the library.
@@ -73,6 +79,16 @@ fn grpc_only_tree() {
 #[test]
 fn kafka_only_tree() {
     snapshot_tree("kafka_only");
+}
+
+#[test]
+fn payments_tree() {
+    snapshot_tree("payments");
+}
+
+#[test]
+fn team_tree() {
+    snapshot_tree("team");
 }
 
 #[test]

@@ -38,6 +38,7 @@ pub const FILE_DESCRIPTOR_SET: &[u8] =
 
 #[cfg(test)]
 mod tests {
+{%- if api.origin == "seed" %}
     {%- set messages = [contract.request.name, contract.response.name] | unique | sort %}
     use super::{{ contract.package }}::{ {{- messages | join(sep=", ") -}} };
 
@@ -63,10 +64,23 @@ mod tests {
         let request: {{ contract.request.name }} = serde_json::from_str("{}").unwrap();
         assert_eq!(request, {{ contract.request.name }}::default());
     }
+{%- elif api.services %}
+{%- set request = api.services[0].methods[0].request.rust | replace(from="contract::", to="crate::") %}
 
     #[test]
-    fn the_descriptor_set_describes_the_{{ contract.service.proto_name | snake }}() {
+    fn missing_json_fields_take_their_default() {
+        use {{ request }} as Request;
+
+        let request: Request = serde_json::from_str("{}").unwrap();
+        assert_eq!(request, Request::default());
+    }
+{%- endif %}
+
+    #[test]
+    fn the_descriptor_set_describes_every_package() {
         let text = String::from_utf8_lossy(super::FILE_DESCRIPTOR_SET);
-        assert!(text.contains("{{ contract.service.proto_name }}"), "descriptor set: {text}");
+{%- for p in api.packages %}
+        assert!(text.contains("{{ p | trim_start_matches(pat=".") }}"), "descriptor set: {text}");
+{%- endfor %}
     }
 }

@@ -9,8 +9,8 @@
 //! configuration{% if calls %} and clients{% endif %}{% if service.produces %}{% if calls %} and{% else %} and{% endif %} the Kafka producer{% endif %}. `main.rs` only calls [`run`].
 {%- endif %}
 
-use std::{io::IsTerminal as _, process::ExitCode{% if serves %}, sync::Arc{% endif %}};
-{% if serves or calls %}
+use std::{io::IsTerminal as _, process::ExitCode{% if service.runs %}, sync::Arc{% endif %}};
+{% if service.runs or calls %}
 use anyhow::Context as _;
 {%- endif %}
 {%- if calls %}
@@ -37,7 +37,7 @@ use crate::{
     {%- if service.serves_rest %}{% set_global modules = modules | concat(with="rest") %}{% endif -%}
     {%- if service.calls_rest %}{% set_global modules = modules | concat(with="rest_clients") %}{% endif -%}
     {{ modules | join(sep=", ") }},
-{%- if serves %}
+{%- if service.runs %}
     state::State,
 {%- endif %}
 };
@@ -138,14 +138,12 @@ pub async fn serve(config: &Config) -> anyhow::Result<()> {
         .await
         .with_context(|| format!("cannot listen on GRPC_ADDR={}", config.grpc_addr))?;
 {%- endif %}
-{%- if serves %}
     let state = Arc::new(
         State::new(config)
             .await
             .context("cannot build the service's state")?,
     );
 {# blank line #}
-{%- endif %}
     let shutdown = CancellationToken::new();
     let mut {{ tasks }} = JoinSet::new();
 {%- if service.serves_rest %}
@@ -169,13 +167,14 @@ pub async fn serve(config: &Config) -> anyhow::Result<()> {
 {%- if service.consumes %}
     let (brokers, replication) = (config.kafka_brokers.clone(), config.kafka_replication);
     let token = shutdown.clone();
+    let handlers = kafka::Handlers::new(Arc::clone(&state));
     {{ tasks }}.spawn(async move {
         // Create the topics first when we can: a consumer subscribed to a
         // missing topic only notices it at the next metadata refresh.
         if let Err(err) = kafka::ensure_topics(&brokers, replication).await {
             warn!(%brokers, %err, "cannot create Kafka topics now; consuming anyway");
         }
-        kafka::consume(&brokers, kafka::Handlers, token).await
+        kafka::consume(&brokers, handlers, token).await
     });
 {%- elif service.produces %}
 

@@ -32,10 +32,17 @@ when: service.produces or service.consumes
 //! handling and committing the offset handles the record again), so those
 //! handlers must be idempotent too.
 {%- endif %}
-{% if service.produces %}
+{% if service.produces and service.consumes %}
+use std::{fmt, sync::Arc};
+
+use anyhow::Context as _;
+{%- elif service.produces %}
 use std::fmt;
 
 use anyhow::Context as _;
+{%- else %}
+use std::sync::Arc;
+{# blank line #}
 {%- endif %}
 {%- if modules | length == 1 %}
 use contract::events::{{ modules[0] }};
@@ -54,13 +61,14 @@ use crate::{
     config::{self, Config},
     error::HandlerError,
     handlers,
+    state::State,
 };
 {%- elif service.kafka.transactional %}
 use crate::config::{self, Config};
 {%- elif service.produces %}
 use crate::config::Config;
 {%- else %}
-use crate::{config, error::HandlerError, handlers};
+use crate::{config, error::HandlerError, handlers, state::State};
 {%- endif %}
 
 /// Names this service's Kafka clients in the brokers' logs.
@@ -294,12 +302,22 @@ pub trait EventHandler: Send + Sync + 'static {
 {%- endfor %}
 }
 
-/// The service's handlers, from `handlers.rs`.
-#[derive(Debug, Default, Clone, Copy)]
-pub struct Handlers;
+/// The service's handlers (`handlers/`), with the [`State`] they share.
+#[derive(Debug, Clone)]
+pub struct Handlers {
+    state: Arc<State>,
+}
+
+impl Handlers {
+    /// Handlers sharing `state`, built once at start-up.
+    pub fn new(state: Arc<State>) -> Handlers {
+        Handlers { state }
+    }
+}
 
 impl EventHandler for Handlers {
 {%- for t in service.consumes %}
+{%- set module = service.api.handlers | filter(attribute="kind", value="event") | filter(attribute="flows.0", value=t.flow) | map(attribute="module") | first %}
 {%- if not loop.first %}
 {% endif %}
 {%- set line = "    fn " ~ t.flow_ident ~ "(&self, event: " ~ t.flow_ident ~ "::Event) -> impl Future<Output = Result<(), HandlerError>> + Send {" %}
@@ -311,7 +329,7 @@ impl EventHandler for Handlers {
         event: {{ t.flow_ident }}::Event,
     ) -> impl Future<Output = Result<(), HandlerError>> + Send {
 {%- endif %}
-        handlers::handle_{{ t.flow_ident }}(event)
+        handlers::{{ module }}::handle(&self.state, event)
     }
 {%- endfor %}
 }

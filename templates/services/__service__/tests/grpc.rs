@@ -6,6 +6,8 @@ when: service.serves_grpc
 //! clients: a call on every rpc it serves, health checks and reflection, the message
 //! size limit, and deadlines cancelling handlers.
 
+{%- set slow = service.api.grpc_calls | filter(attribute="method.server_streaming", value=false) | first %}
+{%- if slow %}
 use std::{
     net::SocketAddr,
     sync::Arc,
@@ -20,6 +22,18 @@ use tonic::{
     service::Routes,
     transport::{Channel, Endpoint},
 };
+{%- else %}
+use std::{net::SocketAddr, sync::Arc, time::Duration};
+
+use tokio::{net::TcpListener, task::JoinHandle};
+use tokio_stream::StreamExt as _;
+use tokio_util::sync::CancellationToken;
+use tonic::{
+    Code,
+    service::Routes,
+    transport::{Channel, Endpoint},
+};
+{%- endif %}
 use tonic_health::pb::{
     HealthCheckRequest, health_check_response::ServingStatus, health_client::HealthClient,
 };
@@ -29,11 +43,14 @@ use tonic_reflection::pb::v1::{
 };
 
 use {{ service.ident }}::{
+{%- if slow %}
     config::{GRPC_MAX_MESSAGE_BYTES, GRPC_REQUEST_TIMEOUT},
+{%- else %}
+    config::GRPC_MAX_MESSAGE_BYTES,
+{%- endif %}
     grpc::{self, SERVICE_NAMES},
     state::State,
 };
-{%- set slow = service.api.grpc_calls | filter(attribute="method.server_streaming", value=false) | first %}
 {%- if slow %}
 
 use {{ slow.server_trait }} as Served;

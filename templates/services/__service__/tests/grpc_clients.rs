@@ -86,6 +86,10 @@ fn stream_request() -> {{ s.rpc.request }} {
 /// delay before answering.
 type Step = (Result<(), Code>, Duration);
 
+/// What a stubbed server-streaming rpc answers.
+#[allow(dead_code, reason = "used only where a stubbed service streams")]
+type Streamed<T> = Result<Response<tonic::codegen::BoxStream<T>>, Status>;
+
 const OK: Step = (Ok(()), Duration::ZERO);
 const UNAVAILABLE: Step = (Err(Code::Unavailable), Duration::ZERO);
 
@@ -127,17 +131,12 @@ impl Stub {
 #[tonic::async_trait]
 impl {{ svc.trait_name }} for Stub {
 {%- for x in svc.methods %}
-{%- if x.server_streaming %}
-    type {{ x.stream_type }} = tonic::codegen::BoxStream<{{ x.response.rust }}>;
-{%- endif %}
-{%- endfor %}
-{%- for x in svc.methods %}
 
 {%- if x.server_streaming and x.name == stream_method %}
     async fn {{ x.name }}(
         &self,
         request: Request<{{ x.request.rust }}>,
-    ) -> Result<Response<Self::{{ x.stream_type }}>, Status> {
+    ) -> Streamed<{{ x.response.rust }}> {
         self.answer(&request).await?;
         let item = {{ x.response.rust }}::default();
         let items = (0..3).map(move |_| Ok(item.clone()));
@@ -148,7 +147,7 @@ impl {{ svc.trait_name }} for Stub {
     async fn {{ x.name }}(
         &self,
         _request: Request<{{ x.request.rust }}>,
-    ) -> Result<Response<Self::{{ x.stream_type }}>, Status> {
+    ) -> Streamed<{{ x.response.rust }}> {
         Err(Status::unimplemented("not called by these tests"))
     }
 {%- elif x.name == m.rpc.method %}
@@ -249,15 +248,12 @@ use {{ x.rpc.server_trait }} as {{ v.trait_name }}Rpcs;
 
 #[tonic::async_trait]
 impl {{ v.trait_name }}Rpcs for {{ v.trait_name }}Defaults {
-{%- for y in v.methods %}{% if y.server_streaming %}
-    type {{ y.stream_type }} = tonic::codegen::BoxStream<{{ y.response.rust }}>;
-{%- endif %}{% endfor %}
 {%- for y in v.methods %}
     async fn {{ y.name }}(
         &self,
         _request: Request<{{ y.request.rust }}>,
 {%- if y.server_streaming %}
-    ) -> Result<Response<Self::{{ y.stream_type }}>, Status> {
+    ) -> Streamed<{{ y.response.rust }}> {
         let item = {{ y.response.rust }}::default();
         let items = (0..3).map(move |_| Ok(item.clone()));
         let stream = tonic::codegen::tokio_stream::iter(items);

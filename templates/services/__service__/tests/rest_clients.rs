@@ -5,6 +5,8 @@ when: service.calls_rest
 {%- if target.unary %}{% set_global m = target.unary %}{% else %}{% set_global m = target.stream %}{% endif -%}
 {%- set s = target.stream -%}
 {%- set idempotent = m.rpc.route.idempotent -%}
+{%- set routed = [] -%}
+{%- for t in service.rest_targets %}{% for x in t.methods %}{% if x.rpc.route.sample_path %}{% set_global routed = routed | concat(with=x.flow) %}{% endif %}{% endfor %}{% endfor -%}
 //! The REST client of {{ service.name }} against a local stub of the {{ target.name }} API on a
 //! real socket: {% if target.unary %}answers, retries, deadlines, give-ups and the retry throttle
 //! of `{{ m.rpc.full_name }}` (flow `{{ m.flow }}`){% endif %}{% if target.unary and s %}; {% endif %}{% if s %}the Server-Sent Events of
@@ -12,16 +14,19 @@ when: service.calls_rest
 {% if target.unary %}
 use std::{
     sync::{
-        Arc, Mutex,
+        Arc,{% if routed %} Mutex,{% endif %}
         atomic::{AtomicU32, Ordering},
     },
     time::Duration,
 };
-
+{% if routed %}
 use axum::{
     Router,
     http::{Method, StatusCode, Uri},
 };
+{%- else %}
+use axum::{Router, http::StatusCode};
+{%- endif %}
 use runtime::{client_policy::CallPolicy, http_client::HttpError, retry::Backoff};
 use tokio::net::TcpListener;
 {%- else %}
@@ -38,7 +43,7 @@ use runtime::{client_policy::CallPolicy, retry::Backoff};
 use tokio::net::TcpListener;
 {%- endif %}
 
-use {{ service.ident }}::rest_clients::{self, {{ target.client }}, {{ target.policies }}};
+use {{ service.ident }}::rest_clients::{ {%- if routed %}self, {% endif %}{{ target.client }}, {{ target.policies }}};
 
 /// Quick retries and a short deadline, so the tests run fast.
 const POLICY: CallPolicy = CallPolicy {
@@ -74,6 +79,7 @@ fn {% if r.rpc.streaming %}stream_request{% else %}request{% endif %}() -> {{ r.
 {%- endif %}
 }
 {%- endif %}{% endif %}{% endfor %}
+{%- if routed %}
 
 /// A stub that answers every request with an empty message (`{}`, or three
 /// such events when `events`), and records each request's verb and path.
@@ -96,6 +102,7 @@ async fn recording_stub(events: bool) -> (String, Arc<Mutex<Vec<String>>>) {
     tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
     (url, seen)
 }
+{%- endif %}
 {%- for t in service.rest_targets %}{% for x in t.methods %}{% if x.rpc.route.sample_path %}
 
 /// Flow `{{ x.flow }}`: `{{ x.rpc.full_name }}` on {{ t.name }}.
