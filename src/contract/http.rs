@@ -273,7 +273,7 @@ pub fn resource_name(method: &str, request: &str) -> String {
 }
 
 /// `GetOrderStatus` → `Get`, `Order`, `Status`; `get_order` → `get`, `order`.
-fn words(s: &str) -> Vec<String> {
+pub(crate) fn words(s: &str) -> Vec<String> {
     let mut words: Vec<String> = Vec::new();
     for c in s.chars() {
         if c.is_uppercase() || words.is_empty() || c == '_' {

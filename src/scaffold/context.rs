@@ -1056,18 +1056,17 @@ fn topic(rec: &Recommendation, flow: &Flow, event: EventPayload) -> TopicContext
     }
 }
 
-/// How an event flow's records carry the message its binding names, keyed
-/// by the bound field. A flow the recommendation sends over Kafka without
-/// being an event (it binds an rpc) carries the rpc's request, keyed by its
-/// first id field; the seed's response only when that request has no scalar
-/// field to key it.
-fn event_payload(
-    contract: &Contract,
+/// The message a Kafka flow carries, with the field keying its records: an
+/// event's bound message and key; a request-response flow's rpc request,
+/// keyed by its first id field (or its first scalar field).
+fn event_message(
     bound: &BoundContract,
-    binding: Option<&Binding>,
-    binary: bool,
-) -> EventPayload {
-    let bound_message = binding.and_then(|b| match b {
+    binding: &Binding,
+) -> Option<(
+    prost_reflect::MessageDescriptor,
+    prost_reflect::FieldDescriptor,
+)> {
+    match binding {
         Binding::Message { message, key } => {
             let message = bound.pool.get_message_by_name(message)?;
             let key = message.get_field_by_name(key)?;
@@ -1092,7 +1091,21 @@ fn event_payload(
                 .or_else(|| message.fields().find(|f| scalar(f)))?;
             Some((message, key))
         }
-    });
+    }
+}
+
+/// How an event flow's records carry the message its binding names, keyed
+/// by the bound field. A flow the recommendation sends over Kafka without
+/// being an event (it binds an rpc) carries the rpc's request, keyed by its
+/// first id field; the seed's response only when that request has no scalar
+/// field to key it.
+fn event_payload(
+    contract: &Contract,
+    bound: &BoundContract,
+    binding: Option<&Binding>,
+    binary: bool,
+) -> EventPayload {
+    let bound_message = binding.and_then(|b| event_message(bound, b));
     let (message, message_proto, fields, key): (String, String, Vec<EventField>, String) =
         if let Some((message, key)) = bound_message {
             let fields = message

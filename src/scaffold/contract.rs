@@ -276,25 +276,9 @@ fn kind(k: &Kind) -> &'static str {
     }
 }
 
-fn split_words(s: &str) -> Vec<String> {
-    let mut words: Vec<String> = Vec::new();
-    for c in s.chars() {
-        if c.is_uppercase() || words.is_empty() || c == '_' {
-            words.push(String::new());
-        }
-        if c != '_'
-            && let Some(w) = words.last_mut()
-        {
-            w.push(c);
-        }
-    }
-    words.retain(|w| !w.is_empty());
-    words
-}
-
 /// `order-events`, `OrderService` → `order_events`, `order_service`.
 pub fn snake(s: &str) -> String {
-    split_words(&s.replace('-', "_"))
+    crate::contract::http::words(&s.replace('-', "_"))
         .iter()
         .map(|w| w.to_ascii_lowercase())
         .collect::<Vec<_>>()
@@ -303,7 +287,7 @@ pub fn snake(s: &str) -> String {
 
 /// `order-events`, `order_request` → `OrderEvents`, `OrderRequest`.
 pub fn pascal(s: &str) -> String {
-    split_words(&s.replace('-', "_"))
+    crate::contract::http::words(&s.replace('-', "_"))
         .iter()
         .map(|w| {
             let mut c = w.chars();
