@@ -31,7 +31,6 @@ use protox::file::{File, FileResolver};
 
 use crate::cli::{CheckFormat, ContractArgs, ContractCheckArgs, ContractCommand, ContractFormat};
 use crate::commands::files::{Blocked, Links, Unread, read_bounded, walk};
-use crate::commands::scaffold::ORDERS_EXAMPLE;
 use crate::commands::{Failure, file_kind, load_flows, load_rules, plain, print, read_input};
 use crate::contract::compile::{BUILT_IN, Recording, Refusal, Refused, Sources, Texts};
 use crate::contract::evolution::{self, Finding};
@@ -60,6 +59,9 @@ pub fn run(args: &ContractArgs) -> Result<(), Failure> {
     };
     print(&out)
 }
+
+/// The built-in example: the seed article's orders system (docs/scaffold.md).
+pub const ORDERS_EXAMPLE: &str = include_str!("../../examples/orders.yaml");
 
 /// The built-in example and its contract: the seed's order.proto (SPEC §6).
 pub fn builtin() -> Result<(FlowsFile, BoundContract), Error> {

@@ -25,6 +25,7 @@ use std::io;
 use std::path::{Path, PathBuf};
 
 use crate::cli::{RulesOption, ScaffoldArgs};
+use crate::commands::contract::ORDERS_EXAMPLE;
 use crate::commands::files::{Blocked, Links, Unread, read_bounded, walk};
 use crate::commands::{Failure, file_kind, load_rules, print};
 use crate::error::{Diagnostic, Error};
@@ -32,9 +33,6 @@ use crate::scaffold::contract::{self, ORDER_PROTO};
 use crate::scaffold::sync::{self, Action, BOOKKEEPING, MANIFEST, Manifest, NEW_SUFFIX, Step};
 use crate::scaffold::templates::Owner;
 use crate::scaffold::{ScaffoldPlan, plan};
-
-/// The built-in example: the seed article's orders system (docs/scaffold.md).
-pub const ORDERS_EXAMPLE: &str = include_str!("../../examples/orders.yaml");
 
 /// The folder inside `--out` where a run stages its files.
 const STAGING: &str = ".commsadvise/staging";

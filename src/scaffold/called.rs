@@ -79,6 +79,10 @@ pub struct PathVarContext {
     pub json: String,
     /// What the field's default renders as: `""` or `0`.
     pub default: String,
+    /// The value sample requests give a top-level string field other than
+    /// the id ([`SAMPLE_ID`]): its default, empty, would leave the path
+    /// without a segment, which the client refuses.
+    pub sample: Option<String>,
 }
 
 /// The bound contract as callers look rpcs up.
@@ -104,6 +108,7 @@ impl Callees<'_> {
             .methods()
             .find(|m| m.name() == method)?;
         let input = descriptor.input();
+        let route = route(self.pool, &descriptor);
         Some(RpcCall {
             full_name: rpc.clone(),
             route_const: format!(
@@ -115,9 +120,12 @@ impl Callees<'_> {
             response: names.response.rust.clone(),
             streaming: names.server_streaming,
             grpc_client: proto.client.clone(),
-            route: route(self.pool, &descriptor),
             id_field: id_field(&input).map(|f| to_snake(f.name())),
-            request_has_more: input.fields().count() > 1,
+            // Fields the sample request leaves at their default: besides the
+            // id, and the path variables it fills.
+            request_has_more: input.fields().count()
+                > 1 + route.vars.iter().filter(|v| v.sample.is_some()).count(),
+            route,
             response_string_field: descriptor
                 .output()
                 .fields()
@@ -144,10 +152,15 @@ fn route(pool: &DescriptorPool, method: &MethodDescriptor) -> RouteContext {
         .iter()
         .map(|name| {
             let (json, last) = json_path(&input, name);
+            let text = last
+                .as_ref()
+                .is_some_and(|f| !f.is_list() && !f.is_map() && matches!(f.kind(), Kind::String));
             PathVarContext {
                 field: name.clone(),
                 json: json.unwrap_or_else(|| name.clone()),
                 default: last.map_or_else(String::new, |f| default_text(&f)),
+                sample: (text && !name.contains('.') && Some(name) != id.as_ref())
+                    .then(|| SAMPLE_ID.to_owned()),
             }
         })
         .collect();
@@ -188,7 +201,8 @@ fn sample_path(path: &str, id: Option<&str>, vars: &[PathVarContext]) -> Option<
         let value = if Some(name) == id {
             SAMPLE_ID
         } else {
-            &vars.iter().find(|v| v.field == name)?.default
+            let var = vars.iter().find(|v| v.field == name)?;
+            var.sample.as_deref().unwrap_or(&var.default)
         };
         if value.is_empty() {
             return None;
