@@ -68,12 +68,8 @@ fn client(url: &str) -> {{ target.client }} {
 /// The request of `{{ r.rpc.full_name }}` the tests send.
 fn {% if r.rpc.streaming %}stream_request{% else %}request{% endif %}() -> {{ r.rpc.request }} {
 {%- if r.rpc.id_field %}
-    {{ r.rpc.request }} {
-        {{ r.rpc.id_field }}: "{{ names.sample_id }}".into(),
-{%- if r.rpc.request_has_more %}
-        ..Default::default()
-{%- endif %}
-    }
+    // The client's sample: the id, and any other path variable, set.
+    {{ target.client }}::{{ r.rpc.method | trim_start_matches(pat="r#") }}_request("{{ names.sample_id }}")
 {%- else %}
     {{ r.rpc.request }}::default()
 {%- endif %}
