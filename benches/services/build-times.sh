@@ -24,7 +24,7 @@ uptime | tee "$OUT/uptime-start.txt"
 hf cold-shop -r "$CR" -n 'generated: cargo build (cold)' \
   --prepare "rm -rf $T/shop" "cd $S && CARGO_TARGET_DIR=$T/shop cargo build --offline -q"
 hf cold-bare-all -r "$CR" -n 'bare, all dependencies: cargo build (cold)' \
-  --prepare "rm -rf $T/bare" "cd $B && CARGO_TARGET_DIR=$T/bare cargo build --offline -q"
+  --prepare "rm -rf $T/bare" "cd $B && CARGO_TARGET_DIR=$T/bare cargo build --offline -q -p bare -p alldeps"
 hf cold-bare-min -r "$CR" -n 'bare server only: cargo build -p bare (cold)' \
   --prepare "rm -rf $T/bare-min" "cd $B && CARGO_TARGET_DIR=$T/bare-min cargo build --offline -q -p bare"
 hf warm-shop-lib -r "$WR" -w 1 -n 'generated: touch services/orders/src/lib.rs; cargo build' \
@@ -32,5 +32,5 @@ hf warm-shop-lib -r "$WR" -w 1 -n 'generated: touch services/orders/src/lib.rs; 
 hf warm-shop-main -r "$WR" -w 1 -n 'generated: touch services/orders/src/main.rs; cargo build' \
   --prepare "touch $S/services/orders/src/main.rs" "cd $S && CARGO_TARGET_DIR=$T/shop cargo build --offline -q"
 hf warm-bare -r "$WR" -w 1 -n 'bare: touch services/bare/src/main.rs; cargo build' \
-  --prepare "touch $B/services/bare/src/main.rs" "cd $B && CARGO_TARGET_DIR=$T/bare cargo build --offline -q"
+  --prepare "touch $B/services/bare/src/main.rs" "cd $B && CARGO_TARGET_DIR=$T/bare cargo build --offline -q -p bare -p alldeps"
 uptime | tee "$OUT/uptime-end.txt"

@@ -4,7 +4,7 @@ Usage: python3 summarize.py rounds.csv [DUR=15]"""
 import csv, statistics, sys
 rows = list(csv.DictReader(open(sys.argv[1])))
 dur = float(sys.argv[2]) if len(sys.argv) > 2 else 15.0
-for proto in ("rest", "grpc"):
+for proto in ("rest", "grpc", "stream"):
     rs = [r for r in rows if r["proto"] == proto]
     if not rs:
         continue

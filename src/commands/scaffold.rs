@@ -76,18 +76,20 @@ pub fn scaffold_file(
     sizing: &crate::engine::sizing::Sizing,
 ) -> Result<(), Failure> {
     let rules = load_rules(rules)?;
-    let (flows, flows_id) = match flows_path {
+    let (flows, flows_id, bytes) = match flows_path {
         Some(path) => {
             // Read once: the hash recorded is the hash of what was planned.
             let bytes = crate::commands::read_input(path)?;
             (
                 crate::spec::load(&path.display().to_string(), &bytes)?,
                 sync::sha256(&bytes),
+                bytes,
             )
         }
         None => (
             crate::spec::load_str("examples/orders.yaml", ORDERS_EXAMPLE)?,
             "builtin:orders".to_owned(),
+            ORDERS_EXAMPLE.as_bytes().to_vec(),
         ),
     };
     // Every flow's binding is checked before anything is planned, so a
@@ -98,6 +100,11 @@ pub fn scaffold_file(
     };
     let protos = crate::commands::contract::proto_files(flows_path, &flows, &bound)?;
     let report = crate::engine::recommend_with(&flows, &rules, sizing);
+    let file = flows_path.map_or_else(
+        || "examples/orders.yaml".to_owned(),
+        |p| p.display().to_string(),
+    );
+    refuse_events_off_kafka(&file, &bytes, &flows, &report)?;
     let contract = contract::load("order.proto", ORDER_PROTO)?;
     let plan = plan(&flows, &report, &contract, &bound, &protos)?;
 
@@ -123,6 +130,61 @@ pub fn scaffold_file(
     apply(out, &steps, old.as_ref(), &flows_id)?;
     let resumed = old.as_ref().is_some_and(|m| !m.staged.is_empty());
     print(&summary(&steps, out, &flows.system, resumed))
+}
+
+/// An event binds to a message (SPEC §7), which the scaffold carries on a
+/// Kafka topic; an event that REST or gRPC carries (pinned, or the only
+/// transport `transports:` leaves) has no rpc or route to generate, so it is
+/// refused at its flow, before anything is written, instead of producing a
+/// workspace that cannot serve it.
+fn refuse_events_off_kafka(
+    file: &str,
+    bytes: &[u8],
+    flows: &crate::spec::model::FlowsFile,
+    report: &crate::engine::evaluate::Report,
+) -> Result<(), Error> {
+    use crate::spec::model::{Interaction, Transport};
+    let Some((flow, rec)) = flows.flows.iter().zip(&report.flows).find(|(flow, rec)| {
+        flow.interaction == Interaction::Event && rec.transport != Transport::Kafka
+    }) else {
+        return Ok(());
+    };
+    let carrier = rec.transport.title();
+    let (why, fix) = if rec.pinned {
+        (
+            format!("its `transport: {}` pin", rec.transport.as_str()),
+            "let Kafka carry it (remove the pin)",
+        )
+    } else {
+        (
+            "`transports:`, which leaves it no Kafka".to_owned(),
+            "let Kafka carry it (add `kafka` to `transports:`)",
+        )
+    };
+    let mut d = Diagnostic::new(
+        format!(
+            "flow `{}` is an event carried by {carrier} ({why}); the scaffold generates events on Kafka only",
+            flow.name
+        ),
+        file.to_owned(),
+    )
+    .note(format!(
+        "nothing was written; an event binds to a message, which a topic carries: {fix}, or make it `interaction: request-response` bound to an rpc the receiver serves (a webhook is a POST to the receiver)"
+    ));
+    if let Ok(text) = std::str::from_utf8(bytes)
+        && let Ok((_, map)) = crate::spec::load::load_str_mapped(file, text)
+        && let Some(pos) = map.pin(&flow.name)
+    {
+        let width = if rec.pinned {
+            rec.transport.as_str().len()
+        } else {
+            4
+        };
+        d = d
+            .at(text, pos, width)
+            .label(format!("carried by {carrier}"));
+    }
+    Err(d.into())
 }
 
 fn not_generated(out: &Path) -> Diagnostic {

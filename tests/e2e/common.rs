@@ -116,3 +116,55 @@ pub fn tool(env: &str, name: &str) -> Option<String> {
         .is_ok_and(|o| o.status.success())
         .then_some(candidate)
 }
+
+/// The one target directory every generated workspace builds into,
+/// `COMMSADVISE_GENERATED_TARGET` (default `<repo>/target/generated`), so
+/// that tokio, tonic, axum and librdkafka compile once for all cases.
+pub fn generated_target() -> PathBuf {
+    std::env::var_os("COMMSADVISE_GENERATED_TARGET")
+        .map_or_else(|| repo("target/generated"), PathBuf::from)
+}
+
+/// `cargo <args>` inside a generated workspace, into the shared target.
+///
+/// No incremental caches and line tables only: the same code is built and
+/// tested, but a case's artifacts shrink several times over, which is what
+/// lets a CI disk hold every case (a full-debug run filled one).
+pub fn generated_cargo(ws: &Path, args: &[&str]) -> Command {
+    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    let mut command = Command::new(cargo);
+    command
+        .args(args)
+        .current_dir(ws)
+        .env("CARGO_TARGET_DIR", generated_target())
+        .env("CARGO_INCREMENTAL", "0")
+        .env("CARGO_PROFILE_DEV_DEBUG", "line-tables-only")
+        .env_remove("RUSTFLAGS");
+    command
+}
+
+/// Removes a generated workspace's own crates (its services, `contract`,
+/// `runtime`) from the shared target once its case is done, keeping the
+/// dependencies. Cases reuse crate names (`contract`, `orders`), so this
+/// also keeps one case from ever picking up another's stale artifacts.
+pub fn forget_generated(ws: &Path) {
+    let Ok(metadata) =
+        generated_cargo(ws, &["metadata", "--no-deps", "--format-version", "1"]).output()
+    else {
+        return;
+    };
+    let Ok(metadata) = serde_json::from_slice::<serde_json::Value>(&metadata.stdout) else {
+        return;
+    };
+    let mut clean = vec!["clean".to_owned()];
+    for package in metadata["packages"].as_array().into_iter().flatten() {
+        if let Some(name) = package["name"].as_str() {
+            clean.extend(["-p".to_owned(), name.to_owned()]);
+        }
+    }
+    if clean.len() > 1 {
+        let args: Vec<&str> = clean.iter().map(String::as_str).collect();
+        // Best effort: a failed clean costs disk, not correctness.
+        let _ = generated_cargo(ws, &args).output();
+    }
+}

@@ -10,11 +10,10 @@
 //! that directory or the machine's cores. Timings go to stderr
 //! (`-- --nocapture` shows them).
 
-use std::path::PathBuf;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use crate::common::repo;
+use crate::common::{forget_generated, generated_cargo, repo};
 use crate::scaffold::CASES;
 
 /// What runs inside each generated workspace, in order: cheapest first.
@@ -26,11 +25,8 @@ const STEPS: &[&[&str]] = &[
 ];
 
 #[test]
-#[ignore = "compiles four generated workspaces (minutes); run by .ci/run with --ignored"]
+#[ignore = "compiles six generated workspaces (minutes); run by .ci/run with --ignored"]
 fn generated_workspaces_build_lint_and_pass_their_tests() {
-    let target = std::env::var_os("COMMSADVISE_GENERATED_TARGET")
-        .map_or_else(|| repo("target/generated"), PathBuf::from);
-    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
     let mut timings: Vec<(&str, Vec<Duration>)> = Vec::new();
     for (case, flows) in CASES {
         let out = tempfile::tempdir().expect("temp dir");
@@ -50,13 +46,7 @@ fn generated_workspaces_build_lint_and_pass_their_tests() {
         let mut durations = Vec::new();
         for step in STEPS {
             let started = Instant::now();
-            let output = Command::new(&cargo)
-                .args(*step)
-                .current_dir(&ws)
-                .env("CARGO_TARGET_DIR", &target)
-                .env_remove("RUSTFLAGS")
-                .output()
-                .expect("cargo runs");
+            let output = generated_cargo(&ws, step).output().expect("cargo runs");
             let took = started.elapsed();
             eprintln!("{case}: cargo {} took {took:.1?}", step.join(" "));
             assert!(
@@ -69,6 +59,7 @@ fn generated_workspaces_build_lint_and_pass_their_tests() {
             );
             durations.push(took);
         }
+        forget_generated(&ws);
         timings.push((case, durations));
     }
     eprintln!(

@@ -4,18 +4,11 @@
 //! other `generated` tests.
 
 use std::fmt::Write as _;
-use std::path::PathBuf;
-use std::process::Command;
 
 use proptest::prelude::*;
 use proptest::test_runner::{Config, TestRunner};
 
-use crate::common::Test;
-
-fn target_dir() -> PathBuf {
-    std::env::var_os("COMMSADVISE_GENERATED_TARGET")
-        .map_or_else(|| crate::common::repo("target/generated"), PathBuf::from)
-}
+use crate::common::{Test, forget_generated, generated_cargo};
 
 /// Names near the edges of the rule: digits, dashes, keywords, reserved
 /// words, crate names, and separators that vanish in type names.
@@ -113,12 +106,11 @@ fn generated_workspace_accepts_every_valid_name() {
             Test::new_in(&test)
                 .args(&["scaffold", "flows.yaml", "--out", "ws"])
                 .success();
-            let status = Command::new("cargo")
-                .args(["check", "--all-targets", "--quiet"])
-                .current_dir(test.path().join("ws"))
-                .env("CARGO_TARGET_DIR", target_dir())
+            let ws = test.path().join("ws");
+            let status = generated_cargo(&ws, &["check", "--all-targets", "--quiet"])
                 .status()
                 .expect("cargo runs");
+            forget_generated(&ws);
             prop_assert!(status.success(), "cargo check failed for:\n{yaml}");
             Ok(())
         })

@@ -9,10 +9,8 @@
 //! workspace); `.ci/run` runs it with `--ignored generated`.
 
 use std::fs;
-use std::path::PathBuf;
-use std::process::Command;
 
-use crate::common::{Test, repo};
+use crate::common::{Test, forget_generated, generated_cargo};
 
 /// Two REST flows served by `orders`, one consumed event.
 const BEFORE: &str = "version: 1
@@ -118,17 +116,8 @@ fn generated_handlers_survive_adding_and_removing_flows() {
         assert!(listed.contains(&format!("pub mod {}", &file[..file.len() - 3])));
     }
 
-    let target = std::env::var_os("COMMSADVISE_GENERATED_TARGET")
-        .map_or_else(|| repo("target/generated"), PathBuf::from);
-    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
     for step in [&["build"][..], &["test"]] {
-        let output = Command::new(&cargo)
-            .args(step)
-            .current_dir(&ws)
-            .env("CARGO_TARGET_DIR", &target)
-            .env_remove("RUSTFLAGS")
-            .output()
-            .expect("cargo runs");
+        let output = generated_cargo(&ws, step).output().expect("cargo runs");
         assert!(
             output.status.success(),
             "`cargo {}` failed in {}\n--- stdout\n{}\n--- stderr\n{}",
@@ -138,4 +127,111 @@ fn generated_handlers_survive_adding_and_removing_flows() {
             String::from_utf8_lossy(&output.stderr)
         );
     }
+    forget_generated(&ws);
+}
+
+/// The team-proto example, as a team keeps it in its repository.
+const TEAM: &[&str] = &[
+    "flows.yaml",
+    "proto/logistics/v1/logistics.proto",
+    "proto/logistics/v1/types.proto",
+];
+
+/// Changes that keep every deployed caller and consumer working (issue 14):
+/// a field added to a REST answer, to a gRPC stream item and to the Kafka
+/// event, an enum value added, and an rpc that no flow binds yet, on a
+/// service whose gRPC server the workspace already implements.
+const COMPATIBLE: &[(&str, &str, &str)] = &[
+    (
+        "proto/logistics/v1/logistics.proto",
+        "  google.protobuf.Timestamp booked_at = 6;\n}",
+        "  google.protobuf.Timestamp booked_at = 6;\n  string carrier = 7;\n}",
+    ),
+    (
+        "proto/logistics/v1/logistics.proto",
+        "  rpc WatchShipment(WatchShipmentRequest) returns (stream WatchShipmentResponse);\n",
+        "  rpc WatchShipment(WatchShipmentRequest) returns (stream WatchShipmentResponse);\n\n  \
+         // Not bound to a flow yet.\n  \
+         rpc CancelShipment(CancelShipmentRequest) returns (CancelShipmentResponse);\n",
+    ),
+    (
+        "proto/logistics/v1/logistics.proto",
+        "message WatchShipmentRequest {",
+        "message CancelShipmentRequest {\n  string shipment_id = 1;\n}\n\n\
+         message CancelShipmentResponse {\n  string shipment_id = 1;\n  ShipmentStatus status = 2;\n}\n\n\
+         message WatchShipmentRequest {",
+    ),
+    (
+        "proto/logistics/v1/types.proto",
+        "  google.protobuf.Timestamp dispatched_at = 5;\n}",
+        "  google.protobuf.Timestamp dispatched_at = 5;\n  string tracking_url = 6;\n}",
+    ),
+    (
+        "proto/logistics/v1/types.proto",
+        "  SHIPMENT_STATUS_DELIVERED = 4;\n",
+        "  SHIPMENT_STATUS_DELIVERED = 4;\n  SHIPMENT_STATUS_RETURNED = 5;\n",
+    ),
+];
+
+#[test]
+#[ignore = "builds and tests a generated workspace (minutes); run by .ci/run with --ignored"]
+fn generated_workspace_builds_after_a_compatible_contract_change() {
+    let mut test = Test::new();
+    for file in TEAM {
+        test = test
+            .fixture(&format!("examples/team/{file}"), file)
+            .fixture(
+                &format!("examples/team/{file}"),
+                &format!("deployed/{file}"),
+            );
+    }
+    Test::new_in(&test)
+        .args(&["scaffold", "flows.yaml", "--out", "ws"])
+        .success();
+    let ws = test.path().join("ws");
+    let handler = ws.join("services/shipments/src/handlers/get_shipment.rs");
+    let owned = fs::read_to_string(&handler).unwrap();
+
+    for (file, old, new) in COMPATIBLE {
+        let path = test.path().join(file);
+        let proto = fs::read_to_string(&path).unwrap();
+        assert_eq!(proto.matches(old).count(), 1, "{file}: {old}");
+        fs::write(&path, proto.replacen(old, new, 1)).unwrap();
+    }
+    // The guard agrees the change is compatible for every flow's transport...
+    let check = Test::new_in(&test)
+        .args(&[
+            "contract",
+            "check",
+            "flows.yaml",
+            "--against",
+            "deployed/proto",
+        ])
+        .success();
+    assert!(
+        check.stdout.contains("no breaking change"),
+        "{}",
+        check.stdout
+    );
+    // ...the scaffold follows it without touching the team's handlers...
+    Test::new_in(&test)
+        .args(&["scaffold", "flows.yaml", "--out", "ws"])
+        .success();
+    assert_eq!(fs::read_to_string(&handler).unwrap(), owned);
+    let contract = fs::read_to_string(ws.join("proto/logistics/v1/types.proto")).unwrap();
+    assert!(contract.contains("tracking_url"), "{contract}");
+
+    // ...and the workspace still builds and passes its own tests.
+    for step in [&["build"][..], &["test"]] {
+        let output = generated_cargo(&ws, step).output().expect("cargo runs");
+        assert!(
+            output.status.success(),
+            "`cargo {}` failed in {}\n--- stdout\n{}\n--- stderr\n{}",
+            step.join(" "),
+            ws.display(),
+            String::from_utf8_lossy(&output.stdout),
+            String::from_utf8_lossy(&output.stderr)
+        );
+    }
+    forget_generated(&ws);
 }

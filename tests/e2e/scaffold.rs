@@ -301,3 +301,54 @@ fn an_event_topic_carries_its_bound_message_keyed_by_its_key_field() {
         assert!(refunded.contains(expected), "{expected} in\n{refunded}");
     }
 }
+
+/// An event binds to a message, which only a topic carries: one that REST
+/// or gRPC would carry is refused at its flow, before anything is written.
+#[test]
+fn scaffold_refuses_an_event_pinned_off_kafka_and_writes_nothing() {
+    let test = Test::new().file(
+        "flows.yaml",
+        "version: 1\nsystem: hooks\nflows:\n  - name: invoice-paid\n    from: billing\n    to: crm\n    interaction: event\n    transport: rest\n",
+    );
+    let run = Test::new_in(&test)
+        .args(&["scaffold", "flows.yaml", "--out", "ws"])
+        .status(2);
+    assert_eq!(
+        run.stderr,
+        "error: flow `invoice-paid` is an event carried by REST (its `transport: rest` pin); the scaffold generates events on Kafka only
+ --> flows.yaml:8:16
+  |
+8 |     transport: rest
+  |                ^^^^ carried by REST
+  = nothing was written; an event binds to a message, which a topic carries: let Kafka carry it (remove the pin), or make it `interaction: request-response` bound to an rpc the receiver serves (a webhook is a POST to the receiver)
+"
+    );
+    assert!(!test.path().join("ws").exists());
+}
+
+#[test]
+fn scaffold_refuses_an_event_when_transports_leave_no_kafka() {
+    let test = Test::new().file(
+        "flows.yaml",
+        "version: 1\nsystem: hooks\ntransports: [rest, grpc]\nflows:\n  - name: invoice-paid\n    from: billing\n    to: crm\n    interaction: event\n",
+    );
+    let run = Test::new_in(&test)
+        .args(&["scaffold", "flows.yaml", "--out", "ws"])
+        .status(2);
+    assert!(
+        run.stderr.starts_with("error: flow `invoice-paid` is an event carried by REST (`transports:`, which leaves it no Kafka)"),
+        "{}",
+        run.stderr
+    );
+    assert!(
+        run.stderr.contains(" --> flows.yaml:5:5\n"),
+        "{}",
+        run.stderr
+    );
+    assert!(
+        run.stderr.contains("add `kafka` to `transports:`"),
+        "{}",
+        run.stderr
+    );
+    assert!(!test.path().join("ws").exists());
+}
