@@ -503,10 +503,79 @@ fn rest_routes(
         .collect()
 }
 
+/// A path variable bound to a scalar field of the request, directly
+/// (`{book_id}`) or through singular message fields (`{book.book_id}`, as
+/// AIP-134's update routes write it).
+struct Var {
+    /// The fields from the request down to the scalar, outermost first.
+    path: Vec<FieldDescriptor>,
+    /// The Rust binding of the value: the field names in snake case,
+    /// joined by `_` (`book_book_id`).
+    binding: String,
+}
+
+impl Var {
+    /// `name` (`book.book_id`) resolved in `input`; `None` unless every
+    /// segment but the last is a singular message field and the last is a
+    /// singular scalar that is not bytes.
+    fn resolve(input: &MessageDescriptor, name: &str) -> Option<Var> {
+        let mut message = input.clone();
+        let mut path = Vec::new();
+        let segments: Vec<&str> = name.split('.').collect();
+        for (i, segment) in segments.iter().enumerate() {
+            let field = message.get_field_by_name(segment)?;
+            if field.is_list() || field.is_map() {
+                return None;
+            }
+            match field.kind() {
+                Kind::Message(inner) if i + 1 < segments.len() => message = inner,
+                Kind::Message(_) | Kind::Bytes => return None,
+                _ if i + 1 < segments.len() => return None,
+                _ => {}
+            }
+            path.push(field);
+        }
+        let binding = path
+            .iter()
+            .map(|f| to_snake(f.name()))
+            .collect::<Vec<_>>()
+            .join("_");
+        Some(Var { path, binding })
+    }
+
+    /// The scalar field the value goes to.
+    fn field(&self) -> &FieldDescriptor {
+        self.path
+            .last()
+            .expect("a variable names at least one field")
+    }
+
+    /// The request's own field it sets (all of it, or inside it).
+    fn top(&self) -> &FieldDescriptor {
+        &self.path[0]
+    }
+
+    fn nested(&self) -> bool {
+        self.path.len() > 1
+    }
+
+    /// `request.book.get_or_insert_default().book_id = book_book_id;`
+    fn set(&self) -> String {
+        let mut target = "request".to_owned();
+        for (i, field) in self.path.iter().enumerate() {
+            let _ = write!(target, ".{}", to_snake(field.name()));
+            if i + 1 < self.path.len() {
+                target.push_str(".get_or_insert_default()");
+            }
+        }
+        format!("{target} = {};", self.binding)
+    }
+}
+
 /// How a route fills its request: from which path variables (`None` for
 /// one that names no scalar field), body and query.
 struct Shape {
-    vars: Vec<Option<FieldDescriptor>>,
+    vars: Vec<Option<Var>>,
     /// A body naming a message field fills that field; any other body is
     /// the whole request (`*`).
     body_field: Option<FieldDescriptor>,
@@ -518,16 +587,7 @@ struct Shape {
 
 impl Shape {
     fn of(r: &HttpRule, input: &MessageDescriptor, names: &[String]) -> Shape {
-        let vars: Vec<Option<FieldDescriptor>> = names
-            .iter()
-            .map(|n| {
-                input.get_field_by_name(n).filter(|f| {
-                    !f.is_list()
-                        && !f.is_map()
-                        && !matches!(f.kind(), Kind::Message(_) | Kind::Bytes)
-                })
-            })
-            .collect();
+        let vars: Vec<Option<Var>> = names.iter().map(|n| Var::resolve(input, n)).collect();
         let body_field = match r.body.as_deref() {
             None | Some("" | "*") => None,
             Some(field) => input
@@ -538,7 +598,10 @@ impl Shape {
         let body_all = has_body && body_field.is_none();
         let query = !body_all
             && input.fields().any(|f| {
-                !vars.iter().flatten().any(|b| b.number() == f.number())
+                !vars
+                    .iter()
+                    .flatten()
+                    .any(|v| v.top().number() == f.number())
                     && body_field.as_ref().is_none_or(|b| b.number() != f.number())
             });
         Shape {
@@ -550,16 +613,16 @@ impl Shape {
         }
     }
 
-    fn bound(&self) -> Vec<&FieldDescriptor> {
+    fn bound(&self) -> Vec<&Var> {
         self.vars.iter().flatten().collect()
     }
 
     /// The axum handler's parameters.
     fn params(&self) -> Vec<String> {
         let mut params = vec!["State(app): State<App>".to_owned()];
-        let binding = |v: &Option<FieldDescriptor>| {
+        let binding = |v: &Option<Var>| {
             v.as_ref()
-                .map_or_else(|| "_".to_owned(), |f| to_snake(f.name()))
+                .map_or_else(|| "_".to_owned(), |v| v.binding.clone())
         };
         match self.vars.as_slice() {
             [] => {}
@@ -589,26 +652,31 @@ impl Shape {
     fn prepare(&self, input: &MessageDescriptor, request: &str) -> Vec<String> {
         let bound = self.bound();
         let mut prepare = Vec::new();
-        for field in &bound {
-            let name = to_snake(field.name());
-            if field.kind() == Kind::String {
+        for var in &bound {
+            let name = &var.binding;
+            if var.field().kind() == Kind::String {
                 prepare.push(format!("check_id(&{name})?;"));
             } else {
                 prepare.push(format!(
                     "let {name} = runtime::rest::parse(\"{}\", &{name})?;",
-                    field.name()
+                    var.field().name()
                 ));
             }
         }
-        let sets: Vec<String> = bound
+        // The request's own fields first, then a body field, then the
+        // variables inside a message (which may be that body field: the
+        // path's id wins over the body's, as in google.api.http).
+        let (nested, direct): (Vec<&Var>, Vec<&Var>) = bound.iter().partition(|v| v.nested());
+        let sets: Vec<String> = direct
             .iter()
-            .map(|f| format!("request.{0} = {0};", to_snake(f.name())))
+            .map(|v| v.set())
             .chain(self.body_field.iter().map(|f| {
                 format!(
                     "request.{} = Some(runtime::rest::json_body(&body)?);",
                     to_snake(f.name())
                 )
             }))
+            .chain(nested.iter().map(|v| v.set()))
             .collect();
         let init = if self.body_all {
             Some(format!("runtime::rest::json_body::<{request}>(&body)?"))
@@ -626,8 +694,6 @@ impl Shape {
             let bools: Vec<String> = bools.into_iter().collect();
             prepare.push(format!("let bools: &[&str] = &[{}];", bools.join(", ")));
             Some(format!("runtime::rest::query::<{request}>(query, bools)?"))
-        } else if self.body_field.is_some() {
-            Some(format!("{request}::default()"))
         } else {
             None
         };
@@ -641,25 +707,37 @@ impl Shape {
             prepare.extend(sets);
             return prepare;
         }
-        // Only path variables: a struct literal (clippy refuses setting the
-        // fields of a default one by one).
-        let fields: Vec<String> = bound.iter().map(|f| to_snake(f.name())).collect();
+        // Path variables and a body field: a struct literal (clippy refuses
+        // setting the fields of a default one by one), then the variables
+        // inside a message.
+        let fields: Vec<String> = direct
+            .iter()
+            .map(|v| v.binding.clone())
+            .chain(self.body_field.iter().map(|f| {
+                format!(
+                    "{}: Some(runtime::rest::json_body(&body)?)",
+                    to_snake(f.name())
+                )
+            }))
+            .collect();
         let all = input.fields().count() == fields.len();
+        let mut_ = if nested.is_empty() { "" } else { "mut " };
         if fields.is_empty() {
-            prepare.push(format!("let request = {request}::default();"));
-        } else if all && fields.join(", ").len() <= 18 {
+            prepare.push(format!("let {mut_}request = {request}::default();"));
+        } else if all && nested.is_empty() && fields.join(", ").len() <= 18 {
             prepare.push(format!(
                 "let request = {request} {{ {} }};",
                 fields.join(", ")
             ));
         } else {
-            prepare.push(format!("let request = {request} {{"));
+            prepare.push(format!("let {mut_}request = {request} {{"));
             prepare.extend(fields.iter().map(|f| format!("    {f},")));
             if !all {
                 prepare.push("    ..Default::default()".to_owned());
             }
             prepare.push("};".to_owned());
         }
+        prepare.extend(nested.iter().map(|v| v.set()));
         prepare
     }
 
@@ -667,7 +745,10 @@ impl Shape {
     fn sample(&self, template: &str, bad: Option<usize>) -> String {
         let mut at = 0;
         fill_path(template, |_| {
-            let value = match (self.vars.get(at).and_then(Option::as_ref), bad) {
+            let value = match (
+                self.vars.get(at).and_then(Option::as_ref).map(Var::field),
+                bad,
+            ) {
                 (_, Some(i)) if i == at => "bad$id".to_owned(),
                 (Some(f), _) if f.kind() == Kind::Bool => "true".to_owned(),
                 _ => "12345".to_owned(),
@@ -694,7 +775,7 @@ fn rest_route(
     let bad = shape
         .vars
         .iter()
-        .position(|v| v.as_ref().is_some_and(|f| f.kind() == Kind::String));
+        .position(|v| v.as_ref().is_some_and(|v| v.field().kind() == Kind::String));
     RestRoute {
         verb: r.method.clone(),
         method: match r.method.as_str() {
@@ -1007,6 +1088,53 @@ message R { string id = 1; }
         let modules: Vec<&str> = svc.handlers.iter().map(|h| h.module.as_str()).collect();
         assert_eq!(modules, ["a_get", "b_get"]);
         assert_eq!(svc.grpc_services.len(), 2);
+    }
+
+    #[test]
+    fn a_path_variable_inside_the_body_message_is_set_after_the_body() {
+        // AIP-134's update: the id in the path wins over the body's.
+        let proto = "syntax = \"proto3\";\npackage lib.v1;\nimport \"google/api/annotations.proto\";\n\
+            service BookService {\n  rpc UpdateBook(UpdateBookRequest) returns (Book) {\n    \
+            option (google.api.http) = {patch: \"/v1/books/{book.book_id}\", body: \"book\"};\n  }\n  \
+            rpc GetBook(GetBookRequest) returns (Book) {\n    \
+            option (google.api.http) = {get: \"/v1/shelves/{shelf_id}/books/{book.book_id}\"};\n  }\n}\n\
+            message Book { string book_id = 1; string title = 2; }\n\
+            message UpdateBookRequest { Book book = 1; }\n\
+            message GetBookRequest { string shelf_id = 1; Book book = 2; }\n";
+        let yaml = "version: 1\nsystem: lib\nproto: team.proto\nflows:\n  - name: update-book\n    from: web\n    to: books\n    client: browser\n    rpc: lib.v1.BookService/UpdateBook\n  - name: get-book\n    from: web\n    to: books\n    client: browser\n    rpc: lib.v1.BookService/GetBook\n";
+        let books = served_by(yaml, Some(proto), "books");
+        let update = &books.rest_routes[0];
+        assert_eq!(update.axum_path, "/v1/books/{book.book_id}");
+        assert!(
+            update
+                .params
+                .iter()
+                .any(|p| p.starts_with("axum::extract::Path(book_book_id)"))
+        );
+        assert_eq!(
+            update.prepare,
+            [
+                "check_id(&book_book_id)?;",
+                "let mut request = contract::lib::v1::UpdateBookRequest {",
+                "    book: Some(runtime::rest::json_body(&body)?),",
+                "};",
+                "request.book.get_or_insert_default().book_id = book_book_id;",
+            ]
+        );
+        let get = &books.rest_routes[1];
+        assert_eq!(
+            get.prepare,
+            [
+                "check_id(&shelf_id)?;",
+                "check_id(&book_book_id)?;",
+                "let mut request = contract::lib::v1::GetBookRequest {",
+                "    shelf_id,",
+                "    ..Default::default()",
+                "};",
+                "request.book.get_or_insert_default().book_id = book_book_id;",
+            ]
+        );
+        assert_eq!(get.sample_path, "/v1/shelves/12345/books/12345");
     }
 
     #[test]
