@@ -51,15 +51,11 @@ fn client(url: &str) -> {{ target.client }} {
 
 {%- if target.unary %}
 
-/// The request of `{{ m.rpc.full_name }}` the tests send.
+/// The request of `{{ m.rpc.full_name }}` the tests send{% if m.rpc.id_field %}:
+/// what `call {{ m.flow }} {{ names.sample_id }}` sends{% endif %}.
 fn request() -> {{ m.rpc.request }} {
 {%- if m.rpc.id_field %}
-    {{ m.rpc.request }} {
-        {{ m.rpc.id_field }}: "{{ names.sample_id }}".into(),
-{%- if m.rpc.request_has_more %}
-        ..Default::default()
-{%- endif %}
-    }
+    {{ target.client }}::{{ m.rpc.method | trim_start_matches(pat="r#") }}_request("{{ names.sample_id }}")
 {%- else %}
     {{ m.rpc.request }}::default()
 {%- endif %}
@@ -67,15 +63,11 @@ fn request() -> {{ m.rpc.request }} {
 {%- endif %}
 {%- if scripted_stream %}
 
-/// The request of `{{ s.rpc.full_name }}` the tests send.
+/// The request of `{{ s.rpc.full_name }}` the tests send{% if s.rpc.id_field %}:
+/// what `call {{ s.flow }} {{ names.sample_id }}` sends{% endif %}.
 fn stream_request() -> {{ s.rpc.request }} {
 {%- if s.rpc.id_field %}
-    {{ s.rpc.request }} {
-        {{ s.rpc.id_field }}: "{{ names.sample_id }}".into(),
-{%- if s.rpc.request_has_more %}
-        ..Default::default()
-{%- endif %}
-    }
+    {{ target.client }}::{{ s.rpc.method | trim_start_matches(pat="r#") }}_request("{{ names.sample_id }}")
 {%- else %}
     {{ s.rpc.request }}::default()
 {%- endif %}
