@@ -4,15 +4,17 @@
 //! as the response stream), with no middleware, health or reflection. It
 //! sends the same item as the benchmark's generated handler, as fast as the
 //! client reads, until the client goes away.
-use std::pin::Pin;
-
 use contract::payments::{
     AuthorizePaymentRequest, AuthorizePaymentResponse, BalanceTicksRequest, BalanceTicksResponse,
     payments_service_server::{PaymentsService, PaymentsServiceServer},
 };
 use tokio::{net::TcpListener, sync::mpsc};
-use tokio_stream::{Stream, wrappers::ReceiverStream};
-use tonic::{Request, Response, Status, transport::{Server, server::TcpIncoming}};
+use tokio_stream::wrappers::ReceiverStream;
+use tonic::{
+    Request, Response, Status,
+    codegen::BoxStream,
+    transport::{Server, server::TcpIncoming},
+};
 
 /// The same capacity as the generated `runtime::stream::STREAM_BUFFER`.
 const BUFFER: usize = 16;
@@ -28,13 +30,10 @@ impl PaymentsService for Svc {
         Err(Status::unimplemented("only the stream is measured"))
     }
 
-    type BalanceTicksStream =
-        Pin<Box<dyn Stream<Item = Result<BalanceTicksResponse, Status>> + Send + 'static>>;
-
     async fn balance_ticks(
         &self,
         request: Request<BalanceTicksRequest>,
-    ) -> Result<Response<Self::BalanceTicksStream>, Status> {
+    ) -> Result<Response<BoxStream<BalanceTicksResponse>>, Status> {
         let request = request.into_inner();
         let (items, receiver) = mpsc::channel(BUFFER);
         tokio::spawn(async move {

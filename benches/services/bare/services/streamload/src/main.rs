@@ -11,6 +11,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use contract::payments::{BalanceTicksRequest, payments_service_client::PaymentsServiceClient};
+use tonic::transport::Channel;
 
 #[tokio::main]
 async fn main() {
@@ -22,9 +23,12 @@ async fn main() {
     let streams: usize = streams.parse().expect("STREAMS is a number");
     let seconds: f64 = seconds.parse().expect("SECONDS is a number");
     let warm: f64 = warm.parse().expect("WARM is a number");
-    let client = PaymentsServiceClient::connect(url.clone())
+    let channel = Channel::from_shared(url.clone())
+        .expect("URL is a URI")
+        .connect()
         .await
         .expect("the server accepts a connection");
+    let client = PaymentsServiceClient::new(channel);
     let counting = Arc::new(AtomicBool::new(false));
     let stop = Arc::new(AtomicBool::new(false));
     let items = Arc::new(AtomicU64::new(0));
