@@ -120,7 +120,7 @@ const ITEMS_PER_SHUTDOWN_CHECK: u32 = 64;
 /// not hold the drain up).
 #[cfg({{ cfg }})]
 pub struct Items<T, E = HandlerError> {
-    items: mpsc::Receiver<Result<T, HandlerError>>,
+    receiver: mpsc::Receiver<Result<T, HandlerError>>,
     token: CancellationToken,
     stop: Pin<Box<WaitForCancellationFutureOwned>>,
     unchecked: u32,
@@ -132,7 +132,7 @@ impl<T, E> Items<T, E> {
     /// `items` until `stop` is cancelled.
     pub fn new(items: mpsc::Receiver<Result<T, HandlerError>>, stop: CancellationToken) -> Self {
         Items {
-            items,
+            receiver: items,
             token: stop.clone(),
             stop: Box::pin(stop.cancelled_owned()),
             // The first poll looks at the token.
@@ -154,7 +154,7 @@ impl<T, E: From<HandlerError>> tokio_stream::Stream for Items<T, E> {
                 return Poll::Ready(None);
             }
         }
-        match this.items.poll_recv(cx) {
+        match this.receiver.poll_recv(cx) {
             Poll::Ready(item) => {
                 this.unchecked += 1;
                 Poll::Ready(item.map(|item| item.map_err(E::from)))
@@ -250,4 +250,49 @@ mod tests {
         drop(items);
         assert_eq!(finished.await.unwrap(), super::Closed);
     }
+{%- if uses.rest or uses.grpc_server %}
+
+    #[cfg({{ cfg }})]
+    #[tokio::test]
+    async fn a_busy_stream_ends_within_a_check_of_shutdown() {
+        use tokio_stream::StreamExt as _;
+        let stop = CancellationToken::new();
+        let items = spawn(|sink: Sink<u32>| async move {
+            let mut n = 0_u32;
+            loop {
+                sink.send(n).await?;
+                n = n.wrapping_add(1);
+            }
+        });
+        let mut stream = Items::<u32>::new(items, stop.clone());
+        for n in 0..100 {
+            assert_eq!(stream.next().await, Some(Ok(n)));
+        }
+        stop.cancel();
+        let mut after = 0;
+        while stream.next().await.is_some() {
+            after += 1;
+        }
+        assert!(
+            after <= ITEMS_PER_SHUTDOWN_CHECK,
+            "{after} items after shutdown"
+        );
+    }
+
+    #[cfg({{ cfg }})]
+    #[tokio::test]
+    async fn a_waiting_stream_ends_at_shutdown() {
+        use tokio_stream::StreamExt as _;
+        let stop = CancellationToken::new();
+        let items = spawn(|sink: Sink<u32>| async move {
+            sink.closed().await;
+            Ok(())
+        });
+        let mut stream = Items::<u32>::new(items, stop.clone());
+        let next = tokio::spawn(async move { stream.next().await });
+        tokio::task::yield_now().await;
+        stop.cancel();
+        assert_eq!(next.await.unwrap(), None);
+    }
+{%- endif %}
 }
