@@ -76,16 +76,14 @@ fn sigterm(child: &Child) {
 fn sigterm_finishes_the_request_in_flight_refuses_new_connections_and_exits_in_time() {
 {%- if service.serves_rest %}
     assert!(HANDLER_DELAY < {{ service.ident }}::config::HTTP_REQUEST_TIMEOUT);
-    let http = free_port();
 {%- endif %}
+    let http = free_port();
 {%- if service.serves_grpc %}
     assert!(HANDLER_DELAY < {{ service.ident }}::config::GRPC_REQUEST_TIMEOUT);
     let grpc = free_port();
 {%- endif %}
     let mut child = Command::new(env!("CARGO_BIN_EXE_{{ service.name }}"))
-{%- if service.serves_rest %}
         .env("HTTP_ADDR", http.to_string())
-{%- endif %}
 {%- if service.serves_grpc %}
         .env("GRPC_ADDR", grpc.to_string())
 {%- endif %}
@@ -107,9 +105,7 @@ fn sigterm_finishes_the_request_in_flight_refuses_new_connections_and_exits_in_t
         let _ = stderr.read_to_string(&mut text);
         text
     });
-{%- if service.serves_rest %}
     wait_until_listening(http, &mut child);
-{%- endif %}
 {%- if service.serves_grpc %}
     wait_until_listening(grpc, &mut child);
 {%- endif %}
@@ -174,9 +170,7 @@ fn sigterm_finishes_the_request_in_flight_refuses_new_connections_and_exits_in_t
 
     // Draining: the listeners are closed, the request in flight is not.
     std::thread::sleep(Duration::from_millis(100));
-{%- if service.serves_rest %}
     assert_refused(http);
-{%- endif %}
 {%- if service.serves_grpc %}
     assert_refused(grpc);
 {%- endif %}
@@ -209,7 +203,7 @@ fn sigterm_finishes_the_request_in_flight_refuses_new_connections_and_exits_in_t
     let stderr = logs.join().unwrap();
     println!(
         "SIGTERM with a request in flight: answered=1 refused_while_draining={} exit={status} after={exited_after:?}",
-        {% if service.serves_rest and service.serves_grpc %}2{% else %}1{% endif %}
+        {% if service.serves_grpc %}2{% else %}1{% endif %}
     );
     assert!(status.success(), "{status}: {stderr}");
     assert!(exited_after < DRAIN_TIMEOUT, "{exited_after:?}");
