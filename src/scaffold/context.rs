@@ -832,15 +832,18 @@ fn env(s: &ServiceContext) -> Vec<EnvVar> {
         default: default.to_owned(),
     };
     let mut vars = Vec::new();
-    vars.push(var(
-        "HTTP_ADDR",
-        if s.serves_rest {
-            "REST listen address"
-        } else {
-            "/healthz listen address"
-        },
-        &format!("0.0.0.0:{HTTP_PORT}"),
-    ));
+    // A service without a REST API listens for /healthz alone, on any free
+    // port unless told: several of them then run side by side on one
+    // machine; a deployment whose probes need a fixed port sets it.
+    if s.serves_rest {
+        vars.push(var(
+            "HTTP_ADDR",
+            "REST listen address",
+            &format!("0.0.0.0:{HTTP_PORT}"),
+        ));
+    } else {
+        vars.push(var("HTTP_ADDR", "/healthz listen address", "0.0.0.0:0"));
+    }
     if s.serves_grpc {
         vars.push(var(
             "GRPC_ADDR",

@@ -7,8 +7,15 @@ use std::{fmt, net::SocketAddr, time::Duration};
 
 /// Environment variable holding the {% if service.serves_rest %}REST{% else %}`/healthz`{% endif %} listen address.
 pub const HTTP_ADDR_VAR: &str = "HTTP_ADDR";
-/// Default {% if service.serves_rest %}REST{% else %}`/healthz`{% endif %} listen address.
+{%- if service.serves_rest %}
+/// Default REST listen address.
 pub const HTTP_ADDR_DEFAULT: &str = "0.0.0.0:{{ http_port }}";
+{%- else %}
+/// Default `/healthz` listen address: any free port (logged at start-up), so
+/// that services without a REST API run side by side on one machine; set
+/// `HTTP_ADDR` where a probe needs a fixed port.
+pub const HTTP_ADDR_DEFAULT: &str = "0.0.0.0:0";
+{%- endif %}
 {%- if service.serves_grpc %}
 /// Environment variable holding the gRPC listen address.
 pub const GRPC_ADDR_VAR: &str = "GRPC_ADDR";
@@ -245,7 +252,7 @@ mod tests {
     #[test]
     fn defaults_are_the_documented_ones() {
         let config = Config::from_lookup(|_| None).unwrap();
-        assert_eq!(config.http_addr.to_string(), "0.0.0.0:{{ http_port }}");
+        assert_eq!(config.http_addr.to_string(), "0.0.0.0:{% if service.serves_rest %}{{ http_port }}{% else %}0{% endif %}");
 {%- if service.serves_grpc %}
         assert_eq!(config.grpc_addr.to_string(), "0.0.0.0:{{ grpc_port }}");
 {%- endif %}
