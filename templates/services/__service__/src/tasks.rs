@@ -36,14 +36,14 @@ pub async fn run({% if first %}state{% else %}_state{% endif %}: Arc<State>, shu
 {%- if first.streaming %}
     let client = &state.out.{{ c.out_field }};
     match client.{{ c.rpc.method }}(&request).await {
-        Ok(_stream) => info!(flow = "{{ first.flow }}", "{{ c.target }} opened the stream"),
-        Err(err) => warn!(flow = "{{ first.flow }}", %err, "{{ c.target }} did not answer"),
+        Ok(_stream) => info!("{{ c.target }} opened {{ first.flow }}"),
+        Err(err) => warn!(%err, "{{ c.target }} did not answer {{ first.flow }}"),
     }
 {%- else %}
     let client = &state.out.{{ c.out_field }};
     match client.{{ c.rpc.method }}(&request).await {
-        Ok(answer) => info!(flow = "{{ first.flow }}", ?answer, "{{ c.target }} answered"),
-        Err(err) => warn!(flow = "{{ first.flow }}", %err, "{{ c.target }} did not answer"),
+        Ok(answer) => info!(?answer, "{{ c.target }} answered {{ first.flow }}"),
+        Err(err) => warn!(%err, "{{ c.target }} did not answer {{ first.flow }}"),
     }
 {%- endif %}
 {%- endif %}

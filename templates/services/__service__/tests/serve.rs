@@ -107,7 +107,7 @@ fn serve_answers_healthz_{% if first %}calls_from_its_task_{% endif %}and_exits_
     assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
     assert!(answer.ends_with(r#"{"status":"ok"}"#), "{answer}");
 {%- if first %}
-    assert!(connected(&callee), "the task did not call {{ c.target }}");
+    assert!(connected(&callee), "no call to {{ c.target }}");
 {%- endif %}
 
     let status = Command::new("kill")
