@@ -99,12 +99,7 @@ fn only_handlers_tasks_and_the_state_are_user_owned() {
             let handler = file.path.contains("/src/handlers/") && !file.path.ends_with("/mod.rs");
             let team_file =
                 file.path.ends_with("/src/state.rs") || file.path.ends_with("/src/tasks.rs");
-            assert_eq!(
-                user,
-                handler || team_file,
-                "{case}: {}",
-                file.path
-            );
+            assert_eq!(user, handler || team_file, "{case}: {}", file.path);
         }
     }
 }

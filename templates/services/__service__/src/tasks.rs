@@ -13,7 +13,11 @@ owner: user
 use std::sync::Arc;
 
 use tokio_util::sync::CancellationToken;
-use tracing::{info{% if first %}, warn{% endif %}};
+{%- if first %}
+use tracing::{info, warn};
+{%- else %}
+use tracing::info;
+{%- endif %}
 
 use crate::state::State;
 

@@ -1,19 +1,21 @@
 {#- scaffold
 when: not service.serves_rest
 -#}
-{%- set first = service.called_flows | first -%}
+{#- Only a service without handlers runs tasks, whose example calls its first
+    called flow at start-up. -#}
+{%- if service.handles %}{% set first = false %}{% else %}{% set first = service.called_flows | first %}{% endif -%}
 {%- if first %}{% set c = first.calls | first %}{% endif -%}
 {%- set targets = service.rest_targets | concat(with=service.grpc_targets) -%}
 //! The real `{{ service.name }}` binary running `serve`: it answers `/healthz` on
-//! `HTTP_ADDR`{% if first %}, its example task calls {{ c.target }} through `state.out`{% endif %}, and it
-//! exits 0 on SIGTERM.
+//! `HTTP_ADDR` and exits 0 on SIGTERM{% if first %}; its example task calls {{ c.target }} through
+//! `state.out`{% endif %}.
 
 #![cfg(unix)]
 
 use std::{
     io::{Read as _, Write as _},
     net::{SocketAddr, TcpListener, TcpStream},
-    process::{Child, Command, Stdio},
+    process::{Child, Command, ExitStatus, Stdio},
     time::{Duration, Instant},
 };
 
@@ -21,15 +23,7 @@ use {{ service.ident }}::config::DRAIN_TIMEOUT;
 
 /// How long the test waits for the binary to start or to connect.
 const WAIT: Duration = Duration::from_secs(30);
-
-/// A port nobody listens on right now.
-fn free_port() -> SocketAddr {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-}
-
+{% include "_partials/process.rs" %}
 /// `GET /healthz` on `addr` once something listens there: the whole answer.
 fn healthz(addr: SocketAddr, child: &mut Child) -> String {
     let deadline = Instant::now() + WAIT;
@@ -96,33 +90,21 @@ fn serve_answers_healthz_{% if first %}calls_from_its_task_{% endif %}and_exits_
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    let mut stderr = child.stderr.take().unwrap();
-    let logs = std::thread::spawn(move || {
-        let mut text = String::new();
-        let _ = stderr.read_to_string(&mut text);
-        text
-    });
+    let logs = capture_stderr(&mut child);
 
     let answer = healthz(http, &mut child);
+{%- if first %}
+    let called = connected(&callee);
+{%- endif %}
+    // Stopped before any assertion, so a failure leaves no process behind.
+    sigterm(&child);
+    let status = exit_status(&mut child, Instant::now() + DRAIN_TIMEOUT);
+    let stderr = logs.join().unwrap();
+
     assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
     assert!(answer.ends_with(r#"{"status":"ok"}"#), "{answer}");
 {%- if first %}
-    assert!(connected(&callee), "no call to {{ c.target }}");
+    assert!(called, "no call to {{ c.target }}: {stderr}");
 {%- endif %}
-
-    let status = Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(status.success());
-    let deadline = Instant::now() + DRAIN_TIMEOUT;
-    let status = loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            break status;
-        }
-        assert!(Instant::now() < deadline, "still running");
-        std::thread::sleep(Duration::from_millis(20));
-    };
-    let stderr = logs.join().unwrap();
     assert!(status.success(), "{status}: {stderr}");
 }

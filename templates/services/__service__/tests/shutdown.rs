@@ -18,7 +18,7 @@ when: service.api.first_rest or service.api.grpc_calls | filter(attribute="metho
 use std::{
     io::Read as _,
     net::{SocketAddr, TcpListener, TcpStream},
-    process::{Child, Command, Stdio},
+    process::{Child, Command, ExitStatus, Stdio},
     time::{Duration, Instant},
 };
 {%- if service.serves_grpc %}
@@ -33,15 +33,7 @@ use {{ service.ident }}::config::{DEBUG_HANDLER_DELAY_MS_VAR, DRAIN_TIMEOUT};
 
 /// How long the handler of every request takes: under the request timeout.
 const HANDLER_DELAY: Duration = Duration::from_millis(800);
-
-/// A port nobody listens on right now.
-fn free_port() -> SocketAddr {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-}
-
+{% include "_partials/process.rs" %}
 fn wait_until_listening(addr: SocketAddr, child: &mut Child) {
     let deadline = Instant::now() + Duration::from_secs(30);
     while TcpStream::connect(addr).is_err() {
@@ -58,14 +50,6 @@ fn assert_refused(addr: SocketAddr) {
         TcpStream::connect(addr).is_err(),
         "{addr} still accepts connections while draining"
     );
-}
-
-fn sigterm(child: &Child) {
-    let status = Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(status.success());
 }
 
 #[test]
@@ -99,12 +83,7 @@ fn sigterm_finishes_the_request_in_flight_refuses_new_connections_and_exits_in_t
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    let mut stderr = child.stderr.take().unwrap();
-    let logs = std::thread::spawn(move || {
-        let mut text = String::new();
-        let _ = stderr.read_to_string(&mut text);
-        text
-    });
+    let logs = capture_stderr(&mut child);
     wait_until_listening(http, &mut child);
 {%- if service.serves_grpc %}
     wait_until_listening(grpc, &mut child);
@@ -188,17 +167,7 @@ fn sigterm_finishes_the_request_in_flight_refuses_new_connections_and_exits_in_t
     drop(health);
 {%- endif %}
 
-    let deadline = signalled + DRAIN_TIMEOUT;
-    let status = loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            break status;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "the service did not exit within its drain deadline"
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    };
+    let status = exit_status(&mut child, signalled + DRAIN_TIMEOUT);
     let exited_after = signalled.elapsed();
     let stderr = logs.join().unwrap();
     println!(
