@@ -94,7 +94,7 @@ fn serve_answers_healthz_{% if first %}calls_from_its_task_{% endif %}and_exits_
 
     let answer = healthz(http, &mut child);
 {%- if first %}
-    let called = connected(&callee);
+    let task_called = connected(&callee);
 {%- endif %}
     // Stopped before any assertion, so a failure leaves no process behind.
     sigterm(&child);
@@ -104,7 +104,7 @@ fn serve_answers_healthz_{% if first %}calls_from_its_task_{% endif %}and_exits_
     assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
     assert!(answer.ends_with(r#"{"status":"ok"}"#), "{answer}");
 {%- if first %}
-    assert!(called, "no call to {{ c.target }}: {stderr}");
+    assert!(task_called, "no call to {{ c.target }}: {stderr}");
 {%- endif %}
     assert!(status.success(), "{status}: {stderr}");
 }
