@@ -245,7 +245,7 @@ fn default_text(field: &FieldDescriptor) -> String {
 
 /// The request field `call <flow> <id>` fills: the first singular string
 /// field named `id` or ending in `_id`.
-fn id_field(request: &MessageDescriptor) -> Option<FieldDescriptor> {
+pub(crate) fn id_field(request: &MessageDescriptor) -> Option<FieldDescriptor> {
     request.fields().find(|f| {
         !f.is_list()
             && !f.is_map()

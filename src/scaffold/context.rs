@@ -156,8 +156,10 @@ pub struct ServiceContext {
     pub summary: String,
     pub serves_rest: bool,
     pub serves_grpc: bool,
-    /// Whether the service runs anything when started without arguments.
-    pub runs: bool,
+    /// Whether it has handlers: it serves a flow (REST, gRPC) or consumes
+    /// one. Every service runs `serve`; one without handlers runs its
+    /// team-owned tasks (`src/tasks.rs`) instead.
+    pub handles: bool,
     /// Flows served over REST.
     pub rest_flows: Vec<ServedFlow>,
     /// Flows served over gRPC.
@@ -189,8 +191,6 @@ pub struct ServiceContext {
     pub producers: Vec<ServiceRef>,
     /// What running it with no command does: `serve REST and gRPC`.
     pub serve_text: String,
-    /// Why it has no `serve` command, when it has none.
-    pub nothing_to_serve: String,
     /// Its handlers, gRPC services and REST routes, from the bound contract.
     pub api: ServedApi,
     /// The environment variables it reads, in `--help` order.
@@ -360,6 +360,9 @@ pub struct CallContext {
     pub deadline_rust: String,
     /// The rpc the target serves the flow with.
     pub rpc: RpcCall,
+    /// Its field of the service's `Outbound` (`state.out.get_order`): the
+    /// flow's name, followed by the target's when the flow calls several.
+    pub out_field: String,
 }
 
 /// A service called over one transport, once however many flows call it.
@@ -442,7 +445,7 @@ pub fn build(
         let own = by_service.get(name.as_str()).map_or(&[][..], Vec::as_slice);
         let mut service = service(name, description, own, &recs, &topics, &callees);
         service.api = served(name, own, &recs, bound, &bindings, &proto_services);
-        if !(service.runs
+        if !(service.handles
             || !service.produces.is_empty()
             || !service.calls_rest.is_empty()
             || !service.calls_grpc.is_empty())
@@ -598,7 +601,7 @@ fn service(
         summary: String::new(),
         serves_rest: false,
         serves_grpc: false,
-        runs: false,
+        handles: false,
         rest_flows: Vec::new(),
         grpc_flows: Vec::new(),
         produces: Vec::new(),
@@ -614,7 +617,6 @@ fn service(
         producers: Vec::new(),
         api: ServedApi::default(),
         serve_text: String::new(),
-        nothing_to_serve: String::new(),
         env: Vec::new(),
         usage_env: String::new(),
     };
@@ -660,7 +662,7 @@ fn service(
     }
     s.serves_rest = !s.rest_flows.is_empty();
     s.serves_grpc = !s.grpc_flows.is_empty();
-    s.runs = s.serves_rest || s.serves_grpc || !s.consumes.is_empty();
+    s.handles = s.serves_rest || s.serves_grpc || !s.consumes.is_empty();
     s.rest_targets = targets(&s.called_flows, Transport::Rest, HTTP_PORT);
     s.grpc_targets = targets(&s.called_flows, Transport::Grpc, GRPC_PORT);
     s.kafka = KafkaUse {
@@ -671,7 +673,6 @@ fn service(
     group_kafka(&mut s);
     s.summary = summary(&s);
     s.serve_text = serve_text(&s);
-    s.nothing_to_serve = nothing_to_serve(&s);
     s.env = env(&s);
     let name_width = s.env.iter().map(|v| v.name.len()).max().unwrap_or(0);
     let purpose_width = s.env.iter().map(|v| v.purpose.len()).max().unwrap_or(0);
@@ -721,8 +722,14 @@ fn called_flow(flow: &Flow, transport: Transport, callees: &Callees) -> CalledFl
         format!("Duration::from_millis({deadline_ms})")
     };
     let mut calls = calls(flow, suffix, deadline_ms, &deadline_env, callees);
+    let several = calls.len() > 1;
     for call in &mut calls {
         call.deadline_rust.clone_from(&deadline_rust);
+        call.out_field = if several {
+            format!("{}_{}", call.flow_ident, call.target_ident)
+        } else {
+            call.flow_ident.clone()
+        };
     }
     let explain: Vec<String> = calls
         .iter()
@@ -789,7 +796,8 @@ fn group_kafka(s: &mut ServiceContext) {
     }
 }
 
-/// `serve REST and gRPC`, `consume order-events (group analytics)`, …
+/// `serve REST and gRPC`, `consume order-events (group analytics) and
+/// answer /healthz`, `run its tasks and answer /healthz`, …
 fn serve_text(s: &ServiceContext) -> String {
     let mut serve = Vec::new();
     if s.serves_rest {
@@ -806,26 +814,15 @@ fn serve_text(s: &ServiceContext) -> String {
         let topics: Vec<String> = s.consumed_topics.iter().map(|t| t.topic.clone()).collect();
         parts.push(format!("consume {} (group {})", and_list(&topics), s.name));
     }
+    if !s.handles {
+        parts.push("run its tasks".to_owned());
+    }
+    // The REST API answers /healthz itself; any other service listens on
+    // HTTP_ADDR for it alone.
+    if !s.serves_rest {
+        parts.push("answer /healthz".to_owned());
+    }
     and_list(&parts)
-}
-
-/// `storefront only calls other services: it has nothing to serve.`
-fn nothing_to_serve(s: &ServiceContext) -> String {
-    if s.runs {
-        return String::new();
-    }
-    let mut does = Vec::new();
-    if !s.called_flows.is_empty() {
-        does.push("calls other services".to_owned());
-    }
-    if !s.produces.is_empty() {
-        does.push("publishes events".to_owned());
-    }
-    format!(
-        "{} only {}: it has nothing to serve.",
-        s.name,
-        and_list(&does)
-    )
 }
 
 fn env(s: &ServiceContext) -> Vec<EnvVar> {
@@ -835,12 +832,17 @@ fn env(s: &ServiceContext) -> Vec<EnvVar> {
         default: default.to_owned(),
     };
     let mut vars = Vec::new();
+    // A service without a REST API listens for /healthz alone, on any free
+    // port unless told: several of them then run side by side on one
+    // machine; a deployment whose probes need a fixed port sets it.
     if s.serves_rest {
         vars.push(var(
             "HTTP_ADDR",
             "REST listen address",
             &format!("0.0.0.0:{HTTP_PORT}"),
         ));
+    } else {
+        vars.push(var("HTTP_ADDR", "/healthz listen address", "0.0.0.0:0"));
     }
     if s.serves_grpc {
         vars.push(var(
@@ -986,6 +988,7 @@ fn calls(
                 deadline_ms,
                 deadline_env: deadline_env.to_owned(),
                 deadline_rust: String::new(),
+                out_field: String::new(),
             })
         })
         .collect()

@@ -48,6 +48,10 @@ pub struct Handler {
     pub example: Example,
     /// An event's key field (its Rust name), logged by the example.
     pub key: String,
+    /// The request's id field (its Rust name; see `called::id_field`): the
+    /// example of a service that produces events keys the event it
+    /// announces by it.
+    pub id_field: Option<String>,
     /// The handler file's imports of its types, in rustfmt's order:
     /// `contract::shop::GetOrderRequest as Request`.
     pub uses: Vec<String>,
@@ -296,6 +300,7 @@ fn rpc_handler(method: &prost_reflect::MethodDescriptor, rpc: &str) -> Handler {
         response: Some(response),
         example: example(&method.input(), &method.output()),
         key: String::new(),
+        id_field: crate::scaffold::called::id_field(&method.input()).map(|f| to_snake(f.name())),
     }
 }
 
@@ -313,6 +318,7 @@ fn event_handler(flow: &Flow, message: &MessageDescriptor, key: &str) -> Handler
         response: None,
         example: Example::default(),
         key: to_snake(key),
+        id_field: None,
     }
 }
 

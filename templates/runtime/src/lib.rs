@@ -6,6 +6,8 @@
 //!   decision;
 //! - [`shutdown`]: SIGTERM / Ctrl-C and the bounded drain of running tasks;
 //! - [`stream`]: the [`Sink`] a streaming handler sends its items into;
+//! - [`health`]: `GET /healthz` for a service serving no REST API (feature
+//!   `health`);
 {%- if uses.rest %}
 //! - [`rest`]: a REST request read into its protobuf message (feature `rest`);
 {%- endif %}
@@ -36,6 +38,8 @@ pub mod error;
 #[cfg(feature = "grpc-client")]
 pub mod grpc_client;
 {%- endif %}
+#[cfg(feature = "health")]
+pub mod health;
 {%- if uses.rest_client %}
 #[cfg(feature = "http-client")]
 pub mod http_client;

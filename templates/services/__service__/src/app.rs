@@ -1,45 +1,47 @@
 {%- set serves = service.serves_rest or service.serves_grpc -%}
 {%- set calls = service.called_flows | length > 0 -%}
 {%- set calls_stream = service.called_flows | filter(attribute="streaming", value=true) | length > 0 -%}
-{%- if serves and service.consumes %}{% set tasks = "tasks" %}{% elif serves %}{% set tasks = "servers" %}{% else %}{% set tasks = "consumers" %}{% endif -%}
+{%- if serves and not service.consumes %}{% set tasks = "servers" %}{% elif service.handles %}{% set tasks = "tasks" %}{% else %}{% set tasks = "running" %}{% endif -%}
 //! What the `{{ service.name }}` binary does for each command: wiring of
-{%- if service.runs %}
-//! configuration, {% if serves %}servers{% if service.produces or service.consumes %}, Kafka{% endif %}{% else %}the Kafka consumer{% endif %}{% if calls %}, clients{% endif %} and shutdown. `main.rs` only calls [`run`].
-{%- else %}
-//! configuration{% if calls %} and clients{% endif %}{% if service.produces %}{% if calls %} and{% else %} and{% endif %} the Kafka producer{% endif %}. `main.rs` only calls [`run`].
-{%- endif %}
+//! configuration, {% if serves %}servers{% if service.produces or service.consumes %}, Kafka{% endif %}{% elif service.consumes %}the Kafka consumer{% else %}the team's tasks{% endif %}, `/healthz`{% if calls %}, clients{% endif %} and shutdown. `main.rs`
+//! only calls [`run`].
 
-use std::{io::IsTerminal as _, process::ExitCode{% if service.runs %}, sync::Arc{% endif %}};
-{% if service.runs or calls %}
+use std::{io::IsTerminal as _, process::ExitCode, sync::Arc};
+
 use anyhow::Context as _;
-{%- endif %}
 {%- if calls %}
 use runtime::client_policy::InvalidDeadline;
 {%- endif %}
-{%- if serves %}
 use tokio::{net::TcpListener, task::JoinSet};
-{%- elif service.runs %}
-use tokio::task::JoinSet;
-{%- endif %}
-{%- if service.runs %}
 use tokio_util::sync::CancellationToken;
 use tracing::{info, warn};
-{%- endif %}
 use tracing_subscriber::EnvFilter;
 
 use crate::{
     cli::{self, {% if calls %}CalledFlow, {% endif %}Command{% if calls or service.produces %}, Input{% endif %}{% if service.produces %}, ProducedFlow{% endif %}},
-    config::{% if service.runs %}{Config, DRAIN_TIMEOUT}{% else %}Config{% endif %},
-    {% set modules = [] -%}
+    config::{Config, DRAIN_TIMEOUT},
+    {%- set modules = [] -%}
     {%- if service.serves_grpc %}{% set_global modules = modules | concat(with="grpc") %}{% endif -%}
-    {%- if service.calls_grpc %}{% set_global modules = modules | concat(with="grpc_clients") %}{% endif -%}
     {%- if service.produces or service.consumes %}{% set_global modules = modules | concat(with="kafka") %}{% endif -%}
+    {%- if calls %}{% set_global modules = modules | concat(with="outbound::Outbound") %}{% endif -%}
     {%- if service.serves_rest %}{% set_global modules = modules | concat(with="rest") %}{% endif -%}
-    {%- if service.calls_rest %}{% set_global modules = modules | concat(with="rest_clients") %}{% endif -%}
-    {{ modules | join(sep=", ") }},
-{%- if service.runs %}
-    state::State,
-{%- endif %}
+    {%- set_global modules = modules | concat(with="state::State") -%}
+    {%- if not service.handles %}{% set_global modules = modules | concat(with="tasks") %}{% endif -%}
+    {%- set simple = [] %}
+    {%- for m in modules %}
+    {%- if m is containing("::") %}
+    {%- if simple %}
+    {{ simple | join(sep=", ") }},
+    {%- set_global simple = [] %}
+    {%- endif %}
+    {{ m }},
+    {%- else %}
+    {%- set_global simple = simple | concat(with=m) %}
+    {%- endif %}
+    {%- endfor %}
+    {%- if simple %}
+    {{ simple | join(sep=", ") }},
+    {%- endif %}
 };
 
 /// Runs the command line `args` (program name excluded) and says how the
@@ -63,9 +65,7 @@ pub async fn run(args: impl IntoIterator<Item = String>) -> ExitCode {
         }
     };
     let result = match command {
-{%- if service.runs %}
         Command::Serve => serve(&config).await,
-{%- endif %}
 {%- if calls %}
 {%- if calls_stream %}
         Command::Call { flow, input, max } => call(&config, flow, &input, max).await,
@@ -112,27 +112,27 @@ fn init_tracing() {
         .with_ansi(std::io::stderr().is_terminal())
         .try_init();
 }
-{%- if service.runs %}
 
 {% if serves and service.consumes -%}
 /// Serves {% if service.serves_rest and service.serves_grpc %}REST and gRPC{% elif service.serves_rest %}REST{% else %}gRPC{% endif %} and consumes on spawned tasks until SIGTERM / Ctrl-C (or
 /// until one of them fails), then drains them within [`DRAIN_TIMEOUT`].
 {%- elif serves -%}
-/// Serves {% if service.serves_rest and service.serves_grpc %}REST and gRPC{% elif service.serves_rest %}REST{% else %}gRPC{% endif %} on spawned tasks until SIGTERM / Ctrl-C (or until one
-/// of them fails), then drains {% if service.serves_rest and service.serves_grpc %}both{% else %}it{% endif %} within [`DRAIN_TIMEOUT`].
+/// Serves {% if service.serves_rest and service.serves_grpc %}REST and gRPC{% elif service.serves_rest %}REST{% else %}gRPC and `/healthz`{% endif %} on spawned tasks until SIGTERM / Ctrl-C (or until one
+/// of them fails), then drains {% if service.serves_rest and not service.serves_grpc %}it{% else %}both{% endif %} within [`DRAIN_TIMEOUT`].
+{%- elif service.consumes -%}
+/// Consumes and answers `/healthz` on spawned tasks until SIGTERM / Ctrl-C
+/// (or until one of them fails), then lets the event in hand finish within
+/// [`DRAIN_TIMEOUT`].
 {%- else -%}
-/// Consumes on a spawned task until SIGTERM / Ctrl-C (or until the consumer
-/// fails), then lets the event in hand finish within [`DRAIN_TIMEOUT`].
+/// Runs the team's tasks ([`tasks::run`]) and answers `/healthz` on spawned
+/// tasks until SIGTERM / Ctrl-C (or until one of them fails), then lets the
+/// tasks finish within [`DRAIN_TIMEOUT`].
 {%- endif %}
 pub async fn serve(config: &Config) -> anyhow::Result<()> {
-{%- if serves %}
     // Bind first, so a taken port fails the start-up rather than a task.
-{%- endif %}
-{%- if service.serves_rest %}
     let http = TcpListener::bind(config.http_addr)
         .await
         .with_context(|| format!("cannot listen on HTTP_ADDR={}", config.http_addr))?;
-{%- endif %}
 {%- if service.serves_grpc %}
     let grpc = TcpListener::bind(config.grpc_addr)
         .await
@@ -154,6 +154,13 @@ pub async fn serve(config: &Config) -> anyhow::Result<()> {
             .await
             .context("REST server failed")
     });
+{%- else %}
+    let token = shutdown.clone();
+    {{ tasks }}.spawn(async move {
+        runtime::health::serve(http, token)
+            .await
+            .context("/healthz server failed")
+    });
 {%- endif %}
 {%- if service.serves_grpc %}
     let token = shutdown.clone();
@@ -162,6 +169,15 @@ pub async fn serve(config: &Config) -> anyhow::Result<()> {
         grpc::serve(grpc, serving, token)
             .await
             .context("gRPC server failed")
+    });
+{%- endif %}
+{%- if not service.handles %}
+    let token = shutdown.clone();
+    let running_state = Arc::clone(&state);
+    {{ tasks }}.spawn(async move {
+        tasks::run(running_state, token)
+            .await
+            .context("a task failed")
     });
 {%- endif %}
 {%- if service.consumes %}
@@ -178,8 +194,8 @@ pub async fn serve(config: &Config) -> anyhow::Result<()> {
     });
 {%- elif service.produces %}
 
-    // Topics are created in the background: {% if service.serves_rest and service.serves_grpc %}REST and gRPC serve{% elif service.serves_rest %}REST serves{% else %}gRPC serves{% endif %} even while
-    // no broker is reachable.
+    // Topics are created in the background: the service runs even while no
+    // broker is reachable.
     let (brokers, replication) = (config.kafka_brokers.clone(), config.kafka_replication);
     tokio::spawn(async move {
         match kafka::ensure_topics(&brokers, replication).await {
@@ -197,18 +213,13 @@ pub async fn serve(config: &Config) -> anyhow::Result<()> {
             info!("shutdown signal received, draining for at most {DRAIN_TIMEOUT:?}");
         }
         Some(joined) = {{ tasks }}.join_next() => {
-{%- if serves %}
-            warn!("a {% if service.consumes %}task{% else %}server{% endif %} stopped on its own, shutting the others down");
-{%- else %}
-            warn!("the consumer stopped on its own");
-{%- endif %}
+            warn!("a {% if serves and not service.consumes %}server{% else %}task{% endif %} stopped on its own, shutting the others down");
             {{ tasks }}.spawn(async move { joined? });
         }
     }
     shutdown.cancel();
     runtime::shutdown::drain({{ tasks }}, DRAIN_TIMEOUT).await
 }
-{%- endif %}
 {%- if calls %}
 
 /// A `call` argument that is not a request of the flow: a usage error (exit
@@ -260,28 +271,22 @@ pub async fn call(
 {%- else %}
 pub async fn call(config: &Config, flow: CalledFlow, input: &Input) -> anyhow::Result<()> {
 {%- endif %}
-    let env = |var: &str| std::env::var(var).ok();
+    let out = Outbound::new(config).await?;
     match flow {
 {%- for f in service.called_flows %}
         CalledFlow::{{ f.flow_pascal }} => {
 {%- for c in f.calls %}
+{%- set module = "crate::rest_clients" %}{% if f.transport != "rest" %}{% set module = "crate::grpc_clients" %}{% endif %}
 {%- if c.rpc.id_field %}
-            let sample = {% if f.transport == "rest" %}rest_clients{% else %}grpc_clients{% endif %}::{{ c.client }}::{{ c.rpc.method | trim_start_matches(pat="r#") }}_request;
+            let sample = {{ module }}::{{ c.client }}::{{ c.rpc.method | trim_start_matches(pat="r#") }}_request;
             let request = request_from(flow, input, Some(sample))?;
 {%- else %}
             let request = request_from(flow, input, None)?;
 {%- endif %}
-{%- if f.transport == "rest" %}
-            let policies = rest_clients::{{ c.policies }}::from_lookup(env)?;
             let url = &config.{{ c.field }};
-            let client = rest_clients::{{ c.client }}::new(url, policies)?;
-{%- else %}
-            let policies = grpc_clients::{{ c.policies }}::from_lookup(env)?;
-            let url = &config.{{ c.field }};
-            let client = grpc_clients::{{ c.client }}::connect_lazy(url, policies)?;
-{%- endif %}
             let failed = || format!("{{ f.flow }} failed ({{ c.env }}={url})");
 {%- if f.streaming %}
+            let client = &out.{{ c.out_field }};
             let stream = client.{{ c.rpc.method }}(&request).await;
             let mut stream = stream.with_context(failed)?;
             let mut received = 0;
@@ -293,6 +298,7 @@ pub async fn call(config: &Config, flow: CalledFlow, input: &Input) -> anyhow::R
                 received += 1;
             }
 {%- else %}
+            let client = &out.{{ c.out_field }};
             let answer = client.{{ c.rpc.method }}(&request).await;
             let answer = answer.with_context(failed)?;
             println!("{}", serde_json::to_string(&answer)?);

@@ -1,11 +1,6 @@
 //! The command line of the `{{ service.name }}` binary, parsed with clap into a
 //! [`Command`]: `--help` and the error messages (with did-you-mean for a
 //! misspelt flow) come from clap, the exit codes too (2 on a usage error).
-{%- if not service.runs %}
-//!
-//! {{ service.nothing_to_serve | replace(from=": it has nothing to serve.", to=", so there is nothing to serve: run") }}
-//! without a command it prints the usage and exits 2.
-{%- endif %}
 {%- set calls = service.called_flows | length > 0 %}
 {%- set calls_stream = service.called_flows | filter(attribute="streaming", value=true) | length > 0 %}
 {%- set takes_input = calls or service.produces %}
@@ -22,31 +17,19 @@ environment:
 #[command(
     name = "{{ service.name }}",
     version,
-{%- if not service.runs %}
-    subcommand_required = true,
-    arg_required_else_help = true,
-{%- endif %}
     after_help = ENVIRONMENT
 )]
 pub struct Cli {
-{%- if service.runs %}
     /// What to do; `serve` when left out.
     #[command(subcommand)]
     pub command: Option<Command>,
-{%- else %}
-    /// What to do.
-    #[command(subcommand)]
-    pub command: Command,
-{%- endif %}
 }
 
 /// A command of the `{{ service.name }}` binary.
 #[derive(Debug, Clone, PartialEq, Eq, Subcommand)]
 pub enum Command {
-{%- if service.runs %}
     /// {{ service.serve_text | capitalize }} until SIGTERM / Ctrl-C (the default).
     Serve,
-{%- endif %}
 {%- if calls %}
     /// Call a flow once and print the answer in proto3 JSON{% if calls_stream %} (a stream: one message a line){% endif %}.
     Call {
@@ -158,11 +141,7 @@ fn input(raw: &str) -> Result<Input, String> {
 /// error.
 pub fn parse(args: impl IntoIterator<Item = String>) -> Result<Command, clap::Error> {
     let args = std::iter::once("{{ service.name }}".to_owned()).chain(args);
-{%- if service.runs %}
     Cli::try_parse_from(args).map(|cli| cli.command.unwrap_or(Command::Serve))
-{%- else %}
-    Cli::try_parse_from(args).map(|cli| cli.command)
-{%- endif %}
 }
 
 #[cfg(test)]
@@ -183,21 +162,12 @@ mod tests {
     fn the_command_line_is_well_formed() {
         Cli::command().debug_assert();
     }
-{%- if service.runs %}
 
     #[test]
     fn no_arguments_means_serve() {
         assert_eq!(parse(args(&[])).unwrap(), Command::Serve);
         assert_eq!(parse(args(&["serve"])).unwrap(), Command::Serve);
     }
-{%- else %}
-
-    #[test]
-    fn no_command_is_a_usage_error_because_there_is_nothing_to_serve() {
-        assert!(usage_error(&[]));
-        assert!(usage_error(&["serve"]));
-    }
-{%- endif %}
 {%- for f in service.called_flows %}
 
     #[test]

@@ -2,24 +2,19 @@
 {%- set serves = service.serves_rest or service.serves_grpc -%}
 {%- set targets = service.rest_targets | concat(with=service.grpc_targets) -%}
 //! Runtime configuration from the environment (with the defaults the README
-{%- if service.runs %}
 //! documents), plus the fixed limits and timeouts of this service.
-{%- else %}
-//! documents).
-{%- endif %}
+use std::{fmt, net::SocketAddr, time::Duration};
 
-{%- if serves or service.runs %}
-use std::{fmt{% if serves %}, net::SocketAddr{% endif %}{% if service.runs %}, time::Duration{% endif %}};
-{%- else %}
-use std::fmt;
-{%- endif %}
-
-{%- if service.serves_rest %}
-
-/// Environment variable holding the REST listen address.
+/// Environment variable holding the {% if service.serves_rest %}REST{% else %}`/healthz`{% endif %} listen address.
 pub const HTTP_ADDR_VAR: &str = "HTTP_ADDR";
+{%- if service.serves_rest %}
 /// Default REST listen address.
 pub const HTTP_ADDR_DEFAULT: &str = "0.0.0.0:{{ http_port }}";
+{%- else %}
+/// Default `/healthz` listen address: any free port (logged at start-up), so
+/// that services without a REST API run side by side on one machine; set
+/// `HTTP_ADDR` where a probe needs a fixed port.
+pub const HTTP_ADDR_DEFAULT: &str = "0.0.0.0:0";
 {%- endif %}
 {%- if service.serves_grpc %}
 /// Environment variable holding the gRPC listen address.
@@ -75,11 +70,11 @@ pub const GRPC_REQUEST_TIMEOUT: Duration = Duration::from_secs(1);
 /// Largest gRPC message decoded or encoded.
 pub const GRPC_MAX_MESSAGE_BYTES: usize = 64 * 1024;
 {%- endif %}
-{%- if service.runs %}
 {%- if not serves %}
 {% endif %}
-/// How long {% if serves %}in-flight requests{% else %}the event being handled{% endif %} may take to finish after SIGTERM / Ctrl-C.
+/// How long {% if serves %}in-flight requests{% elif service.handles %}the event being handled{% else %}the tasks{% endif %} may take to finish after SIGTERM / Ctrl-C.
 pub const DRAIN_TIMEOUT: Duration = Duration::from_secs(10);
+{%- if service.handles %}
 /// Environment variable read by debug builds only: delays every handler by
 /// this many milliseconds, to rehearse timeouts, crashes and shutdowns in the
 /// middle of the work against the real binary (the fault tests use it).
@@ -90,10 +85,8 @@ pub const DEBUG_HANDLER_DELAY_MS_VAR: &str = "DEBUG_HANDLER_DELAY_MS";
 /// The service's configuration.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Config {
-{%- if service.serves_rest %}
-    /// Where the REST server listens.
+    /// Where the {% if service.serves_rest %}REST server{% else %}`/healthz` endpoint{% endif %} listens.
     pub http_addr: SocketAddr,
-{%- endif %}
 {%- if service.serves_grpc %}
     /// Where the gRPC server listens.
     pub grpc_addr: SocketAddr,
@@ -145,7 +138,6 @@ impl Config {
                 .filter(|v| !v.trim().is_empty())
                 .unwrap_or_else(|| default.to_owned())
         };
-{%- if serves %}
         let addr = |var: &'static str, default: &str| {
             let raw = value(var, default);
             raw.trim().parse::<SocketAddr>().map_err(|e| ConfigError {
@@ -153,11 +145,8 @@ impl Config {
                 reason: format!("`{raw}` is not an ip:port address ({e})"),
             })
         };
-{%- endif %}
         Ok(Self {
-{%- if service.serves_rest %}
             http_addr: addr(HTTP_ADDR_VAR, HTTP_ADDR_DEFAULT)?,
-{%- endif %}
 {%- if service.serves_grpc %}
             grpc_addr: addr(GRPC_ADDR_VAR, GRPC_ADDR_DEFAULT)?,
 {%- endif %}
@@ -180,7 +169,7 @@ impl Config {
         })
     }
 }
-{%- if service.runs %}
+{%- if service.handles %}
 
 /// The delay of [`DEBUG_HANDLER_DELAY_MS_VAR`], read once; always `None` in
 /// release builds.
@@ -263,9 +252,7 @@ mod tests {
     #[test]
     fn defaults_are_the_documented_ones() {
         let config = Config::from_lookup(|_| None).unwrap();
-{%- if service.serves_rest %}
-        assert_eq!(config.http_addr.to_string(), "0.0.0.0:{{ http_port }}");
-{%- endif %}
+        assert_eq!(config.http_addr.to_string(), "0.0.0.0:{% if service.serves_rest %}{{ http_port }}{% else %}0{% endif %}");
 {%- if service.serves_grpc %}
         assert_eq!(config.grpc_addr.to_string(), "0.0.0.0:{{ grpc_port }}");
 {%- endif %}
@@ -286,9 +273,7 @@ mod tests {
         let config = Config::from_lookup(|var| {
             Some(
                 match var {
-{%- if service.serves_rest %}
                     HTTP_ADDR_VAR => "127.0.0.1:8080",
-{%- endif %}
 {%- if service.serves_grpc %}
                     GRPC_ADDR_VAR => "127.0.0.1:9090",
 {%- endif %}
@@ -308,9 +293,7 @@ mod tests {
             )
         })
         .unwrap();
-{%- if service.serves_rest %}
         assert_eq!(config.http_addr.to_string(), "127.0.0.1:8080");
-{%- endif %}
 {%- if service.serves_grpc %}
         assert_eq!(config.grpc_addr.to_string(), "127.0.0.1:9090");
 {%- endif %}
@@ -326,11 +309,10 @@ mod tests {
         assert_eq!(config.{{ target.field }}, "http://{{ target.name }}:8080");
 {%- endfor %}
     }
-{%- if service.serves_rest or service.serves_grpc %}
 
     #[test]
     fn names_the_variable_with_a_bad_address() {
-        {%- if service.serves_rest %}{% set var = "HTTP_ADDR" %}{% else %}{% set var = "GRPC_ADDR" %}{% endif %}
+        {%- if service.serves_rest or not service.serves_grpc %}{% set var = "HTTP_ADDR" %}{% else %}{% set var = "GRPC_ADDR" %}{% endif %}
         let lookup = |var: &str| (var == {{ var }}_VAR).then(|| "localhost".to_owned());
         let err = Config::from_lookup(lookup).unwrap_err();
         assert_eq!(err.var, {{ var }}_VAR);
@@ -340,7 +322,6 @@ mod tests {
             "{err}"
         );
     }
-{%- endif %}
 {%- if kafka %}
 
     #[test]

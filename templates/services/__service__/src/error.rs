@@ -1,5 +1,5 @@
 {#- scaffold
-when: service.runs
+when: service.handles
 -#}
 //! The error a handler returns: the workspace's one [`runtime::HandlerError`],
 //! which the plumbing maps to an HTTP status, a gRPC code, or a consumer's

@@ -32,14 +32,9 @@ when: service.produces or service.consumes
 //! handling and committing the offset handles the record again), so those
 //! handlers must be idempotent too.
 {%- endif %}
-{% if service.produces and service.consumes %}
-use std::{fmt, sync::Arc};
-
-use anyhow::Context as _;
-{%- elif service.produces %}
-use std::fmt;
-
-use anyhow::Context as _;
+{% if service.produces %}
+use std::{fmt, sync::Arc, time::Duration};
+{# blank line #}
 {%- else %}
 use std::sync::Arc;
 {# blank line #}
@@ -61,12 +56,16 @@ use crate::{
     config::{self, Config},
     error::HandlerError,
     handlers,
+    outbound::Outbound,
     state::State,
 };
 {%- elif service.kafka.transactional %}
-use crate::config::{self, Config};
+use crate::{
+    config::{self, Config},
+    outbound::Outbound,
+};
 {%- elif service.produces %}
-use crate::config::Config;
+use crate::{config::Config, outbound::Outbound};
 {%- else %}
 use crate::{config, error::HandlerError, handlers, state::State};
 {%- endif %}
@@ -144,9 +143,25 @@ impl Publisher {
 {%- endif %}
     }
 
+    /// The publisher of the running service: the default settings with the
+    /// brokers{% if service.kafka.transactional %} and the transactional id{% endif %} of `config`.
+    pub fn from_config(config: &Config) -> Result<Self, KafkaError> {
+{%- if service.kafka.transactional %}
+        let settings = producer_settings(&config.kafka_brokers, &config.kafka_transactional_id);
+{%- else %}
+        let settings = producer_settings(&config.kafka_brokers);
+{%- endif %}
+        Self::with_settings(&settings)
+    }
+
     /// A publisher as `settings` say (for instance another delivery timeout).
     pub fn with_settings(settings: &kafka::ProducerSettings) -> Result<Self, KafkaError> {
         kafka::Publisher::new(settings).map(Self)
+    }
+
+    /// How long a send waits for the broker's acknowledgement.
+    pub fn delivery_timeout(&self) -> Duration {
+        self.0.delivery_timeout()
     }
 
     /// Sends `event` of the flow `wire` describes to its topic, keyed by its
@@ -173,6 +188,64 @@ impl Publisher {
     ) -> Result<kafka::PendingDelivery, KafkaError> {
         let (key, payload) = ((wire.key)(event), (wire.encode)(event));
         self.0.queue(record(wire, &key, &payload)).await
+    }
+}
+
+/// The publisher of one flow, typed by its event: what handlers and tasks
+/// reach as `state.out.<flow>` (see [`crate::outbound`]). Clones share one
+/// producer.
+pub struct FlowPublisher<E: 'static> {
+    publisher: Arc<Publisher>,
+    wire: &'static Wire<E>,
+}
+
+impl<E: 'static> FlowPublisher<E> {
+    /// The publisher of the flow `wire` describes, sending through `publisher`.
+    pub fn new(publisher: &Arc<Publisher>, wire: &'static Wire<E>) -> Self {
+        Self {
+            publisher: Arc::clone(publisher),
+            wire,
+        }
+    }
+
+    /// The flow's topic, key, encoding and sample.
+    pub fn wire(&self) -> &'static Wire<E> {
+        self.wire
+    }
+
+    /// How long a send waits for the broker's acknowledgement.
+    pub fn delivery_timeout(&self) -> Duration {
+        self.publisher.delivery_timeout()
+    }
+
+    /// Sends `event` to the flow's topic, keyed by its key field, with the
+    /// `flow` and `content-type` headers, and resolves once the broker has
+    /// acknowledged it (see [`Publisher::publish`]).
+    pub async fn publish(&self, event: &E) -> Result<kafka::Delivery, KafkaError> {
+        self.publisher.publish(self.wire, event).await
+    }
+{%- if service.kafka.idempotent %}
+
+    /// Pipelined sending of an event of an at-least-once or at-most-once
+    /// flow (see [`Publisher::queue`]).
+    pub async fn queue(&self, event: &E) -> Result<kafka::PendingDelivery, KafkaError> {
+        self.publisher.queue(self.wire, event).await
+    }
+{%- endif %}
+}
+
+impl<E: 'static> Clone for FlowPublisher<E> {
+    fn clone(&self) -> Self {
+        Self::new(&self.publisher, self.wire)
+    }
+}
+
+impl<E: 'static> fmt::Debug for FlowPublisher<E> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("FlowPublisher")
+            .field("flow", &self.wire.flow)
+            .field("topic", &self.wire.topic)
+            .finish_non_exhaustive()
     }
 }
 
@@ -225,17 +298,19 @@ impl fmt::Display for Published {
 /// `{{ service.name }} publish <flow> <id-or-json>`: sends one event of `flow` (its name
 /// in flows.yaml), made from `input` (the message in proto3 JSON when it
 /// starts with `{`, else the flow's sample keyed by that id), once the topics
-/// exist; returns once the broker has acknowledged it. An unusable `flow` or
+/// exist, through the service's [`Outbound`] (the publishers its handlers
+/// use); returns once the broker has acknowledged it. An unusable `flow` or
 /// `input` is an [`InvalidInput`] error.
 pub async fn publish(config: &Config, flow: &str, input: &str) -> anyhow::Result<Published> {
+    let out = Outbound::new(config).await?;
     match flow {
 {%- for t in service.produces %}
-{%- set arm = "        " ~ t.flow_ident ~ "::FLOW => send(config, &" ~ t.flow_ident ~ "::WIRE, input).await," %}
+{%- set arm = "        " ~ t.flow_ident ~ "::FLOW => send(config, &out." ~ t.flow_ident ~ ", input).await," %}
 {%- if arm | length <= 100 %}
 {{ arm }}
 {%- else %}
         {{ t.flow_ident }}::FLOW => {
-            send(config, &{{ t.flow_ident }}::WIRE, input).await
+            send(config, &out.{{ t.flow_ident }}, input).await
         }
 {%- endif %}
 {%- endfor %}
@@ -248,30 +323,26 @@ pub async fn publish(config: &Config, flow: &str, input: &str) -> anyhow::Result
 }
 
 /// [`publish`] once the flow is known.
-async fn send<E>(config: &Config, wire: &Wire<E>, input: &str) -> anyhow::Result<Published> {
+async fn send<E>(
+    config: &Config,
+    publisher: &FlowPublisher<E>,
+    input: &str,
+) -> anyhow::Result<Published> {
+    let wire = publisher.wire();
     let event = (wire.from_input)(input).map_err(InvalidInput)?;
-    let (key, payload) = ((wire.key)(&event), (wire.encode)(&event));
+    let key = (wire.key)(&event);
     let brokers = &config.kafka_brokers;
     if let Err(err) = ensure_topics(brokers, config.kafka_replication).await {
         warn!(%brokers, %err, "cannot create the topics; trying to publish anyway");
     }
-{%- if service.kafka.transactional %}
-    let settings = producer_settings(brokers, &config.kafka_transactional_id);
-{%- else %}
-    let settings = producer_settings(brokers);
-{%- endif %}
-    let publisher = kafka::Publisher::new(&settings).context("cannot create the Kafka producer")?;
     // KafkaError repeats its code as its source: report its text once.
-    let delivery = publisher
-        .publish(record(wire, &key, &payload))
-        .await
-        .map_err(|err| {
-            anyhow::anyhow!(
-                "{} event `{key}` was not acknowledged by KAFKA_BROKERS={brokers} within {:?}: {err}",
-                wire.flow,
-                publisher.delivery_timeout()
-            )
-        })?;
+    let delivery = publisher.publish(&event).await.map_err(|err| {
+        anyhow::anyhow!(
+            "{} event `{key}` was not acknowledged by KAFKA_BROKERS={brokers} within {:?}: {err}",
+            wire.flow,
+            publisher.delivery_timeout()
+        )
+    })?;
     Ok(Published {
         flow: wire.flow,
         key,

@@ -4,26 +4,20 @@
 //! {{ service.description }}
 {%- endif %}
 //!
-{%- if service.runs %}
 //! Everything lives in this library so that the integration tests (and other
-//! services' tests) drive the same code the binary runs. The files of
+//! services' tests) drive the same code the binary runs.
+{%- if service.handles %} The files of
 //! [`handlers`] (one per served rpc and consumed event) and [`state`] are yours
 //! to edit; the other modules are generated plumbing.
-{%- elif service.produces %}
-//! Everything lives in this library so that the integration tests (and other
-//! services' tests) drive the same code the binary runs. [`state`] is yours
-//! to edit; the other modules are generated plumbing: a producer that serves
-//! nothing has no handlers.
-{%- else %}
-//! Everything lives in this library so that the integration tests drive the
-//! same code the binary runs. All modules are generated plumbing: a caller
-//! has no handlers of its own.
+{%- else %} [`state`] and
+//! [`tasks`] (what `serve` runs) are yours to edit; the other modules are
+//! generated plumbing.
 {%- endif %}
 
 pub mod app;
 pub mod cli;
 pub mod config;
-{%- if service.runs %}
+{%- if service.handles %}
 pub mod error;
 {%- endif %}
 {%- if service.serves_grpc %}
@@ -32,18 +26,20 @@ pub mod grpc;
 {%- if service.calls_grpc %}
 pub mod grpc_clients;
 {%- endif %}
-{%- if service.runs %}
+{%- if service.handles %}
 pub mod handlers;
 {%- endif %}
 {%- if service.produces or service.consumes %}
 pub mod kafka;
 {%- endif %}
+pub mod outbound;
 {%- if service.serves_rest %}
 pub mod rest;
 {%- endif %}
 {%- if service.calls_rest %}
 pub mod rest_clients;
 {%- endif %}
-{%- if service.runs or service.produces %}
 pub mod state;
+{%- if not service.handles %}
+pub mod tasks;
 {%- endif %}

@@ -1,9 +1,5 @@
 //! Entry point of the `{{ service.name }}` binary. It only hands the command line to
-{%- if service.runs %}
-//! [`{{ service.ident }}::app::run`]; {% if service.serves_rest or service.serves_grpc %}servers run on spawned tasks, not on this thread{% else %}the consumer runs on a spawned task{% endif %}.
-{%- else %}
-//! [`{{ service.ident }}::app::run`].
-{%- endif %}
+//! [`{{ service.ident }}::app::run`]; {% if service.serves_rest or service.serves_grpc %}servers run{% elif service.handles %}the consumer runs{% else %}the tasks run{% endif %} on spawned tasks, not on this thread.
 
 use std::process::ExitCode;
 

@@ -59,9 +59,8 @@ fn ids(range: std::ops::Range<u32>) -> Vec<String> {
 fn spawn_binary(brokers: &str, handled: mpsc::Sender<String>) -> Child {
     let mut child = Command::new(env!("CARGO_BIN_EXE_{{ service.name }}"))
         .env("KAFKA_BROKERS", brokers)
-{%- if service.serves_rest %}
+        // Any free ports: the test does not probe them.
         .env("HTTP_ADDR", "127.0.0.1:0")
-{%- endif %}
 {%- if service.serves_grpc %}
         .env("GRPC_ADDR", "127.0.0.1:0")
 {%- endif %}

@@ -44,9 +44,9 @@ use tonic_reflection::pb::v1::{
 
 use {{ service.ident }}::{
 {%- if slow %}
-    config::{GRPC_MAX_MESSAGE_BYTES, GRPC_REQUEST_TIMEOUT},
+    config::{Config, GRPC_MAX_MESSAGE_BYTES, GRPC_REQUEST_TIMEOUT},
 {%- else %}
-    config::GRPC_MAX_MESSAGE_BYTES,
+    config::{Config, GRPC_MAX_MESSAGE_BYTES},
 {%- endif %}
     grpc::{self, SERVICE_NAMES},
     state::State,
@@ -62,9 +62,21 @@ struct Server {
     channel: Channel,
 }
 
+/// The service's state{% if service.produces %}, producing to nothing (no broker listens on port 1):
+/// the events the example handlers announce go nowhere{% endif %}.
+async fn state() -> Arc<State> {
+{%- if service.produces %}
+    let lookup = |var: &str| (var == "KAFKA_BROKERS").then(|| "127.0.0.1:1".to_owned());
+    let config = Config::from_lookup(lookup).unwrap();
+{%- else %}
+    let config = Config::from_lookup(|_| None).unwrap();
+{%- endif %}
+    Arc::new(State::new(&config).await.unwrap())
+}
+
 async fn start() -> Server {
     let shutdown = CancellationToken::new();
-    let routes = grpc::services(&Arc::new(State::default()), &shutdown);
+    let routes = grpc::services(&state().await, &shutdown);
     start_with(routes, SERVICE_NAMES, shutdown).await
 }
 

@@ -2,15 +2,28 @@
 when: service.serves_rest
 -#}
 {%- import "_partials/format.rs" as format -%}
+{%- set unary = service.api.rest_routes | filter(attribute="kind", value="unary") | first -%}
+{%- set announce = service.produces | length > 0 and unary -%}
 //! The REST server of `{{ service.name }}` on a real socket, driven by a real HTTP client.
 
-use std::{net::SocketAddr, sync::Arc};
-
+use std::{net::SocketAddr, sync::Arc{% if announce %}, time::Duration{% endif %}};
+{# blank line #}
+{%- if announce %}
+use rdkafka::{
+    ClientConfig, Message as _,
+    consumer::{Consumer as _, StreamConsumer},
+    mocking::MockCluster,
+};
+{%- endif %}
 use reqwest::{Method, StatusCode, header::CONTENT_TYPE};
 use tokio::{net::TcpListener, task::JoinHandle};
 use tokio_util::sync::CancellationToken;
 
-use {{ service.ident }}::{config::HTTP_BODY_LIMIT_BYTES, rest, state::State};
+use {{ service.ident }}::{
+    config::{Config, HTTP_BODY_LIMIT_BYTES},
+    {% if announce %}kafka, {% endif %}rest,
+    state::State,
+};
 
 struct Server {
     addr: SocketAddr,
@@ -18,11 +31,26 @@ struct Server {
     task: JoinHandle<std::io::Result<()>>,
 }
 
+/// The service's configuration{% if service.produces %}, producing to `brokers` (nothing listens on
+/// port 1: the events the example handlers announce go nowhere){% endif %}.
+fn config({% if service.produces %}brokers: &str{% endif %}) -> Config {
+{%- if service.produces %}
+    Config::from_lookup(|var| (var == "KAFKA_BROKERS").then(|| brokers.to_owned())).unwrap()
+{%- else %}
+    Config::from_lookup(|_| None).unwrap()
+{%- endif %}
+}
+
 async fn start() -> Server {
+    start_with(&config({% if service.produces %}"127.0.0.1:1"{% endif %})).await
+}
+
+/// The real server, on an ephemeral port, with the state `config` builds.
+async fn start_with(config: &Config) -> Server {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let shutdown = CancellationToken::new();
-    let state = Arc::new(State::default());
+    let state = Arc::new(State::new(config).await.unwrap());
     let task = tokio::spawn(rest::serve(listener, state, shutdown.clone()));
     Server {
         addr,
@@ -109,6 +137,39 @@ async fn {{ r.function }}_answers_{% if r.kind == "stream" %}a_stream_of_events{
 {%- endif %}
 }
 {%- endfor %}
+{%- if announce %}
+{%- set event = service.produces | first %}
+
+/// `{{ unary.verb }} {{ unary.path }}`: the example handler announces flow `{{ event.flow }}` through
+/// the publisher in the service's state; the event reaches librdkafka's mock cluster.
+#[tokio::test]
+async fn serving_{{ unary.function }}_announces_{{ event.flow_ident }}() {
+    let cluster = MockCluster::new(1).unwrap();
+    for &(topic, partitions) in kafka::TOPICS {
+        cluster.create_topic(topic, partitions, 1).unwrap();
+    }
+    let brokers = cluster.bootstrap_servers();
+    let server = start_with(&config(&brokers)).await;
+
+{{ format::call(head="let (status, _, body) =", verb=unary.verb, path=unary.sample_path, body=unary.sample_body_arg) }}
+    assert_eq!(status, StatusCode::OK, "{body}");
+
+    let wire = &contract::events::{{ event.flow_ident }}::WIRE;
+    let consumer: StreamConsumer = ClientConfig::new()
+        .set("bootstrap.servers", &brokers)
+        .set("group.id", "{{ service.name }}-announce-test")
+        .set("auto.offset.reset", "earliest")
+        .create()
+        .unwrap();
+    consumer.subscribe(&[wire.topic]).unwrap();
+    let record = tokio::time::timeout(Duration::from_secs(30), consumer.recv())
+        .await
+        .expect("the announced event within 30 s")
+        .unwrap();
+    let event = (wire.decode)(record.payload().unwrap_or_default()).unwrap();
+    assert_eq!(record.key(), Some((wire.key)(&event).as_bytes()));
+}
+{%- endif %}
 {%- for r in service.api.rest_routes | filter(attribute="bad_path") %}
 {%- if loop.first %}
 

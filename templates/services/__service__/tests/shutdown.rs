@@ -18,7 +18,7 @@ when: service.api.first_rest or service.api.grpc_calls | filter(attribute="metho
 use std::{
     io::Read as _,
     net::{SocketAddr, TcpListener, TcpStream},
-    process::{Child, Command, Stdio},
+    process::{Child, Command, ExitStatus, Stdio},
     time::{Duration, Instant},
 };
 {%- if service.serves_grpc %}
@@ -33,15 +33,7 @@ use {{ service.ident }}::config::{DEBUG_HANDLER_DELAY_MS_VAR, DRAIN_TIMEOUT};
 
 /// How long the handler of every request takes: under the request timeout.
 const HANDLER_DELAY: Duration = Duration::from_millis(800);
-
-/// A port nobody listens on right now.
-fn free_port() -> SocketAddr {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-}
-
+{% include "_partials/process.rs" %}
 fn wait_until_listening(addr: SocketAddr, child: &mut Child) {
     let deadline = Instant::now() + Duration::from_secs(30);
     while TcpStream::connect(addr).is_err() {
@@ -60,14 +52,6 @@ fn assert_refused(addr: SocketAddr) {
     );
 }
 
-fn sigterm(child: &Child) {
-    let status = Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(status.success());
-}
-
 #[test]
 #[cfg_attr(
     not(debug_assertions),
@@ -76,16 +60,14 @@ fn sigterm(child: &Child) {
 fn sigterm_finishes_the_request_in_flight_refuses_new_connections_and_exits_in_time() {
 {%- if service.serves_rest %}
     assert!(HANDLER_DELAY < {{ service.ident }}::config::HTTP_REQUEST_TIMEOUT);
-    let http = free_port();
 {%- endif %}
+    let http = free_port();
 {%- if service.serves_grpc %}
     assert!(HANDLER_DELAY < {{ service.ident }}::config::GRPC_REQUEST_TIMEOUT);
     let grpc = free_port();
 {%- endif %}
     let mut child = Command::new(env!("CARGO_BIN_EXE_{{ service.name }}"))
-{%- if service.serves_rest %}
         .env("HTTP_ADDR", http.to_string())
-{%- endif %}
 {%- if service.serves_grpc %}
         .env("GRPC_ADDR", grpc.to_string())
 {%- endif %}
@@ -101,15 +83,8 @@ fn sigterm_finishes_the_request_in_flight_refuses_new_connections_and_exits_in_t
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    let mut stderr = child.stderr.take().unwrap();
-    let logs = std::thread::spawn(move || {
-        let mut text = String::new();
-        let _ = stderr.read_to_string(&mut text);
-        text
-    });
-{%- if service.serves_rest %}
+    let logs = capture_stderr(&mut child);
     wait_until_listening(http, &mut child);
-{%- endif %}
 {%- if service.serves_grpc %}
     wait_until_listening(grpc, &mut child);
 {%- endif %}
@@ -174,9 +149,7 @@ fn sigterm_finishes_the_request_in_flight_refuses_new_connections_and_exits_in_t
 
     // Draining: the listeners are closed, the request in flight is not.
     std::thread::sleep(Duration::from_millis(100));
-{%- if service.serves_rest %}
     assert_refused(http);
-{%- endif %}
 {%- if service.serves_grpc %}
     assert_refused(grpc);
 {%- endif %}
@@ -194,22 +167,12 @@ fn sigterm_finishes_the_request_in_flight_refuses_new_connections_and_exits_in_t
     drop(health);
 {%- endif %}
 
-    let deadline = signalled + DRAIN_TIMEOUT;
-    let status = loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            break status;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "the service did not exit within its drain deadline"
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    };
+    let status = exit_status(&mut child, signalled + DRAIN_TIMEOUT);
     let exited_after = signalled.elapsed();
     let stderr = logs.join().unwrap();
     println!(
         "SIGTERM with a request in flight: answered=1 refused_while_draining={} exit={status} after={exited_after:?}",
-        {% if service.serves_rest and service.serves_grpc %}2{% else %}1{% endif %}
+        {% if service.serves_grpc %}2{% else %}1{% endif %}
     );
     assert!(status.success(), "{status}: {stderr}");
     assert!(exited_after < DRAIN_TIMEOUT, "{exited_after:?}");

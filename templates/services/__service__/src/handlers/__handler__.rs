@@ -3,6 +3,9 @@ owner: user
 -#}
 {%- set h = handler -%}
 {%- set e = h.example -%}
+{%- set announce = h.kind == "unary" and service.produces | length > 0 -%}
+{%- if announce %}{% set event = service.produces | first %}{% endif -%}
+{%- set reads = e.reads_request or announce and h.id_field -%}
 {%- if h.kind == "event" -%}
 //! Flow `{{ h.flows[0] }}`: what `{{ service.name }}` does with each event it consumes.
 {%- else -%}
@@ -40,7 +43,23 @@ use crate::{error::HandlerError, state::State};
 
 /// Answers one request. The example echoes the request's fields of the same name
 /// and type{% if e.fields | filter(attribute="name", value="status") %}, with `status` "{{ "CREATED" }}"{% endif %}.
-pub async fn handle(_state: &State, {% if e.reads_request %}request{% else %}_request{% endif %}: Request) -> Result<Response, HandlerError> {
+{%- if announce %}
+/// It also announces flow `{{ event.flow }}` through the injected publisher, with a sample
+/// event keyed by {% if h.id_field %}the request's `{{ h.id_field }}`{% else %}a fixed id{% endif %}: replace it with the real one.
+{%- endif %}
+pub async fn handle({% if announce %}state{% else %}_state{% endif %}: &State, {% if reads %}request{% else %}_request{% endif %}: Request) -> Result<Response, HandlerError> {
+{%- if announce %}
+    let event = contract::events::{{ event.flow_ident }}::sample({% if h.id_field %}&request.{{ h.id_field }}{% else %}"{{ event.event.sample_key }}"{% endif %});
+    // Sent in the background, so the answer does not wait for the broker. A
+    // crash before the broker has it loses it: a transactional outbox makes
+    // the announcement as durable as the state change.
+    let publisher = state.out.{{ event.flow_ident }}.clone();
+    tokio::spawn(async move {
+        if let Err(err) = publisher.publish(&event).await {
+            tracing::warn!(flow = "{{ event.flow }}", %err, "the event was not published");
+        }
+    });
+{%- endif %}
 {%- if not e.fields %}
     Ok(Response::default())
 {%- elif e.one_line %}

@@ -1,5 +1,5 @@
 {#- scaffold
-when: service.runs
+when: service.handles
 -#}
 //! The handlers of the `{{ service.name }}` service: one module per served rpc and per
 //! consumed event flow, each in a file of its own that is yours to edit (created when

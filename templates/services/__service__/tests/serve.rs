@@ -1,0 +1,110 @@
+{#- scaffold
+when: not service.serves_rest
+-#}
+{#- Only a service without handlers runs tasks, whose example calls its first
+    called flow at start-up. -#}
+{%- if service.handles %}{% set first = false %}{% else %}{% set first = service.called_flows | first %}{% endif -%}
+{%- if first %}{% set c = first.calls | first %}{% endif -%}
+{%- set targets = service.rest_targets | concat(with=service.grpc_targets) -%}
+//! The real `{{ service.name }}` binary running `serve`: it answers `/healthz` on
+//! `HTTP_ADDR` and exits 0 on SIGTERM{% if first %}; its example task calls {{ c.target }} through
+//! `state.out`{% endif %}.
+
+#![cfg(unix)]
+
+use std::{
+    io::{Read as _, Write as _},
+    net::{SocketAddr, TcpListener, TcpStream},
+    process::{Child, Command, ExitStatus, Stdio},
+    time::{Duration, Instant},
+};
+
+use {{ service.ident }}::config::DRAIN_TIMEOUT;
+
+/// How long the test waits for the binary to start or to connect.
+const WAIT: Duration = Duration::from_secs(30);
+{% include "_partials/process.rs" %}
+/// `GET /healthz` on `addr` once something listens there: the whole answer.
+fn healthz(addr: SocketAddr, child: &mut Child) -> String {
+    let deadline = Instant::now() + WAIT;
+    let mut stream = loop {
+        match TcpStream::connect(addr) {
+            Ok(stream) => break stream,
+            Err(err) => {
+                if let Some(status) = child.try_wait().unwrap() {
+                    panic!("the service exited early: {status}");
+                }
+                assert!(Instant::now() < deadline, "{addr}: {err}");
+                std::thread::sleep(Duration::from_millis(50));
+            }
+        }
+    };
+    stream
+        .write_all(b"GET /healthz HTTP/1.1\r\nHost: test\r\nConnection: close\r\n\r\n")
+        .unwrap();
+    let mut answer = String::new();
+    stream.read_to_string(&mut answer).unwrap();
+    answer
+}
+{%- if first %}
+
+/// Whether something connects to `listener` within [`WAIT`].
+fn connected(listener: &TcpListener) -> bool {
+    listener.set_nonblocking(true).unwrap();
+    let deadline = Instant::now() + WAIT;
+    while Instant::now() < deadline {
+        if listener.accept().is_ok() {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    false
+}
+{%- endif %}
+
+#[test]
+fn serve_answers_healthz_{% if first %}calls_from_its_task_{% endif %}and_exits_0_on_sigterm() {
+    let http = free_port();
+{%- if first %}
+    // Stands in for {{ c.target }}: the example task's call connects to it.
+    let callee = TcpListener::bind("127.0.0.1:0").unwrap();
+    let callee_url = format!("http://{}", callee.local_addr().unwrap());
+{%- endif %}
+    let mut child = Command::new(env!("CARGO_BIN_EXE_{{ service.name }}"))
+        .env("HTTP_ADDR", http.to_string())
+{%- if service.serves_grpc %}
+        .env("GRPC_ADDR", "127.0.0.1:0")
+{%- endif %}
+{%- if service.produces or service.consumes %}
+        // Nothing listens there: Kafka is not needed to answer /healthz.
+        .env("KAFKA_BROKERS", "127.0.0.1:1")
+{%- endif %}
+{%- for t in targets %}
+{%- if first and t.env == c.env %}
+        .env("{{ t.env }}", &callee_url)
+{%- else %}
+        .env("{{ t.env }}", "http://127.0.0.1:1")
+{%- endif %}
+{%- endfor %}
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let logs = capture_stderr(&mut child);
+
+    let answer = healthz(http, &mut child);
+{%- if first %}
+    let task_called = connected(&callee);
+{%- endif %}
+    // Stopped before any assertion, so a failure leaves no process behind.
+    sigterm(&child);
+    let status = exit_status(&mut child, Instant::now() + DRAIN_TIMEOUT);
+    let stderr = logs.join().unwrap();
+
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+    assert!(answer.ends_with(r#"{"status":"ok"}"#), "{answer}");
+{%- if first %}
+    assert!(task_called, "no call to {{ c.target }}: {stderr}");
+{%- endif %}
+    assert!(status.success(), "{status}: {stderr}");
+}
