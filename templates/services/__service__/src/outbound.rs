@@ -1,10 +1,10 @@
 {%- set called = service.called_flows | length > 0 -%}
 //! What `{{ service.name }}` sends to other services, built once from the configuration:
 {%- if called %}
-//! a typed client per flow it calls, with the flow's deadline and retries;
+//! a typed client per flow it calls, with the flow's deadline and retries{% if service.produces %};{% else %}.{% endif %}
 {%- endif %}
 {%- if service.produces %}
-//! a typed publisher per event flow it produces;
+//! a typed publisher per event flow it produces.
 {%- endif %}
 {%- if not called and not service.produces %}
 //! nothing yet, as it neither calls another service nor produces an event.
