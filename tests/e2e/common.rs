@@ -168,3 +168,15 @@ pub fn forget_generated(ws: &Path) {
         let _ = generated_cargo(ws, &args).output();
     }
 }
+
+/// Held by each test that builds a generated workspace. Workspaces share
+/// the target directory and their binaries share names (`web`, `orders`),
+/// so two building at once would run each other's binaries; `.ci/run`
+/// passes `--test-threads 1`, and this keeps a plain `cargo test --
+/// --ignored` as safe.
+pub fn one_generated_build_at_a_time() -> std::sync::MutexGuard<'static, ()> {
+    static LOCK: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    // A failed test poisons the lock; the next one may still run.
+    LOCK.lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}

@@ -41,6 +41,7 @@ const LINT_STEPS: &[&[&str]] = &[
 #[test]
 #[ignore = "compiles seven generated workspaces (minutes); run by .ci/run with --ignored"]
 fn generated_workspaces_build_lint_and_pass_their_tests() {
+    let _one = crate::common::one_generated_build_at_a_time();
     let cases = CASES
         .iter()
         .map(|(case, flows)| (*case, *flows, STEPS))

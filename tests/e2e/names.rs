@@ -68,6 +68,7 @@ fn flows_yaml(services: &[String], flows: &[String]) -> String {
 #[test]
 #[ignore = "compiles a generated workspace; run by .ci/run"]
 fn generated_workspace_accepts_every_valid_name() {
+    let _one = crate::common::one_generated_build_at_a_time();
     let mut runner = TestRunner::new(Config {
         // More with COMMSADVISE_NAME_CASES, for a longer search.
         cases: std::env::var("COMMSADVISE_NAME_CASES")

@@ -61,6 +61,23 @@ flows:
     coupling: loose
 ";
 
+/// `cargo build` and `cargo test` pass in the generated workspace `ws`,
+/// whose own crates then leave the shared target.
+fn builds_and_passes_its_tests(ws: &std::path::Path) {
+    for step in [&["build"][..], &["test"]] {
+        let output = generated_cargo(ws, step).output().expect("cargo runs");
+        assert!(
+            output.status.success(),
+            "`cargo {}` failed in {}\n--- stdout\n{}\n--- stderr\n{}",
+            step.join(" "),
+            ws.display(),
+            String::from_utf8_lossy(&output.stdout),
+            String::from_utf8_lossy(&output.stderr)
+        );
+    }
+    forget_generated(ws);
+}
+
 /// The team's edit of a handler: a status of their own.
 fn edit(path: &std::path::Path) -> String {
     let text = fs::read_to_string(path).expect("the handler file exists");
@@ -73,6 +90,7 @@ fn edit(path: &std::path::Path) -> String {
 #[test]
 #[ignore = "builds and tests a generated workspace (minutes); run by .ci/run with --ignored"]
 fn generated_handlers_survive_adding_and_removing_flows() {
+    let _one = crate::common::one_generated_build_at_a_time();
     let test = Test::new().file("flows.yaml", BEFORE);
     Test::new_in(&test)
         .args(&["scaffold", "flows.yaml", "--out", "ws"])
@@ -116,18 +134,7 @@ fn generated_handlers_survive_adding_and_removing_flows() {
         assert!(listed.contains(&format!("pub mod {}", &file[..file.len() - 3])));
     }
 
-    for step in [&["build"][..], &["test"]] {
-        let output = generated_cargo(&ws, step).output().expect("cargo runs");
-        assert!(
-            output.status.success(),
-            "`cargo {}` failed in {}\n--- stdout\n{}\n--- stderr\n{}",
-            step.join(" "),
-            ws.display(),
-            String::from_utf8_lossy(&output.stdout),
-            String::from_utf8_lossy(&output.stderr)
-        );
-    }
-    forget_generated(&ws);
+    builds_and_passes_its_tests(&ws);
 }
 
 /// The team-proto example, as a team keeps it in its repository.
@@ -176,6 +183,7 @@ const COMPATIBLE: &[(&str, &str, &str)] = &[
 #[test]
 #[ignore = "builds and tests a generated workspace (minutes); run by .ci/run with --ignored"]
 fn generated_workspace_builds_after_a_compatible_contract_change() {
+    let _one = crate::common::one_generated_build_at_a_time();
     let mut test = Test::new();
     for file in TEAM {
         test = test
@@ -222,16 +230,5 @@ fn generated_workspace_builds_after_a_compatible_contract_change() {
     assert!(contract.contains("tracking_url"), "{contract}");
 
     // ...and the workspace still builds and passes its own tests.
-    for step in [&["build"][..], &["test"]] {
-        let output = generated_cargo(&ws, step).output().expect("cargo runs");
-        assert!(
-            output.status.success(),
-            "`cargo {}` failed in {}\n--- stdout\n{}\n--- stderr\n{}",
-            step.join(" "),
-            ws.display(),
-            String::from_utf8_lossy(&output.stdout),
-            String::from_utf8_lossy(&output.stderr)
-        );
-    }
-    forget_generated(&ws);
+    builds_and_passes_its_tests(&ws);
 }
