@@ -9,6 +9,7 @@ pub mod context;
 pub mod contract;
 pub mod served;
 pub mod sync;
+pub mod system;
 pub mod templates;
 
 use crate::contract::BoundContract;
@@ -106,7 +107,10 @@ fn each_render(
     templates: &[Template],
     mut visit: impl FnMut(&Template, String, &tera::Context) -> Result<(), Error>,
 ) -> Result<(), Error> {
-    let workspace = to_tera(context)?;
+    let mut workspace = to_tera(context)?;
+    // What the system test sends in and expects: a join over the services,
+    // for the workspace's files only.
+    workspace.insert("system_test", &system::system_test(&context.services));
     for template in templates.iter().filter(|t| !t.per_service) {
         visit(template, template.output.clone(), &workspace)?;
     }

@@ -64,6 +64,7 @@ const RESERVED: &[&str] = &[
     "runtime",
     "services",
     "proto",
+    "system-test",
 ];
 
 /// Lowercase names the generated code binds at module level (`use` and

@@ -324,11 +324,17 @@ impl<D: Dispatch> Process<'_, D> {
             }
         };
         match outcome {
-            Ok(()) => info!(%topic, %key, partition, offset, "event handled"),
+            // The group names the service: several services in one process
+            // (the workspace's system test) are told apart by it.
+            Ok(()) => info!(
+                group = %self.settings.group_id, %topic, %key, partition, offset,
+                "event handled"
+            ),
             Err(err) => {
                 let dead_letter_topic = self.dead_letter(message, &err, attempt).await?;
                 warn!(
-                    %topic, %key, partition, offset, attempts = attempt, %err, %dead_letter_topic,
+                    group = %self.settings.group_id, %topic, %key, partition, offset,
+                    attempts = attempt, %err, %dead_letter_topic,
                     "event dead-lettered"
                 );
             }

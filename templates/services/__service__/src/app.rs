@@ -130,21 +130,66 @@ fn init_tracing() {
 {%- endif %}
 pub async fn serve(config: &Config) -> anyhow::Result<()> {
     // Bind first, so a taken port fails the start-up rather than a task.
-    let http = TcpListener::bind(config.http_addr)
-        .await
-        .with_context(|| format!("cannot listen on HTTP_ADDR={}", config.http_addr))?;
+    let listeners = Listeners::bind(config).await?;
+    let shutdown = CancellationToken::new();
+    let on_signal = shutdown.clone();
+    tokio::spawn(async move {
+        runtime::shutdown::signal().await;
+        info!("shutdown signal received, draining for at most {DRAIN_TIMEOUT:?}");
+        on_signal.cancel();
+    });
+    run_until(config, listeners, shutdown).await
+}
+
+/// The sockets the service listens on. They are bound before anything
+/// starts, so that a taken port fails the start-up, and so that a test can
+/// bind ephemeral ports and hand their addresses to the callers first.
+#[derive(Debug)]
+pub struct Listeners {
+    /// {% if service.serves_rest %}The REST server's{% else %}`/healthz`'s{% endif %} socket (`HTTP_ADDR`).
+    pub http: TcpListener,
 {%- if service.serves_grpc %}
-    let grpc = TcpListener::bind(config.grpc_addr)
-        .await
-        .with_context(|| format!("cannot listen on GRPC_ADDR={}", config.grpc_addr))?;
+    /// The gRPC server's socket (`GRPC_ADDR`).
+    pub grpc: TcpListener,
+{%- endif %}
+}
+
+impl Listeners {
+    /// Binds `HTTP_ADDR`{% if service.serves_grpc %} and `GRPC_ADDR`{% endif %} as configured.
+    pub async fn bind(config: &Config) -> anyhow::Result<Listeners> {
+        let http = TcpListener::bind(config.http_addr)
+            .await
+            .with_context(|| format!("cannot listen on HTTP_ADDR={}", config.http_addr))?;
+{%- if service.serves_grpc %}
+        let grpc = TcpListener::bind(config.grpc_addr)
+            .await
+            .with_context(|| format!("cannot listen on GRPC_ADDR={}", config.grpc_addr))?;
+        Ok(Listeners { http, grpc })
+{%- else %}
+        Ok(Listeners { http })
+{%- endif %}
+    }
+}
+
+/// Runs the service on `listeners` until `shutdown` is cancelled (or one of
+/// its tasks stops on its own), then drains within [`DRAIN_TIMEOUT`]. [`serve`]
+/// cancels on SIGTERM / Ctrl-C; the workspace's system test runs every
+/// service in one process this way.
+pub async fn run_until(
+    config: &Config,
+    listeners: Listeners,
+    shutdown: CancellationToken,
+) -> anyhow::Result<()> {
+{%- if service.serves_grpc %}
+    let Listeners { http, grpc } = listeners;
+{%- else %}
+    let Listeners { http } = listeners;
 {%- endif %}
     let state = Arc::new(
         State::new(config)
             .await
             .context("cannot build the service's state")?,
     );
-{# blank line #}
-    let shutdown = CancellationToken::new();
     let mut {{ tasks }} = JoinSet::new();
 {%- if service.serves_rest %}
     let token = shutdown.clone();
@@ -209,9 +254,7 @@ pub async fn serve(config: &Config) -> anyhow::Result<()> {
 {%- endif %}
 
     tokio::select! {
-        () = runtime::shutdown::signal() => {
-            info!("shutdown signal received, draining for at most {DRAIN_TIMEOUT:?}");
-        }
+        () = shutdown.cancelled() => {}
         Some(joined) = {{ tasks }}.join_next() => {
             warn!("a {% if serves and not service.consumes %}server{% else %}task{% endif %} stopped on its own, shutting the others down");
             {{ tasks }}.spawn(async move { joined? });

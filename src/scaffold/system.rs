@@ -1,0 +1,185 @@
+//! What the workspace's whole-system test exercises (`system-test/`): every
+//! service started in one process, a request or an event entering at the
+//! edge, and the handlers downstream that must then see it, with its id.
+//!
+//! The edge is the services without handlers of their own (the storefront,
+//! the partner's shop): what they call and publish is what enters the system.
+//! Working out which handler serves each edge call, which event that
+//! handler's example announces and who consumes it is a join over the
+//! services' contexts; it is done here, once, so that the template only
+//! walks lists.
+
+use serde::Serialize;
+
+use crate::scaffold::context::{CallContext, ServiceContext, ServiceRef, TopicContext};
+use crate::spec::model::Transport;
+
+/// The ids the test sends, one per entry so that each entry's downstream
+/// work is told apart: digits, so they parse into a key field of any scalar
+/// type (`sample` parses the id when the key is not text).
+const FIRST_ID: u32 = 7001;
+
+/// The entries of the system test, in the order the services are declared.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct SystemTest {
+    /// Calls made through an edge service's own clients.
+    pub calls: Vec<EdgeCall>,
+    /// Events published through an edge service's own publishers.
+    pub publishes: Vec<EdgePublish>,
+    /// The edge services whose start-up task calls a flow: the test also
+    /// checks that call got its answer.
+    pub tasks: Vec<EdgeTask>,
+    /// Whether anything above is checked in the services' logs.
+    pub reads_logs: bool,
+}
+
+/// One flow called by an edge service, on one of its targets.
+#[derive(Debug, Clone, Serialize)]
+pub struct EdgeCall {
+    pub caller: ServiceRef,
+    pub flow: String,
+    /// `crate::rest_clients` or `crate::grpc_clients`, as the caller's crate
+    /// names it from outside: `storefront::rest_clients`.
+    pub clients: String,
+    pub streaming: bool,
+    pub call: CallContext,
+    /// The id the request carries (its id field; a request without one is
+    /// sent as its default).
+    pub id: String,
+    /// The event the callee's example handler announces, keyed by the
+    /// request's id when the request has one.
+    pub announces: Option<Announcement>,
+}
+
+/// An event flow produced by an edge service.
+#[derive(Debug, Clone, Serialize)]
+pub struct EdgePublish {
+    pub producer: ServiceRef,
+    pub id: String,
+    pub announcement: Announcement,
+}
+
+/// An event that must reach every consumer, and the id its key carries.
+#[derive(Debug, Clone, Serialize)]
+pub struct Announcement {
+    pub flow: String,
+    /// Its `contract::events` module.
+    pub module: String,
+    /// The id the event's `sample` is built from: the entry's id, or the
+    /// fixed sample key when the handler's request has no id to key it by.
+    pub sample_id: String,
+    /// The consuming services, by crate: their consumer group is their
+    /// name (`kafka::GROUP_ID`).
+    pub consumers: Vec<ServiceRef>,
+}
+
+/// An edge service whose example task calls its first flow at start-up.
+#[derive(Debug, Clone, Serialize)]
+pub struct EdgeTask {
+    pub service: ServiceRef,
+    /// What the task logs once answered: `orders answered get-order`, or
+    /// `… opened …` for a stream.
+    pub logs: String,
+}
+
+/// The system test's entries for `services` (the generated ones, in order).
+pub fn system_test(services: &[ServiceContext]) -> SystemTest {
+    let mut test = SystemTest::default();
+    let mut ids = FIRST_ID..;
+    for service in services.iter().filter(|s| !s.handles) {
+        let caller = ServiceRef {
+            name: service.name.clone(),
+            ident: service.ident.clone(),
+        };
+        for called in &service.called_flows {
+            let clients = match called.transport {
+                Transport::Rest => "rest_clients",
+                _ => "grpc_clients",
+            };
+            for call in &called.calls {
+                let id = ids.next().unwrap_or(FIRST_ID).to_string();
+                let announces = if called.streaming {
+                    None
+                } else {
+                    announced_by(services, call, &id)
+                };
+                test.calls.push(EdgeCall {
+                    caller: caller.clone(),
+                    flow: called.flow.clone(),
+                    clients: format!("{}::{clients}", service.ident),
+                    streaming: called.streaming,
+                    call: call.clone(),
+                    id,
+                    announces,
+                });
+            }
+        }
+        if let Some(first) = service.called_flows.first()
+            && let Some(call) = first.calls.first()
+        {
+            let verb = if first.streaming {
+                "opened"
+            } else {
+                "answered"
+            };
+            test.tasks.push(EdgeTask {
+                service: caller.clone(),
+                logs: format!("{} {verb} {}", call.target, first.flow),
+            });
+        }
+        for topic in &service.produces {
+            let id = ids.next().unwrap_or(FIRST_ID).to_string();
+            test.publishes.push(EdgePublish {
+                producer: caller.clone(),
+                announcement: announcement(services, topic, id.clone()),
+                id,
+            });
+        }
+    }
+    let consumed = |a: &Announcement| !a.consumers.is_empty();
+    test.reads_logs = !test.tasks.is_empty()
+        || test
+            .calls
+            .iter()
+            .filter_map(|c| c.announces.as_ref())
+            .any(consumed)
+        || test.publishes.iter().map(|p| &p.announcement).any(consumed);
+    test
+}
+
+/// The event the example handler serving `call` announces, if any: the
+/// first event its service produces (see the unary handler template).
+fn announced_by(services: &[ServiceContext], call: &CallContext, id: &str) -> Option<Announcement> {
+    let callee = services.iter().find(|s| s.name == call.target)?;
+    let topic = callee.produces.first()?;
+    let handler = callee
+        .api
+        .handlers
+        .iter()
+        .find(|h| h.kind == "unary" && h.rpc == call.rpc.full_name)?;
+    let sample_id = match &handler.id_field {
+        Some(_) => id.to_owned(),
+        None => topic.event.sample_key.to_owned(),
+    };
+    Some(announcement(services, topic, sample_id))
+}
+
+fn announcement(
+    services: &[ServiceContext],
+    topic: &TopicContext,
+    sample_id: String,
+) -> Announcement {
+    Announcement {
+        flow: topic.flow.clone(),
+        module: topic.flow_ident.clone(),
+        sample_id,
+        consumers: services
+            .iter()
+            .filter(|s| s.consumes.iter().any(|t| t.flow == topic.flow))
+            .map(|s| ServiceRef {
+                name: s.name.clone(),
+                ident: s.ident.clone(),
+            })
+            .collect(),
+    }
+}

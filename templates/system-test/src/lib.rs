@@ -1,0 +1,328 @@
+//! The whole `{{ system }}` system in one process, for tests: [`System::start`] runs every
+//! service of the workspace as its binary runs it (`app::run_until`), on ephemeral ports of
+//! 127.0.0.1{% if uses.kafka %} and against librdkafka's in-process mock cluster{% endif %}, each configured as its binary
+//! would be from the environment, pointing at the others. [`Logs`] keeps what they log, so
+//! that a test can tell which service handled what.
+//!
+//! Generated plumbing, regenerated with the flows. `tests/system.rs` is yours: it sends
+//! requests in at the edge and checks what reached each service; grow it, or add journeys
+//! beside it.
+
+use std::{
+    collections::BTreeMap,
+    fmt,
+    net::SocketAddr,
+    sync::{Arc, Mutex, OnceLock},
+    time::{Duration, Instant},
+};
+
+use anyhow::Context as _;
+{%- if uses.kafka %}
+use rdkafka::{mocking::MockCluster, producer::DefaultProducerContext};
+{%- endif %}
+use tokio::{
+    io::{AsyncReadExt as _, AsyncWriteExt as _},
+    net::{TcpListener, TcpStream},
+    task::JoinSet,
+};
+use tokio_util::sync::CancellationToken;
+use tracing::{Event, Subscriber, field::Field, level_filters::LevelFilter};
+use tracing_subscriber::{
+    EnvFilter, Layer, layer::Context, layer::SubscriberExt as _, util::SubscriberInitExt as _,
+};
+
+/// How long [`Logs::wait_for`] waits for an event before giving up.
+pub const WAIT: Duration = Duration::from_secs(30);
+
+/// The configuration of each service, as its binary would read it.
+#[derive(Debug, Clone)]
+pub struct Configs {
+{%- for service in services %}
+    pub {{ service.ident }}: {{ service.ident }}::config::Config,
+{%- endfor %}
+}
+
+/// Every service running in this process.
+pub struct System {
+{%- if uses.kafka %}
+    /// Kept alive while the services use it.
+    _cluster: MockCluster<'static, DefaultProducerContext>,
+    /// The mock cluster's bootstrap servers.
+    pub brokers: String,
+{%- endif %}
+    pub configs: Configs,
+    shutdown: CancellationToken,
+    running: JoinSet<(&'static str, anyhow::Result<()>)>,
+}
+
+impl fmt::Debug for System {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("System")
+            .field("configs", &self.configs)
+            .finish_non_exhaustive()
+    }
+}
+
+impl System {
+    /// Starts every service. Their sockets are bound before any starts, so
+    /// a call made as soon as this returns waits for its callee instead of
+    /// failing; their start-up work (state, topics, consumer groups) goes on
+    /// in the background.
+    pub async fn start() -> anyhow::Result<System> {
+{%- if uses.kafka %}
+        let cluster = MockCluster::new(1).context("cannot start the mock cluster")?;
+        let brokers = cluster.bootstrap_servers();
+        // The topics every service creates at start-up, created here first so
+        // that no consumer waits for a metadata refresh to see its topic.
+        let mut topics = BTreeMap::new();
+{%- for service in services %}
+{%- if service.produces or service.consumes %}
+        topics.extend(
+            {{ service.ident }}::kafka::TOPICS
+                .iter()
+                .map(|&(topic, partitions)| (topic.to_owned(), partitions)),
+        );
+{%- endif %}
+{%- if service.consumes %}
+        topics.extend(
+            {{ service.ident }}::kafka::SUBSCRIBED
+                .iter()
+                .map(|topic| (runtime::kafka::dead_letter_topic(topic), 1)),
+        );
+{%- endif %}
+{%- endfor %}
+        for (topic, partitions) in &topics {
+            cluster
+                .create_topic(topic, *partitions, 1)
+                .with_context(|| format!("cannot create topic {topic}"))?;
+        }
+{# blank line #}
+{%- endif %}
+{%- for service in services %}
+        let http_{{ service.ident }} = listen().await?;
+{%- if service.serves_grpc %}
+        let grpc_{{ service.ident }} = listen().await?;
+{%- endif %}
+{%- endfor %}
+        let configs = Configs {
+{%- for service in services %}
+            {{ service.ident }}: {{ service.ident }}::config::Config::from_lookup(|var| match var {
+                {{ service.ident }}::config::HTTP_ADDR_VAR => Some(addr(&http_{{ service.ident }})),
+{%- if service.serves_grpc %}
+                {{ service.ident }}::config::GRPC_ADDR_VAR => Some(addr(&grpc_{{ service.ident }})),
+{%- endif %}
+{%- if service.produces or service.consumes %}
+                {{ service.ident }}::config::KAFKA_BROKERS_VAR => Some(brokers.clone()),
+{%- endif %}
+{%- for target in service.rest_targets %}
+                {{ service.ident }}::config::{{ target.env }}_VAR => Some(url(&http_{{ target.ident }})),
+{%- endfor %}
+{%- for target in service.grpc_targets %}
+                {{ service.ident }}::config::{{ target.env }}_VAR => Some(url(&grpc_{{ target.ident }})),
+{%- endfor %}
+                _ => None,
+            })?,
+{%- endfor %}
+        };
+
+        let shutdown = CancellationToken::new();
+        let mut running = JoinSet::new();
+{%- for service in services %}
+        let http = http_{{ service.ident }};
+{%- if service.serves_grpc %}
+        let grpc = grpc_{{ service.ident }};
+        let listeners = {{ service.ident }}::app::Listeners { http, grpc };
+{%- else %}
+        let listeners = {{ service.ident }}::app::Listeners { http };
+{%- endif %}
+        let (config, token) = (configs.{{ service.ident }}.clone(), shutdown.clone());
+        running.spawn(async move {
+            let result = {{ service.ident }}::app::run_until(&config, listeners, token).await;
+            ("{{ service.name }}", result)
+        });
+{%- endfor %}
+        Ok(System {
+{%- if uses.kafka %}
+            _cluster: cluster,
+            brokers,
+{%- endif %}
+            configs,
+            shutdown,
+            running,
+        })
+    }
+
+    /// Each service's `HTTP_ADDR` (its REST API or `/healthz`), by name.
+    pub fn http_addrs(&self) -> Vec<(&'static str, SocketAddr)> {
+        vec![
+{%- for service in services %}
+            ("{{ service.name }}", self.configs.{{ service.ident }}.http_addr),
+{%- endfor %}
+        ]
+    }
+
+    /// Stops every service as SIGTERM stops its binary, and fails naming
+    /// each one that did not stop cleanly (or had stopped on its own).
+    pub async fn stop(mut self) -> anyhow::Result<()> {
+        self.shutdown.cancel();
+        let mut failed = Vec::new();
+        while let Some(joined) = self.running.join_next().await {
+            let (name, result) = joined.context("a service panicked")?;
+            if let Err(err) = result {
+                failed.push(format!("{name}: {err:#}"));
+            }
+        }
+        anyhow::ensure!(failed.is_empty(), "{}", failed.join("; "));
+        Ok(())
+    }
+}
+
+/// `GET /healthz` on `addr`: the whole HTTP/1.1 answer.
+pub async fn healthz(addr: SocketAddr) -> anyhow::Result<String> {
+    let mut stream = TcpStream::connect(addr)
+        .await
+        .with_context(|| format!("cannot connect to {addr}"))?;
+    stream
+        .write_all(b"GET /healthz HTTP/1.1\r\nHost: test\r\nConnection: close\r\n\r\n")
+        .await?;
+    let mut answer = String::new();
+    stream.read_to_string(&mut answer).await?;
+    Ok(answer)
+}
+
+/// A socket on an ephemeral port of 127.0.0.1.
+async fn listen() -> anyhow::Result<TcpListener> {
+    TcpListener::bind("127.0.0.1:0")
+        .await
+        .context("cannot bind 127.0.0.1:0")
+}
+
+/// `listener`'s address, as `HTTP_ADDR` / `GRPC_ADDR` take it.
+fn addr(listener: &TcpListener) -> String {
+    listener
+        .local_addr()
+        .map_or_else(|_| "127.0.0.1:0".to_owned(), |addr| addr.to_string())
+}
+
+/// `listener`'s URL, as the callers' `*_URL` variables take it.
+fn url(listener: &TcpListener) -> String {
+    format!("http://{}", addr(listener))
+}
+
+/// One event logged by any service of the process.
+#[derive(Debug, Clone)]
+pub struct Logged {
+    /// The module that logged it: `orders::handlers::get_order`.
+    pub target: String,
+    /// Its fields, `message` included, as text.
+    pub fields: BTreeMap<String, String>,
+}
+
+impl Logged {
+    /// The value of field `name`, as text.
+    pub fn field(&self, name: &str) -> Option<&str> {
+        self.fields.get(name).map(String::as_str)
+    }
+
+    /// The event's message.
+    pub fn message(&self) -> &str {
+        self.field("message").unwrap_or_default()
+    }
+}
+
+/// What the services of the process log at `info` and above, kept for the
+/// test to look for.
+#[derive(Debug, Clone, Default)]
+pub struct Logs(Arc<Mutex<Vec<Logged>>>);
+
+impl Logs {
+    /// Keeps every event logged from now on in the process, and also shows
+    /// them as text in the test's output (filtered by `RUST_LOG`, default
+    /// `info`). The first call installs the process's subscriber; later calls
+    /// return the same [`Logs`].
+    pub fn capture() -> Logs {
+        static LOGS: OnceLock<Logs> = OnceLock::new();
+        LOGS.get_or_init(|| {
+            let logs = Logs::default();
+            let filter =
+                EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+            let text = tracing_subscriber::fmt::layer().with_test_writer();
+            let _ = tracing_subscriber::registry()
+                .with(text.with_filter(filter))
+                .with(logs.clone().with_filter(LevelFilter::INFO))
+                .try_init();
+            logs
+        })
+        .clone()
+    }
+
+    /// Waits up to [`WAIT`] for an event that `wanted` accepts.
+    pub async fn wait_for(&self, wanted: impl Fn(&Logged) -> bool) -> bool {
+        let deadline = Instant::now() + WAIT;
+        loop {
+            if self.lock().iter().any(&wanted) {
+                return true;
+            }
+            if Instant::now() >= deadline {
+                return false;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+{%- if uses.kafka %}
+
+    /// Waits for consumer group `group` (a service: see its `kafka::GROUP_ID`) to
+    /// have handled an event with record key `key`, and panics if it does not
+    /// within [`WAIT`].
+    pub async fn assert_handled(&self, group: &str, key: &str) {
+        let handled = self
+            .wait_for(|e| {
+                e.message() == "event handled"
+                    && e.field("group") == Some(group)
+                    && e.field("key") == Some(key)
+            })
+            .await;
+        assert!(handled, "{group} handled no event keyed {key}");
+    }
+{%- endif %}
+
+    /// Waits for service `crate_name` (its crate, `order_history`) to have
+    /// logged `message`, and panics if it does not within [`WAIT`].
+    pub async fn assert_logged(&self, crate_name: &str, message: &str) {
+        let prefix = format!("{crate_name}::");
+        let logged = self
+            .wait_for(|e| e.target.starts_with(&prefix) && e.message() == message)
+            .await;
+        assert!(logged, "{crate_name} did not log {message:?}");
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Vec<Logged>> {
+        // A test that panicked while holding it left whole entries behind.
+        self.0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+}
+
+impl<S: Subscriber> Layer<S> for Logs {
+    fn on_event(&self, event: &Event<'_>, _context: Context<'_, S>) {
+        let mut logged = Logged {
+            target: event.metadata().target().to_owned(),
+            fields: BTreeMap::new(),
+        };
+        event.record(&mut logged);
+        self.lock().push(logged);
+    }
+}
+
+impl tracing::field::Visit for Logged {
+    fn record_str(&mut self, field: &Field, value: &str) {
+        self.fields
+            .insert(field.name().to_owned(), value.to_owned());
+    }
+
+    fn record_debug(&mut self, field: &Field, value: &dyn fmt::Debug) {
+        self.fields
+            .insert(field.name().to_owned(), format!("{value:?}"));
+    }
+}

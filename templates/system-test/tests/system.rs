@@ -1,0 +1,101 @@
+{#- scaffold
+owner: user
+-#}
+{%- set t = system_test -%}
+{%- set announced = t.calls | filter(attribute="announces") -%}
+//! The whole `{{ system }}` system at work in one process: every service started (see
+//! [`System`]), requests{% if t.publishes %} and events{% endif %} sent in at the edge through the edge services' own
+//! clients{% if t.publishes %} and publishers{% endif %}, then what must have reached each service downstream, with the
+//! ids that went in.
+//!
+//! Yours to keep and grow: written once by `commsadvise scaffold`, never replaced. It
+//! checks what the example handlers do; when yours do more (a row stored, a call made),
+//! check that here, from the edge, the way a user would see it.
+{% if t.reads_logs %}
+use system_test::{Logs, System};
+{%- else %}
+use system_test::System;
+{%- endif %}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn what_enters_at_the_edge_reaches_every_service_downstream() {
+{%- if t.reads_logs %}
+    let logs = Logs::capture();
+{%- endif %}
+    let system = System::start().await.expect("every service starts");
+
+    for (name, addr) in system.http_addrs() {
+        let answer = system_test::healthz(addr).await.unwrap();
+        assert!(answer.starts_with("HTTP/1.1 200"), "{name}: {answer}");
+    }
+{%- for e in t.calls %}
+{# blank line #}
+{%- if e.streaming %}
+    // {{ e.caller.name }} follows {{ e.flow }} on {{ e.call.target }}: the first item comes.
+{%- else %}
+    // {{ e.caller.name }} calls {{ e.flow }} on {{ e.call.target }}{% if e.call.rpc.id_field %} with id {{ e.id }}{% endif %}.
+{%- endif %}
+    let config = &system.configs.{{ e.caller.ident }};
+    let out = {{ e.caller.ident }}::outbound::Outbound::new(config).await;
+    let out = out.expect("the clients of {{ e.caller.name }}");
+{%- if e.call.rpc.id_field %}
+    let request = {{ e.clients }}::{{ e.call.client }}::{{ e.call.rpc.method | trim_start_matches(pat="r#") }}_request("{{ e.id }}");
+{%- else %}
+    let request = {{ e.call.rpc.request }}::default();
+{%- endif %}
+    let client = &out.{{ e.call.out_field }};
+{%- if e.streaming %}
+    let stream = client.{{ e.call.rpc.method }}(&request).await;
+    let mut stream = stream.expect("{{ e.flow }} opens");
+    let first = stream.next().await.expect("an item of {{ e.flow }}");
+    assert!(first.is_ok(), "{{ e.flow }}: {first:?}");
+{%- else %}
+    let answer = client.{{ e.call.rpc.method }}(&request).await;
+    assert!(answer.is_ok(), "{{ e.flow }}: {answer:?}");
+{%- endif %}
+{%- endfor %}
+{%- for p in t.publishes %}
+{# blank line #}
+    // {{ p.producer.name }} announces {{ p.announcement.flow }} with id {{ p.id }}.
+    let config = &system.configs.{{ p.producer.ident }};
+    let out = {{ p.producer.ident }}::outbound::Outbound::new(config).await;
+    let out = out.expect("the publishers of {{ p.producer.name }}");
+    let event = contract::events::{{ p.announcement.module }}::sample("{{ p.id }}");
+    let published = out.{{ p.announcement.module }}.publish(&event).await;
+    assert!(published.is_ok(), "{{ p.announcement.flow }}: {published:?}");
+{%- endfor %}
+{%- for e in announced %}
+{%- set a = e.announces %}
+{%- if a.consumers %}
+{# blank line #}
+    // {{ e.call.target }} announced {{ a.flow }} for {{ e.flow }}: every consumer handled it.
+    let event = contract::events::{{ a.module }}::sample("{{ a.sample_id }}");
+    let key = contract::events::{{ a.module }}::key(&event);
+{%- for c in a.consumers %}
+    let group = {{ c.ident }}::kafka::GROUP_ID;
+    logs.assert_handled(group, &key).await;
+{%- endfor %}
+{%- endif %}
+{%- endfor %}
+{%- for p in t.publishes %}
+{%- set a = p.announcement %}
+{%- if a.consumers %}
+{# blank line #}
+    // Every consumer of {{ a.flow }} handled {{ p.producer.name }}'s event.
+    let event = contract::events::{{ a.module }}::sample("{{ p.id }}");
+    let key = contract::events::{{ a.module }}::key(&event);
+{%- for c in a.consumers %}
+    let group = {{ c.ident }}::kafka::GROUP_ID;
+    logs.assert_handled(group, &key).await;
+{%- endfor %}
+{%- endif %}
+{%- endfor %}
+{%- for task in t.tasks %}
+{# blank line #}
+    // {{ task.service.name }}'s start-up task reached its callee through its own state.
+    let answered = "{{ task.logs }}";
+    logs.assert_logged("{{ task.service.ident }}", answered).await;
+{%- endfor %}
+{# blank line #}
+    system.stop().await.expect("every service stops cleanly");
+}
