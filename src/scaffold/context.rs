@@ -859,11 +859,15 @@ fn env(s: &ServiceContext) -> Vec<EnvVar> {
             "1",
         ));
     }
+    if !s.produces.is_empty() {
+        vars.push(var("KAFKA_LINGER_MS", "batching delay of events, ms", "5"));
+        vars.push(var("KAFKA_COMPRESSION", "codec of event batches", "lz4"));
+    }
     if s.kafka.transactional {
         vars.push(var(
             "KAFKA_TRANSACTIONAL_ID",
             "exactly-once producer id",
-            &s.name,
+            &format!("{}-<host name>", s.name),
         ));
     }
     for t in &s.rest_targets {

@@ -24,8 +24,8 @@ pub use consumer::{
     MAX_ATTEMPTS, RETRY_BACKOFF, Received, SESSION_TIMEOUT, consume,
 };
 pub use producer::{
-    COMMIT_ATTEMPTS, DELIVERY_TIMEOUT, EventRecord, PendingDelivery, ProducerSettings, Publisher,
-    TRANSACTION_TIMEOUT,
+    COMMIT_ATTEMPTS, COMPRESSION, COMPRESSIONS, DELIVERY_TIMEOUT, EventRecord, LINGER,
+    PendingDelivery, ProducerSettings, Publisher, TRANSACTION_TIMEOUT,
 };
 pub use rdkafka::{error::KafkaError, producer::future_producer::Delivery};
 

@@ -4,8 +4,11 @@ when: uses.kafka
 //! The consumer every service handles its events with.
 //!
 //! - An offset is stored only once its record was handled (or dead-lettered);
-//!   librdkafka auto-commits stored offsets every 5 s and on close, so a crash
-//!   replays at most the records handled since the last commit: at-least-once.
+//!   librdkafka auto-commits stored offsets every 5 s, on close and before a
+//!   partition is revoked, so a crash replays at most the records handled
+//!   since the last commit: at-least-once.
+//! - Partitions are assigned cooperative-sticky: when a replica joins or
+//!   leaves, only the partitions that move pause, not the whole group.
 //! - With `read_committed` (a service consuming an exactly-once flow),
 //!   records of aborted transactions are never seen: an exactly-once flow's
 //!   events reach the handler only once committed. Handling itself stays
@@ -167,6 +170,9 @@ pub async fn consume<D: Dispatch>(
             "session.timeout.ms",
             settings.session_timeout.as_millis().to_string(),
         )
+        // A rebalance moves only the partitions that change hands; the
+        // others keep being consumed meanwhile (KIP-429).
+        .set("partition.assignment.strategy", "cooperative-sticky")
         // A new group starts from the oldest retained event (replay).
         .set("auto.offset.reset", "earliest")
         // Commit in the background, but only offsets we stored after handling.

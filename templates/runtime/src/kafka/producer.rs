@@ -47,6 +47,19 @@ pub const TRANSACTION_TIMEOUT: Duration = Duration::from_secs(10);
 /// failed; the commit is then tried again before the next transaction, so the
 /// event may still be committed: its outcome is unknown to the caller.
 pub const COMMIT_ATTEMPTS: u32 = 3;
+/// How long the producer waits for more records to fill a batch before
+/// sending it (`linger.ms`): librdkafka's own default since 1.9, and the Java
+/// client's since Kafka 4.0 (KIP-1030). Batches are what make a producer
+/// fast; a few milliseconds is what an event costs in latency for them.
+pub const LINGER: Duration = Duration::from_millis(5);
+/// The codec of record batches (`compression.type`). lz4 compresses JSON
+/// payloads several-fold for little CPU on either side (the brokers store
+/// batches as sent); gzip and snappy are built in too. zstd compresses more
+/// but needs rdkafka's `zstd` feature.
+pub const COMPRESSION: &str = "lz4";
+/// The codecs [`ProducerSettings::batching`] accepts: those of the librdkafka
+/// this workspace builds.
+pub const COMPRESSIONS: &[&str] = &["none", "gzip", "snappy", "lz4"];
 /// Pause before trying again to queue a record while librdkafka's local
 /// queue is full.
 const QUEUE_FULL_PAUSE: Duration = Duration::from_millis(50);
@@ -103,6 +116,10 @@ pub struct ProducerSettings {
     /// The `transactional.id` of exactly-once events; `None` when the service
     /// sends none. Each running instance needs its own.
     pub transactional_id: Option<String>,
+    /// How long a batch waits for more records (`linger.ms`).
+    pub linger: Duration,
+    /// The codec of record batches (`compression.type`), one of [`COMPRESSIONS`].
+    pub compression: &'static str,
 }
 
 impl ProducerSettings {
@@ -114,7 +131,18 @@ impl ProducerSettings {
             delivery_timeout: DELIVERY_TIMEOUT,
             idempotent: true,
             transactional_id: None,
+            linger: LINGER,
+            compression: COMPRESSION,
         }
+    }
+
+    /// These settings with batches waiting up to `linger` for more records
+    /// and compressed with `compression` (one of [`COMPRESSIONS`]).
+    #[must_use]
+    pub fn batching(mut self, linger: Duration, compression: &'static str) -> Self {
+        self.linger = linger;
+        self.compression = compression;
+        self
     }
 
     /// These settings with sends failing after `timeout` without an ack.
@@ -167,7 +195,9 @@ impl Publisher {
             .set(
                 "message.timeout.ms",
                 settings.delivery_timeout.as_millis().to_string(),
-            );
+            )
+            .set("linger.ms", settings.linger.as_millis().to_string())
+            .set("compression.type", settings.compression);
         let producer = if settings.idempotent {
             Some(config.create_with_context(KafkaContext::default())?)
         } else {

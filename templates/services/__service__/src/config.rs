@@ -34,11 +34,23 @@ pub const KAFKA_REPLICATION_VAR: &str = "KAFKA_REPLICATION";
 /// set `KAFKA_REPLICATION` (3 is recommended) on a production cluster.
 pub const KAFKA_REPLICATION_DEFAULT: i32 = 1;
 {%- endif %}
+{%- if service.produces %}
+/// Environment variable holding how long a batch of events waits for more
+/// before it is sent, in milliseconds (`linger.ms`, default
+/// [`runtime::kafka::LINGER`]).
+pub const KAFKA_LINGER_MS_VAR: &str = "KAFKA_LINGER_MS";
+/// Environment variable holding the codec of event batches: one of
+/// [`runtime::kafka::COMPRESSIONS`] (default [`runtime::kafka::COMPRESSION`]).
+pub const KAFKA_COMPRESSION_VAR: &str = "KAFKA_COMPRESSION";
+{%- endif %}
 {%- if service.kafka.transactional %}
 /// Environment variable holding the producer's `transactional.id`.
 pub const KAFKA_TRANSACTIONAL_ID_VAR: &str = "KAFKA_TRANSACTIONAL_ID";
-/// Default `transactional.id`. Each running instance needs its own: a second
-/// instance with the same id fences the first one off.
+/// The default `transactional.id` is this, a dash and the host's name
+/// (`HOSTNAME`, else `/etc/hostname`): replicas on different hosts (pods,
+/// containers) never fence each other off, while an instance restarted on
+/// the same host fences its predecessor and aborts its open transaction at
+/// once. Two instances on one host need `KAFKA_TRANSACTIONAL_ID` each.
 pub const KAFKA_TRANSACTIONAL_ID_DEFAULT: &str = "{{ service.name }}";
 {%- endif %}
 {%- for target in targets %}
@@ -97,6 +109,12 @@ pub struct Config {
     /// Replication factor of the topics this service creates.
     pub kafka_replication: i32,
 {%- endif %}
+{%- if service.produces %}
+    /// How long a batch of events waits for more before it is sent.
+    pub kafka_linger: Duration,
+    /// The codec of event batches.
+    pub kafka_compression: &'static str,
+{%- endif %}
 {%- if service.kafka.transactional %}
     /// `transactional.id` of the exactly-once producer.
     pub kafka_transactional_id: String,
@@ -154,10 +172,14 @@ impl Config {
             kafka_brokers: value(KAFKA_BROKERS_VAR, KAFKA_BROKERS_DEFAULT),
             kafka_replication: replication(lookup(KAFKA_REPLICATION_VAR))?,
 {%- endif %}
+{%- if service.produces %}
+            kafka_linger: linger(lookup(KAFKA_LINGER_MS_VAR))?,
+            kafka_compression: compression(lookup(KAFKA_COMPRESSION_VAR))?,
+{%- endif %}
 {%- if service.kafka.transactional %}
             kafka_transactional_id: value(
                 KAFKA_TRANSACTIONAL_ID_VAR,
-                KAFKA_TRANSACTIONAL_ID_DEFAULT,
+                &default_transactional_id(lookup("HOSTNAME")),
             ),
 {%- endif %}
 {%- for target in targets %}
@@ -221,6 +243,56 @@ fn replication(raw: Option<String>) -> Result<i32, ConfigError> {
     }
 }
 {%- endif %}
+{%- if service.produces %}
+
+/// A `linger.ms`: whole milliseconds up to librdkafka's 900000,
+/// [`runtime::kafka::LINGER`] when unset.
+fn linger(raw: Option<String>) -> Result<Duration, ConfigError> {
+    let Some(raw) = raw.filter(|v| !v.trim().is_empty()) else {
+        return Ok(runtime::kafka::LINGER);
+    };
+    match raw.trim().parse::<u64>() {
+        Ok(ms) if ms <= 900_000 => Ok(Duration::from_millis(ms)),
+        _ => Err(ConfigError {
+            var: KAFKA_LINGER_MS_VAR,
+            reason: format!("`{raw}` is not a number of milliseconds from 0 to 900000"),
+        }),
+    }
+}
+
+/// A codec of [`runtime::kafka::COMPRESSIONS`], [`runtime::kafka::COMPRESSION`]
+/// when unset.
+fn compression(raw: Option<String>) -> Result<&'static str, ConfigError> {
+    let Some(raw) = raw.filter(|v| !v.trim().is_empty()) else {
+        return Ok(runtime::kafka::COMPRESSION);
+    };
+    let wanted = raw.trim().to_ascii_lowercase();
+    runtime::kafka::COMPRESSIONS
+        .iter()
+        .find(|codec| **codec == wanted)
+        .copied()
+        .ok_or_else(|| ConfigError {
+            var: KAFKA_COMPRESSION_VAR,
+            reason: format!(
+                "`{raw}` is not one of {}",
+                runtime::kafka::COMPRESSIONS.join(", ")
+            ),
+        })
+}
+{%- endif %}
+{%- if service.kafka.transactional %}
+
+/// [`KAFKA_TRANSACTIONAL_ID_DEFAULT`], a dash and the host's name: `hostname`
+/// (the `HOSTNAME` variable), else `/etc/hostname`, else `localhost`.
+fn default_transactional_id(hostname: Option<String>) -> String {
+    let host = hostname
+        .or_else(|| std::fs::read_to_string("/etc/hostname").ok())
+        .map(|host| host.trim().to_owned())
+        .filter(|host| !host.is_empty())
+        .unwrap_or_else(|| "localhost".to_owned());
+    format!("{KAFKA_TRANSACTIONAL_ID_DEFAULT}-{host}")
+}
+{%- endif %}
 {%- if targets %}
 
 {%- if service.calls_rest and service.calls_grpc %}
@@ -260,8 +332,17 @@ mod tests {
         assert_eq!(config.kafka_brokers, "{{ kafka_brokers }}");
         assert_eq!(config.kafka_replication, 1);
 {%- endif %}
+{%- if service.produces %}
+        assert_eq!(config.kafka_linger, runtime::kafka::LINGER);
+        assert_eq!(config.kafka_compression, "lz4");
+{%- endif %}
 {%- if service.kafka.transactional %}
-        assert_eq!(config.kafka_transactional_id, "{{ service.name }}");
+        // The host's name: replicas on other hosts get ids of their own.
+        assert!(
+            config.kafka_transactional_id.starts_with("{{ service.name }}-"),
+            "{}",
+            config.kafka_transactional_id
+        );
 {%- endif %}
 {%- for target in targets %}
         assert_eq!(config.{{ target.field }}, "{{ target.default_url }}");
@@ -280,6 +361,10 @@ mod tests {
 {%- if kafka %}
                     KAFKA_BROKERS_VAR => "kafka:9092",
                     KAFKA_REPLICATION_VAR => "3",
+{%- endif %}
+{%- if service.produces %}
+                    KAFKA_LINGER_MS_VAR => "20",
+                    KAFKA_COMPRESSION_VAR => "GZIP",
 {%- endif %}
 {%- if service.kafka.transactional %}
                     KAFKA_TRANSACTIONAL_ID_VAR => "{{ service.name }}-2",
@@ -300,6 +385,10 @@ mod tests {
 {%- if kafka %}
         assert_eq!(config.kafka_brokers, "kafka:9092");
         assert_eq!(config.kafka_replication, 3);
+{%- endif %}
+{%- if service.produces %}
+        assert_eq!(config.kafka_linger, Duration::from_millis(20));
+        assert_eq!(config.kafka_compression, "gzip");
 {%- endif %}
 {%- if service.kafka.transactional %}
         assert_eq!(config.kafka_transactional_id, "{{ service.name }}-2");
@@ -331,6 +420,32 @@ mod tests {
             let err = Config::from_lookup(lookup).unwrap_err();
             assert_eq!(err.var, KAFKA_REPLICATION_VAR, "{raw}");
         }
+    }
+{%- endif %}
+{%- if service.produces %}
+
+    #[test]
+    fn refuses_a_linger_or_a_codec_librdkafka_would_not_take() {
+        for (var, raw) in [
+            (KAFKA_LINGER_MS_VAR, "-1"),
+            (KAFKA_LINGER_MS_VAR, "900001"),
+            (KAFKA_LINGER_MS_VAR, "5ms"),
+            (KAFKA_COMPRESSION_VAR, "zstd"),
+            (KAFKA_COMPRESSION_VAR, "brotli"),
+        ] {
+            let lookup = |name: &str| (name == var).then(|| raw.to_owned());
+            let err = Config::from_lookup(lookup).unwrap_err();
+            assert_eq!(err.var, var, "{raw}");
+        }
+    }
+{%- endif %}
+{%- if service.kafka.transactional %}
+
+    #[test]
+    fn the_transactional_id_is_the_service_and_the_host_by_default() {
+        let lookup = |var: &str| (var == "HOSTNAME").then(|| "pod-7".to_owned());
+        let config = Config::from_lookup(lookup).unwrap();
+        assert_eq!(config.kafka_transactional_id, "{{ service.name }}-pod-7");
     }
 {%- endif %}
 {%- for target in targets %}

@@ -151,6 +151,7 @@ impl Publisher {
 {%- else %}
         let settings = producer_settings(&config.kafka_brokers);
 {%- endif %}
+        let settings = settings.batching(config.kafka_linger, config.kafka_compression);
         Self::with_settings(&settings)
     }
 
