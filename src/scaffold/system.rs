@@ -4,10 +4,12 @@
 //!
 //! The edge is the services without handlers of their own (the storefront,
 //! the partner's shop): what they call and publish is what enters the system.
-//! Working out which handler serves each edge call, which event that
-//! handler's example announces and who consumes it is a join over the
-//! services' contexts; it is done here, once, so that the template only
-//! walks lists.
+//! The flows that services with handlers call or produce are sent too,
+//! through those services' own clients and publishers, as their handlers
+//! would: every flow of the workspace is then crossed once. Working out
+//! which handler serves each call, which event that handler's example
+//! announces and who consumes it is a join over the services' contexts; it
+//! is done here, once, so that the template only walks lists.
 
 use serde::Serialize;
 
@@ -22,9 +24,10 @@ const FIRST_ID: u32 = 7001;
 /// The entries of the system test, in the order the services are declared.
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct SystemTest {
-    /// Calls made through an edge service's own clients.
+    /// Every flow called, through its caller's own clients: the edge
+    /// services' first.
     pub calls: Vec<EdgeCall>,
-    /// Events published through an edge service's own publishers.
+    /// Every event flow, published through its producer's own publisher.
     pub publishes: Vec<EdgePublish>,
     /// The edge services whose start-up task calls a flow: the test also
     /// checks that call got its answer.
@@ -33,10 +36,13 @@ pub struct SystemTest {
     pub reads_logs: bool,
 }
 
-/// One flow called by an edge service, on one of its targets.
+/// One flow called by a service, on one of its targets.
 #[derive(Debug, Clone, Serialize)]
 pub struct EdgeCall {
     pub caller: ServiceRef,
+    /// The caller is an edge service; otherwise the test calls as the
+    /// caller's handlers would.
+    pub edge: bool,
     pub flow: String,
     /// `crate::rest_clients` or `crate::grpc_clients`, as the caller's crate
     /// names it from outside: `storefront::rest_clients`.
@@ -51,10 +57,12 @@ pub struct EdgeCall {
     pub announces: Option<Announcement>,
 }
 
-/// An event flow produced by an edge service.
+/// An event flow, as its producer publishes it.
 #[derive(Debug, Clone, Serialize)]
 pub struct EdgePublish {
     pub producer: ServiceRef,
+    /// The producer is an edge service.
+    pub edge: bool,
     pub id: String,
     pub announcement: Announcement,
 }
@@ -86,7 +94,12 @@ pub struct EdgeTask {
 pub fn system_test(services: &[ServiceContext]) -> SystemTest {
     let mut test = SystemTest::default();
     let mut ids = FIRST_ID..;
-    for service in services.iter().filter(|s| !s.handles) {
+    let edge_first = services
+        .iter()
+        .filter(|s| !s.handles)
+        .chain(services.iter().filter(|s| s.handles));
+    for service in edge_first {
+        let edge = !service.handles;
         let caller = ServiceRef {
             name: service.name.clone(),
             ident: service.ident.clone(),
@@ -105,6 +118,7 @@ pub fn system_test(services: &[ServiceContext]) -> SystemTest {
                 };
                 test.calls.push(EdgeCall {
                     caller: caller.clone(),
+                    edge,
                     flow: called.flow.clone(),
                     clients: format!("{}::{clients}", service.ident),
                     streaming: called.streaming,
@@ -114,7 +128,8 @@ pub fn system_test(services: &[ServiceContext]) -> SystemTest {
                 });
             }
         }
-        if let Some(first) = service.called_flows.first()
+        if edge
+            && let Some(first) = service.called_flows.first()
             && let Some(call) = first.calls.first()
         {
             let verb = if first.streaming {
@@ -131,6 +146,7 @@ pub fn system_test(services: &[ServiceContext]) -> SystemTest {
             let id = ids.next().unwrap_or(FIRST_ID).to_string();
             test.publishes.push(EdgePublish {
                 producer: caller.clone(),
+                edge,
                 announcement: announcement(services, topic, id.clone()),
                 id,
             });
@@ -138,11 +154,7 @@ pub fn system_test(services: &[ServiceContext]) -> SystemTest {
     }
     let consumed = |a: &Announcement| !a.consumers.is_empty();
     test.reads_logs = !test.tasks.is_empty()
-        || test
-            .calls
-            .iter()
-            .filter_map(|c| c.announces.as_ref())
-            .any(consumed)
+        || test.calls.iter().filter_map(|c| c.announces.as_ref()).any(consumed)
         || test.publishes.iter().map(|p| &p.announcement).any(consumed);
     test
 }

@@ -68,6 +68,8 @@ impl System {
     /// a call made as soon as this returns waits for its callee instead of
     /// failing; their start-up work (state, topics, consumer groups) goes on
     /// in the background.
+    // One block per service and per topic: it grows with the system.
+    #[allow(clippy::too_many_lines)]
     pub async fn start() -> anyhow::Result<System> {
 {%- if uses.kafka %}
         let cluster = MockCluster::new(1).context("cannot start the mock cluster")?;

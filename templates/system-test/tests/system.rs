@@ -30,10 +30,11 @@ async fn what_enters_at_the_edge_reaches_every_service_downstream() {
     }
 {%- for e in t.calls %}
 {# blank line #}
+{%- if e.edge %}{% set how = "" %}{% else %}{% set how = ", as its handlers would" %}{% endif %}
 {%- if e.streaming %}
-    // {{ e.caller.name }} follows {{ e.flow }} on {{ e.call.target }}: the first item comes.
+    // {{ e.caller.name }} follows {{ e.flow }} on {{ e.call.target }}{{ how }}: the first item comes.
 {%- else %}
-    // {{ e.caller.name }} calls {{ e.flow }} on {{ e.call.target }}{% if e.call.rpc.id_field %} with id {{ e.id }}{% endif %}.
+    // {{ e.caller.name }} calls {{ e.flow }} on {{ e.call.target }}{{ how }}{% if e.call.rpc.id_field %}, with id {{ e.id }}{% endif %}.
 {%- endif %}
     let config = &system.configs.{{ e.caller.ident }};
     let out = {{ e.caller.ident }}::outbound::Outbound::new(config).await;
@@ -56,7 +57,7 @@ async fn what_enters_at_the_edge_reaches_every_service_downstream() {
 {%- endfor %}
 {%- for p in t.publishes %}
 {# blank line #}
-    // {{ p.producer.name }} announces {{ p.announcement.flow }} with id {{ p.id }}.
+    // {{ p.producer.name }} announces {{ p.announcement.flow }}{% if not p.edge %}, as its handlers would{% endif %}, with id {{ p.id }}.
     let config = &system.configs.{{ p.producer.ident }};
     let out = {{ p.producer.ident }}::outbound::Outbound::new(config).await;
     let out = out.expect("the publishers of {{ p.producer.name }}");
@@ -81,7 +82,7 @@ async fn what_enters_at_the_edge_reaches_every_service_downstream() {
 {%- set a = p.announcement %}
 {%- if a.consumers %}
 {# blank line #}
-    // Every consumer of {{ a.flow }} handled {{ p.producer.name }}'s event.
+    // Every consumer of {{ a.flow }} handled the event {{ p.producer.name }} published.
     let event = contract::events::{{ a.module }}::sample("{{ p.id }}");
     let key = contract::events::{{ a.module }}::key(&event);
 {%- for c in a.consumers %}
