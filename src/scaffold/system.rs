@@ -154,7 +154,11 @@ pub fn system_test(services: &[ServiceContext]) -> SystemTest {
     }
     let consumed = |a: &Announcement| !a.consumers.is_empty();
     test.reads_logs = !test.tasks.is_empty()
-        || test.calls.iter().filter_map(|c| c.announces.as_ref()).any(consumed)
+        || test
+            .calls
+            .iter()
+            .filter_map(|c| c.announces.as_ref())
+            .any(consumed)
         || test.publishes.iter().map(|p| &p.announcement).any(consumed);
     test
 }

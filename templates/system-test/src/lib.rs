@@ -205,11 +205,13 @@ fn addr(listener: &TcpListener) -> String {
         .local_addr()
         .map_or_else(|_| "127.0.0.1:0".to_owned(), |addr| addr.to_string())
 }
+{%- if uses.rest_client or uses.grpc_client %}
 
 /// `listener`'s URL, as the callers' `*_URL` variables take it.
 fn url(listener: &TcpListener) -> String {
     format!("http://{}", addr(listener))
 }
+{%- endif %}
 
 /// One event logged by any service of the process.
 #[derive(Debug, Clone)]

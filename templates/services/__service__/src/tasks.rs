@@ -11,6 +11,9 @@ owner: user
 //! queue, a timer, a batch job. Reach them through `state.out` (see `outbound.rs`).
 
 use std::sync::Arc;
+{%- if first %}
+use std::time::Duration;
+{%- endif %}
 
 use tokio_util::sync::CancellationToken;
 {%- if first %}
@@ -20,12 +23,17 @@ use tracing::info;
 {%- endif %}
 
 use crate::state::State;
+{%- if first %}
+
+/// How long the example waits before asking a callee that did not answer again.
+const RETRY_PAUSE: Duration = Duration::from_secs(1);
+{%- endif %}
 
 /// Runs until `shutdown` is cancelled, then returns within the drain timeout.
 {%- if first %}
 {%- set c = first.calls | first %}
-/// The example calls flow `{{ first.flow }}` once, to show the chain working, and waits:
-/// replace it with the service's own work.
+/// The example calls flow `{{ first.flow }}` until it gets an answer, to show the chain
+/// working, and waits: replace it with the service's own work.
 {%- else %}
 /// The example only waits: publish with
 /// `state.out.{{ service.produces[0].flow_ident }}.publish(&event).await`.
@@ -37,19 +45,31 @@ pub async fn run({% if first %}state{% else %}_state{% endif %}: Arc<State>, shu
 {%- else %}
     let request = {{ c.rpc.request }}::default();
 {%- endif %}
+    let client = &state.out.{{ c.out_field }};
+    // At start-up {{ c.target }} may not be up yet: ask again every second until it
+    // answers or the service stops.
+    loop {
+        match client.{{ c.rpc.method }}(&request).await {
 {%- if first.streaming %}
-    let client = &state.out.{{ c.out_field }};
-    match client.{{ c.rpc.method }}(&request).await {
-        Ok(_stream) => info!("{{ c.target }} opened {{ first.flow }}"),
-        Err(err) => warn!(%err, "{{ c.target }} did not answer {{ first.flow }}"),
-    }
+            Ok(_stream) => {
+                info!("{{ c.target }} opened {{ first.flow }}");
+                break;
+            }
 {%- else %}
-    let client = &state.out.{{ c.out_field }};
-    match client.{{ c.rpc.method }}(&request).await {
-        Ok(answer) => info!(?answer, "{{ c.target }} answered {{ first.flow }}"),
-        Err(err) => warn!(%err, "{{ c.target }} did not answer {{ first.flow }}"),
-    }
+            Ok(answer) => {
+                info!(?answer, "{{ c.target }} answered {{ first.flow }}");
+                break;
+            }
 {%- endif %}
+            Err(err) => {
+                warn!(%err, "{{ c.target }} did not answer {{ first.flow }}; asking again");
+            }
+        }
+        tokio::select! {
+            () = shutdown.cancelled() => return Ok(()),
+            () = tokio::time::sleep(RETRY_PAUSE) => {}
+        }
+    }
 {%- endif %}
     shutdown.cancelled().await;
     info!("{{ service.name }}'s tasks stopped");
