@@ -11,19 +11,22 @@
 # reaches all of them and rdkafka, so both sides build with the same profile,
 # the same librdkafka and the same contract code (encode/decode).
 #
-# Usage: benches/services/kafka.sh [ROUNDS=5] [EVENTS=300000] [SERIAL=300] [EOS=300]
+# Usage: benches/services/kafka.sh [ROUNDS=5] [EVENTS=300000] [SERIAL=300] [EOS=300] [CONSUME=90000]
 #   EVENTS  events per queued-publish and consume measurement
 #   SERIAL  events per awaited-one-by-one at-least-once measurement
 #   EOS     events (transactions) per exactly-once measurement
+#   CONSUME records per consume measurement (keep it under 100 000 a
+#           partition: see kafka_bench.rs)
 #   WORK              scratch folder (default target/service-bench)
 #   CARGO_TARGET_DIR  shared target (default $WORK/target)
 #   TOOL_TARGET_DIR   target of the commsadvise build (default CARGO_TARGET_DIR)
 # Prints a per-round table and the median ratios generated/raw, in events
 # per second and per CPU-second of the process (the mock broker included).
-# KBENCH_CASES and KBENCH_RAW_HEADERS (see kafka_bench.rs) pass through.
+# KBENCH_CASES, KBENCH_RAW_HEADERS and KBENCH_RAW_FETCH_BACKOFF_MS (see
+# kafka_bench.rs) pass through.
 set -euo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd); ROOT=$(cd "$HERE/../.." && pwd)
-ROUNDS=${1:-5}; EVENTS=${2:-300000}; SERIAL=${3:-300}; EOS=${4:-300}
+ROUNDS=${1:-5}; EVENTS=${2:-300000}; SERIAL=${3:-300}; EOS=${4:-300}; CONSUME=${5:-90000}
 WORK=${WORK:-$ROOT/target/service-bench}; mkdir -p "$WORK"
 export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$WORK/target}
 TOOL_TARGET_DIR=${TOOL_TARGET_DIR:-$CARGO_TARGET_DIR}
@@ -40,4 +43,4 @@ cp "$CARGO_TARGET_DIR/release/examples/kafka_bench" "$WORK/bin-kafka-bench"
 OUT=$WORK/kafka-$(date +%Y%m%dT%H%M%S); mkdir -p "$OUT"
 # stderr carries the one case's per-event log lines (and librdkafka's): not
 # kept, so that only formatting and writing them cost.
-"$WORK/bin-kafka-bench" "$ROUNDS" "$EVENTS" "$SERIAL" "$EOS" 2>/dev/null | tee "$OUT/rounds.txt"
+"$WORK/bin-kafka-bench" "$ROUNDS" "$EVENTS" "$SERIAL" "$EOS" "$CONSUME" 2>/dev/null | tee "$OUT/rounds.txt"

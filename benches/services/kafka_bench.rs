@@ -16,11 +16,14 @@
 //! fresh group, timed from their first handled record to their last, so the
 //! group join is not counted.
 //!
-//! Usage: kafka_bench [ROUNDS=5] [EVENTS=300000] [SERIAL=300] [EOS=300]
+//! Usage: kafka_bench [ROUNDS=5] [EVENTS=300000] [SERIAL=300] [EOS=300] [CONSUME=90000]
 //! Prints one line per round and case, then the median ratios.
 //! KBENCH_CASES=3,4 runs only those cases (for perf); KBENCH_RAW_HEADERS=1
 //! makes the raw counting consumer read the two headers and the key as the
-//! runtime does (the diagnosis of the counting consumer's ratio).
+//! runtime does (the diagnosis of the counting consumer's ratio);
+//! KBENCH_RAW_FETCH_BACKOFF_MS sets the raw consumer's
+//! `fetch.queue.backoff.ms` (the diagnosis of the ~130k/s cap past 100 000
+//! records a partition).
 
 use std::{
     hint::black_box,
@@ -65,6 +68,11 @@ async fn main() {
             .map_or(default, |a| a.parse().expect("a number"))
     };
     let (rounds, events, serial, eos) = (arg(1, 5), arg(2, 300_000), arg(3, 300), arg(4, 300));
+    // Records read per consumer measurement: below librdkafka's 100 000
+    // records per partition (`queued.min.messages`), past which it stops
+    // fetching and looks again only after `fetch.queue.backoff.ms` (1 s),
+    // which caps every consumer here at ~130k/s whatever it does.
+    let consume = arg(5, 90_000);
     // KBENCH_CASES=0,3 runs only those cases (by their index below), for
     // profiling one of them with perf.
     let only: Option<Vec<usize>> = std::env::var("KBENCH_CASES").ok().map(|cases| {
@@ -85,13 +93,13 @@ async fn main() {
         )
         .init();
     println!(
-        "rounds={rounds} events={events} serial={serial} eos={eos} linger={:?} compression={} \
+        "rounds={rounds} events={events} serial={serial} eos={eos} consume={consume} linger={:?} compression={} \
          partitions(order-created)={}",
         rk::LINGER,
         rk::COMPRESSION,
         order_created::PARTITIONS
     );
-    let orders: Vec<_> = (0..events)
+    let orders: Vec<_> = (0..events.max(consume))
         .map(|i| order_created::sample(&format!("o-{i}")))
         .collect();
     let payments: Vec<_> = (0..eos)
@@ -102,7 +110,7 @@ async fn main() {
     // every consumer case in a group of its own.
     let filled = cluster(order_created::TOPIC, order_created::PARTITIONS);
     let brokers = filled.bootstrap_servers();
-    fill(&brokers, &orders).await;
+    fill(&brokers, &orders[..consume]).await;
 
     let mut results: Vec<Row> = Vec::new();
     println!(
@@ -129,17 +137,17 @@ async fn main() {
             for side in order {
                 let group = format!("bench-{round}-{index}-{side:?}");
                 let m = match (index, side) {
-                    (0, Side::Gen) => gen_queue(&orders).await,
-                    (0, Side::Raw) => raw_queue(&orders).await,
+                    (0, Side::Gen) => gen_queue(&orders[..events]).await,
+                    (0, Side::Raw) => raw_queue(&orders[..events]).await,
                     (1, Side::Gen) => gen_awaited(&orders[..serial]).await,
                     (1, Side::Raw) => raw_awaited(&orders[..serial]).await,
                     (2, Side::Gen) => gen_eos(&payments).await,
                     (2, Side::Raw) => raw_eos(&payments).await,
-                    (3, Side::Gen) => gen_consume_counting(&brokers, &group, events).await,
+                    (3, Side::Gen) => gen_consume_counting(&brokers, &group, consume).await,
                     (3 | 4 | 5, Side::Raw) => {
-                        raw_consume(&brokers, &group, events, index != 3).await
+                        raw_consume(&brokers, &group, consume, index != 3).await
                     }
-                    (4, Side::Gen) => gen_consume_service(&brokers, &group, events).await,
+                    (4, Side::Gen) => gen_consume_service(&brokers, &group, consume).await,
                     (5, Side::Gen) => {
                         // As a service runs by default (RUST_LOG unset: info),
                         // so the consumer's "event handled" line is written
@@ -148,7 +156,7 @@ async fn main() {
                         log_level
                             .modify(|level| *level = LevelFilter::INFO)
                             .unwrap();
-                        let m = gen_consume_service(&brokers, &group, events).await;
+                        let m = gen_consume_service(&brokers, &group, consume).await;
                         log_level.modify(|level| *level = LevelFilter::OFF).unwrap();
                         m
                     }
@@ -722,7 +730,7 @@ async fn gen_consume_service(brokers: &str, group: &str, events: usize) -> Measu
 /// count (and, with `decode`, check the headers and decode the event as the
 /// generated Dispatcher does), then store the offset.
 async fn raw_consume(brokers: &str, group: &str, events: usize, decode: bool) -> Measured {
-    let consumer: StreamConsumer = ClientConfig::new()
+    let config = ClientConfig::new()
         .set("bootstrap.servers", brokers)
         .set("group.id", group)
         .set("client.id", group)
@@ -734,8 +742,17 @@ async fn raw_consume(brokers: &str, group: &str, events: usize, decode: bool) ->
         .set("auto.offset.reset", "earliest")
         .set("enable.auto.commit", "true")
         .set("enable.auto.offset.store", "false")
-        .create()
-        .unwrap();
+        .clone();
+    // Diagnostic (KBENCH_RAW_FETCH_BACKOFF_MS): librdkafka stops fetching a
+    // partition while 100 000 of its records wait unread
+    // (`queued.min.messages`) and looks again only after
+    // `fetch.queue.backoff.ms` (1 s): what caps consumers at ~130k/s when
+    // a topic holds more than that per partition.
+    let mut config = config;
+    if let Ok(ms) = std::env::var("KBENCH_RAW_FETCH_BACKOFF_MS") {
+        config.set("fetch.queue.backoff.ms", ms);
+    }
+    let consumer: StreamConsumer = config.create().unwrap();
     consumer.subscribe(&[order_created::TOPIC]).unwrap();
     let progress = Progress::new(events);
     let headers_too = std::env::var_os("KBENCH_RAW_HEADERS").is_some();
