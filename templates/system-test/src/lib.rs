@@ -4,9 +4,9 @@
 //! would be from the environment, pointing at the others. [`Logs`] keeps what they log, so
 //! that a test can tell which service handled what.
 //!
-//! Generated plumbing, regenerated with the flows. `tests/system.rs` is yours: it sends
-//! requests in at the edge and checks what reached each service; grow it, or add journeys
-//! beside it.
+//! Generated plumbing, regenerated with the flows, like `tests/system.rs`, which sends
+//! requests in at the edge and checks what reached each service: grow that one, or add
+//! journeys of your own beside it.
 
 use std::{
     collections::BTreeMap,

@@ -1,6 +1,3 @@
-{#- scaffold
-owner: user
--#}
 {%- set t = system_test -%}
 {%- set announced = t.calls | filter(attribute="announces") -%}
 //! The whole `{{ system }}` system at work in one process: every service started (see
@@ -8,9 +5,10 @@ owner: user
 //! clients{% if t.publishes %} and publishers{% endif %}, then what must have reached each service downstream, with the
 //! ids that went in.
 //!
-//! Yours to keep and grow: written once by `commsadvise scaffold`, never replaced. It
-//! checks what the example handlers do; when yours do more (a row stored, a call made),
-//! check that here, from the edge, the way a user would see it.
+//! It checks what the example handlers do; when yours do more (a row stored, a call made),
+//! check that here, from the edge, the way a user would see it. Generated with the flows:
+//! `commsadvise scaffold` updates it when they change, unless you changed it; then yours
+//! stays and the new version is written beside it (`system.rs.commsadvise-new`).
 {% if t.reads_logs %}
 use system_test::{Logs, System};
 {%- else %}
