@@ -1,9 +1,9 @@
 {%- set t = system_test -%}
 {%- set announced = t.calls | filter(attribute="announces") -%}
 //! The whole `{{ system }}` system at work in one process: every service started (see
-//! [`System`]), requests{% if t.publishes %} and events{% endif %} sent in at the edge through the edge services' own
-//! clients{% if t.publishes %} and publishers{% endif %}, then what must have reached each service downstream, with the
-//! ids that went in.
+//! [`System`]), every flow sent once through its sender's own clients{% if t.publishes %} and publishers{% endif %}
+//! (the edge services', those without handlers, first), then what must have reached each
+//! service downstream, with the ids that went in.
 //!
 //! It checks what the example handlers do; when yours do more (a row stored, a call made),
 //! check that here, from the edge, the way a user would see it. Generated with the flows:
