@@ -32,8 +32,19 @@ pub struct SystemTest {
     /// The edge services whose start-up task calls a flow: the test also
     /// checks that call got its answer.
     pub tasks: Vec<EdgeTask>,
+    /// The events every consumer must then have handled: those the callees'
+    /// example handlers announce, then those published, in that order.
+    pub handled: Vec<Handled>,
     /// Whether anything above is checked in the services' logs.
     pub reads_logs: bool,
+}
+
+/// An event that every consumer of its flow must have handled.
+#[derive(Debug, Clone, Serialize)]
+pub struct Handled {
+    /// The comment above its check: how the event came about.
+    pub why: String,
+    pub announcement: Announcement,
 }
 
 /// One flow called by a service, on one of its targets.
@@ -152,14 +163,28 @@ pub fn system_test(services: &[ServiceContext]) -> SystemTest {
             });
         }
     }
-    let consumed = |a: &Announcement| !a.consumers.is_empty();
-    test.reads_logs = !test.tasks.is_empty()
-        || test
-            .calls
-            .iter()
-            .filter_map(|c| c.announces.as_ref())
-            .any(consumed)
-        || test.publishes.iter().map(|p| &p.announcement).any(consumed);
+    let announced = test.calls.iter().filter_map(|call| {
+        let a = call.announces.as_ref()?;
+        Some(Handled {
+            why: format!(
+                "{} announced {} for {}: every consumer handled it.",
+                call.call.target, a.flow, call.flow
+            ),
+            announcement: a.clone(),
+        })
+    });
+    let published = test.publishes.iter().map(|p| Handled {
+        why: format!(
+            "Every consumer of {} handled the event {} published.",
+            p.announcement.flow, p.producer.name
+        ),
+        announcement: p.announcement.clone(),
+    });
+    test.handled = announced
+        .chain(published)
+        .filter(|h| !h.announcement.consumers.is_empty())
+        .collect();
+    test.reads_logs = !test.tasks.is_empty() || !test.handled.is_empty();
     test
 }
 

@@ -1,5 +1,4 @@
 {%- set t = system_test -%}
-{%- set announced = t.calls | filter(attribute="announces") -%}
 //! The whole `{{ system }}` system at work in one process: every service started (see
 //! [`System`]), every flow sent once through its sender's own clients{% if t.publishes %} and publishers{% endif %}
 //! (the edge services', those without handlers, first), then what must have reached each
@@ -63,31 +62,16 @@ async fn what_enters_at_the_edge_reaches_every_service_downstream() {
     let published = out.{{ p.announcement.module }}.publish(&event).await;
     assert!(published.is_ok(), "{{ p.announcement.flow }}: {published:?}");
 {%- endfor %}
-{%- for e in announced %}
-{%- set a = e.announces %}
-{%- if a.consumers %}
+{%- for h in t.handled %}
+{%- set a = h.announcement %}
 {# blank line #}
-    // {{ e.call.target }} announced {{ a.flow }} for {{ e.flow }}: every consumer handled it.
+    // {{ h.why }}
     let event = contract::events::{{ a.module }}::sample("{{ a.sample_id }}");
     let key = contract::events::{{ a.module }}::key(&event);
 {%- for c in a.consumers %}
     let group = {{ c.ident }}::kafka::GROUP_ID;
     logs.assert_handled(group, &key).await;
 {%- endfor %}
-{%- endif %}
-{%- endfor %}
-{%- for p in t.publishes %}
-{%- set a = p.announcement %}
-{%- if a.consumers %}
-{# blank line #}
-    // Every consumer of {{ a.flow }} handled the event {{ p.producer.name }} published.
-    let event = contract::events::{{ a.module }}::sample("{{ p.id }}");
-    let key = contract::events::{{ a.module }}::key(&event);
-{%- for c in a.consumers %}
-    let group = {{ c.ident }}::kafka::GROUP_ID;
-    logs.assert_handled(group, &key).await;
-{%- endfor %}
-{%- endif %}
 {%- endfor %}
 {%- for task in t.tasks %}
 {# blank line #}
