@@ -21,7 +21,8 @@ use crate::spec::model::Transport;
 /// type (`sample` parses the id when the key is not text).
 const FIRST_ID: u32 = 7001;
 
-/// The entries of the system test, in the order the services are declared.
+/// The entries of the system test: the edge services' first, then the
+/// others', each in the order flows.yaml declares the services.
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct SystemTest {
     /// Every flow called, through its caller's own clients: the edge
