@@ -141,6 +141,10 @@ pub struct Uses {
     pub rest_client: bool,
     /// Some Kafka flow is exactly-once (transactional producer).
     pub transactions: bool,
+    /// Some service keeps idempotency records in its database (sqlx).
+    pub store: bool,
+    /// Some service calls a flow with an idempotency key (uuid).
+    pub keyed_calls: bool,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -193,10 +197,24 @@ pub struct ServiceContext {
     pub serve_text: String,
     /// Its handlers, gRPC services and REST routes, from the bound contract.
     pub api: ServedApi,
+    /// Where the routes and methods it serves take idempotency keys.
+    pub keys: KeptKeys,
     /// The environment variables it reads, in `--help` order.
     pub env: Vec<EnvVar>,
     /// The same, as aligned lines for `--help`.
     pub usage_env: String,
+}
+
+/// Where a service takes idempotency keys, keeping its answers in its
+/// database (`DATABASE_URL`).
+#[derive(Debug, Clone, Copy, Default, Serialize)]
+pub struct KeptKeys {
+    /// On some REST route it serves.
+    pub rest: bool,
+    /// On some gRPC method it serves.
+    pub grpc: bool,
+    /// On either: the service has a database.
+    pub any: bool,
 }
 
 /// A flow the service calls, with every service it calls for it.
@@ -214,6 +232,8 @@ pub struct CalledFlow {
     pub streaming: bool,
     /// The flow's latency budget, when flows.yaml gives one.
     pub latency_ms: Option<u64>,
+    /// Each call carries an idempotency key (see [`keyed`]).
+    pub keyed: bool,
     /// The deadline of one attempt: the flow's `latency_ms`, else the
     /// transport's default.
     pub deadline_ms: u64,
@@ -445,6 +465,7 @@ pub fn build(
         let own = by_service.get(name.as_str()).map_or(&[][..], Vec::as_slice);
         let mut service = service(name, description, own, &recs, &topics, &callees);
         service.api = served(name, own, &recs, bound, &bindings, &proto_services);
+        keep_keys(&mut service);
         if !(service.handles
             || !service.produces.is_empty()
             || !service.calls_rest.is_empty()
@@ -460,6 +481,8 @@ pub fn build(
         uses.kafka |= !service.produces.is_empty() || !service.consumes.is_empty();
         uses.rest_client |= !service.calls_rest.is_empty();
         uses.transactions |= service.kafka.transactional;
+        uses.store |= service.keys.any;
+        uses.keyed_calls |= service.called_flows.iter().any(|f| f.keyed);
         services.push(service);
     }
     let flows_context = recs
@@ -616,6 +639,7 @@ fn service(
         called_flows: Vec::new(),
         producers: Vec::new(),
         api: ServedApi::default(),
+        keys: KeptKeys::default(),
         serve_text: String::new(),
         env: Vec::new(),
         usage_env: String::new(),
@@ -634,7 +658,7 @@ fn service(
                     s.rest_flows.push(served());
                 }
                 if sends {
-                    let called = called_flow(flow, Transport::Rest, callees);
+                    let called = called_flow(flow, Transport::Rest, keyed(rec), callees);
                     s.calls_rest.extend(called.calls.iter().cloned());
                     s.called_flows.push(called);
                 }
@@ -644,7 +668,7 @@ fn service(
                     s.grpc_flows.push(served());
                 }
                 if sends {
-                    let called = called_flow(flow, Transport::Grpc, callees);
+                    let called = called_flow(flow, Transport::Grpc, keyed(rec), callees);
                     s.calls_grpc.extend(called.calls.iter().cloned());
                     s.called_flows.push(called);
                 }
@@ -674,11 +698,55 @@ fn service(
     s.summary = summary(&s);
     s.serve_text = serve_text(&s);
     s.env = env(&s);
-    let name_width = s.env.iter().map(|v| v.name.len()).max().unwrap_or(0);
-    let purpose_width = s.env.iter().map(|v| v.purpose.len()).max().unwrap_or(0);
-    s.usage_env = s
+    s.usage_env = usage_env(&s.env);
+    s
+}
+
+/// Sets where `s` takes idempotency keys, from the routes and methods it
+/// serves, and adds `DATABASE_URL` to its environment where it does.
+fn keep_keys(s: &mut ServiceContext) {
+    let rest = s.api.rest_routes.iter().any(|r| r.keyed_flow.is_some());
+    let grpc = s
+        .api
+        .grpc_services
+        .iter()
+        .any(|g| !g.keyed_methods.is_empty());
+    s.keys = KeptKeys {
+        rest,
+        grpc,
+        any: rest || grpc,
+    };
+    if !s.keys.any {
+        return;
+    }
+    // After the listen addresses, before Kafka and the callees.
+    let at = s
         .env
         .iter()
+        .position(|v| !v.name.ends_with("_ADDR"))
+        .unwrap_or(s.env.len());
+    s.env.insert(
+        at,
+        EnvVar {
+            name: "DATABASE_URL".to_owned(),
+            purpose: "idempotency records (or postgres://)".to_owned(),
+            default: default_database_url(&s.name),
+        },
+    );
+    s.usage_env = usage_env(&s.env);
+}
+
+/// The default `DATABASE_URL` of `service`: a `SQLite` file in its data
+/// folder, relative to where it runs.
+pub fn default_database_url(service: &str) -> String {
+    format!("sqlite://data/{service}.db")
+}
+
+/// `env` as aligned lines for `--help`.
+fn usage_env(env: &[EnvVar]) -> String {
+    let name_width = env.iter().map(|v| v.name.len()).max().unwrap_or(0);
+    let purpose_width = env.iter().map(|v| v.purpose.len()).max().unwrap_or(0);
+    env.iter()
         .map(|v| {
             format!(
                 "  {:name_width$}  {:purpose_width$}  (default {})",
@@ -686,8 +754,7 @@ fn service(
             )
         })
         .collect::<Vec<_>>()
-        .join("\n");
-    s
+        .join("\n")
 }
 
 /// The deadline of a REST call without a `latency_ms`.
@@ -707,7 +774,18 @@ fn sides(flow: &Flow, transport: Transport, name: &str) -> (bool, bool) {
     }
 }
 
-fn called_flow(flow: &Flow, transport: Transport, callees: &Callees) -> CalledFlow {
+/// The resolution of a flow that must take effect once over REST or gRPC
+/// (`rules/exactly-once-needs-transactions.yaml`): the scaffold answers it
+/// with idempotency keys, sent by the callers and kept by the callee.
+pub const IDEMPOTENCY_KEYS: &str = "idempotency-keys";
+
+/// Whether the report resolves `rec` with idempotency keys: a synchronous
+/// flow whose conflicts name [`IDEMPOTENCY_KEYS`].
+pub fn keyed(rec: &Recommendation) -> bool {
+    rec.transport != Transport::Kafka && rec.conflicts.iter().any(|c| c.id == IDEMPOTENCY_KEYS)
+}
+
+fn called_flow(flow: &Flow, transport: Transport, keyed: bool, callees: &Callees) -> CalledFlow {
     let (suffix, default_deadline) = match transport {
         Transport::Grpc => ("GRPC_URL", GRPC_DEADLINE_MS),
         _ => ("HTTP_URL", REST_DEADLINE_MS),
@@ -749,6 +827,7 @@ fn called_flow(flow: &Flow, transport: Transport, callees: &Callees) -> CalledFl
         explain: and_list(&explain),
         streaming: calls.iter().any(|c| c.rpc.streaming),
         latency_ms: flow.latency_ms,
+        keyed,
         deadline_ms,
         deadline_env,
         deadline_rust,

@@ -93,6 +93,9 @@ pub struct GrpcService {
     pub methods: Vec<GrpcMethod>,
     /// Whether a method it serves streams (it then ends streams on shutdown).
     pub streams: bool,
+    /// `("/package.Service/Method", flow)` of each method it serves with
+    /// idempotency keys.
+    pub keyed_methods: Vec<(String, String)>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -112,6 +115,8 @@ pub struct GrpcMethod {
     pub string_field: Option<String>,
     /// Whether the request has other fields (`..Default::default()`).
     pub more_fields: bool,
+    /// The gRPC flow it serves with idempotency keys, if any.
+    pub keyed_flow: Option<String>,
 }
 
 /// A unary rpc a test calls: the client, the method and its request.
@@ -155,6 +160,8 @@ pub struct RestRoute {
     /// The statements building `request`, in order.
     pub prepare: Vec<String>,
     pub flows: Vec<String>,
+    /// The REST flow it serves with idempotency keys, if any.
+    pub keyed_flow: Option<String>,
     /// A call that succeeds: the path with sample values, and a body.
     pub sample_path: String,
     pub sample_body: Option<String>,
@@ -201,6 +208,8 @@ pub fn served(
     let mut by_rpc: BTreeMap<String, usize> = BTreeMap::new();
     let mut rest: Vec<(usize, String)> = Vec::new();
     let mut grpc: Vec<(usize, String)> = Vec::new();
+    // The flows served with idempotency keys, each with its transport.
+    let mut keyed: Vec<(&str, Transport)> = Vec::new();
     for &i in own {
         let (rec, flow) = recs[i];
         let Some(binding) = bindings.get(flow.name.as_str()) else {
@@ -223,6 +232,9 @@ pub fn served(
                     api.handlers.push(rpc_handler(&method, &s.rpc));
                     api.handlers.len() - 1
                 });
+                if crate::scaffold::context::keyed(rec) {
+                    keyed.push((flow.name.as_str(), rec.transport));
+                }
                 let handler = &mut api.handlers[at];
                 handler.flows.push(flow.name.clone());
                 let shown = format!("flow `{}` ({via})", flow.name);
@@ -254,6 +266,28 @@ pub fn served(
     name_modules(&mut api.handlers, services);
     api.streams = api.handlers.iter().any(|h| h.kind == "stream");
     api.grpc_services = grpc_services(&api.handlers, &grpc, services);
+    let keyed_over = |flows: &[String], transport: Transport| {
+        flows
+            .iter()
+            .find(|f| keyed.contains(&(f.as_str(), transport)))
+            .cloned()
+    };
+    // Before `grpc_extras`, which copies the methods into the tests' calls.
+    for service in &mut api.grpc_services {
+        for m in &mut service.methods {
+            let Some(handler) = m.handler.as_ref() else {
+                continue;
+            };
+            let Some(h) = api.handlers.iter().find(|h| &h.module == handler) else {
+                continue;
+            };
+            m.keyed_flow = keyed_over(&h.flows, Transport::Grpc);
+            if let Some(flow) = &m.keyed_flow {
+                let path = format!("/{}/{}", service.full_name, m.proto_name);
+                service.keyed_methods.push((path, flow.clone()));
+            }
+        }
+    }
     grpc_extras(&mut api, services);
     api.rest_routes = rest
         .iter()
@@ -263,6 +297,9 @@ pub fn served(
         })
         .flatten()
         .collect();
+    for route in &mut api.rest_routes {
+        route.keyed_flow = keyed_over(&route.flows, Transport::Rest);
+    }
     api.first_rest = api.rest_routes.iter().find(|r| r.kind == "unary").cloned();
     api.rest_checks_ids = api.rest_routes.iter().any(|r| r.bad_path.is_some());
     api
@@ -433,6 +470,7 @@ fn grpc_service(proto: &ProtoService) -> GrpcService {
         server: format!("{}Server", proto.trait_name),
         impl_name: format!("{}Impl", proto.trait_name),
         streams: false,
+        keyed_methods: Vec::new(),
         methods: proto
             .methods
             .iter()
@@ -447,6 +485,7 @@ fn grpc_service(proto: &ProtoService) -> GrpcService {
                 one_line: grpc_signature(m).len() <= 100,
                 string_field: m.string_field.clone(),
                 more_fields: m.request_fields > 1,
+                keyed_flow: None,
             })
             .collect(),
     }
@@ -797,6 +836,7 @@ fn rest_route(
         params,
         prepare: shape.prepare(input, &handler.request.rust),
         flows: handler.flows.clone(),
+        keyed_flow: None,
         sample_path: shape.sample(&r.path, None),
         sample_body: shape.has_body.then(|| "{}".to_owned()),
         sample_body_arg: if shape.has_body {

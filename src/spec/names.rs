@@ -102,6 +102,7 @@ const GENERATED_NAMES: &[&str] = &[
     "header",
     "health",
     "http_client",
+    "idempotency",
     "ids",
     "info",
     "io",

@@ -27,7 +27,10 @@
 #           the sample handler fills it: `{"shipmentId": <the request's>}`,
 #           every other field at its default and so omitted (a failure says
 #           which names are not the message's lowerCamelCase JSON names, or
-#           which enum or timestamp is not in its proto3 JSON form).
+#           which enum or timestamp is not in its proto3 JSON form). The
+#           POST is a flow with idempotency keys: sent again with its
+#           `Idempotency-Key`, it gets the same answer marked
+#           `idempotent-replayed: true`; the key on another body gets 422.
 #   grpc    Python grpcio, with no .proto: the descriptors come from the
 #           server's reflection. InventoryService/ReserveStock, unary; the
 #           answer's `reservation_id` is the request's.
@@ -133,10 +136,12 @@ start() {
   PIDS+=($!)
   SERVICE_PID[$name]=$!
 }
-start inventory GRPC_ADDR="127.0.0.1:$PI"
+# Both keep idempotency records: their databases live in the temp dir.
+start inventory GRPC_ADDR="127.0.0.1:$PI" DATABASE_URL="sqlite://$W/data/inventory.db"
 # shipments calls inventory (reserve-stock): wired as a deployment would,
 # though this check does not make that call.
-start shipments HTTP_ADDR="127.0.0.1:$PH" GRPC_ADDR="127.0.0.1:$PG" INVENTORY_GRPC_URL="http://127.0.0.1:$PI"
+start shipments HTTP_ADDR="127.0.0.1:$PH" GRPC_ADDR="127.0.0.1:$PG" INVENTORY_GRPC_URL="http://127.0.0.1:$PI" \
+  DATABASE_URL="sqlite://$W/data/shipments.db"
 start billing
 start notifications
 if ! { wait_port "$PH" 60 "${SERVICE_PID[shipments]}" && wait_port "$PG" 10 "${SERVICE_PID[shipments]}"; }; then
@@ -205,6 +210,28 @@ if [ -z "$rest_fail" ]; then
         || rest_fail="POST: $why" ;;
     *) rest_fail="POST /v1/warehouses/WH-BER-1/shipments answered '$got': $(head -c 120 "$W/create.json" 2>/dev/null)" ;;
   esac
+fi
+if [ -z "$rest_fail" ]; then
+  # create-shipment takes an Idempotency-Key: the same request again is
+  # answered from shipments' records, another request under it is refused.
+  booking='{"shipmentId":"SHP-3003","parcels":[{"parcelId":"P-2","weightGrams":800}]}'
+  for n in 1 2; do
+    curl -s -m 5 -D "$W/keyed$n.headers" -o "$W/keyed$n.json" -X POST \
+      -H 'content-type: application/json' -H 'idempotency-key: team-e2e-1' \
+      --data "$booking" "http://127.0.0.1:$PH/v1/warehouses/WH-BER-1/shipments" || true
+  done
+  mismatch=$(curl -s -m 5 -o "$W/keyed3.json" -w '%{http_code}' -X POST \
+    -H 'content-type: application/json' -H 'idempotency-key: team-e2e-1' \
+    --data '{"shipmentId":"SHP-4004"}' "http://127.0.0.1:$PH/v1/warehouses/WH-BER-1/shipments" || true)
+  if grep -qi '^idempotent-replayed' "$W/keyed1.headers"; then
+    rest_fail="keyed POST: the first request was marked replayed"
+  elif ! grep -qi '^idempotent-replayed: true' "$W/keyed2.headers"; then
+    rest_fail="keyed POST: the repeated request was not answered from the records: $(head -1 "$W/keyed2.headers")"
+  elif ! cmp -s "$W/keyed1.json" "$W/keyed2.json"; then
+    rest_fail="keyed POST: the repeated request got another body: $(head -c 120 "$W/keyed2.json")"
+  elif [ "$mismatch" != 422 ]; then
+    rest_fail="keyed POST: the key on another body answered '$mismatch', not 422"
+  fi
 fi
 if [ -z "$rest_fail" ]; then res="$res rest=ok"; else res="$res rest=FAIL(${rest_fail:0:240})"; fi
 

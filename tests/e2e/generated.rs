@@ -42,6 +42,14 @@ const LINT_STEPS: &[&[&str]] = &[
 #[ignore = "compiles seven generated workspaces (minutes); run by .ci/run with --ignored"]
 fn generated_workspaces_build_lint_and_pass_their_tests() {
     let _one = crate::common::one_generated_build_at_a_time();
+    // The team case keeps idempotency records: under .ci/run its store's
+    // tests must run against PostgreSQL too, not skip it.
+    if std::env::var_os("COMMSADVISE_REQUIRE_POSTGRES").is_some() {
+        assert!(
+            std::env::var("TEST_POSTGRES_URL").is_ok_and(|url| !url.is_empty()),
+            "COMMSADVISE_REQUIRE_POSTGRES is set but TEST_POSTGRES_URL is not"
+        );
+    }
     let cases = CASES
         .iter()
         .map(|(case, flows)| (*case, *flows, STEPS))

@@ -23,7 +23,15 @@ pub const THROTTLE: Throttle = Throttle {
     token_ratio_milli: 100,
 };
 
-/// Deadline and retries of one flow's calls.
+/// The header (gRPC metadata) carrying a call's idempotency key.
+pub const IDEMPOTENCY_KEY_HEADER: &str = "idempotency-key";
+
+{% if uses.keyed_calls %}/// A fresh idempotency key: a random (version 4) UUID.
+pub fn idempotency_key() -> String {
+    uuid::Uuid::new_v4().to_string()
+}
+
+{% endif %}/// Deadline and retries of one flow's calls.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct CallPolicy {
     /// The flow, as flows.yaml names it: for the logs.
@@ -37,6 +45,10 @@ pub struct CallPolicy {
     pub max_attempts: u32,
     /// Delays between attempts.
     pub backoff: Backoff,
+    /// Whether each call carries an idempotency key, the same for all its
+    /// attempts: the callee then applies a retried request once, so a
+    /// request that is not idempotent (a `POST`) may be retried too.
+    pub keyed: bool,
 }
 
 impl CallPolicy {
@@ -170,6 +182,7 @@ mod tests {
             initial: Duration::from_millis(1),
             max: Duration::from_millis(2),
         },
+        keyed: false,
     };
 
     fn env(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {

@@ -19,6 +19,9 @@ use std::{
 
 use tonic::{
     Code, Request, Response, Status, Streaming,
+{%- if uses.keyed_calls %}
+    metadata::MetadataValue,
+{%- endif %}
     transport::{Channel, Endpoint},
 };
 
@@ -113,9 +116,21 @@ impl GrpcClient {
         Fut: Future<Output = Result<Response<Resp>, Status>>,
     {
         let deadline = policy.deadline;
+{%- if uses.keyed_calls %}
+        let key = policy
+            .keyed
+            .then(crate::client_policy::idempotency_key)
+            .and_then(|key| MetadataValue::try_from(key).ok());
+{%- endif %}
         self.attempts(policy, || {
             let mut attempt = Request::new(request.clone());
             attempt.set_timeout(deadline);
+{%- if uses.keyed_calls %}
+            if let Some(key) = &key {
+                let header = crate::client_policy::IDEMPOTENCY_KEY_HEADER;
+                attempt.metadata_mut().insert(header, key.clone());
+            }
+{%- endif %}
             let started = Instant::now();
             let answer = call(self.channel.clone(), attempt);
             async move {
@@ -250,4 +265,69 @@ mod tests {
         );
         assert_eq!(status.code(), Code::ResourceExhausted);
     }
+{%- if uses.keyed_calls %}
+
+    #[tokio::test]
+    async fn a_keyed_call_sends_one_key_with_every_attempt() {
+        use std::sync::{Arc, Mutex};
+
+        use tonic::Response;
+
+        use crate::{
+            client_policy::{CallPolicy, IDEMPOTENCY_KEY_HEADER},
+            retry::Backoff,
+        };
+
+        let policy = CallPolicy {
+            flow: "x",
+            deadline_var: "X_DEADLINE_MS",
+            deadline: Duration::from_millis(100),
+            max_attempts: 3,
+            backoff: Backoff {
+                initial: Duration::from_millis(1),
+                max: Duration::from_millis(2),
+            },
+            keyed: true,
+        };
+        let client = super::GrpcClient::connect_lazy("http://127.0.0.1:1").unwrap();
+        let keys = Arc::new(Mutex::new(Vec::new()));
+        let seen = Arc::clone(&keys);
+        // Two attempts fail UNAVAILABLE, the third answers.
+        let answer = client
+            .unary(&policy, &(), move |_, request: tonic::Request<()>| {
+                let key = request.metadata().get(IDEMPOTENCY_KEY_HEADER).cloned();
+                let mut keys = seen.lock().unwrap();
+                keys.push(key);
+                let attempt = keys.len();
+                async move {
+                    if attempt < 3 {
+                        Err(Status::unavailable("down"))
+                    } else {
+                        Ok(Response::new(attempt))
+                    }
+                }
+            })
+            .await;
+        assert_eq!(answer.unwrap(), 3);
+        let first = {
+            let keys = keys.lock().unwrap();
+            let first = keys[0].clone().expect("a key on the first attempt");
+            assert_eq!(first.len(), 36, "a UUID: {first:?}");
+            assert!(keys.iter().all(|k| k.as_ref() == Some(&first)), "{keys:?}");
+            first
+        };
+
+        // The next call gets a key of its own.
+        let next = Arc::new(Mutex::new(None));
+        let saw = Arc::clone(&next);
+        client
+            .unary(&policy, &(), move |_, request: tonic::Request<()>| {
+                *saw.lock().unwrap() = request.metadata().get(IDEMPOTENCY_KEY_HEADER).cloned();
+                async { Ok(Response::new(())) }
+            })
+            .await
+            .unwrap();
+        assert_ne!(next.lock().unwrap().as_ref(), Some(&first));
+    }
+{%- endif %}
 }

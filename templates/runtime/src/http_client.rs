@@ -66,6 +66,8 @@ pub struct HttpRequest {
     pub path: String,
     pub query: Vec<(String, String)>,
     pub body: Option<Value>,
+    /// The idempotency key sent with every attempt, for a keyed flow.
+    pub idempotency_key: Option<String>,
 }
 
 impl Route {
@@ -95,6 +97,7 @@ impl Route {
             path,
             query,
             body,
+            idempotency_key: None,
         })
     }
 
@@ -230,9 +233,9 @@ pub enum HttpError {
 }
 
 impl HttpError {
-    /// Whether another attempt of a request with `method` may succeed.
-    pub fn is_retryable(&self, method: &Method) -> bool {
-        let idempotent = method.is_idempotent();
+    /// Whether another attempt may succeed, for a request that is
+    /// `idempotent` (its method is, or it carries an idempotency key).
+    pub fn is_retryable(&self, idempotent: bool) -> bool {
         match self {
             HttpError::Transport(err) => idempotent || err.is_connect(),
             HttpError::DeadlineExceeded(_) => idempotent,
@@ -328,13 +331,22 @@ impl HttpClient {
         route: &Route,
         request: &impl Serialize,
     ) -> Result<Resp, HttpError> {
+{%- if uses.keyed_calls %}
+        let mut request = route.request(request)?;
+        if policy.keyed {
+            request.idempotency_key = Some(crate::client_policy::idempotency_key());
+        }
+{%- else %}
         let request = route.request(request)?;
+{%- endif %}
         let url = self.url(&request);
         let deadline = policy.deadline;
+        // A keyed request is applied once, however often it is sent.
+        let idempotent = request.method.is_idempotent() || request.idempotency_key.is_some();
         self.retrier
             .run(
                 policy,
-                |err: &HttpError| err.is_retryable(&request.method),
+                |err: &HttpError| err.is_retryable(idempotent),
                 || async {
                     let attempt = async {
                         let response = self.send(&request, &url, false).await?;
@@ -365,7 +377,7 @@ impl HttpClient {
             .retrier
             .run(
                 policy,
-                |err: &HttpError| err.is_retryable(&request.method),
+                |err: &HttpError| err.is_retryable(request.method.is_idempotent()),
                 || async {
                     tokio::time::timeout(deadline, self.send(&request, &url, true))
                         .await
@@ -398,6 +410,9 @@ impl HttpClient {
             builder = builder
                 .header("content-type", "application/json")
                 .body(body.to_string());
+        }
+        if let Some(key) = &request.idempotency_key {
+            builder = builder.header(crate::client_policy::IDEMPOTENCY_KEY_HEADER, key);
         }
         if events {
             builder = builder.header("accept", "text/event-stream");
@@ -607,12 +622,12 @@ mod tests {
             status: reqwest::StatusCode::TOO_MANY_REQUESTS,
             message: String::new(),
         };
-        assert!(unavailable.is_retryable(&reqwest::Method::GET));
-        assert!(!unavailable.is_retryable(&reqwest::Method::POST));
-        assert!(too_many.is_retryable(&reqwest::Method::POST));
+        assert!(unavailable.is_retryable(true));
+        assert!(!unavailable.is_retryable(false));
+        assert!(too_many.is_retryable(false));
         let late = HttpError::DeadlineExceeded(std::time::Duration::from_millis(1));
-        assert!(late.is_retryable(&reqwest::Method::DELETE));
-        assert!(!late.is_retryable(&reqwest::Method::POST));
+        assert!(late.is_retryable(true));
+        assert!(!late.is_retryable(false));
     }
 
     #[test]

@@ -27,6 +27,12 @@
 //! - [`kafka`]: the Kafka producer, the consumer with retries and dead
 //!   letters, topic creation (feature `kafka`);
 {%- endif %}
+{%- if uses.store %}
+//! - [`store`]: the service's database, `SQLite` or `PostgreSQL` (feature
+//!   `store`);
+//! - [`idempotency`]: idempotency keys on REST routes and gRPC methods, a
+//!   retried request answered from the database (feature `store`);
+{%- endif %}
 //! - [`retry`]: jittered exponential backoff and the retry throttle.
 //!
 //! Nothing here depends on a flow.
@@ -44,6 +50,10 @@ pub mod health;
 #[cfg(feature = "http-client")]
 pub mod http_client;
 {%- endif %}
+{%- if uses.store %}
+#[cfg(feature = "store")]
+pub mod idempotency;
+{%- endif %}
 {%- if uses.kafka %}
 #[cfg(feature = "kafka")]
 pub mod kafka;
@@ -54,6 +64,10 @@ pub mod rest;
 {%- endif %}
 pub mod retry;
 pub mod shutdown;
+{%- if uses.store %}
+#[cfg(feature = "store")]
+pub mod store;
+{%- endif %}
 pub mod stream;
 
 pub use error::HandlerError;

@@ -190,12 +190,24 @@ pub async fn run_until(
             .await
             .context("cannot build the service's state")?,
     );
+{%- if service.keys.any %}
+    // The idempotency records of the flows served with keys.
+    let store = runtime::store::Store::connect(&config.database_url)
+        .await
+        .with_context(|| {
+            let url = runtime::store::redacted(&config.database_url);
+            format!("cannot open DATABASE_URL={url}")
+        })?;
+{%- endif %}
     let mut {{ tasks }} = JoinSet::new();
 {%- if service.serves_rest %}
     let token = shutdown.clone();
     let serving = Arc::clone(&state);
+{%- if service.keys.rest %}
+    let records = store.clone();
+{%- endif %}
     {{ tasks }}.spawn(async move {
-        rest::serve(http, serving, token)
+        rest::serve(http, serving, {% if service.keys.rest %}records, {% endif %}token)
             .await
             .context("REST server failed")
     });
@@ -210,8 +222,11 @@ pub async fn run_until(
 {%- if service.serves_grpc %}
     let token = shutdown.clone();
     let serving = Arc::clone(&state);
+{%- if service.keys.grpc %}
+    let records = store.clone();
+{%- endif %}
     {{ tasks }}.spawn(async move {
-        grpc::serve(grpc, serving, token)
+        grpc::serve(grpc, serving, {% if service.keys.grpc %}records, {% endif %}token)
             .await
             .context("gRPC server failed")
     });

@@ -22,6 +22,14 @@ pub const GRPC_ADDR_VAR: &str = "GRPC_ADDR";
 /// Default gRPC listen address.
 pub const GRPC_ADDR_DEFAULT: &str = "0.0.0.0:{{ grpc_port }}";
 {%- endif %}
+{%- if service.keys.any %}
+/// Environment variable holding the URL of the service's database, where it
+/// keeps its idempotency records: `sqlite://…` or `postgres://…`.
+pub const DATABASE_URL_VAR: &str = "DATABASE_URL";
+/// Default database: a `SQLite` file in the `data` folder where the service
+/// runs, created at start-up. Replicas need a shared `PostgreSQL` instead.
+pub const DATABASE_URL_DEFAULT: &str = "sqlite://data/{{ service.name }}.db";
+{%- endif %}
 {%- if kafka %}
 /// Environment variable holding the Kafka bootstrap servers.
 pub const KAFKA_BROKERS_VAR: &str = "KAFKA_BROKERS";
@@ -103,6 +111,10 @@ pub struct Config {
     /// Where the gRPC server listens.
     pub grpc_addr: SocketAddr,
 {%- endif %}
+{%- if service.keys.any %}
+    /// The service's database: `sqlite://…` or `postgres://…`.
+    pub database_url: String,
+{%- endif %}
 {%- if kafka %}
     /// Kafka bootstrap servers, comma-separated `host:port`.
     pub kafka_brokers: String,
@@ -168,6 +180,9 @@ impl Config {
 {%- if service.serves_grpc %}
             grpc_addr: addr(GRPC_ADDR_VAR, GRPC_ADDR_DEFAULT)?,
 {%- endif %}
+{%- if service.keys.any %}
+            database_url: database_url(&value(DATABASE_URL_VAR, DATABASE_URL_DEFAULT))?,
+{%- endif %}
 {%- if kafka %}
             kafka_brokers: value(KAFKA_BROKERS_VAR, KAFKA_BROKERS_DEFAULT),
             kafka_replication: replication(lookup(KAFKA_REPLICATION_VAR))?,
@@ -224,6 +239,23 @@ pub fn debug_handler_delay() -> Option<Duration> {
 pub async fn debug_handler_pause() {
     if let Some(delay) = debug_handler_delay() {
         tokio::time::sleep(delay).await;
+    }
+}
+{%- endif %}
+{%- if service.keys.any %}
+
+/// A database URL this service can open: `SQLite` or `PostgreSQL`.
+fn database_url(raw: &str) -> Result<String, ConfigError> {
+    let url = raw.trim().to_owned();
+    if runtime::store::backend_of(&url).is_some() {
+        Ok(url)
+    } else {
+        Err(ConfigError {
+            var: DATABASE_URL_VAR,
+            reason: format!(
+                "`{raw}` is neither sqlite://path/to/file.db nor postgres://user:password@host/database"
+            ),
+        })
     }
 }
 {%- endif %}
@@ -328,6 +360,9 @@ mod tests {
 {%- if service.serves_grpc %}
         assert_eq!(config.grpc_addr.to_string(), "0.0.0.0:{{ grpc_port }}");
 {%- endif %}
+{%- if service.keys.any %}
+        assert_eq!(config.database_url, "sqlite://data/{{ service.name }}.db");
+{%- endif %}
 {%- if kafka %}
         assert_eq!(config.kafka_brokers, "{{ kafka_brokers }}");
         assert_eq!(config.kafka_replication, 1);
@@ -349,7 +384,18 @@ mod tests {
 {%- endfor %}
     }
 
-    #[test]
+{% if service.keys.any %}    #[test]
+    fn refuses_a_database_it_cannot_open() {
+        let mysql = |var: &str| (var == DATABASE_URL_VAR).then(|| "mysql://db/x".to_owned());
+        let err = Config::from_lookup(mysql).unwrap_err();
+        assert_eq!(err.var, DATABASE_URL_VAR);
+        let postgres = Config::from_lookup(|var| {
+            (var == DATABASE_URL_VAR).then(|| "postgres://app@db/{{ service.ident }}".into())
+        });
+        assert!(postgres.is_ok());
+    }
+
+{% endif %}    #[test]
     fn environment_overrides_the_defaults() {
         let config = Config::from_lookup(|var| {
             Some(

@@ -18,6 +18,12 @@ use std::sync::Arc;
 {% for u in service.api.grpc_uses %}
 use {{ u }};
 {%- endfor %}
+{%- if service.keys.grpc %}
+use runtime::{
+    idempotency::{IdempotencyLayer, Idempotent},
+    store::Store,
+};
+{%- endif %}
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 use tonic::{
@@ -38,6 +44,25 @@ use crate::{
 
 /// How often an idle HTTP/2 connection is pinged, to notice dead peers.
 const HTTP2_KEEPALIVE_INTERVAL: std::time::Duration = std::time::Duration::from_secs(30);
+{%- for g in service.api.grpc_services %}
+{%- if g.keyed_methods %}
+
+/// The methods of `{{ g.full_name }}` that take an `idempotency-key`, each
+/// with its flow.
+{%- if g.keyed_methods | length == 1 %}
+const {{ g.trait_name | snake | upper }}_KEYED: &[(&str, &str)] = &[(
+    "{{ g.keyed_methods.0.0 }}",
+    "{{ g.keyed_methods.0.1 }}",
+)];
+{%- else %}
+const {{ g.trait_name | snake | upper }}_KEYED: &[(&str, &str)] = &[
+{%- for m in g.keyed_methods %}
+    ("{{ m.0 }}", "{{ m.1 }}"),
+{%- endfor %}
+];
+{%- endif %}
+{%- endif %}
+{%- endfor %}
 
 /// The full names of the served services, as health checks and reflection know them.
 {%- set names = service.api.grpc_services | map(attribute="full_name") %}
@@ -107,15 +132,28 @@ impl {{ g.trait_name }} for {{ g.impl_name }} {
 }
 {%- endfor %}
 
+{% if service.keys.grpc -%}
+/// Every served service behind the size limits, backed by `state`; `store`
+/// keeps the idempotency records of the methods that take an
+/// `idempotency-key` (`runtime::idempotency`).
+pub fn services(state: &Arc<State>, store: &Store, shutdown: &CancellationToken) -> Routes {
+{%- else -%}
 /// Every served service behind the size limits, backed by `state`.
 pub fn services(state: &Arc<State>, shutdown: &CancellationToken) -> Routes {
+{%- endif %}
     let mut routes = Routes::builder();
 {%- for g in service.api.grpc_services %}
     let {{ g.trait_name | snake }} = {{ g.impl_name }}::new(Arc::clone(state), shutdown.clone());
     let {{ g.trait_name | snake }} = {{ g.server }}::new({{ g.trait_name | snake }})
         .max_decoding_message_size(GRPC_MAX_MESSAGE_BYTES)
         .max_encoding_message_size(GRPC_MAX_MESSAGE_BYTES);
+{%- if g.keyed_methods %}
+    let {{ g.trait_name | snake }} = ResourceExhaustedOverLimit({{ g.trait_name | snake }});
+    let keyed = IdempotencyLayer::grpc(store, {{ g.trait_name | snake | upper }}_KEYED);
+    routes.add_service(Idempotent::new({{ g.trait_name | snake }}, keyed));
+{%- else %}
     routes.add_service(ResourceExhaustedOverLimit({{ g.trait_name | snake }}));
+{%- endif %}
 {%- endfor %}
     routes.routes()
 }
@@ -126,9 +164,12 @@ pub fn services(state: &Arc<State>, shutdown: &CancellationToken) -> Routes {
 pub async fn serve(
     listener: TcpListener,
     state: Arc<State>,
+{%- if service.keys.grpc %}
+    store: Store,
+{%- endif %}
     shutdown: CancellationToken,
 ) -> anyhow::Result<()> {
-    let routes = services(&state, &shutdown);
+    let routes = services(&state, {% if service.keys.grpc %}&store, {% endif %}&shutdown);
     serve_routes(listener, shutdown, routes, SERVICE_NAMES).await
 }
 

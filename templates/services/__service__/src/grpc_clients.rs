@@ -35,6 +35,7 @@ pub const {{ f.flow_shouty }}_POLICY: CallPolicy = CallPolicy {
         initial: Duration::from_millis(20),
         max: Duration::from_millis(200),
     },
+    keyed: {{ f.keyed }},
 };
 {%- endfor %}
 {%- for target in service.grpc_targets %}

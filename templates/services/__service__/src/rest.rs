@@ -42,6 +42,9 @@ use axum::{
 use contract::ids::validate_id;
 {%- endif %}
 use runtime::error::error_response;
+{%- if service.keys.rest %}
+use runtime::{idempotency::IdempotencyLayer, store::Store};
+{%- endif %}
 use serde_json::json;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
@@ -69,11 +72,33 @@ struct Shared {
 
 /// The REST API with all its layers; `shutdown` turns `/healthz` to 503 while
 /// draining and ends open event streams.
+{%- if service.keys.rest %}
+///
+/// `store` keeps the idempotency records of the routes that take an
+/// `Idempotency-Key` (`runtime::idempotency`).
+pub fn router(
+    state: Arc<crate::state::State>,
+    store: &Store,
+    shutdown: CancellationToken,
+) -> Router {
+{%- else %}
 pub fn router(state: Arc<crate::state::State>, shutdown: CancellationToken) -> Router {
+{%- endif %}
     let routes = Router::new()
 {%- for r in service.api.rest_routes %}
 {%- set args = '"' ~ r.axum_path ~ '", routing::' ~ r.method ~ "(" ~ r.function ~ ")" %}
-{%- if args | length <= 60 %}
+{%- if r.keyed_flow %}
+{%- set keyed = "routing::" ~ r.method ~ "(" ~ r.function ~ `).layer(IdempotencyLayer::rest(store, "` ~ r.keyed_flow ~ `")),` %}
+        .route(
+            "{{ r.axum_path }}",
+{%- if keyed | length <= 88 %}
+            {{ keyed }}
+{%- else %}
+            routing::{{ r.method }}({{ r.function }})
+                .layer(IdempotencyLayer::rest(store, "{{ r.keyed_flow }}")),
+{%- endif %}
+        )
+{%- elif args | length <= 60 %}
         .route({{ args }})
 {%- else %}
         .route(
@@ -107,9 +132,17 @@ fn with_layers(routes: Router) -> Router {
 pub async fn serve(
     listener: TcpListener,
     state: Arc<crate::state::State>,
+{%- if service.keys.rest %}
+    store: Store,
+{%- endif %}
     shutdown: CancellationToken,
 ) -> io::Result<()> {
+{%- if service.keys.rest %}
+    let app = router(state, &store, shutdown.clone());
+    serve_router(listener, app, shutdown).await
+{%- else %}
     serve_router(listener, router(state, shutdown.clone()), shutdown).await
+{%- endif %}
 }
 
 async fn serve_router(

@@ -30,6 +30,7 @@ pub const {{ f.flow_shouty }}_POLICY: CallPolicy = CallPolicy {
         initial: Duration::from_millis(100),
         max: Duration::from_secs(1),
     },
+    keyed: {{ f.keyed }},
 };
 {%- endfor %}
 {%- for target in service.rest_targets %}

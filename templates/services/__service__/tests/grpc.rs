@@ -14,7 +14,8 @@ use std::{
     time::{Duration, Instant},
 };
 
-use tokio::{net::TcpListener, sync::mpsc, task::JoinHandle};
+{% if service.keys.grpc %}use runtime::store::Store;
+{% endif %}use tokio::{net::TcpListener, sync::mpsc, task::JoinHandle};
 use tokio_stream::StreamExt as _;
 use tokio_util::sync::CancellationToken;
 use tonic::{
@@ -25,7 +26,8 @@ use tonic::{
 {%- else %}
 use std::{net::SocketAddr, sync::Arc, time::Duration};
 
-use tokio::{net::TcpListener, task::JoinHandle};
+{% if service.keys.grpc %}use runtime::store::Store;
+{% endif %}use tokio::{net::TcpListener, task::JoinHandle};
 use tokio_stream::StreamExt as _;
 use tokio_util::sync::CancellationToken;
 use tonic::{
@@ -76,7 +78,12 @@ async fn state() -> Arc<State> {
 
 async fn start() -> Server {
     let shutdown = CancellationToken::new();
+{%- if service.keys.grpc %}
+    let store = Store::connect("sqlite::memory:").await.unwrap();
+    let routes = grpc::services(&state().await, &store, &shutdown);
+{%- else %}
     let routes = grpc::services(&state().await, &shutdown);
+{%- endif %}
     start_with(routes, SERVICE_NAMES, shutdown).await
 }
 
@@ -123,6 +130,28 @@ async fn {{ c.service | replace(from=".", to="_") | snake }}_{{ c.method.name | 
 {%- else %}
 {{ format::chain(indent="    ", head="", receiver="client", calls=["." ~ c.method.name ~ "(request)", ".await", ".unwrap()"], tail=";") }}
 {%- endif %}
+}
+{%- endfor %}
+
+{%- for c in service.api.grpc_calls | filter(attribute="method.keyed_flow") %}
+
+/// `{{ c.service }}/{{ c.method.proto_name }}` (flow `{{ c.method.keyed_flow }}`) takes an
+/// `idempotency-key`: a call sent again with its key gets the first answer from the
+/// records, without running the handler again.
+#[tokio::test]
+async fn {{ c.service | replace(from=".", to="_") | snake }}_{{ c.method.name | replace(from="r#", to="") }}_answers_a_repeated_key_from_the_records() {
+    let server = start().await;
+    let channel = server.channel.clone();
+{{ format::let(indent="    ", head="let mut client =", value=c.client ~ "::new(channel);") }}
+    let mut replayed = Vec::new();
+    for _ in 0..2 {
+{{ format::let(indent="        ", head="let mut request =", value="Request::new(" ~ c.method.request ~ "::default());") }}
+        let key = "key-1".parse().unwrap();
+        request.metadata_mut().insert("idempotency-key", key);
+{{ format::chain(indent="        ", head="let response = ", receiver="client", calls=["." ~ c.method.name ~ "(request)", ".await", ".unwrap()"], tail=";") }}
+        replayed.push(response.metadata().contains_key("idempotent-replayed"));
+    }
+    assert_eq!(replayed, [false, true]);
 }
 {%- endfor %}
 

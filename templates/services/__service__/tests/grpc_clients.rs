@@ -41,6 +41,7 @@ const POLICY: CallPolicy = CallPolicy {
         initial: Duration::from_millis(5),
         max: Duration::from_millis(20),
     },
+    keyed: false,
 };
 
 /// A client of the stub with [`POLICY`].

@@ -16,6 +16,9 @@ use rdkafka::{
 };
 {%- endif %}
 use reqwest::{Method, StatusCode, header::CONTENT_TYPE};
+{%- if service.keys.rest %}
+use runtime::{idempotency, store::Store};
+{%- endif %}
 use tokio::{net::TcpListener, task::JoinHandle};
 use tokio_util::sync::CancellationToken;
 
@@ -51,7 +54,13 @@ async fn start_with(config: &Config) -> Server {
     let addr = listener.local_addr().unwrap();
     let shutdown = CancellationToken::new();
     let state = Arc::new(State::new(config).await.unwrap());
+{%- if service.keys.rest %}
+    // The idempotency records in memory: each test starts with none.
+    let store = Store::connect("sqlite::memory:").await.unwrap();
+    let task = tokio::spawn(rest::serve(listener, state, store, shutdown.clone()));
+{%- else %}
     let task = tokio::spawn(rest::serve(listener, state, shutdown.clone()));
+{%- endif %}
     Server {
         addr,
         shutdown,
@@ -170,6 +179,61 @@ async fn serving_{{ unary.function }}_announces_{{ event.flow_ident }}() {
     assert_eq!(record.key(), Some((wire.key)(&event).as_bytes()));
 }
 {%- endif %}
+{%- for r in service.api.rest_routes | filter(attribute="kind", value="unary") %}
+{%- if r.keyed_flow %}
+
+/// `{{ r.verb }} {{ r.path }}` (flow `{{ r.keyed_flow }}`) takes an
+/// `Idempotency-Key`: eight requests sent at once with one key run the handler once, and
+/// all get its answer; the key on another request is refused.
+#[tokio::test]
+async fn {{ r.function }}_runs_once_per_idempotency_key() {
+    let server = start().await;
+    let url = format!("http://{}{{ r.sample_path }}", server.addr);
+    let client = reqwest::Client::new();
+    let send = |body: &str| {
+        client
+            .request(Method::{{ r.verb }}, &url)
+            .header(idempotency::HEADER, "key-1")
+            .header(CONTENT_TYPE, "application/json")
+            .body(body.to_owned())
+            .send()
+    };
+    let mut sends = tokio::task::JoinSet::new();
+    for _ in 0..8 {
+        let answer = send("{}");
+        sends.spawn(async move {
+            let response = answer.await.unwrap();
+            let replayed = response
+                .headers()
+                .contains_key(idempotency::REPLAYED_HEADER);
+            (response.status(), replayed, response.text().await.unwrap())
+        });
+    }
+    let answers = sends.join_all().await;
+    let ran = answers.iter().filter(|(_, replayed, _)| !replayed).count();
+    assert_eq!(ran, 1, "the handler ran {ran} times: {answers:?}");
+    let (status, _, body) = &answers[0];
+    assert!(
+        answers.iter().all(|a| (&a.0, &a.2) == (status, body)),
+        "{answers:?}"
+    );
+
+    // The same key on another request is refused; another key runs it.
+    let other = send("{ }").await.unwrap();
+    assert_eq!(other.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let fresh = client
+        .request(Method::{{ r.verb }}, &url)
+        .header(idempotency::HEADER, "key-2")
+        .header(CONTENT_TYPE, "application/json")
+        .body("{ }")
+        .send()
+        .await
+        .unwrap();
+    assert!(!fresh.headers().contains_key(idempotency::REPLAYED_HEADER));
+    server.shutdown.cancel();
+}
+{%- endif %}
+{%- endfor %}
 {%- for r in service.api.rest_routes | filter(attribute="bad_path") %}
 {%- if loop.first %}
 

@@ -1,0 +1,288 @@
+{#- scaffold
+when: uses.store
+-#}
+//! The service's own database, for what must outlive the process and be
+//! shared by its replicas: today the idempotency records of the flows that
+//! take an idempotency key ([`crate::idempotency`]).
+//!
+//! One URL picks the database: `SQLite` by default (a file created at
+//! start-up, so `cargo run` needs nothing else), `PostgreSQL` with
+//! `postgres://…`, where every replica of the service shares the records.
+//! sqlx's `Any` driver runs the same queries on both; the few statements
+//! that differ (column types) are chosen by [`Backend`].
+
+use std::{fmt, path::Path, str::FromStr as _, time::Duration};
+
+use sqlx::{
+    AnyPool,
+    any::{AnyConnectOptions, AnyPoolOptions},
+};
+use tracing::info;
+
+/// How long a query waits for a free connection before it fails: a request
+/// that cannot reach the database fails fast rather than piling up.
+pub const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// Connections of one replica to `PostgreSQL`. `SQLite` gets 1 writer at a time
+/// anyway; its pool only lets readers overlap.
+pub const MAX_CONNECTIONS: u32 = 8;
+
+/// Which database a [`Store`] talks to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    /// A file (or `sqlite::memory:` in tests), one process.
+    Sqlite,
+    /// A server, shared by every replica.
+    Postgres,
+}
+
+impl Backend {
+    /// The column type of raw bytes.
+    pub fn bytes_type(self) -> &'static str {
+        match self {
+            Backend::Sqlite => "BLOB",
+            Backend::Postgres => "BYTEA",
+        }
+    }
+}
+
+/// A database URL that cannot be used, or a database that cannot be reached.
+#[derive(Debug)]
+pub enum StoreError {
+    /// Neither `sqlite:` nor `postgres://` / `postgresql://`.
+    UnsupportedUrl(String),
+    /// The folder of a `SQLite` file cannot be created.
+    Folder(std::io::Error),
+    /// The database refused or failed a statement.
+    Database(sqlx::Error),
+}
+
+impl fmt::Display for StoreError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            StoreError::UnsupportedUrl(url) => write!(
+                f,
+                "`{url}` is not a database URL this service supports: \
+                 use sqlite://path/to/file.db or postgres://user:password@host/database"
+            ),
+            StoreError::Folder(err) => write!(f, "cannot create the database's folder: {err}"),
+            StoreError::Database(err) => write!(f, "database error: {err}"),
+        }
+    }
+}
+
+impl std::error::Error for StoreError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            StoreError::UnsupportedUrl(_) => None,
+            StoreError::Folder(err) => Some(err),
+            StoreError::Database(err) => Some(err),
+        }
+    }
+}
+
+impl From<sqlx::Error> for StoreError {
+    fn from(err: sqlx::Error) -> Self {
+        StoreError::Database(err)
+    }
+}
+
+/// Which backend `url` names, if any.
+pub fn backend_of(url: &str) -> Option<Backend> {
+    if url.starts_with("sqlite:") {
+        Some(Backend::Sqlite)
+    } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+        Some(Backend::Postgres)
+    } else {
+        None
+    }
+}
+
+/// A pool of connections to the service's database, with its tables made.
+/// Cheap to clone.
+#[derive(Debug, Clone)]
+pub struct Store {
+    pool: AnyPool,
+    backend: Backend,
+}
+
+impl Store {
+    /// Connects to `url` and creates the tables that are missing. A `SQLite`
+    /// file and its folder are created when they do not exist yet.
+    pub async fn connect(url: &str) -> Result<Store, StoreError> {
+        let backend = backend_of(url).ok_or_else(|| StoreError::UnsupportedUrl(url.to_owned()))?;
+        if backend == Backend::Sqlite {
+            create_sqlite_folder(url).map_err(StoreError::Folder)?;
+        }
+        sqlx::any::install_default_drivers();
+        let options = AnyConnectOptions::from_str(&with_create_mode(url))?;
+        // An in-memory `SQLite` database lives as long as its connection: one
+        // connection, never recycled, keeps it for the store's lifetime.
+        let memory = backend == Backend::Sqlite && url.contains(":memory:");
+        let pool = AnyPoolOptions::new()
+            .max_connections(if memory { 1 } else { MAX_CONNECTIONS })
+            .min_connections(u32::from(memory))
+            .idle_timeout(if memory {
+                None
+            } else {
+                Some(Duration::from_secs(600))
+            })
+            .max_lifetime(if memory {
+                None
+            } else {
+                Some(Duration::from_secs(1800))
+            })
+            .acquire_timeout(ACQUIRE_TIMEOUT)
+            .connect_with(options)
+            .await?;
+        let store = Store { pool, backend };
+        store.migrate().await?;
+        info!(database = %redacted(url), "database ready");
+        Ok(store)
+    }
+
+    /// The connection pool, for the team's own queries.
+    pub fn pool(&self) -> &AnyPool {
+        &self.pool
+    }
+
+    /// Which database this is.
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    /// Creates the tables this runtime keeps, when missing. Each statement
+    /// is idempotent, so replicas starting together do not conflict.
+    async fn migrate(&self) -> Result<(), StoreError> {
+        let bytes = self.backend.bytes_type();
+        let statements = [
+            format!(
+                "CREATE TABLE IF NOT EXISTS idempotency_keys (\
+                 scope TEXT NOT NULL, \
+                 idempotency_key TEXT NOT NULL, \
+                 fingerprint TEXT NOT NULL, \
+                 claimed_at BIGINT NOT NULL, \
+                 status INTEGER, \
+                 headers TEXT, \
+                 body {bytes}, \
+                 trailers TEXT, \
+                 PRIMARY KEY (scope, idempotency_key))"
+            ),
+            "CREATE INDEX IF NOT EXISTS idempotency_keys_claimed_at \
+             ON idempotency_keys (claimed_at)"
+                .to_owned(),
+        ];
+        for statement in statements {
+            sqlx::query(sqlx::AssertSqlSafe(statement))
+                .execute(&self.pool)
+                .await?;
+        }
+        Ok(())
+    }
+
+    /// Closes every connection, waiting for the queries in progress.
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+}
+
+/// A `SQLite` URL opened read-write-create unless it says otherwise.
+fn with_create_mode(url: &str) -> String {
+    if backend_of(url) != Some(Backend::Sqlite) || url.contains("mode=") || url.contains(":memory:")
+    {
+        url.to_owned()
+    } else if url.contains('?') {
+        format!("{url}&mode=rwc")
+    } else {
+        format!("{url}?mode=rwc")
+    }
+}
+
+/// Creates the folder of the `SQLite` file `url` names, if it has one.
+fn create_sqlite_folder(url: &str) -> std::io::Result<()> {
+    let path = url
+        .trim_start_matches("sqlite://")
+        .trim_start_matches("sqlite:");
+    let path = path.split('?').next().unwrap_or_default();
+    if path.is_empty() || path.contains(":memory:") {
+        return Ok(());
+    }
+    match Path::new(path).parent() {
+        Some(folder) if !folder.as_os_str().is_empty() => std::fs::create_dir_all(folder),
+        _ => Ok(()),
+    }
+}
+
+/// `url` without its password, for the logs.
+pub fn redacted(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_owned();
+    };
+    let Some((credentials, host)) = rest.split_once('@') else {
+        return url.to_owned();
+    };
+    match credentials.split_once(':') {
+        Some((user, _)) => format!("{scheme}://{user}:***@{host}"),
+        None => url.to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_the_backend_of_a_url() {
+        assert_eq!(backend_of("sqlite://data/orders.db"), Some(Backend::Sqlite));
+        assert_eq!(backend_of("sqlite::memory:"), Some(Backend::Sqlite));
+        assert_eq!(backend_of("postgres://u@h/d"), Some(Backend::Postgres));
+        assert_eq!(backend_of("postgresql://u@h/d"), Some(Backend::Postgres));
+        assert_eq!(backend_of("mysql://u@h/d"), None);
+    }
+
+    #[test]
+    fn opens_a_sqlite_file_read_write_create_unless_told_otherwise() {
+        assert_eq!(with_create_mode("sqlite://a.db"), "sqlite://a.db?mode=rwc");
+        assert_eq!(
+            with_create_mode("sqlite://a.db?x=1"),
+            "sqlite://a.db?x=1&mode=rwc"
+        );
+        assert_eq!(
+            with_create_mode("sqlite://a.db?mode=ro"),
+            "sqlite://a.db?mode=ro"
+        );
+        assert_eq!(with_create_mode("postgres://h/d"), "postgres://h/d");
+    }
+
+    #[test]
+    fn hides_the_password_of_a_url() {
+        assert_eq!(
+            redacted("postgres://app:s3cret@db:5432/orders"),
+            "postgres://app:***@db:5432/orders"
+        );
+        assert_eq!(
+            redacted("sqlite://data/orders.db"),
+            "sqlite://data/orders.db"
+        );
+    }
+
+    #[tokio::test]
+    async fn creates_the_sqlite_file_and_its_folder() {
+        let folder = std::env::temp_dir().join(format!("runtime-store-{}", std::process::id()));
+        let file = folder.join("nested").join("service.db");
+        let url = format!("sqlite://{}", file.display());
+        let store = Store::connect(&url).await.unwrap();
+        assert_eq!(store.backend(), Backend::Sqlite);
+        assert!(file.exists());
+        // A second start finds the tables made.
+        store.close().await;
+        Store::connect(&url).await.unwrap().close().await;
+        std::fs::remove_dir_all(folder).unwrap();
+    }
+
+    #[tokio::test]
+    async fn refuses_an_unsupported_url_and_says_what_works() {
+        let err = Store::connect("mysql://u@h/d").await.unwrap_err();
+        assert!(err.to_string().contains("sqlite://"), "{err}");
+    }
+}
