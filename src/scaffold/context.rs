@@ -827,7 +827,8 @@ fn called_flow(flow: &Flow, transport: Transport, keyed: bool, callees: &Callees
         explain: and_list(&explain),
         streaming: calls.iter().any(|c| c.rpc.streaming),
         latency_ms: flow.latency_ms,
-        keyed,
+        // A stream's answer is not stored: its calls carry no key.
+        keyed: keyed && !calls.iter().any(|c| c.rpc.streaming),
         deadline_ms,
         deadline_env,
         deadline_rust,

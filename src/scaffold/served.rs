@@ -232,7 +232,8 @@ pub fn served(
                     api.handlers.push(rpc_handler(&method, &s.rpc));
                     api.handlers.len() - 1
                 });
-                if crate::scaffold::context::keyed(rec) {
+                // A stream's answer is not one to store and replay.
+                if crate::scaffold::context::keyed(rec) && !method.is_server_streaming() {
                     keyed.push((flow.name.as_str(), rec.transport));
                 }
                 let handler = &mut api.handlers[at];

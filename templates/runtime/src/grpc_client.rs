@@ -180,7 +180,12 @@ impl GrpcClient {
         self.retrier
             .run(
                 policy,
-                |status: &Status| status.code() == Code::Unavailable,
+                // A keyed call may also retry a copy refused while the first
+                // still ran: the callee answers it from its records.
+                |status: &Status| {
+                    status.code() == Code::Unavailable
+                        || (policy.keyed && status.code() == Code::Aborted)
+                },
                 attempt,
             )
             .await

@@ -233,6 +233,11 @@ pub enum HttpError {
 }
 
 impl HttpError {
+    /// A 409 Conflict: for a keyed request, a copy of it is still running.
+    pub fn is_in_flight(&self) -> bool {
+        matches!(self, HttpError::Status { status, .. } if *status == StatusCode::CONFLICT)
+    }
+
     /// Whether another attempt may succeed, for a request that is
     /// `idempotent` (its method is, or it carries an idempotency key).
     pub fn is_retryable(&self, idempotent: bool) -> bool {
@@ -341,12 +346,14 @@ impl HttpClient {
 {%- endif %}
         let url = self.url(&request);
         let deadline = policy.deadline;
-        // A keyed request is applied once, however often it is sent.
-        let idempotent = request.method.is_idempotent() || request.idempotency_key.is_some();
+        // A keyed request is applied once, however often it is sent; a copy
+        // refused with 409 while the first still ran is answered on retry.
+        let keyed = request.idempotency_key.is_some();
+        let idempotent = request.method.is_idempotent() || keyed;
         self.retrier
             .run(
                 policy,
-                |err: &HttpError| err.is_retryable(idempotent),
+                |err: &HttpError| err.is_retryable(idempotent) || (keyed && err.is_in_flight()),
                 || async {
                     let attempt = async {
                         let response = self.send(&request, &url, false).await?;

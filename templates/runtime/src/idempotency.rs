@@ -19,10 +19,16 @@ when: uses.store
 //! request would get again (a 4xx other than 401, 403, 408, 425 and 429; for
 //! gRPC `INVALID_ARGUMENT`, `NOT_FOUND`, `ALREADY_EXISTS`,
 //! `FAILED_PRECONDITION`, `OUT_OF_RANGE`, `UNIMPLEMENTED`). After any other
-//! answer, or when the request is cancelled, the key is released and a
-//! retry runs the handler again. Records are kept [`KEEP_FOR`]; a claim whose
-//! process died is taken over after [`CLAIM_LEASE`]. A request without a key
-//! passes through untouched.
+//! answer the key is released and a retry runs the handler again. The
+//! handler runs on a task of its own, so a request cancelled meanwhile (a
+//! timeout, a caller gone) still gets its answer recorded: the retry is
+//! answered from it. Records are kept [`KEEP_FOR`]; a claim whose process
+//! died is taken over after [`CLAIM_LEASE`] (by the replicas' clocks, which
+//! must agree within it), and each claim carries a token, so a request whose
+//! claim was taken over neither stores nor releases its successor's. A
+//! request without a key passes through untouched. An answer belongs to its
+//! key, not to a caller: keys must be unguessable (the generated clients
+//! send random UUIDs).
 //!
 //! One [`IdempotencyLayer`] serves both protocols, since axum routes and
 //! tonic services are both tower services over HTTP: on a REST route it
@@ -43,7 +49,9 @@ use std::{
 
 use axum::{
     body::{Body, Bytes, HttpBody},
-    http::{HeaderMap, HeaderName, HeaderValue, Request, Response, StatusCode, header},
+    http::{
+        HeaderMap, HeaderName, HeaderValue, Request, Response, StatusCode, header, response::Parts,
+    },
     response::IntoResponse,
 };
 use http_body_util::{BodyExt as _, Full, Limited};
@@ -60,7 +68,9 @@ pub const HEADER: &str = "idempotency-key";
 pub const REPLAYED_HEADER: &str = "idempotent-replayed";
 /// Longest key accepted: a UUID fits seven times over.
 pub const MAX_KEY_LEN: usize = 255;
-/// Largest request body read to fingerprint a keyed request.
+/// Largest request body read to fingerprint a keyed request, unless the
+/// layer says less ([`IdempotencyLayer::max_message`]); a REST route's own
+/// body limit applies first.
 pub const MAX_BODY_BYTES: usize = 1024 * 1024;
 /// How long a record answers retries: a client retrying later than this runs
 /// the handler again.
@@ -68,12 +78,15 @@ pub const KEEP_FOR: Duration = Duration::from_secs(24 * 60 * 60);
 /// After this long, a claim never answered belongs to a process that died,
 /// and a retry takes it over.
 pub const CLAIM_LEASE: Duration = Duration::from_secs(60);
-/// How long a duplicate waits for the first request's answer.
-pub const WAIT_FOR_FIRST: Duration = Duration::from_secs(1);
+/// How long a duplicate waits for the first request's answer: half the
+/// services' request timeout, so the refusal arrives before it.
+pub const WAIT_FOR_FIRST: Duration = Duration::from_millis(500);
 /// How often a waiting duplicate looks for that answer.
 const POLL_EVERY: Duration = Duration::from_millis(10);
 /// How often old records are purged, at most.
 const PURGE_EVERY: Duration = Duration::from_secs(60);
+/// Attempts at storing an answer before the claim is left to its lease.
+const COMPLETE_ATTEMPTS: u32 = 3;
 
 /// How answers are written: the protocol of the requests a layer sees.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -108,6 +121,7 @@ pub struct IdempotencyLayer {
     records: Records,
     protocol: Protocol,
     scopes: Scopes,
+    max_body: usize,
 }
 
 impl IdempotencyLayer {
@@ -117,6 +131,7 @@ impl IdempotencyLayer {
             records: Records::new(store.clone()),
             protocol: Protocol::Rest,
             scopes: Scopes::All(flow),
+            max_body: MAX_BODY_BYTES,
         }
     }
 
@@ -127,7 +142,16 @@ impl IdempotencyLayer {
             records: Records::new(store.clone()),
             protocol: Protocol::Grpc,
             scopes: Scopes::ByPath(methods),
+            max_body: MAX_BODY_BYTES,
         }
+    }
+
+    /// Refuses a keyed gRPC request with a message over `bytes` (its 5-byte
+    /// frame header aside) before reading more, as tonic would after.
+    #[must_use]
+    pub fn max_message(mut self, bytes: usize) -> Self {
+        self.max_body = bytes + 5;
+        self
     }
 }
 
@@ -213,12 +237,12 @@ where
         let Some((flow, key)) = keyed else {
             return Box::pin(async move { Ok(inner.call(request).await?.into_response()) });
         };
-        let records = self.layer.records.clone();
+        let layer = self.layer.clone();
         Box::pin(async move {
             let Some(key) = valid_key(&key) else {
                 return Ok(refuse(protocol, Refusal::InvalidKey));
             };
-            Ok(once(&mut inner, &records, protocol, flow, key, request).await)
+            Ok(once(&mut inner, &layer, flow, key, request).await)
         })
     }
 }
@@ -226,8 +250,7 @@ where
 /// Runs `request` through `inner` once per key, or answers from the records.
 async fn once<S, B>(
     inner: &mut S,
-    records: &Records,
-    protocol: Protocol,
+    layer: &IdempotencyLayer,
     flow: &'static str,
     key: String,
     request: Request<B>,
@@ -235,29 +258,33 @@ async fn once<S, B>(
 where
     S: Service<Request<B>, Error = Infallible>,
     S::Response: IntoResponse,
+    S::Future: Send + 'static,
     B: HttpBody<Data = Bytes> + FromBytes,
     B::Error: std::error::Error + Send + Sync + 'static,
 {
+    let protocol = layer.protocol;
     let (parts, body) = request.into_parts();
-    let bytes = match Limited::new(body, MAX_BODY_BYTES).collect().await {
+    let bytes = match Limited::new(body, layer.max_body).collect().await {
         Ok(collected) => collected.to_bytes(),
-        Err(err) if err.is::<http_body_util::LengthLimitError>() => {
-            return refuse(protocol, Refusal::TooLarge);
-        }
+        Err(err) if over_limit(err.as_ref()) => return refuse(protocol, Refusal::TooLarge),
         Err(_) => return refuse(protocol, Refusal::UnreadableBody),
     };
     let fingerprint = fingerprint(&parts.method, &parts.uri, &bytes);
+    let records = &layer.records;
     let started = Instant::now();
-    loop {
-        match records.claim(flow, &key, &fingerprint).await {
-            Ok(Claim::First) => break,
+    let mut claim = records.claim(flow, &key, &fingerprint).await;
+    let token = loop {
+        match claim {
+            Ok(Claim::First(token)) => break token,
             Ok(Claim::Answered(stored)) => {
                 debug!(flow, key, "answered from the idempotency records");
-                return stored.replay();
+                return stored.into_response(true);
             }
             Ok(Claim::Mismatch) => return refuse(protocol, Refusal::Mismatch),
             Ok(Claim::InFlight) if started.elapsed() < WAIT_FOR_FIRST => {
                 tokio::time::sleep(POLL_EVERY).await;
+                // Reads only, until the claim is answered, released or stale.
+                claim = records.look(flow, &key, &fingerprint).await;
             }
             Ok(Claim::InFlight) => return refuse(protocol, Refusal::InFlight),
             Err(err) => {
@@ -265,32 +292,60 @@ where
                 return refuse(protocol, Refusal::Unavailable);
             }
         }
+    };
+    // The handler runs and its answer is recorded on a task of its own: a
+    // request cancelled meanwhile (a timeout, a caller gone) does not stop
+    // it, so the effect and the record never part, and the retry gets the
+    // answer instead of running the handler again.
+    let records = records.clone();
+    let pending = inner.call(Request::from_parts(parts, B::from_bytes(bytes)));
+    let running = tokio::spawn(async move {
+        let Ok(response) = pending.await;
+        let (parts, answer) = response.into_response().into_parts();
+        let collected = answer.collect().await.ok()?;
+        let trailers = collected.trailers().cloned();
+        let data = collected.to_bytes();
+        let stored = Stored::new(&parts, &data, trailers.as_ref());
+        if stored.is_final(protocol) {
+            records.complete(flow, &key, token, &stored).await;
+        } else if let Err(err) = records.release(flow, &key, token).await {
+            warn!(flow, %err, "cannot release an idempotency key; it is taken over after the lease");
+        }
+        Some(Response::from_parts(parts, answer_body(data, trailers)))
+    });
+    match running.await {
+        Ok(Some(response)) => response,
+        // The answer's body failed, or the handler panicked: the claim is
+        // left to be taken over after the lease.
+        Ok(None) | Err(_) => refuse(protocol, Refusal::Internal),
     }
-    // Released if this future is dropped before the answer is stored.
-    let mut claim = ClaimGuard {
-        records: records.clone(),
-        flow,
-        key: Some(key),
-    };
-    let request = Request::from_parts(parts, B::from_bytes(bytes));
-    let Ok(response) = inner.call(request).await;
-    let (parts, body) = response.into_response().into_parts();
-    let Ok(collected) = body.collect().await else {
-        return refuse(protocol, Refusal::Internal);
-    };
-    let stored = Stored::new(&parts, collected);
-    let key = claim.key.take().unwrap_or_default();
-    let kept = if stored.is_final(protocol) {
-        records.complete(flow, &key, &stored).await
-    } else {
-        records.release(flow, &key).await
-    };
-    if let Err(err) = kept {
-        warn!(flow, %err, "cannot record the answer of an idempotent request");
-        // Best effort: a claim left behind is taken over after CLAIM_LEASE.
-        let _ = records.release(flow, &key).await;
+}
+
+/// Whether reading a body failed on a length limit: ours, or one a layer in
+/// front of us put on the body (wrapped in that layer's own error).
+fn over_limit(err: &(dyn std::error::Error + 'static)) -> bool {
+    let mut cause = Some(err);
+    while let Some(err) = cause {
+        if err.is::<http_body_util::LengthLimitError>() {
+            return true;
+        }
+        cause = err.source();
     }
-    stored.into_response(false)
+    false
+}
+
+/// A body of `data` then `trailers`. An empty body without trailers is sent
+/// as such, so a gRPC error stays a trailers-only response (its status in
+/// the headers, the stream ended with them).
+fn answer_body(data: Bytes, trailers: Option<HeaderMap>) -> Body {
+    match trailers {
+        Some(trailers) => {
+            let trailers = std::future::ready(Some(Ok::<_, Infallible>(trailers)));
+            Body::new(Full::new(data).with_trailers(trailers))
+        }
+        None if data.is_empty() => Body::empty(),
+        None => Body::new(Full::new(data)),
+    }
 }
 
 /// The key of a header, if it is one: 1 to [`MAX_KEY_LEN`] visible ASCII
@@ -415,16 +470,12 @@ const NOT_STORED: &[HeaderName] = &[
 ];
 
 impl Stored {
-    fn new(
-        parts: &axum::http::response::Parts,
-        collected: http_body_util::Collected<Bytes>,
-    ) -> Self {
-        let trailers = collected.trailers().map(lines).unwrap_or_default();
+    fn new(parts: &Parts, data: &Bytes, trailers: Option<&HeaderMap>) -> Self {
         Stored {
             status: parts.status.as_u16(),
             headers: lines(&parts.headers),
-            body: collected.to_bytes().to_vec(),
-            trailers,
+            body: data.to_vec(),
+            trailers: trailers.map(lines).unwrap_or_default(),
         }
     }
 
@@ -444,15 +495,9 @@ impl Stored {
     }
 
     /// The stored answer again, marked as replayed.
-    fn replay(self) -> Response<Body> {
-        self.into_response(true)
-    }
-
     fn into_response(self, replayed: bool) -> Response<Body> {
         let trailers = (!self.trailers.is_empty()).then(|| header_map(&self.trailers));
-        let body = Full::new(Bytes::from(self.body))
-            .with_trailers(std::future::ready(trailers.map(Ok::<_, Infallible>)));
-        let mut response = Response::new(Body::new(body));
+        let mut response = Response::new(answer_body(Bytes::from(self.body), trailers));
         *response.status_mut() =
             StatusCode::from_u16(self.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
         *response.headers_mut() = header_map(&self.headers);
@@ -503,8 +548,8 @@ fn grpc_status(lines: &str) -> Option<i32> {
 /// What the records say about a key.
 #[derive(Debug)]
 enum Claim {
-    /// This request claimed the key: run the handler.
-    First,
+    /// This request claimed the key, with this token: run the handler.
+    First(String),
     /// The key was answered: replay the answer.
     Answered(Stored),
     /// The key belongs to another request.
@@ -539,57 +584,48 @@ impl Records {
         }
     }
 
+    /// Claims `key` for a request with `fingerprint`, or says why not.
     async fn claim(&self, flow: &str, key: &str, fingerprint: &str) -> Result<Claim, sqlx::Error> {
         let now = now_millis();
         self.purge(now).await?;
-        let pool = self.store.pool();
-        // Two statements may race with another replica's; each ends in one
-        // answer, and a row that vanished in between (released) is tried
-        // again.
-        loop {
-            let inserted = sqlx::query(
-                "INSERT INTO idempotency_keys (scope, idempotency_key, fingerprint, claimed_at) \
-                 VALUES ($1, $2, $3, $4) ON CONFLICT (scope, idempotency_key) DO NOTHING",
-            )
-            .bind(flow)
-            .bind(key)
-            .bind(fingerprint)
-            .bind(now)
-            .execute(pool)
-            .await?;
-            if inserted.rows_affected() == 1 {
-                return Ok(Claim::First);
-            }
-            let taken_over = sqlx::query(
-                "UPDATE idempotency_keys SET claimed_at = $4 \
-                 WHERE scope = $1 AND idempotency_key = $2 AND fingerprint = $3 \
-                 AND status IS NULL AND claimed_at < $5",
-            )
-            .bind(flow)
-            .bind(key)
-            .bind(fingerprint)
-            .bind(now)
-            .bind(now - millis(CLAIM_LEASE))
-            .execute(pool)
-            .await?;
-            if taken_over.rows_affected() == 1 {
-                return Ok(Claim::First);
-            }
-            let row = sqlx::query(
-                "SELECT fingerprint, status, headers, body, trailers FROM idempotency_keys \
-                 WHERE scope = $1 AND idempotency_key = $2",
-            )
-            .bind(flow)
-            .bind(key)
-            .fetch_optional(pool)
-            .await?;
-            let Some(row) = row else { continue };
-            if row.try_get::<String, _>(0)? != fingerprint {
-                return Ok(Claim::Mismatch);
-            }
-            let Some(status) = row.try_get::<Option<i64>, _>(1)? else {
-                return Ok(Claim::InFlight);
-            };
+        let token = uuid::Uuid::new_v4().to_string();
+        let inserted = sqlx::query(
+            "INSERT INTO idempotency_keys \
+             (scope, idempotency_key, fingerprint, claim_token, claimed_at) \
+             VALUES ($1, $2, $3, $4, $5) ON CONFLICT (scope, idempotency_key) DO NOTHING",
+        )
+        .bind(flow)
+        .bind(key)
+        .bind(fingerprint)
+        .bind(token.as_str())
+        .bind(now)
+        .execute(self.store.pool())
+        .await?;
+        if inserted.rows_affected() == 1 {
+            return Ok(Claim::First(token));
+        }
+        self.look(flow, key, fingerprint).await
+    }
+
+    /// What the records say about `key` now; a claim left unanswered past
+    /// [`CLAIM_LEASE`] (its process died) is taken over, and a key released
+    /// meanwhile is claimed again.
+    async fn look(&self, flow: &str, key: &str, fingerprint: &str) -> Result<Claim, sqlx::Error> {
+        let row = sqlx::query(
+            "SELECT fingerprint, status, headers, body, trailers, claimed_at \
+             FROM idempotency_keys WHERE scope = $1 AND idempotency_key = $2",
+        )
+        .bind(flow)
+        .bind(key)
+        .fetch_optional(self.store.pool())
+        .await?;
+        let Some(row) = row else {
+            return Box::pin(self.claim(flow, key, fingerprint)).await;
+        };
+        if row.try_get::<String, _>(0)? != fingerprint {
+            return Ok(Claim::Mismatch);
+        }
+        if let Some(status) = row.try_get::<Option<i64>, _>(1)? {
             return Ok(Claim::Answered(Stored {
                 status: u16::try_from(status).unwrap_or(500),
                 headers: row.try_get::<Option<String>, _>(2)?.unwrap_or_default(),
@@ -597,31 +633,77 @@ impl Records {
                 trailers: row.try_get::<Option<String>, _>(4)?.unwrap_or_default(),
             }));
         }
-    }
-
-    async fn complete(&self, flow: &str, key: &str, stored: &Stored) -> Result<(), sqlx::Error> {
-        sqlx::query(
-            "UPDATE idempotency_keys SET status = $3, headers = $4, body = $5, trailers = $6 \
-             WHERE scope = $1 AND idempotency_key = $2",
+        let claimed_at: i64 = row.try_get(5)?;
+        let now = now_millis();
+        if claimed_at >= now - millis(CLAIM_LEASE) {
+            return Ok(Claim::InFlight);
+        }
+        // One replica wins the takeover: the row is rechecked under its lock.
+        let token = uuid::Uuid::new_v4().to_string();
+        let takeover = sqlx::query(
+            "UPDATE idempotency_keys SET claim_token = $3, claimed_at = $4 \
+             WHERE scope = $1 AND idempotency_key = $2 AND status IS NULL AND claimed_at = $5",
         )
         .bind(flow)
         .bind(key)
-        .bind(i64::from(stored.status))
-        .bind(stored.headers.as_str())
-        .bind(stored.body.as_slice())
-        .bind(stored.trailers.as_str())
+        .bind(token.as_str())
+        .bind(now)
+        .bind(claimed_at)
         .execute(self.store.pool())
         .await?;
-        Ok(())
+        Ok(if takeover.rows_affected() == 1 {
+            warn!(flow, key, "took over an unanswered idempotency key");
+            Claim::First(token)
+        } else {
+            Claim::InFlight
+        })
     }
 
-    async fn release(&self, flow: &str, key: &str) -> Result<(), sqlx::Error> {
+    /// Stores the answer of the claim `token`, trying [`COMPLETE_ATTEMPTS`]
+    /// times; a claim taken over meanwhile keeps its new owner's answer.
+    async fn complete(&self, flow: &str, key: &str, token: String, stored: &Stored) {
+        for attempt in 1..=COMPLETE_ATTEMPTS {
+            let done = sqlx::query(
+                "UPDATE idempotency_keys \
+                 SET status = $4, headers = $5, body = $6, trailers = $7 \
+                 WHERE scope = $1 AND idempotency_key = $2 AND claim_token = $3 \
+                 AND status IS NULL",
+            )
+            .bind(flow)
+            .bind(key)
+            .bind(token.as_str())
+            .bind(i64::from(stored.status))
+            .bind(stored.headers.as_str())
+            .bind(stored.body.as_slice())
+            .bind(stored.trailers.as_str())
+            .execute(self.store.pool())
+            .await;
+            match done {
+                Ok(done) if done.rows_affected() == 1 => return,
+                Ok(_) => {
+                    warn!(flow, key, "idempotency key taken over: answer not stored");
+                    return;
+                }
+                Err(err) if attempt < COMPLETE_ATTEMPTS => {
+                    warn!(flow, %err, attempt, "cannot store an idempotent answer; trying again");
+                    tokio::time::sleep(POLL_EVERY * attempt).await;
+                }
+                // Left claimed: copies get 409 until the lease ends, then a
+                // retry takes the key over.
+                Err(err) => warn!(flow, %err, "cannot store an idempotent answer"),
+            }
+        }
+    }
+
+    /// Frees the claim `token` for a retry.
+    async fn release(&self, flow: &str, key: &str, token: String) -> Result<(), sqlx::Error> {
         sqlx::query(
             "DELETE FROM idempotency_keys \
-             WHERE scope = $1 AND idempotency_key = $2 AND status IS NULL",
+             WHERE scope = $1 AND idempotency_key = $2 AND claim_token = $3 AND status IS NULL",
         )
         .bind(flow)
         .bind(key)
+        .bind(token.as_str())
         .execute(self.store.pool())
         .await?;
         Ok(())
@@ -644,29 +726,6 @@ impl Records {
             .execute(self.store.pool())
             .await?;
         Ok(())
-    }
-}
-
-/// Releases a claim whose request was dropped (a timeout, a client gone)
-/// before its answer was recorded.
-struct ClaimGuard {
-    records: Records,
-    flow: &'static str,
-    key: Option<String>,
-}
-
-impl Drop for ClaimGuard {
-    fn drop(&mut self) {
-        let Some(key) = self.key.take() else { return };
-        let records = self.records.clone();
-        let flow = self.flow;
-        if let Ok(runtime) = tokio::runtime::Handle::try_current() {
-            runtime.spawn(async move {
-                if let Err(err) = records.release(flow, &key).await {
-                    warn!(flow, %err, "cannot release the idempotency key of a cancelled request");
-                }
-            });
-        }
     }
 }
 

@@ -120,6 +120,23 @@ impl Store {
         // connection, never recycled, keeps it for the store's lifetime.
         let memory = backend == Backend::Sqlite && url.contains(":memory:");
         let pool = AnyPoolOptions::new()
+            .after_connect(move |conn, _| {
+                Box::pin(async move {
+                    if backend == Backend::Sqlite && !memory {
+                        // Write-ahead logging: readers never wait for the
+                        // writer, and a commit is an append; NORMAL syncs
+                        // at checkpoints, which a crash of the process (not
+                        // of the machine) never loses.
+                        sqlx::query("PRAGMA journal_mode = WAL")
+                            .execute(&mut *conn)
+                            .await?;
+                        sqlx::query("PRAGMA synchronous = NORMAL")
+                            .execute(&mut *conn)
+                            .await?;
+                    }
+                    Ok(())
+                })
+            })
             .max_connections(if memory { 1 } else { MAX_CONNECTIONS })
             .min_connections(u32::from(memory))
             .idle_timeout(if memory {
@@ -161,6 +178,7 @@ impl Store {
                  scope TEXT NOT NULL, \
                  idempotency_key TEXT NOT NULL, \
                  fingerprint TEXT NOT NULL, \
+                 claim_token TEXT NOT NULL, \
                  claimed_at BIGINT NOT NULL, \
                  status INTEGER, \
                  headers TEXT, \

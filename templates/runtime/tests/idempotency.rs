@@ -15,6 +15,9 @@ use std::{
         Arc,
         atomic::{AtomicUsize, Ordering},
     },
+{%- if uses.rest or uses.rest_client %}
+    time::Duration,
+{%- endif %}
 };
 {%- if uses.rest or uses.rest_client %}
 
@@ -66,10 +69,20 @@ async fn listen() -> (TcpListener, SocketAddr) {
 /// handler counts its runs in `runs` and answers 201 with them, or 503 while
 /// `failing` is set.
 async fn serve_rest(store: &Store, runs: Arc<AtomicUsize>, failing: Arc<AtomicUsize>) -> String {
+    serve_slow_rest(store, runs, failing, Duration::from_millis(50)).await
+}
+
+/// [`serve_rest`] with a handler taking `delay`.
+async fn serve_slow_rest(
+    store: &Store,
+    runs: Arc<AtomicUsize>,
+    failing: Arc<AtomicUsize>,
+    delay: Duration,
+) -> String {
     let handler = move |body: String| async move {
         let run = runs.fetch_add(1, Ordering::SeqCst) + 1;
         // Slow enough that the copies sent with it arrive while it runs.
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        tokio::time::sleep(delay).await;
         if failing.load(Ordering::SeqCst) > 0 {
             failing.fetch_sub(1, Ordering::SeqCst);
             return (StatusCode::SERVICE_UNAVAILABLE, format!("run {run} failed"));
@@ -157,6 +170,57 @@ async fn a_failed_answer_is_not_kept_and_the_retry_runs_again() {
         );
         assert_eq!(runs.load(Ordering::SeqCst), 2);
     }
+}
+
+#[tokio::test]
+async fn a_cancelled_request_still_records_its_answer_for_the_retry() {
+    let store = stores("cancelled").await.remove(0);
+    let runs = Arc::new(AtomicUsize::new(0));
+    let delay = Duration::from_millis(300);
+    let url = serve_slow_rest(&store, Arc::clone(&runs), Arc::default(), delay).await;
+    let key = fresh_key("cancelled");
+    // The caller gives up before the handler is done...
+    let gone = reqwest::Client::new()
+        .post(&url)
+        .header(HEADER, &key)
+        .body("one order")
+        .timeout(Duration::from_millis(50))
+        .send()
+        .await;
+    assert!(gone.is_err(), "{gone:?}");
+    // ...and its retry, once the handler finished, gets the answer.
+    tokio::time::sleep(delay * 2).await;
+    let retry = post(&url, &key, "one order").await;
+    assert_eq!(
+        retry,
+        (StatusCode::CREATED, true, "run 1: one order".into())
+    );
+    assert_eq!(runs.load(Ordering::SeqCst), 1);
+}
+
+#[tokio::test]
+async fn a_copy_that_outwaits_the_first_gets_409_with_retry_after() {
+    let store = stores("in-flight").await.remove(0);
+    let runs = Arc::new(AtomicUsize::new(0));
+    let delay = runtime::idempotency::WAIT_FOR_FIRST * 3;
+    let url = serve_slow_rest(&store, Arc::clone(&runs), Arc::default(), delay).await;
+    let key = fresh_key("in-flight");
+    let first = tokio::spawn({
+        let (url, key) = (url.clone(), key.clone());
+        async move { post(&url, &key, "one order").await }
+    });
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    let copy = reqwest::Client::new()
+        .post(&url)
+        .header(HEADER, &key)
+        .body("one order")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(copy.status(), StatusCode::CONFLICT);
+    assert_eq!(copy.headers()["retry-after"], "1");
+    assert_eq!(first.await.unwrap().0, StatusCode::CREATED);
+    assert_eq!(runs.load(Ordering::SeqCst), 1);
 }
 
 #[tokio::test]

@@ -33,6 +33,12 @@ use tracing_subscriber::{
 
 /// How long [`Logs::wait_for`] waits for an event before giving up.
 pub const WAIT: Duration = Duration::from_secs(30);
+{%- if uses.store %}
+
+/// The database of every service that keeps one: in memory, fresh for each
+/// system, and nothing written beside the workspace.
+pub const MEMORY: &str = "sqlite::memory:";
+{%- endif %}
 
 /// The configuration of each service, as its binary would read it.
 #[derive(Debug, Clone)]
@@ -112,6 +118,9 @@ impl System {
                 {{ service.ident }}::config::HTTP_ADDR_VAR => Some(addr(&http_{{ service.ident }})),
 {%- if service.serves_grpc %}
                 {{ service.ident }}::config::GRPC_ADDR_VAR => Some(addr(&grpc_{{ service.ident }})),
+{%- endif %}
+{%- if service.keys.any %}
+                {{ service.ident }}::config::DATABASE_URL_VAR => Some(MEMORY.to_owned()),
 {%- endif %}
 {%- if service.produces or service.consumes %}
                 {{ service.ident }}::config::KAFKA_BROKERS_VAR => Some(brokers.clone()),

@@ -150,6 +150,7 @@ pub fn services(state: &Arc<State>, shutdown: &CancellationToken) -> Routes {
 {%- if g.keyed_methods %}
     let {{ g.trait_name | snake }} = ResourceExhaustedOverLimit({{ g.trait_name | snake }});
     let keyed = IdempotencyLayer::grpc(store, {{ g.trait_name | snake | upper }}_KEYED);
+    let keyed = keyed.max_message(GRPC_MAX_MESSAGE_BYTES);
     routes.add_service(Idempotent::new({{ g.trait_name | snake }}, keyed));
 {%- else %}
     routes.add_service(ResourceExhaustedOverLimit({{ g.trait_name | snake }}));

@@ -58,6 +58,10 @@ fn ids(range: std::ops::Range<u32>) -> Vec<String> {
 /// log lines to `handled`.
 fn spawn_binary(brokers: &str, handled: mpsc::Sender<String>) -> Child {
     let mut child = Command::new(env!("CARGO_BIN_EXE_{{ service.name }}"))
+{%- if service.keys.any %}
+        // An in-memory database: nothing written beside the workspace.
+        .env("DATABASE_URL", "sqlite::memory:")
+{%- endif %}
         .env("KAFKA_BROKERS", brokers)
         // Any free ports: the test does not probe them.
         .env("HTTP_ADDR", "127.0.0.1:0")

@@ -71,6 +71,10 @@ fn serve_answers_healthz_{% if first %}calls_from_its_task_{% endif %}and_exits_
     let callee_url = format!("http://{}", callee.local_addr().unwrap());
 {%- endif %}
     let mut child = Command::new(env!("CARGO_BIN_EXE_{{ service.name }}"))
+{%- if service.keys.any %}
+        // An in-memory database: nothing written beside the workspace.
+        .env("DATABASE_URL", "sqlite::memory:")
+{%- endif %}
         .env("HTTP_ADDR", http.to_string())
 {%- if service.serves_grpc %}
         .env("GRPC_ADDR", "127.0.0.1:0")

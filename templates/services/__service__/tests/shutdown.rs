@@ -67,6 +67,10 @@ fn sigterm_finishes_the_request_in_flight_refuses_new_connections_and_exits_in_t
     let grpc = free_port();
 {%- endif %}
     let mut child = Command::new(env!("CARGO_BIN_EXE_{{ service.name }}"))
+{%- if service.keys.any %}
+        // An in-memory database: nothing written beside the workspace.
+        .env("DATABASE_URL", "sqlite::memory:")
+{%- endif %}
         .env("HTTP_ADDR", http.to_string())
 {%- if service.serves_grpc %}
         .env("GRPC_ADDR", grpc.to_string())
