@@ -23,8 +23,9 @@ use tracing::info;
 /// that cannot reach the database fails fast rather than piling up.
 pub const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(2);
 
-/// Connections of one replica to `PostgreSQL`. `SQLite` gets 1 writer at a time
-/// anyway; its pool only lets readers overlap.
+/// Connections of one replica to `PostgreSQL`. `SQLite` gets one: it takes one
+/// writer at a time anyway, and writers queued in the pool wait their turn,
+/// where writers queued in `SQLite`'s busy handler sleep up to 100 ms a try.
 pub const MAX_CONNECTIONS: u32 = 8;
 
 /// Which database a [`Store`] talks to.
@@ -119,6 +120,10 @@ impl Store {
         // An in-memory `SQLite` database lives as long as its connection: one
         // connection, never recycled, keeps it for the store's lifetime.
         let memory = backend == Backend::Sqlite && url.contains(":memory:");
+        let connections = match backend {
+            Backend::Sqlite => 1,
+            Backend::Postgres => MAX_CONNECTIONS,
+        };
         let pool = AnyPoolOptions::new()
             .after_connect(move |conn, _| {
                 Box::pin(async move {
@@ -137,7 +142,7 @@ impl Store {
                     Ok(())
                 })
             })
-            .max_connections(if memory { 1 } else { MAX_CONNECTIONS })
+            .max_connections(connections)
             .min_connections(u32::from(memory))
             .idle_timeout(if memory {
                 None

@@ -98,17 +98,24 @@ async fn serve_slow_rest(
     format!("http://{addr}/orders")
 }
 
-/// Sends `body` with `key` to `url`: status, replayed or not, body.
+/// Sends `body` with `key` to `url`, again after a 409 (a copy still
+/// running), as a keyed client does: status, replayed or not, body.
 async fn post(url: &str, key: &str, body: &str) -> (StatusCode, bool, String) {
-    let response = reqwest::Client::new()
-        .post(url)
-        .header(HEADER, key)
-        .body(body.to_owned())
-        .send()
-        .await
-        .unwrap();
-    let replayed = response.headers().contains_key(REPLAYED_HEADER);
-    (response.status(), replayed, response.text().await.unwrap())
+    loop {
+        let response = reqwest::Client::new()
+            .post(url)
+            .header(HEADER, key)
+            .body(body.to_owned())
+            .send()
+            .await
+            .unwrap();
+        if response.status() == StatusCode::CONFLICT {
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            continue;
+        }
+        let replayed = response.headers().contains_key(REPLAYED_HEADER);
+        return (response.status(), replayed, response.text().await.unwrap());
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -367,9 +374,18 @@ mod grpc {
             let mut sends = tokio::task::JoinSet::new();
             for _ in 0..16 {
                 let mut client = HealthClient::new(channel.clone());
-                let request = check("", &key);
+                let key = key.clone();
                 sends.spawn(async move {
-                    let response = client.check(request).await.unwrap();
+                    // Again after ABORTED (a copy still running), as a keyed
+                    // client does.
+                    let response = loop {
+                        match client.check(check("", &key)).await {
+                            Err(status) if status.code() == Code::Aborted => {
+                                tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+                            }
+                            answer => break answer.unwrap(),
+                        }
+                    };
                     let replayed = response.metadata().contains_key(REPLAYED_HEADER);
                     (response.into_inner().status, replayed)
                 });

@@ -200,13 +200,27 @@ async fn {{ r.function }}_runs_once_per_idempotency_key() {
     };
     let mut sends = tokio::task::JoinSet::new();
     for _ in 0..8 {
-        let answer = send("{}");
+        let (client, url) = (client.clone(), url.clone());
         sends.spawn(async move {
-            let response = answer.await.unwrap();
-            let replayed = response
-                .headers()
-                .contains_key(idempotency::REPLAYED_HEADER);
-            (response.status(), replayed, response.text().await.unwrap())
+            // Again after a 409 (a copy still running), as a keyed client does.
+            loop {
+                let response = client
+                    .request(Method::{{ r.verb }}, &url)
+                    .header(idempotency::HEADER, "key-1")
+                    .header(CONTENT_TYPE, "application/json")
+                    .body("{}")
+                    .send()
+                    .await
+                    .unwrap();
+                if response.status() == StatusCode::CONFLICT {
+                    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+                    continue;
+                }
+                let replayed = response
+                    .headers()
+                    .contains_key(idempotency::REPLAYED_HEADER);
+                return (response.status(), replayed, response.text().await.unwrap());
+            }
         });
     }
     let answers = sends.join_all().await;
