@@ -23,7 +23,7 @@ use crate::engine::evaluate::{Recommendation, Report};
 use crate::scaffold::api::{Api, ProtoService, rust_path, to_snake};
 use crate::scaffold::called::{Callees, RpcCall};
 use crate::scaffold::contract::{Contract, pascal, snake};
-use crate::scaffold::served::{ServedApi, served};
+use crate::scaffold::served::{ServedApi, keyed, served};
 use crate::spec::model::{Delivery, Flow, FlowsFile, Format, Interaction, Transport};
 
 /// The documented defaults (docs/scaffold.md): the article's ports.
@@ -232,7 +232,7 @@ pub struct CalledFlow {
     pub streaming: bool,
     /// The flow's latency budget, when flows.yaml gives one.
     pub latency_ms: Option<u64>,
-    /// Each call carries an idempotency key (see [`keyed`]).
+    /// Each call carries an idempotency key (see [`keyed`]); not a stream.
     pub keyed: bool,
     /// The deadline of one attempt: the flow's `latency_ms`, else the
     /// transport's default.
@@ -772,17 +772,6 @@ fn sides(flow: &Flow, transport: Transport, name: &str) -> (bool, bool) {
     } else {
         (to, from)
     }
-}
-
-/// The resolution of a flow that must take effect once over REST or gRPC
-/// (`rules/exactly-once-needs-transactions.yaml`): the scaffold answers it
-/// with idempotency keys, sent by the callers and kept by the callee.
-pub const IDEMPOTENCY_KEYS: &str = "idempotency-keys";
-
-/// Whether the report resolves `rec` with idempotency keys: a synchronous
-/// flow whose conflicts name [`IDEMPOTENCY_KEYS`].
-pub fn keyed(rec: &Recommendation) -> bool {
-    rec.transport != Transport::Kafka && rec.conflicts.iter().any(|c| c.id == IDEMPOTENCY_KEYS)
 }
 
 fn called_flow(flow: &Flow, transport: Transport, keyed: bool, callees: &Callees) -> CalledFlow {

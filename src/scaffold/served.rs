@@ -192,6 +192,17 @@ pub struct ServedApi {
     pub rest_checks_ids: bool,
 }
 
+/// The resolution of a flow that must take effect once over REST or gRPC
+/// (`rules/exactly-once-needs-transactions.yaml`): the scaffold answers it
+/// with idempotency keys, sent by the callers and kept by the callee.
+pub const IDEMPOTENCY_KEYS: &str = "idempotency-keys";
+
+/// Whether the report resolves `rec` with idempotency keys: a synchronous
+/// flow whose conflicts name [`IDEMPOTENCY_KEYS`].
+pub fn keyed(rec: &Recommendation) -> bool {
+    rec.transport != Transport::Kafka && rec.conflicts.iter().any(|c| c.id == IDEMPOTENCY_KEYS)
+}
+
 /// The flows of `own` (positions in `recs`) that `service` serves or
 /// consumes.
 pub fn served(
@@ -209,7 +220,7 @@ pub fn served(
     let mut rest: Vec<(usize, String)> = Vec::new();
     let mut grpc: Vec<(usize, String)> = Vec::new();
     // The flows served with idempotency keys, each with its transport.
-    let mut keyed: Vec<(&str, Transport)> = Vec::new();
+    let mut keyed_flows: Vec<(&str, Transport)> = Vec::new();
     for &i in own {
         let (rec, flow) = recs[i];
         let Some(binding) = bindings.get(flow.name.as_str()) else {
@@ -233,8 +244,8 @@ pub fn served(
                     api.handlers.len() - 1
                 });
                 // A stream's answer is not one to store and replay.
-                if crate::scaffold::context::keyed(rec) && !method.is_server_streaming() {
-                    keyed.push((flow.name.as_str(), rec.transport));
+                if keyed(rec) && !method.is_server_streaming() {
+                    keyed_flows.push((flow.name.as_str(), rec.transport));
                 }
                 let handler = &mut api.handlers[at];
                 handler.flows.push(flow.name.clone());
@@ -270,7 +281,7 @@ pub fn served(
     let keyed_over = |flows: &[String], transport: Transport| {
         flows
             .iter()
-            .find(|f| keyed.contains(&(f.as_str(), transport)))
+            .find(|f| keyed_flows.contains(&(f.as_str(), transport)))
             .cloned()
     };
     // Before `grpc_extras`, which copies the methods into the tests' calls.
