@@ -1,4 +1,6 @@
 {%- set kafka = service.produces or service.consumes -%}
+{#- The default DATABASE_URL, as the environment table gives it (one source). -#}
+{%- set database = service.env | filter(attribute="name", value="DATABASE_URL") | first -%}
 {%- set serves = service.serves_rest or service.serves_grpc -%}
 {%- set targets = service.rest_targets | concat(with=service.grpc_targets) -%}
 //! Runtime configuration from the environment (with the defaults the README
@@ -28,7 +30,7 @@ pub const GRPC_ADDR_DEFAULT: &str = "0.0.0.0:{{ grpc_port }}";
 pub const DATABASE_URL_VAR: &str = "DATABASE_URL";
 /// Default database: a `SQLite` file in the `data` folder where the service
 /// runs, created at start-up. Replicas need a shared `PostgreSQL` instead.
-pub const DATABASE_URL_DEFAULT: &str = "sqlite://data/{{ service.name }}.db";
+pub const DATABASE_URL_DEFAULT: &str = "{{ database.default }}";
 {%- endif %}
 {%- if kafka %}
 /// Environment variable holding the Kafka bootstrap servers.
@@ -361,7 +363,7 @@ mod tests {
         assert_eq!(config.grpc_addr.to_string(), "0.0.0.0:{{ grpc_port }}");
 {%- endif %}
 {%- if service.keys.any %}
-        assert_eq!(config.database_url, "sqlite://data/{{ service.name }}.db");
+        assert_eq!(config.database_url, "{{ database.default }}");
 {%- endif %}
 {%- if kafka %}
         assert_eq!(config.kafka_brokers, "{{ kafka_brokers }}");
