@@ -23,7 +23,7 @@ use crate::engine::evaluate::{Recommendation, Report};
 use crate::scaffold::api::{Api, ProtoService, rust_path, to_snake};
 use crate::scaffold::called::{Callees, RpcCall};
 use crate::scaffold::contract::{Contract, pascal, snake};
-use crate::scaffold::served::{ServedApi, keyed, served};
+use crate::scaffold::served::{GrpcCall, RestRoute, ServedApi, keyed, served};
 use crate::spec::model::{Delivery, Flow, FlowsFile, Format, Interaction, Transport};
 
 /// The documented defaults (docs/scaffold.md): the article's ports.
@@ -141,13 +141,23 @@ pub struct Uses {
     pub rest_client: bool,
     /// Some Kafka flow is exactly-once (transactional producer).
     pub transactions: bool,
-    /// Some service keeps idempotency records in its database (sqlx).
+    /// Some service has a database (sqlx): idempotency records, an outbox,
+    /// handled event ids.
     pub store: bool,
+    /// Some service has a transactional outbox, or consumes the events of
+    /// one (`runtime::outbox`).
+    pub outbox: bool,
+    /// Some service serves a flow with idempotency keys (`runtime::idempotency`).
+    pub idempotency: bool,
     /// Some service calls a flow with an idempotency key (uuid).
     pub keyed_calls: bool,
 }
 
 #[derive(Debug, Clone, Serialize)]
+#[expect(
+    clippy::struct_excessive_bools,
+    reason = "independent yes/no questions the templates ask of a service"
+)]
 pub struct ServiceContext {
     /// Crate, binary and folder name: `order-history`.
     pub name: String,
@@ -199,6 +209,22 @@ pub struct ServiceContext {
     pub api: ServedApi,
     /// Where the routes and methods it serves take idempotency keys.
     pub keys: KeptKeys,
+    /// Its handlers that change state announce its first produced event
+    /// through the transactional outbox, relayed to Kafka (see
+    /// [`keep_outbox`]).
+    pub outbox: bool,
+    /// The REST route of a handler writing to the outbox, which its outbox
+    /// test calls; else [`ServiceContext::outbox_grpc`].
+    pub outbox_route: Option<RestRoute>,
+    /// The gRPC method of a handler writing to the outbox, when none has a
+    /// REST route.
+    pub outbox_grpc: Option<GrpcCall>,
+    /// It consumes an event flow some service announces through an outbox,
+    /// and keeps the ids of the events it handled to drop the copies.
+    pub dedupe: bool,
+    /// It has a database (`DATABASE_URL`): for idempotency keys, an outbox
+    /// or the ids of handled events.
+    pub store: bool,
     /// The environment variables it reads, in `--help` order.
     pub env: Vec<EnvVar>,
     /// The same, as aligned lines for `--help`.
@@ -289,6 +315,9 @@ pub struct TopicContext {
     /// The replication the recommendation sized for production.
     pub replication: u32,
     pub exactly_once: bool,
+    /// Announced through its producer's transactional outbox: every record
+    /// carries an event id, and its consumers drop copies.
+    pub outbox: bool,
     /// `at-least-once`, `exactly-once`, …
     pub delivery: String,
     pub replay: bool,
@@ -481,9 +510,15 @@ pub fn build(
         uses.kafka |= !service.produces.is_empty() || !service.consumes.is_empty();
         uses.rest_client |= !service.calls_rest.is_empty();
         uses.transactions |= service.kafka.transactional;
-        uses.store |= service.keys.any;
         uses.keyed_calls |= service.called_flows.iter().any(|f| f.keyed);
         services.push(service);
+    }
+    let outboxed: Vec<String> = services.iter_mut().filter_map(keep_outbox).collect();
+    for service in &mut services {
+        keep_store(service, &outboxed);
+        uses.store |= service.store;
+        uses.idempotency |= service.keys.any;
+        uses.outbox |= service.outbox || service.dedupe;
     }
     let flows_context = recs
         .iter()
@@ -640,6 +675,11 @@ fn service(
         producers: Vec::new(),
         api: ServedApi::default(),
         keys: KeptKeys::default(),
+        outbox: false,
+        outbox_route: None,
+        outbox_grpc: None,
+        dedupe: false,
+        store: false,
         serve_text: String::new(),
         env: Vec::new(),
         usage_env: String::new(),
@@ -703,7 +743,7 @@ fn service(
 }
 
 /// Sets where `s` takes idempotency keys, from the routes and methods it
-/// serves, and adds `DATABASE_URL` to its environment where it does.
+/// serves.
 fn keep_keys(s: &mut ServiceContext) {
     let rest = s.api.rest_routes.iter().any(|r| r.keyed_flow.is_some());
     let grpc = s
@@ -716,9 +756,71 @@ fn keep_keys(s: &mut ServiceContext) {
         grpc,
         any: rest || grpc,
     };
-    if !s.keys.any {
+}
+
+/// Decides whether `s` announces its first produced event through the
+/// transactional outbox, and returns that event flow when it does. It does
+/// when it serves a call that changes state (a unary rpc whose route is not
+/// a `GET`) and the event must arrive (`delivery` at-least-once or
+/// exactly-once) or the report resolves a flow it serves with
+/// [`EDGE_OUTBOX`](crate::scaffold::served::EDGE_OUTBOX): publishing after the commit would lose the event in a
+/// crash between the two. Those handlers' examples write the event on their
+/// transaction; the others keep publishing directly.
+fn keep_outbox(s: &mut ServiceContext) -> Option<String> {
+    let event = s.produces.first_mut()?;
+    let named = s.api.handlers.iter().any(|h| h.outbox_named);
+    let reliable = event.delivery != Delivery::AtMostOnce.to_string();
+    let changing = s.api.handlers.iter().any(|h| h.changes_state);
+    if !(changing && (reliable || named)) {
+        return None;
+    }
+    event.outbox = true;
+    for handler in &mut s.api.handlers {
+        handler.outbox = handler.changes_state;
+    }
+    s.outbox = true;
+    let module = s.api.handlers.iter().find(|h| h.outbox).map(|h| &h.module);
+    s.outbox_route = s
+        .api
+        .rest_routes
+        .iter()
+        .find(|r| r.kind == "unary" && Some(&r.handler) == module)
+        .cloned();
+    if s.outbox_route.is_none() {
+        s.outbox_grpc = s
+            .api
+            .grpc_calls
+            .iter()
+            .find(|c| c.method.handler.as_ref() == module)
+            .cloned();
+    }
+    Some(event.flow.clone())
+}
+
+/// Marks the consumers of the `outboxed` event flows, decides whether `s`
+/// has a database, and adds `DATABASE_URL` to its environment when it does.
+fn keep_store(s: &mut ServiceContext, outboxed: &[String]) {
+    for event in s.consumes.iter_mut().chain(&mut s.produces) {
+        event.outbox = outboxed.contains(&event.flow);
+    }
+    for topic in &mut s.consumed_topics {
+        for event in &mut topic.flows {
+            event.outbox = outboxed.contains(&event.flow);
+        }
+    }
+    s.dedupe = s.consumes.iter().any(|t| t.outbox);
+    s.store = s.keys.any || s.outbox || s.dedupe;
+    if !s.store {
         return;
     }
+    let kept: Vec<&str> = [
+        (s.keys.any, "idempotency records"),
+        (s.outbox, "outbox"),
+        (s.dedupe, "handled event ids"),
+    ]
+    .into_iter()
+    .filter_map(|(kept, what)| kept.then_some(what))
+    .collect();
     // After the listen addresses, before Kafka and the callees.
     let at = s
         .env
@@ -729,7 +831,7 @@ fn keep_keys(s: &mut ServiceContext) {
         at,
         EnvVar {
             name: "DATABASE_URL".to_owned(),
-            purpose: "idempotency records (or postgres://)".to_owned(),
+            purpose: format!("{} (or postgres://)", kept.join(", ")),
             default: default_database_url(&s.name),
         },
     );
@@ -1122,6 +1224,7 @@ fn topic(rec: &Recommendation, flow: &Flow, event: EventPayload) -> TopicContext
         partitions: sizing.partitions,
         replication: sizing.replication,
         exactly_once: flow.delivery == Delivery::ExactlyOnce,
+        outbox: false,
         delivery: flow.delivery.to_string(),
         replay: flow.replay,
         from: flow.from.clone(),

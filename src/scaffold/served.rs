@@ -55,6 +55,15 @@ pub struct Handler {
     /// The handler file's imports of its types, in rustfmt's order:
     /// `contract::shop::GetOrderRequest as Request`.
     pub uses: Vec<String>,
+    /// A unary rpc whose HTTP route (its `google.api.http` rule, or SPEC
+    /// §7's default) is not a `GET`: serving it changes state.
+    pub changes_state: bool,
+    /// The report resolves one of its flows with [`EDGE_OUTBOX`].
+    pub outbox_named: bool,
+    /// Its example announces the service's event through the transactional
+    /// outbox, on the transaction of its state change (set by the context,
+    /// which knows the events).
+    pub outbox: bool,
 }
 
 /// A struct literal: `Response { order_id: request.order_id, status: … }`.
@@ -197,6 +206,11 @@ pub struct ServedApi {
 /// with idempotency keys, sent by the callers and kept by the callee.
 pub const IDEMPOTENCY_KEYS: &str = "idempotency-keys";
 
+/// The resolution of a synchronous flow that must also reach Kafka
+/// (`rules/waiting-caller-needs-a-direct-answer.yaml` and others): the
+/// scaffold answers it with the transactional outbox.
+pub const EDGE_OUTBOX: &str = "edge-outbox-to-kafka";
+
 /// Whether the report resolves `rec` with idempotency keys: a synchronous
 /// flow whose conflicts name [`IDEMPOTENCY_KEYS`].
 pub fn keyed(rec: &Recommendation) -> bool {
@@ -240,7 +254,7 @@ pub fn served(
                     "gRPC"
                 };
                 let at = *by_rpc.entry(s.rpc.clone()).or_insert_with(|| {
-                    api.handlers.push(rpc_handler(&method, &s.rpc));
+                    api.handlers.push(rpc_handler(pool, &method, &s.rpc));
                     api.handlers.len() - 1
                 });
                 // A stream's answer is not one to store and replay.
@@ -248,6 +262,7 @@ pub fn served(
                     keyed_flows.push((flow.name.as_str(), rec.transport));
                 }
                 let handler = &mut api.handlers[at];
+                handler.outbox_named |= rec.conflicts.iter().any(|c| c.id == EDGE_OUTBOX);
                 handler.flows.push(flow.name.clone());
                 let shown = format!("flow `{}` ({via})", flow.name);
                 handler.flows_text = if handler.flows_text.is_empty() {
@@ -317,6 +332,29 @@ pub fn served(
     api
 }
 
+/// The verbs that name a read in a method's name (`GetOrder`, `ListOrders`,
+/// `LookupOrder`), after AIP-131/132's standard methods and the custom
+/// methods that read.
+const READ_VERBS: &[&str] = &[
+    "Get", "List", "Lookup", "Find", "Search", "Query", "Read", "Fetch", "Describe", "Check",
+    "Count", "Watch", "Stream",
+];
+
+/// Whether serving `method` changes state: a unary method whose
+/// `google.api.http` rule is not a `GET`, or without a rule, whose name does
+/// not start with one of [`READ_VERBS`] (`CreateShipment`, `ReserveStock`).
+fn changes_state(pool: &DescriptorPool, method: &prost_reflect::MethodDescriptor) -> bool {
+    if method.is_server_streaming() || method.is_client_streaming() {
+        return false;
+    }
+    match http::rule(pool, method) {
+        Some(rule) => rule.method != "GET",
+        None => http::words(method.name())
+            .first()
+            .is_none_or(|verb| !READ_VERBS.contains(&verb.as_str())),
+    }
+}
+
 fn find_method(pool: &DescriptorPool, rpc: &str) -> Option<prost_reflect::MethodDescriptor> {
     let (service, method) = rpc.split_once('/')?;
     pool.get_service_by_name(service)?
@@ -324,7 +362,11 @@ fn find_method(pool: &DescriptorPool, rpc: &str) -> Option<prost_reflect::Method
         .find(|m| m.name() == method)
 }
 
-fn rpc_handler(method: &prost_reflect::MethodDescriptor, rpc: &str) -> Handler {
+fn rpc_handler(
+    pool: &DescriptorPool,
+    method: &prost_reflect::MethodDescriptor,
+    rpc: &str,
+) -> Handler {
     let stream = method.is_server_streaming();
     let request = type_ref(&method.input());
     let response = type_ref(&method.output());
@@ -350,6 +392,9 @@ fn rpc_handler(method: &prost_reflect::MethodDescriptor, rpc: &str) -> Handler {
         example: example(&method.input(), &method.output()),
         key: String::new(),
         id_field: crate::scaffold::called::id_field(&method.input()).map(|f| to_snake(f.name())),
+        changes_state: changes_state(pool, method),
+        outbox_named: false,
+        outbox: false,
     }
 }
 
@@ -368,6 +413,9 @@ fn event_handler(flow: &Flow, message: &MessageDescriptor, key: &str) -> Handler
         example: Example::default(),
         key: to_snake(key),
         id_field: None,
+        changes_state: false,
+        outbox_named: false,
+        outbox: false,
     }
 }
 
@@ -1131,6 +1179,68 @@ message Invoice { string invoice_id = 1; string customer_id = 2; }
         // The stream's item copies the request's customer id, by clone.
         let item = &billing.handlers[1].example.fields[0];
         assert_eq!(item.value_cloned, "request.customer_id.clone()");
+    }
+
+    #[test]
+    fn a_handler_changes_state_unless_its_route_is_a_get_or_its_name_reads() {
+        // Derived contract: GetOrder is `GET`, LookupOrder reads by its name.
+        let orders = served_by(SHOP, None, "orders");
+        let changes: Vec<(&str, bool)> = orders
+            .handlers
+            .iter()
+            .map(|h| (h.module.as_str(), h.changes_state))
+            .collect();
+        assert_eq!(changes, [("get_order", false), ("lookup_order", false)]);
+        // An annotated `POST` changes state, an annotated `GET` does not,
+        // whatever the names; a stream never does.
+        let proto = r#"syntax = "proto3";
+package team.v1;
+import "google/api/annotations.proto";
+service Stock {
+  rpc Reserve(Item) returns (Item);
+  rpc GetLevel(Item) returns (Item) { option (google.api.http) = {post: "/v1/levels:compute", body: "*"}; }
+  rpc Refresh(Item) returns (Item) { option (google.api.http) = {get: "/v1/items/{id}"}; }
+  rpc Follow(Item) returns (stream Item);
+}
+message Item { string id = 1; }
+"#;
+        let flow = |name: &str, rpc: &str| {
+            format!(
+                "  - name: {name}\n    from: web\n    to: stock\n    transport: grpc\n    rpc: team.v1.Stock/{rpc}\n"
+            )
+        };
+        let yaml = format!(
+            "version: 1\nsystem: team\nproto: team.proto\nflows:\n{}{}{}  - name: follow\n    from: stock\n    to: web\n    interaction: stream\n    transport: grpc\n    rpc: team.v1.Stock/Follow\n",
+            flow("reserve", "Reserve"),
+            flow("level", "GetLevel"),
+            flow("refresh", "Refresh"),
+        );
+        let stock = served_by(&yaml, Some(proto), "stock");
+        let changes: Vec<(&str, bool)> = stock
+            .handlers
+            .iter()
+            .map(|h| (h.module.as_str(), h.changes_state))
+            .collect();
+        assert_eq!(
+            changes,
+            [
+                ("reserve", true),
+                ("get_level", true),
+                ("refresh", false),
+                ("follow", false)
+            ]
+        );
+    }
+
+    #[test]
+    fn a_handler_knows_when_the_report_resolves_its_flow_with_the_outbox() {
+        // A waiting caller whose flow must be replayed: the report resolves
+        // it with REST at the edge plus a transactional outbox.
+        let yaml = "version: 1\nsystem: shop\nflows:\n  - name: place-order\n    from: web\n    to: orders\n    client: browser\n    replay: true\n    transport: rest\n";
+        let orders = served_by(yaml, None, "orders");
+        assert!(orders.handlers[0].outbox_named);
+        let plain = served_by(SHOP, None, "orders");
+        assert!(plain.handlers.iter().all(|h| !h.outbox_named));
     }
 
     #[test]

@@ -43,6 +43,10 @@
 #           proto3 JSON of the event, with a `content-type` header; and both
 #           consumers of the flow, `billing` and `notifications`, log that
 #           they handled it (topic and key on one line, SPEC §6).
+#   outbox  the bookings the REST part made went through shipments'
+#           transactional outbox: its relay published one event per booking
+#           (the replayed one ran no handler, so none for it), each with an
+#           `event-id` header, and billing and notifications handled them.
 # The last line is the summary, `team e2e: rest=ok grpc=ok stream=ok kafka=ok`
 # when all passed; exit 0 only then. Each step is bounded (build: 30 min).
 set -u
@@ -381,6 +385,68 @@ PY
     fi
   fi
   if [ -z "$kafka_fail" ]; then res="$res kafka=ok"; else res="$res kafka=FAIL(${kafka_fail:0:240})"; fi
+
+  # ---- the outbox: what the POSTs above committed reached the topic ----------
+  # Booking SHP-2002, and SHP-3003 twice under one idempotency key, each
+  # committed a shipment-dispatched event keyed by the shipment id to
+  # shipments' outbox; its relay publishes them with an event-id header. The
+  # replayed booking ran no handler, so SHP-3003 is on the topic once.
+  outbox_fail=""
+  if [ -n "$rest_fail" ]; then
+    outbox_fail="the REST bookings failed"
+  else
+    got=$(timeout 90 "$PY" - "$BROKERS" "$TOPIC" <<'PY' 2>&1 | tail -n 1
+import sys, time, uuid
+from confluent_kafka import Consumer
+
+brokers, topic = sys.argv[1:3]
+want = {b"SHP-2002", b"SHP-3003"}
+consumer = Consumer({
+    "bootstrap.servers": brokers,
+    "group.id": "team-e2e-outbox-" + uuid.uuid4().hex,
+    "auto.offset.reset": "earliest",
+    "enable.auto.commit": False,
+})
+consumer.subscribe([topic])
+records, end, quiet_until = [], time.time() + 60, None
+while time.time() < end:
+    m = consumer.poll(0.5)
+    if m is not None and not m.error() and m.key() in want:
+        records.append(m)
+    if quiet_until is None and want <= {r.key() for r in records}:
+        quiet_until = time.time() + 2  # long enough for a copy to show up
+    if quiet_until is not None and time.time() > quiet_until:
+        break
+consumer.close()
+keys = [r.key().decode() for r in records]
+if not want <= set(r.key() for r in records):
+    sys.exit(print(f"the relay did not publish both bookings within 60 s (got {keys})"))
+if keys.count("SHP-3003") != 1:
+    sys.exit(print(f"the keyed booking announced {keys.count('SHP-3003')} times, not once: {keys}"))
+for r in records:
+    headers = {k: (v or b"").decode() for k, v in (r.headers() or [])}
+    try:
+        uuid.UUID(headers.get("event-id", ""))
+    except ValueError:
+        sys.exit(print(f"{r.key()!r} has no event-id header naming it (headers: {sorted(headers)})"))
+print("ok")
+PY
+)
+    [ "$got" = ok ] || outbox_fail="${got:-no answer within 90 s}"
+    if [ -z "$outbox_fail" ]; then
+      for s in billing notifications; do
+        for key in SHP-2002 SHP-3003; do
+          for ((i = 0; i < 600; i++)); do
+            grep -F "event handled" "$W/$s.log" 2>/dev/null | grep -qF "key=$key" && break
+            sleep 0.1
+          done
+          grep -F "event handled" "$W/$s.log" 2>/dev/null | grep -qF "key=$key" \
+            || { outbox_fail="$s did not handle the booking of $key within 60 s: $(last "$W/$s.log")"; break 2; }
+        done
+      done
+    fi
+  fi
+  if [ -z "$outbox_fail" ]; then res="$res outbox=ok"; else res="$res outbox=FAIL(${outbox_fail:0:240})"; fi
 fi
 
 # A service that died on the way is worth naming beside the summary.

@@ -349,3 +349,68 @@ fn scaffold_refuses_an_event_when_transports_leave_no_kafka() {
     );
     assert!(!test.path().join("ws").exists());
 }
+
+/// The files `commsadvise scaffold` writes for `flows`, by path.
+fn scaffolded(flows: &str) -> BTreeMap<String, String> {
+    let folder = Test::new().file("flows.yaml", flows);
+    Test::new_in(&folder)
+        .args(&["scaffold", "flows.yaml", "--out", "ws"])
+        .status(0);
+    let root = folder.path().join("ws");
+    walkdir::WalkDir::new(&root)
+        .into_iter()
+        .filter_map(Result::ok)
+        .filter(|e| e.file_type().is_file())
+        .map(|e| {
+            let path = e.path().strip_prefix(&root).unwrap();
+            let text = fs::read_to_string(e.path()).unwrap_or_default();
+            (path.to_string_lossy().replace('\\', "/"), text)
+        })
+        .collect()
+}
+
+#[test]
+fn a_call_that_changes_state_announces_a_reliable_event_through_the_outbox() {
+    let files = scaffolded(
+        "version: 1\nsystem: shop\nflows:\n\
+         - name: place-order\n  from: web\n  to: orders\n\
+         - name: order-placed\n  from: orders\n  to: shipping\n  interaction: event\n  coupling: loose\n  delivery: at-least-once\n\
+         - name: get-item\n  from: web\n  to: catalog\n\
+         - name: item-viewed\n  from: catalog\n  to: shipping\n  interaction: event\n  coupling: loose\n  delivery: at-least-once\n\
+         - name: set-price\n  from: web\n  to: pricing\n\
+         - name: price-set\n  from: pricing\n  to: shipping\n  interaction: event\n  coupling: loose\n",
+    );
+    let has = |path: &str, text: &str| files.get(path).is_some_and(|f| f.contains(text));
+    // orders changes state and its event must arrive: the outbox.
+    assert!(has(
+        "services/orders/src/handlers/place_order.rs",
+        "state.out.outbox.add(&mut tx, wire, &event)"
+    ));
+    assert!(files.contains_key("services/orders/tests/outbox.rs"));
+    assert!(has("services/orders/src/app.rs", "relay.run(token)"));
+    // catalog only reads; pricing's event is at-most-once: published directly.
+    for (service, handler) in [("catalog", "get_item"), ("pricing", "set_price")] {
+        let path = format!("services/{service}/src/handlers/{handler}.rs");
+        assert!(has(&path, "publisher.publish(&event)"), "{path}");
+        assert!(!files.contains_key(&format!("services/{service}/tests/outbox.rs")));
+    }
+    // shipping consumes an outbox's events: it drops their copies by id.
+    assert!(has("services/shipping/src/kafka.rs", "Some(&self.handled)"));
+    assert!(has("services/shipping/src/cli.rs", "DATABASE_URL"));
+}
+
+#[test]
+fn the_reports_edge_outbox_resolution_brings_the_outbox_to_an_at_most_once_event() {
+    // A browser's call whose flow must be replayed: the report resolves it
+    // with REST at the edge plus a transactional outbox to Kafka.
+    let files = scaffolded(
+        "version: 1\nsystem: shop\nflows:\n\
+         - name: place-order\n  from: web\n  to: orders\n  client: browser\n  replay: true\n  transport: rest\n\
+         - name: order-placed\n  from: orders\n  to: shipping\n  interaction: event\n  coupling: loose\n",
+    );
+    assert!(files.contains_key("services/orders/tests/outbox.rs"));
+    assert!(
+        files["services/orders/src/handlers/place_order.rs"]
+            .contains("through the transactional outbox")
+    );
+}

@@ -40,6 +40,23 @@ impl fmt::Display for HandlerError {
 }
 
 impl std::error::Error for HandlerError {}
+{%- if uses.store %}
+
+/// A database error, as a handler's `?` sees it: a database out of reach (no
+/// connection in time, a broken one) is [`HandlerError::Unavailable`],
+/// anything else [`HandlerError::Internal`]; both are retried.
+#[cfg(feature = "store")]
+impl From<sqlx::Error> for HandlerError {
+    fn from(err: sqlx::Error) -> Self {
+        match err {
+            sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Io(_) => {
+                HandlerError::Unavailable(format!("database: {err}"))
+            }
+            other => HandlerError::Internal(format!("database: {other}")),
+        }
+    }
+}
+{%- endif %}
 {%- if uses.rest %}
 
 /// A JSON error body, `{"error":"..."}`, with `status`: every REST error

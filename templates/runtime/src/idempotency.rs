@@ -1,5 +1,5 @@
 {#- scaffold
-when: uses.store
+when: uses.idempotency
 -#}
 //! Idempotency keys: a retried request runs its handler once. The report
 //! names this resolution (`idempotency-keys`) for a flow that must take
@@ -586,6 +586,7 @@ impl Records {
 
     /// Claims `key` for a request with `fingerprint`, or says why not.
     async fn claim(&self, flow: &str, key: &str, fingerprint: &str) -> Result<Claim, sqlx::Error> {
+        self.store.ready().await?;
         let now = now_millis();
         self.purge(now).await?;
         let token = uuid::Uuid::new_v4().to_string();

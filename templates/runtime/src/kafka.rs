@@ -19,9 +19,9 @@ mod producer;
 pub use admin::{ADMIN_TIMEOUT, ensure_topics};
 pub use client::{KafkaContext, UNREACHABLE_LOG_INTERVAL, UnreachableWarnings, is_unreachable};
 pub use consumer::{
-    ConsumerSettings, DEAD_LETTER_TIMEOUT, Dispatch, HEADER_ATTEMPTS, HEADER_ERROR,
-    HEADER_SOURCE_OFFSET, HEADER_SOURCE_PARTITION, HEADER_SOURCE_TOPIC, HandlingError,
-    MAX_ATTEMPTS, RETRY_BACKOFF, Received, SESSION_TIMEOUT, consume,
+    BoxFuture, ConsumerSettings, DEAD_LETTER_TIMEOUT, Deduplication, Dispatch, HEADER_ATTEMPTS,
+    HEADER_ERROR, HEADER_SOURCE_OFFSET, HEADER_SOURCE_PARTITION, HEADER_SOURCE_TOPIC,
+    HandlingError, MAX_ATTEMPTS, RETRY_BACKOFF, Received, SESSION_TIMEOUT, consume,
 };
 pub use producer::{
     COMMIT_ATTEMPTS, COMPRESSION, COMPRESSIONS, DELIVERY_TIMEOUT, EventRecord, LINGER,
@@ -37,6 +37,12 @@ pub const FLOW_HEADER: &str = "flow";
 /// `application/x-protobuf`), so that a reader needs no out-of-band schema
 /// registry to know how to decode it.
 pub const CONTENT_TYPE_HEADER: &str = "content-type";
+
+/// Header naming one event for its consumers, whichever copy of it they
+/// read: the events the transactional outbox relays carry it, and a
+/// consumer that keeps the ids it handled drops a copy of one it already
+/// handled.
+pub const EVENT_ID_HEADER: &str = "event-id";
 
 /// Suffix of the dead-letter topic that receives a consumer's poison messages.
 pub const DEAD_LETTER_SUFFIX: &str = ".dlt";

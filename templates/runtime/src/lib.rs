@@ -30,8 +30,14 @@
 {%- if uses.store %}
 //! - [`store`]: the service's database, `SQLite` or `PostgreSQL` (feature
 //!   `store`);
+{%- endif %}
+{%- if uses.idempotency %}
 //! - [`idempotency`]: idempotency keys on REST routes and gRPC methods, a
-//!   retried request answered from the database (feature `store`);
+//!   retried request answered from the database (feature `idempotency`);
+{%- endif %}
+{%- if uses.outbox %}
+//! - [`outbox`]: the transactional outbox and its relay to Kafka, and the
+//!   ids of handled events that drop the copies (feature `outbox`);
 {%- endif %}
 //! - [`retry`]: jittered exponential backoff and the retry throttle.
 //!
@@ -50,13 +56,17 @@ pub mod health;
 #[cfg(feature = "http-client")]
 pub mod http_client;
 {%- endif %}
-{%- if uses.store %}
-#[cfg(feature = "store")]
+{%- if uses.idempotency %}
+#[cfg(feature = "idempotency")]
 pub mod idempotency;
 {%- endif %}
 {%- if uses.kafka %}
 #[cfg(feature = "kafka")]
 pub mod kafka;
+{%- endif %}
+{%- if uses.outbox %}
+#[cfg(feature = "outbox")]
+pub mod outbox;
 {%- endif %}
 {%- if uses.rest %}
 #[cfg(feature = "rest")]

@@ -2,8 +2,10 @@
 when: uses.store
 -#}
 //! The service's own database, for what must outlive the process and be
-//! shared by its replicas: today the idempotency records of the flows that
-//! take an idempotency key ([`crate::idempotency`]).
+//! shared by its replicas: the idempotency records of the flows that take an
+//! idempotency key ([`crate::idempotency`]), the outbox of the events a
+//! state change announces and the ids of the events a consumer handled
+//! (`crate::outbox`), and the team's own tables.
 //!
 //! One URL picks the database: `SQLite` by default (a file created at
 //! start-up, so `cargo run` needs nothing else), `PostgreSQL` with
@@ -11,12 +13,13 @@ when: uses.store
 //! sqlx's `Any` driver runs the same queries on both; the few statements
 //! that differ (column types) are chosen by [`Backend`].
 
-use std::{fmt, path::Path, str::FromStr as _, time::Duration};
+use std::{fmt, path::Path, str::FromStr as _, sync::Arc, time::Duration};
 
 use sqlx::{
     AnyPool,
     any::{AnyConnectOptions, AnyPoolOptions},
 };
+use tokio::sync::OnceCell;
 use tracing::info;
 
 /// How long a query waits for a free connection before it fails: a request
@@ -43,6 +46,14 @@ impl Backend {
         match self {
             Backend::Sqlite => "BLOB",
             Backend::Postgres => "BYTEA",
+        }
+    }
+
+    /// The column definition of a primary key numbered in insertion order.
+    pub fn serial_key(self) -> &'static str {
+        match self {
+            Backend::Sqlite => "INTEGER PRIMARY KEY AUTOINCREMENT",
+            Backend::Postgres => "BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY",
         }
     }
 }
@@ -99,18 +110,32 @@ pub fn backend_of(url: &str) -> Option<Backend> {
     }
 }
 
-/// A pool of connections to the service's database, with its tables made.
-/// Cheap to clone.
+/// A pool of connections to the service's database, whose tables are made
+/// before the first query of this runtime. Cheap to clone.
 #[derive(Debug, Clone)]
 pub struct Store {
     pool: AnyPool,
     backend: Backend,
+    /// Set once the tables exist; shared by the clones.
+    migrated: Arc<OnceCell<()>>,
+    /// `url` without its password, for the logs.
+    shown: Arc<str>,
 }
 
 impl Store {
-    /// Connects to `url` and creates the tables that are missing. A `SQLite`
-    /// file and its folder are created when they do not exist yet.
+    /// Connects to `url` and creates the tables that are missing: [`Store::open`],
+    /// then [`Store::ready`].
     pub async fn connect(url: &str) -> Result<Store, StoreError> {
+        let store = Store::open(url)?;
+        store.ready().await?;
+        Ok(store)
+    }
+
+    /// A pool for `url` that connects on first use, so that building a
+    /// service's state (and its `call` and `publish` commands) needs no
+    /// database. A `SQLite` file's folder is created now, the file on first
+    /// use.
+    pub fn open(url: &str) -> Result<Store, StoreError> {
         let backend = backend_of(url).ok_or_else(|| StoreError::UnsupportedUrl(url.to_owned()))?;
         if backend == Backend::Sqlite {
             create_sqlite_folder(url).map_err(StoreError::Folder)?;
@@ -155,15 +180,32 @@ impl Store {
                 Some(Duration::from_secs(1800))
             })
             .acquire_timeout(ACQUIRE_TIMEOUT)
-            .connect_with(options)
-            .await?;
-        let store = Store { pool, backend };
-        store.migrate().await?;
-        info!(database = %redacted(url), "database ready");
-        Ok(store)
+            .connect_lazy_with(options);
+        Ok(Store {
+            pool,
+            backend,
+            migrated: Arc::new(OnceCell::new()),
+            shown: redacted(url).into(),
+        })
     }
 
-    /// The connection pool, for the team's own queries.
+    /// Connects, if not yet done, and creates the tables this runtime keeps
+    /// when missing: once per store, whichever use comes first. A service
+    /// calls it at start-up, so that a database it cannot reach fails the
+    /// start rather than the first request.
+    pub async fn ready(&self) -> Result<(), sqlx::Error> {
+        self.migrated
+            .get_or_try_init(|| async {
+                self.migrate().await?;
+                info!(database = %self.shown, "database ready");
+                Ok::<(), sqlx::Error>(())
+            })
+            .await?;
+        Ok(())
+    }
+
+    /// The connection pool, for the team's own queries (after [`Store::ready`],
+    /// which the service's start-up awaits).
     pub fn pool(&self) -> &AnyPool {
         &self.pool
     }
@@ -174,9 +216,10 @@ impl Store {
     }
 
     /// Creates the tables this runtime keeps, when missing. Each statement
-    /// is idempotent, so replicas starting together do not conflict.
-    async fn migrate(&self) -> Result<(), StoreError> {
+    /// is idempotent, so a replica starting after another finds them made.
+    async fn migrate(&self) -> Result<(), sqlx::Error> {
         let bytes = self.backend.bytes_type();
+        let serial = self.backend.serial_key();
         let statements = [
             format!(
                 "CREATE TABLE IF NOT EXISTS idempotency_keys (\
@@ -194,12 +237,54 @@ impl Store {
             "CREATE INDEX IF NOT EXISTS idempotency_keys_claimed_at \
              ON idempotency_keys (claimed_at)"
                 .to_owned(),
+            // The outbox: events committed with a state change, waiting for
+            // the relay; `id` is their order.
+            format!(
+                "CREATE TABLE IF NOT EXISTS outbox (\
+                 id {serial}, \
+                 event_id TEXT NOT NULL, \
+                 flow TEXT NOT NULL, \
+                 topic TEXT NOT NULL, \
+                 record_key TEXT NOT NULL, \
+                 payload {bytes} NOT NULL, \
+                 content_type TEXT NOT NULL, \
+                 created_at BIGINT NOT NULL)"
+            ),
+            // Which replica relays the outbox, until when.
+            "CREATE TABLE IF NOT EXISTS outbox_relay (\
+             name TEXT PRIMARY KEY, \
+             holder TEXT NOT NULL, \
+             expires_at BIGINT NOT NULL)"
+                .to_owned(),
+            "INSERT INTO outbox_relay (name, holder, expires_at) VALUES ('relay', '', 0) \
+             ON CONFLICT (name) DO NOTHING"
+                .to_owned(),
+            // The events each consumer group handled, by event id.
+            "CREATE TABLE IF NOT EXISTS handled_events (\
+             consumer TEXT NOT NULL, \
+             event_id TEXT NOT NULL, \
+             handled_at BIGINT NOT NULL, \
+             PRIMARY KEY (consumer, event_id))"
+                .to_owned(),
+            "CREATE INDEX IF NOT EXISTS handled_events_handled_at \
+             ON handled_events (handled_at)"
+                .to_owned(),
         ];
-        for statement in statements {
-            sqlx::query(sqlx::AssertSqlSafe(statement))
-                .execute(&self.pool)
+        // One transaction: `PostgreSQL` runs DDL in transactions, and the
+        // lock keeps replicas starting together from racing on the catalog
+        // (two `CREATE TABLE IF NOT EXISTS` at once can both try to create).
+        let mut tx = self.pool.begin().await?;
+        if self.backend == Backend::Postgres {
+            sqlx::query("SELECT pg_advisory_xact_lock(7202612)")
+                .execute(&mut *tx)
                 .await?;
         }
+        for statement in statements {
+            sqlx::query(sqlx::AssertSqlSafe(statement))
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await?;
         Ok(())
     }
 

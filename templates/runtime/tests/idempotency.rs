@@ -1,5 +1,5 @@
 {#- scaffold
-when: uses.store
+when: uses.idempotency
 -#}
 //! Idempotency keys on real sockets: a counted handler behind
 //! [`IdempotencyLayer`] runs once per key however many copies of a request
@@ -7,7 +7,7 @@ when: uses.store
 //! that a retry may change are not kept. Against `SQLite` always, and against
 //! `PostgreSQL` too when `TEST_POSTGRES_URL` names one (two stores on it stand
 //! for two replicas of a service).
-#![cfg(feature = "store")]
+#![cfg(feature = "idempotency")]
 
 use std::{
     net::SocketAddr,

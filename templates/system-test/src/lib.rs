@@ -119,7 +119,7 @@ impl System {
 {%- if service.serves_grpc %}
                 {{ service.ident }}::config::GRPC_ADDR_VAR => Some(addr(&grpc_{{ service.ident }})),
 {%- endif %}
-{%- if service.keys.any %}
+{%- if service.store %}
                 {{ service.ident }}::config::DATABASE_URL_VAR => Some(MEMORY.to_owned()),
 {%- endif %}
 {%- if service.produces or service.consumes %}

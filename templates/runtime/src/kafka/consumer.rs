@@ -23,11 +23,16 @@ when: uses.kafka
 //!   topic/partition/offset, and consumption continues.
 //! - If the dead-letter topic cannot be written, consumption stops with an
 //!   error rather than skip the record: it is redelivered after a restart.
+//! - A record carrying an [`EVENT_ID_HEADER`] (the events the transactional
+//!   outbox relays) is skipped when the [`Dispatch`] keeps the ids it handled
+//!   ([`Deduplication`]) and has handled that id: the relay sends an event
+//!   again when it stopped between the broker's acknowledgement and deleting
+//!   the row, and those copies reach the handler once.
 //! - The consumer is closed (final commit, leaving the group) off the async
 //!   worker threads however consumption ends; one that stops without leaving
 //!   (a crash) holds its partitions for [`SESSION_TIMEOUT`].
 
-use std::{fmt, time::Duration};
+use std::{fmt, pin::Pin, time::Duration};
 
 use anyhow::Context as _;
 use rdkafka::{
@@ -41,8 +46,8 @@ use tokio_util::sync::CancellationToken;
 use tracing::{info, warn};
 
 use super::{
-    CONTENT_TYPE_HEADER, FLOW_HEADER, KafkaContext, UnreachableWarnings, dead_letter_topic,
-    is_unreachable,
+    CONTENT_TYPE_HEADER, EVENT_ID_HEADER, FLOW_HEADER, KafkaContext, UnreachableWarnings,
+    dead_letter_topic, is_unreachable,
 };
 use crate::retry::Backoff;
 
@@ -129,8 +134,32 @@ pub struct Received<'a> {
     pub flow: Option<&'a str>,
     /// The [`CONTENT_TYPE_HEADER`] header.
     pub content_type: Option<&'a str>,
+    /// The [`EVENT_ID_HEADER`] header: the same for every copy of an event.
+    pub event_id: Option<&'a str>,
     /// The record's value (empty when it has none).
     pub payload: &'a [u8],
+}
+
+/// A boxed future, so that [`Deduplication`] can be used as a trait object.
+pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+
+/// The ids of the events a consumer group handled, kept where a crash does
+/// not lose them (`runtime::outbox::HandledEvents` keeps them in the
+/// service's database).
+pub trait Deduplication: Send + Sync {
+    /// Whether `group` handled event `event_id` already.
+    fn handled_before<'a>(
+        &'a self,
+        group: &'a str,
+        event_id: &'a str,
+    ) -> BoxFuture<'a, anyhow::Result<bool>>;
+
+    /// Records that `group` handled event `event_id`.
+    fn remember<'a>(
+        &'a self,
+        group: &'a str,
+        event_id: &'a str,
+    ) -> BoxFuture<'a, anyhow::Result<()>>;
 }
 
 /// What the consumer needs to know of a handler's error: whether to retry.
@@ -150,6 +179,13 @@ pub trait Dispatch: Send + Sync {
         &self,
         record: Received<'_>,
     ) -> impl Future<Output = Result<(), Self::Error>> + Send;
+
+    /// Where the ids of the handled events are kept, if they are: a record
+    /// whose [`EVENT_ID_HEADER`] is among them is skipped. By default none
+    /// are, and every copy of an event is handled.
+    fn deduplication(&self) -> Option<&dyn Deduplication> {
+        None
+    }
 }
 
 /// Consumes `settings.topics` with `dispatch` until `shutdown` is cancelled
@@ -307,9 +343,28 @@ impl<D: Dispatch> Process<'_, D> {
             key: message.key().unwrap_or_default(),
             flow: header(message, FLOW_HEADER),
             content_type: header(message, CONTENT_TYPE_HEADER),
+            event_id: header(message, EVENT_ID_HEADER),
             payload: message.payload().unwrap_or_default(),
         };
         let key = String::from_utf8_lossy(record.key);
+        let group = self.settings.group_id.as_str();
+        let seen = record.event_id.zip(self.dispatch.deduplication());
+        if let Some((event_id, handled)) = seen {
+            match self
+                .persist(|| handled.handled_before(group, event_id))
+                .await
+            {
+                None => return Ok(Processed::Interrupted),
+                Some(true) => {
+                    info!(
+                        %group, %topic, %key, partition, offset, %event_id,
+                        "event handled before, copy skipped"
+                    );
+                    return Ok(Processed::Done);
+                }
+                Some(false) => {}
+            }
+        }
         let mut attempt = 1;
         let outcome = loop {
             match self.dispatch.dispatch(record).await {
@@ -332,10 +387,19 @@ impl<D: Dispatch> Process<'_, D> {
         match outcome {
             // The group names the service: several services in one process
             // (the workspace's system test) are told apart by it.
-            Ok(()) => info!(
-                group = %self.settings.group_id, %topic, %key, partition, offset,
-                "event handled"
-            ),
+            Ok(()) => {
+                info!(%group, %topic, %key, partition, offset, "event handled");
+                if let Some((event_id, handled)) = seen
+                    && self
+                        .persist(|| handled.remember(group, event_id))
+                        .await
+                        .is_none()
+                {
+                    // Not remembered: the record is redelivered after the
+                    // restart, and handled again (at-least-once).
+                    return Ok(Processed::Interrupted);
+                }
+            }
             Err(err) => {
                 let dead_letter_topic = self.dead_letter(message, &err, attempt).await?;
                 warn!(
@@ -346,6 +410,30 @@ impl<D: Dispatch> Process<'_, D> {
             }
         }
         Ok(Processed::Done)
+    }
+
+    /// Runs `operation` until it succeeds, with [`RETRY_BACKOFF`]-style
+    /// pauses between failures (the database is down, say); `None` once
+    /// shutdown arrives first.
+    async fn persist<'a, T>(
+        &self,
+        operation: impl Fn() -> BoxFuture<'a, anyhow::Result<T>>,
+    ) -> Option<T> {
+        let mut failures = 0;
+        loop {
+            match operation().await {
+                Ok(value) => return Some(value),
+                Err(err) => {
+                    let delay = self.settings.backoff.delay(failures);
+                    warn!(%err, ?delay, "cannot reach the record of handled events, trying again");
+                    failures += 1;
+                    tokio::select! {
+                        () = self.shutdown.cancelled() => return None,
+                        () = tokio::time::sleep(delay) => {}
+                    }
+                }
+            }
+        }
     }
 
     /// Copies `message` (key, payload, headers) to its dead-letter topic with

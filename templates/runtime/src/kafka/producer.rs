@@ -35,7 +35,7 @@ use rdkafka::{
 };
 use tracing::{debug, info, warn};
 
-use super::{CONTENT_TYPE_HEADER, FLOW_HEADER, KafkaContext};
+use super::{CONTENT_TYPE_HEADER, EVENT_ID_HEADER, FLOW_HEADER, KafkaContext};
 
 /// How long a record may wait for the broker's acknowledgement (librdkafka's
 /// `message.timeout.ms`, retries included).
@@ -87,17 +87,32 @@ impl<'a> EventRecord<'a> {
         FutureRecord::to(self.topic)
             .key(self.key)
             .payload(self.payload)
-            .headers(
-                OwnedHeaders::new()
-                    .insert(Header {
-                        key: FLOW_HEADER,
-                        value: Some(self.flow),
-                    })
-                    .insert(Header {
-                        key: CONTENT_TYPE_HEADER,
-                        value: Some(self.content_type),
-                    }),
-            )
+            .headers(self.headers())
+    }
+
+    /// The record, with an [`EVENT_ID_HEADER`] naming it to the consumers
+    /// that drop copies of an event.
+    fn to_identified_record(self, event_id: &str) -> FutureRecord<'a, str, [u8]> {
+        let headers = self.headers().insert(Header {
+            key: EVENT_ID_HEADER,
+            value: Some(event_id),
+        });
+        FutureRecord::to(self.topic)
+            .key(self.key)
+            .payload(self.payload)
+            .headers(headers)
+    }
+
+    fn headers(self) -> OwnedHeaders {
+        OwnedHeaders::new()
+            .insert(Header {
+                key: FLOW_HEADER,
+                value: Some(self.flow),
+            })
+            .insert(Header {
+                key: CONTENT_TYPE_HEADER,
+                value: Some(self.content_type),
+            })
     }
 }
 
@@ -108,7 +123,9 @@ pub struct ProducerSettings {
     pub brokers: String,
     /// Names the producer in the broker's logs: the service's name.
     pub client_id: String,
-    /// How long a send may wait for the broker's acknowledgement.
+    /// How long a send may wait for the broker's acknowledgement; zero
+    /// waits as long as it takes (the outbox relay's producer, whose records
+    /// wait in the database meanwhile).
     pub delivery_timeout: Duration,
     /// Whether at-most-once / at-least-once events are sent: creates the
     /// idempotent producer.
@@ -250,18 +267,38 @@ impl Publisher {
     /// acknowledgement in turn. Waits (at most the delivery timeout) while
     /// librdkafka's local queue is full.
     pub async fn queue(&self, event: EventRecord<'_>) -> Result<PendingDelivery, KafkaError> {
+        self.queue_record(event.to_record()).await
+    }
+
+    /// [`Publisher::queue`], with an [`EVENT_ID_HEADER`] naming the event,
+    /// so that consumers can drop a copy of it (the outbox relay sends one
+    /// when it stopped between the broker's acknowledgement and deleting
+    /// the row).
+    pub async fn queue_identified(
+        &self,
+        event: EventRecord<'_>,
+        event_id: &str,
+    ) -> Result<PendingDelivery, KafkaError> {
+        self.queue_record(event.to_identified_record(event_id))
+            .await
+    }
+
+    async fn queue_record(
+        &self,
+        mut record: FutureRecord<'_, str, [u8]>,
+    ) -> Result<PendingDelivery, KafkaError> {
         let Some(producer) = &self.producer else {
             return Err(KafkaError::ClientCreation(
                 "this publisher has no idempotent producer (`ProducerSettings::idempotent`)".into(),
             ));
         };
-        let mut record = event.to_record();
         let started = Instant::now();
+        let unbounded = self.delivery_timeout.is_zero();
         loop {
             match producer.send_result(record) {
                 Ok(delivery) => return Ok(PendingDelivery(delivery)),
                 Err((KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull), returned))
-                    if started.elapsed() < self.delivery_timeout =>
+                    if unbounded || started.elapsed() < self.delivery_timeout =>
                 {
                     record = returned;
                     tokio::time::sleep(QUEUE_FULL_PAUSE).await;

@@ -190,21 +190,20 @@ pub async fn run_until(
             .await
             .context("cannot build the service's state")?,
     );
-{%- if service.keys.any %}
-    // The idempotency records of the flows served with keys.
-    let store = runtime::store::Store::connect(&config.database_url)
-        .await
-        .with_context(|| {
-            let url = runtime::store::redacted(&config.database_url);
-            format!("cannot open DATABASE_URL={url}")
-        })?;
+{%- if service.store %}
+    // The database's tables, made now: a database out of reach fails the
+    // start-up rather than the first request.
+    state.out.db.ready().await.with_context(|| {
+        let url = runtime::store::redacted(&config.database_url);
+        format!("cannot open DATABASE_URL={url}")
+    })?;
 {%- endif %}
     let mut {{ tasks }} = JoinSet::new();
 {%- if service.serves_rest %}
     let token = shutdown.clone();
     let serving = Arc::clone(&state);
 {%- if service.keys.rest %}
-    let records = store.clone();
+    let records = state.out.db.clone();
 {%- endif %}
     {{ tasks }}.spawn(async move {
         rest::serve(http, serving, {% if service.keys.rest %}records, {% endif %}token)
@@ -223,12 +222,22 @@ pub async fn run_until(
     let token = shutdown.clone();
     let serving = Arc::clone(&state);
 {%- if service.keys.grpc %}
-    let records = store.clone();
+    let records = state.out.db.clone();
 {%- endif %}
     {{ tasks }}.spawn(async move {
         grpc::serve(grpc, serving, {% if service.keys.grpc %}records, {% endif %}token)
             .await
             .context("gRPC server failed")
+    });
+{%- endif %}
+{%- if service.outbox %}
+    // Publishes what the handlers commit to the outbox.
+    let relay = state.out.outbox.relay(config);
+    let relay = relay.context("cannot create the outbox relay's producer")?;
+    let token = shutdown.clone();
+    {{ tasks }}.spawn(async move {
+        relay.run(token).await;
+        Ok(())
     });
 {%- endif %}
 {%- if not service.handles %}

@@ -24,9 +24,13 @@ pub const GRPC_ADDR_VAR: &str = "GRPC_ADDR";
 /// Default gRPC listen address.
 pub const GRPC_ADDR_DEFAULT: &str = "0.0.0.0:{{ grpc_port }}";
 {%- endif %}
-{%- if service.keys.any %}
+{%- if service.store %}
+{%- set kept = [] %}
+{%- if service.keys.any %}{% set_global kept = kept | concat(with="idempotency records") %}{% endif %}
+{%- if service.outbox %}{% set_global kept = kept | concat(with="outbox") %}{% endif %}
+{%- if service.dedupe %}{% set_global kept = kept | concat(with="handled event ids") %}{% endif %}
 /// Environment variable holding the URL of the service's database, where it
-/// keeps its idempotency records: `sqlite://…` or `postgres://…`.
+/// keeps its {{ kept | join(sep=", ") }}: `sqlite://…` or `postgres://…`.
 pub const DATABASE_URL_VAR: &str = "DATABASE_URL";
 /// Default database: a `SQLite` file in the `data` folder where the service
 /// runs, created at start-up. Replicas need a shared `PostgreSQL` instead.
@@ -113,7 +117,7 @@ pub struct Config {
     /// Where the gRPC server listens.
     pub grpc_addr: SocketAddr,
 {%- endif %}
-{%- if service.keys.any %}
+{%- if service.store %}
     /// The service's database: `sqlite://…` or `postgres://…`.
     pub database_url: String,
 {%- endif %}
@@ -182,7 +186,7 @@ impl Config {
 {%- if service.serves_grpc %}
             grpc_addr: addr(GRPC_ADDR_VAR, GRPC_ADDR_DEFAULT)?,
 {%- endif %}
-{%- if service.keys.any %}
+{%- if service.store %}
             database_url: database_url(&value(DATABASE_URL_VAR, DATABASE_URL_DEFAULT))?,
 {%- endif %}
 {%- if kafka %}
@@ -244,7 +248,7 @@ pub async fn debug_handler_pause() {
     }
 }
 {%- endif %}
-{%- if service.keys.any %}
+{%- if service.store %}
 
 /// A database URL this service can open: `SQLite` or `PostgreSQL`.
 fn database_url(raw: &str) -> Result<String, ConfigError> {
@@ -362,7 +366,7 @@ mod tests {
 {%- if service.serves_grpc %}
         assert_eq!(config.grpc_addr.to_string(), "0.0.0.0:{{ grpc_port }}");
 {%- endif %}
-{%- if service.keys.any %}
+{%- if service.store %}
         assert_eq!(config.database_url, "{{ database.default }}");
 {%- endif %}
 {%- if kafka %}
@@ -386,7 +390,7 @@ mod tests {
 {%- endfor %}
     }
 
-{% if service.keys.any %}    #[test]
+{% if service.store %}    #[test]
     fn refuses_a_database_it_cannot_open() {
         let mysql = |var: &str| (var == DATABASE_URL_VAR).then(|| "mysql://db/x".to_owned());
         let err = Config::from_lookup(mysql).unwrap_err();

@@ -44,7 +44,29 @@ use contract::events::{{ modules[0] }};
 {%- else %}
 use contract::events::{ {{- modules | join(sep=", ") -}} };
 {%- endif %}
+{%- if service.outbox and service.dedupe %}
+use runtime::{
+    kafka::{self, KafkaError},
+    outbox::{self, HandledEvents},
+    store::Store,
+};
+{%- elif service.outbox %}
+use runtime::{
+    kafka::{self, KafkaError},
+    outbox,
+    store::Store,
+};
+{%- elif service.dedupe %}
+use runtime::{
+    kafka::{self, KafkaError},
+    outbox::HandledEvents,
+};
+{%- else %}
 use runtime::kafka::{self, KafkaError};
+{%- endif %}
+{%- if service.outbox %}
+use sqlx::{Any, Transaction};
+{%- endif %}
 {%- if service.consumes %}
 use tokio_util::sync::CancellationToken;
 {%- endif %}
@@ -250,6 +272,59 @@ impl<E: 'static> fmt::Debug for FlowPublisher<E> {
     }
 }
 
+{% if service.outbox -%}
+/// The service's transactional outbox ([`runtime::outbox`]): an event added on
+/// a handler's transaction is published by the relay once that transaction
+/// commits, and never if it rolls back.
+#[derive(Debug, Clone)]
+pub struct Outbox(outbox::Outbox);
+
+impl Outbox {
+    /// The outbox kept in `db`.
+    pub fn new(db: &Store) -> Self {
+        Self(outbox::Outbox::new(db))
+    }
+
+    /// Begins a transaction for a state change and the events announcing it.
+    pub async fn begin(&self) -> Result<Transaction<'static, Any>, sqlx::Error> {
+        self.0.begin().await
+    }
+
+    /// Adds `event`, of the flow `wire` describes, on `tx`; returns the
+    /// event id every copy of it carries.
+    pub async fn add<E>(
+        &self,
+        tx: &mut Transaction<'_, Any>,
+        wire: &Wire<E>,
+        event: &E,
+    ) -> Result<String, sqlx::Error> {
+        let (key, payload) = ((wire.key)(event), (wire.encode)(event));
+        self.0.add(tx, record(wire, &key, &payload)).await
+    }
+
+    /// Commits `tx` and wakes the relay.
+    pub async fn commit(&self, tx: Transaction<'_, Any>) -> Result<(), sqlx::Error> {
+        self.0.commit(tx).await
+    }
+
+    /// How many events wait for the relay.
+    pub async fn backlog(&self) -> Result<i64, sqlx::Error> {
+        self.0.backlog().await
+    }
+
+    /// The relay of this outbox, with the service's producer settings.
+    pub fn relay(&self, config: &Config) -> Result<outbox::Relay, KafkaError> {
+{%- if service.kafka.transactional %}
+        let settings = producer_settings(&config.kafka_brokers, &config.kafka_transactional_id);
+{%- else %}
+        let settings = producer_settings(&config.kafka_brokers);
+{%- endif %}
+        let settings = settings.batching(config.kafka_linger, config.kafka_compression);
+        self.0.relay(&settings)
+    }
+}
+
+{% endif -%}
 /// The record of an event of the flow `wire` describes, keyed `key`,
 /// encoded as `payload`.
 fn record<'a, E>(wire: &Wire<E>, key: &'a str, payload: &'a [u8]) -> kafka::EventRecord<'a> {
@@ -372,18 +447,35 @@ pub trait EventHandler: Send + Sync + 'static {
     ) -> impl Future<Output = Result<(), HandlerError>> + Send;
 {%- endif %}
 {%- endfor %}
+{%- if service.dedupe %}
+
+    /// Where the ids of the handled events are kept, so that the copies of
+    /// an event an outbox relayed twice are skipped; `None` handles them all.
+    fn handled_events(&self) -> Option<&HandledEvents> {
+        None
+    }
+{%- endif %}
 }
 
 /// The service's handlers (`handlers/`), with the [`State`] they share.
 #[derive(Debug, Clone)]
 pub struct Handlers {
     state: Arc<State>,
+{%- if service.dedupe %}
+    /// The ids of the events handled, in the service's database.
+    handled: HandledEvents,
+{%- endif %}
 }
 
 impl Handlers {
     /// Handlers sharing `state`, built once at start-up.
     pub fn new(state: Arc<State>) -> Handlers {
+{%- if service.dedupe %}
+        let handled = HandledEvents::new(&state.out.db);
+        Handlers { state, handled }
+{%- else %}
         Handlers { state }
+{%- endif %}
     }
 }
 
@@ -404,6 +496,12 @@ impl EventHandler for Handlers {
         handlers::{{ module }}::handle(&self.state, event)
     }
 {%- endfor %}
+{%- if service.dedupe %}
+
+    fn handled_events(&self) -> Option<&HandledEvents> {
+        Some(&self.handled)
+    }
+{%- endif %}
 }
 
 /// How this service's consumer is set up{% if service.kafka.read_committed %}: reading only committed
@@ -464,6 +562,14 @@ impl<H: EventHandler> kafka::Dispatch for Dispatcher<H> {
             ))),
         }
     }
+{%- if service.dedupe %}
+
+    fn deduplication(&self) -> Option<&dyn kafka::Deduplication> {
+        self.0
+            .handled_events()
+            .map(|handled| handled as &dyn kafka::Deduplication)
+    }
+{%- endif %}
 }
 
 /// The event of the flow `wire` describes in `record`. A payload that is not

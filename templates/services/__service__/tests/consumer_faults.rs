@@ -58,7 +58,7 @@ fn ids(range: std::ops::Range<u32>) -> Vec<String> {
 /// log lines to `handled`.
 fn spawn_binary(brokers: &str, handled: mpsc::Sender<String>) -> Child {
     let mut child = Command::new(env!("CARGO_BIN_EXE_{{ service.name }}"))
-{%- if service.keys.any %}
+{%- if service.store %}
         // An in-memory database: nothing written beside the workspace.
         .env("DATABASE_URL", "sqlite::memory:")
 {%- endif %}

@@ -14,8 +14,7 @@ use std::{
     time::{Duration, Instant},
 };
 
-{% if service.keys.grpc %}use runtime::store::Store;
-{% endif %}use tokio::{net::TcpListener, sync::mpsc, task::JoinHandle};
+use tokio::{net::TcpListener, sync::mpsc, task::JoinHandle};
 use tokio_stream::StreamExt as _;
 use tokio_util::sync::CancellationToken;
 use tonic::{
@@ -26,8 +25,7 @@ use tonic::{
 {%- else %}
 use std::{net::SocketAddr, sync::Arc, time::Duration};
 
-{% if service.keys.grpc %}use runtime::store::Store;
-{% endif %}use tokio::{net::TcpListener, task::JoinHandle};
+use tokio::{net::TcpListener, task::JoinHandle};
 use tokio_stream::StreamExt as _;
 use tokio_util::sync::CancellationToken;
 use tonic::{
@@ -65,9 +63,19 @@ struct Server {
 }
 
 /// The service's state{% if service.produces %}, producing to nothing (no broker listens on port 1):
-/// the events the example handlers announce go nowhere{% endif %}.
+/// the events the example handlers announce go nowhere{% endif %}{% if service.store %}; its database in memory{% endif %}.
 async fn state() -> Arc<State> {
+{%- if service.store %}
+    let config = Config::from_lookup(|var| match var {
 {%- if service.produces %}
+        "KAFKA_BROKERS" => Some("127.0.0.1:1".to_owned()),
+{%- endif %}
+        // In memory: each test starts with an empty database.
+        "DATABASE_URL" => Some("sqlite::memory:".to_owned()),
+        _ => None,
+    })
+    .unwrap();
+{%- elif service.produces %}
     let lookup = |var: &str| (var == "KAFKA_BROKERS").then(|| "127.0.0.1:1".to_owned());
     let config = Config::from_lookup(lookup).unwrap();
 {%- else %}
@@ -79,8 +87,8 @@ async fn state() -> Arc<State> {
 async fn start() -> Server {
     let shutdown = CancellationToken::new();
 {%- if service.keys.grpc %}
-    let store = Store::connect("sqlite::memory:").await.unwrap();
-    let routes = grpc::services(&state().await, &store, &shutdown);
+    let state = state().await;
+    let routes = grpc::services(&state, &state.out.db, &shutdown);
 {%- else %}
     let routes = grpc::services(&state().await, &shutdown);
 {%- endif %}

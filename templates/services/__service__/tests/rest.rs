@@ -17,7 +17,7 @@ use rdkafka::{
 {%- endif %}
 use reqwest::{Method, StatusCode, header::CONTENT_TYPE};
 {%- if service.keys.rest %}
-use runtime::{idempotency, store::Store};
+use runtime::idempotency;
 {%- endif %}
 use tokio::{net::TcpListener, task::JoinHandle};
 use tokio_util::sync::CancellationToken;
@@ -35,9 +35,20 @@ struct Server {
 }
 
 /// The service's configuration{% if service.produces %}, producing to `brokers` (nothing listens on
-/// port 1: the events the example handlers announce go nowhere){% endif %}.
+/// port 1: the events the example handlers announce go nowhere){% endif %}{% if service.store %}, its database in
+/// memory{% endif %}.
 fn config({% if service.produces %}brokers: &str{% endif %}) -> Config {
+{%- if service.store %}
+    Config::from_lookup(|var| match var {
 {%- if service.produces %}
+        "KAFKA_BROKERS" => Some(brokers.to_owned()),
+{%- endif %}
+        // In memory: each test starts with an empty database.
+        "DATABASE_URL" => Some("sqlite::memory:".to_owned()),
+        _ => None,
+    })
+    .unwrap()
+{%- elif service.produces %}
     Config::from_lookup(|var| (var == "KAFKA_BROKERS").then(|| brokers.to_owned())).unwrap()
 {%- else %}
     Config::from_lookup(|_| None).unwrap()
@@ -54,9 +65,13 @@ async fn start_with(config: &Config) -> Server {
     let addr = listener.local_addr().unwrap();
     let shutdown = CancellationToken::new();
     let state = Arc::new(State::new(config).await.unwrap());
+{%- if service.outbox %}
+    // The outbox's relay, as the service runs it.
+    let relay = state.out.outbox.relay(config).unwrap();
+    tokio::spawn(relay.run(shutdown.clone()));
+{%- endif %}
 {%- if service.keys.rest %}
-    // The idempotency records in memory: each test starts with none.
-    let store = Store::connect("sqlite::memory:").await.unwrap();
+    let store = state.out.db.clone();
     let task = tokio::spawn(rest::serve(listener, state, store, shutdown.clone()));
 {%- else %}
     let task = tokio::spawn(rest::serve(listener, state, shutdown.clone()));

@@ -71,7 +71,7 @@ fn serve_answers_healthz_{% if first %}calls_from_its_task_{% endif %}and_exits_
     let callee_url = format!("http://{}", callee.local_addr().unwrap());
 {%- endif %}
     let mut child = Command::new(env!("CARGO_BIN_EXE_{{ service.name }}"))
-{%- if service.keys.any %}
+{%- if service.store %}
         // An in-memory database: nothing written beside the workspace.
         .env("DATABASE_URL", "sqlite::memory:")
 {%- endif %}

@@ -67,7 +67,7 @@ fn sigterm_finishes_the_request_in_flight_refuses_new_connections_and_exits_in_t
     let grpc = free_port();
 {%- endif %}
     let mut child = Command::new(env!("CARGO_BIN_EXE_{{ service.name }}"))
-{%- if service.keys.any %}
+{%- if service.store %}
         // An in-memory database: nothing written beside the workspace.
         .env("DATABASE_URL", "sqlite::memory:")
 {%- endif %}

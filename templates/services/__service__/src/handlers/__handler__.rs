@@ -43,12 +43,25 @@ use crate::{error::HandlerError, state::State};
 
 /// Answers one request. The example echoes the request's fields of the same name
 /// and type{% if e.fields | filter(attribute="name", value="status") %}, with `status` "{{ "CREATED" }}"{% endif %}.
-{%- if announce %}
+{%- if announce and h.outbox %}
+/// It also announces flow `{{ event.flow }}` through the transactional outbox, with a sample
+/// event keyed by {% if h.id_field %}the request's `{{ h.id_field }}`{% else %}a fixed id{% endif %}: replace it with the real one.
+{%- elif announce %}
 /// It also announces flow `{{ event.flow }}` through the injected publisher, with a sample
 /// event keyed by {% if h.id_field %}the request's `{{ h.id_field }}`{% else %}a fixed id{% endif %}: replace it with the real one.
 {%- endif %}
 pub async fn handle({% if announce %}state{% else %}_state{% endif %}: &State, {% if reads %}request{% else %}_request{% endif %}: Request) -> Result<Response, HandlerError> {
-{%- if announce %}
+{%- if announce and h.outbox %}
+    let event = contract::events::{{ event.flow_ident }}::sample({% if h.id_field %}&request.{{ h.id_field }}{% else %}"{{ event.event.sample_key }}"{% endif %});
+    // The state change and its announcement commit together, or neither
+    // does; the outbox's relay publishes the event once committed.
+    let mut tx = state.out.outbox.begin().await?;
+    // Your state change goes here, on the same transaction:
+    // sqlx::query("INSERT INTO …").bind(…).execute(&mut *tx).await?;
+    let wire = &contract::events::{{ event.flow_ident }}::WIRE;
+    state.out.outbox.add(&mut tx, wire, &event).await?;
+    state.out.outbox.commit(tx).await?;
+{%- elif announce %}
     let event = contract::events::{{ event.flow_ident }}::sample({% if h.id_field %}&request.{{ h.id_field }}{% else %}"{{ event.event.sample_key }}"{% endif %});
     // Sent in the background, so the answer does not wait for the broker. A
     // crash before the broker has it loses it: a transactional outbox makes
