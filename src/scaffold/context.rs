@@ -758,11 +758,12 @@ fn keep_keys(s: &mut ServiceContext) {
     };
 }
 
-/// Decides whether `s` announces its first produced event through the
-/// transactional outbox, and returns that event flow when it does. It does
-/// when it serves a call that changes state (a unary rpc whose route is not
-/// a `GET`) and the event must arrive (`delivery` at-least-once or
-/// exactly-once) or the report resolves a flow it serves with
+/// Decides whether `s` announces its first produced event (the one its
+/// example handlers announce) through the transactional outbox, and returns
+/// that event flow when it does. It does when it serves a call that changes
+/// state (see `Handler::changes_state`) and that event must arrive
+/// (`delivery` at-least-once or exactly-once) or the report resolves a flow
+/// it serves with
 /// [`EDGE_OUTBOX`](crate::scaffold::served::EDGE_OUTBOX): publishing after the commit would lose the event in a
 /// crash between the two. Those handlers' examples write the event on their
 /// transaction; the others keep publishing directly.

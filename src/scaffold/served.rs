@@ -55,8 +55,9 @@ pub struct Handler {
     /// The handler file's imports of its types, in rustfmt's order:
     /// `contract::shop::GetOrderRequest as Request`.
     pub uses: Vec<String>,
-    /// A unary rpc whose HTTP route (its `google.api.http` rule, or SPEC
-    /// §7's default) is not a `GET`: serving it changes state.
+    /// Serving it changes state: a unary rpc whose `google.api.http` rule
+    /// is not a `GET`, or without a rule, whose name does not start with one
+    /// of [`READ_VERBS`].
     pub changes_state: bool,
     /// The report resolves one of its flows with [`EDGE_OUTBOX`].
     pub outbox_named: bool,

@@ -47,8 +47,8 @@
 #           transactional outbox: its relay published one event per booking
 #           (the replayed one ran no handler, so none for it), each with an
 #           `event-id` header, and billing and notifications handled them.
-# The last line is the summary, `team e2e: rest=ok grpc=ok stream=ok kafka=ok`
-# when all passed; exit 0 only then. Each step is bounded (build: 30 min).
+# The last line is the summary, `team e2e: rest=ok grpc=ok stream=ok kafka=ok
+# outbox=ok` when all passed; exit 0 only then. Each step is bounded (build: 30 min).
 set -u
 
 WS=${1:?usage: team-e2e.sh WORKSPACE (a scaffold of examples/team/flows.yaml)}
@@ -140,14 +140,15 @@ start() {
   PIDS+=($!)
   SERVICE_PID[$name]=$!
 }
-# Both keep idempotency records: their databases live in the temp dir.
+# Every service here keeps a database (idempotency records, the outbox, the
+# ids of handled events): each lives in the temp dir.
 start inventory GRPC_ADDR="127.0.0.1:$PI" DATABASE_URL="sqlite://$W/data/inventory.db"
 # shipments calls inventory (reserve-stock): wired as a deployment would,
 # though this check does not make that call.
 start shipments HTTP_ADDR="127.0.0.1:$PH" GRPC_ADDR="127.0.0.1:$PG" INVENTORY_GRPC_URL="http://127.0.0.1:$PI" \
   DATABASE_URL="sqlite://$W/data/shipments.db"
-start billing
-start notifications
+start billing DATABASE_URL="sqlite://$W/data/billing.db"
+start notifications DATABASE_URL="sqlite://$W/data/notifications.db"
 if ! { wait_port "$PH" 60 "${SERVICE_PID[shipments]}" && wait_port "$PG" 10 "${SERVICE_PID[shipments]}"; }; then
   die "shipments did not listen on HTTP_ADDR=127.0.0.1:$PH and GRPC_ADDR=127.0.0.1:$PG: $(last "$W/shipments.log")"
 fi

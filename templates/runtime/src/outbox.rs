@@ -20,13 +20,26 @@ when: uses.outbox
 //!   delivery timeout) the rows wait in the table, and the relay resumes
 //!   where it stopped. A producer that gave up could let a later event of a
 //!   key through before an earlier one.
+//! - **Order.** A row is numbered when it is inserted: the events of one
+//!   transaction, and of transactions one after another, keep their order.
+//!   Two transactions running at once on one key are published in the order
+//!   they added their events; a change that must order them locks the key's
+//!   own row first (`SELECT … FOR UPDATE`). An exactly-once flow announced
+//!   through the outbox is published by the idempotent producer, not in a
+//!   Kafka transaction: the outbox and the consumers' ids make it once.
+//! - **A row the broker refuses for good** (a record over the topic's size
+//!   limit, a topic the service may not write) stays in the table, logged
+//!   at error level each round, while the rows after it are published and
+//!   deleted: delete or fix it. Its key's later events have then reached the
+//!   topic before it.
 //! - **One relay at a time.** Replicas sharing a `PostgreSQL` database share
 //!   one outbox: the one holding the lease (a row of `outbox_relay`, taken
-//!   with a conditional `UPDATE` and renewed every round) relays, the others
-//!   stand by and take over within [`LEASE`] when it dies. One relay keeps
-//!   every key's order (rows locked `FOR UPDATE SKIP LOCKED` by several
-//!   relays would not); the database's commit rate, not one producer, is
-//!   what bounds an outbox.
+//!   with a conditional `UPDATE`, renewed while half of it is gone, also
+//!   while a round waits for the broker) relays, the others stand by and
+//!   take over within [`LEASE`] when it dies (by the replicas' clocks, which
+//!   must agree within it). One relay keeps every key's order (rows locked
+//!   `FOR UPDATE SKIP LOCKED` by several relays would not); the database's
+//!   commit rate, not one producer, is what bounds an outbox.
 //! - **Copies.** A relay that stops after the broker acknowledged a row and
 //!   before deleting it sends that row again when it (or another replica)
 //!   resumes; so does a relay that lost its lease while stalled. Every copy
@@ -45,7 +58,7 @@ use std::{
 use sqlx::{Any, Row as _, Transaction};
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
-use tracing::{debug, info, warn};
+use tracing::{debug, error, info, warn};
 
 use crate::{
     kafka::{BoxFuture, Deduplication, EventRecord, KafkaError, ProducerSettings, Publisher},
@@ -156,6 +169,7 @@ impl Outbox {
             store: self.store.clone(),
             wake: Arc::clone(&self.wake),
             publisher: Publisher::new(&settings)?,
+            held_until: AtomicI64::new(0),
             holder: format!("{}-{}", settings.client_id, uuid::Uuid::new_v4()),
             brokers: settings.brokers,
         })
@@ -168,6 +182,9 @@ pub struct Relay {
     store: Store,
     wake: Arc<Notify>,
     publisher: Publisher,
+    /// Until when this replica holds the lease, by its clock (0: it does
+    /// not).
+    held_until: AtomicI64,
     holder: String,
     brokers: String,
 }
@@ -262,45 +279,65 @@ impl Relay {
             return Ok(0);
         }
         let rows: Vec<Row> = rows.iter().map(Row::read).collect::<Result<_, _>>()?;
-        // Queued in order, so each key's events reach the broker in order;
-        // acknowledged in that order too.
-        let mut failure = None;
+        // Queued in order, so each key's events reach the broker in order.
         let mut pending = Vec::with_capacity(rows.len());
         for row in &rows {
-            match self
+            let delivery = self
                 .publisher
                 .queue_identified(row.record(), &row.event_id)
-                .await
-            {
-                Ok(delivery) => pending.push(delivery),
-                Err(err) => {
-                    failure = Some(err);
-                    break;
-                }
-            }
+                .await;
+            pending.push((row, delivery));
         }
-        let mut sent = Vec::with_capacity(pending.len());
-        for (row, delivery) in rows.iter().zip(pending) {
-            match delivery.await {
+        // The lease is renewed while the broker keeps the round waiting, so
+        // that no other replica starts sending the same rows meanwhile.
+        let mut renew = tokio::time::interval(LEASE / 4);
+        let mut sent = Vec::with_capacity(rows.len());
+        let mut refused = None;
+        for (row, queued) in pending {
+            let outcome = match queued {
+                Ok(delivery) => {
+                    let mut delivery = std::pin::pin!(delivery);
+                    loop {
+                        tokio::select! {
+                            outcome = &mut delivery => break outcome,
+                            _ = renew.tick() => {
+                                if !self.hold_lease().await? {
+                                    warn!("outbox lease lost while waiting for the broker");
+                                }
+                            }
+                        }
+                    }
+                }
+                Err(err) => Err(err),
+            };
+            match outcome {
                 Ok(_) => sent.push(row.id),
                 Err(err) => {
-                    failure = Some(err);
-                    break;
+                    error!(
+                        row = row.id, event_id = %row.event_id, flow = %row.flow,
+                        key = %row.key, %err,
+                        "the broker refused an outbox row; it stays in the table"
+                    );
+                    refused.get_or_insert(err);
                 }
             }
         }
         self.delete(&sent).await?;
         debug!(published = sent.len(), "outbox rows published");
-        match failure {
+        match refused {
             Some(err) => Err(RelayError::Kafka(err)),
             None => Ok(sent.len()),
         }
     }
 
-    /// Takes the lease if it is free or expired, renews it if held; says
-    /// whether this replica holds it.
+    /// Takes the lease if it is free or expired, renews it once half of it
+    /// is gone; says whether this replica holds it. A replica holding it
+    /// writes nothing more often than that.
     async fn hold_lease(&self) -> Result<bool, sqlx::Error> {
         let now = now_millis();
+        if now < self.held_until.load(Ordering::Relaxed) - millis(LEASE / 2) {
+            return Ok(true);
+        }
         let taken = sqlx::query(
             "UPDATE outbox_relay SET holder = $1, expires_at = $2 \
              WHERE name = 'relay' AND (holder = $1 OR expires_at < $3)",
@@ -310,7 +347,14 @@ impl Relay {
         .bind(now)
         .execute(self.store.pool())
         .await?;
-        Ok(taken.rows_affected() == 1)
+        let held = taken.rows_affected() == 1;
+        let until = if held {
+            now.saturating_add(millis(LEASE))
+        } else {
+            0
+        };
+        self.held_until.store(until, Ordering::Relaxed);
+        Ok(held)
     }
 
     /// Lets the lease expire now, if this replica holds it.

@@ -234,9 +234,6 @@ impl Store {
                  trailers TEXT, \
                  PRIMARY KEY (scope, idempotency_key))"
             ),
-            "CREATE INDEX IF NOT EXISTS idempotency_keys_claimed_at \
-             ON idempotency_keys (claimed_at)"
-                .to_owned(),
             // The outbox: events committed with a state change, waiting for
             // the relay; `id` is their order.
             format!(
@@ -266,13 +263,27 @@ impl Store {
              handled_at BIGINT NOT NULL, \
              PRIMARY KEY (consumer, event_id))"
                 .to_owned(),
+        ];
+        // A transaction of their own: on `PostgreSQL` `CREATE INDEX` locks
+        // its table against writes, even when the index exists, until its
+        // transaction ends.
+        let indexes = [
+            "CREATE INDEX IF NOT EXISTS idempotency_keys_claimed_at \
+             ON idempotency_keys (claimed_at)"
+                .to_owned(),
             "CREATE INDEX IF NOT EXISTS handled_events_handled_at \
              ON handled_events (handled_at)"
                 .to_owned(),
         ];
-        // One transaction: `PostgreSQL` runs DDL in transactions, and the
-        // lock keeps replicas starting together from racing on the catalog
-        // (two `CREATE TABLE IF NOT EXISTS` at once can both try to create).
+        self.run_locked(&statements).await?;
+        self.run_locked(&indexes).await
+    }
+
+    /// Runs `statements` in one transaction, holding a lock that keeps
+    /// replicas starting together from racing on `PostgreSQL`'s catalog (two
+    /// `CREATE … IF NOT EXISTS` at once can both try to create); `PostgreSQL`
+    /// runs DDL in transactions.
+    async fn run_locked(&self, statements: &[String]) -> Result<(), sqlx::Error> {
         let mut tx = self.pool.begin().await?;
         if self.backend == Backend::Postgres {
             sqlx::query("SELECT pg_advisory_xact_lock(7202612)")
@@ -280,12 +291,11 @@ impl Store {
                 .await?;
         }
         for statement in statements {
-            sqlx::query(sqlx::AssertSqlSafe(statement))
+            sqlx::query(sqlx::AssertSqlSafe(statement.as_str()))
                 .execute(&mut *tx)
                 .await?;
         }
-        tx.commit().await?;
-        Ok(())
+        tx.commit().await
     }
 
     /// Closes every connection, waiting for the queries in progress.

@@ -59,6 +59,15 @@ async fn urls(name: &str) -> Vec<String> {
     urls
 }
 
+/// Removes the `SQLite` file `url` names, if it names one.
+fn forget(url: &str) {
+    if let Some(file) = url.strip_prefix("sqlite://") {
+        for suffix in ["", "-wal", "-shm"] {
+            let _ = std::fs::remove_file(format!("{file}{suffix}"));
+        }
+    }
+}
+
 /// `url` with its own, empty schema `outbox_<name>`.
 async fn postgres_schema(url: &str, name: &str) -> String {
     let schema = format!("outbox_{}", name.replace('-', "_"));
@@ -217,6 +226,7 @@ async fn committed_events_are_published_in_order_and_rolled_back_ones_never() {
         let read_ids: HashSet<&String> = records.iter().map(|r| &r.event_id).collect();
         assert_eq!(read_ids, event_ids, "{url}: every record names its event");
         store.close().await;
+        forget(&url);
     }
 }
 
@@ -249,6 +259,7 @@ async fn rows_wait_while_the_broker_is_down_longer_than_the_delivery_timeout() {
         let records = read_all(&brokers, 1).await.concat();
         assert_eq!(first_arrivals(&records, "k"), ids, "{url}: {records:?}");
         store.close().await;
+        forget(&url);
     }
 }
 
@@ -423,5 +434,6 @@ async fn a_consumer_keeping_handled_ids_handles_each_copy_of_an_event_once() {
             "{url}: each event handled once: {handled:?}"
         );
         store.close().await;
+        forget(&url);
     }
 }

@@ -358,7 +358,7 @@ impl<D: Dispatch> Process<'_, D> {
                 Some(true) => {
                     info!(
                         %group, %topic, %key, partition, offset, %event_id,
-                        "event handled before, copy skipped"
+                        "copy of a handled event skipped"
                     );
                     return Ok(Processed::Done);
                 }

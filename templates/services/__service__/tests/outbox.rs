@@ -326,5 +326,10 @@ fn an_event_committed_before_a_sigkill_is_published_after_the_restart_and_handle
     let runtime = Runtime::new().unwrap();
     for database in runtime.block_on(databases()) {
         killed_then_restarted(&runtime, &database);
+        if let Some(file) = database.strip_prefix("sqlite://") {
+            for suffix in ["", "-wal", "-shm"] {
+                let _ = std::fs::remove_file(format!("{file}{suffix}"));
+            }
+        }
     }
 }
