@@ -33,6 +33,18 @@ use tracing_subscriber::{
 
 /// How long [`Logs::wait_for`] waits for an event before giving up.
 pub const WAIT: Duration = Duration::from_secs(30);
+
+/// The deadline of each call the test makes itself, in milliseconds: the
+/// test checks that calls reach their services, not their latency budgets,
+/// which a debug build on a busy machine misses (the benches measure those).
+pub const DEADLINE_MS: &str = "2000";
+
+/// The deadline variables of the test's own clients (`Outbound::from_lookup`):
+/// every `<FLOW>_DEADLINE_MS` is [`DEADLINE_MS`].
+pub fn deadlines(var: &str) -> Option<String> {
+    var.ends_with("_DEADLINE_MS")
+        .then(|| DEADLINE_MS.to_owned())
+}
 {%- if uses.store %}
 
 /// The database of every service that keeps one: in memory, fresh for each

@@ -34,7 +34,8 @@ async fn what_enters_at_the_edge_reaches_every_service_downstream() {
     // {{ e.caller.name }} calls {{ e.flow }} on {{ e.call.target }}{{ how }}{% if e.call.rpc.id_field %}, with id {{ e.id }}{% endif %}.
 {%- endif %}
     let config = &system.configs.{{ e.caller.ident }};
-    let out = {{ e.caller.ident }}::outbound::Outbound::new(config).await;
+    let deadlines = system_test::deadlines;
+    let out = {{ e.caller.ident }}::outbound::Outbound::from_lookup(config, deadlines);
     let out = out.expect("the clients of {{ e.caller.name }}");
 {%- if e.call.rpc.id_field %}
     let request = {{ e.clients }}::{{ e.call.client }}::{{ e.call.rpc.method | trim_start_matches(pat="r#") }}_request("{{ e.id }}");
