@@ -44,7 +44,7 @@ use std::{
         atomic::{AtomicI64, Ordering},
     },
     task::{Context, Poll},
-    time::{Duration, Instant, SystemTime, UNIX_EPOCH},
+    time::{Duration, Instant},
 };
 
 use axum::{
@@ -60,7 +60,7 @@ use sqlx::Row as _;
 use tower::{Layer, Service};
 use tracing::{debug, warn};
 
-use crate::store::Store;
+use crate::store::{Store, millis, now_millis};
 
 /// The request header (gRPC metadata) carrying the key.
 pub const HEADER: &str = "idempotency-key";
@@ -564,16 +564,6 @@ struct Records {
     store: Store,
     /// When old records were last purged, in Unix milliseconds.
     purged_at: Arc<AtomicI64>,
-}
-
-fn now_millis() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
-}
-
-fn millis(duration: Duration) -> i64 {
-    i64::try_from(duration.as_millis()).unwrap_or(i64::MAX)
 }
 
 impl Records {

@@ -52,7 +52,7 @@ use std::{
         Arc,
         atomic::{AtomicI64, Ordering},
     },
-    time::{Duration, SystemTime, UNIX_EPOCH},
+    time::Duration,
 };
 
 use sqlx::{Any, Row as _, Transaction};
@@ -63,7 +63,7 @@ use tracing::{debug, error, info, warn};
 use crate::{
     kafka::{BoxFuture, Deduplication, EventRecord, KafkaError, ProducerSettings, Publisher},
     retry::Backoff,
-    store::Store,
+    store::{Store, millis, now_millis},
 };
 
 /// Most rows one round of the relay publishes.
@@ -495,14 +495,4 @@ impl Deduplication for HandledEvents {
     ) -> BoxFuture<'a, anyhow::Result<()>> {
         Box::pin(async move { Ok(self.record(group, event_id).await?) })
     }
-}
-
-fn now_millis() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
-}
-
-fn millis(duration: Duration) -> i64 {
-    i64::try_from(duration.as_millis()).unwrap_or(i64::MAX)
 }

@@ -13,7 +13,13 @@ when: uses.store
 //! sqlx's `Any` driver runs the same queries on both; the few statements
 //! that differ (column types) are chosen by [`Backend`].
 
-use std::{fmt, path::Path, str::FromStr as _, sync::Arc, time::Duration};
+use std::{
+    fmt,
+    path::Path,
+    str::FromStr as _,
+    sync::Arc,
+    time::{Duration, SystemTime, UNIX_EPOCH},
+};
 
 use sqlx::{
     AnyPool,
@@ -329,6 +335,19 @@ fn create_sqlite_folder(url: &str) -> std::io::Result<()> {
         Some(folder) if !folder.as_os_str().is_empty() => std::fs::create_dir_all(folder),
         _ => Ok(()),
     }
+}
+
+/// Now, in milliseconds since the Unix epoch: the time the tables keep
+/// (claims, leases, records), comparable across replicas whose clocks agree.
+pub(crate) fn now_millis() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+}
+
+/// `duration` in milliseconds, as the tables keep it.
+pub(crate) fn millis(duration: Duration) -> i64 {
+    i64::try_from(duration.as_millis()).unwrap_or(i64::MAX)
 }
 
 /// `url` without its password, for the logs.
