@@ -148,6 +148,17 @@ pub fn producer_settings(brokers: &str{% if service.kafka.transactional %}, tran
 {%- endif %}
 }
 
+/// The producer settings of the running service: [`producer_settings`] with
+/// the brokers{% if service.kafka.transactional %}, the transactional id{% endif %} and the batching of `config`.
+fn configured_settings(config: &Config) -> kafka::ProducerSettings {
+{%- if service.kafka.transactional %}
+    producer_settings(&config.kafka_brokers, &config.kafka_transactional_id)
+        .batching(config.kafka_linger, config.kafka_compression)
+{%- else %}
+    producer_settings(&config.kafka_brokers).batching(config.kafka_linger, config.kafka_compression)
+{%- endif %}
+}
+
 /// Sends this service's events, typed by each flow's message:
 /// `publisher.publish(&{{ service.produces[0].flow_ident }}::WIRE, &event)`. Cheap to share (`&self`)
 /// between tasks.
@@ -168,13 +179,7 @@ impl Publisher {
     /// The publisher of the running service: the default settings with the
     /// brokers{% if service.kafka.transactional %} and the transactional id{% endif %} of `config`.
     pub fn from_config(config: &Config) -> Result<Self, KafkaError> {
-{%- if service.kafka.transactional %}
-        let settings = producer_settings(&config.kafka_brokers, &config.kafka_transactional_id);
-{%- else %}
-        let settings = producer_settings(&config.kafka_brokers);
-{%- endif %}
-        let settings = settings.batching(config.kafka_linger, config.kafka_compression);
-        Self::with_settings(&settings)
+        Self::with_settings(&configured_settings(config))
     }
 
     /// A publisher as `settings` say (for instance another delivery timeout).
@@ -314,13 +319,7 @@ impl Outbox {
 
     /// The relay of this outbox, with the service's producer settings.
     pub fn relay(&self, config: &Config) -> Result<outbox::Relay, KafkaError> {
-{%- if service.kafka.transactional %}
-        let settings = producer_settings(&config.kafka_brokers, &config.kafka_transactional_id);
-{%- else %}
-        let settings = producer_settings(&config.kafka_brokers);
-{%- endif %}
-        let settings = settings.batching(config.kafka_linger, config.kafka_compression);
-        self.0.relay(&settings)
+        self.0.relay(&configured_settings(config))
     }
 }
 
