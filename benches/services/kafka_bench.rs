@@ -698,14 +698,14 @@ where
     D: rk::Dispatch + 'static,
     D::Error: Sync,
 {
-    let mut settings = order_history::kafka::consumer_settings(brokers);
+    let mut settings = order_history::kafka::consumer_settings(brokers, rk::CONCURRENCY);
     settings.group_id = group.to_owned();
     settings.topics = vec![order_created::TOPIC.to_owned()];
     let shutdown = CancellationToken::new();
     let cpu0 = cpu_mark();
     let task = tokio::spawn({
         let shutdown = shutdown.clone();
-        async move { rk::consume(&settings, &dispatch, shutdown).await }
+        async move { rk::consume(&settings, dispatch, shutdown).await }
     });
     let m = progress.measured(cpu0).await;
     shutdown.cancel();

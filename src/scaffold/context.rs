@@ -1031,6 +1031,13 @@ fn env(s: &ServiceContext) -> Vec<EnvVar> {
             "1",
         ));
     }
+    if !s.consumes.is_empty() {
+        vars.push(var(
+            "KAFKA_CONSUMER_CONCURRENCY",
+            "events handled at once (lanes by key)",
+            "16",
+        ));
+    }
     if !s.produces.is_empty() {
         vars.push(var("KAFKA_LINGER_MS", "batching delay of events, ms", "5"));
         vars.push(var("KAFKA_COMPRESSION", "codec of event batches", "lz4"));

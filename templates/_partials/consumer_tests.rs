@@ -30,7 +30,7 @@ use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
 use runtime::kafka::{
-    HEADER_ATTEMPTS, HEADER_ERROR, HEADER_SOURCE_OFFSET, HEADER_SOURCE_PARTITION,
+    CONCURRENCY, HEADER_ATTEMPTS, HEADER_ERROR, HEADER_SOURCE_OFFSET, HEADER_SOURCE_PARTITION,
     HEADER_SOURCE_TOPIC, MAX_ATTEMPTS, dead_letter_topic,
 };
 
@@ -117,7 +117,10 @@ async fn handles_{{ t.flow_ident }}_from_{{ t.from_ident }}_and_commits_its_offs
     let shutdown = CancellationToken::new();
     let consumer = tokio::spawn({
         let (brokers, shutdown) = (brokers.clone(), shutdown.clone());
-        async move { kafka::consume(&brokers, Recording::new(handled).await, shutdown).await }
+        async move {
+            let recording = Recording::new(handled).await;
+            kafka::consume(&brokers, CONCURRENCY, recording, shutdown).await
+        }
     });
 
     let (flow, event) = tokio::time::timeout(WAIT, events.recv())
@@ -270,7 +273,7 @@ async fn dead_letters_what_fails_and_keeps_consuming() {
             handled,
         };
         let (brokers, shutdown) = (brokers.clone(), shutdown.clone());
-        async move { kafka::consume(&brokers, failing, shutdown).await }
+        async move { kafka::consume(&brokers, CONCURRENCY, failing, shutdown).await }
     });
 
     let key = tokio::time::timeout(WAIT, events.recv())

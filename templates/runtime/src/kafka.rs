@@ -14,15 +14,18 @@ when: uses.kafka
 mod admin;
 mod client;
 mod consumer;
+mod offsets;
 mod producer;
 
 pub use admin::{ADMIN_TIMEOUT, ensure_topics};
 pub use client::{KafkaContext, UNREACHABLE_LOG_INTERVAL, UnreachableWarnings, is_unreachable};
 pub use consumer::{
-    BoxFuture, ConsumerSettings, DEAD_LETTER_TIMEOUT, Deduplication, Dispatch, HEADER_ATTEMPTS,
-    HEADER_ERROR, HEADER_SOURCE_OFFSET, HEADER_SOURCE_PARTITION, HEADER_SOURCE_TOPIC,
-    HandlingError, MAX_ATTEMPTS, RETRY_BACKOFF, Received, SESSION_TIMEOUT, consume,
+    BoxFuture, CONCURRENCY, ConsumerSettings, DEAD_LETTER_TIMEOUT, Deduplication, Dispatch,
+    HEADER_ATTEMPTS, HEADER_ERROR, HEADER_SOURCE_OFFSET, HEADER_SOURCE_PARTITION,
+    HEADER_SOURCE_TOPIC, HandlingError, MAX_ATTEMPTS, MAX_IN_FLIGHT, RETRY_BACKOFF, Received,
+    SESSION_TIMEOUT, consume,
 };
+pub use offsets::REVOKE_TIMEOUT;
 pub use producer::{
     COMMIT_ATTEMPTS, COMPRESSION, COMPRESSIONS, DELIVERY_TIMEOUT, EventRecord, LINGER,
     PendingDelivery, ProducerSettings, Publisher, TRANSACTION_TIMEOUT,

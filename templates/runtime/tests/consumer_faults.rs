@@ -21,8 +21,8 @@ use rdkafka::{
 };
 use runtime::kafka;
 use support::{
-    CONTENT_TYPE, FLOW, Script, TOPIC, WAIT, cluster, committed_offset, dead_letters, ids, publish,
-    publish_garbage, start,
+    CONTENT_TYPE, FLOW, Script, TOPIC, WAIT, await_dead_letters, cluster, committed_offset, ids,
+    publish, publish_garbage, start,
 };
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -32,7 +32,8 @@ async fn a_consumer_stopped_after_handling_but_before_storing_the_offset_handles
     let last_offset = publish(&brokers, &ids(0..10)).await;
 
     // The handler of e-5 does its work, then never returns: the process
-    // "dies" between handling the event and storing its offset.
+    // "dies" between handling the event and storing its offset. Every event
+    // has a key of its own, so the other lanes handle e-6 to e-9 meanwhile.
     let mut first = start(
         &brokers,
         Script {
@@ -40,12 +41,16 @@ async fn a_consumer_stopped_after_handling_but_before_storing_the_offset_handles
             ..Script::default()
         },
     );
-    let before = first.next(6).await;
-    assert_eq!(before, ids(0..6));
+    let mut before = Vec::new();
+    while !before.iter().any(|id| id == "e-5") {
+        before.extend(first.next(1).await);
+    }
+    // The lanes not held back by e-5 go on.
+    before.extend(first.more_within(Duration::from_millis(500)).await);
     first.task.abort();
     assert!(first.task.await.unwrap_err().is_cancelled());
     // Stopping closed the consumer, which committed the offsets stored for
-    // e-0 to e-4, and not e-5's.
+    // e-0 to e-4: not e-5's, nor those after it.
     let up_to_e5 = Offset::Offset(last_offset - 9 + 5);
     let deadline = Instant::now() + WAIT;
     while committed_offset(&brokers, TOPIC).await != up_to_e5 {
@@ -70,9 +75,16 @@ async fn a_consumer_stopped_after_handling_but_before_storing_the_offset_handles
         before.len(),
         after.len() + extra.len(),
     );
-    assert_eq!(after, ids(5..10), "resumes with the unstored event");
+    // The replay starts at the oldest event in hand: e-5, and the events
+    // handled after it.
+    assert_eq!(
+        after.iter().collect::<BTreeSet<_>>(),
+        ids(5..10).iter().collect(),
+        "resumes with the unstored event"
+    );
     assert!(extra.is_empty(), "{extra:?}");
-    assert_eq!((redelivered, skipped), (1, 0));
+    assert!(redelivered >= 1, "e-5 at least");
+    assert_eq!(skipped, 0);
     assert_eq!(
         committed_offset(&brokers, TOPIC).await,
         Offset::Offset(last_offset + 1)
@@ -97,10 +109,10 @@ async fn poison_events_are_retried_with_backoff_dead_lettered_and_their_partitio
         },
     );
     let handled = consumer.next(6).await;
+    let letters = await_dead_letters(&brokers, TOPIC, 2).await;
     let attempts = consumer.attempts.lock().unwrap()["poison-1"].clone();
     consumer.stop().await.unwrap();
 
-    let letters = dead_letters(&brokers, TOPIC).await;
     println!(
         "consumer, poison events: sent=8 handled={} dead_lettered={} poison_attempts={} skipped={}",
         handled.len(),
@@ -108,7 +120,10 @@ async fn poison_events_are_retried_with_backoff_dead_lettered_and_their_partitio
         attempts.len(),
         8 - handled.len() - letters.len()
     );
-    assert_eq!(handled, ids(0..6), "the partition kept flowing, in order");
+    // The poison event's retries held back only its own key.
+    let mut handled = handled;
+    handled.sort_by_key(|id| id[2..].parse::<u32>().unwrap());
+    assert_eq!(handled, ids(0..6), "the partition kept flowing");
 
     // Bounded retries with backoff: MAX_ATTEMPTS tries, spaced by at least
     // half the nominal delay (jitter), which doubles.
@@ -119,6 +134,8 @@ async fn poison_events_are_retried_with_backoff_dead_lettered_and_their_partitio
         assert!(gap >= nominal / 2, "retry {retry} after {gap:?}");
     }
 
+    let mut letters = letters;
+    letters.sort_by(|a, b| b.0.cmp(&a.0));
     let [
         (poison_key, _, poison),
         (garbage_key, garbage_payload, garbage),
@@ -177,7 +194,6 @@ async fn a_dead_letter_topic_that_cannot_be_written_stops_the_consumer_without_s
         &[RDKafkaRespErr::RD_KAFKA_RESP_ERR_TOPIC_AUTHORIZATION_FAILED; 50],
     );
     let mut first = start(&brokers, Script::default());
-    let before = first.next(1).await;
     let ended = tokio::time::timeout(WAIT, &mut first.task)
         .await
         .expect("the consumer stops by itself")
@@ -195,22 +211,29 @@ async fn a_dead_letter_topic_that_cannot_be_written_stops_the_consumer_without_s
         },
         "the undeliverable record was not skipped: committed {committed:?}"
     );
+    let before = first.more_within(Duration::from_millis(100)).await;
 
     // Once the dead-letter topic can be written again, a restarted consumer
     // dead-letters the record and goes on.
     cluster.clear_request_errors(RDKafkaApiKey::Produce);
     let mut second = start(&brokers, Script::default());
-    let after = second.next(1).await;
+    let mut after = Vec::new();
+    while !after.iter().any(|id| id == "e-1") {
+        after.extend(second.next(1).await);
+    }
+    let letters = await_dead_letters(&brokers, TOPIC, 1).await;
     second.stop().await.unwrap();
-    let letters = dead_letters(&brokers, TOPIC).await;
     println!(
         "consumer, dead-letter topic unwritable: sent=3 handled_before_stop={} handled_after_restart={} dead_lettered={} skipped=0",
         before.len(),
         after.len(),
         letters.len()
     );
-    assert_eq!(before, ["e-0"]);
-    assert_eq!(after.last().map(String::as_str), Some("e-1"));
+    // e-0 and e-1 are handled, once or twice (a lane may handle e-1 before
+    // the consumer stops), and the record between them is dead-lettered.
+    let handled: BTreeSet<&String> = before.iter().chain(&after).collect();
+    let expected = ids(0..2);
+    assert_eq!(handled, expected.iter().collect());
     assert_eq!(letters.len(), 1);
     assert_eq!(
         letters[0].2[kafka::HEADER_SOURCE_OFFSET],

@@ -414,7 +414,7 @@ async fn a_consumer_keeping_handled_ids_handles_each_copy_of_an_event_once() {
         let stop = CancellationToken::new();
         let consumer = tokio::spawn({
             let stop = stop.clone();
-            async move { consume(&settings, &dispatch, stop).await }
+            async move { consume(&settings, dispatch, stop).await }
         });
         let deadline = tokio::time::Instant::now() + WAIT;
         while seen.skipped.load(Ordering::SeqCst) < 5 {

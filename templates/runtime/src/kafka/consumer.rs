@@ -3,12 +3,28 @@ when: uses.kafka
 -#}
 //! The consumer every service handles its events with.
 //!
-//! - An offset is stored only once its record was handled (or dead-lettered);
-//!   librdkafka auto-commits stored offsets every 5 s, on close and before a
-//!   partition is revoked, so a crash replays at most the records handled
-//!   since the last commit: at-least-once.
+//! - Records are handled concurrently, in [`ConsumerSettings::concurrency`]
+//!   lanes: a record goes to the lane of its key (a record without a key, to
+//!   the lane of its partition), and a lane handles its records one at a
+//!   time, in the order received, retries included. So the events of one key
+//!   are handled in order, while a slow handler or a record waiting for its
+//!   retry only holds back the keys of its lane. One lane handles every
+//!   record in partition order.
+//! - At most [`ConsumerSettings::max_in_flight`] records are received and not
+//!   yet handled; past it the consumer stops fetching until a lane finishes
+//!   one (backpressure), so a slow handler never piles records up in memory.
+//! - An offset is stored only once its record, and every record before it on
+//!   its partition, was handled (or dead-lettered); librdkafka auto-commits
+//!   stored offsets every 5 s, on close and when a partition is revoked, so a
+//!   crash replays at most the records since the last commit: at-least-once.
+//!   With several lanes, the replay also covers records handled after the
+//!   oldest one still in hand.
 //! - Partitions are assigned cooperative-sticky: when a replica joins or
-//!   leaves, only the partitions that move pause, not the whole group.
+//!   leaves, only the partitions that move pause, not the whole group. Before
+//!   a partition is handed over, the records of it already received (queued
+//!   or in hand) are finished, for [`REVOKE_TIMEOUT`] at most, so that their
+//!   offsets are committed with the revocation and the next owner does not
+//!   handle them again.
 //! - With `read_committed` (a service consuming an exactly-once flow),
 //!   records of aborted transactions are never seen: an exactly-once flow's
 //!   events reach the handler only once committed. Handling itself stays
@@ -27,30 +43,49 @@ when: uses.kafka
 //!   outbox relays) is skipped when the [`Dispatch`] keeps the ids it handled
 //!   ([`Deduplication`]) and has handled that id: the relay sends an event
 //!   again when it stopped between the broker's acknowledgement and deleting
-//!   the row, and those copies reach the handler once.
+//!   the row, and those copies reach the handler once. Copies share their
+//!   key, so they reach one lane, one after the other.
 //! - The consumer is closed (final commit, leaving the group) off the async
 //!   worker threads however consumption ends; one that stops without leaving
 //!   (a crash) holds its partitions for [`SESSION_TIMEOUT`].
 
-use std::{fmt, pin::Pin, time::Duration};
+use std::{
+    fmt,
+    hash::{DefaultHasher, Hash as _, Hasher as _},
+    pin::Pin,
+    sync::Arc,
+    time::Duration,
+};
 
 use anyhow::Context as _;
 use rdkafka::{
-    ClientConfig, Message as _,
+    ClientConfig, Message,
     consumer::{Consumer as _, StreamConsumer},
-    message::{BorrowedMessage, Header, Headers as _, OwnedHeaders},
+    message::{Header, Headers as _, OwnedHeaders, OwnedMessage},
     producer::{FutureProducer, FutureRecord},
     util::Timeout,
 };
+use tokio::{
+    sync::{OwnedSemaphorePermit, Semaphore, mpsc},
+    task::JoinSet,
+};
 use tokio_util::sync::CancellationToken;
-use tracing::{info, warn};
+use tracing::{debug, info, warn};
 
 use super::{
     CONTENT_TYPE_HEADER, EVENT_ID_HEADER, FLOW_HEADER, KafkaContext, UnreachableWarnings,
     dead_letter_topic, is_unreachable,
+    offsets::{GroupContext, Offsets},
 };
 use crate::retry::Backoff;
 
+/// Lanes handling records at once (see the module's notes): enough for
+/// handlers waiting on I/O to overlap, few enough that a burst does not
+/// flood what they call.
+pub const CONCURRENCY: usize = 16;
+/// Records received and not yet handled, all lanes together: 16 per lane,
+/// so a lane rarely waits for the next fetch while memory stays bounded.
+pub const MAX_IN_FLIGHT: usize = 256;
 /// Attempts at handling one record (the first try included) before it is
 /// dead-lettered.
 pub const MAX_ATTEMPTS: u32 = 3;
@@ -97,6 +132,11 @@ pub struct ConsumerSettings {
     pub session_timeout: Duration,
     /// How long writing to a dead-letter topic may take.
     pub dead_letter_timeout: Duration,
+    /// Lanes handling records at once; 1 handles every record in partition
+    /// order.
+    pub concurrency: usize,
+    /// Records received and not yet handled, at most.
+    pub max_in_flight: usize,
 }
 
 impl ConsumerSettings {
@@ -111,7 +151,18 @@ impl ConsumerSettings {
             backoff: RETRY_BACKOFF,
             session_timeout: SESSION_TIMEOUT,
             dead_letter_timeout: DEAD_LETTER_TIMEOUT,
+            concurrency: CONCURRENCY,
+            max_in_flight: MAX_IN_FLIGHT,
         }
+    }
+
+    /// These settings with `lanes` lanes (at least one), and at most 16
+    /// records per lane received and not yet handled.
+    #[must_use]
+    pub fn concurrency(mut self, lanes: usize) -> Self {
+        self.concurrency = lanes.max(1);
+        self.max_in_flight = self.concurrency * (MAX_IN_FLIGHT / CONCURRENCY);
+        self
     }
 
     /// These settings reading only committed transactions (`true`) or not.
@@ -171,7 +222,7 @@ pub trait HandlingError: fmt::Display {
 /// Decodes a service's records and calls the handler of their flow.
 pub trait Dispatch: Send + Sync {
     /// The handlers' error.
-    type Error: HandlingError + Send;
+    type Error: HandlingError + Send + Sync;
 
     /// Handles one record. An error that is not retryable (an undecodable
     /// payload, a flow without handler) dead-letters it at once.
@@ -189,13 +240,113 @@ pub trait Dispatch: Send + Sync {
 }
 
 /// Consumes `settings.topics` with `dispatch` until `shutdown` is cancelled
-/// (the record in hand is finished first), then commits the stored offsets
-/// and leaves the group.
-pub async fn consume<D: Dispatch>(
+/// (the records in hand are finished first, the queued ones left for the
+/// next start), then commits the stored offsets and leaves the group.
+pub async fn consume<D: Dispatch + 'static>(
     settings: &ConsumerSettings,
-    dispatch: &D,
+    dispatch: D,
     shutdown: CancellationToken,
 ) -> anyhow::Result<()> {
+    let offsets = Arc::new(Offsets::default());
+    let (consumer, dead_letters) = clients(settings, &offsets)?;
+    let topics: Vec<&str> = settings.topics.iter().map(String::as_str).collect();
+    consumer
+        .subscribe(&topics)
+        .context("cannot subscribe to the topics")?;
+    let group = settings.group_id.as_str();
+    info!(
+        %group, ?topics, brokers = %settings.brokers, lanes = settings.concurrency,
+        "consuming"
+    );
+    // Stops the lanes at shutdown, and when one of them fails.
+    let stop = shutdown.child_token();
+    let process = Arc::new(Process {
+        settings: settings.clone(),
+        dispatch,
+        dead_letters,
+        stop: stop.clone(),
+        offsets: Arc::clone(&offsets),
+    });
+    let (report, mut reports) = mpsc::unbounded_channel();
+    // A JoinSet: the lanes are aborted with it if this task is.
+    let mut lanes = JoinSet::new();
+    let queues: Vec<_> = (0..settings.concurrency.max(1))
+        .map(|_| {
+            let (queue, queued) = mpsc::unbounded_channel();
+            lanes.spawn(lane(Arc::clone(&process), queued, report.clone()));
+            queue
+        })
+        .collect();
+    drop(report);
+    let in_flight = Arc::new(Semaphore::new(settings.max_in_flight.max(1)));
+    let unreachable = UnreachableWarnings::default();
+    let mut permit = None;
+
+    let outcome = loop {
+        tokio::select! {
+            biased;
+            () = shutdown.cancelled() => break Ok(()),
+            Some(reported) = reports.recv() => {
+                if let Err(err) = reported {
+                    break Err(err);
+                }
+                store(&consumer, &offsets);
+            }
+            acquired = Arc::clone(&in_flight).acquire_owned(), if permit.is_none() => {
+                permit = Some(acquired.context("the in-flight bound closed")?);
+            }
+            received = consumer.recv(), if permit.is_some() => match received {
+                Ok(message) => {
+                    let message = message.detach();
+                    let epoch = offsets.received(
+                        message.topic(),
+                        message.partition(),
+                        message.offset(),
+                    );
+                    let lane = lane_of(&message, queues.len());
+                    let record = Queued {
+                        message,
+                        epoch,
+                        _permit: permit.take(),
+                    };
+                    // A lane stops only once it reported why: the report
+                    // is read below.
+                    if queues[lane].send(record).is_err() {
+                        break Ok(());
+                    }
+                }
+                // Broker down, topic missing, rebalance hiccups: librdkafka
+                // recovers by itself, so report and keep polling.
+                Err(err) if is_unreachable(&err) => unreachable.report(&err, "consumer"),
+                Err(err) => warn!(%err, "Kafka consumer error"),
+            },
+        }
+    };
+
+    info!("consumer stopping: finishing the events in hand, committing and leaving the group");
+    stop.cancel();
+    drop(queues);
+    while let Some(ended) = lanes.join_next().await {
+        ended.context("a consumer lane panicked")?;
+    }
+    offsets.lanes_ended();
+    let mut outcome = outcome;
+    while let Ok(reported) = reports.try_recv() {
+        if let (Ok(()), Err(err)) = (&outcome, reported) {
+            outcome = Err(err);
+        }
+    }
+    store(&consumer, &offsets);
+    consumer.close().await?;
+    outcome
+}
+
+/// The consumer of `settings`, counting its records in `offsets`, and the
+/// producer of its dead letters.
+fn clients(
+    settings: &ConsumerSettings,
+    offsets: &Arc<Offsets>,
+) -> anyhow::Result<(ClosingConsumer, FutureProducer<KafkaContext>)> {
     let group = settings.group_id.as_str();
     let mut config = ClientConfig::new();
     config
@@ -218,8 +369,12 @@ pub async fn consume<D: Dispatch>(
         // Exactly-once flows: only events of committed transactions.
         config.set("isolation.level", "read_committed");
     }
+    let context = GroupContext {
+        kafka: KafkaContext::default(),
+        offsets: Arc::clone(offsets),
+    };
     let consumer: ClosingConsumer = config
-        .create_with_context(KafkaContext::default())
+        .create_with_context(context)
         .map(|consumer| ClosingConsumer(Some(consumer)))
         .context("cannot create the Kafka consumer")?;
     let dead_letters: FutureProducer<KafkaContext> = ClientConfig::new()
@@ -233,49 +388,65 @@ pub async fn consume<D: Dispatch>(
         )
         .create_with_context(KafkaContext::default())
         .context("cannot create the dead-letter producer")?;
+    Ok((consumer, dead_letters))
+}
 
-    let topics: Vec<&str> = settings.topics.iter().map(String::as_str).collect();
-    consumer
-        .subscribe(&topics)
-        .context("cannot subscribe to the topics")?;
-    info!(%group, ?topics, brokers = %settings.brokers, "consuming");
-    let unreachable = UnreachableWarnings::default();
-    let process = Process {
-        settings,
-        dispatch,
-        dead_letters: &dead_letters,
-        shutdown: &shutdown,
-    };
-
-    loop {
-        let received = tokio::select! {
-            biased;
-            () = shutdown.cancelled() => break,
-            received = consumer.recv() => received,
-        };
-        let message = match received {
-            Ok(message) => message,
-            Err(err) => {
-                // Broker down, topic missing, rebalance hiccups: librdkafka
-                // recovers by itself, so report and keep polling.
-                if is_unreachable(&err) {
-                    unreachable.report(&err, "consumer");
-                } else {
-                    warn!(%err, "Kafka consumer error");
-                }
-                continue;
-            }
-        };
-        match process.one(&message).await? {
-            Processed::Done => consumer
-                .store_offset_from_message(&message)
-                .context("cannot store the consumed offset")?,
-            Processed::Interrupted => break,
+/// Stores the offsets of the records finished since last time, for the
+/// next commit.
+fn store(consumer: &StreamConsumer<GroupContext>, offsets: &Offsets) {
+    for (topic, partition, offset) in offsets.to_store() {
+        // A partition revoked meanwhile had its offsets stored before the
+        // revocation; this store, refused, is not needed.
+        if let Err(err) = consumer.store_offset(&topic, partition, offset) {
+            debug!(%topic, partition, offset, %err, "offset not stored");
         }
     }
+}
 
-    info!("consumer stopping: committing stored offsets and leaving the group");
-    consumer.close().await
+/// The lane of `message` among `lanes`: the same for every record of a key,
+/// or of a partition for records without a key.
+fn lane_of(message: &OwnedMessage, lanes: usize) -> usize {
+    let mut hasher = DefaultHasher::new();
+    match message.key() {
+        Some(key) if !key.is_empty() => key.hash(&mut hasher),
+        _ => (message.topic(), message.partition()).hash(&mut hasher),
+    }
+    let lanes = u64::try_from(lanes).unwrap_or(u64::MAX);
+    usize::try_from(hasher.finish() % lanes).unwrap_or_default()
+}
+
+/// A record waiting in its lane, holding its in-flight permit.
+struct Queued {
+    message: OwnedMessage,
+    /// The epoch of its partition's assignment when it was received.
+    epoch: u64,
+    _permit: Option<OwnedSemaphorePermit>,
+}
+
+/// Handles the records of one lane, one at a time, in the order queued;
+/// reports each record finished, or the error that stops consumption.
+async fn lane<D: Dispatch>(
+    process: Arc<Process<D>>,
+    mut queued: mpsc::UnboundedReceiver<Queued>,
+    report: mpsc::UnboundedSender<anyhow::Result<()>>,
+) {
+    while let Some(Queued { message, epoch, .. }) = queued.recv().await {
+        let (topic, partition, offset) = (message.topic(), message.partition(), message.offset());
+        // Stopping: the queued records are left for the next start. Revoked:
+        // for the partition's next owner.
+        if process.stop.is_cancelled() || !process.offsets.start(topic, partition, epoch) {
+            continue;
+        }
+        let processed = process.one(&message).await;
+        let handled = matches!(processed, Ok(Processed::Done));
+        process
+            .offsets
+            .finish(topic, partition, epoch, offset, handled);
+        let failed = processed.is_err();
+        if report.send(processed.map(drop)).is_err() || failed {
+            break;
+        }
+    }
 }
 
 /// The consumer, closed off the async worker threads however [`consume`]
@@ -283,7 +454,7 @@ pub async fn consume<D: Dispatch>(
 /// librdkafka until the final offset commit and the group leave are done;
 /// on an async worker thread that wait can stall, and a consumer that never
 /// leaves its group holds its partitions until its session times out.
-struct ClosingConsumer(Option<StreamConsumer<KafkaContext>>);
+struct ClosingConsumer(Option<StreamConsumer<GroupContext>>);
 
 impl ClosingConsumer {
     /// Closes the consumer and waits until it is closed.
@@ -296,7 +467,7 @@ impl ClosingConsumer {
 }
 
 impl std::ops::Deref for ClosingConsumer {
-    type Target = StreamConsumer<KafkaContext>;
+    type Target = StreamConsumer<GroupContext>;
 
     fn deref(&self) -> &Self::Target {
         self.0
@@ -308,6 +479,9 @@ impl std::ops::Deref for ClosingConsumer {
 impl Drop for ClosingConsumer {
     fn drop(&mut self) {
         if let Some(consumer) = self.0.take() {
+            // Not closed by `consume`: its task was aborted, and the lanes
+            // with it, so no pending record will finish.
+            consumer.context().offsets.lanes_ended();
             match tokio::runtime::Handle::try_current() {
                 Ok(runtime) => drop(runtime.spawn_blocking(move || drop(consumer))),
                 Err(_) => drop(consumer),
@@ -324,17 +498,18 @@ enum Processed {
     Interrupted,
 }
 
-/// What handling one record needs.
-struct Process<'a, D> {
-    settings: &'a ConsumerSettings,
-    dispatch: &'a D,
-    dead_letters: &'a FutureProducer<KafkaContext>,
-    shutdown: &'a CancellationToken,
+/// What handling a record needs, shared by the lanes.
+struct Process<D> {
+    settings: ConsumerSettings,
+    dispatch: D,
+    dead_letters: FutureProducer<KafkaContext>,
+    stop: CancellationToken,
+    offsets: Arc<Offsets>,
 }
 
-impl<D: Dispatch> Process<'_, D> {
+impl<D: Dispatch> Process<D> {
     /// Handles `message` with its retries, or dead-letters it.
-    async fn one(&self, message: &BorrowedMessage<'_>) -> anyhow::Result<Processed> {
+    async fn one(&self, message: &OwnedMessage) -> anyhow::Result<Processed> {
         let (topic, partition, offset) = (message.topic(), message.partition(), message.offset());
         let record = Received {
             topic,
@@ -376,7 +551,7 @@ impl<D: Dispatch> Process<'_, D> {
                         "handler failed, retrying"
                     );
                     tokio::select! {
-                        () = self.shutdown.cancelled() => return Ok(Processed::Interrupted),
+                        () = self.stop.cancelled() => return Ok(Processed::Interrupted),
                         () = tokio::time::sleep(delay) => {}
                     }
                     attempt += 1;
@@ -428,7 +603,7 @@ impl<D: Dispatch> Process<'_, D> {
                     warn!(%err, ?delay, "cannot reach the record of handled events, trying again");
                     failures += 1;
                     tokio::select! {
-                        () = self.shutdown.cancelled() => return None,
+                        () = self.stop.cancelled() => return None,
                         () = tokio::time::sleep(delay) => {}
                     }
                 }
@@ -441,7 +616,7 @@ impl<D: Dispatch> Process<'_, D> {
     /// acknowledged.
     async fn dead_letter(
         &self,
-        message: &BorrowedMessage<'_>,
+        message: &OwnedMessage,
         err: &impl fmt::Display,
         attempts: u32,
     ) -> anyhow::Result<String> {
@@ -500,7 +675,7 @@ impl<D: Dispatch> Process<'_, D> {
 }
 
 /// The text of `message`'s header `name`, if any.
-fn header<'a>(message: &'a BorrowedMessage<'_>, name: &str) -> Option<&'a str> {
+fn header<'a>(message: &'a OwnedMessage, name: &str) -> Option<&'a str> {
     let headers = message.headers()?;
     headers
         .iter()

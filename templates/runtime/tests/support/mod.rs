@@ -238,7 +238,7 @@ pub fn start_with(settings: ConsumerSettings, script: Script) -> Running {
     let shutdown = CancellationToken::new();
     let task = tokio::spawn({
         let shutdown = shutdown.clone();
-        async move { consume(&settings, &scripted, shutdown).await }
+        async move { consume(&settings, scripted, shutdown).await }
     });
     Running {
         shutdown,
@@ -360,4 +360,21 @@ pub async fn dead_letters(brokers: &str, topic: &str) -> Vec<DeadLetter> {
     })
     .await
     .unwrap()
+}
+
+/// The records of the dead-letter topic of `topic`, once there are `count`.
+pub async fn await_dead_letters(brokers: &str, topic: &str, count: usize) -> Vec<DeadLetter> {
+    let deadline = Instant::now() + WAIT;
+    loop {
+        let letters = dead_letters(brokers, topic).await;
+        if letters.len() >= count {
+            return letters;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "only {} of {count} records dead-lettered",
+            letters.len()
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
 }

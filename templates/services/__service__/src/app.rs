@@ -251,6 +251,7 @@ pub async fn run_until(
 {%- endif %}
 {%- if service.consumes %}
     let (brokers, replication) = (config.kafka_brokers.clone(), config.kafka_replication);
+    let lanes = config.kafka_concurrency;
     let token = shutdown.clone();
     let handlers = kafka::Handlers::new(Arc::clone(&state));
     {{ tasks }}.spawn(async move {
@@ -259,7 +260,7 @@ pub async fn run_until(
         if let Err(err) = kafka::ensure_topics(&brokers, replication).await {
             warn!(%brokers, %err, "cannot create Kafka topics now; consuming anyway");
         }
-        kafka::consume(&brokers, handlers, token).await
+        kafka::consume(&brokers, lanes, handlers, token).await
     });
 {%- elif service.produces %}
 

@@ -48,6 +48,12 @@ pub const KAFKA_REPLICATION_VAR: &str = "KAFKA_REPLICATION";
 /// set `KAFKA_REPLICATION` (3 is recommended) on a production cluster.
 pub const KAFKA_REPLICATION_DEFAULT: i32 = 1;
 {%- endif %}
+{%- if service.consumes %}
+/// Environment variable holding how many events are handled at once, in
+/// lanes by key (default [`runtime::kafka::CONCURRENCY`]; 1 handles them one
+/// at a time, in partition order).
+pub const KAFKA_CONSUMER_CONCURRENCY_VAR: &str = "KAFKA_CONSUMER_CONCURRENCY";
+{%- endif %}
 {%- if service.produces %}
 /// Environment variable holding how long a batch of events waits for more
 /// before it is sent, in milliseconds (`linger.ms`, default
@@ -127,6 +133,10 @@ pub struct Config {
     /// Replication factor of the topics this service creates.
     pub kafka_replication: i32,
 {%- endif %}
+{%- if service.consumes %}
+    /// How many events are handled at once.
+    pub kafka_concurrency: usize,
+{%- endif %}
 {%- if service.produces %}
     /// How long a batch of events waits for more before it is sent.
     pub kafka_linger: Duration,
@@ -192,6 +202,9 @@ impl Config {
 {%- if kafka %}
             kafka_brokers: value(KAFKA_BROKERS_VAR, KAFKA_BROKERS_DEFAULT),
             kafka_replication: replication(lookup(KAFKA_REPLICATION_VAR))?,
+{%- endif %}
+{%- if service.consumes %}
+            kafka_concurrency: concurrency(lookup(KAFKA_CONSUMER_CONCURRENCY_VAR))?,
 {%- endif %}
 {%- if service.produces %}
             kafka_linger: linger(lookup(KAFKA_LINGER_MS_VAR))?,
@@ -277,6 +290,23 @@ fn replication(raw: Option<String>) -> Result<i32, ConfigError> {
         _ => Err(ConfigError {
             var: KAFKA_REPLICATION_VAR,
             reason: format!("`{raw}` is not a positive integer"),
+        }),
+    }
+}
+{%- endif %}
+{%- if service.consumes %}
+
+/// A number of lanes from 1 to 1024, [`runtime::kafka::CONCURRENCY`] when
+/// unset.
+fn concurrency(raw: Option<String>) -> Result<usize, ConfigError> {
+    let Some(raw) = raw.filter(|v| !v.trim().is_empty()) else {
+        return Ok(runtime::kafka::CONCURRENCY);
+    };
+    match raw.trim().parse::<usize>() {
+        Ok(lanes @ 1..=1024) => Ok(lanes),
+        _ => Err(ConfigError {
+            var: KAFKA_CONSUMER_CONCURRENCY_VAR,
+            reason: format!("`{raw}` is not a number from 1 to 1024"),
         }),
     }
 }
@@ -373,6 +403,9 @@ mod tests {
         assert_eq!(config.kafka_brokers, "{{ kafka_brokers }}");
         assert_eq!(config.kafka_replication, 1);
 {%- endif %}
+{%- if service.consumes %}
+        assert_eq!(config.kafka_concurrency, runtime::kafka::CONCURRENCY);
+{%- endif %}
 {%- if service.produces %}
         assert_eq!(config.kafka_linger, runtime::kafka::LINGER);
         assert_eq!(config.kafka_compression, "lz4");
@@ -414,6 +447,9 @@ mod tests {
                     KAFKA_BROKERS_VAR => "kafka:9092",
                     KAFKA_REPLICATION_VAR => "3",
 {%- endif %}
+{%- if service.consumes %}
+                    KAFKA_CONSUMER_CONCURRENCY_VAR => "4",
+{%- endif %}
 {%- if service.produces %}
                     KAFKA_LINGER_MS_VAR => "20",
                     KAFKA_COMPRESSION_VAR => "GZIP",
@@ -437,6 +473,9 @@ mod tests {
 {%- if kafka %}
         assert_eq!(config.kafka_brokers, "kafka:9092");
         assert_eq!(config.kafka_replication, 3);
+{%- endif %}
+{%- if service.consumes %}
+        assert_eq!(config.kafka_concurrency, 4);
 {%- endif %}
 {%- if service.produces %}
         assert_eq!(config.kafka_linger, Duration::from_millis(20));
@@ -471,6 +510,18 @@ mod tests {
             let lookup = |var: &str| (var == KAFKA_REPLICATION_VAR).then(|| raw.to_owned());
             let err = Config::from_lookup(lookup).unwrap_err();
             assert_eq!(err.var, KAFKA_REPLICATION_VAR, "{raw}");
+        }
+    }
+{%- endif %}
+{%- if service.consumes %}
+
+    #[test]
+    fn refuses_a_concurrency_out_of_range() {
+        for raw in ["0", "1025", "-2", "many"] {
+            let lookup =
+                |var: &str| (var == KAFKA_CONSUMER_CONCURRENCY_VAR).then(|| raw.to_owned());
+            let err = Config::from_lookup(lookup).unwrap_err();
+            assert_eq!(err.var, KAFKA_CONSUMER_CONCURRENCY_VAR, "{raw}");
         }
     }
 {%- endif %}

@@ -504,24 +504,30 @@ impl EventHandler for Handlers {
 }
 
 /// How this service's consumer is set up{% if service.kafka.read_committed %}: reading only committed
-/// transactions, as its exactly-once flows need{% endif %}.
-pub fn consumer_settings(brokers: &str) -> kafka::ConsumerSettings {
+/// transactions, as its exactly-once flows need{% endif %}, with `lanes` handling
+/// events at once.
+pub fn consumer_settings(brokers: &str, lanes: usize) -> kafka::ConsumerSettings {
 {%- if service.kafka.read_committed %}
-    kafka::ConsumerSettings::new(brokers, GROUP_ID, SUBSCRIBED).read_committed(true)
-{%- else %}
     kafka::ConsumerSettings::new(brokers, GROUP_ID, SUBSCRIBED)
+        .read_committed(true)
+        .concurrency(lanes)
+{%- else %}
+    kafka::ConsumerSettings::new(brokers, GROUP_ID, SUBSCRIBED).concurrency(lanes)
 {%- endif %}
 }
 
 /// Consumes [`SUBSCRIBED`] with `handler` until `shutdown` is cancelled (the
-/// event in hand is finished first), then commits the stored offsets and
-/// leaves the group.
-pub async fn consume<H: EventHandler>(
+/// events in hand are finished first), then commits the stored offsets and
+/// leaves the group. Events of one key are handled in order, `lanes` at once
+/// ([`config::KAFKA_CONSUMER_CONCURRENCY_VAR`]).
+pub async fn consume<H: EventHandler + 'static>(
     brokers: &str,
+    lanes: usize,
     handler: H,
     shutdown: CancellationToken,
 ) -> anyhow::Result<()> {
-    kafka::consume(&consumer_settings(brokers), &Dispatcher(handler), shutdown).await
+    let settings = consumer_settings(brokers, lanes);
+    kafka::consume(&settings, Dispatcher(handler), shutdown).await
 }
 
 /// Decodes each record by its topic{% if shared %} (and its `flow` header, on a topic

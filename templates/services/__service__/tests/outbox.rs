@@ -264,7 +264,7 @@ async fn handled_once(brokers: &str, store: &Store) -> Vec<String> {
     let stop = CancellationToken::new();
     let consumer = tokio::spawn({
         let stop = stop.clone();
-        async move { kafka::consume(&settings, &recorder, stop).await }
+        async move { kafka::consume(&settings, recorder, stop).await }
     });
     let mut ids = Vec::new();
     while ids.last().is_none_or(|id: &String| !id.is_empty()) {
