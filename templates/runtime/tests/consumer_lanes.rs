@@ -216,10 +216,17 @@ async fn a_replica_joining_takes_partitions_over_without_an_event_handled_twice_
     publish(&brokers, &keys, 0..BEFORE).await;
 
     let (sender, mut handled) = mpsc::unbounded_channel();
-    let settings = ConsumerSettings::new(&brokers, GROUP, &[TOPIC]);
-    // Events come faster than a key's lane handles them, so that the first
-    // replica has a backlog when its partitions are taken.
-    let delay = Duration::from_millis(200);
+    let mut settings = ConsumerSettings::new(&brokers, GROUP, &[TOPIC]);
+    // Four events queued per lane at most: the mock gives members only the
+    // session timeout less 1 s to rejoin during a rebalance
+    // (`rdkafka_mock_cgrp.c`, 9 s here), where a broker gives them
+    // `max.poll.interval.ms` (5 minutes), and the first replica must finish
+    // the events of the partitions it hands over within it.
+    settings.max_in_flight = 4 * settings.concurrency;
+    // A key's events come faster (a round every 200 ms or so) than its lane
+    // handles them (250 ms each), so that the first replica has a backlog
+    // when its partitions are taken.
+    let delay = Duration::from_millis(250);
     let first = start(&settings, "first", delay, &sender);
     let mut seen = next(&mut handled, keys.len()).await;
     // A second replica joins while the first has events queued and in hand:
@@ -234,7 +241,7 @@ async fn a_replica_joining_takes_partitions_over_without_an_event_handled_twice_
         );
         publish(&brokers, &keys, published..published + 1).await;
         published += 1;
-        tokio::time::sleep(Duration::from_millis(50)).await;
+        tokio::time::sleep(Duration::from_millis(150)).await;
         while let Ok(event) = handled.try_recv() {
             seen.push(event);
         }

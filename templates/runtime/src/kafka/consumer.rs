@@ -5,14 +5,20 @@ when: uses.kafka
 //!
 //! - Records are handled concurrently, in [`ConsumerSettings::concurrency`]
 //!   lanes: a record goes to the lane of its key (a record without a key, to
-//!   the lane of its partition), and a lane handles its records one at a
-//!   time, in the order received, retries included. So the events of one key
-//!   are handled in order, while a slow handler or a record waiting for its
-//!   retry only holds back the keys of its lane. One lane handles every
-//!   record in partition order.
-//! - At most [`ConsumerSettings::max_in_flight`] records are received and not
-//!   yet handled; past it the consumer stops fetching until a lane finishes
-//!   one (backpressure), so a slow handler never piles records up in memory.
+//!   the lane of its event id, else of its partition), and a lane handles
+//!   its records one at a time, in the order received, retries included. So
+//!   the events of one key are handled in order, and a slow handler or a
+//!   record waiting for its retry holds back only the keys of its lane, as
+//!   long as its queue has room. One lane handles every record in partition
+//!   order.
+//! - Each lane queues at most `max_in_flight / concurrency` records
+//!   received and not yet handled (16 by default). When the lane of the next
+//!   record is full, the consumer takes no more records from librdkafka
+//!   until it has room (backpressure): a lane that falls behind slows the
+//!   whole consumer down to its pace rather than pile records up in memory.
+//!   librdkafka itself prefetches up to `queued.max.messages.kbytes` (64 MiB
+//!   by default) meanwhile, and a consumer held back for longer than
+//!   `max.poll.interval.ms` (5 minutes) leaves its group.
 //! - An offset is stored only once its record, and every record before it on
 //!   its partition, was handled (or dead-lettered); librdkafka auto-commits
 //!   stored offsets every 5 s, on close and when a partition is revoked, so a
@@ -44,7 +50,8 @@ when: uses.kafka
 //!   ([`Deduplication`]) and has handled that id: the relay sends an event
 //!   again when it stopped between the broker's acknowledgement and deleting
 //!   the row, and those copies reach the handler once. Copies share their
-//!   key, so they reach one lane, one after the other.
+//!   key, or their event id when they have no key, so they reach one lane,
+//!   one after the other.
 //! - The consumer is closed (final commit, leaving the group) off the async
 //!   worker threads however consumption ends; one that stops without leaving
 //!   (a crash) holds its partitions for [`SESSION_TIMEOUT`].
@@ -65,10 +72,7 @@ use rdkafka::{
     producer::{FutureProducer, FutureRecord},
     util::Timeout,
 };
-use tokio::{
-    sync::{OwnedSemaphorePermit, Semaphore, mpsc},
-    task::JoinSet,
-};
+use tokio::{sync::mpsc, task::JoinSet};
 use tokio_util::sync::CancellationToken;
 use tracing::{debug, info, warn};
 
@@ -268,21 +272,26 @@ pub async fn consume<D: Dispatch + 'static>(
         offsets: Arc::clone(&offsets),
     });
     let (report, mut reports) = mpsc::unbounded_channel();
+    // Each lane's queue is bounded, so that a lane behind never holds more
+    // than its share of the records in flight, and handing a partition over
+    // waits for at most a queue's worth of records per lane.
+    let queue_size = (settings.max_in_flight / settings.concurrency.max(1)).max(1);
     // A JoinSet: the lanes are aborted with it if this task is.
     let mut lanes = JoinSet::new();
     let queues: Vec<_> = (0..settings.concurrency.max(1))
         .map(|_| {
-            let (queue, queued) = mpsc::unbounded_channel();
+            let (queue, queued) = mpsc::channel(queue_size);
             lanes.spawn(lane(Arc::clone(&process), queued, report.clone()));
             queue
         })
         .collect();
     drop(report);
-    let in_flight = Arc::new(Semaphore::new(settings.max_in_flight.max(1)));
     let unreachable = UnreachableWarnings::default();
-    let mut permit = None;
+    // A record received whose lane's queue is full, with its lane.
+    let mut waiting: Option<(usize, Queued)> = None;
 
-    let outcome = loop {
+    let mut outcome = loop {
+        let full_lane = waiting.as_ref().map(|(lane, _)| *lane);
         tokio::select! {
             biased;
             () = shutdown.cancelled() => break Ok(()),
@@ -292,10 +301,20 @@ pub async fn consume<D: Dispatch + 'static>(
                 }
                 store(&consumer, &offsets);
             }
-            acquired = Arc::clone(&in_flight).acquire_owned(), if permit.is_none() => {
-                permit = Some(acquired.context("the in-flight bound closed")?);
+            // A lane ends early only by failing, which it reported first,
+            // or by panicking.
+            Some(ended) = lanes.join_next() => break match ended {
+                Ok(()) => Ok(()),
+                Err(err) => Err(anyhow::Error::new(err).context("a consumer lane panicked")),
+            },
+            // Backpressure: nothing more is received until the lane has room.
+            room = queues[full_lane.unwrap_or_default()].reserve(), if full_lane.is_some() => {
+                let Ok(room) = room else { break Ok(()) };
+                if let Some((_, record)) = waiting.take() {
+                    room.send(record);
+                }
             }
-            received = consumer.recv(), if permit.is_some() => match received {
+            received = consumer.recv(), if full_lane.is_none() => match received {
                 Ok(message) => {
                     let message = message.detach();
                     let epoch = offsets.received(
@@ -304,15 +323,14 @@ pub async fn consume<D: Dispatch + 'static>(
                         message.offset(),
                     );
                     let lane = lane_of(&message, queues.len());
-                    let record = Queued {
-                        message,
-                        epoch,
-                        _permit: permit.take(),
-                    };
-                    // A lane stops only once it reported why: the report
-                    // is read below.
-                    if queues[lane].send(record).is_err() {
-                        break Ok(());
+                    let record = Queued { message, epoch };
+                    match queues[lane].try_send(record) {
+                        Ok(()) => {}
+                        Err(mpsc::error::TrySendError::Full(record)) => {
+                            waiting = Some((lane, record));
+                        }
+                        // The lane ended; why is read below.
+                        Err(mpsc::error::TrySendError::Closed(_)) => break Ok(()),
                     }
                 }
                 // Broker down, topic missing, rebalance hiccups: librdkafka
@@ -325,12 +343,13 @@ pub async fn consume<D: Dispatch + 'static>(
 
     info!("consumer stopping: finishing the events in hand, committing and leaving the group");
     stop.cancel();
-    drop(queues);
+    drop((queues, waiting));
     while let Some(ended) = lanes.join_next().await {
-        ended.context("a consumer lane panicked")?;
+        if let (Ok(()), Err(err)) = (&outcome, ended) {
+            outcome = Err(anyhow::Error::new(err).context("a consumer lane panicked"));
+        }
     }
     offsets.lanes_ended();
-    let mut outcome = outcome;
     while let Ok(reported) = reports.try_recv() {
         if let (Ok(()), Err(err)) = (&outcome, reported) {
             outcome = Err(err);
@@ -403,34 +422,37 @@ fn store(consumer: &StreamConsumer<GroupContext>, offsets: &Offsets) {
     }
 }
 
-/// The lane of `message` among `lanes`: the same for every record of a key,
-/// or of a partition for records without a key.
+/// The lane of `message` among `lanes`: the same for every record of a key;
+/// for a record without a key, the same for every copy of its event (so
+/// that copies are never handled at once, past the check for handled ids),
+/// else for every record of its partition.
 fn lane_of(message: &OwnedMessage, lanes: usize) -> usize {
     let mut hasher = DefaultHasher::new();
-    match message.key() {
-        Some(key) if !key.is_empty() => key.hash(&mut hasher),
+    match (message.key(), header(message, EVENT_ID_HEADER)) {
+        (Some(key), _) if !key.is_empty() => key.hash(&mut hasher),
+        // Keyless records land on any partition, copies of one event too.
+        (_, Some(event_id)) => event_id.hash(&mut hasher),
         _ => (message.topic(), message.partition()).hash(&mut hasher),
     }
     let lanes = u64::try_from(lanes).unwrap_or(u64::MAX);
     usize::try_from(hasher.finish() % lanes).unwrap_or_default()
 }
 
-/// A record waiting in its lane, holding its in-flight permit.
+/// A record waiting in its lane.
 struct Queued {
     message: OwnedMessage,
     /// The epoch of its partition's assignment when it was received.
     epoch: u64,
-    _permit: Option<OwnedSemaphorePermit>,
 }
 
 /// Handles the records of one lane, one at a time, in the order queued;
 /// reports each record finished, or the error that stops consumption.
 async fn lane<D: Dispatch>(
     process: Arc<Process<D>>,
-    mut queued: mpsc::UnboundedReceiver<Queued>,
+    mut queued: mpsc::Receiver<Queued>,
     report: mpsc::UnboundedSender<anyhow::Result<()>>,
 ) {
-    while let Some(Queued { message, epoch, .. }) = queued.recv().await {
+    while let Some(Queued { message, epoch }) = queued.recv().await {
         let (topic, partition, offset) = (message.topic(), message.partition(), message.offset());
         // Stopping: the queued records are left for the next start. Revoked:
         // for the partition's next owner.
@@ -443,6 +465,11 @@ async fn lane<D: Dispatch>(
             .offsets
             .finish(topic, partition, epoch, offset, handled);
         let failed = processed.is_err();
+        if failed {
+            // Consumption stops: a partition handed over meanwhile waits
+            // for none of this lane's records.
+            process.offsets.lanes_ended();
+        }
         if report.send(processed.map(drop)).is_err() || failed {
             break;
         }
@@ -479,8 +506,8 @@ impl std::ops::Deref for ClosingConsumer {
 impl Drop for ClosingConsumer {
     fn drop(&mut self) {
         if let Some(consumer) = self.0.take() {
-            // Not closed by `consume`: its task was aborted, and the lanes
-            // with it, so no pending record will finish.
+            // Not closed by `consume` (its task was aborted, or it returned
+            // early): no lane is left to finish a pending record.
             consumer.context().offsets.lanes_ended();
             match tokio::runtime::Handle::try_current() {
                 Ok(runtime) => drop(runtime.spawn_blocking(move || drop(consumer))),

@@ -243,19 +243,21 @@ impl ConsumerContext for GroupContext {
             .iter()
             .map(|element| (element.topic().to_owned(), element.partition()))
             .collect();
+        // Waiting blocks the thread polling the consumer; on a multi-thread
+        // runtime, block_in_place hands this worker's other tasks (the lanes
+        // finishing the records) to the other workers meanwhile. On a
+        // current-thread runtime the lanes cannot run while it waits, so it
+        // does not: the next owner handles the pending records again.
+        let multi_thread = Handle::try_current()
+            .is_ok_and(|runtime| runtime.runtime_flavor() == RuntimeFlavor::MultiThread);
         // Partitions lost (the session expired) already belong to another
         // member: nothing can be committed for them any more.
-        let timeout = if consumer.assignment_lost() {
+        let timeout = if consumer.assignment_lost() || !multi_thread {
             Duration::ZERO
         } else {
             REVOKE_TIMEOUT
         };
         let revoke = || self.offsets.revoke(&partitions, timeout);
-        // Waiting blocks the thread polling the consumer; on a multi-thread
-        // runtime, block_in_place hands this worker's other tasks (the lanes
-        // finishing the records) to the other workers meanwhile.
-        let multi_thread = Handle::try_current()
-            .is_ok_and(|runtime| runtime.runtime_flavor() == RuntimeFlavor::MultiThread);
         let to_store = if multi_thread && self.offsets.pending(&partitions) {
             tokio::task::block_in_place(revoke)
         } else {

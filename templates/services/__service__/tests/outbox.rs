@@ -207,8 +207,8 @@ fn read_all(brokers: &str) -> Vec<Record> {
     records
 }
 
-/// Sends the event ids of the records it handles ("" for a record without
-/// one), skipping the copies of events it handled before.
+/// Reports what became of each record carrying an event id: `handled <id>`,
+/// or `skipped <id>` for a copy of an event handled before.
 struct Recorder {
     handled: HandledEvents,
     seen: mpsc::UnboundedSender<String>,
@@ -218,43 +218,63 @@ impl kafka::Dispatch for Recorder {
     type Error = HandlerError;
 
     async fn dispatch(&self, record: kafka::Received<'_>) -> Result<(), HandlerError> {
-        let event_id = record.event_id.unwrap_or_default().to_owned();
-        self.seen.send(event_id).unwrap();
+        let event_id = record.event_id.unwrap_or_default();
+        self.seen.send(format!("handled {event_id}")).unwrap();
         Ok(())
     }
 
     fn deduplication(&self) -> Option<&dyn kafka::Deduplication> {
-        Some(&self.handled)
+        Some(self)
     }
 }
 
-/// The copy of `record` a relay sends when it stopped between the broker's
-/// acknowledgement and deleting the row, then a record of the same key (so of
-/// the same partition, after it) without an event id, which ends the test.
-async fn send_copy_and_end(brokers: &str, record: &Record) {
+impl kafka::Deduplication for Recorder {
+    fn handled_before<'a>(
+        &'a self,
+        group: &'a str,
+        event_id: &'a str,
+    ) -> kafka::BoxFuture<'a, anyhow::Result<bool>> {
+        Box::pin(async move {
+            let before = self.handled.handled_before(group, event_id).await?;
+            if before {
+                self.seen.send(format!("skipped {event_id}")).unwrap();
+            }
+            Ok(before)
+        })
+    }
+
+    fn remember<'a>(
+        &'a self,
+        group: &'a str,
+        event_id: &'a str,
+    ) -> kafka::BoxFuture<'a, anyhow::Result<()>> {
+        self.handled.remember(group, event_id)
+    }
+}
+
+/// Sends the copy of `record` a relay sends when it stopped between the
+/// broker's acknowledgement and deleting the row.
+async fn send_copy(brokers: &str, record: &Record) {
     let producer: FutureProducer = ClientConfig::new()
         .set("bootstrap.servers", brokers)
         .create()
         .unwrap();
     let (key, payload, event_id) = record;
-    let topic = {{ event.flow_ident }}::TOPIC;
     let id = Header {
         key: EVENT_ID_HEADER,
         value: Some(event_id.as_str()),
     };
-    let copy = FutureRecord::to(topic)
+    let copy = FutureRecord::to({{ event.flow_ident }}::TOPIC)
         .key(key)
         .payload(payload)
         .headers(OwnedHeaders::new().insert(id));
     producer.send(copy, WAIT).await.unwrap();
-    let end = FutureRecord::to(topic).key(key).payload("end");
-    producer.send(end, WAIT).await.unwrap();
 }
 
-/// The event ids a consumer keeping handled ids in `store` handles, up to
-/// the record without one.
-async fn handled_once(brokers: &str, store: &Store) -> Vec<String> {
-    let (seen, mut handled) = mpsc::unbounded_channel();
+/// What a consumer keeping handled ids in `store` does with the `count`
+/// records of the topic, in the order it decides.
+async fn decisions(brokers: &str, store: &Store, count: usize) -> Vec<String> {
+    let (seen, mut decided) = mpsc::unbounded_channel();
     let recorder = Recorder {
         handled: HandledEvents::new(store),
         seen,
@@ -266,15 +286,14 @@ async fn handled_once(brokers: &str, store: &Store) -> Vec<String> {
         let stop = stop.clone();
         async move { kafka::consume(&settings, recorder, stop).await }
     });
-    let mut ids = Vec::new();
-    while ids.last().is_none_or(|id: &String| !id.is_empty()) {
-        let next = tokio::time::timeout(WAIT, handled.recv()).await;
-        ids.push(next.expect("a record within 30 s").unwrap());
+    let mut decisions = Vec::new();
+    while decisions.len() < count {
+        let next = tokio::time::timeout(WAIT, decided.recv()).await;
+        decisions.push(next.expect("a record within 30 s").unwrap());
     }
     stop.cancel();
     consumer.await.unwrap().unwrap();
-    ids.pop();
-    ids
+    decisions
 }
 
 /// The scenario on `database`.
@@ -315,9 +334,14 @@ fn killed_then_restarted(runtime: &Runtime, database: &str) {
     assert_eq!(records.len(), 1, "{database}: published once: {records:?}");
     assert!(!records[0].2.is_empty(), "the record names its event");
 
-    runtime.block_on(send_copy_and_end(&brokers, &records[0]));
-    let handled = runtime.block_on(handled_once(&brokers, &store));
-    assert_eq!(handled, [records[0].2.clone()], "{database}: handled once");
+    runtime.block_on(send_copy(&brokers, &records[0]));
+    let decided = runtime.block_on(decisions(&brokers, &store, 2));
+    let event_id = &records[0].2;
+    assert_eq!(
+        decided,
+        [format!("handled {event_id}"), format!("skipped {event_id}")],
+        "{database}: handled once"
+    );
     runtime.block_on(store.close());
 }
 
