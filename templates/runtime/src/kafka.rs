@@ -16,6 +16,7 @@ mod client;
 mod consumer;
 mod offsets;
 mod producer;
+mod record;
 
 pub use admin::{ADMIN_TIMEOUT, ensure_topics};
 pub use client::{KafkaContext, UNREACHABLE_LOG_INTERVAL, UnreachableWarnings, is_unreachable};

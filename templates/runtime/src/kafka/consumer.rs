@@ -68,7 +68,7 @@ use anyhow::Context as _;
 use rdkafka::{
     ClientConfig, Message,
     consumer::{Consumer as _, StreamConsumer},
-    message::{Header, Headers as _, OwnedHeaders, OwnedMessage},
+    message::{Header, OwnedHeaders},
     producer::{FutureProducer, FutureRecord},
     util::Timeout,
 };
@@ -80,6 +80,7 @@ use super::{
     CONTENT_TYPE_HEADER, EVENT_ID_HEADER, FLOW_HEADER, KafkaContext, UnreachableWarnings,
     dead_letter_topic, is_unreachable,
     offsets::{GroupContext, Offsets},
+    record::Record,
 };
 use crate::retry::Backoff;
 
@@ -87,6 +88,9 @@ use crate::retry::Backoff;
 /// handlers waiting on I/O to overlap, few enough that a burst does not
 /// flood what they call.
 pub const CONCURRENCY: usize = 16;
+/// How often the offsets of the records finished are stored (librdkafka
+/// commits the stored offsets every 5 s, on close and on revocation).
+const STORE_INTERVAL: Duration = Duration::from_millis(100);
 /// Records received and not yet handled, all lanes together: 16 per lane,
 /// so a lane rarely waits for the next fetch while memory stays bounded.
 pub const MAX_IN_FLIGHT: usize = 256;
@@ -272,34 +276,34 @@ pub async fn consume<D: Dispatch + 'static>(
         offsets: Arc::clone(&offsets),
     });
     let (report, mut reports) = mpsc::unbounded_channel();
-    // Each lane's queue is bounded, so that a lane behind never holds more
-    // than its share of the records in flight, and handing a partition over
-    // waits for at most a queue's worth of records per lane.
-    let queue_size = (settings.max_in_flight / settings.concurrency.max(1)).max(1);
-    // A JoinSet: the lanes are aborted with it if this task is.
-    let mut lanes = JoinSet::new();
-    let queues: Vec<_> = (0..settings.concurrency.max(1))
-        .map(|_| {
-            let (queue, queued) = mpsc::channel(queue_size);
-            lanes.spawn(lane(Arc::clone(&process), queued, report.clone()));
-            queue
-        })
-        .collect();
+    let (queues, mut lanes) = spawn_lanes(&process, &report);
     drop(report);
     let unreachable = UnreachableWarnings::default();
+    // Shared by the records of each topic, rather than copied into each.
+    let topic_names: Vec<Arc<str>> = settings
+        .topics
+        .iter()
+        .map(|t| Arc::from(t.as_str()))
+        .collect();
     // A record received whose lane's queue is full, with its lane.
     let mut waiting: Option<(usize, Queued)> = None;
+    // Finished records are counted by the lanes; their offsets are stored
+    // on a tick rather than one by one, which would wake this loop for
+    // every record.
+    // One timer, reset when it fires: polling it costs nothing until then,
+    // where a new `Interval::tick` future reads the clock on every record.
+    let store_due = tokio::time::sleep(STORE_INTERVAL);
+    tokio::pin!(store_due);
 
     let mut outcome = loop {
         let full_lane = waiting.as_ref().map(|(lane, _)| *lane);
         tokio::select! {
             biased;
             () = shutdown.cancelled() => break Ok(()),
-            Some(reported) = reports.recv() => {
-                if let Err(err) = reported {
-                    break Err(err);
-                }
+            Some(err) = reports.recv() => break Err(err),
+            () = &mut store_due => {
                 store(&consumer, &offsets);
+                store_due.as_mut().reset(tokio::time::Instant::now() + STORE_INTERVAL);
             }
             // A lane ends early only by failing, which it reported first,
             // or by panicking.
@@ -316,7 +320,11 @@ pub async fn consume<D: Dispatch + 'static>(
             }
             received = consumer.recv(), if full_lane.is_none() => match received {
                 Ok(message) => {
-                    let message = message.detach();
+                    let topic = topic_names
+                        .iter()
+                        .find(|name| ***name == *message.topic())
+                        .map_or_else(|| Arc::from(message.topic()), Arc::clone);
+                    let message = Record::copy(&message, topic);
                     let epoch = offsets.received(
                         message.topic(),
                         message.partition(),
@@ -350,10 +358,8 @@ pub async fn consume<D: Dispatch + 'static>(
         }
     }
     offsets.lanes_ended();
-    while let Ok(reported) = reports.try_recv() {
-        if let (Ok(()), Err(err)) = (&outcome, reported) {
-            outcome = Err(err);
-        }
+    if let (Ok(()), Ok(err)) = (&outcome, reports.try_recv()) {
+        outcome = Err(err);
     }
     store(&consumer, &offsets);
     consumer.close().await?;
@@ -410,6 +416,29 @@ fn clients(
     Ok((consumer, dead_letters))
 }
 
+/// The lanes of `process`, reporting their failures on `report`: the queue
+/// of each, and their tasks.
+fn spawn_lanes<D: Dispatch + 'static>(
+    process: &Arc<Process<D>>,
+    report: &mpsc::UnboundedSender<anyhow::Error>,
+) -> (Vec<mpsc::Sender<Queued>>, JoinSet<()>) {
+    let settings = &process.settings;
+    // Each lane's queue is bounded, so that a lane behind never holds more
+    // than its share of the records in flight, and handing a partition over
+    // waits for at most a queue's worth of records per lane.
+    let queue_size = (settings.max_in_flight / settings.concurrency.max(1)).max(1);
+    // A JoinSet: the lanes are aborted with it if this task is.
+    let mut lanes = JoinSet::new();
+    let queues = (0..settings.concurrency.max(1))
+        .map(|_| {
+            let (queue, queued) = mpsc::channel(queue_size);
+            lanes.spawn(lane(Arc::clone(process), queued, report.clone()));
+            queue
+        })
+        .collect();
+    (queues, lanes)
+}
+
 /// Stores the offsets of the records finished since last time, for the
 /// next commit.
 fn store(consumer: &StreamConsumer<GroupContext>, offsets: &Offsets) {
@@ -426,9 +455,9 @@ fn store(consumer: &StreamConsumer<GroupContext>, offsets: &Offsets) {
 /// for a record without a key, the same for every copy of its event (so
 /// that copies are never handled at once, past the check for handled ids),
 /// else for every record of its partition.
-fn lane_of(message: &OwnedMessage, lanes: usize) -> usize {
+fn lane_of(message: &Record, lanes: usize) -> usize {
     let mut hasher = DefaultHasher::new();
-    match (message.key(), header(message, EVENT_ID_HEADER)) {
+    match (message.key(), message.header(EVENT_ID_HEADER)) {
         (Some(key), _) if !key.is_empty() => key.hash(&mut hasher),
         // Keyless records land on any partition, copies of one event too.
         (_, Some(event_id)) => event_id.hash(&mut hasher),
@@ -440,17 +469,17 @@ fn lane_of(message: &OwnedMessage, lanes: usize) -> usize {
 
 /// A record waiting in its lane.
 struct Queued {
-    message: OwnedMessage,
+    message: Record,
     /// The epoch of its partition's assignment when it was received.
     epoch: u64,
 }
 
 /// Handles the records of one lane, one at a time, in the order queued;
-/// reports each record finished, or the error that stops consumption.
+/// reports the error that stops consumption, if one does.
 async fn lane<D: Dispatch>(
     process: Arc<Process<D>>,
     mut queued: mpsc::Receiver<Queued>,
-    report: mpsc::UnboundedSender<anyhow::Result<()>>,
+    report: mpsc::UnboundedSender<anyhow::Error>,
 ) {
     while let Some(Queued { message, epoch }) = queued.recv().await {
         let (topic, partition, offset) = (message.topic(), message.partition(), message.offset());
@@ -464,13 +493,11 @@ async fn lane<D: Dispatch>(
         process
             .offsets
             .finish(topic, partition, epoch, offset, handled);
-        let failed = processed.is_err();
-        if failed {
+        if let Err(err) = processed {
             // Consumption stops: a partition handed over meanwhile waits
             // for none of this lane's records.
             process.offsets.lanes_ended();
-        }
-        if report.send(processed.map(drop)).is_err() || failed {
+            let _ = report.send(err);
             break;
         }
     }
@@ -536,16 +563,16 @@ struct Process<D> {
 
 impl<D: Dispatch> Process<D> {
     /// Handles `message` with its retries, or dead-letters it.
-    async fn one(&self, message: &OwnedMessage) -> anyhow::Result<Processed> {
+    async fn one(&self, message: &Record) -> anyhow::Result<Processed> {
         let (topic, partition, offset) = (message.topic(), message.partition(), message.offset());
         let record = Received {
             topic,
             partition,
             offset,
             key: message.key().unwrap_or_default(),
-            flow: header(message, FLOW_HEADER),
-            content_type: header(message, CONTENT_TYPE_HEADER),
-            event_id: header(message, EVENT_ID_HEADER),
+            flow: message.header(FLOW_HEADER),
+            content_type: message.header(CONTENT_TYPE_HEADER),
+            event_id: message.header(EVENT_ID_HEADER),
             payload: message.payload().unwrap_or_default(),
         };
         let key = String::from_utf8_lossy(record.key);
@@ -643,14 +670,14 @@ impl<D: Dispatch> Process<D> {
     /// acknowledged.
     async fn dead_letter(
         &self,
-        message: &OwnedMessage,
+        message: &Record,
         err: &impl fmt::Display,
         attempts: u32,
     ) -> anyhow::Result<String> {
         let dead_letter_topic = dead_letter_topic(message.topic());
         let mut headers = OwnedHeaders::new();
         for name in [FLOW_HEADER, CONTENT_TYPE_HEADER] {
-            if let Some(value) = header(message, name) {
+            if let Some(value) = message.header(name) {
                 headers = headers.insert(Header {
                     key: name,
                     value: Some(value),
@@ -699,14 +726,4 @@ impl<D: Dispatch> Process<D> {
             })?;
         Ok(dead_letter_topic)
     }
-}
-
-/// The text of `message`'s header `name`, if any.
-fn header<'a>(message: &'a OwnedMessage, name: &str) -> Option<&'a str> {
-    let headers = message.headers()?;
-    headers
-        .iter()
-        .find(|header| header.key == name)
-        .and_then(|header| header.value)
-        .and_then(|value| std::str::from_utf8(value).ok())
 }

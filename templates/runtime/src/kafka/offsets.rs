@@ -46,11 +46,26 @@ pub(super) struct Offsets {
 
 #[derive(Debug, Default)]
 struct State {
-    tracks: HashMap<Partition, Track>,
+    /// By topic, then partition: looked up by `&str` on every record,
+    /// without allocating.
+    tracks: HashMap<String, HashMap<i32, Track>>,
     /// The last epoch given to an assignment.
     epochs: u64,
     /// The lanes ended: a revocation waits for nothing.
     lanes_ended: bool,
+    /// A revocation waits for records to finish: only then is `finished`
+    /// signalled (a system call, not worth paying on every record).
+    revoking: bool,
+}
+
+impl State {
+    fn track(&self, topic: &str, partition: i32) -> Option<&Track> {
+        self.tracks.get(topic)?.get(&partition)
+    }
+
+    fn track_mut(&mut self, topic: &str, partition: i32) -> Option<&mut Track> {
+        self.tracks.get_mut(topic)?.get_mut(&partition)
+    }
 }
 
 /// One assignment of one partition.
@@ -95,8 +110,13 @@ impl Offsets {
     pub(super) fn received(&self, topic: &str, partition: i32, offset: i64) -> u64 {
         let mut state = self.lock();
         let State { tracks, epochs, .. } = &mut *state;
+        if !tracks.contains_key(topic) {
+            tracks.insert(topic.to_owned(), HashMap::new());
+        }
         let track = tracks
-            .entry((topic.to_owned(), partition))
+            .get_mut(topic)
+            .expect("inserted above")
+            .entry(partition)
             .or_insert_with(|| {
                 *epochs += 1;
                 Track {
@@ -114,10 +134,8 @@ impl Offsets {
     /// Whether a queued record may be handled: `false` once its partition
     /// was handed over, and the record left to the next owner.
     pub(super) fn start(&self, topic: &str, partition: i32, epoch: u64) -> bool {
-        let state = self.lock();
-        state
-            .tracks
-            .get(&(topic.to_owned(), partition))
+        self.lock()
+            .track(topic, partition)
             .is_some_and(|track| track.epoch == epoch)
     }
 
@@ -132,28 +150,31 @@ impl Offsets {
         handled: bool,
     ) {
         let mut state = self.lock();
-        if let Some(track) = state.tracks.get_mut(&(topic.to_owned(), partition))
+        if let Some(track) = state.track_mut(topic, partition)
             && track.epoch == epoch
             && handled
         {
             track.pending.remove(&offset);
         }
+        let revoking = state.revoking;
         drop(state);
-        self.finished.notify_all();
+        if revoking {
+            self.finished.notify_all();
+        }
     }
 
     /// The offsets that moved since last asked.
     pub(super) fn to_store(&self) -> Vec<ToStore> {
         let mut state = self.lock();
-        state
-            .tracks
-            .iter_mut()
-            .filter_map(|((topic, partition), track)| {
-                track
-                    .advance()
-                    .map(|offset| (topic.clone(), *partition, offset))
-            })
-            .collect()
+        let mut to_store = Vec::new();
+        for (topic, partitions) in &mut state.tracks {
+            for (&partition, track) in partitions {
+                if let Some(offset) = track.advance() {
+                    to_store.push((topic.clone(), partition, offset));
+                }
+            }
+        }
+        to_store
     }
 
     /// The lanes ended (the consumer stopped, or its task was aborted):
@@ -168,7 +189,7 @@ impl Offsets {
         let state = self.lock();
         partitions
             .iter()
-            .filter_map(|partition| state.tracks.get(partition))
+            .filter_map(|(topic, partition)| state.track(topic, *partition))
             .any(|track| !track.pending.is_empty())
     }
 
@@ -180,10 +201,11 @@ impl Offsets {
     pub(super) fn revoke(&self, partitions: &[Partition], timeout: Duration) -> Vec<ToStore> {
         let deadline = Instant::now() + timeout;
         let mut state = self.lock();
+        state.revoking = true;
         loop {
             let left = partitions
                 .iter()
-                .filter_map(|partition| state.tracks.get(partition))
+                .filter_map(|(topic, partition)| state.track(topic, *partition))
                 .map(|track| track.pending.len())
                 .sum::<usize>();
             let time_left = deadline.saturating_duration_since(Instant::now());
@@ -204,13 +226,14 @@ impl Offsets {
                 .unwrap_or_else(PoisonError::into_inner)
                 .0;
         }
+        state.revoking = false;
         partitions
             .iter()
-            .filter_map(|partition| {
-                let mut track = state.tracks.remove(partition)?;
+            .filter_map(|(topic, partition)| {
+                let mut track = state.tracks.get_mut(topic)?.remove(partition)?;
                 track
                     .advance()
-                    .map(|offset| (partition.0.clone(), partition.1, offset))
+                    .map(|offset| (topic.clone(), *partition, offset))
             })
             .collect()
     }
