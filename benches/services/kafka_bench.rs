@@ -14,7 +14,10 @@
 //! awaited warm-up event (connection, producer id, transactional init)
 //! before the clock starts; consumers read one pre-filled topic, each in a
 //! fresh group, timed from their first handled record to their last, so the
-//! group join is not counted.
+//! group join is not counted. The last case gives both consumers a handler
+//! that waits 1 ms per record, as for a database: the raw loop handles one
+//! record after the other, the runtime's lanes handle records of different
+//! keys at once (3 000 records, keyed `o-<n>`).
 //!
 //! Usage: kafka_bench [ROUNDS=5] [EVENTS=300000] [SERIAL=300] [EOS=300] [CONSUME=90000]
 //! Prints one line per round and case, then the median ratios.
@@ -56,6 +59,12 @@ type Cluster = MockCluster<'static, DefaultProducerContext>;
 /// local queue of 100 000 messages (`queue.buffering.max.messages`), so
 /// neither side ever waits for room in it.
 const CHUNK: usize = 50_000;
+
+/// What the handler of the "awaiting" case waits for, as if for a database
+/// or another service.
+const HANDLER_IO: Duration = Duration::from_millis(1);
+/// Records read in the "awaiting" case.
+const WAITING: usize = 3_000;
 
 /// How long any one measurement may take before the run stops.
 const GIVE_UP: Duration = Duration::from_secs(120);
@@ -119,13 +128,14 @@ async fn main() {
     );
     for round in 1..=rounds {
         let generated_first = round % 2 == 1;
-        let cases: [(&str, Side, Side); 6] = [
+        let cases: [(&str, Side, Side); 7] = [
             ("publish: queue, at-least-once", Side::Gen, Side::Raw),
             ("publish: awaited, at-least-once", Side::Gen, Side::Raw),
             ("publish: exactly-once (txn each)", Side::Gen, Side::Raw),
             ("consume: runtime, counting", Side::Gen, Side::Raw),
             ("consume: service Dispatcher", Side::Gen, Side::Raw),
             ("consume: service, info! logged", Side::Gen, Side::Raw),
+            ("consume: handler awaiting 1 ms", Side::Gen, Side::Raw),
         ];
         for (index, (name, a, b)) in cases.into_iter().enumerate() {
             if !only.as_ref().is_none_or(|only| only.contains(&index)) {
@@ -145,7 +155,13 @@ async fn main() {
                     (2, Side::Raw) => raw_eos(&payments).await,
                     (3, Side::Gen) => gen_consume_counting(&brokers, &group, consume).await,
                     (3 | 4 | 5, Side::Raw) => {
-                        raw_consume(&brokers, &group, consume, index != 3).await
+                        raw_consume(&brokers, &group, consume, index != 3, None).await
+                    }
+                    // A handler waiting on I/O: fewer records, since the
+                    // raw loop waits out each one in turn.
+                    (6, Side::Gen) => gen_consume_waiting(&brokers, &group, WAITING).await,
+                    (6, Side::Raw) => {
+                        raw_consume(&brokers, &group, WAITING, false, Some(HANDLER_IO)).await
                     }
                     (4, Side::Gen) => gen_consume_service(&brokers, &group, consume).await,
                     (5, Side::Gen) => {
@@ -678,6 +694,20 @@ impl rk::Dispatch for Counting {
     }
 }
 
+/// A `runtime::kafka::Dispatch` that waits [`HANDLER_IO`], then counts.
+struct Waiting(Arc<Progress>);
+
+impl rk::Dispatch for Waiting {
+    type Error = runtime::HandlerError;
+
+    async fn dispatch(&self, record: rk::Received<'_>) -> Result<(), Self::Error> {
+        black_box(record.payload);
+        tokio::time::sleep(HANDLER_IO).await;
+        self.0.hit();
+        Ok(())
+    }
+}
+
 /// The service's handlers, replaced by a count: what remains is the
 /// generated `Dispatcher` (route by topic, check the content type, decode).
 struct CountingHandlers(Arc<Progress>);
@@ -719,6 +749,12 @@ async fn gen_consume_counting(brokers: &str, group: &str, events: usize) -> Meas
     run_consume(brokers, group, Counting(progress.clone()), &progress).await
 }
 
+/// `runtime::kafka::consume` with a handler waiting [`HANDLER_IO`] per record.
+async fn gen_consume_waiting(brokers: &str, group: &str, events: usize) -> Measured {
+    let progress = Progress::new(events);
+    run_consume(brokers, group, Waiting(progress.clone()), &progress).await
+}
+
 /// `runtime::kafka::consume` with the service's generated `Dispatcher`.
 async fn gen_consume_service(brokers: &str, group: &str, events: usize) -> Measured {
     let progress = Progress::new(events);
@@ -728,8 +764,15 @@ async fn gen_consume_service(brokers: &str, group: &str, events: usize) -> Measu
 
 /// A raw StreamConsumer with the config `runtime::kafka::consume` builds:
 /// count (and, with `decode`, check the headers and decode the event as the
-/// generated Dispatcher does), then store the offset.
-async fn raw_consume(brokers: &str, group: &str, events: usize, decode: bool) -> Measured {
+/// generated Dispatcher does; with `wait`, wait that long as the handler),
+/// then store the offset: one record after the other.
+async fn raw_consume(
+    brokers: &str,
+    group: &str,
+    events: usize,
+    decode: bool,
+    wait: Option<Duration>,
+) -> Measured {
     let config = ClientConfig::new()
         .set("bootstrap.servers", brokers)
         .set("group.id", group)
@@ -801,6 +844,9 @@ async fn raw_consume(brokers: &str, group: &str, events: usize, decode: bool) ->
                     black_box(message.payload());
                 } else {
                     black_box(message.payload());
+                }
+                if let Some(wait) = wait {
+                    tokio::time::sleep(wait).await;
                 }
                 progress.hit();
                 consumer.store_offset_from_message(&message).unwrap();
