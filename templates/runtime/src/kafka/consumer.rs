@@ -143,7 +143,8 @@ pub struct ConsumerSettings {
     /// Lanes handling records at once; 1 handles every record in partition
     /// order.
     pub concurrency: usize,
-    /// Records received and not yet handled, at most.
+    /// Records received and not yet handled, at most: each lane queues
+    /// `max_in_flight / concurrency` of them.
     pub max_in_flight: usize,
 }
 
