@@ -288,11 +288,10 @@ pub async fn consume<D: Dispatch + 'static>(
         .collect();
     // A record received whose lane's queue is full, with its lane.
     let mut waiting: Option<(usize, Queued)> = None;
-    // Finished records are counted by the lanes; their offsets are stored
-    // on a tick rather than one by one, which would wake this loop for
-    // every record.
-    // One timer, reset when it fires: polling it costs nothing until then,
-    // where a new `Interval::tick` future reads the clock on every record.
+    // Finished records are counted by the lanes, and their offsets stored
+    // on a timer rather than one by one, which would wake this loop for
+    // every record: one timer, reset when it fires, which costs nothing to
+    // poll until then (a new `Interval::tick` future reads the clock).
     let store_due = tokio::time::sleep(STORE_INTERVAL);
     tokio::pin!(store_due);
 
