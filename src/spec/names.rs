@@ -215,8 +215,21 @@ fn check_identifier(name: &str, what: &str) -> Result<(), String> {
 /// and functions, and a command-line variant, if it cannot.
 pub fn check_flow(name: &str) -> Result<(), String> {
     check(name)?;
-    check_identifier(name, "flow's module")
+    check_identifier(name, "flow's module")?;
+    // A flow's event message is named after it, and the serde code pbjson
+    // generates for every message names its type parameters `D` and `V`,
+    // which a message of that name would clash with.
+    if PBJSON_TYPE_PARAMETERS.contains(&identifier(name).as_str()) {
+        return Err(format!(
+            "the generated serde code names a type parameter `{}`, which a flow's message of this name would clash with",
+            name.to_ascii_uppercase()
+        ));
+    }
+    Ok(())
 }
+
+/// The type parameters of pbjson's generated `Deserialize` code, lowercase.
+const PBJSON_TYPE_PARAMETERS: &[&str] = &["d", "v"];
 
 /// Why a service name cannot become a crate and an identifier, if it cannot.
 pub fn check_service(name: &str) -> Result<(), String> {
@@ -305,6 +318,15 @@ mod tests {
         ] {
             assert!(check_service(bad).is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn rejects_flows_named_as_pbjsons_type_parameters() {
+        for bad in ["d", "v"] {
+            let err = check_flow(bad).unwrap_err();
+            assert!(err.contains("type parameter"), "{bad}: {err}");
+        }
+        assert!(check_flow("dv").is_ok());
     }
 
     #[test]
