@@ -23,7 +23,7 @@ use crate::engine::evaluate::{Recommendation, Report};
 use crate::scaffold::api::{Api, ProtoService, rust_path, to_snake};
 use crate::scaffold::called::{Callees, RpcCall};
 use crate::scaffold::contract::{Contract, pascal, snake};
-use crate::scaffold::served::{GrpcCall, RestRoute, ServedApi, keyed, served};
+use crate::scaffold::served::{GrpcCall, RestRoute, ServedApi, duration_rust, keyed, served};
 use crate::spec::model::{Delivery, Flow, FlowsFile, Format, Interaction, Transport};
 
 /// The documented defaults (docs/scaffold.md): the article's ports.
@@ -495,6 +495,9 @@ pub fn build(
         let mut service = service(name, description, own, &recs, &topics, &callees);
         service.api = served(name, own, &recs, bound, &bindings, &proto_services);
         keep_keys(&mut service);
+        // After `api`: the budgets of the rpcs it serves are variables too.
+        service.env = env(&service);
+        service.usage_env = usage_env(&service.env);
         if !(service.handles
             || !service.produces.is_empty()
             || !service.calls_rest.is_empty()
@@ -737,8 +740,6 @@ fn service(
     group_kafka(&mut s);
     s.summary = summary(&s);
     s.serve_text = serve_text(&s);
-    s.env = env(&s);
-    s.usage_env = usage_env(&s.env);
     s
 }
 
@@ -885,12 +886,7 @@ fn called_flow(flow: &Flow, transport: Transport, keyed: bool, callees: &Callees
     let shouty = snake(&flow.name).to_ascii_uppercase();
     let deadline_ms = flow.latency_ms.unwrap_or(default_deadline);
     let deadline_env = format!("{shouty}_DEADLINE_MS");
-    // As clippy wants it: whole seconds in seconds.
-    let deadline_rust = if deadline_ms.is_multiple_of(1000) {
-        format!("Duration::from_secs({})", deadline_ms / 1000)
-    } else {
-        format!("Duration::from_millis({deadline_ms})")
-    };
+    let deadline_rust = duration_rust(deadline_ms);
     let mut calls = calls(flow, suffix, deadline_ms, &deadline_env, callees);
     let several = calls.len() > 1;
     for call in &mut calls {
@@ -1069,6 +1065,16 @@ fn env(s: &ServiceContext) -> Vec<EnvVar> {
             &format!("deadline of a {} call, ms", f.flow),
             &f.deadline_ms.to_string(),
         ));
+    }
+    for h in &s.api.handlers {
+        if let Some(ms) = h.budget_ms {
+            let method = h.rpc.rsplit('/').next().unwrap_or(&h.rpc);
+            vars.push(var(
+                &format!("{}_MS", h.budget_const),
+                &format!("server budget of {method}, ms"),
+                &ms.to_string(),
+            ));
+        }
     }
     vars.push(var("RUST_LOG", "log filter", "info"));
     vars

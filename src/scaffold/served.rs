@@ -65,6 +65,61 @@ pub struct Handler {
     /// outbox, on the transaction of its state change (set by the context,
     /// which knows the events).
     pub outbox: bool,
+    /// The server's budget of a unary rpc, in ms: the most generous of its
+    /// flows' `latency_ms` (the wire cannot tell them apart), a flow without
+    /// one counting [`DEFAULT_BUDGET_MS`]; `None` for a stream or an event.
+    pub budget_ms: Option<u64>,
+    /// `GET_ORDER_TIMEOUT`: its constant; `_VAR` names its variable,
+    /// `GET_ORDER_TIMEOUT_MS`.
+    pub budget_const: String,
+    /// The budget as Rust: `Duration::from_millis(200)`.
+    pub budget_rust: String,
+    /// Where it comes from: `` flow `get-order`, 200 ms target `` per flow.
+    pub budget_from: Vec<String>,
+}
+
+impl Handler {
+    /// Binds `flow`, served over `via` (`REST`, `gRPC`), to this rpc
+    /// handler; a unary rpc's budget grows to the flow's `latency_ms`.
+    fn serves(&mut self, flow: &Flow, via: &str) {
+        self.flows.push(flow.name.clone());
+        if self.kind == "unary" {
+            let budget = flow.latency_ms.unwrap_or(DEFAULT_BUDGET_MS);
+            self.budget_ms = self.budget_ms.max(Some(budget));
+            self.budget_from.push(match flow.latency_ms {
+                Some(ms) => format!("flow `{}`, {ms} ms target", flow.name),
+                None => format!("flow `{}`, no `latency_ms`", flow.name),
+            });
+        }
+        let shown = format!("flow `{}` ({via})", flow.name);
+        self.flows_text = if self.flows_text.is_empty() {
+            shown
+        } else {
+            format!("{} and {shown}", self.flows_text)
+        };
+    }
+
+    /// Names the budget's constant after the handler's file, once modules
+    /// are named: `get_order` → `GET_ORDER_TIMEOUT`.
+    fn name_budget(&mut self) {
+        if let Some(ms) = self.budget_ms {
+            self.budget_const = format!("{}_TIMEOUT", self.file.to_ascii_uppercase());
+            self.budget_rust = duration_rust(ms);
+        }
+    }
+}
+
+/// The server's budget of an rpc none of whose flows gives a `latency_ms`.
+pub const DEFAULT_BUDGET_MS: u64 = 1000;
+
+/// A duration of `ms` milliseconds as Rust, as clippy wants it: whole
+/// seconds in seconds.
+pub fn duration_rust(ms: u64) -> String {
+    if ms.is_multiple_of(1000) {
+        format!("Duration::from_secs({})", ms / 1000)
+    } else {
+        format!("Duration::from_millis({ms})")
+    }
 }
 
 /// A struct literal: `Response { order_id: request.order_id, status: … }`.
@@ -264,13 +319,7 @@ pub fn served(
                 }
                 let handler = &mut api.handlers[at];
                 handler.outbox_named |= rec.conflicts.iter().any(|c| c.id == EDGE_OUTBOX);
-                handler.flows.push(flow.name.clone());
-                let shown = format!("flow `{}` ({via})", flow.name);
-                handler.flows_text = if handler.flows_text.is_empty() {
-                    shown
-                } else {
-                    format!("{} and {shown}", handler.flows_text)
-                };
+                handler.serves(flow, via);
                 let list = if rec.transport == Transport::Rest {
                     &mut rest
                 } else {
@@ -292,6 +341,9 @@ pub fn served(
         }
     }
     name_modules(&mut api.handlers, services);
+    for h in &mut api.handlers {
+        h.name_budget();
+    }
     api.streams = api.handlers.iter().any(|h| h.kind == "stream");
     api.grpc_services = grpc_services(&api.handlers, &grpc, services);
     let keyed_over = |flows: &[String], transport: Transport| {
@@ -396,6 +448,10 @@ fn rpc_handler(
         changes_state: changes_state(pool, method),
         outbox_named: false,
         outbox: false,
+        budget_ms: None,
+        budget_const: String::new(),
+        budget_rust: String::new(),
+        budget_from: Vec::new(),
     }
 }
 
@@ -417,6 +473,10 @@ fn event_handler(flow: &Flow, message: &MessageDescriptor, key: &str) -> Handler
         changes_state: false,
         outbox_named: false,
         outbox: false,
+        budget_ms: None,
+        budget_const: String::new(),
+        budget_rust: String::new(),
+        budget_from: Vec::new(),
     }
 }
 

@@ -74,6 +74,7 @@ const RESERVED: &[&str] = &[
 /// there. A test keeps this list a superset of what the templates bind.
 const GENERATED_NAMES: &[&str] = &[
     "app",
+    "budgets",
     "cli",
     "client_policy",
     "cluster",
@@ -130,7 +131,6 @@ const GENERATED_NAMES: &[&str] = &[
     "support",
     "tasks",
     "tests",
-    "timeout_message",
     "validate_id",
     "warn",
     "with_layers",

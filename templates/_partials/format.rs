@@ -49,3 +49,31 @@ when: false
     .await;
 {%- endif -%}
 {%- endmacro call -%}
+{%- macro args(indent, head, args, tail) -%}
+{#- `head(args)tail` on one line when the arguments take at most 60 characters and the line 100, else one argument a line (none of them a closure or a block that rustfmt would let overflow) -#}
+{%- set joined = args | join(sep=", ") -%}
+{%- set one = indent ~ head ~ "(" ~ joined ~ ")" ~ tail -%}
+{%- if joined | length <= 60 and one | length <= 100 -%}
+{{ one }}
+{%- else -%}
+{{ indent }}{{ head }}(
+{%- for a in args %}
+{{ indent }}    {{ a }},
+{%- endfor %}
+{{ indent }}){{ tail }}
+{%- endif -%}
+{%- endmacro args -%}
+{%- macro fields(indent, head, fields, tail) -%}
+{#- A struct literal `head { a: x, b: y }tail`: on one line when its fields take at most 18 characters (rustfmt's struct_lit_width) and the line 100, else one field a line -#}
+{%- set joined = fields | join(sep=", ") -%}
+{%- set one = indent ~ head ~ " { " ~ joined ~ " }" ~ tail -%}
+{%- if joined | length <= 18 and one | length <= 100 -%}
+{{ one }}
+{%- else -%}
+{{ indent }}{{ head }} {
+{%- for f in fields %}
+{{ indent }}    {{ f }},
+{%- endfor %}
+{{ indent }}}{{ tail }}
+{%- endif -%}
+{%- endmacro fields -%}

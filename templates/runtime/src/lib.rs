@@ -4,6 +4,9 @@
 //! - [`HandlerError`]: what a handler returns, mapped to an HTTP status
 //!   (feature `rest`), a gRPC code (feature `grpc`) or a consumer's retry
 //!   decision;
+{%- if uses.rest or uses.grpc_server %}
+//! - [`budget`]: the server's time budget of each served rpc;
+{%- endif %}
 //! - [`shutdown`]: SIGTERM / Ctrl-C and the bounded drain of running tasks;
 //! - [`stream`]: the [`Sink`] a streaming handler sends its items into;
 //! - [`health`]: `GET /healthz` for a service serving no REST API (feature
@@ -42,7 +45,11 @@
 //! - [`retry`]: jittered exponential backoff and the retry throttle.
 //!
 //! Nothing here depends on a flow.
-{% if uses.rest_client or uses.grpc_client %}
+{% if uses.rest or uses.grpc_server %}
+#[cfg(any(feature = "rest", feature = "grpc"))]
+pub mod budget;
+{%- endif %}
+{%- if uses.rest_client or uses.grpc_client %}
 pub mod client_policy;
 {%- endif %}
 pub mod error;

@@ -34,9 +34,10 @@ use tracing_subscriber::{
 /// How long [`Logs::wait_for`] waits for an event before giving up.
 pub const WAIT: Duration = Duration::from_secs(30);
 
-/// The deadline of each call the test makes itself, in milliseconds: the
-/// test checks that calls reach their services, not their latency budgets,
-/// which a debug build on a busy machine misses (the benches measure those).
+/// The deadline of each call the test makes itself, and the budget of every
+/// rpc the services serve (`<RPC>_TIMEOUT_MS`), in milliseconds: the test
+/// checks that calls reach their services, not their latency budgets, which
+/// a debug build on a busy machine misses (the benches measure those).
 pub const DEADLINE_MS: &str = "2000";
 
 /// The deadline variables of the test's own clients (`Outbound::from_lookup`):
@@ -143,6 +144,9 @@ impl System {
 {%- for target in service.grpc_targets %}
                 {{ service.ident }}::config::{{ target.env }}_VAR => Some(url(&grpc_{{ target.ident }})),
 {%- endfor %}
+{%- if service.serves_rest or service.serves_grpc %}
+                budget if budget.ends_with("_TIMEOUT_MS") => Some(DEADLINE_MS.to_owned()),
+{%- endif %}
                 _ => None,
             })?,
 {%- endfor %}

@@ -199,6 +199,9 @@ pub async fn run_until(
     })?;
 {%- endif %}
     let mut {{ tasks }} = JoinSet::new();
+{%- if serves %}
+    let timeouts = config.timeouts;
+{%- endif %}
 {%- if service.serves_rest %}
     let token = shutdown.clone();
     let serving = Arc::clone(&state);
@@ -206,7 +209,7 @@ pub async fn run_until(
     let records = state.out.db.clone();
 {%- endif %}
     {{ tasks }}.spawn(async move {
-        rest::serve(http, serving, {% if service.keys.rest %}records, {% endif %}token)
+        rest::serve(http, serving, timeouts, {% if service.keys.rest %}records, {% endif %}token)
             .await
             .context("REST server failed")
     });
@@ -225,7 +228,7 @@ pub async fn run_until(
     let records = state.out.db.clone();
 {%- endif %}
     {{ tasks }}.spawn(async move {
-        grpc::serve(grpc, serving, {% if service.keys.grpc %}records, {% endif %}token)
+        grpc::serve(grpc, serving, timeouts, {% if service.keys.grpc %}records, {% endif %}token)
             .await
             .context("gRPC server failed")
     });

@@ -1,8 +1,10 @@
+{%- import "_partials/format.rs" as format -%}
 {%- set kafka = service.produces or service.consumes -%}
 {#- The default DATABASE_URL, as the environment table gives it (one source). -#}
 {%- set database = service.env | filter(attribute="name", value="DATABASE_URL") | first -%}
 {%- set serves = service.serves_rest or service.serves_grpc -%}
 {%- set targets = service.rest_targets | concat(with=service.grpc_targets) -%}
+{%- set budgeted = service.api.handlers | filter(attribute="budget_ms") -%}
 //! Runtime configuration from the environment (with the defaults the README
 //! documents), plus the fixed limits and timeouts of this service.
 use std::{fmt, net::SocketAddr, time::Duration};
@@ -83,25 +85,22 @@ pub const {{ target.env }}_DEFAULT: &str = "{{ target.default_url }}";
 {%- endfor %}
 {%- if service.serves_rest %}
 
-/// Server-side budget of one REST request (
-{%- for f in service.rest_flows %}flow `{{ f.flow }}`{% if f.latency_ms %}, {{ f.latency_ms }} ms target{% endif %}{% if not loop.last %}; {% endif %}{% endfor -%}
-):
-/// past it the request is answered 503 Service Unavailable.
-pub const HTTP_REQUEST_TIMEOUT: Duration = Duration::from_secs(1);
 /// Largest REST request body accepted; larger ones get 413.
 pub const HTTP_BODY_LIMIT_BYTES: usize = 64 * 1024;
 {%- endif %}
 {%- if service.serves_grpc %}
 {%- if not service.serves_rest %}
 {% endif %}
-/// Server-side budget of one gRPC call (
-{%- for f in service.grpc_flows %}flow `{{ f.flow }}`{% if f.latency_ms %}, {{ f.latency_ms }} ms target{% endif %}{% if not loop.last %}; {% endif %}{% endfor -%}
-);
-/// a shorter `grpc-timeout` sent by the client wins.
-pub const GRPC_REQUEST_TIMEOUT: Duration = Duration::from_secs(1);
 /// Largest gRPC message decoded or encoded.
 pub const GRPC_MAX_MESSAGE_BYTES: usize = 64 * 1024;
 {%- endif %}
+{%- for h in budgeted %}
+/// Server budget of `{{ h.rpc }}` ({{ h.budget_from | join(sep="; ") }}):
+/// past it, a REST request is answered 503 and a gRPC call `DEADLINE_EXCEEDED`.
+pub const {{ h.budget_const }}: Duration = {{ h.budget_rust }};
+/// Environment variable overriding [`{{ h.budget_const }}`], in milliseconds.
+pub const {{ h.budget_const }}_VAR: &str = "{{ h.budget_const }}_MS";
+{%- endfor %}
 {%- if not serves %}
 {% endif %}
 /// How long {% if serves %}in-flight requests{% elif service.handles %}the event being handled{% else %}the tasks{% endif %} may take to finish after SIGTERM / Ctrl-C.
@@ -112,6 +111,57 @@ pub const DRAIN_TIMEOUT: Duration = Duration::from_secs(10);
 /// middle of the work against the real binary (the fault tests use it).
 /// Release builds ignore it.
 pub const DEBUG_HANDLER_DELAY_MS_VAR: &str = "DEBUG_HANDLER_DELAY_MS";
+{%- endif %}
+{%- if serves %}
+
+/// The server's budget of each served rpc: the most generous `latency_ms` of
+/// the flows it serves (1 s for a flow without one), overridable from the
+/// environment. A caller's shorter gRPC deadline still wins. Streams have
+/// none: they last as long as their caller listens.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+{%- if budgeted %}
+pub struct Timeouts {
+{%- for h in budgeted %}
+    /// `{{ h.rpc }}`: [`{{ h.budget_const }}`].
+    pub {{ h.module }}: Duration,
+{%- endfor %}
+}
+
+impl Timeouts {
+    /// Every budget set to `budget`, for tests that check answers rather
+    /// than latency (a debug build on a busy machine misses the budgets).
+    pub fn all(budget: Duration) -> Timeouts {
+{%- set fields = [] %}
+{%- for h in budgeted %}{% set_global fields = fields | concat(with=h.module ~ ": budget") %}{% endfor %}
+{{ format::fields(indent="        ", head="Timeouts", fields=fields, tail="") }}
+    }
+}
+
+impl Default for Timeouts {
+    /// The budgets of the flows.
+    fn default() -> Self {
+{%- set fields = [] %}
+{%- for h in budgeted %}{% set_global fields = fields | concat(with=h.module ~ ": " ~ h.budget_const) %}{% endfor %}
+{{ format::fields(indent="        ", head="Timeouts", fields=fields, tail="") }}
+    }
+}
+{%- else %}
+pub struct Timeouts;
+
+impl Timeouts {
+    /// Every budget set to `budget` (this service serves streams only).
+    pub fn all(_budget: Duration) -> Timeouts {
+        Timeouts
+    }
+}
+
+impl Default for Timeouts {
+    /// The budgets of the flows (this service serves streams only).
+    fn default() -> Self {
+        Timeouts
+    }
+}
+{%- endif %}
 {%- endif %}
 
 /// The service's configuration.
@@ -146,6 +196,10 @@ pub struct Config {
 {%- if service.kafka.transactional %}
     /// `transactional.id` of the exactly-once producer.
     pub kafka_transactional_id: String,
+{%- endif %}
+{%- if serves %}
+    /// The server's budget of each served rpc.
+    pub timeouts: Timeouts,
 {%- endif %}
 {%- for target in targets %}
     /// URL of {{ target.name }}
@@ -215,6 +269,25 @@ impl Config {
                 KAFKA_TRANSACTIONAL_ID_VAR,
                 &default_transactional_id(lookup("HOSTNAME")),
             ),
+{%- endif %}
+{%- if budgeted %}
+            timeouts: Timeouts {
+{%- for h in budgeted %}
+{%- set args = "&lookup, " ~ h.budget_const ~ "_VAR, " ~ h.budget_const %}
+{%- set line = "                " ~ h.module ~ ": budget(" ~ args ~ ")?," %}
+{%- if args | length <= 60 and line | length <= 100 %}
+                {{ h.module }}: budget(&lookup, {{ h.budget_const }}_VAR, {{ h.budget_const }})?,
+{%- else %}
+                {{ h.module }}: budget(
+                    &lookup,
+                    {{ h.budget_const }}_VAR,
+                    {{ h.budget_const }},
+                )?,
+{%- endif %}
+{%- endfor %}
+            },
+{%- elif serves %}
+            timeouts: Timeouts,
 {%- endif %}
 {%- for target in targets %}
             {{ target.field }}: http_url(
@@ -290,6 +363,26 @@ fn replication(raw: Option<String>) -> Result<i32, ConfigError> {
         _ => Err(ConfigError {
             var: KAFKA_REPLICATION_VAR,
             reason: format!("`{raw}` is not a positive integer"),
+        }),
+    }
+}
+{%- endif %}
+{%- if budgeted %}
+
+/// A server budget from `var`: whole milliseconds ≥ 1, `default` when unset.
+fn budget(
+    lookup: &impl Fn(&str) -> Option<String>,
+    var: &'static str,
+    default: Duration,
+) -> Result<Duration, ConfigError> {
+    let Some(raw) = lookup(var).filter(|v| !v.trim().is_empty()) else {
+        return Ok(default);
+    };
+    match raw.trim().parse::<u64>() {
+        Ok(ms) if ms >= 1 => Ok(Duration::from_millis(ms)),
+        _ => Err(ConfigError {
+            var,
+            reason: format!("`{raw}` is not a whole number of milliseconds ≥ 1"),
         }),
     }
 }
@@ -421,6 +514,9 @@ mod tests {
 {%- for target in targets %}
         assert_eq!(config.{{ target.field }}, "{{ target.default_url }}");
 {%- endfor %}
+{%- if budgeted %}
+        assert_eq!(config.timeouts, Timeouts::default());
+{%- endif %}
     }
 
 {% if service.store %}    #[test]
@@ -460,6 +556,9 @@ mod tests {
 {%- for target in targets %}
                     {{ target.env }}_VAR => "http://{{ target.name }}:8080/",
 {%- endfor %}
+{%- for h in budgeted %}
+                    {{ h.budget_const }}_VAR => "{{ 250 + loop.index0 }}",
+{%- endfor %}
                     _ => return None,
                 }
                 .to_owned(),
@@ -487,6 +586,12 @@ mod tests {
 {%- for target in targets %}
         // Trailing slashes are dropped.
         assert_eq!(config.{{ target.field }}, "http://{{ target.name }}:8080");
+{%- endfor %}
+{%- for h in budgeted %}
+{%- set ms = 250 + loop.index0 %}
+{%- set field = "config.timeouts." ~ h.module %}
+{%- set expected = "Duration::from_millis(" ~ ms ~ ")" %}
+{{ format::args(indent="        ", head="assert_eq!", args=[field, expected], tail=";") }}
 {%- endfor %}
     }
 
@@ -539,6 +644,18 @@ mod tests {
             let lookup = |name: &str| (name == var).then(|| raw.to_owned());
             let err = Config::from_lookup(lookup).unwrap_err();
             assert_eq!(err.var, var, "{raw}");
+        }
+    }
+{%- endif %}
+{%- if budgeted %}
+{%- set h = budgeted | first %}
+
+    #[test]
+    fn refuses_a_budget_that_is_not_a_positive_number_of_milliseconds() {
+        for raw in ["0", "-5", "1s", "0.5"] {
+{{ format::let(indent="            ", head="let lookup =", value="|var: &str| (var == " ~ h.budget_const ~ "_VAR).then(|| raw.to_owned());") }}
+            let err = Config::from_lookup(lookup).unwrap_err();
+            assert_eq!(err.var, {{ h.budget_const }}_VAR, "{raw}");
         }
     }
 {%- endif %}

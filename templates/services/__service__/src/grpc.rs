@@ -1,14 +1,16 @@
 {#- scaffold
 when: service.serves_grpc
 -#}
+{%- import "_partials/format.rs" as format -%}
 //! gRPC server of the `{{ service.name }}` service:
 {%- for g in service.api.grpc_services %} `{{ g.full_name }}`{% if not loop.last %},{% endif %}{% endfor %}
 //! (
 {%- for f in service.grpc_flows %}flow `{{ f.flow }}`, called by {{ f.from }}{% if not loop.last %}; {% endif %}{% endfor -%}
 ), plus the standard
 //! health service (`grpc.health.v1.Health`, `NOT_SERVING` while draining) and server
-//! reflection (so `grpcurl` works without the .proto files), with a per-call timeout,
-//! message size limits and graceful shutdown.
+//! reflection (so `grpcurl` works without the .proto files), with each method's
+//! time budget ([`crate::config::Timeouts`]), message size limits and graceful
+//! shutdown.
 //!
 //! Each rpc a flow binds to calls its handler; the others answer `UNIMPLEMENTED`.
 //! A server-streaming rpc runs its handler on its own task, sending into a bounded
@@ -20,9 +22,12 @@ use {{ u }};
 {%- endfor %}
 {%- if service.keys.grpc %}
 use runtime::{
+    budget::{Budgets, GrpcBudgetLayer},
     idempotency::{IdempotencyLayer, Idempotent},
     store::Store,
 };
+{%- else %}
+use runtime::budget::{Budgets, GrpcBudgetLayer};
 {%- endif %}
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
@@ -37,7 +42,7 @@ use tonic_health::ServingStatus;
 use tracing::{error, info};
 
 use crate::{
-    config::{GRPC_MAX_MESSAGE_BYTES, GRPC_REQUEST_TIMEOUT},
+    config::{GRPC_MAX_MESSAGE_BYTES, Timeouts},
     handlers,
     state::State,
 };
@@ -165,22 +170,51 @@ pub fn services(state: &Arc<State>, shutdown: &CancellationToken) -> Routes {
 pub async fn serve(
     listener: TcpListener,
     state: Arc<State>,
+    timeouts: Timeouts,
 {%- if service.keys.grpc %}
     store: Store,
 {%- endif %}
     shutdown: CancellationToken,
 ) -> anyhow::Result<()> {
     let routes = services(&state, {% if service.keys.grpc %}&store, {% endif %}&shutdown);
-    serve_routes(listener, shutdown, routes, SERVICE_NAMES).await
+    let budgets = budgets(timeouts);
+    serve_routes(listener, shutdown, routes, SERVICE_NAMES, budgets).await
 }
+{%- set budgeted = [] %}
+{%- for g in service.api.grpc_services %}
+{%- for m in g.methods | filter(attribute="handler") %}
+{%- if not m.server_streaming %}
+{%- set h = service.api.handlers | filter(attribute="module", value=m.handler) | first %}
+{%- set_global budgeted = budgeted | concat(with='"/' ~ g.full_name ~ "/" ~ m.proto_name ~ '"|timeouts.' ~ h.module) %}
+{%- endif %}
+{%- endfor %}
+{%- endfor %}
 
-/// [`serve`] with other services (`names`) behind the same timeout, health and
-/// reflection: tests use it to observe what the server does to a handler.
+/// The budget of each method serving a unary rpc, by its path (server streams
+/// have none).
+{%- if not budgeted %}
+pub fn budgets(_timeouts: Timeouts) -> Budgets {
+    Budgets::default()
+}
+{%- else %}
+pub fn budgets(timeouts: Timeouts) -> Budgets {
+    let mut budgets = Budgets::default();
+{%- for pair in budgeted %}
+{{ format::args(indent="    ", head="budgets.grpc", args=pair | split(pat="|"), tail=";") }}
+{%- endfor %}
+    budgets
+}
+{%- endif %}
+
+/// [`serve`] with other services (`names`, as health checks and reflection
+/// know them) within `budgets`, behind the same health and reflection: tests
+/// use it to observe what the server does to a handler.
 pub async fn serve_routes(
     listener: TcpListener,
     shutdown: CancellationToken,
     routes: Routes,
     names: &'static [&'static str],
+    budgets: Budgets,
 ) -> anyhow::Result<()> {
     let addr = listener.local_addr()?;
     let (health, health_service) = tonic_health::server::health_reporter();
@@ -211,8 +245,8 @@ pub async fn serve_routes(
 
     info!(%addr, "gRPC server listening");
     Server::builder()
-        .timeout(GRPC_REQUEST_TIMEOUT)
         .http2_keepalive_interval(Some(HTTP2_KEEPALIVE_INTERVAL))
+        .layer(GrpcBudgetLayer(budgets))
         .add_routes(routes)
         .add_service(health_service)
         .add_service(reflection_v1)

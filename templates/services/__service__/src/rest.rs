@@ -1,11 +1,12 @@
 {#- scaffold
 when: service.serves_rest
 -#}
+{%- import "_partials/format.rs" as format -%}
 //! REST server of the `{{ service.name }}` service (
 {%- for f in service.rest_flows %}flow `{{ f.flow }}`, called by {{ f.from }}{% if not loop.last %}; {% endif %}{% endfor -%}
 ):
-//! axum routes, JSON error bodies, body limit, request timeout and
-//! graceful shutdown.
+//! axum routes, JSON error bodies, body limit, each route's time budget
+//! ([`crate::config::Timeouts`]) and graceful shutdown.
 //!
 //! The per-request plumbing is one hand-written layer ([`guard`]) rather than
 //! a stack of generic middleware: every layer in front of a handler that
@@ -13,8 +14,9 @@ when: service.serves_rest
 //! bare axum handler the generic stack (tower-http's timeout, which arms a
 //! timer per request, `map_response` boxing, a per-request trace span and
 //! cloning a `CancellationToken` per request) cost about a third of the
-//! throughput. Request logs are still there: `RUST_LOG=tower_http=debug`
-//! adds tower-http's trace layer at start-up.
+//! throughput. The budgets (`runtime::budget`) arm a timer only once a
+//! handler has to wait. Request logs are still there:
+//! `RUST_LOG=tower_http=debug` adds tower-http's trace layer at start-up.
 //!
 //! | route | serves |
 //! |-------|--------|
@@ -27,7 +29,7 @@ when: service.serves_rest
 //! request fields they name, query parameters the others (unless the body is the
 //! whole request). Every error is JSON, `{"error":"..."}`: 400 malformed input
 //! (an id path variable must match `[A-Za-z0-9_-]{1,64}`), 404 unknown route,
-//! 405 wrong method, 413 body over the limit, 503 request timeout.
+//! 405 wrong method, 413 body over the limit, 503 past the route's budget.
 
 use std::{io, sync::Arc};
 
@@ -41,7 +43,10 @@ use axum::{
 {%- if service.api.rest_checks_ids %}
 use contract::ids::validate_id;
 {%- endif %}
-use runtime::error::error_response;
+use runtime::{
+    budget::{Budgets, RestBudgetLayer},
+    error::error_response,
+};
 {%- if service.keys.rest %}
 use runtime::{idempotency::IdempotencyLayer, store::Store};
 {%- endif %}
@@ -52,14 +57,10 @@ use tower_http::trace::TraceLayer;
 use tracing::{Level, info};
 
 use crate::{
-    config::{HTTP_BODY_LIMIT_BYTES, HTTP_REQUEST_TIMEOUT},
+    config::{HTTP_BODY_LIMIT_BYTES, Timeouts},
     error::HandlerError,
     handlers,
 };
-
-/// Status answered when a request outlives [`HTTP_REQUEST_TIMEOUT`]: the
-/// server, not the client, was too slow, so 503 rather than 408.
-pub const TIMEOUT_STATUS: StatusCode = StatusCode::SERVICE_UNAVAILABLE;
 
 /// What the routes share. axum clones it for every request, so it is one
 /// `Arc` (cloning a `CancellationToken` takes a lock).
@@ -70,19 +71,25 @@ struct Shared {
     shutdown: CancellationToken,
 }
 
-/// The REST API with all its layers; `shutdown` turns `/healthz` to 503 while
-/// draining and ends open event streams.
+/// The REST API with all its layers, each route within its budget of
+/// `timeouts`; `shutdown` turns `/healthz` to 503 while draining and ends
+/// open event streams.
 {%- if service.keys.rest %}
 ///
 /// `store` keeps the idempotency records of the routes that take an
 /// `Idempotency-Key` (`runtime::idempotency`).
 pub fn router(
     state: Arc<crate::state::State>,
+    timeouts: Timeouts,
     store: &Store,
     shutdown: CancellationToken,
 ) -> Router {
 {%- else %}
-pub fn router(state: Arc<crate::state::State>, shutdown: CancellationToken) -> Router {
+pub fn router(
+    state: Arc<crate::state::State>,
+    timeouts: Timeouts,
+    shutdown: CancellationToken,
+) -> Router {
 {%- endif %}
     let routes = Router::new()
 {%- for r in service.api.rest_routes %}
@@ -107,18 +114,36 @@ pub fn router(state: Arc<crate::state::State>, shutdown: CancellationToken) -> R
         )
 {%- endif %}
 {%- endfor %}
+        .route_layer(RestBudgetLayer(budgets(timeouts)))
         .route("/healthz", routing::get(healthz))
         .fallback(not_found)
         .with_state(Arc::new(Shared { state, shutdown }));
     with_layers(routes)
 }
 
-/// Body limit, timeout and JSON error bodies around `routes`, plus request
-/// tracing when `tower_http` logs at debug level (decided once, here).
+{%- set budgeted = service.api.rest_routes | filter(attribute="kind", value="unary") %}
+/// The budget of each route serving a unary rpc, by verb and route as axum
+/// matches it (Server-Sent Events streams have none).
+{%- if budgeted %}
+pub fn budgets(timeouts: Timeouts) -> Budgets {
+    let mut budgets = Budgets::default();
+{%- for r in budgeted %}
+{%- set h = service.api.handlers | filter(attribute="module", value=r.handler) | first %}
+{{ format::args(indent="    ", head="budgets.rest", args=['"' ~ r.verb ~ '"', '"' ~ r.axum_path ~ '"', "timeouts." ~ h.module], tail=";") }}
+{%- endfor %}
+    budgets
+}
+{%- else %}
+pub fn budgets(_timeouts: Timeouts) -> Budgets {
+    Budgets::default()
+}
+{%- endif %}
+
+/// Body limit and JSON error bodies around `routes`, plus request tracing
+/// when `tower_http` logs at debug level (decided once, here).
 fn with_layers(routes: Router) -> Router {
     let routes = routes.layer(guard::GuardLayer {
         body_limit: HTTP_BODY_LIMIT_BYTES,
-        timeout: HTTP_REQUEST_TIMEOUT,
     });
     if tracing::enabled!(target: "tower_http::trace", Level::DEBUG) {
         routes.layer(TraceLayer::new_for_http())
@@ -132,17 +157,18 @@ fn with_layers(routes: Router) -> Router {
 pub async fn serve(
     listener: TcpListener,
     state: Arc<crate::state::State>,
+    timeouts: Timeouts,
 {%- if service.keys.rest %}
     store: Store,
 {%- endif %}
     shutdown: CancellationToken,
 ) -> io::Result<()> {
 {%- if service.keys.rest %}
-    let app = router(state, &store, shutdown.clone());
-    serve_router(listener, app, shutdown).await
+    let app = router(state, timeouts, &store, shutdown.clone());
 {%- else %}
-    serve_router(listener, router(state, shutdown.clone()), shutdown).await
+    let app = router(state, timeouts, shutdown.clone());
 {%- endif %}
+    serve_router(listener, app, shutdown).await
 }
 
 async fn serve_router(
@@ -211,8 +237,8 @@ async fn not_found() -> Response {
     error_response(StatusCode::NOT_FOUND, "no such route")
 }
 
-/// Gives the errors produced by layers and extractors (413, 503 on timeout,
-/// 405, path rejections) the same JSON body as the handlers' errors.
+/// Gives the errors produced by layers and extractors (413, 405, path
+/// rejections) the same JSON body as the handlers' errors.
 fn json_error_body(response: Response) -> Response {
     let status = response.status();
     if !(status.is_client_error() || status.is_server_error()) {
@@ -229,7 +255,6 @@ fn json_error_body(response: Response) -> Response {
         StatusCode::PAYLOAD_TOO_LARGE => {
             format!("request body is larger than {HTTP_BODY_LIMIT_BYTES} bytes")
         }
-        TIMEOUT_STATUS => timeout_message(),
         _ => status
             .canonical_reason()
             .unwrap_or("request failed")
@@ -243,20 +268,12 @@ fn json_error_body(response: Response) -> Response {
     json
 }
 
-fn timeout_message() -> String {
-    format!(
-        "request took longer than {} ms",
-        HTTP_REQUEST_TIMEOUT.as_millis()
-    )
-}
-
-/// The request guard: body limit, request timeout and JSON error bodies in
-/// one layer and one future, with no timer on the fast path.
+/// The request guard: body limit and JSON error bodies in one layer and one
+/// future.
 mod guard {
     use std::{
         pin::Pin,
         task::{Context, Poll},
-        time::Duration,
     };
 
     use axum::{
@@ -266,19 +283,16 @@ mod guard {
         response::Response,
     };
     use pin_project_lite::pin_project;
-    use tokio::time::{Instant, Sleep};
     use tower::{Layer, Service};
     use tower_http::limit::{RequestBodyLimit, RequestBodyLimitLayer};
-    use tracing::warn;
 
-    use super::{TIMEOUT_STATUS, error_response, json_error_body, timeout_message};
+    use super::json_error_body;
 
-    /// Limits request bodies to `body_limit` bytes (413) and answers
-    /// [`TIMEOUT_STATUS`] when a request takes longer than `timeout`.
+    /// Limits request bodies to `body_limit` bytes (413) and gives every
+    /// error a JSON body.
     #[derive(Clone, Copy)]
     pub struct GuardLayer {
         pub body_limit: usize,
-        pub timeout: Duration,
     }
 
     impl<S> Layer<S> for GuardLayer {
@@ -287,7 +301,6 @@ mod guard {
         fn layer(&self, inner: S) -> Self::Service {
             Guard {
                 inner: RequestBodyLimitLayer::new(self.body_limit).layer(inner),
-                timeout: self.timeout,
             }
         }
     }
@@ -295,7 +308,6 @@ mod guard {
     #[derive(Clone)]
     pub struct Guard<S> {
         inner: S,
-        timeout: Duration,
     }
 
     impl<S, B> Service<Request> for Guard<S>
@@ -315,22 +327,16 @@ mod guard {
         fn call(&mut self, request: Request) -> Self::Future {
             GuardFuture {
                 inner: self.inner.call(request),
-                deadline: Instant::now() + self.timeout,
-                sleep: None,
             }
         }
     }
 
     pin_project! {
-        /// Polls the handler first and arms the timer only once the handler
-        /// has to wait: a handler that answers at once never touches tokio's
-        /// timer wheel (tower-http's timeout registers a timer per request).
-        /// Dropping the handler's future on timeout cancels it.
+        /// The handler's future, its response given a JSON error body
+        /// (without `map_response`'s boxing).
         pub struct GuardFuture<F> {
             #[pin]
             inner: F,
-            deadline: Instant,
-            sleep: Option<Pin<Box<Sleep>>>,
         }
     }
 
@@ -343,50 +349,49 @@ mod guard {
         type Output = Result<Response, E>;
 
         fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-            let this = self.project();
-            if let Poll::Ready(result) = this.inner.poll(cx) {
-                return Poll::Ready(
-                    result.map(|response| json_error_body(response.map(Body::new))),
-                );
-            }
-            let deadline = *this.deadline;
-            let sleep = this
-                .sleep
-                .get_or_insert_with(|| Box::pin(tokio::time::sleep_until(deadline)));
-            if sleep.as_mut().poll(cx).is_pending() {
-                return Poll::Pending;
-            }
-            warn!("request timed out");
-            Poll::Ready(Ok(error_response(TIMEOUT_STATUS, &timeout_message())))
+            let result = std::task::ready!(self.project().inner.poll(cx));
+            Poll::Ready(result.map(|response| json_error_body(response.map(Body::new))))
         }
     }
 }
+
+{%- set r = service.api.first_rest %}
+{%- if r %}
 
 #[cfg(test)]
 mod tests {
     //! The layers and the drain, on routes slower than the real handlers.
 
-    use std::time::Duration;
+    use std::time::{Duration, Instant};
 
-    use axum::{Router, routing::get};
+    use axum::{Router, routing};
+    use runtime::budget::{REST_TIMEOUT_STATUS, RestBudgetLayer};
     use tokio::net::TcpListener;
     use tokio_util::sync::CancellationToken;
 
-    use super::{HTTP_REQUEST_TIMEOUT, TIMEOUT_STATUS, serve_router, with_layers};
+    use super::{budgets, serve_router, with_layers};
+    use crate::config::Timeouts;
 
-    /// Serves `/slow`, answering "done" after `delay`, with the real layers.
+    /// The route the tests slow down: {{ r.verb }} `{{ r.path }}`, with the
+    /// budgets the service puts on it.
+    const VERB: &str = "{{ r.verb }}";
+    const SAMPLE_PATH: &str = "{{ r.sample_path }}";
+
+    /// Serves the route, answering "done" after `delay`, with the real layers
+    /// and every budget at `budget`.
     async fn slow_server(
         delay: Duration,
+        budget: Duration,
     ) -> (String, CancellationToken, tokio::task::JoinHandle<()>) {
-        let routes = Router::new().route(
-            "/slow",
-            get(move || async move {
-                tokio::time::sleep(delay).await;
-                "done"
-            }),
-        );
+        let slow = move || async move {
+            tokio::time::sleep(delay).await;
+            "done"
+        };
+        let routes = Router::new()
+{{ format::args(indent="            ", head=".route", args=['"' ~ r.axum_path ~ '"', "routing::" ~ r.method ~ "(slow)"], tail="") }}
+            .route_layer(RestBudgetLayer(budgets(Timeouts::all(budget))));
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let url = format!("http://{}/slow", listener.local_addr().unwrap());
+        let url = format!("http://{}{SAMPLE_PATH}", listener.local_addr().unwrap());
         let shutdown = CancellationToken::new();
         let token = shutdown.clone();
         let task = tokio::spawn(async move {
@@ -397,24 +402,34 @@ mod tests {
         (url, shutdown, task)
     }
 
+    async fn send(url: String) -> reqwest::Result<reqwest::Response> {
+        let verb = reqwest::Method::from_bytes(VERB.as_bytes()).unwrap();
+        reqwest::Client::new().request(verb, url).send().await
+    }
+
     #[tokio::test]
-    async fn a_request_over_the_timeout_gets_503_with_a_json_error() {
-        let (url, _shutdown, _task) = slow_server(HTTP_REQUEST_TIMEOUT * 3).await;
-        let response = reqwest::get(&url).await.unwrap();
-        assert_eq!(response.status().as_u16(), TIMEOUT_STATUS.as_u16());
+    async fn a_request_past_its_routes_budget_gets_503_with_a_json_error() {
+        let budget = Duration::from_millis(300);
+        let (url, _shutdown, _task) = slow_server(Duration::from_secs(5), budget).await;
+        let started = Instant::now();
+        let response = send(url).await.unwrap();
+        let answered_after = started.elapsed();
+        assert_eq!(response.status().as_u16(), REST_TIMEOUT_STATUS.as_u16());
         assert_eq!(
             response.text().await.unwrap(),
-            format!(
-                {% raw %}r#"{{"error":"request took longer than {} ms"}}"#,{% endraw %}
-                HTTP_REQUEST_TIMEOUT.as_millis()
-            )
+            {% raw %}r#"{"error":"request took longer than its 300 ms budget"}"#{% endraw %}
+        );
+        assert!(
+            answered_after >= budget && answered_after < budget * 5,
+            "answered after {answered_after:?}"
         );
     }
 
     #[tokio::test]
     async fn shutdown_lets_in_flight_requests_finish() {
-        let (url, shutdown, task) = slow_server(Duration::from_millis(300)).await;
-        let in_flight = tokio::spawn(reqwest::get(url));
+        let delay = Duration::from_millis(300);
+        let (url, shutdown, task) = slow_server(delay, Duration::from_secs(5)).await;
+        let in_flight = tokio::spawn(send(url));
         tokio::time::sleep(Duration::from_millis(100)).await;
         shutdown.cancel();
         let response = in_flight.await.unwrap().unwrap();
@@ -426,3 +441,4 @@ mod tests {
             .unwrap();
     }
 }
+{%- endif %}

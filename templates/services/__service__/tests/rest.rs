@@ -6,7 +6,7 @@ when: service.serves_rest
 {%- set announce = service.produces | length > 0 and unary -%}
 //! The REST server of `{{ service.name }}` on a real socket, driven by a real HTTP client.
 
-use std::{net::SocketAddr, sync::Arc{% if announce %}, time::Duration{% endif %}};
+use std::{net::SocketAddr, sync::Arc, time::Duration};
 {# blank line #}
 {%- if announce %}
 use rdkafka::{
@@ -23,10 +23,15 @@ use tokio::{net::TcpListener, task::JoinHandle};
 use tokio_util::sync::CancellationToken;
 
 use {{ service.ident }}::{
-    config::{Config, HTTP_BODY_LIMIT_BYTES},
+    config::{Config, HTTP_BODY_LIMIT_BYTES, Timeouts},
     {% if announce %}kafka, {% endif %}rest,
     state::State,
 };
+
+/// The budget of every route: the tests here check answers, not latency
+/// budgets, which a debug build on a busy machine misses (`src/rest.rs`
+/// tests the budgets).
+const BUDGET: Duration = Duration::from_secs(5);
 
 struct Server {
     addr: SocketAddr,
@@ -70,12 +75,14 @@ async fn start_with(config: &Config) -> Server {
     let relay = state.out.outbox.relay(config).unwrap();
     tokio::spawn(relay.run(shutdown.clone()));
 {%- endif %}
+    let timeouts = Timeouts::all(BUDGET);
 {%- if service.keys.rest %}
     let store = state.out.db.clone();
-    let task = tokio::spawn(rest::serve(listener, state, store, shutdown.clone()));
+    let serving = rest::serve(listener, state, timeouts, store, shutdown.clone());
 {%- else %}
-    let task = tokio::spawn(rest::serve(listener, state, shutdown.clone()));
+    let serving = rest::serve(listener, state, timeouts, shutdown.clone());
 {%- endif %}
+    let task = tokio::spawn(serving);
     Server {
         addr,
         shutdown,
