@@ -134,6 +134,7 @@ const GENERATED_NAMES: &[&str] = &[
     "validate_id",
     "warn",
     "with_layers",
+    "within",
 ];
 
 /// Every package a generated workspace depends on, directly or not, one a

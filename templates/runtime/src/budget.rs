@@ -3,7 +3,9 @@ when: uses.rest or uses.grpc_server
 -#}
 //! The server's time budget of each served rpc: past it, the request is
 //! answered 503 Service Unavailable (REST) or `DEADLINE_EXCEEDED` (gRPC), and
-//! the handler's future is dropped, which cancels it.
+//! the handler's future is dropped, which cancels it. A REST route function
+//! runs its handler [`within`] its budget{% if uses.grpc_server %}; a gRPC server takes the
+//! [`Budgets`] of its methods as a layer ([`GrpcBudgetLayer`]){% endif %}.
 //!
 //! A service's budgets come from its flows' `latency_ms` (each rpc has the
 //! most generous of the flows it serves, since the wire cannot tell them
@@ -17,49 +19,12 @@ when: uses.rest or uses.grpc_server
 use std::{
     fmt,
     pin::Pin,
-    sync::Arc,
     task::{Context, Poll},
     time::Duration,
 };
 
 use pin_project_lite::pin_project;
 use tokio::time::{Instant, Sleep};
-use tower::{Layer, Service};
-
-/// The budget of each served route or method, looked up on every request.
-#[derive(Debug, Clone, Default)]
-pub struct Budgets(Arc<Vec<Entry>>);
-
-#[derive(Debug, Clone)]
-struct Entry {
-    /// The HTTP method of a REST route; empty for a gRPC method (always POST).
-    verb: &'static str,
-    /// The route as axum matched it (`/orders/{order_id}`), or a gRPC
-    /// method's path (`/shop.OrdersService/GetOrder`).
-    path: &'static str,
-    budget: Duration,
-}
-
-impl Budgets {
-    /// Gives the REST route `verb path` (as axum matches it) `budget`.
-    pub fn rest(&mut self, verb: &'static str, path: &'static str, budget: Duration) {
-        Arc::make_mut(&mut self.0).push(Entry { verb, path, budget });
-    }
-
-    /// Gives the gRPC method at `path` (`/package.Service/Method`) `budget`.
-    pub fn grpc(&mut self, path: &'static str, budget: Duration) {
-        self.rest("", path, budget);
-    }
-
-    /// The budget of `verb path`, if it has one. A handful of entries: a
-    /// scan beats hashing the path.
-    pub fn of(&self, verb: &str, path: &str) -> Option<Duration> {
-        self.0
-            .iter()
-            .find(|e| e.path == path && (e.verb.is_empty() || e.verb == verb))
-            .map(|e| e.budget)
-    }
-}
 
 /// The budget ran out before the handler answered.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -115,93 +80,41 @@ impl<F: Future> Future for Within<F> {
 
 {%- if uses.rest %}
 
-/// The budgets on axum routes, as `Router::route_layer`: a request past its
-/// route's budget is answered 503 with a JSON error body.
+/// A REST request past its budget: 503 Service Unavailable (the server, not
+/// the client, was too slow, so not 408; a caller may retry), with a JSON
+/// error body.
 #[cfg(feature = "rest")]
-#[derive(Debug, Clone)]
-pub struct RestBudgetLayer(pub Budgets);
-
-/// A REST route under its budget; it needs the route axum matched, so it goes
-/// on with `Router::route_layer`.
-#[cfg(feature = "rest")]
-#[derive(Debug, Clone)]
-pub struct RestBudget<S> {
-    inner: S,
-    budgets: Budgets,
-}
-
-#[cfg(feature = "rest")]
-impl<S> Layer<S> for RestBudgetLayer {
-    type Service = RestBudget<S>;
-
-    fn layer(&self, inner: S) -> Self::Service {
-        RestBudget {
-            inner,
-            budgets: self.0.clone(),
-        }
+impl axum::response::IntoResponse for Elapsed {
+    fn into_response(self) -> axum::response::Response {
+        tracing::warn!(budget = ?self.0, "request timed out");
+        crate::error::error_response(REST_TIMEOUT_STATUS, &format!("request {self}"))
     }
 }
 
-#[cfg(feature = "rest")]
-impl<S> Service<axum::extract::Request> for RestBudget<S>
-where
-    S: Service<axum::extract::Request, Response = axum::response::Response>,
-{
-    type Response = axum::response::Response;
-    type Error = S::Error;
-    type Future = RestFuture<S::Future>;
-
-    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
-        self.inner.poll_ready(cx)
-    }
-
-    fn call(&mut self, request: axum::extract::Request) -> Self::Future {
-        let budget = request
-            .extensions()
-            .get::<axum::extract::MatchedPath>()
-            .and_then(|route| self.budgets.of(request.method().as_str(), route.as_str()));
-        RestFuture {
-            inner: within(budget, self.inner.call(request)),
-        }
-    }
-}
-
-#[cfg(feature = "rest")]
-pin_project! {
-    /// The future of a REST route under its budget.
-    pub struct RestFuture<F> {
-        #[pin]
-        inner: Within<F>,
-    }
-}
-
-#[cfg(feature = "rest")]
-impl<F, E> Future for RestFuture<F>
-where
-    F: Future<Output = Result<axum::response::Response, E>>,
-{
-    type Output = Result<axum::response::Response, E>;
-
-    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        match std::task::ready!(self.project().inner.poll(cx)) {
-            Ok(answered) => Poll::Ready(answered),
-            Err(elapsed) => {
-                tracing::warn!(budget = ?elapsed.0, "request timed out");
-                Poll::Ready(Ok(crate::error::error_response(
-                    REST_TIMEOUT_STATUS,
-                    &format!("request {elapsed}"),
-                )))
-            }
-        }
-    }
-}
-
-/// Status answered when a request outlives its budget: the server, not the
-/// client, was too slow, so 503 rather than 408 (and a caller may retry).
+/// Status answered when a REST request outlives its budget.
 #[cfg(feature = "rest")]
 pub const REST_TIMEOUT_STATUS: axum::http::StatusCode = axum::http::StatusCode::SERVICE_UNAVAILABLE;
 {%- endif %}
 {%- if uses.grpc_server %}
+
+/// The budget of each gRPC method served, by path, looked up on every call.
+#[cfg(feature = "grpc")]
+#[derive(Debug, Clone, Default)]
+pub struct Budgets(std::sync::Arc<Vec<(&'static str, Duration)>>);
+
+#[cfg(feature = "grpc")]
+impl Budgets {
+    /// Gives the method at `path` (`/package.Service/Method`) `budget`.
+    pub fn grpc(&mut self, path: &'static str, budget: Duration) {
+        std::sync::Arc::make_mut(&mut self.0).push((path, budget));
+    }
+
+    /// The budget of the method at `path`, if it has one. A handful of
+    /// entries: a scan beats hashing the path.
+    pub fn of(&self, path: &str) -> Option<Duration> {
+        self.0.iter().find(|(p, _)| *p == path).map(|(_, b)| *b)
+    }
+}
 
 /// The budgets on a tonic server (`Server::builder().layer`): a call past
 /// its method's budget is answered `DEADLINE_EXCEEDED`.
@@ -218,7 +131,7 @@ pub struct GrpcBudget<S> {
 }
 
 #[cfg(feature = "grpc")]
-impl<S> Layer<S> for GrpcBudgetLayer {
+impl<S> tower::Layer<S> for GrpcBudgetLayer {
     type Service = GrpcBudget<S>;
 
     fn layer(&self, inner: S) -> Self::Service {
@@ -230,9 +143,12 @@ impl<S> Layer<S> for GrpcBudgetLayer {
 }
 
 #[cfg(feature = "grpc")]
-impl<S, B, R> Service<tonic::codegen::http::Request<B>> for GrpcBudget<S>
+impl<S, B, R> tower::Service<tonic::codegen::http::Request<B>> for GrpcBudget<S>
 where
-    S: Service<tonic::codegen::http::Request<B>, Response = tonic::codegen::http::Response<R>>,
+    S: tower::Service<
+            tonic::codegen::http::Request<B>,
+            Response = tonic::codegen::http::Response<R>,
+        >,
     R: Default,
 {
     type Response = tonic::codegen::http::Response<R>;
@@ -244,7 +160,7 @@ where
     }
 
     fn call(&mut self, request: tonic::codegen::http::Request<B>) -> Self::Future {
-        let budget = self.budgets.of("", request.uri().path());
+        let budget = self.budgets.of(request.uri().path());
         GrpcFuture {
             inner: within(budget, self.inner.call(request)),
         }
@@ -285,24 +201,19 @@ where
 mod tests {
     use std::time::Duration;
 
-    use super::{Budgets, Elapsed, within};
+    use super::{Elapsed, within};
+{%- if uses.grpc_server %}
 
+    #[cfg(feature = "grpc")]
     #[test]
-    fn budgets_are_found_by_verb_and_route_or_by_method_path() {
-        let mut rest = Budgets::default();
-        rest.rest("GET", "/orders/{id}", Duration::from_millis(200));
-        rest.rest("DELETE", "/orders/{id}", Duration::from_millis(50));
-        let get = rest.of("GET", "/orders/{id}");
-        assert_eq!(get, Some(Duration::from_millis(200)));
-        let delete = rest.of("DELETE", "/orders/{id}");
-        assert_eq!(delete, Some(Duration::from_millis(50)));
-        assert_eq!(rest.of("POST", "/orders/{id}"), None);
-        let mut grpc = Budgets::default();
-        grpc.grpc("/shop.Orders/Get", Duration::from_millis(10));
-        let get = grpc.of("", "/shop.Orders/Get");
+    fn budgets_are_found_by_method_path() {
+        let mut budgets = super::Budgets::default();
+        budgets.grpc("/shop.Orders/Get", Duration::from_millis(10));
+        let get = budgets.of("/shop.Orders/Get");
         assert_eq!(get, Some(Duration::from_millis(10)));
-        assert_eq!(grpc.of("", "/grpc.health.v1.Health/Check"), None);
+        assert_eq!(budgets.of("/grpc.health.v1.Health/Check"), None);
     }
+{%- endif %}
 
     #[tokio::test]
     async fn a_future_past_its_budget_is_dropped_and_reported() {

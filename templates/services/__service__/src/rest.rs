@@ -6,7 +6,7 @@ when: service.serves_rest
 {%- for f in service.rest_flows %}flow `{{ f.flow }}`, called by {{ f.from }}{% if not loop.last %}; {% endif %}{% endfor -%}
 ):
 //! axum routes, JSON error bodies, body limit, each route's time budget
-//! ([`crate::config::Timeouts`]) and graceful shutdown.
+//! ([`Timeouts`]) and graceful shutdown.
 //!
 //! The per-request plumbing is one hand-written layer ([`guard`]) rather than
 //! a stack of generic middleware: every layer in front of a handler that
@@ -14,7 +14,8 @@ when: service.serves_rest
 //! bare axum handler the generic stack (tower-http's timeout, which arms a
 //! timer per request, `map_response` boxing, a per-request trace span and
 //! cloning a `CancellationToken` per request) cost about a third of the
-//! throughput. The budgets (`runtime::budget`) arm a timer only once a
+//! throughput. The budgets are no layer either: each route function runs
+//! its handler [`within`] its budget, which arms a timer only once the
 //! handler has to wait. Request logs are still there:
 //! `RUST_LOG=tower_http=debug` adds tower-http's trace layer at start-up.
 //!
@@ -43,10 +44,11 @@ use axum::{
 {%- if service.api.rest_checks_ids %}
 use contract::ids::validate_id;
 {%- endif %}
-use runtime::{
-    budget::{Budgets, RestBudgetLayer},
-    error::error_response,
-};
+{%- if service.api.first_rest %}
+use runtime::{budget::within, error::error_response};
+{%- else %}
+use runtime::error::error_response;
+{%- endif %}
 {%- if service.keys.rest %}
 use runtime::{idempotency::IdempotencyLayer, store::Store};
 {%- endif %}
@@ -68,6 +70,9 @@ type App = Arc<Shared>;
 
 struct Shared {
     state: Arc<crate::state::State>,
+{%- if service.api.first_rest %}
+    timeouts: Timeouts,
+{%- endif %}
     shutdown: CancellationToken,
 }
 
@@ -80,14 +85,14 @@ struct Shared {
 /// `Idempotency-Key` (`runtime::idempotency`).
 pub fn router(
     state: Arc<crate::state::State>,
-    timeouts: Timeouts,
+    {% if not service.api.first_rest %}_{% endif %}timeouts: Timeouts,
     store: &Store,
     shutdown: CancellationToken,
 ) -> Router {
 {%- else %}
 pub fn router(
     state: Arc<crate::state::State>,
-    timeouts: Timeouts,
+    {% if not service.api.first_rest %}_{% endif %}timeouts: Timeouts,
     shutdown: CancellationToken,
 ) -> Router {
 {%- endif %}
@@ -114,30 +119,19 @@ pub fn router(
         )
 {%- endif %}
 {%- endfor %}
-        .route_layer(RestBudgetLayer(budgets(timeouts)))
         .route("/healthz", routing::get(healthz))
         .fallback(not_found)
+{%- if service.api.first_rest %}
+        .with_state(Arc::new(Shared {
+            state,
+            timeouts,
+            shutdown,
+        }));
+{%- else %}
         .with_state(Arc::new(Shared { state, shutdown }));
+{%- endif %}
     with_layers(routes)
 }
-
-{%- set budgeted = service.api.rest_routes | filter(attribute="kind", value="unary") %}
-/// The budget of each route serving a unary rpc, by verb and route as axum
-/// matches it (Server-Sent Events streams have none).
-{%- if budgeted %}
-pub fn budgets(timeouts: Timeouts) -> Budgets {
-    let mut budgets = Budgets::default();
-{%- for r in budgeted %}
-{%- set h = service.api.handlers | filter(attribute="module", value=r.handler) | first %}
-{{ format::args(indent="    ", head="budgets.rest", args=['"' ~ r.verb ~ '"', '"' ~ r.axum_path ~ '"', "timeouts." ~ h.module], tail=";") }}
-{%- endfor %}
-    budgets
-}
-{%- else %}
-pub fn budgets(_timeouts: Timeouts) -> Budgets {
-    Budgets::default()
-}
-{%- endif %}
 
 /// Body limit and JSON error bodies around `routes`, plus request tracing
 /// when `tower_http` logs at debug level (decided once, here).
@@ -206,9 +200,15 @@ async fn {{ r.function }}(
     });
     Ok(runtime::stream::sse(items, app.shutdown.clone()))
 {%- else %}
-    crate::config::debug_handler_pause().await;
-    let response = handlers::{{ r.handler }}::handle(&app.state, request).await?;
-    Ok(Json(response).into_response())
+{%- set h = service.api.handlers | filter(attribute="module", value=r.handler) | first %}
+    let handled = within(Some(app.timeouts.{{ h.module }}), async {
+        crate::config::debug_handler_pause().await;
+        handlers::{{ r.handler }}::handle(&app.state, request).await
+    });
+    match handled.await {
+        Ok(answer) => Ok(Json(answer?).into_response()),
+        Err(elapsed) => Ok(elapsed.into_response()),
+    }
 {%- endif %}
 }
 {%- endfor %}
@@ -355,81 +355,33 @@ mod guard {
     }
 }
 
-{%- set r = service.api.first_rest %}
-{%- if r %}
-
 #[cfg(test)]
 mod tests {
-    //! The layers and the drain, on routes slower than the real handlers.
+    //! The drain, on a route slower than the real handlers.
 
-    use std::time::{Duration, Instant};
+    use std::time::Duration;
 
-    use axum::{Router, routing};
-    use runtime::budget::{REST_TIMEOUT_STATUS, RestBudgetLayer};
+    use axum::{Router, routing::get};
     use tokio::net::TcpListener;
     use tokio_util::sync::CancellationToken;
 
-    use super::{budgets, serve_router, with_layers};
-    use crate::config::Timeouts;
-
-    /// The route the tests slow down: {{ r.verb }} `{{ r.path }}`, with the
-    /// budgets the service puts on it.
-    const VERB: &str = "{{ r.verb }}";
-    const SAMPLE_PATH: &str = "{{ r.sample_path }}";
-
-    /// Serves the route, answering "done" after `delay`, with the real layers
-    /// and every budget at `budget`.
-    async fn slow_server(
-        delay: Duration,
-        budget: Duration,
-    ) -> (String, CancellationToken, tokio::task::JoinHandle<()>) {
-        let slow = move || async move {
-            tokio::time::sleep(delay).await;
-            "done"
-        };
-        let routes = Router::new()
-{{ format::args(indent="            ", head=".route", args=['"' ~ r.axum_path ~ '"', "routing::" ~ r.method ~ "(slow)"], tail="") }}
-            .route_layer(RestBudgetLayer(budgets(Timeouts::all(budget))));
-        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let url = format!("http://{}{SAMPLE_PATH}", listener.local_addr().unwrap());
-        let shutdown = CancellationToken::new();
-        let token = shutdown.clone();
-        let task = tokio::spawn(async move {
-            serve_router(listener, with_layers(routes), token)
-                .await
-                .unwrap();
-        });
-        (url, shutdown, task)
-    }
-
-    async fn send(url: String) -> reqwest::Result<reqwest::Response> {
-        let verb = reqwest::Method::from_bytes(VERB.as_bytes()).unwrap();
-        reqwest::Client::new().request(verb, url).send().await
-    }
-
-    #[tokio::test]
-    async fn a_request_past_its_routes_budget_gets_503_with_a_json_error() {
-        let budget = Duration::from_millis(300);
-        let (url, _shutdown, _task) = slow_server(Duration::from_secs(5), budget).await;
-        let started = Instant::now();
-        let response = send(url).await.unwrap();
-        let answered_after = started.elapsed();
-        assert_eq!(response.status().as_u16(), REST_TIMEOUT_STATUS.as_u16());
-        assert_eq!(
-            response.text().await.unwrap(),
-            {% raw %}r#"{"error":"request took longer than its 300 ms budget"}"#{% endraw %}
-        );
-        assert!(
-            answered_after >= budget && answered_after < budget * 5,
-            "answered after {answered_after:?}"
-        );
-    }
+    use super::{serve_router, with_layers};
 
     #[tokio::test]
     async fn shutdown_lets_in_flight_requests_finish() {
-        let delay = Duration::from_millis(300);
-        let (url, shutdown, task) = slow_server(delay, Duration::from_secs(5)).await;
-        let in_flight = tokio::spawn(send(url));
+        let routes = Router::new().route(
+            "/slow",
+            get(|| async {
+                tokio::time::sleep(Duration::from_millis(300)).await;
+                "done"
+            }),
+        );
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}/slow", listener.local_addr().unwrap());
+        let shutdown = CancellationToken::new();
+        let serving = serve_router(listener, with_layers(routes), shutdown.clone());
+        let task = tokio::spawn(serving);
+        let in_flight = tokio::spawn(reqwest::get(url));
         tokio::time::sleep(Duration::from_millis(100)).await;
         shutdown.cancel();
         let response = in_flight.await.unwrap().unwrap();
@@ -438,7 +390,7 @@ mod tests {
         tokio::time::timeout(Duration::from_secs(5), task)
             .await
             .expect("the server stops once the request is answered")
+            .unwrap()
             .unwrap();
     }
 }
-{%- endif %}

@@ -29,8 +29,8 @@ use {{ service.ident }}::{
 };
 
 /// The budget of every route: the tests here check answers, not latency
-/// budgets, which a debug build on a busy machine misses (`src/rest.rs`
-/// tests the budgets).
+/// budgets, which a debug build on a busy machine misses (`tests/shutdown.rs`
+/// tests the budgets on the real binary).
 const BUDGET: Duration = Duration::from_secs(5);
 
 struct Server {

@@ -10,7 +10,9 @@ when: service.api.first_rest or service.api.grpc_calls | filter(attribute="metho
 //! The real `{{ service.name }}` binary receiving SIGTERM while a request is in
 //! flight: that request completes,
 {%- if service.serves_grpc %} gRPC health turns `NOT_SERVING`,{% endif %} new connections
-//! are refused, and the process exits 0 well within its drain deadline.
+//! are refused, and the process exits 0 well within its drain deadline. And
+//! the same binary with handlers slower than their budgets, lowered from the
+//! environment: the caller is answered at the budget.
 //!
 //! The handlers answer at once, so the binary is run with
 //! `DEBUG_HANDLER_DELAY_MS` (honoured by debug builds only) to keep a request
@@ -26,7 +28,11 @@ use std::{
 };
 {%- if service.serves_grpc %}
 use tokio_stream::StreamExt as _;
+{%- if probe %}
+use tonic::{Code, transport::Endpoint};
+{%- else %}
 use tonic::transport::Endpoint;
+{%- endif %}
 use tonic_health::pb::{
     HealthCheckRequest, health_check_response::ServingStatus, health_client::HealthClient,
 };
@@ -39,6 +45,9 @@ const HANDLER_DELAY: Duration = Duration::from_millis(800);
 /// The budget of the request kept in flight, in milliseconds: well over
 /// [`HANDLER_DELAY`].
 const IN_FLIGHT_BUDGET_MS: &str = "4000";
+/// The budget of the handlers called in the budget test, in milliseconds:
+/// well under [`HANDLER_DELAY`].
+const LOW_BUDGET_MS: &str = "100";
 {% include "_partials/process.rs" %}
 fn wait_until_listening(addr: SocketAddr, child: &mut Child) {
     let deadline = Instant::now() + Duration::from_secs(30);
@@ -192,4 +201,109 @@ fn sigterm_finishes_the_request_in_flight_refuses_new_connections_and_exits_in_t
     );
     assert!(status.success(), "{status}: {stderr}");
     assert!(exited_after < DRAIN_TIMEOUT, "{exited_after:?}");
+}
+
+#[test]
+#[cfg_attr(
+    not(debug_assertions),
+    ignore = "needs a debug build, whose binary honours DEBUG_HANDLER_DELAY_MS"
+)]
+fn a_request_past_its_budget_is_answered_at_the_budget() {
+    let http = free_port();
+{%- if service.serves_grpc %}
+    let grpc = free_port();
+{%- endif %}
+    let mut child = Command::new(env!("CARGO_BIN_EXE_{{ service.name }}"))
+{%- if service.store %}
+        .env("DATABASE_URL", "sqlite::memory:")
+{%- endif %}
+        .env("HTTP_ADDR", http.to_string())
+{%- if service.serves_grpc %}
+        .env("GRPC_ADDR", grpc.to_string())
+{%- endif %}
+{%- if service.produces or service.consumes %}
+        .env("KAFKA_BROKERS", "127.0.0.1:1")
+{%- endif %}
+        .env(
+            DEBUG_HANDLER_DELAY_MS_VAR,
+            HANDLER_DELAY.as_millis().to_string(),
+        )
+{%- set lowered = [] %}
+{%- set rest_const = "" %}
+{%- if service.api.first_rest %}
+{%- set rh = service.api.handlers | filter(attribute="module", value=service.api.first_rest.handler) | first %}
+{%- set_global rest_const = rh.budget_const %}
+{%- set_global lowered = lowered | concat(with=rh.budget_const) %}
+{%- endif %}
+{%- if probe %}
+{%- set gh = service.api.handlers | filter(attribute="module", value=probe.method.handler) | first %}
+{%- if gh.budget_const != rest_const %}
+{%- set_global lowered = lowered | concat(with=gh.budget_const) %}
+{%- endif %}
+{%- endif %}
+{%- for c in lowered %}
+{{ format::args(indent="        ", head=".env", args=[service.ident ~ "::config::" ~ c ~ "_VAR", "LOW_BUDGET_MS"], tail="") }}
+{%- endfor %}
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let logs = capture_stderr(&mut child);
+    wait_until_listening(http, &mut child);
+{%- if service.serves_grpc %}
+    wait_until_listening(grpc, &mut child);
+{%- endif %}
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+{%- if service.api.first_rest %}
+{%- set r = service.api.first_rest %}
+
+    let url = format!("http://{http}{{ r.sample_path }}");
+    let started = Instant::now();
+    let (status, body) = runtime.block_on(async {
+        let response = reqwest::Client::new()
+            .request(reqwest::Method::{{ r.verb }}, url)
+{%- if r.sample_body %}
+            .header(reqwest::header::CONTENT_TYPE, "application/json")
+            .body("{{ r.sample_body }}")
+{%- endif %}
+            .send()
+            .await
+            .unwrap();
+        (response.status(), response.text().await.unwrap())
+    });
+    let answered_after = started.elapsed();
+    assert_eq!(status, reqwest::StatusCode::SERVICE_UNAVAILABLE, "{body}");
+    assert_eq!(
+        body,
+        {% raw %}r#"{"error":"request took longer than its 100 ms budget"}"#{% endraw %}
+    );
+    assert!(answered_after < HANDLER_DELAY, "{answered_after:?}");
+{%- endif %}
+{%- if probe %}
+
+    let channel = runtime.block_on(async {
+        Endpoint::from_shared(format!("http://{grpc}"))
+            .unwrap()
+            .connect()
+            .await
+            .unwrap()
+    });
+{{ format::let(indent="    ", head="let mut client =", value=probe.client ~ "::new(channel);") }}
+{{ format::let(indent="    ", head="let request =", value=probe.method.request ~ "::default();") }}
+    let started = Instant::now();
+{{ format::chain(indent="    ", head="let status = ", receiver="runtime", calls=[".block_on(client." ~ probe.method.name ~ "(request))", ".unwrap_err()"], tail=";") }}
+    let answered_after = started.elapsed();
+    assert_eq!(status.code(), Code::DeadlineExceeded, "{status:?}");
+    assert_eq!(
+        status.message(),
+        "the call took longer than its 100 ms budget"
+    );
+    assert!(answered_after < HANDLER_DELAY, "{answered_after:?}");
+{%- endif %}
+
+    sigterm(&child);
+    let status = exit_status(&mut child, Instant::now() + DRAIN_TIMEOUT);
+    let stderr = logs.join().unwrap();
+    assert!(status.success(), "{status}: {stderr}");
+    assert!(stderr.contains("timed out"), "{stderr}");
 }
