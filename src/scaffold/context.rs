@@ -1070,7 +1070,7 @@ fn env(s: &ServiceContext) -> Vec<EnvVar> {
         if let Some(ms) = h.budget_ms {
             let method = h.rpc.rsplit('/').next().unwrap_or(&h.rpc);
             vars.push(var(
-                &format!("{}_MS", h.budget_const),
+                &h.budget_env,
                 &format!("server budget of {method}, ms"),
                 &ms.to_string(),
             ));

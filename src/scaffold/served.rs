@@ -69,9 +69,10 @@ pub struct Handler {
     /// flows' `latency_ms` (the wire cannot tell them apart), a flow without
     /// one counting [`DEFAULT_BUDGET_MS`]; `None` for a stream or an event.
     pub budget_ms: Option<u64>,
-    /// `GET_ORDER_TIMEOUT`: its constant; `_VAR` names its variable,
-    /// `GET_ORDER_TIMEOUT_MS`.
+    /// `GET_ORDER_BUDGET`: its constant (`_VAR` for its variable's).
     pub budget_const: String,
+    /// `GET_ORDER_TIMEOUT_MS`: the variable overriding it.
+    pub budget_env: String,
     /// The budget as Rust: `Duration::from_millis(200)`.
     pub budget_rust: String,
     /// Where it comes from: `` flow `get-order`, 200 ms target `` per flow.
@@ -99,11 +100,15 @@ impl Handler {
         };
     }
 
-    /// Names the budget's constant after the handler's file, once modules
-    /// are named: `get_order` → `GET_ORDER_TIMEOUT`.
+    /// Names the budget's constant and variable after the handler's file,
+    /// once modules are named: `get_order` → `GET_ORDER_BUDGET`,
+    /// `GET_ORDER_TIMEOUT_MS` (no generated constant ends in `_BUDGET`, no
+    /// other variable in `_TIMEOUT_MS`).
     fn name_budget(&mut self) {
         if let Some(ms) = self.budget_ms {
-            self.budget_const = format!("{}_TIMEOUT", self.file.to_ascii_uppercase());
+            let upper = self.file.to_ascii_uppercase();
+            self.budget_const = format!("{upper}_BUDGET");
+            self.budget_env = format!("{upper}_TIMEOUT_MS");
             self.budget_rust = duration_rust(ms);
         }
     }
@@ -450,6 +455,7 @@ fn rpc_handler(
         outbox: false,
         budget_ms: None,
         budget_const: String::new(),
+        budget_env: String::new(),
         budget_rust: String::new(),
         budget_from: Vec::new(),
     }
@@ -475,6 +481,7 @@ fn event_handler(flow: &Flow, message: &MessageDescriptor, key: &str) -> Handler
         outbox: false,
         budget_ms: None,
         budget_const: String::new(),
+        budget_env: String::new(),
         budget_rust: String::new(),
         budget_from: Vec::new(),
     }
@@ -637,9 +644,9 @@ const REST_RESERVED: &[&str] = &[
     "serve",
     "serve_router",
     "tests",
-    "timeout_message",
     "validate_id",
     "with_layers",
+    "within",
 ];
 
 /// The routes of `method`: its rule and each additional binding.

@@ -78,8 +78,8 @@ pub const KEEP_FOR: Duration = Duration::from_secs(24 * 60 * 60);
 /// After this long, a claim never answered belongs to a process that died,
 /// and a retry takes it over.
 pub const CLAIM_LEASE: Duration = Duration::from_secs(60);
-/// How long a duplicate waits for the first request's answer: half the
-/// services' request timeout, so the refusal arrives before it.
+/// How long a duplicate waits for the first request's answer before it is
+/// refused (409 / `ABORTED`).
 pub const WAIT_FOR_FIRST: Duration = Duration::from_millis(500);
 /// How often a waiting duplicate looks for that answer.
 const POLL_EVERY: Duration = Duration::from_millis(10);
@@ -122,6 +122,9 @@ pub struct IdempotencyLayer {
     protocol: Protocol,
     scopes: Scopes,
     max_body: usize,
+    /// How long the caller waits for the handler (none: as long as it
+    /// takes); past it the handler goes on, and its answer is recorded.
+    budget: Option<Duration>,
 }
 
 impl IdempotencyLayer {
@@ -132,6 +135,19 @@ impl IdempotencyLayer {
             protocol: Protocol::Rest,
             scopes: Scopes::All(flow),
             max_body: MAX_BODY_BYTES,
+            budget: None,
+        }
+    }
+
+    /// For a REST route serving `flow` whose caller waits at most `budget`
+    /// for the handler: past it the caller gets 503, while the handler goes
+    /// on on its task and its answer is recorded, so the caller's retry with
+    /// the same key gets it rather than running the handler again. (A budget
+    /// around the layer's handler would cancel it half-way instead.)
+    pub fn rest_within(store: &Store, flow: &'static str, budget: Duration) -> Self {
+        IdempotencyLayer {
+            budget: Some(budget),
+            ..Self::rest(store, flow)
         }
     }
 
@@ -143,6 +159,7 @@ impl IdempotencyLayer {
             protocol: Protocol::Grpc,
             scopes: Scopes::ByPath(methods),
             max_body: MAX_BODY_BYTES,
+            budget: None,
         }
     }
 
@@ -235,7 +252,19 @@ where
             .of(request.uri().path())
             .and_then(|flow| Some((flow, request.headers().get(HEADER)?.clone())));
         let Some((flow, key)) = keyed else {
-            return Box::pin(async move { Ok(inner.call(request).await?.into_response()) });
+            // Without a key, nothing is recorded: past its budget the
+            // handler is dropped, as on a route without keys.
+            let budget = self.layer.budget;
+            return Box::pin(async move {
+                let answered = inner.call(request);
+                match budget {
+                    None => Ok(answered.await?.into_response()),
+                    Some(budget) => match tokio::time::timeout(budget, answered).await {
+                        Ok(answer) => Ok(answer?.into_response()),
+                        Err(_) => Ok(past_budget(budget, false)),
+                    },
+                }
+            });
         };
         let layer = self.layer.clone();
         Box::pin(async move {
@@ -313,11 +342,17 @@ where
         }
         Some(Response::from_parts(parts, answer_body(data, trailers)))
     });
-    match running.await {
-        Ok(Some(response)) => response,
+    let answered = match layer.budget {
+        // Dropping `running` leaves the handler's task running.
+        Some(budget) => tokio::time::timeout(budget, running).await.ok(),
+        None => Some(running.await),
+    };
+    match answered {
+        Some(Ok(Some(response))) => response,
         // The answer's body failed, or the handler panicked: the claim is
         // left to be taken over after the lease.
-        Ok(None) | Err(_) => refuse(protocol, Refusal::Internal),
+        Some(Ok(None) | Err(_)) => refuse(protocol, Refusal::Internal),
+        None => past_budget(layer.budget.unwrap_or_default(), true),
     }
 }
 
@@ -449,6 +484,29 @@ fn refuse(protocol: Protocol, refusal: Refusal) -> Response<Body> {
             .headers_mut()
             .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
     }
+    response
+}
+
+/// 503 to a REST request that took longer than its `budget`, as a route
+/// without keys answers it; `recorded` says the handler goes on and its
+/// answer will be given to a retry with the same key.
+fn past_budget(budget: Duration, recorded: bool) -> Response<Body> {
+    let retry = if recorded {
+        "; its answer is recorded for a retry with the same idempotency-key"
+    } else {
+        ""
+    };
+    let body = format!(
+        {% raw %}"{{\"error\":\"request took longer than its {} ms budget{retry}\"}}",{% endraw %}
+        budget.as_millis()
+    );
+    warn!(?budget, recorded, "request timed out");
+    let mut response = Response::new(Body::from(body));
+    *response.status_mut() = StatusCode::SERVICE_UNAVAILABLE;
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
     response
 }
 

@@ -206,6 +206,44 @@ async fn a_cancelled_request_still_records_its_answer_for_the_retry() {
 }
 
 #[tokio::test]
+async fn past_its_budget_a_keyed_request_gets_503_and_its_retry_the_recorded_answer() {
+    let store = stores("budget").await.remove(0);
+    let runs = Arc::new(AtomicUsize::new(0));
+    let counted = Arc::clone(&runs);
+    let handler = move |body: String| async move {
+        let run = counted.fetch_add(1, Ordering::SeqCst) + 1;
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        (StatusCode::CREATED, format!("run {run}: {body}"))
+    };
+    let keys = IdempotencyLayer::rest_within(&store, "create-order", Duration::from_millis(50));
+    let router = Router::new().route("/orders", routing::post(handler).layer(keys));
+    let (listener, addr) = listen().await;
+    tokio::spawn(async move { axum::serve(listener, router).await });
+    let url = format!("http://{addr}/orders");
+    let key = fresh_key("budget");
+    // The caller is answered at the budget; the handler goes on...
+    let first = post(&url, &key, "one order").await;
+    assert_eq!(first.0, StatusCode::SERVICE_UNAVAILABLE, "{first:?}");
+    assert!(first.2.contains("its 50 ms budget"), "{first:?}");
+    // ...and its answer is what the retry gets, without a second run.
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    let retry = post(&url, &key, "one order").await;
+    assert_eq!(
+        retry,
+        (StatusCode::CREATED, true, "run 1: one order".into())
+    );
+    // Without a key, past the budget the handler is dropped.
+    let response = reqwest::Client::new()
+        .post(&url)
+        .body("another")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(runs.load(Ordering::SeqCst), 2);
+}
+
+#[tokio::test]
 async fn a_copy_that_outwaits_the_first_gets_409_with_retry_after() {
     let store = stores("in-flight").await.remove(0);
     let runs = Arc::new(AtomicUsize::new(0));

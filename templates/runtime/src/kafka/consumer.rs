@@ -28,9 +28,9 @@ when: uses.kafka
 //! - Partitions are assigned cooperative-sticky: when a replica joins or
 //!   leaves, only the partitions that move pause, not the whole group. Before
 //!   a partition is handed over, the records of it already received (queued
-//!   or in hand) are finished, for [`REVOKE_TIMEOUT`] at most, and their
-//!   offsets committed (synchronously, before the partition changes hands),
-//!   so that the next owner does not handle them again.
+//!   or in hand) are finished, for [`REVOKE_TIMEOUT`] at most, so that their
+//!   offsets are committed with the revocation and the next owner does not
+//!   handle them again.
 //! - With `read_committed` (a service consuming an exactly-once flow),
 //!   records of aborted transactions are never seen: an exactly-once flow's
 //!   events reach the handler only once committed. Handling itself stays

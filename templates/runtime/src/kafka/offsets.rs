@@ -20,8 +20,8 @@ use std::{
 
 use rdkafka::{
     client::ClientContext,
-    consumer::{BaseConsumer, CommitMode, Consumer as _, ConsumerContext, Rebalance},
-    error::{KafkaError, RDKafkaErrorCode},
+    consumer::{BaseConsumer, Consumer as _, ConsumerContext, Rebalance},
+    error::KafkaError,
 };
 use tokio::runtime::{Handle, RuntimeFlavor};
 use tracing::{info, warn};
@@ -255,8 +255,9 @@ impl ClientContext for GroupContext {
 
 impl ConsumerContext for GroupContext {
     /// Before partitions are revoked (a replica joined or left, or the
-    /// consumer is closing), finishes their records in hand, stores their
-    /// offsets and commits them before the partitions change hands.
+    /// consumer is closing), finishes their records in hand and stores their
+    /// offsets, which librdkafka commits with the revocation (the member
+    /// rejoins only once that commit is done).
     fn pre_rebalance(&self, consumer: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
         let Rebalance::Revoke(list) = rebalance else {
             return;
@@ -275,8 +276,7 @@ impl ConsumerContext for GroupContext {
             .is_ok_and(|runtime| runtime.runtime_flavor() == RuntimeFlavor::MultiThread);
         // Partitions lost (the session expired) already belong to another
         // member: nothing can be committed for them any more.
-        let taken_away = consumer.assignment_lost();
-        let timeout = if taken_away || !multi_thread {
+        let timeout = if consumer.assignment_lost() || !multi_thread {
             Duration::ZERO
         } else {
             REVOKE_TIMEOUT
@@ -290,23 +290,6 @@ impl ConsumerContext for GroupContext {
         for (topic, partition, offset) in to_store {
             if let Err(err) = consumer.store_offset(&topic, partition, offset) {
                 warn!(%topic, partition, offset, %err, "cannot store the offset of a revoked partition");
-            }
-        }
-        // Committed now, while they are still ours (Kafka's advice for
-        // `onPartitionsRevoked`): librdkafka would commit them with the
-        // revocation, but in the background, and the next owner could read
-        // the committed offsets first and handle those records again.
-        if !taken_away {
-            let commit = || consumer.commit_consumer_state(CommitMode::Sync);
-            let committed = if multi_thread {
-                tokio::task::block_in_place(commit)
-            } else {
-                commit()
-            };
-            match committed {
-                // Nothing stored since the last commit.
-                Ok(()) | Err(KafkaError::ConsumerCommit(RDKafkaErrorCode::NoOffset)) => {}
-                Err(err) => warn!(%err, "cannot commit the offsets of revoked partitions"),
             }
         }
         info!(partitions = ?partitions, "partitions revoked");

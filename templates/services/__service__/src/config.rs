@@ -99,7 +99,7 @@ pub const GRPC_MAX_MESSAGE_BYTES: usize = 64 * 1024;
 /// past it, a REST request is answered 503 and a gRPC call `DEADLINE_EXCEEDED`.
 pub const {{ h.budget_const }}: Duration = {{ h.budget_rust }};
 /// Environment variable overriding [`{{ h.budget_const }}`], in milliseconds.
-pub const {{ h.budget_const }}_VAR: &str = "{{ h.budget_const }}_MS";
+pub const {{ h.budget_const }}_VAR: &str = "{{ h.budget_env }}";
 {%- endfor %}
 {%- if not serves %}
 {% endif %}
@@ -128,11 +128,11 @@ pub struct Timeouts {
 }
 
 impl Timeouts {
-    /// Every budget set to `budget`, for tests that check answers rather
+    /// Every budget set to `every`, for tests that check answers rather
     /// than latency (a debug build on a busy machine misses the budgets).
-    pub fn all(budget: Duration) -> Timeouts {
+    pub fn all(every: Duration) -> Timeouts {
 {%- set fields = [] %}
-{%- for h in budgeted %}{% set_global fields = fields | concat(with=h.module ~ ": budget") %}{% endfor %}
+{%- for h in budgeted %}{% set_global fields = fields | concat(with=h.module ~ ": every") %}{% endfor %}
 {{ format::fields(indent="        ", head="Timeouts", fields=fields, tail="") }}
     }
 }
@@ -149,8 +149,8 @@ impl Default for Timeouts {
 pub struct Timeouts;
 
 impl Timeouts {
-    /// Every budget set to `budget` (this service serves streams only).
-    pub fn all(_budget: Duration) -> Timeouts {
+    /// Every budget set to `every` (this service serves streams only).
+    pub fn all(_every: Duration) -> Timeouts {
         Timeouts
     }
 }

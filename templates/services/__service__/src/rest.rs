@@ -44,7 +44,10 @@ use axum::{
 {%- if service.api.rest_checks_ids %}
 use contract::ids::validate_id;
 {%- endif %}
-{%- if service.api.first_rest %}
+{#- Unary routes without idempotency keys run their handler within their budget. -#}
+{%- set unary_n = service.api.rest_routes | filter(attribute="kind", value="unary") | length %}
+{%- set keyed_n = service.api.rest_routes | filter(attribute="keyed_flow") | length %}
+{%- if unary_n > keyed_n %}
 use runtime::{budget::within, error::error_response};
 {%- else %}
 use runtime::error::error_response;
@@ -70,7 +73,7 @@ type App = Arc<Shared>;
 
 struct Shared {
     state: Arc<crate::state::State>,
-{%- if service.api.first_rest %}
+{%- if unary_n > keyed_n %}
     timeouts: Timeouts,
 {%- endif %}
     shutdown: CancellationToken,
@@ -96,20 +99,31 @@ pub fn router(
     shutdown: CancellationToken,
 ) -> Router {
 {%- endif %}
+{%- for r in service.api.rest_routes | filter(attribute="keyed_flow") %}
+{%- set h = service.api.handlers | filter(attribute="module", value=r.handler) | first %}
+    // The budget is the layer's: past it the caller is answered, while the
+    // handler finishes and its answer is recorded for the retry.
+{{ format::let(indent="    ", head="let " ~ r.function ~ "_keys =", value='IdempotencyLayer::rest_within(store, "' ~ r.keyed_flow ~ '", timeouts.' ~ h.module ~ ");") }}
+{%- endfor %}
     let routes = Router::new()
 {%- for r in service.api.rest_routes %}
 {%- set args = '"' ~ r.axum_path ~ '", routing::' ~ r.method ~ "(" ~ r.function ~ ")" %}
 {%- if r.keyed_flow %}
-{%- set keyed = "routing::" ~ r.method ~ "(" ~ r.function ~ `).layer(IdempotencyLayer::rest(store, "` ~ r.keyed_flow ~ `")),` %}
+{%- set keyed = "routing::" ~ r.method ~ "(" ~ r.function ~ ").layer(" ~ r.function ~ "_keys)" %}
+{%- set one = '"' ~ r.axum_path ~ '", ' ~ keyed %}
+{%- if one | length <= 60 %}
+        .route({{ one }})
+{%- else %}
         .route(
             "{{ r.axum_path }}",
-{%- if keyed | length <= 88 %}
-            {{ keyed }}
+{%- if keyed | length <= 87 %}
+            {{ keyed }},
 {%- else %}
             routing::{{ r.method }}({{ r.function }})
-                .layer(IdempotencyLayer::rest(store, "{{ r.keyed_flow }}")),
+                .layer({{ r.function }}_keys),
 {%- endif %}
         )
+{%- endif %}
 {%- elif args | length <= 60 %}
         .route({{ args }})
 {%- else %}
@@ -121,7 +135,7 @@ pub fn router(
 {%- endfor %}
         .route("/healthz", routing::get(healthz))
         .fallback(not_found)
-{%- if service.api.first_rest %}
+{%- if unary_n > keyed_n %}
         .with_state(Arc::new(Shared {
             state,
             timeouts,
@@ -200,6 +214,12 @@ async fn {{ r.function }}(
     });
     Ok(runtime::stream::sse(items, app.shutdown.clone()))
 {%- else %}
+{%- if r.keyed_flow %}
+    // Within its budget: the idempotency layer's, which lets it finish.
+    crate::config::debug_handler_pause().await;
+    let response = handlers::{{ r.handler }}::handle(&app.state, request).await?;
+    Ok(Json(response).into_response())
+{%- else %}
 {%- set h = service.api.handlers | filter(attribute="module", value=r.handler) | first %}
     let handled = within(Some(app.timeouts.{{ h.module }}), async {
         crate::config::debug_handler_pause().await;
@@ -209,6 +229,7 @@ async fn {{ r.function }}(
         Ok(answer) => Ok(Json(answer?).into_response()),
         Err(elapsed) => Ok(elapsed.into_response()),
     }
+{%- endif %}
 {%- endif %}
 }
 {%- endfor %}

@@ -97,6 +97,13 @@ fn start(database: &str, brokers: &str) -> Running {
         .env("GRPC_ADDR", grpc.to_string())
 {%- endif %}
         .env("RUST_LOG", "info")
+{%- for h in service.api.handlers | filter(attribute="budget_ms") %}
+{%- if loop.first %}
+        // A debug build on a busy machine misses latency budgets; this test
+        // is about the outbox.
+{%- endif %}
+{{ format::args(indent="        ", head=".env", args=['"' ~ h.budget_env ~ '"', '"5000"'], tail="") }}
+{%- endfor %}
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
         .spawn()

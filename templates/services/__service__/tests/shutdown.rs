@@ -224,6 +224,8 @@ fn a_request_past_its_budget_is_answered_at_the_budget() {
 {%- if service.produces or service.consumes %}
         .env("KAFKA_BROKERS", "127.0.0.1:1")
 {%- endif %}
+        // The timeouts are logged at warn level, asserted below.
+        .env("RUST_LOG", "info")
         .env(
             DEBUG_HANDLER_DELAY_MS_VAR,
             HANDLER_DELAY.as_millis().to_string(),
