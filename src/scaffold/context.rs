@@ -141,6 +141,9 @@ pub struct Uses {
     pub rest_client: bool,
     /// Some Kafka flow is exactly-once (transactional producer).
     pub transactions: bool,
+    /// Some service consumes and produces exactly-once events: handles
+    /// what it consumes in transactions (see [`KafkaUse::consume_produce`]).
+    pub consume_produce: bool,
     /// Some service has a database (sqlx): idempotency records, an outbox,
     /// handled event ids.
     pub store: bool,
@@ -295,6 +298,10 @@ pub struct ServiceRef {
 }
 
 #[derive(Debug, Clone, Copy, Default, Serialize)]
+#[expect(
+    clippy::struct_excessive_bools,
+    reason = "independent yes/no questions the templates ask of a service's Kafka clients"
+)]
 pub struct KafkaUse {
     /// Produces an at-most-once or at-least-once flow: idempotent producer.
     pub idempotent: bool,
@@ -302,6 +309,10 @@ pub struct KafkaUse {
     pub transactional: bool,
     /// Consumes an exactly-once flow: `isolation.level=read_committed`.
     pub read_committed: bool,
+    /// Consumes, and produces an exactly-once flow: each event consumed is
+    /// handled in a transaction of the publisher, which commits the events
+    /// its handler publishes with its offset.
+    pub consume_produce: bool,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -513,6 +524,7 @@ pub fn build(
         uses.kafka |= !service.produces.is_empty() || !service.consumes.is_empty();
         uses.rest_client |= !service.calls_rest.is_empty();
         uses.transactions |= service.kafka.transactional;
+        uses.consume_produce |= service.kafka.consume_produce;
         uses.keyed_calls |= service.called_flows.iter().any(|f| f.keyed);
         services.push(service);
     }
@@ -736,6 +748,7 @@ fn service(
         idempotent: s.produces.iter().any(|t| !t.exactly_once),
         transactional: s.produces.iter().any(|t| t.exactly_once),
         read_committed: s.consumes.iter().any(|t| t.exactly_once),
+        consume_produce: !s.consumes.is_empty() && s.produces.iter().any(|t| t.exactly_once),
     };
     group_kafka(&mut s);
     s.summary = summary(&s);

@@ -308,4 +308,42 @@ mod tests {
             assert!(compared > 0);
         }
     }
+
+    #[test]
+    fn a_consumer_of_events_producing_exactly_once_ones_handles_in_transactions() {
+        let context = prepared(
+            "version: 1\nsystem: relay\nflows:\n\
+             \x20 - name: order-created\n    from: orders\n    to: order-history\n\
+             \x20   interaction: event\n    coupling: loose\n\
+             \x20 - name: payment-booked\n    from: order-history\n    to: ledger\n\
+             \x20   interaction: event\n    coupling: loose\n    delivery: exactly-once\n",
+        );
+        let kafka = |name: &str| {
+            let service = context.services.iter().find(|s| s.name == name);
+            service.expect("the service").kafka
+        };
+        // Consumes and produces an exactly-once flow: transactions.
+        assert!(kafka("order-history").consume_produce);
+        // Produces exactly-once events but consumes none; consumes only.
+        assert!(!kafka("orders").consume_produce);
+        assert!(!kafka("ledger").consume_produce);
+
+        // The system test follows the relay: what orders publishes reaches
+        // ledger, with its id, through order-history's handler.
+        let test = system::system_test(&context.services);
+        let relayed: Vec<(&str, &str, Vec<&str>)> = test
+            .handled
+            .iter()
+            .map(|h| {
+                let a = &h.announcement;
+                let consumers = a.consumers.iter().map(|c| c.name.as_str()).collect();
+                (a.flow.as_str(), a.sample_id.as_str(), consumers)
+            })
+            .collect();
+        let orders_id = test.publishes[0].id.as_str();
+        assert!(
+            relayed.contains(&("payment-booked", orders_id, vec!["ledger"])),
+            "{relayed:?}"
+        );
+    }
 }

@@ -181,8 +181,14 @@ pub fn system_test(services: &[ServiceContext]) -> SystemTest {
         ),
         announcement: p.announcement.clone(),
     });
-    test.handled = announced
-        .chain(published)
+    let handled: Vec<Handled> = announced.chain(published).collect();
+    let relayed: Vec<Handled> = handled
+        .iter()
+        .flat_map(|h| relayed_by(services, &h.announcement))
+        .collect();
+    test.handled = handled
+        .into_iter()
+        .chain(relayed)
         .filter(|h| !h.announcement.consumers.is_empty())
         .collect();
     test.reads_logs = !test.tasks.is_empty() || !test.handled.is_empty();
@@ -204,6 +210,31 @@ fn announced_by(services: &[ServiceContext], call: &CallContext, id: &str) -> Op
         None => topic.event.sample_key.to_owned(),
     };
     Some(announcement(services, topic, sample_id))
+}
+
+/// The events the consumers of `handled` that consume and produce
+/// exactly-once events relay: their example handler announces their first
+/// exactly-once event, keyed like the event it handled (see the event
+/// handler template).
+fn relayed_by(services: &[ServiceContext], handled: &Announcement) -> Vec<Handled> {
+    handled
+        .consumers
+        .iter()
+        .filter_map(|consumer| {
+            let service = services.iter().find(|s| s.name == consumer.name)?;
+            if !service.kafka.consume_produce {
+                return None;
+            }
+            let topic = service.produces.iter().find(|t| t.exactly_once)?;
+            Some(Handled {
+                why: format!(
+                    "{} relayed {} as {}: every consumer handled it.",
+                    service.name, handled.flow, topic.flow
+                ),
+                announcement: announcement(services, topic, handled.sample_id.clone()),
+            })
+        })
+        .collect()
 }
 
 fn announcement(

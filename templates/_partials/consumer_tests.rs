@@ -4,6 +4,8 @@ when: false
 {%- set first = service.consumes[0] -%}
 {%- set modules = [] -%}
 {%- for t in service.consumes %}{% set_global modules = modules | concat(with=t.flow_ident) %}{% endfor -%}
+{%- set cp = service.kafka.consume_produce -%}
+{%- if cp %}{% set relayed = service.produces | filter(attribute="exactly_once", value=true) | first %}{% set_global modules = modules | concat(with=relayed.flow_ident) %}{% endif -%}
 {%- set modules = modules | unique | sort -%}
 //! The `{{ service.name }}` consumer against librdkafka's in-process mock cluster, fed
 //! by the real producer{% if service.producers | length > 1 %}s{% endif %} ({{ service.consumes | map(attribute="from") | unique | join(sep=", ") }}): no broker needed.
@@ -20,8 +22,13 @@ use contract::events::{{ modules[0] }};
 use contract::events::{ {{- modules | join(sep=", ") -}} };
 {%- endif %}
 use rdkafka::{
+{%- if cp %}
+    ClientConfig, Message as _,
+    consumer::{Consumer as _, StreamConsumer},
+{%- else %}
     ClientConfig, Message as _, Offset, TopicPartitionList,
     consumer::{BaseConsumer, Consumer as _, StreamConsumer},
+{%- endif %}
     message::Headers as _,
     mocking::MockCluster,
     producer::{FutureProducer, FutureRecord},
@@ -74,9 +81,20 @@ struct Recording {
 }
 
 impl Recording {
+{%- if cp %}
+    /// The service's handlers with the state it builds at start-up, its
+    /// publisher on `brokers`.
+    async fn new(
+        brokers: &str,
+        handled: mpsc::UnboundedSender<(&'static str, Vec<u8>)>,
+    ) -> Recording {
+        let brokers = |var: &str| (var == "KAFKA_BROKERS").then(|| brokers.to_owned());
+        let config = Config::from_lookup(brokers).expect("the default configuration");
+{%- else %}
     /// The service's handlers with the state it builds at start-up.
     async fn new(handled: mpsc::UnboundedSender<(&'static str, Vec<u8>)>) -> Recording {
         let config = Config::from_env().expect("the default configuration");
+{%- endif %}
         let state = State::new(&config).await.expect("the service's state");
         Recording {
             handlers: Handlers::new(Arc::new(state)),
@@ -105,20 +123,58 @@ impl EventHandler for Recording {
         Ok(())
     }
 {%- endfor %}
+{%- if cp %}
+
+    fn transactions(&self) -> Option<&kafka::Publisher> {
+        self.handlers.transactions()
+    }
+{%- endif %}
 }
+{%- if cp %}
+
+/// The first record of `topic`: its key and payload.
+async fn first_record(brokers: &str, topic: &str) -> (String, Vec<u8>) {
+    let reader: StreamConsumer = ClientConfig::new()
+        .set("bootstrap.servers", brokers)
+        .set("group.id", "test-reader")
+        .set("auto.offset.reset", "earliest")
+        .set("isolation.level", "read_committed")
+        .create()
+        .unwrap();
+    reader.subscribe(&[topic]).unwrap();
+    let message = tokio::time::timeout(WAIT, reader.recv())
+        .await
+        .expect("a record within the wait")
+        .unwrap();
+    let key = String::from_utf8_lossy(message.key().unwrap_or_default()).into_owned();
+    (key, message.payload().unwrap_or_default().to_vec())
+}
+{%- endif %}
 
 {% for t in service.consumes %}#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+{%- if cp %}
+async fn handles_{{ t.flow_ident }}_from_{{ t.from_ident }}_in_a_transaction_with_what_it_announces() {
+{%- else %}
 async fn handles_{{ t.flow_ident }}_from_{{ t.from_ident }}_and_commits_its_offset() {
+{%- endif %}
     let cluster = cluster();
     let brokers = cluster.bootstrap_servers();
+{%- if cp %}
+    publish_{{ t.flow_ident }}(&brokers, "{{ t.event.sample_key }}").await;
+{%- else %}
     let (partition, offset) = publish_{{ t.flow_ident }}(&brokers, "{{ t.event.sample_key }}").await;
+{%- endif %}
 
     let (handled, mut events) = mpsc::unbounded_channel();
     let shutdown = CancellationToken::new();
     let consumer = tokio::spawn({
         let (brokers, shutdown) = (brokers.clone(), shutdown.clone());
         async move {
+{%- if cp %}
+            let recording = Recording::new(&brokers, handled).await;
+{%- else %}
             let recording = Recording::new(handled).await;
+{%- endif %}
             kafka::consume(&brokers, CONCURRENCY, recording, shutdown).await
         }
     });
@@ -132,6 +188,28 @@ async fn handles_{{ t.flow_ident }}_from_{{ t.from_ident }}_and_commits_its_offs
         {{ t.flow_ident }}::decode(&event).unwrap(),
         {{ t.flow_ident }}::sample("{{ t.event.sample_key }}")
     );
+
+{%- if cp %}
+
+    // The example handler's announcement, committed in the event's
+    // transaction. (So is the event's offset; librdkafka's mock cluster
+    // accepts a transaction's offsets without keeping them, so a real
+    // broker is what shows them committed.)
+    let (key, payload) = first_record(&brokers, {{ relayed.flow_ident }}::TOPIC).await;
+    assert_eq!(key, "{{ t.event.sample_key }}");
+    assert_eq!(
+        {{ relayed.flow_ident }}::decode(&payload).unwrap(),
+        {{ relayed.flow_ident }}::sample("{{ t.event.sample_key }}")
+    );
+
+    shutdown.cancel();
+    tokio::time::timeout(WAIT, consumer)
+        .await
+        .expect("the consumer stops")
+        .unwrap()
+        .unwrap();
+}
+{%- else %}
 
     shutdown.cancel();
     tokio::time::timeout(WAIT, consumer)
@@ -156,6 +234,7 @@ async fn handles_{{ t.flow_ident }}_from_{{ t.from_ident }}_and_commits_its_offs
     .unwrap();
     assert_eq!(committed, Offset::Offset(offset + 1));
 }
+{%- endif %}
 
 {% endfor -%}
 {%- if first.event.key_kind != "parsed" -%}

@@ -57,6 +57,17 @@ impl From<sqlx::Error> for HandlerError {
     }
 }
 {%- endif %}
+{%- if uses.kafka %}
+
+/// An event a handler could not publish, as its `?` sees it: the broker did
+/// not acknowledge it (or its transaction failed), which a retry may fix.
+#[cfg(feature = "kafka")]
+impl From<rdkafka::error::KafkaError> for HandlerError {
+    fn from(err: rdkafka::error::KafkaError) -> Self {
+        HandlerError::Unavailable(format!("cannot publish: {err}"))
+    }
+}
+{%- endif %}
 {%- if uses.rest %}
 
 /// A JSON error body, `{"error":"..."}`, with `status`: every REST error

@@ -19,20 +19,39 @@ when: uses.kafka
 //! ```sh
 //! KAFKA_TEST_BROKERS=localhost:9092 cargo test -p runtime --test exactly_once -- --ignored
 //! ```
+//!
+//! Consume-produce: a handler's exactly-once events commit with the offset
+//! of the record it handled. The mock accepts a transaction's offsets
+//! (`TxnOffsetCommit`) without keeping them, so the mock test checks that
+//! the offsets go with the transactions (a refused offset commit aborts the
+//! transaction and the record is handled again; nothing is auto-committed);
+//! the ignored test checks, on a real broker, that a failed handler's events
+//! are never seen and every record yields its event once.
 #![cfg(feature = "kafka")]
 
 mod support;
 
-use std::time::Duration;
+use std::{
+    collections::HashMap,
+    sync::{Arc, Mutex},
+    time::Duration,
+};
 
 use rdkafka::{
-    ClientConfig,
+    ClientConfig, Offset,
     message::{Header, OwnedHeaders},
     producer::{FutureProducer, FutureRecord, Producer as _},
     types::{RDKafkaApiKey, RDKafkaRespErr},
 };
-use runtime::kafka::{self, FLOW_HEADER, ProducerSettings, Publisher};
-use support::{FLOW, Running, Script, TOPIC, WAIT, cluster, payload, record, settings, start_with};
+use runtime::kafka::{
+    self, Dispatch, EventRecord, FLOW_HEADER, ProducerSettings, Publisher, Received, consume,
+};
+use support::{
+    FLOW, Running, Script, TOPIC, TestError, WAIT, cluster, committed_offset, ids, payload, record,
+    records, settings, start_with,
+};
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
 
 /// A publisher of exactly-once events only, with a `transactional.id` of
 /// its own.
@@ -218,4 +237,214 @@ async fn an_aborted_transaction_is_never_seen_by_the_read_committed_consumer() {
         !handled.contains(&format!("aborted-{run}")),
         "the aborted record was handled: {handled:?}"
     );
+}
+
+/// The topic the [`Relaying`] handler publishes to.
+const OUTPUT: &str = "test-output";
+
+/// A handler that publishes, for each test event it handles, an exactly-once
+/// event of the same id to [`OUTPUT`], through the transactional publisher
+/// it hands the consumer; it fails once, after publishing, on the ids listed.
+struct Relaying {
+    publisher: Publisher,
+    fail_once: Vec<String>,
+    attempts: Arc<Mutex<HashMap<String, u32>>>,
+    handled: mpsc::UnboundedSender<String>,
+}
+
+impl Dispatch for Relaying {
+    type Error = TestError;
+
+    async fn dispatch(&self, record: Received<'_>) -> Result<(), TestError> {
+        let failed = |message: String| TestError {
+            retryable: true,
+            message,
+        };
+        let id = String::from_utf8_lossy(record.payload)
+            .trim_start_matches("id=")
+            .to_owned();
+        let attempt = {
+            let mut attempts = self.attempts.lock().unwrap();
+            let attempt = attempts.entry(id.clone()).or_default();
+            *attempt += 1;
+            *attempt
+        };
+        let payload = payload(&id);
+        let event = EventRecord {
+            topic: OUTPUT,
+            ..support::record(&id, &payload, true)
+        };
+        self.publisher
+            .publish(event)
+            .await
+            .map_err(|err| failed(err.to_string()))?;
+        if attempt == 1 && self.fail_once.contains(&id) {
+            return Err(failed("failed after publishing".into()));
+        }
+        self.handled.send(id).unwrap();
+        Ok(())
+    }
+
+    fn transactions(&self) -> Option<&Publisher> {
+        Some(&self.publisher)
+    }
+}
+
+/// A consumer of [`TOPIC`] on `brokers` relaying to [`OUTPUT`]: its
+/// shutdown, task, the ids handled and the attempts per id.
+struct Relay {
+    shutdown: CancellationToken,
+    task: tokio::task::JoinHandle<anyhow::Result<()>>,
+    handled: mpsc::UnboundedReceiver<String>,
+    attempts: Arc<Mutex<HashMap<String, u32>>>,
+}
+
+impl Relay {
+    fn start(brokers: &str, fail_once: &[&str]) -> Relay {
+        let (sender, handled) = mpsc::unbounded_channel();
+        let attempts = Arc::new(Mutex::new(HashMap::new()));
+        let relaying = Relaying {
+            publisher: transactional_publisher(brokers),
+            fail_once: fail_once.iter().map(|&id| id.to_owned()).collect(),
+            attempts: Arc::clone(&attempts),
+            handled: sender,
+        };
+        let shutdown = CancellationToken::new();
+        let settings = settings(brokers);
+        let task = tokio::spawn({
+            let shutdown = shutdown.clone();
+            async move { consume(&settings, relaying, shutdown).await }
+        });
+        Relay {
+            shutdown,
+            task,
+            handled,
+            attempts,
+        }
+    }
+
+    /// Waits until every id of `ids` was handled.
+    async fn handled(&mut self, ids: &[String]) {
+        let mut left: Vec<&String> = ids.iter().collect();
+        while !left.is_empty() {
+            let id = tokio::time::timeout(WAIT, self.handled.recv())
+                .await
+                .unwrap_or_else(|_| panic!("not handled in time: {left:?}"))
+                .expect("the consumer stopped");
+            left.retain(|&left| *left != id);
+        }
+    }
+
+    async fn stop(self) -> HashMap<String, u32> {
+        self.shutdown.cancel();
+        tokio::time::timeout(WAIT, self.task)
+            .await
+            .expect("the consumer stops")
+            .unwrap()
+            .unwrap();
+        Arc::try_unwrap(self.attempts)
+            .unwrap()
+            .into_inner()
+            .unwrap()
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_handlers_exactly_once_events_commit_with_the_offset_of_its_record() {
+    let cluster = cluster();
+    let brokers = cluster.bootstrap_servers();
+    cluster.create_topic(OUTPUT, 1, 1).unwrap();
+    let inputs = ids(0..10);
+    support::publish(&brokers, &inputs).await;
+    // The group's coordinator refuses the first record's offset: its
+    // transaction is aborted, and the record handled again.
+    cluster.request_errors(
+        RDKafkaApiKey::TxnOffsetCommit,
+        &[RDKafkaRespErr::RD_KAFKA_RESP_ERR_ILLEGAL_GENERATION],
+    );
+
+    let mut relay = Relay::start(&brokers, &[]);
+    relay.handled(&inputs).await;
+    let attempts = relay.stop().await;
+
+    let outputs = records(&brokers, OUTPUT).await;
+    let mut relayed: Vec<String> = outputs.iter().map(|(key, _, _)| key.clone()).collect();
+    relayed.sort();
+    relayed.dedup();
+    println!(
+        "consume-produce: consumed={} relayed={} (the mock shows the aborted one too) attempts={attempts:?}",
+        inputs.len(),
+        outputs.len()
+    );
+    let mut expected = inputs.clone();
+    expected.sort();
+    assert_eq!(relayed, expected);
+    assert_eq!(
+        attempts["e-0"], 2,
+        "the aborted transaction's record is handled again"
+    );
+    assert!(
+        inputs[1..].iter().all(|id| attempts[id] == 1),
+        "{attempts:?}"
+    );
+    // The offsets went with the transactions, which the mock accepts
+    // without keeping: none was auto-committed beside them.
+    assert_eq!(committed_offset(&brokers, TOPIC).await, Offset::Invalid);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs a real broker (the mock shows aborted records): KAFKA_TEST_BROKERS=host:port cargo test --test exactly_once -- --ignored"]
+async fn with_a_real_broker_each_record_yields_its_event_once_and_a_failed_handlers_never() {
+    let brokers = std::env::var("KAFKA_TEST_BROKERS").expect("KAFKA_TEST_BROKERS=host:port");
+    let topics = [(TOPIC, 1), (OUTPUT, 1)];
+    kafka::ensure_topics(&brokers, "runtime-test-admin", &topics, &[TOPIC], 1)
+        .await
+        .unwrap();
+    let run = std::process::id();
+    let inputs: Vec<String> = (0..5).map(|n| format!("relay-{run}-{n}")).collect();
+    support::publish(&brokers, &inputs).await;
+
+    let mut relay = Relay::start(&brokers, &[inputs[0].as_str()]);
+    relay.handled(&inputs).await;
+    relay.stop().await;
+
+    let outputs = committed_records(&brokers, OUTPUT).await;
+    for id in &inputs {
+        let copies = outputs.iter().filter(|key| *key == id).count();
+        assert_eq!(copies, 1, "{id} relayed {copies} times: {outputs:?}");
+    }
+}
+
+/// The keys of the committed records of partition 0 of `topic`, read to its
+/// end by a `read_committed` reader.
+async fn committed_records(brokers: &str, topic: &str) -> Vec<String> {
+    use rdkafka::{
+        Message as _, TopicPartitionList,
+        consumer::{BaseConsumer, Consumer as _},
+    };
+    let (brokers, topic) = (brokers.to_owned(), topic.to_owned());
+    tokio::task::spawn_blocking(move || {
+        let reader: BaseConsumer = ClientConfig::new()
+            .set("bootstrap.servers", &brokers)
+            .set("group.id", "committed-reader")
+            .set("isolation.level", "read_committed")
+            .create()
+            .unwrap();
+        let mut assignment = TopicPartitionList::new();
+        assignment
+            .add_partition_offset(&topic, 0, Offset::Beginning)
+            .unwrap();
+        reader.assign(&assignment).unwrap();
+        let mut keys = Vec::new();
+        let deadline = std::time::Instant::now() + Duration::from_secs(5);
+        while std::time::Instant::now() < deadline {
+            if let Some(message) = reader.poll(Duration::from_millis(100)) {
+                let message = message.unwrap();
+                keys.push(String::from_utf8_lossy(message.key().unwrap_or_default()).into_owned());
+            }
+        }
+        keys
+    })
+    .await
+    .unwrap()
 }

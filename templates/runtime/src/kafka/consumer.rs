@@ -38,6 +38,23 @@ when: uses.kafka
 //!   handles the record again), so handlers of exactly-once flows must be
 //!   idempotent too: Kafka's exactly-once covers what is written to Kafka,
 //!   not a handler's side effects elsewhere.
+//! - Consume-produce: when the [`Dispatch`] names a transactional
+//!   [`Publisher`] ([`Dispatch::transactions`]: a service that produces
+//!   exactly-once events), each record is handled in a transaction of it.
+//!   The exactly-once events the handler publishes join that transaction,
+//!   which commits them together with the record's offset
+//!   (`send_offsets_to_transaction`, with the group's metadata, so that a
+//!   member a rebalance fenced off cannot commit): a crash or a failed
+//!   handler aborts both, and the record is handled again with none of its
+//!   events seen by `read_committed` readers. Its records then go to lanes by
+//!   partition, not by key (a transaction commits the offset after its record,
+//!   which is only right once every record before it was handled), their
+//!   offsets are never stored for auto-commit, and the consumer reads only
+//!   committed records and offsets (`read_committed`, so that a new owner of a
+//!   partition waits for a transaction in progress on it). A producer runs
+//!   one transaction at a time: such records are handled one at a time, whatever
+//!   the number of lanes. A record dead-lettered commits its dead letter and
+//!   its offset in one transaction, without the handler's events.
 //! - A retryable handler error is retried [`MAX_ATTEMPTS`] times in all with
 //!   jittered exponential backoff; then, or at once for an error that retrying
 //!   cannot fix (such as an undecodable payload), the record goes to
@@ -60,14 +77,14 @@ use std::{
     fmt,
     hash::{DefaultHasher, Hash as _, Hasher as _},
     pin::Pin,
-    sync::Arc,
+    sync::{Arc, Weak},
     time::Duration,
 };
 
 use anyhow::Context as _;
 use rdkafka::{
     ClientConfig, Message,
-    consumer::{Consumer as _, StreamConsumer},
+    consumer::{Consumer as _, ConsumerGroupMetadata, StreamConsumer},
     message::{Header, OwnedHeaders},
     producer::{FutureProducer, FutureRecord},
     util::Timeout,
@@ -80,6 +97,7 @@ use super::{
     CONTENT_TYPE_HEADER, EVENT_ID_HEADER, FLOW_HEADER, KafkaContext, UnreachableWarnings,
     dead_letter_topic, is_unreachable,
     offsets::{GroupContext, Offsets},
+    producer::{NotCommitted, Publisher, Transaction},
     record::Record,
 };
 use crate::retry::Backoff;
@@ -246,6 +264,15 @@ pub trait Dispatch: Send + Sync {
     fn deduplication(&self) -> Option<&dyn Deduplication> {
         None
     }
+
+    /// The publisher whose exactly-once events the handlers send, when the
+    /// records are to be handled in its transactions (see the module's
+    /// notes): each record's offset then commits with the events its
+    /// handler published. By default, and for a publisher without a
+    /// transactional id, records are handled without transactions.
+    fn transactions(&self) -> Option<&Publisher> {
+        None
+    }
 }
 
 /// Consumes `settings.topics` with `dispatch` until `shutdown` is cancelled
@@ -256,17 +283,12 @@ pub async fn consume<D: Dispatch + 'static>(
     dispatch: D,
     shutdown: CancellationToken,
 ) -> anyhow::Result<()> {
-    let offsets = Arc::new(Offsets::default());
-    let (consumer, dead_letters) = clients(settings, &offsets)?;
-    let topics: Vec<&str> = settings.topics.iter().map(String::as_str).collect();
-    consumer
-        .subscribe(&topics)
-        .context("cannot subscribe to the topics")?;
-    let group = settings.group_id.as_str();
-    info!(
-        %group, ?topics, brokers = %settings.brokers, lanes = settings.concurrency,
-        "consuming"
-    );
+    let transactional = dispatch
+        .transactions()
+        .is_some_and(Publisher::is_transactional);
+    let offsets = Arc::new(Offsets::new(transactional));
+    let (consumer, dead_letters) = clients(settings, transactional, &offsets)?;
+    subscribe(&consumer, settings, transactional)?;
     // Stops the lanes at shutdown, and when one of them fails.
     let stop = shutdown.child_token();
     let process = Arc::new(Process {
@@ -275,6 +297,8 @@ pub async fn consume<D: Dispatch + 'static>(
         dead_letters,
         stop: stop.clone(),
         offsets: Arc::clone(&offsets),
+        consumer: consumer.weak(),
+        transactional,
     });
     let (report, mut reports) = mpsc::unbounded_channel();
     let (queues, mut lanes) = spawn_lanes(&process, &report);
@@ -330,7 +354,7 @@ pub async fn consume<D: Dispatch + 'static>(
                         message.partition(),
                         message.offset(),
                     );
-                    let lane = lane_of(&message, queues.len());
+                    let lane = lane_of(&message, queues.len(), transactional);
                     let record = Queued { message, epoch };
                     match queues[lane].try_send(record) {
                         Ok(()) => {}
@@ -362,14 +386,35 @@ pub async fn consume<D: Dispatch + 'static>(
         outcome = Err(err);
     }
     store(&consumer, &offsets);
+    drop(process);
     consumer.close().await?;
     outcome
 }
 
+/// Subscribes `consumer` to the topics of `settings`.
+fn subscribe(
+    consumer: &StreamConsumer<GroupContext>,
+    settings: &ConsumerSettings,
+    transactional: bool,
+) -> anyhow::Result<()> {
+    let topics: Vec<&str> = settings.topics.iter().map(String::as_str).collect();
+    consumer
+        .subscribe(&topics)
+        .context("cannot subscribe to the topics")?;
+    let group = settings.group_id.as_str();
+    info!(
+        %group, ?topics, brokers = %settings.brokers, lanes = settings.concurrency,
+        transactional, "consuming"
+    );
+    Ok(())
+}
+
 /// The consumer of `settings`, counting its records in `offsets`, and the
-/// producer of its dead letters.
+/// producer of its dead letters; a `transactional` consumer commits its
+/// offsets in transactions.
 fn clients(
     settings: &ConsumerSettings,
+    transactional: bool,
     offsets: &Arc<Offsets>,
 ) -> anyhow::Result<(ClosingConsumer, FutureProducer<KafkaContext>)> {
     let group = settings.group_id.as_str();
@@ -390,8 +435,10 @@ fn clients(
         // Commit in the background, but only offsets we stored after handling.
         .set("enable.auto.commit", "true")
         .set("enable.auto.offset.store", "false");
-    if settings.read_committed {
-        // Exactly-once flows: only events of committed transactions.
+    if settings.read_committed || transactional {
+        // Exactly-once flows: only events of committed transactions. And
+        // only committed offsets: the new owner of a partition waits for the
+        // transaction in progress on it rather than start before its offset.
         config.set("isolation.level", "read_committed");
     }
     let context = GroupContext {
@@ -400,7 +447,7 @@ fn clients(
     };
     let consumer: ClosingConsumer = config
         .create_with_context(context)
-        .map(|consumer| ClosingConsumer(Some(consumer)))
+        .map(|consumer| ClosingConsumer(Some(Arc::new(consumer))))
         .context("cannot create the Kafka consumer")?;
     let dead_letters: FutureProducer<KafkaContext> = ClientConfig::new()
         .set("bootstrap.servers", &settings.brokers)
@@ -454,10 +501,12 @@ fn store(consumer: &StreamConsumer<GroupContext>, offsets: &Offsets) {
 /// The lane of `message` among `lanes`: the same for every record of a key;
 /// for a record without a key, the same for every copy of its event (so
 /// that copies are never handled at once, past the check for handled ids),
-/// else for every record of its partition.
-fn lane_of(message: &Record, lanes: usize) -> usize {
+/// else for every record of its partition. Records handled in transactions
+/// (`by_partition`) go by partition: each commits its partition's offset.
+fn lane_of(message: &Record, lanes: usize, by_partition: bool) -> usize {
     let mut hasher = DefaultHasher::new();
     match (message.key(), message.header(EVENT_ID_HEADER)) {
+        _ if by_partition => (message.topic(), message.partition()).hash(&mut hasher),
         (Some(key), _) if !key.is_empty() => key.hash(&mut hasher),
         // Keyless records land on any partition, copies of one event too.
         (_, Some(event_id)) => event_id.hash(&mut hasher),
@@ -488,7 +537,7 @@ async fn lane<D: Dispatch>(
         if process.stop.is_cancelled() || !process.offsets.start(topic, partition, epoch) {
             continue;
         }
-        let processed = process.one(&message).await;
+        let processed = process.one(&message, epoch).await;
         let handled = matches!(processed, Ok(Processed::Done));
         process
             .offsets
@@ -508,9 +557,15 @@ async fn lane<D: Dispatch>(
 /// librdkafka until the final offset commit and the group leave are done;
 /// on an async worker thread that wait can stall, and a consumer that never
 /// leaves its group holds its partitions until its session times out.
-struct ClosingConsumer(Option<StreamConsumer<GroupContext>>);
+struct ClosingConsumer(Option<Arc<StreamConsumer<GroupContext>>>);
 
 impl ClosingConsumer {
+    /// The consumer, for the lanes that ask for its group's metadata; it is
+    /// gone once closed.
+    fn weak(&self) -> Weak<StreamConsumer<GroupContext>> {
+        self.0.as_ref().map_or_else(Weak::new, Arc::downgrade)
+    }
+
     /// Closes the consumer and waits until it is closed.
     async fn close(mut self) -> anyhow::Result<()> {
         let consumer = self.0.take();
@@ -525,7 +580,7 @@ impl std::ops::Deref for ClosingConsumer {
 
     fn deref(&self) -> &Self::Target {
         self.0
-            .as_ref()
+            .as_deref()
             .expect("the consumer is only taken when closing")
     }
 }
@@ -552,6 +607,18 @@ enum Processed {
     Interrupted,
 }
 
+/// How handling one record (its attempts, and dead-lettering) ended.
+enum Outcome {
+    Handled,
+    DeadLettered {
+        topic: String,
+        attempts: u32,
+        error: String,
+    },
+    /// Shutdown arrived first, or the record's partition was handed over.
+    Interrupted,
+}
+
 /// What handling a record needs, shared by the lanes.
 struct Process<D> {
     settings: ConsumerSettings,
@@ -559,22 +626,32 @@ struct Process<D> {
     dead_letters: FutureProducer<KafkaContext>,
     stop: CancellationToken,
     offsets: Arc<Offsets>,
+    /// The consumer, for its group's metadata (transactions commit with it).
+    consumer: Weak<StreamConsumer<GroupContext>>,
+    /// Records are handled in transactions of `dispatch.transactions()`.
+    transactional: bool,
+}
+
+/// The record `message` holds, as a [`Dispatch`] sees it.
+fn received(message: &Record) -> Received<'_> {
+    Received {
+        topic: message.topic(),
+        partition: message.partition(),
+        offset: message.offset(),
+        key: message.key().unwrap_or_default(),
+        flow: message.header(FLOW_HEADER),
+        content_type: message.header(CONTENT_TYPE_HEADER),
+        event_id: message.header(EVENT_ID_HEADER),
+        payload: message.payload().unwrap_or_default(),
+    }
 }
 
 impl<D: Dispatch> Process<D> {
-    /// Handles `message` with its retries, or dead-letters it.
-    async fn one(&self, message: &Record) -> anyhow::Result<Processed> {
-        let (topic, partition, offset) = (message.topic(), message.partition(), message.offset());
-        let record = Received {
-            topic,
-            partition,
-            offset,
-            key: message.key().unwrap_or_default(),
-            flow: message.header(FLOW_HEADER),
-            content_type: message.header(CONTENT_TYPE_HEADER),
-            event_id: message.header(EVENT_ID_HEADER),
-            payload: message.payload().unwrap_or_default(),
-        };
+    /// Handles `message` (received in its partition's assignment `epoch`)
+    /// with its retries, or dead-letters it.
+    async fn one(&self, message: &Record, epoch: u64) -> anyhow::Result<Processed> {
+        let record = received(message);
+        let (topic, partition, offset) = (record.topic, record.partition, record.offset);
         let key = String::from_utf8_lossy(record.key);
         let group = self.settings.group_id.as_str();
         let seen = record.event_id.zip(self.dispatch.deduplication());
@@ -594,29 +671,19 @@ impl<D: Dispatch> Process<D> {
                 Some(false) => {}
             }
         }
-        let mut attempt = 1;
-        let outcome = loop {
-            match self.dispatch.dispatch(record).await {
-                Ok(()) => break Ok(()),
-                Err(err) if err.is_retryable() && attempt < self.settings.max_attempts => {
-                    let delay = self.settings.backoff.delay(attempt - 1);
-                    warn!(
-                        %topic, %key, partition, offset, attempt, %err, ?delay,
-                        "handler failed, retrying"
-                    );
-                    tokio::select! {
-                        () = self.stop.cancelled() => return Ok(Processed::Interrupted),
-                        () = tokio::time::sleep(delay) => {}
-                    }
-                    attempt += 1;
-                }
-                Err(err) => break Err(err),
+        let publisher = self.dispatch.transactions().filter(|_| self.transactional);
+        let outcome = match publisher {
+            Some(publisher) => {
+                self.in_transactions(publisher, message, record, epoch)
+                    .await?
             }
+            None => self.attempts(message, record).await?,
         };
         match outcome {
+            Outcome::Interrupted => return Ok(Processed::Interrupted),
             // The group names the service: several services in one process
             // (the workspace's system test) are told apart by it.
-            Ok(()) => {
+            Outcome::Handled => {
                 info!(%group, %topic, %key, partition, offset, "event handled");
                 if let Some((event_id, handled)) = seen
                     && self
@@ -629,16 +696,168 @@ impl<D: Dispatch> Process<D> {
                     return Ok(Processed::Interrupted);
                 }
             }
-            Err(err) => {
-                let dead_letter_topic = self.dead_letter(message, &err, attempt).await?;
-                warn!(
-                    group = %self.settings.group_id, %topic, %key, partition, offset,
-                    attempts = attempt, %err, %dead_letter_topic,
-                    "event dead-lettered"
-                );
-            }
+            Outcome::DeadLettered {
+                topic: dead_letter_topic,
+                attempts,
+                error,
+            } => warn!(
+                %group, %topic, %key, partition, offset, attempts, err = %error,
+                %dead_letter_topic, "event dead-lettered"
+            ),
         }
         Ok(Processed::Done)
+    }
+
+    /// Handles `record` until it succeeds or has failed for good, then
+    /// dead-letters it.
+    async fn attempts(&self, message: &Record, record: Received<'_>) -> anyhow::Result<Outcome> {
+        let mut attempt = 1;
+        loop {
+            let err = match self.dispatch.dispatch(record).await {
+                Ok(()) => return Ok(Outcome::Handled),
+                Err(err) => err,
+            };
+            match self.retry(record, &err, attempt).await {
+                None => return Ok(Outcome::Interrupted),
+                Some(true) => attempt += 1,
+                Some(false) => {
+                    let topic = self
+                        .dead_letter(&self.dead_letters, message, &err, attempt)
+                        .await?;
+                    return Ok(Outcome::DeadLettered {
+                        topic,
+                        attempts: attempt,
+                        error: err.to_string(),
+                    });
+                }
+            }
+        }
+    }
+
+    /// Handles `record` in transactions of `publisher`, each committing the
+    /// record's offset with what was sent in it: the events of its handler,
+    /// or its dead letter. A transaction aborted (its handler failed, or its
+    /// commit did) is begun again, with none of its events ever seen.
+    async fn in_transactions(
+        &self,
+        publisher: &Publisher,
+        message: &Record,
+        record: Received<'_>,
+        epoch: u64,
+    ) -> anyhow::Result<Outcome> {
+        let (topic, partition, offset) = (record.topic, record.partition, record.offset);
+        let next = [(topic, partition, offset + 1)];
+        let mut attempt = 1;
+        loop {
+            // Handed over meanwhile: its next owner handles it.
+            if !self.offsets.start(topic, partition, epoch) {
+                return Ok(Outcome::Interrupted);
+            }
+            let Some(transaction) = self.begin(publisher).await else {
+                return Ok(Outcome::Interrupted);
+            };
+            let (transaction, outcome) = match transaction.run(self.dispatch.dispatch(record)).await
+            {
+                Ok(()) => (transaction, Outcome::Handled),
+                Err(err) => {
+                    // The handler's events are never seen.
+                    transaction.abort().await;
+                    match self.retry(record, &err, attempt).await {
+                        None => return Ok(Outcome::Interrupted),
+                        Some(true) => {
+                            attempt += 1;
+                            continue;
+                        }
+                        Some(false) => {
+                            let Some(transaction) = self.begin(publisher).await else {
+                                return Ok(Outcome::Interrupted);
+                            };
+                            let producer = transaction.producer().clone();
+                            let dead_letter =
+                                self.dead_letter(&producer, message, &err, attempt).await;
+                            let dead_letter_topic = match dead_letter {
+                                Ok(dead_letter_topic) => dead_letter_topic,
+                                Err(failed) => {
+                                    transaction.abort().await;
+                                    return Err(failed);
+                                }
+                            };
+                            let outcome = Outcome::DeadLettered {
+                                topic: dead_letter_topic,
+                                attempts: attempt,
+                                error: err.to_string(),
+                            };
+                            (transaction, outcome)
+                        }
+                    }
+                }
+            };
+            let Some(group) = self.group_metadata() else {
+                transaction.abort().await;
+                return Ok(Outcome::Interrupted);
+            };
+            match transaction.commit(&next, group, &self.stop).await {
+                Ok(()) => return Ok(outcome),
+                Err(NotCommitted::Interrupted) => return Ok(Outcome::Interrupted),
+                Err(NotCommitted::Aborted(err)) => {
+                    let delay = self.settings.backoff.delay(0);
+                    warn!(
+                        %topic, partition, offset, %err, ?delay,
+                        "transaction aborted, handling the event again"
+                    );
+                    tokio::select! {
+                        () = self.stop.cancelled() => return Ok(Outcome::Interrupted),
+                        () = tokio::time::sleep(delay) => {}
+                    }
+                }
+            }
+        }
+    }
+
+    /// A transaction of `publisher`, once one can begin (the broker may be
+    /// down); `None` once shutdown arrives first.
+    async fn begin<'p>(&self, publisher: &'p Publisher) -> Option<Transaction<'p>> {
+        let mut failures = 0;
+        loop {
+            match publisher.begin().await {
+                Ok(transaction) => return Some(transaction),
+                Err(err) => {
+                    let delay = self.settings.backoff.delay(failures);
+                    warn!(%err, ?delay, "cannot begin a transaction, trying again");
+                    failures += 1;
+                    tokio::select! {
+                        () = self.stop.cancelled() => return None,
+                        () = tokio::time::sleep(delay) => {}
+                    }
+                }
+            }
+        }
+    }
+
+    /// The consumer group's current metadata (generation and member), which
+    /// a transaction's offsets commit with; `None` once the consumer closed.
+    fn group_metadata(&self) -> Option<ConsumerGroupMetadata> {
+        self.consumer.upgrade()?.group_metadata()
+    }
+
+    /// After attempt `attempt` at `record` failed with `err`: whether to try
+    /// again (after the backoff, `true`) or to dead-letter it (`false`);
+    /// `None` once shutdown arrives during the backoff.
+    async fn retry(&self, record: Received<'_>, err: &D::Error, attempt: u32) -> Option<bool> {
+        if !err.is_retryable() || attempt >= self.settings.max_attempts {
+            return Some(false);
+        }
+        let delay = self.settings.backoff.delay(attempt - 1);
+        let (topic, partition, offset) = (record.topic, record.partition, record.offset);
+        let key = String::from_utf8_lossy(record.key);
+        warn!(
+            %topic, %key, partition, offset, attempt, %err, ?delay,
+            "handler failed, retrying"
+        );
+        tokio::select! {
+            () = self.stop.cancelled() => None,
+            () = tokio::time::sleep(delay) => Some(true),
+        }
     }
 
     /// Runs `operation` until it succeeds, with [`RETRY_BACKOFF`]-style
@@ -666,10 +885,12 @@ impl<D: Dispatch> Process<D> {
     }
 
     /// Copies `message` (key, payload, headers) to its dead-letter topic with
-    /// headers saying why and where from; returns the dead-letter topic once
-    /// acknowledged.
+    /// headers saying why and where from, through `producer` (the
+    /// dead-letter producer, or a transaction's); returns the dead-letter
+    /// topic once acknowledged.
     async fn dead_letter(
         &self,
+        producer: &FutureProducer<KafkaContext>,
         message: &Record,
         err: &impl fmt::Display,
         attempts: u32,
@@ -712,7 +933,7 @@ impl<D: Dispatch> Process<D> {
         if let Some(payload) = message.payload() {
             record = record.payload(payload);
         }
-        self.dead_letters
+        producer
             .send(record, Timeout::After(self.settings.dead_letter_timeout))
             .await
             .map_err(|(err, _record)| err)

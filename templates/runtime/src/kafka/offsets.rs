@@ -11,6 +11,8 @@ when: uses.kafka
 //! not yet handled, never past one. Each assignment of a partition gets an
 //! epoch, so that a record received before its partition was revoked (and
 //! perhaps assigned back since) is never counted for the new assignment.
+//! A consumer whose records commit their offsets in transactions stores
+//! none: the bookkeeping only tells a revocation what is still in hand.
 
 use std::{
     collections::{BTreeSet, HashMap},
@@ -42,6 +44,8 @@ pub(super) struct Offsets {
     state: Mutex<State>,
     /// Signalled whenever a record in hand finishes.
     finished: Condvar,
+    /// The records' offsets commit in transactions: none is to be stored.
+    in_transactions: bool,
 }
 
 #[derive(Debug, Default)]
@@ -101,6 +105,15 @@ impl Track {
 pub(super) type ToStore = (String, i32, i64);
 
 impl Offsets {
+    /// The offsets of a consumer; one whose records commit their offsets
+    /// `in_transactions` gets none to store.
+    pub(super) fn new(in_transactions: bool) -> Self {
+        Self {
+            in_transactions,
+            ..Self::default()
+        }
+    }
+
     fn lock(&self) -> MutexGuard<'_, State> {
         self.state.lock().unwrap_or_else(PoisonError::into_inner)
     }
@@ -169,7 +182,9 @@ impl Offsets {
         let mut to_store = Vec::new();
         for (topic, partitions) in &mut state.tracks {
             for (&partition, track) in partitions {
-                if let Some(offset) = track.advance() {
+                if let Some(offset) = track.advance()
+                    && !self.in_transactions
+                {
                     to_store.push((topic.clone(), partition, offset));
                 }
             }
@@ -233,6 +248,7 @@ impl Offsets {
                 let mut track = state.tracks.get_mut(topic)?.remove(partition)?;
                 track
                     .advance()
+                    .filter(|_| !self.in_transactions)
                     .map(|offset| (topic.clone(), *partition, offset))
             })
             .collect()

@@ -17,6 +17,13 @@ when: uses.kafka
 //!   own, committed before the send resolves; on any failure the transaction
 //!   is aborted and the send fails. `read_committed` consumers see a
 //!   committed event once and never see an aborted one.
+//! - Consume-produce: while a consumer handles a record in a [`Transaction`]
+//!   of this publisher (see `consumer`), the exactly-once events the handler
+//!   publishes through it join that transaction instead, which also commits
+//!   the record's offset: the events and the record's consumption commit
+//!   together, or neither does. Only the handler's own task joins it (a
+//!   task-local): an event published from a task the handler spawned waits
+//!   for the transaction to end, so a handler must not wait for such a task.
 
 use std::{
     pin::Pin,
@@ -25,7 +32,8 @@ use std::{
 };
 
 use rdkafka::{
-    ClientConfig,
+    ClientConfig, Offset, TopicPartitionList,
+    consumer::ConsumerGroupMetadata,
     error::{KafkaError, RDKafkaError, RDKafkaErrorCode},
     message::{Header, OwnedHeaders},
     producer::{
@@ -244,7 +252,10 @@ impl Publisher {
     /// never see it).
     pub async fn publish(&self, event: EventRecord<'_>) -> Result<Delivery, KafkaError> {
         let delivery = if event.exactly_once {
-            self.send_in_transaction(event).await?
+            match self.joined() {
+                Some(producer) => send(&producer, event.to_record()).await?,
+                None => self.send_in_transaction(event).await?,
+            }
         } else {
             self.queue(event).await?.await?
         };
@@ -308,15 +319,54 @@ impl Publisher {
         }
     }
 
+    /// Whether this publisher sends exactly-once events, in transactions.
+    pub fn is_transactional(&self) -> bool {
+        self.transactional_config.is_some()
+    }
+
+    /// The producer of the [`Transaction`] of this publisher the current
+    /// task runs in, if it runs in one.
+    fn joined(&self) -> Option<FutureProducer<KafkaContext>> {
+        let this = std::ptr::from_ref(self) as usize;
+        JOINED
+            .try_with(|joined| (joined.publisher == this).then(|| joined.producer.clone()))
+            .ok()
+            .flatten()
+    }
+
+    /// The transactional producer's settings.
+    fn transactional_config(&self) -> Result<&ClientConfig, KafkaError> {
+        self.transactional_config.as_ref().ok_or_else(|| {
+            KafkaError::ClientCreation(
+                "this publisher has no transactional id (`ProducerSettings::transactional_id`)"
+                    .into(),
+            )
+        })
+    }
+
+    /// Begins a transaction, which holds the transactional producer until it
+    /// is committed or aborted (dropped, it is aborted before the next one
+    /// begins): what a consumer handles a record in, see [`Transaction`].
+    pub(super) async fn begin(&self) -> Result<Transaction<'_>, KafkaError> {
+        let config = self.transactional_config()?;
+        let mut transactions = self.transactions.lock().await;
+        let producer = transactions.ready(config).await?;
+        if let Err(err) = producer.begin_transaction() {
+            transactions.check(Err(err.clone()))?;
+            return Err(err);
+        }
+        Ok(Transaction {
+            publisher: self,
+            transactions,
+            producer,
+            open: true,
+        })
+    }
+
     /// Sends `event` in a transaction of its own and commits it; aborts it
     /// on any failure. Transactions of one publisher run one at a time.
     async fn send_in_transaction(&self, event: EventRecord<'_>) -> Result<Delivery, KafkaError> {
-        let Some(config) = &self.transactional_config else {
-            return Err(KafkaError::ClientCreation(
-                "this publisher has no transactional id (`ProducerSettings::transactional_id`)"
-                    .into(),
-            ));
-        };
+        let config = self.transactional_config()?;
         let mut transactions = self.transactions.lock().await;
         let mut attempt = 1;
         loop {
@@ -366,6 +416,17 @@ impl Future for PendingDelivery {
     }
 }
 
+/// Queues `record` on `producer` and waits for librdkafka's report on it.
+async fn send(
+    producer: &FutureProducer<KafkaContext>,
+    record: FutureRecord<'_, str, [u8]>,
+) -> Result<Delivery, KafkaError> {
+    match producer.send_result(record) {
+        Ok(delivery) => delivered(delivery.await),
+        Err((err, _record)) => Err(err),
+    }
+}
+
 /// Begins a transaction on `producer`, sends `record` in it and commits it.
 /// On failure, says whether the commit was what failed.
 async fn send_and_commit(
@@ -373,11 +434,7 @@ async fn send_and_commit(
     record: FutureRecord<'_, str, [u8]>,
 ) -> Result<Delivery, (KafkaError, bool)> {
     producer.begin_transaction().map_err(|err| (err, false))?;
-    let delivery = match producer.send_result(record) {
-        Ok(delivery) => delivered(delivery.await),
-        Err((err, _record)) => Err(err),
-    }
-    .map_err(|err| (err, false))?;
+    let delivery = send(producer, record).await.map_err(|err| (err, false))?;
     commit(producer).await.map_err(|err| (err, true))?;
     Ok(delivery)
 }
@@ -502,6 +559,146 @@ impl Transactions {
         }
         self.initialised = false;
         self.unfinished = None;
+    }
+}
+
+tokio::task_local! {
+    /// The [`Transaction`] the current task handles a record in: the
+    /// exactly-once events its publisher sends join it.
+    static JOINED: Joined;
+}
+
+/// What joining a [`Transaction`] takes: whose it is, and its producer.
+struct Joined {
+    /// The address of the [`Publisher`] whose transaction it is.
+    publisher: usize,
+    producer: FutureProducer<KafkaContext>,
+}
+
+/// Pause between attempts at a commit whose outcome is not known yet.
+const COMMIT_PAUSE: Duration = Duration::from_millis(500);
+
+/// A transaction of a [`Publisher`] in which a consumer handles one record:
+/// the exactly-once events the handler publishes join it
+/// ([`Transaction::run`]), and [`Transaction::commit`] commits them with the
+/// record's offset. It holds the publisher's transactional producer, so
+/// other transactions of the publisher wait for it to end.
+pub(super) struct Transaction<'a> {
+    publisher: &'a Publisher,
+    transactions: tokio::sync::MutexGuard<'a, Transactions>,
+    producer: FutureProducer<KafkaContext>,
+    /// Not committed nor aborted yet: dropped like this, it is aborted
+    /// before the next transaction begins.
+    open: bool,
+}
+
+/// Why a consumer's [`Transaction`] committed nothing.
+#[derive(Debug)]
+pub(super) enum NotCommitted {
+    /// It was aborted (or its producer had to be replaced, which aborts it):
+    /// the record is to be handled again.
+    Aborted(KafkaError),
+    /// Shutdown came while its commit's outcome was unknown; the commit is
+    /// tried again before the publisher's next transaction, and the broker
+    /// settles it if the process ends first.
+    Interrupted,
+}
+
+impl Transaction<'_> {
+    /// Runs `handling` (the handler of a record) with the exactly-once events
+    /// it publishes through this transaction's publisher joining it.
+    pub(super) async fn run<F: Future>(&self, handling: F) -> F::Output {
+        let joined = Joined {
+            publisher: std::ptr::from_ref(self.publisher) as usize,
+            producer: self.producer.clone(),
+        };
+        JOINED.scope(joined, handling).await
+    }
+
+    /// The transactional producer, to send a record in this transaction.
+    pub(super) fn producer(&self) -> &FutureProducer<KafkaContext> {
+        &self.producer
+    }
+
+    /// Commits the records sent in this transaction with the consumer
+    /// group's `offsets` (each `(topic, partition, offset)` the next record
+    /// to consume), `group` being the consumer's current group metadata, so
+    /// that a member fenced by a rebalance cannot commit. A commit whose
+    /// outcome is unknown (a timeout) is tried again until it is known, or
+    /// until `stop`.
+    pub(super) async fn commit(
+        mut self,
+        offsets: &[(&str, i32, i64)],
+        group: ConsumerGroupMetadata,
+        stop: &tokio_util::sync::CancellationToken,
+    ) -> Result<(), NotCommitted> {
+        let mut list = TopicPartitionList::new();
+        for &(topic, partition, offset) in offsets {
+            if let Err(err) = list.add_partition_offset(topic, partition, Offset::Offset(offset)) {
+                self.abort().await;
+                return Err(NotCommitted::Aborted(err));
+            }
+        }
+        let sent = blocking(&self.producer, move |p| {
+            p.send_offsets_to_transaction(&list, &group, TRANSACTION_TIMEOUT)
+        })
+        .await;
+        if let Err(err) = sent {
+            warn!(%err, "cannot add the consumed offsets to the transaction: aborting it");
+            self.open = false;
+            self.transactions.recover(&self.producer, &err, false).await;
+            return Err(NotCommitted::Aborted(err));
+        }
+        loop {
+            let err = match blocking(&self.producer, |p| {
+                p.commit_transaction(TRANSACTION_TIMEOUT)
+            })
+            .await
+            {
+                Ok(()) => {
+                    self.open = false;
+                    return Ok(());
+                }
+                Err(err) => err,
+            };
+            let txn = transaction_error(&err);
+            let unknown = txn.is_some_and(|txn| {
+                txn.is_retriable() && !txn.txn_requires_abort() && !txn.is_fatal()
+            });
+            if !unknown {
+                warn!(%err, "the transaction cannot commit: aborting it");
+                self.open = false;
+                self.transactions.recover(&self.producer, &err, true).await;
+                return Err(NotCommitted::Aborted(err));
+            }
+            warn!(%err, "commit failed, committing again");
+            tokio::select! {
+                () = stop.cancelled() => {
+                    self.open = false;
+                    self.transactions.unfinished = Some(Finish::Commit);
+                    return Err(NotCommitted::Interrupted);
+                }
+                () = tokio::time::sleep(COMMIT_PAUSE) => {}
+            }
+        }
+    }
+
+    /// Aborts the transaction: nothing sent in it is ever seen by a
+    /// `read_committed` consumer.
+    pub(super) async fn abort(mut self) {
+        self.open = false;
+        self.transactions.unfinished = Some(Finish::Abort);
+        let producer = self.producer.clone();
+        self.transactions.abort_now(&producer).await;
+    }
+}
+
+impl Drop for Transaction<'_> {
+    fn drop(&mut self) {
+        if self.open {
+            // Its task was cancelled: abort it before the next one begins.
+            self.transactions.unfinished = Some(Finish::Abort);
+        }
     }
 }
 

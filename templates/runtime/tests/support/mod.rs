@@ -330,11 +330,17 @@ pub type DeadLetter = (String, String, HashMap<String, String>);
 
 /// Every record of the dead-letter topic of `topic`, read to its end.
 pub async fn dead_letters(brokers: &str, topic: &str) -> Vec<DeadLetter> {
-    let (brokers, topic) = (brokers.to_owned(), dead_letter_topic(topic));
+    records(brokers, &dead_letter_topic(topic)).await
+}
+
+/// Every record of partition 0 of `topic`, read to its end: key, payload
+/// and headers.
+pub async fn records(brokers: &str, topic: &str) -> Vec<DeadLetter> {
+    let (brokers, topic) = (brokers.to_owned(), topic.to_owned());
     tokio::task::spawn_blocking(move || {
         let reader: BaseConsumer = ClientConfig::new()
             .set("bootstrap.servers", &brokers)
-            .set("group.id", "dead-letter-reader")
+            .set("group.id", "test-reader")
             .create()
             .unwrap();
         let (_, high) = reader.fetch_watermarks(&topic, 0, WAIT).unwrap();
@@ -348,7 +354,7 @@ pub async fn dead_letters(brokers: &str, topic: &str) -> Vec<DeadLetter> {
         let deadline = Instant::now() + WAIT;
         let mut letters = Vec::new();
         while i64::try_from(letters.len()).unwrap() < high {
-            assert!(Instant::now() < deadline, "dead letters not read in time");
+            assert!(Instant::now() < deadline, "{topic} not read in time");
             let Some(message) = reader.poll(Duration::from_millis(100)) else {
                 continue;
             };

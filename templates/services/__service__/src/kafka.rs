@@ -241,6 +241,11 @@ impl<E: 'static> FlowPublisher<E> {
         self.wire
     }
 
+    /// The service's publisher, which every flow's publisher shares.
+    pub fn publisher(&self) -> &Publisher {
+        &self.publisher
+    }
+
     /// How long a send waits for the broker's acknowledgement.
     pub fn delivery_timeout(&self) -> Duration {
         self.publisher.delivery_timeout()
@@ -454,6 +459,18 @@ pub trait EventHandler: Send + Sync + 'static {
         None
     }
 {%- endif %}
+{%- if service.kafka.consume_produce %}
+
+    /// The publisher of the exactly-once events the handlers send. Each
+    /// event consumed is then handled in one of its transactions, which
+    /// commits the exactly-once events its handler published together with
+    /// the consumed event's offset, or neither: a crash or a failed handler
+    /// never leaves an event published for an event that will be handled
+    /// again. `None` handles events without transactions.
+    fn transactions(&self) -> Option<&Publisher> {
+        None
+    }
+{%- endif %}
 }
 
 /// The service's handlers (`handlers/`), with the [`State`] they share.
@@ -501,6 +518,14 @@ impl EventHandler for Handlers {
         Some(&self.handled)
     }
 {%- endif %}
+{%- if service.kafka.consume_produce %}
+{%- set txn = service.produces | filter(attribute="exactly_once", value=true) | first %}
+
+    fn transactions(&self) -> Option<&Publisher> {
+        // Every flow's publisher shares the service's one producer.
+        Some(self.state.out.{{ txn.flow_ident }}.publisher())
+    }
+{%- endif %}
 }
 
 /// How this service's consumer is set up{% if service.kafka.read_committed %}: reading only committed
@@ -515,11 +540,21 @@ pub fn consumer_settings(brokers: &str, lanes: usize) -> kafka::ConsumerSettings
     kafka::ConsumerSettings::new(brokers, GROUP_ID, SUBSCRIBED).concurrency(lanes)
 {%- endif %}
 }
-
+{% if service.kafka.consume_produce %}
+/// Consumes [`SUBSCRIBED`] with `handler` until `shutdown` is cancelled (the
+/// events in hand are finished first), then leaves the group. With the
+/// handler's [`EventHandler::transactions`], each event is handled in a
+/// transaction that commits its offset with the exactly-once events its
+/// handler published, one at a time, in partition order; without, events of
+/// one key are handled in order, `lanes` at once
+/// ([`config::KAFKA_CONSUMER_CONCURRENCY_VAR`]), and their offsets committed
+/// once handled.
+{%- else %}
 /// Consumes [`SUBSCRIBED`] with `handler` until `shutdown` is cancelled (the
 /// events in hand are finished first), then commits the stored offsets and
 /// leaves the group. Events of one key are handled in order, `lanes` at once
 /// ([`config::KAFKA_CONSUMER_CONCURRENCY_VAR`]).
+{%- endif %}
 pub async fn consume<H: EventHandler + 'static>(
     brokers: &str,
     lanes: usize,
@@ -573,6 +608,12 @@ impl<H: EventHandler> kafka::Dispatch for Dispatcher<H> {
         self.0
             .handled_events()
             .map(|handled| handled as &dyn kafka::Deduplication)
+    }
+{%- endif %}
+{%- if service.kafka.consume_produce %}
+
+    fn transactions(&self) -> Option<&kafka::Publisher> {
+        self.0.transactions().map(|publisher| &publisher.0)
     }
 {%- endif %}
 }

@@ -6,6 +6,8 @@ owner: user
 {%- set announce = h.kind == "unary" and service.produces | length > 0 -%}
 {%- if announce %}{% set event = service.produces | first %}{% endif -%}
 {%- set reads = e.reads_request or announce and h.id_field -%}
+{%- set relays = h.kind == "event" and service.kafka.consume_produce -%}
+{%- if relays %}{% set relayed = service.produces | filter(attribute="exactly_once", value=true) | first %}{% endif -%}
 {%- if h.kind == "event" -%}
 //! Flow `{{ h.flows[0] }}`: what `{{ service.name }}` does with each event it consumes.
 {%- else -%}
@@ -14,7 +16,14 @@ owner: user
 //!
 //! Yours to edit: written once by `commsadvise scaffold`, never replaced. The generated
 //! plumbing decodes and checks the input and calls [`handle`]; it never sees a transport.
-{%- if h.kind == "event" %}
+{%- if relays %}
+//! Each event is handled in a transaction of the service's publisher: the
+//! exactly-once events published here (`{{ relayed.flow }}`) commit with the
+//! consumed event's offset, or neither does, so a crash or an error never
+//! leaves them published for an event handled again. Other side effects
+//! (a database, a call) are at-least-once: make them idempotent, e.g. keyed
+//! by `{{ h.key }}`.
+{%- elif h.kind == "event" %}
 //! Delivery is at-least-once: the same event may come twice (after a crash or a
 //! rebalance), so make this idempotent, e.g. keyed by `{{ h.key }}`.
 {%- elif h.kind == "stream" %}
@@ -119,6 +128,18 @@ pub async fn handle(
             return Ok(());
         }
     }
+}
+{%- elif relays %}
+
+/// Handles one event of flow `{{ h.flows[0] }}`. The example logs it and announces
+/// flow `{{ relayed.flow }}` with a sample event of the same key: replace it with the
+/// real one. An error aborts the transaction, and the event is handled again.
+pub async fn handle(state: &State, event: Event) -> Result<(), HandlerError> {
+    info!(flow = "{{ h.flows[0] }}", key = ?event.{{ h.key }}, "{{ service.name }} handled the event");
+    let key = (contract::events::{{ h.module }}::WIRE.key)(&event);
+    let announced = contract::events::{{ relayed.flow_ident }}::sample(&key);
+    state.out.{{ relayed.flow_ident }}.publish(&announced).await?;
+    Ok(())
 }
 {%- else %}
 
