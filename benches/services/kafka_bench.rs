@@ -17,7 +17,12 @@
 //! group join is not counted. The last case gives both consumers a handler
 //! that waits 1 ms per record, as for a database: the raw loop handles one
 //! record after the other, the runtime's lanes handle records of different
-//! keys at once (3 000 records, keyed `o-<n>`).
+//! keys at once (3 000 records, keyed `o-<n>`). The consume-produce case
+//! (EOS records) handles each `order-created` record in a transaction that
+//! publishes its `payment-booked` event and commits the record's offset:
+//! the generated consumer with a handler doing what `order-history`'s
+//! example handler does, against a raw loop doing begin, send, await,
+//! `send_offsets_to_transaction`, commit, one record after the other.
 //!
 //! Usage: kafka_bench [ROUNDS=5] [EVENTS=300000] [SERIAL=300] [EOS=300] [CONSUME=90000]
 //! Prints one line per round and case, then the median ratios.
@@ -118,6 +123,9 @@ async fn main() {
     // One topic of `events` order-created records, written once, read by
     // every consumer case in a group of its own.
     let filled = cluster(order_created::TOPIC, order_created::PARTITIONS);
+    filled
+        .create_topic(payment_booked::TOPIC, payment_booked::PARTITIONS, 1)
+        .expect("the consume-produce case's topic");
     let brokers = filled.bootstrap_servers();
     fill(&brokers, &orders[..consume]).await;
 
@@ -128,7 +136,7 @@ async fn main() {
     );
     for round in 1..=rounds {
         let generated_first = round % 2 == 1;
-        let cases: [(&str, Side, Side); 7] = [
+        let cases: [(&str, Side, Side); 8] = [
             ("publish: queue, at-least-once", Side::Gen, Side::Raw),
             ("publish: awaited, at-least-once", Side::Gen, Side::Raw),
             ("publish: exactly-once (txn each)", Side::Gen, Side::Raw),
@@ -136,6 +144,7 @@ async fn main() {
             ("consume: service Dispatcher", Side::Gen, Side::Raw),
             ("consume: service, info! logged", Side::Gen, Side::Raw),
             ("consume: handler awaiting 1 ms", Side::Gen, Side::Raw),
+            ("consume-produce: exactly-once", Side::Gen, Side::Raw),
         ];
         for (index, (name, a, b)) in cases.into_iter().enumerate() {
             if !only.as_ref().is_none_or(|only| only.contains(&index)) {
@@ -176,6 +185,8 @@ async fn main() {
                         log_level.modify(|level| *level = LevelFilter::OFF).unwrap();
                         m
                     }
+                    (7, Side::Gen) => gen_consume_produce(&brokers, &group, eos).await,
+                    (7, Side::Raw) => raw_consume_produce(&brokers, &group, eos).await,
                     _ => unreachable!(),
                 };
                 match side {
@@ -246,6 +257,23 @@ async fn main() {
          one by one ({:.3}), vs {queued:.0}/s queued ({:.4})",
         exactly / alo,
         exactly / queued
+    );
+    let consumed = |case: &str| {
+        median(
+            results
+                .iter()
+                .filter(|r| r.case.starts_with(case))
+                .map(|r| r.generated)
+                .collect(),
+        )
+    };
+    let (relayed, handled) = (
+        consumed("consume-produce"),
+        consumed("consume: service Dispatcher"),
+    );
+    println!(
+        "  consume-produce beside consume (generated): {relayed:.0}/s vs {handled:.0}/s ({:.4})",
+        relayed / handled
     );
     drop(filled);
 }
@@ -721,6 +749,12 @@ impl order_history::kafka::EventHandler for CountingHandlers {
         self.0.hit();
         std::future::ready(Ok(()))
     }
+
+    fn transactions(&self) -> Option<&order_history::kafka::Publisher> {
+        // Measured like the raw loop: offsets stored after each record, no
+        // transactions (the consume-produce case measures those).
+        None
+    }
 }
 
 async fn run_consume<D>(brokers: &str, group: &str, dispatch: D, progress: &Progress) -> Measured
@@ -854,6 +888,142 @@ async fn raw_consume(
             // Close (final commit, leave) off the worker threads, as the
             // generated consumer does.
             tokio::task::spawn_blocking(move || drop(consumer))
+                .await
+                .unwrap();
+        }
+    });
+    let m = progress.measured(cpu0).await;
+    shutdown.cancel();
+    task.await.unwrap();
+    m
+}
+
+// ---- consume-produce ---------------------------------------------------------
+
+/// What `order-history`'s example handler does, counted: each `order-created`
+/// event announces a `payment-booked` event of the same key, in the
+/// transaction the consumer handles the record in.
+struct Relaying {
+    publisher: order_history::kafka::Publisher,
+    progress: Arc<Progress>,
+}
+
+impl order_history::kafka::EventHandler for Relaying {
+    async fn order_created(&self, event: order_created::Event) -> Result<(), HandlerError> {
+        let key = order_created::key(&event);
+        let announced = payment_booked::sample(&key);
+        self.publisher
+            .publish(&payment_booked::WIRE, &announced)
+            .await?;
+        self.progress.hit();
+        Ok(())
+    }
+
+    fn transactions(&self) -> Option<&order_history::kafka::Publisher> {
+        Some(&self.publisher)
+    }
+}
+
+/// The generated consumer and publisher of `order-history`: one transaction
+/// per record, its event and its offset committed together.
+async fn gen_consume_produce(brokers: &str, group: &str, events: usize) -> Measured {
+    let progress = Progress::new(events);
+    let relaying = Relaying {
+        publisher: order_history::kafka::Publisher::new(brokers).unwrap(),
+        progress: progress.clone(),
+    };
+    let dispatcher = order_history::kafka::Dispatcher(relaying);
+    run_consume(brokers, group, dispatcher, &progress).await
+}
+
+/// A raw StreamConsumer (`read_committed`, the generated consumer's other
+/// settings) and a raw transactional FutureProducer (the generated
+/// publisher's settings), one record after the other: begin, send the
+/// event, await its acknowledgement, send the record's offset with the
+/// group's metadata, commit. The blocking calls run off the worker threads.
+async fn raw_consume_produce(brokers: &str, group: &str, events: usize) -> Measured {
+    let consumer: StreamConsumer = ClientConfig::new()
+        .set("bootstrap.servers", brokers)
+        .set("group.id", group)
+        .set("client.id", group)
+        .set(
+            "session.timeout.ms",
+            rk::SESSION_TIMEOUT.as_millis().to_string(),
+        )
+        .set("partition.assignment.strategy", "cooperative-sticky")
+        .set("auto.offset.reset", "earliest")
+        .set("enable.auto.commit", "true")
+        .set("enable.auto.offset.store", "false")
+        .set("isolation.level", "read_committed")
+        .create()
+        .unwrap();
+    consumer.subscribe(&[order_created::TOPIC]).unwrap();
+    let mut config = raw_producer_config(brokers, order_history::kafka::CLIENT_ID);
+    config.set(
+        "transactional.id",
+        order_history::config::KAFKA_TRANSACTIONAL_ID_DEFAULT,
+    );
+    let producer: FutureProducer = config.create().unwrap();
+    let blocking =
+        |producer: &FutureProducer,
+         call: Box<dyn FnOnce(&FutureProducer) -> rdkafka::error::KafkaResult<()> + Send>| {
+            let producer = producer.clone();
+            async move {
+                tokio::task::spawn_blocking(move || call(&producer))
+                    .await
+                    .unwrap()
+                    .unwrap();
+            }
+        };
+    blocking(
+        &producer,
+        Box::new(|p| p.init_transactions(rk::TRANSACTION_TIMEOUT)),
+    )
+    .await;
+    let progress = Progress::new(events);
+    let cpu0 = cpu_mark();
+    let shutdown = CancellationToken::new();
+    let task = tokio::spawn({
+        let (progress, shutdown) = (progress.clone(), shutdown.clone());
+        async move {
+            loop {
+                let message = tokio::select! {
+                    biased;
+                    () = shutdown.cancelled() => break,
+                    m = consumer.recv() => m,
+                };
+                let Ok(message) = message else { continue };
+                let event = order_created::decode(message.payload().unwrap_or_default())
+                    .expect("an order-created event");
+                let key = order_created::key(&event);
+                let announced = payment_booked::sample(&key);
+                let payload = payment_booked::encode(&announced);
+                producer.begin_transaction().unwrap();
+                raw_delivered(raw_send(&producer, &payment_booked::WIRE, &key, &payload)).await;
+                let mut offsets = rdkafka::TopicPartitionList::new();
+                offsets
+                    .add_partition_offset(
+                        message.topic(),
+                        message.partition(),
+                        rdkafka::Offset::Offset(message.offset() + 1),
+                    )
+                    .unwrap();
+                let metadata = consumer.group_metadata().unwrap();
+                blocking(
+                    &producer,
+                    Box::new(move |p| {
+                        p.send_offsets_to_transaction(&offsets, &metadata, rk::TRANSACTION_TIMEOUT)
+                    }),
+                )
+                .await;
+                blocking(
+                    &producer,
+                    Box::new(|p| p.commit_transaction(rk::TRANSACTION_TIMEOUT)),
+                )
+                .await;
+                progress.hit();
+            }
+            tokio::task::spawn_blocking(move || drop((consumer, producer)))
                 .await
                 .unwrap();
         }

@@ -44,7 +44,8 @@ use rdkafka::{
     types::{RDKafkaApiKey, RDKafkaRespErr},
 };
 use runtime::kafka::{
-    self, Dispatch, EventRecord, FLOW_HEADER, ProducerSettings, Publisher, Received, consume,
+    self, ConsumerSettings, Dispatch, EventRecord, FLOW_HEADER, ProducerSettings, Publisher,
+    Received, consume,
 };
 use support::{
     FLOW, Running, Script, TOPIC, TestError, WAIT, cluster, committed_offset, ids, payload, record,
@@ -300,7 +301,8 @@ struct Relay {
 }
 
 impl Relay {
-    fn start(brokers: &str, fail_once: &[&str]) -> Relay {
+    /// A relaying consumer with `settings`, failing once on `fail_once`.
+    fn start(settings: ConsumerSettings, brokers: &str, fail_once: &[&str]) -> Relay {
         let (sender, handled) = mpsc::unbounded_channel();
         let attempts = Arc::new(Mutex::new(HashMap::new()));
         let relaying = Relaying {
@@ -310,7 +312,6 @@ impl Relay {
             handled: sender,
         };
         let shutdown = CancellationToken::new();
-        let settings = settings(brokers);
         let task = tokio::spawn({
             let shutdown = shutdown.clone();
             async move { consume(&settings, relaying, shutdown).await }
@@ -363,7 +364,7 @@ async fn a_handlers_exactly_once_events_commit_with_the_offset_of_its_record() {
         &[RDKafkaRespErr::RD_KAFKA_RESP_ERR_ILLEGAL_GENERATION],
     );
 
-    let mut relay = Relay::start(&brokers, &[]);
+    let mut relay = Relay::start(settings(&brokers), &brokers, &[]);
     relay.handled(&inputs).await;
     let attempts = relay.stop().await;
 
@@ -404,7 +405,11 @@ async fn with_a_real_broker_each_record_yields_its_event_once_and_a_failed_handl
     let inputs: Vec<String> = (0..5).map(|n| format!("relay-{run}-{n}")).collect();
     support::publish(&brokers, &inputs).await;
 
-    let mut relay = Relay::start(&brokers, &[inputs[0].as_str()]);
+    // A group of this run's own: earlier runs' offsets, or a test running
+    // beside this one, do not move its start.
+    let group = format!("relay-{run}");
+    let settings = ConsumerSettings::new(&brokers, &group, &[TOPIC]);
+    let mut relay = Relay::start(settings, &brokers, &[inputs[0].as_str()]);
     relay.handled(&inputs).await;
     relay.stop().await;
 

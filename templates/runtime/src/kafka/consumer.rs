@@ -11,11 +11,15 @@ when: uses.kafka
 //!   record waiting for its retry holds back only the keys of its lane, as
 //!   long as its queue has room. One lane handles every record in partition
 //!   order.
-//! - Each lane queues at most `max_in_flight / concurrency` records
-//!   received and not yet handled (16 by default). When the lane of the next
-//!   record is full, the consumer takes no more records from librdkafka
-//!   until it has room (backpressure): a lane that falls behind slows the
-//!   whole consumer down to its pace rather than pile records up in memory.
+//! - Records reach their lanes in batches: the records librdkafka has ready
+//!   when the consumer wakes are read at once, and each lane gets those of
+//!   its keys together, so that its task wakes once per batch rather than
+//!   once per record. A lane holds at most `max_in_flight / concurrency`
+//!   records received and not yet handled (16 by default): the batch it
+//!   handles and the one waiting for it. When the next batch of a lane finds
+//!   it full, the consumer takes no more records from librdkafka until it
+//!   has room (backpressure): a lane that falls behind slows the whole
+//!   consumer down to its pace rather than pile records up in memory.
 //!   librdkafka itself prefetches up to `queued.max.messages.kbytes` (64 MiB
 //!   by default) meanwhile, and a consumer held back for longer than
 //!   `max.poll.interval.ms` (5 minutes) leaves its group.
@@ -27,10 +31,12 @@ when: uses.kafka
 //!   oldest one still in hand.
 //! - Partitions are assigned cooperative-sticky: when a replica joins or
 //!   leaves, only the partitions that move pause, not the whole group. Before
-//!   a partition is handed over, the records of it already received (queued
-//!   or in hand) are finished, for [`REVOKE_TIMEOUT`] at most, so that their
-//!   offsets are committed with the revocation and the next owner does not
-//!   handle them again.
+//!   a partition is handed over, the records of it already in its lanes
+//!   (queued or in hand) are finished, for [`REVOKE_TIMEOUT`] at most, so
+//!   that their offsets are committed with the revocation and the next owner
+//!   does not handle them again. Those received and not handed to a lane yet
+//!   are left to the next owner: they are the last received of their
+//!   partition, so no record after them was handled.
 //! - With `read_committed` (a service consuming an exactly-once flow),
 //!   records of aborted transactions are never seen: an exactly-once flow's
 //!   events reach the handler only once committed. Handling itself stays
@@ -74,10 +80,12 @@ when: uses.kafka
 //!   (a crash) holds its partitions for [`SESSION_TIMEOUT`].
 
 use std::{
+    collections::VecDeque,
     fmt,
     hash::{DefaultHasher, Hash as _, Hasher as _},
     pin::Pin,
     sync::{Arc, Weak},
+    task::{Context, Poll, Waker},
     time::Duration,
 };
 
@@ -85,7 +93,8 @@ use anyhow::Context as _;
 use rdkafka::{
     ClientConfig, Message,
     consumer::{Consumer as _, ConsumerGroupMetadata, StreamConsumer},
-    message::{Header, OwnedHeaders},
+    error::KafkaResult,
+    message::{BorrowedMessage, Header, OwnedHeaders},
     producer::{FutureProducer, FutureRecord},
     util::Timeout,
 };
@@ -305,13 +314,8 @@ pub async fn consume<D: Dispatch + 'static>(
     drop(report);
     let unreachable = UnreachableWarnings::default();
     // Shared by the records of each topic, rather than copied into each.
-    let topic_names: Vec<Arc<str>> = settings
-        .topics
-        .iter()
-        .map(|t| Arc::from(t.as_str()))
-        .collect();
-    // A record received whose lane's queue is full, with its lane.
-    let mut waiting: Option<(usize, Queued)> = None;
+    let topic_names = settings.topics.iter().map(|t| Arc::from(t.as_str()));
+    let mut handout = Handout::new(queues, settings, topic_names, transactional);
     // Finished records are counted by the lanes, and their offsets stored
     // on a timer rather than one by one, which would wake this loop for
     // every record: one timer, reset when it fires, which costs nothing to
@@ -320,7 +324,7 @@ pub async fn consume<D: Dispatch + 'static>(
     tokio::pin!(store_due);
 
     let mut outcome = loop {
-        let full_lane = waiting.as_ref().map(|(lane, _)| *lane);
+        let full = handout.full_queue();
         tokio::select! {
             biased;
             () = shutdown.cancelled() => break Ok(()),
@@ -336,46 +340,22 @@ pub async fn consume<D: Dispatch + 'static>(
                 Err(err) => Err(anyhow::Error::new(err).context("a consumer lane panicked")),
             },
             // Backpressure: nothing more is received until the lane has room.
-            room = queues[full_lane.unwrap_or_default()].reserve(), if full_lane.is_some() => {
-                let Ok(room) = room else { break Ok(()) };
-                if let Some((_, record)) = waiting.take() {
-                    room.send(record);
+            room = reserve(full.clone()), if full.is_some() => {
+                let Some(room) = room else { break Ok(()) };
+                handout.send_waiting(room, &offsets);
+            }
+            received = consumer.recv(), if full.is_none() => {
+                if handout.receive(received, &consumer, &offsets, &unreachable).is_err() {
+                    // A lane ended; why is read below.
+                    break Ok(());
                 }
             }
-            received = consumer.recv(), if full_lane.is_none() => match received {
-                Ok(message) => {
-                    let topic = topic_names
-                        .iter()
-                        .find(|name| ***name == *message.topic())
-                        .map_or_else(|| Arc::from(message.topic()), Arc::clone);
-                    let message = Record::copy(&message, topic);
-                    let epoch = offsets.received(
-                        message.topic(),
-                        message.partition(),
-                        message.offset(),
-                    );
-                    let lane = lane_of(&message, queues.len(), transactional);
-                    let record = Queued { message, epoch };
-                    match queues[lane].try_send(record) {
-                        Ok(()) => {}
-                        Err(mpsc::error::TrySendError::Full(record)) => {
-                            waiting = Some((lane, record));
-                        }
-                        // The lane ended; why is read below.
-                        Err(mpsc::error::TrySendError::Closed(_)) => break Ok(()),
-                    }
-                }
-                // Broker down, topic missing, rebalance hiccups: librdkafka
-                // recovers by itself, so report and keep polling.
-                Err(err) if is_unreachable(&err) => unreachable.report(&err, "consumer"),
-                Err(err) => warn!(%err, "Kafka consumer error"),
-            },
         }
     };
 
     info!("consumer stopping: finishing the events in hand, committing and leaving the group");
     stop.cancel();
-    drop((queues, waiting));
+    drop(handout);
     while let Some(ended) = lanes.join_next().await {
         if let (Ok(()), Err(err)) = (&outcome, ended) {
             outcome = Err(anyhow::Error::new(err).context("a consumer lane panicked"));
@@ -468,17 +448,17 @@ fn clients(
 fn spawn_lanes<D: Dispatch + 'static>(
     process: &Arc<Process<D>>,
     report: &mpsc::UnboundedSender<anyhow::Error>,
-) -> (Vec<mpsc::Sender<Queued>>, JoinSet<()>) {
+) -> (Vec<mpsc::Sender<Batch>>, JoinSet<()>) {
     let settings = &process.settings;
-    // Each lane's queue is bounded, so that a lane behind never holds more
-    // than its share of the records in flight, and handing a partition over
-    // waits for at most a queue's worth of records per lane.
-    let queue_size = (settings.max_in_flight / settings.concurrency.max(1)).max(1);
     // A JoinSet: the lanes are aborted with it if this task is.
     let mut lanes = JoinSet::new();
     let queues = (0..settings.concurrency.max(1))
         .map(|_| {
-            let (queue, queued) = mpsc::channel(queue_size);
+            // One batch waiting while the lane handles the one before (see
+            // `Handout`): a lane behind never holds more than its share of
+            // the records in flight, and handing a partition over waits for
+            // at most that many records per lane.
+            let (queue, queued) = mpsc::channel(1);
             lanes.spawn(lane(Arc::clone(process), queued, report.clone()));
             queue
         })
@@ -516,6 +496,154 @@ fn lane_of(message: &Record, lanes: usize, by_partition: bool) -> usize {
     usize::try_from(hasher.finish() % lanes).unwrap_or_default()
 }
 
+/// Records handed to a lane together.
+type Batch = Vec<Queued>;
+
+/// Hands the records received to their lanes, in batches: the records one
+/// wake-up of the consumer finds ready are read at once, then each lane gets
+/// those of its keys in one message, so that its task wakes once per batch
+/// rather than once per record. A lane's share of the records in flight
+/// (`max_in_flight / concurrency`) is two batches: the one it handles and
+/// the one waiting for it. When the next batch of a lane finds it full,
+/// nothing more is received until it has room (backpressure).
+struct Handout {
+    queues: Vec<mpsc::Sender<Batch>>,
+    /// Records received and not yet handed over, by lane.
+    batches: Vec<Batch>,
+    /// Batches whose lane was full, in the order they were made.
+    waiting: VecDeque<(usize, Batch)>,
+    /// Records per batch.
+    batch_size: usize,
+    /// Records read at most per wake-up, before handing them over.
+    burst: usize,
+    /// The subscribed topics' names, shared by their records.
+    topic_names: Vec<Arc<str>>,
+    /// Lanes by partition, not by key (records handled in transactions).
+    by_partition: bool,
+}
+
+impl Handout {
+    fn new(
+        queues: Vec<mpsc::Sender<Batch>>,
+        settings: &ConsumerSettings,
+        topic_names: impl Iterator<Item = Arc<str>>,
+        by_partition: bool,
+    ) -> Self {
+        let share = settings.max_in_flight / queues.len().max(1);
+        Self {
+            batches: queues.iter().map(|_| Vec::new()).collect(),
+            queues,
+            waiting: VecDeque::new(),
+            batch_size: (share / 2).max(1),
+            burst: settings.max_in_flight.max(1),
+            topic_names: topic_names.collect(),
+            by_partition,
+        }
+    }
+
+    /// The queue of the lane whose room is awaited before receiving more,
+    /// if one is.
+    fn full_queue(&self) -> Option<mpsc::Sender<Batch>> {
+        let (lane, _) = self.waiting.front()?;
+        Some(self.queues[*lane].clone())
+    }
+
+    /// Hands the first waiting batch over, in the `room` its lane made.
+    fn send_waiting(&mut self, room: mpsc::OwnedPermit<Batch>, offsets: &Offsets) {
+        if let Some((_, batch)) = self.waiting.pop_front() {
+            offsets.handed(batch.iter().map(Queued::place), true);
+            room.send(batch);
+        }
+    }
+
+    /// Takes `received` and the records ready after it (a burst at most,
+    /// none past a full lane), then hands them over. `Err` once a lane
+    /// ended.
+    fn receive<'c>(
+        &mut self,
+        mut received: KafkaResult<BorrowedMessage<'c>>,
+        consumer: &'c StreamConsumer<GroupContext>,
+        offsets: &Offsets,
+        unreachable: &UnreachableWarnings,
+    ) -> Result<(), Closed> {
+        let mut ready = Context::from_waker(Waker::noop());
+        let mut taken = 0;
+        loop {
+            match received {
+                Ok(message) => self.add(&message, offsets)?,
+                // Broker down, topic missing, rebalance hiccups: librdkafka
+                // recovers by itself, so report and keep polling.
+                Err(err) if is_unreachable(&err) => unreachable.report(&err, "consumer"),
+                Err(err) => warn!(%err, "Kafka consumer error"),
+            }
+            taken += 1;
+            if taken >= self.burst || !self.waiting.is_empty() {
+                break;
+            }
+            // The next record if one is ready, without waiting for it.
+            match std::pin::pin!(consumer.recv()).poll(&mut ready) {
+                Poll::Ready(next) => received = next,
+                Poll::Pending => break,
+            }
+        }
+        for lane in 0..self.batches.len() {
+            if !self.batches[lane].is_empty() {
+                self.hand(lane, offsets)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Adds `message` to the batch of its lane, handed over once full.
+    fn add(&mut self, message: &BorrowedMessage<'_>, offsets: &Offsets) -> Result<(), Closed> {
+        let topic = self
+            .topic_names
+            .iter()
+            .find(|name| ***name == *message.topic())
+            .map_or_else(|| Arc::from(message.topic()), Arc::clone);
+        let message = Record::copy(message, topic);
+        let epoch = offsets.received(message.topic(), message.partition(), message.offset());
+        let lane = lane_of(&message, self.queues.len(), self.by_partition);
+        self.batches[lane].push(Queued { message, epoch });
+        if self.batches[lane].len() >= self.batch_size {
+            self.hand(lane, offsets)?;
+        }
+        Ok(())
+    }
+
+    /// Hands the batch of `lane` over, or keeps it waiting behind its lane's
+    /// full queue (or behind a batch of its lane already waiting, so that
+    /// the lane gets its records in order).
+    fn hand(&mut self, lane: usize, offsets: &Offsets) -> Result<(), Closed> {
+        let batch = std::mem::replace(&mut self.batches[lane], Vec::with_capacity(self.batch_size));
+        if self.waiting.iter().any(|(waiting, _)| *waiting == lane) {
+            self.waiting.push_back((lane, batch));
+            return Ok(());
+        }
+        // Counted as handed first: a revocation runs only while this task
+        // polls the consumer, never between these lines.
+        offsets.handed(batch.iter().map(Queued::place), true);
+        match self.queues[lane].try_send(batch) {
+            Ok(()) => Ok(()),
+            Err(mpsc::error::TrySendError::Full(batch)) => {
+                offsets.handed(batch.iter().map(Queued::place), false);
+                self.waiting.push_back((lane, batch));
+                Ok(())
+            }
+            Err(mpsc::error::TrySendError::Closed(_)) => Err(Closed),
+        }
+    }
+}
+
+/// A lane ended: its queue is closed.
+struct Closed;
+
+/// Room in `queue`, once it has some; `None` without a queue, or once its
+/// lane ended.
+async fn reserve(queue: Option<mpsc::Sender<Batch>>) -> Option<mpsc::OwnedPermit<Batch>> {
+    queue?.reserve_owned().await.ok()
+}
+
 /// A record waiting in its lane.
 struct Queued {
     message: Record,
@@ -523,14 +651,35 @@ struct Queued {
     epoch: u64,
 }
 
+impl Queued {
+    /// Its topic, partition and epoch.
+    fn place(&self) -> (&str, i32, u64) {
+        (self.message.topic(), self.message.partition(), self.epoch)
+    }
+}
+
 /// Handles the records of one lane, one at a time, in the order queued;
 /// reports the error that stops consumption, if one does.
 async fn lane<D: Dispatch>(
     process: Arc<Process<D>>,
-    mut queued: mpsc::Receiver<Queued>,
+    mut queued: mpsc::Receiver<Batch>,
     report: mpsc::UnboundedSender<anyhow::Error>,
 ) {
-    while let Some(Queued { message, epoch }) = queued.recv().await {
+    while let Some(batch) = queued.recv().await {
+        if !handle_batch(&process, batch, &report).await {
+            break;
+        }
+    }
+}
+
+/// Handles the records of `batch` in order; `false` once one stopped
+/// consumption (its error reported).
+async fn handle_batch<D: Dispatch>(
+    process: &Process<D>,
+    batch: Batch,
+    report: &mpsc::UnboundedSender<anyhow::Error>,
+) -> bool {
+    for Queued { message, epoch } in batch {
         let (topic, partition, offset) = (message.topic(), message.partition(), message.offset());
         // Stopping: the queued records are left for the next start. Revoked:
         // for the partition's next owner.
@@ -547,9 +696,10 @@ async fn lane<D: Dispatch>(
             // for none of this lane's records.
             process.offsets.lanes_ended();
             let _ = report.send(err);
-            break;
+            return false;
         }
     }
+    true
 }
 
 /// The consumer, closed off the async worker threads however [`consume`]
@@ -748,63 +898,70 @@ impl<D: Dispatch> Process<D> {
         let (topic, partition, offset) = (record.topic, record.partition, record.offset);
         let next = [(topic, partition, offset + 1)];
         let mut attempt = 1;
+        // The handler's error once retrying is over: only its dead letter is
+        // left to commit.
+        let mut given_up: Option<D::Error> = None;
+        let mut aborted = 0;
         loop {
-            // Handed over meanwhile: its next owner handles it.
-            if !self.offsets.start(topic, partition, epoch) {
+            // Stopping, or handed over meanwhile: its next owner handles it.
+            if self.stop.is_cancelled() || !self.offsets.start(topic, partition, epoch) {
                 return Ok(Outcome::Interrupted);
             }
             let Some(transaction) = self.begin(publisher).await else {
                 return Ok(Outcome::Interrupted);
             };
-            let (transaction, outcome) = match transaction.run(self.dispatch.dispatch(record)).await
-            {
-                Ok(()) => (transaction, Outcome::Handled),
-                Err(err) => {
-                    // The handler's events are never seen.
-                    transaction.abort().await;
-                    match self.retry(record, &err, attempt).await {
-                        None => return Ok(Outcome::Interrupted),
-                        Some(true) => {
-                            attempt += 1;
-                            continue;
+            // The group's generation before handling: if a rebalance comes
+            // meanwhile, the broker refuses the commit rather than let a
+            // member that lost the partition commit it.
+            let group = self.group_metadata()?;
+            let outcome = if let Some(err) = &given_up {
+                match self
+                    .dead_letter(transaction.producer(), message, err, attempt)
+                    .await
+                {
+                    Ok(dead_letter_topic) => Outcome::DeadLettered {
+                        topic: dead_letter_topic,
+                        attempts: attempt,
+                        error: err.to_string(),
+                    },
+                    Err(failed) => {
+                        transaction.abort().await;
+                        return Err(failed);
+                    }
+                }
+            } else {
+                match transaction.run(self.dispatch.dispatch(record)).await {
+                    Ok(()) => Outcome::Handled,
+                    Err(err) => {
+                        // The handler's events are never seen.
+                        transaction.abort().await;
+                        match self.retry(record, &err, attempt).await {
+                            None => return Ok(Outcome::Interrupted),
+                            Some(true) => attempt += 1,
+                            Some(false) => given_up = Some(err),
                         }
-                        Some(false) => {
-                            let Some(transaction) = self.begin(publisher).await else {
-                                return Ok(Outcome::Interrupted);
-                            };
-                            let producer = transaction.producer().clone();
-                            let dead_letter =
-                                self.dead_letter(&producer, message, &err, attempt).await;
-                            let dead_letter_topic = match dead_letter {
-                                Ok(dead_letter_topic) => dead_letter_topic,
-                                Err(failed) => {
-                                    transaction.abort().await;
-                                    return Err(failed);
-                                }
-                            };
-                            let outcome = Outcome::DeadLettered {
-                                topic: dead_letter_topic,
-                                attempts: attempt,
-                                error: err.to_string(),
-                            };
-                            (transaction, outcome)
-                        }
+                        continue;
                     }
                 }
             };
-            let Some(group) = self.group_metadata() else {
+            // Handed over while it was handled (the revocation gave up
+            // waiting): the next owner's to handle, not this one's to commit.
+            if !self.offsets.start(topic, partition, epoch) {
                 transaction.abort().await;
                 return Ok(Outcome::Interrupted);
-            };
+            }
             match transaction.commit(&next, group, &self.stop).await {
                 Ok(()) => return Ok(outcome),
                 Err(NotCommitted::Interrupted) => return Ok(Outcome::Interrupted),
                 Err(NotCommitted::Aborted(err)) => {
-                    let delay = self.settings.backoff.delay(0);
-                    warn!(
-                        %topic, partition, offset, %err, ?delay,
-                        "transaction aborted, handling the event again"
-                    );
+                    let delay = self.settings.backoff.delay(aborted);
+                    aborted += 1;
+                    let again = if given_up.is_some() {
+                        "dead-lettering the event again"
+                    } else {
+                        "handling the event again"
+                    };
+                    warn!(%topic, partition, offset, %err, ?delay, "transaction aborted, {again}");
                     tokio::select! {
                         () = self.stop.cancelled() => return Ok(Outcome::Interrupted),
                         () = tokio::time::sleep(delay) => {}
@@ -815,11 +972,16 @@ impl<D: Dispatch> Process<D> {
     }
 
     /// A transaction of `publisher`, once one can begin (the broker may be
-    /// down); `None` once shutdown arrives first.
+    /// down, another lane may hold the producer); `None` once shutdown
+    /// arrives first.
     async fn begin<'p>(&self, publisher: &'p Publisher) -> Option<Transaction<'p>> {
         let mut failures = 0;
         loop {
-            match publisher.begin().await {
+            let began = tokio::select! {
+                () = self.stop.cancelled() => return None,
+                began = publisher.begin() => began,
+            };
+            match began {
                 Ok(transaction) => return Some(transaction),
                 Err(err) => {
                     let delay = self.settings.backoff.delay(failures);
@@ -835,9 +997,12 @@ impl<D: Dispatch> Process<D> {
     }
 
     /// The consumer group's current metadata (generation and member), which
-    /// a transaction's offsets commit with; `None` once the consumer closed.
-    fn group_metadata(&self) -> Option<ConsumerGroupMetadata> {
-        self.consumer.upgrade()?.group_metadata()
+    /// a transaction's offsets commit with.
+    fn group_metadata(&self) -> anyhow::Result<ConsumerGroupMetadata> {
+        self.consumer
+            .upgrade()
+            .and_then(|consumer| consumer.group_metadata())
+            .context("the consumer has no group metadata to commit offsets in a transaction with")
     }
 
     /// After attempt `attempt` at `record` failed with `err`: whether to try

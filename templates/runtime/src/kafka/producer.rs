@@ -505,6 +505,13 @@ impl Transactions {
                 Finish::Abort => p.abort_transaction(TRANSACTION_TIMEOUT),
             })
             .await;
+            if finish == Finish::Commit
+                && let Err(err) = &finished
+                && transaction_error(err).is_some_and(RDKafkaError::txn_requires_abort)
+            {
+                // The commit can no longer succeed: abort it next time.
+                self.unfinished = Some(Finish::Abort);
+            }
             self.check(finished)?;
             info!(?finish, "finished the transaction a failed call left open");
             self.unfinished = None;
@@ -668,7 +675,9 @@ impl Transaction<'_> {
             if !unknown {
                 warn!(%err, "the transaction cannot commit: aborting it");
                 self.open = false;
-                self.transactions.recover(&self.producer, &err, true).await;
+                // Aborted (or its producer replaced if the error is fatal),
+                // never left to commit later: the record is handled again.
+                self.transactions.recover(&self.producer, &err, false).await;
                 return Err(NotCommitted::Aborted(err));
             }
             warn!(%err, "commit failed, committing again");

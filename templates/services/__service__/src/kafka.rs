@@ -466,10 +466,10 @@ pub trait EventHandler: Send + Sync + 'static {
     /// commits the exactly-once events its handler published together with
     /// the consumed event's offset, or neither: a crash or a failed handler
     /// never leaves an event published for an event that will be handled
-    /// again. `None` handles events without transactions.
-    fn transactions(&self) -> Option<&Publisher> {
-        None
-    }
+    /// again. `None` handles events without transactions, their offsets
+    /// committed once handled. No default: a handler wrapping another
+    /// passes it on, or says it does not.
+    fn transactions(&self) -> Option<&Publisher>;
 {%- endif %}
 }
 

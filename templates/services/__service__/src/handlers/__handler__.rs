@@ -133,7 +133,8 @@ pub async fn handle(
 
 /// Handles one event of flow `{{ h.flows[0] }}`. The example logs it and announces
 /// flow `{{ relayed.flow }}` with a sample event of the same key: replace it with the
-/// real one. An error aborts the transaction, and the event is handled again.
+/// real one. An error aborts the transaction: the event is handled again (a few
+/// times, then dead-lettered), with none of what was published seen.
 pub async fn handle(state: &State, event: Event) -> Result<(), HandlerError> {
     info!(flow = "{{ h.flows[0] }}", key = ?event.{{ h.key }}, "{{ service.name }} handled the event");
     let key = (contract::events::{{ h.module }}::WIRE.key)(&event);
