@@ -11,15 +11,15 @@ when: uses.kafka
 //!   record waiting for its retry holds back only the keys of its lane, as
 //!   long as its queue has room. One lane handles every record in partition
 //!   order.
-//! - Records reach their lanes in batches: the records librdkafka has ready
-//!   when the consumer wakes are read at once, and each lane gets those of
-//!   its keys together, so that its task wakes once per batch rather than
-//!   once per record. A lane holds at most `max_in_flight / concurrency`
-//!   records received and not yet handled (16 by default): the batch it
-//!   handles and the one waiting for it. When the next batch of a lane finds
-//!   it full, the consumer takes no more records from librdkafka until it
-//!   has room (backpressure): a lane that falls behind slows the whole
-//!   consumer down to its pace rather than pile records up in memory.
+//! - A record whose lane is idle is handled inline, by the receiving loop
+//!   itself: a handler that answers at once costs no hand-off to another
+//!   task. If it has to wait, what it began goes on in its lane, so the loop
+//!   never waits on a handler.
+//! - Each lane queues at most `max_in_flight / concurrency` records
+//!   received and not yet handled (16 by default). When the lane of the next
+//!   record is full, the consumer takes no more records from librdkafka
+//!   until it has room (backpressure): a lane that falls behind slows the
+//!   whole consumer down to its pace rather than pile records up in memory.
 //!   librdkafka itself prefetches up to `queued.max.messages.kbytes` (64 MiB
 //!   by default) meanwhile, and a consumer held back for longer than
 //!   `max.poll.interval.ms` (5 minutes) leaves its group.
@@ -31,12 +31,10 @@ when: uses.kafka
 //!   oldest one still in hand.
 //! - Partitions are assigned cooperative-sticky: when a replica joins or
 //!   leaves, only the partitions that move pause, not the whole group. Before
-//!   a partition is handed over, the records of it already in its lanes
-//!   (queued or in hand) are finished, for [`REVOKE_TIMEOUT`] at most, so
-//!   that their offsets are committed with the revocation and the next owner
-//!   does not handle them again. Those received and not handed to a lane yet
-//!   are left to the next owner: they are the last received of their
-//!   partition, so no record after them was handled.
+//!   a partition is handed over, the records of it already received (queued
+//!   or in hand) are finished, for [`REVOKE_TIMEOUT`] at most, so that their
+//!   offsets are committed with the revocation and the next owner does not
+//!   handle them again.
 //! - With `read_committed` (a service consuming an exactly-once flow),
 //!   records of aborted transactions are never seen: an exactly-once flow's
 //!   events reach the handler only once committed. Handling itself stays
@@ -80,11 +78,14 @@ when: uses.kafka
 //!   (a crash) holds its partitions for [`SESSION_TIMEOUT`].
 
 use std::{
-    collections::VecDeque,
     fmt,
     hash::{DefaultHasher, Hash as _, Hasher as _},
+    panic::AssertUnwindSafe,
     pin::Pin,
-    sync::{Arc, Weak},
+    sync::{
+        Arc, Weak,
+        atomic::{AtomicUsize, Ordering},
+    },
     task::{Context, Poll, Waker},
     time::Duration,
 };
@@ -300,6 +301,7 @@ pub async fn consume<D: Dispatch + 'static>(
     subscribe(&consumer, settings, transactional)?;
     // Stops the lanes at shutdown, and when one of them fails.
     let stop = shutdown.child_token();
+    let (report, mut reports) = mpsc::unbounded_channel();
     let process = Arc::new(Process {
         settings: settings.clone(),
         dispatch,
@@ -308,14 +310,11 @@ pub async fn consume<D: Dispatch + 'static>(
         offsets: Arc::clone(&offsets),
         consumer: consumer.weak(),
         transactional,
+        report,
     });
-    let (report, mut reports) = mpsc::unbounded_channel();
-    let (queues, mut lanes) = spawn_lanes(&process, &report);
-    drop(report);
+    let (queues, busy, mut lanes) = spawn_lanes(&process);
     let unreachable = UnreachableWarnings::default();
-    // Shared by the records of each topic, rather than copied into each.
-    let topic_names = settings.topics.iter().map(|t| Arc::from(t.as_str()));
-    let mut handout = Handout::new(queues, settings, topic_names, transactional);
+    let mut handout = Handout::new(&process, queues, busy);
     // Finished records are counted by the lanes, and their offsets stored
     // on a timer rather than one by one, which would wake this loop for
     // every record: one timer, reset when it fires, which costs nothing to
@@ -342,10 +341,10 @@ pub async fn consume<D: Dispatch + 'static>(
             // Backpressure: nothing more is received until the lane has room.
             room = reserve(full.clone()), if full.is_some() => {
                 let Some(room) = room else { break Ok(()) };
-                handout.send_waiting(room, &offsets);
+                handout.send_waiting(room);
             }
             received = consumer.recv(), if full.is_none() => {
-                if handout.receive(received, &consumer, &offsets, &unreachable).is_err() {
+                if handout.receive(received, &consumer, &unreachable).is_err() {
                     // A lane ended; why is read below.
                     break Ok(());
                 }
@@ -443,27 +442,28 @@ fn clients(
     Ok((consumer, dead_letters))
 }
 
-/// The lanes of `process`, reporting their failures on `report`: the queue
-/// of each, and their tasks.
+/// The lanes of `process`: the queue of each, how busy each is, and their
+/// tasks.
 fn spawn_lanes<D: Dispatch + 'static>(
     process: &Arc<Process<D>>,
-    report: &mpsc::UnboundedSender<anyhow::Error>,
-) -> (Vec<mpsc::Sender<Batch>>, JoinSet<()>) {
-    let settings = &process.settings;
+) -> (Vec<mpsc::Sender<Work>>, Vec<Arc<AtomicUsize>>, JoinSet<()>) {
     // A JoinSet: the lanes are aborted with it if this task is.
     let mut lanes = JoinSet::new();
-    let queues = (0..settings.concurrency.max(1))
-        .map(|_| {
-            // One batch waiting while the lane handles the one before (see
-            // `Handout`): a lane behind never holds more than its share of
-            // the records in flight, and handing a partition over waits for
-            // at most that many records per lane.
-            let (queue, queued) = mpsc::channel(1);
-            lanes.spawn(lane(Arc::clone(process), queued, report.clone()));
-            queue
-        })
-        .collect();
-    (queues, lanes)
+    let mut queues = Vec::new();
+    let mut busy = Vec::new();
+    let settings = &process.settings;
+    // Each lane's queue is bounded, so that a lane behind never holds more
+    // than its share of the records in flight, and handing a partition over
+    // waits for at most a queue's worth of records per lane.
+    let queue_size = (settings.max_in_flight / settings.concurrency.max(1)).max(1);
+    for _ in 0..settings.concurrency.max(1) {
+        let (sender, receiver) = mpsc::channel(queue_size);
+        let count = Arc::new(AtomicUsize::new(0));
+        lanes.spawn(lane(Arc::clone(process), receiver, Arc::clone(&count)));
+        queues.push(sender);
+        busy.push(count);
+    }
+    (queues, busy, lanes)
 }
 
 /// Stores the offsets of the records finished since last time, for the
@@ -496,25 +496,38 @@ fn lane_of(message: &Record, lanes: usize, by_partition: bool) -> usize {
     usize::try_from(hasher.finish() % lanes).unwrap_or_default()
 }
 
-/// Records handed to a lane together.
-type Batch = Vec<Queued>;
+/// What a lane is handed: a record to handle, or one whose handling began
+/// in the receiving loop and waits (its future finishes the record).
+enum Work {
+    Record(Queued),
+    Started(Pin<Box<dyn Future<Output = bool> + Send>>),
+}
 
-/// Hands the records received to their lanes, in batches: the records one
-/// wake-up of the consumer finds ready are read at once, then each lane gets
-/// those of its keys in one message, so that its task wakes once per batch
-/// rather than once per record. A lane's share of the records in flight
-/// (`max_in_flight / concurrency`) is two batches: the one it handles and
-/// the one waiting for it. When the next batch of a lane finds it full,
-/// nothing more is received until it has room (backpressure).
-struct Handout {
-    queues: Vec<mpsc::Sender<Batch>>,
-    /// Records received and not yet handed over, by lane.
-    batches: Vec<Batch>,
-    /// Batches whose lane was full, in the order they were made.
-    waiting: VecDeque<(usize, Batch)>,
-    /// Records per batch.
-    batch_size: usize,
-    /// Records read at most per wake-up, before handing them over.
+/// Hands each record received to its lane, or handles it right here.
+///
+/// A record whose lane is idle (nothing queued, nothing in hand) is handled
+/// inline: a handler that answers at once costs no hand-off, no wake-up of
+/// another task and no record freed on another thread. One that has to
+/// wait (its future is pending after the first poll) goes on in its lane,
+/// which polls it from there, so the receiving loop never waits on a
+/// handler. The records librdkafka has ready when the consumer wakes are
+/// taken in one go (a burst), without going back to the loop's `select!`
+/// between them.
+///
+/// When a record's lane is full, it waits here and nothing more is received
+/// until the lane has room (backpressure). The consumer is polled (and a
+/// revocation, which runs inside that poll, can happen) only when no record
+/// waits here: every record received is then in its lane, finished, or
+/// being handled inline, never held where a revocation could not wait for
+/// it.
+struct Handout<D> {
+    process: Arc<Process<D>>,
+    queues: Vec<mpsc::Sender<Work>>,
+    /// Per lane, the work handed to it and not finished.
+    busy: Vec<Arc<AtomicUsize>>,
+    /// A record whose lane's queue is full, with its lane.
+    waiting: Option<(usize, Work)>,
+    /// Records taken at most per wake-up.
     burst: usize,
     /// The subscribed topics' names, shared by their records.
     topic_names: Vec<Arc<str>>,
@@ -522,112 +535,131 @@ struct Handout {
     by_partition: bool,
 }
 
-impl Handout {
+impl<D: Dispatch + 'static> Handout<D> {
     fn new(
-        queues: Vec<mpsc::Sender<Batch>>,
-        settings: &ConsumerSettings,
-        topic_names: impl Iterator<Item = Arc<str>>,
-        by_partition: bool,
+        process: &Arc<Process<D>>,
+        queues: Vec<mpsc::Sender<Work>>,
+        busy: Vec<Arc<AtomicUsize>>,
     ) -> Self {
-        let share = settings.max_in_flight / queues.len().max(1);
+        let settings = &process.settings;
         Self {
-            batches: queues.iter().map(|_| Vec::new()).collect(),
+            process: Arc::clone(process),
             queues,
-            waiting: VecDeque::new(),
-            batch_size: (share / 2).max(1),
+            busy,
+            waiting: None,
             burst: settings.max_in_flight.max(1),
-            topic_names: topic_names.collect(),
-            by_partition,
+            // Shared by the records of each topic, rather than copied into
+            // each.
+            topic_names: settings
+                .topics
+                .iter()
+                .map(|t| Arc::from(t.as_str()))
+                .collect(),
+            by_partition: process.transactional,
         }
     }
 
     /// The queue of the lane whose room is awaited before receiving more,
     /// if one is.
-    fn full_queue(&self) -> Option<mpsc::Sender<Batch>> {
-        let (lane, _) = self.waiting.front()?;
+    fn full_queue(&self) -> Option<mpsc::Sender<Work>> {
+        let (lane, _) = self.waiting.as_ref()?;
         Some(self.queues[*lane].clone())
     }
 
-    /// Hands the first waiting batch over, in the `room` its lane made.
-    fn send_waiting(&mut self, room: mpsc::OwnedPermit<Batch>, offsets: &Offsets) {
-        if let Some((_, batch)) = self.waiting.pop_front() {
-            offsets.handed(batch.iter().map(Queued::place), true);
-            room.send(batch);
+    /// Hands the waiting record over, in the `room` its lane made.
+    fn send_waiting(&mut self, room: mpsc::OwnedPermit<Work>) {
+        if let Some((lane, work)) = self.waiting.take() {
+            self.busy[lane].fetch_add(1, Ordering::AcqRel);
+            room.send(work);
         }
     }
 
     /// Takes `received` and the records ready after it (a burst at most,
-    /// none past a full lane), then hands them over. `Err` once a lane
-    /// ended.
+    /// none once one waits for its lane). `Err` once a lane ended or
+    /// consumption stops.
     fn receive<'c>(
         &mut self,
         mut received: KafkaResult<BorrowedMessage<'c>>,
         consumer: &'c StreamConsumer<GroupContext>,
-        offsets: &Offsets,
         unreachable: &UnreachableWarnings,
     ) -> Result<(), Closed> {
         let mut ready = Context::from_waker(Waker::noop());
         let mut taken = 0;
         loop {
             match received {
-                Ok(message) => self.add(&message, offsets)?,
+                Ok(message) => self.add(&message)?,
                 // Broker down, topic missing, rebalance hiccups: librdkafka
                 // recovers by itself, so report and keep polling.
                 Err(err) if is_unreachable(&err) => unreachable.report(&err, "consumer"),
                 Err(err) => warn!(%err, "Kafka consumer error"),
             }
             taken += 1;
-            if taken >= self.burst || !self.waiting.is_empty() {
-                break;
+            if taken >= self.burst || self.waiting.is_some() {
+                return Ok(());
             }
             // The next record if one is ready, without waiting for it.
             match std::pin::pin!(consumer.recv()).poll(&mut ready) {
                 Poll::Ready(next) => received = next,
-                Poll::Pending => break,
+                Poll::Pending => return Ok(()),
             }
         }
-        for lane in 0..self.batches.len() {
-            if !self.batches[lane].is_empty() {
-                self.hand(lane, offsets)?;
-            }
-        }
-        Ok(())
     }
 
-    /// Adds `message` to the batch of its lane, handed over once full.
-    fn add(&mut self, message: &BorrowedMessage<'_>, offsets: &Offsets) -> Result<(), Closed> {
+    /// Handles `message` inline if its lane is idle, else queues it to its
+    /// lane (or keeps it waiting, if the lane is full).
+    fn add(&mut self, message: &BorrowedMessage<'_>) -> Result<(), Closed> {
         let topic = self
             .topic_names
             .iter()
             .find(|name| ***name == *message.topic())
             .map_or_else(|| Arc::from(message.topic()), Arc::clone);
         let message = Record::copy(message, topic);
-        let epoch = offsets.received(message.topic(), message.partition(), message.offset());
         let lane = lane_of(&message, self.queues.len(), self.by_partition);
-        self.batches[lane].push(Queued { message, epoch });
-        if self.batches[lane].len() >= self.batch_size {
-            self.hand(lane, offsets)?;
+        let (topic, partition, offset) = (message.topic(), message.partition(), message.offset());
+        let epoch = self.process.offsets.received(topic, partition, offset);
+        let queued = Queued { message, epoch };
+        if self.busy[lane].load(Ordering::Acquire) == 0 {
+            return self.inline(lane, queued);
         }
-        Ok(())
+        self.hand(lane, Work::Record(queued))
     }
 
-    /// Hands the batch of `lane` over, or keeps it waiting behind its lane's
-    /// full queue (or behind a batch of its lane already waiting, so that
-    /// the lane gets its records in order).
-    fn hand(&mut self, lane: usize, offsets: &Offsets) -> Result<(), Closed> {
-        let batch = std::mem::replace(&mut self.batches[lane], Vec::with_capacity(self.batch_size));
-        if self.waiting.iter().any(|(waiting, _)| *waiting == lane) {
-            self.waiting.push_back((lane, batch));
-            return Ok(());
+    /// Handles `queued` here, or, if its handler has to wait, hands what it
+    /// began to its lane (idle, so its queue has room).
+    fn inline(&mut self, lane: usize, queued: Queued) -> Result<(), Closed> {
+        let mut handling: Pin<Box<dyn Future<Output = bool> + Send>> =
+            Box::pin(handle_owned(Arc::clone(&self.process), queued));
+        // Polled once without a waker: if it waits, its lane polls it next,
+        // which registers the lane's.
+        let mut once = Context::from_waker(Waker::noop());
+        let polled =
+            std::panic::catch_unwind(AssertUnwindSafe(|| handling.as_mut().poll(&mut once)));
+        match polled {
+            Ok(Poll::Ready(true)) => Ok(()),
+            // Consumption stops; why was reported.
+            Ok(Poll::Ready(false)) => Err(Closed),
+            Ok(Poll::Pending) => self.hand(lane, Work::Started(handling)),
+            Err(_panic) => {
+                self.process.offsets.lanes_ended();
+                let _ = self
+                    .process
+                    .report
+                    .send(anyhow::anyhow!("a consumer handler panicked"));
+                Err(Closed)
+            }
         }
-        // Counted as handed first: a revocation runs only while this task
-        // polls the consumer, never between these lines.
-        offsets.handed(batch.iter().map(Queued::place), true);
-        match self.queues[lane].try_send(batch) {
+    }
+
+    /// Queues `work` to `lane`, or keeps it waiting if the lane is full.
+    fn hand(&mut self, lane: usize, work: Work) -> Result<(), Closed> {
+        // Counted first, so that a lane never counts down work it was not
+        // counted for.
+        self.busy[lane].fetch_add(1, Ordering::AcqRel);
+        match self.queues[lane].try_send(work) {
             Ok(()) => Ok(()),
-            Err(mpsc::error::TrySendError::Full(batch)) => {
-                offsets.handed(batch.iter().map(Queued::place), false);
-                self.waiting.push_back((lane, batch));
+            Err(mpsc::error::TrySendError::Full(work)) => {
+                self.busy[lane].fetch_sub(1, Ordering::AcqRel);
+                self.waiting = Some((lane, work));
                 Ok(())
             }
             Err(mpsc::error::TrySendError::Closed(_)) => Err(Closed),
@@ -635,12 +667,12 @@ impl Handout {
     }
 }
 
-/// A lane ended: its queue is closed.
+/// A lane ended (its queue is closed), or consumption stops.
 struct Closed;
 
 /// Room in `queue`, once it has some; `None` without a queue, or once its
 /// lane ended.
-async fn reserve(queue: Option<mpsc::Sender<Batch>>) -> Option<mpsc::OwnedPermit<Batch>> {
+async fn reserve(queue: Option<mpsc::Sender<Work>>) -> Option<mpsc::OwnedPermit<Work>> {
     queue?.reserve_owned().await.ok()
 }
 
@@ -651,53 +683,52 @@ struct Queued {
     epoch: u64,
 }
 
-impl Queued {
-    /// Its topic, partition and epoch.
-    fn place(&self) -> (&str, i32, u64) {
-        (self.message.topic(), self.message.partition(), self.epoch)
-    }
-}
-
-/// Handles the records of one lane, one at a time, in the order queued;
-/// reports the error that stops consumption, if one does.
+/// Handles the work of one lane, one at a time, in the order queued,
+/// counting each down in `busy` once done; stops once one stopped
+/// consumption (its error reported).
 async fn lane<D: Dispatch>(
     process: Arc<Process<D>>,
-    mut queued: mpsc::Receiver<Batch>,
-    report: mpsc::UnboundedSender<anyhow::Error>,
+    mut queued: mpsc::Receiver<Work>,
+    busy: Arc<AtomicUsize>,
 ) {
-    while let Some(batch) = queued.recv().await {
-        if !handle_batch(&process, batch, &report).await {
-            break;
+    while let Some(work) = queued.recv().await {
+        let go_on = match work {
+            Work::Record(queued) => handle(&process, queued).await,
+            Work::Started(handling) => handling.await,
+        };
+        busy.fetch_sub(1, Ordering::AcqRel);
+        if !go_on {
+            return;
         }
     }
 }
 
-/// Handles the records of `batch` in order; `false` once one stopped
+/// [`handle`], owning what it needs, for a record handled inline whose
+/// handler may go on in its lane.
+async fn handle_owned<D: Dispatch>(process: Arc<Process<D>>, queued: Queued) -> bool {
+    handle(&process, queued).await
+}
+
+/// Handles one record and counts it finished; `false` once it stopped
 /// consumption (its error reported).
-async fn handle_batch<D: Dispatch>(
-    process: &Process<D>,
-    batch: Batch,
-    report: &mpsc::UnboundedSender<anyhow::Error>,
-) -> bool {
-    for Queued { message, epoch } in batch {
-        let (topic, partition, offset) = (message.topic(), message.partition(), message.offset());
-        // Stopping: the queued records are left for the next start. Revoked:
-        // for the partition's next owner.
-        if process.stop.is_cancelled() || !process.offsets.start(topic, partition, epoch) {
-            continue;
-        }
-        let processed = process.one(&message, epoch).await;
-        let handled = matches!(processed, Ok(Processed::Done));
-        process
-            .offsets
-            .finish(topic, partition, epoch, offset, handled);
-        if let Err(err) = processed {
-            // Consumption stops: a partition handed over meanwhile waits
-            // for none of this lane's records.
-            process.offsets.lanes_ended();
-            let _ = report.send(err);
-            return false;
-        }
+async fn handle<D: Dispatch>(process: &Process<D>, Queued { message, epoch }: Queued) -> bool {
+    let (topic, partition, offset) = (message.topic(), message.partition(), message.offset());
+    // Stopping: the queued records are left for the next start. Revoked:
+    // for the partition's next owner.
+    if process.stop.is_cancelled() || !process.offsets.start(topic, partition, epoch) {
+        return true;
+    }
+    let processed = process.one(&message, epoch).await;
+    let handled = matches!(processed, Ok(Processed::Done));
+    process
+        .offsets
+        .finish(topic, partition, epoch, offset, handled);
+    if let Err(err) = processed {
+        // Consumption stops: a partition handed over meanwhile waits for
+        // none of the lanes' records.
+        process.offsets.lanes_ended();
+        let _ = process.report.send(err);
+        return false;
     }
     true
 }
@@ -780,6 +811,8 @@ struct Process<D> {
     consumer: Weak<StreamConsumer<GroupContext>>,
     /// Records are handled in transactions of `dispatch.transactions()`.
     transactional: bool,
+    /// Where a lane reports the error that stops consumption.
+    report: mpsc::UnboundedSender<anyhow::Error>,
 }
 
 /// The record `message` holds, as a [`Dispatch`] sees it.
@@ -910,10 +943,6 @@ impl<D: Dispatch> Process<D> {
             let Some(transaction) = self.begin(publisher).await else {
                 return Ok(Outcome::Interrupted);
             };
-            // The group's generation before handling: if a rebalance comes
-            // meanwhile, the broker refuses the commit rather than let a
-            // member that lost the partition commit it.
-            let group = self.group_metadata()?;
             let outcome = if let Some(err) = &given_up {
                 match self
                     .dead_letter(transaction.producer(), message, err, attempt)
@@ -944,8 +973,14 @@ impl<D: Dispatch> Process<D> {
                     }
                 }
             };
-            // Handed over while it was handled (the revocation gave up
-            // waiting): the next owner's to handle, not this one's to commit.
+            // The group's generation now: while the partition is still this
+            // member's (checked next), no other member can own it in that
+            // generation (a cooperative revocation waits for this record at
+            // the new generation, which commits); once the revocation gave
+            // up, the partition is the next owner's to handle, not this
+            // one's to commit, and a later generation fences this commit
+            // off at the broker.
+            let group = self.group_metadata()?;
             if !self.offsets.start(topic, partition, epoch) {
                 transaction.abort().await;
                 return Ok(Outcome::Interrupted);
@@ -977,11 +1012,7 @@ impl<D: Dispatch> Process<D> {
     async fn begin<'p>(&self, publisher: &'p Publisher) -> Option<Transaction<'p>> {
         let mut failures = 0;
         loop {
-            let began = tokio::select! {
-                () = self.stop.cancelled() => return None,
-                began = publisher.begin() => began,
-            };
-            match began {
+            match publisher.begin(&self.stop).await? {
                 Ok(transaction) => return Some(transaction),
                 Err(err) => {
                     let delay = self.settings.backoff.delay(failures);

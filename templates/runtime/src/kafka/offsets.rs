@@ -76,14 +76,8 @@ impl State {
 #[derive(Debug)]
 struct Track {
     epoch: u64,
-    /// Received and not finished: held by the receiving loop, queued in a
-    /// lane, or in hand.
+    /// Received and not finished: queued in a lane, or in hand.
     pending: BTreeSet<i64>,
-    /// How many of `pending` the receiving loop holds, not handed to their
-    /// lane yet: a revocation, which runs in that loop, cannot wait for
-    /// them. Received last on their partition, they have no record after
-    /// them handled: left to the next owner, they are handled once.
-    held: usize,
     /// The highest offset received.
     highest: i64,
     /// Every record up to this offset is finished: the offset last stored,
@@ -92,11 +86,6 @@ struct Track {
 }
 
 impl Track {
-    /// Records handed to their lanes and not finished.
-    fn in_lanes(&self) -> usize {
-        self.pending.len().saturating_sub(self.held)
-    }
-
     /// The offset to store now, if it moved: the one before the oldest
     /// pending record, or the highest received when none is.
     fn advance(&mut self) -> Option<i64> {
@@ -146,37 +135,13 @@ impl Offsets {
                 Track {
                     epoch: *epochs,
                     pending: BTreeSet::new(),
-                    held: 0,
                     highest: offset,
                     stored: offset - 1,
                 }
             });
         track.pending.insert(offset);
-        track.held += 1;
         track.highest = track.highest.max(offset);
         track.epoch
-    }
-
-    /// Records received are handed to their lane (`true`), or held back
-    /// again by the receiving loop (`false`, their lane was full), each
-    /// given as its topic, partition and epoch.
-    pub(super) fn handed<'a>(
-        &self,
-        records: impl Iterator<Item = (&'a str, i32, u64)>,
-        handed: bool,
-    ) {
-        let mut state = self.lock();
-        for (topic, partition, epoch) in records {
-            if let Some(track) = state.track_mut(topic, partition)
-                && track.epoch == epoch
-            {
-                track.held = if handed {
-                    track.held.saturating_sub(1)
-                } else {
-                    track.held + 1
-                };
-            }
-        }
     }
 
     /// Whether a queued record may be handled: `false` once its partition
@@ -234,17 +199,16 @@ impl Offsets {
         self.finished.notify_all();
     }
 
-    /// Whether records of `partitions` are in their lanes (queued or in
-    /// hand).
+    /// Whether records of `partitions` are pending.
     fn pending(&self, partitions: &[Partition]) -> bool {
         let state = self.lock();
         partitions
             .iter()
             .filter_map(|(topic, partition)| state.track(topic, *partition))
-            .any(|track| track.in_lanes() > 0)
+            .any(|track| !track.pending.is_empty())
     }
 
-    /// Hands `partitions` over: their records in lanes (queued or in hand)
+    /// Hands `partitions` over: their pending records (queued or in hand)
     /// are finished, for `timeout` at most, so that the next owner does not
     /// handle any of them again; those left then are dropped, for the next
     /// owner. Returns the offsets to store before the revocation commits
@@ -257,7 +221,7 @@ impl Offsets {
             let left = partitions
                 .iter()
                 .filter_map(|(topic, partition)| state.track(topic, *partition))
-                .map(Track::in_lanes)
+                .map(|track| track.pending.len())
                 .sum::<usize>();
             let time_left = deadline.saturating_duration_since(Instant::now());
             if left == 0 || time_left.is_zero() || state.lanes_ended {
@@ -418,7 +382,6 @@ mod tests {
         let offsets = Arc::new(Offsets::default());
         let epoch = offsets.received("t", 0, 7);
         offsets.received("t", 0, 8);
-        offsets.handed([("t", 0, epoch); 2].into_iter(), true);
         let lane = std::thread::spawn({
             let offsets = Arc::clone(&offsets);
             move || {
@@ -432,24 +395,6 @@ mod tests {
         let to_store = offsets.revoke(&[("t".to_owned(), 0)], Duration::from_secs(30));
         lane.join().unwrap();
         assert_eq!(to_store, [("t".to_owned(), 0, 8)]);
-    }
-
-    #[test]
-    fn revoking_waits_for_no_record_the_receiving_loop_holds() {
-        let offsets = Offsets::default();
-        let epoch = offsets.received("t", 0, 7);
-        offsets.handed([("t", 0, epoch)].into_iter(), true);
-        offsets.received("t", 0, 8);
-        // 8 was handed over, then held back: its lane was full.
-        offsets.handed([("t", 0, epoch)].into_iter(), true);
-        offsets.handed([("t", 0, epoch)].into_iter(), false);
-        assert!(offsets.start("t", 0, epoch));
-        offsets.finish("t", 0, epoch, 7, true);
-        // Waiting for 8 would wait for ever: the loop that holds it is the
-        // one the revocation runs in.
-        let to_store = offsets.revoke(&[("t".to_owned(), 0)], Duration::from_secs(3600));
-        assert_eq!(to_store, [("t".to_owned(), 0, 7)]);
-        assert!(!offsets.start("t", 0, epoch), "8 is left to the next owner");
     }
 
     #[test]

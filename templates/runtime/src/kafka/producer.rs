@@ -347,9 +347,31 @@ impl Publisher {
     /// Begins a transaction, which holds the transactional producer until it
     /// is committed or aborted (dropped, it is aborted before the next one
     /// begins): what a consumer handles a record in, see [`Transaction`].
-    pub(super) async fn begin(&self) -> Result<Transaction<'_>, KafkaError> {
-        let config = self.transactional_config()?;
-        let mut transactions = self.transactions.lock().await;
+    /// `None` if `stop` comes while another transaction holds the producer;
+    /// once it is this one's turn, getting the producer ready (a call to
+    /// librdkafka off the async threads) is never cut short, which would
+    /// leave its state unknown.
+    pub(super) async fn begin(
+        &self,
+        stop: &tokio_util::sync::CancellationToken,
+    ) -> Option<Result<Transaction<'_>, KafkaError>> {
+        let config = match self.transactional_config() {
+            Ok(config) => config,
+            Err(err) => return Some(Err(err)),
+        };
+        let transactions = tokio::select! {
+            () = stop.cancelled() => return None,
+            transactions = self.transactions.lock() => transactions,
+        };
+        Some(self.begin_locked(config, transactions).await)
+    }
+
+    /// [`Publisher::begin`] once the producer is this transaction's.
+    async fn begin_locked<'a>(
+        &'a self,
+        config: &ClientConfig,
+        mut transactions: tokio::sync::MutexGuard<'a, Transactions>,
+    ) -> Result<Transaction<'a>, KafkaError> {
         let producer = transactions.ready(config).await?;
         if let Err(err) = producer.begin_transaction() {
             transactions.check(Err(err.clone()))?;
@@ -507,7 +529,8 @@ impl Transactions {
             .await;
             if finish == Finish::Commit
                 && let Err(err) = &finished
-                && transaction_error(err).is_some_and(RDKafkaError::txn_requires_abort)
+                && !transaction_error(err)
+                    .is_some_and(|txn| txn.is_retriable() && !txn.txn_requires_abort())
             {
                 // The commit can no longer succeed: abort it next time.
                 self.unfinished = Some(Finish::Abort);
