@@ -14,7 +14,10 @@ when: uses.kafka
 //! - A record whose lane is idle is handled inline, by the receiving loop
 //!   itself: a handler that answers at once costs no hand-off to another
 //!   task. If it has to wait, what it began goes on in its lane, so the loop
-//!   never waits on a handler.
+//!   never waits on a handler. A handler that computes for long without
+//!   waiting (or blocks its thread) would hold the loop meanwhile, as it
+//!   would hold a worker thread anyway: such work belongs in
+//!   `tokio::task::spawn_blocking`, which also lets the next records go on.
 //! - Each lane queues at most `max_in_flight / concurrency` records
 //!   received and not yet handled (16 by default). When the lane of the next
 //!   record is full, the consumer takes no more records from librdkafka
@@ -87,7 +90,7 @@ use std::{
         atomic::{AtomicUsize, Ordering},
     },
     task::{Context, Poll, Waker},
-    time::Duration,
+    time::{Duration, Instant},
 };
 
 use anyhow::Context as _;
@@ -116,6 +119,9 @@ use crate::retry::Backoff;
 /// handlers waiting on I/O to overlap, few enough that a burst does not
 /// flood what they call.
 pub const CONCURRENCY: usize = 16;
+/// How long the receiving loop takes records in one go (handling those of
+/// idle lanes inline) before it looks at shutdown and its timer again.
+const BURST_TIME: Duration = Duration::from_millis(2);
 /// How often the offsets of the records finished are stored (librdkafka
 /// commits the stored offsets every 5 s, on close and on revocation).
 const STORE_INTERVAL: Duration = Duration::from_millis(100);
@@ -585,6 +591,7 @@ impl<D: Dispatch + 'static> Handout<D> {
     ) -> Result<(), Closed> {
         let mut ready = Context::from_waker(Waker::noop());
         let mut taken = 0;
+        let started = Instant::now();
         loop {
             match received {
                 Ok(message) => self.add(&message)?,
@@ -595,6 +602,12 @@ impl<D: Dispatch + 'static> Handout<D> {
             }
             taken += 1;
             if taken >= self.burst || self.waiting.is_some() {
+                return Ok(());
+            }
+            // Back to the loop's `select!` (shutdown, failed lanes, the
+            // offsets' timer) at least every BURST_TIME; the clock is read
+            // every 16 records only.
+            if taken % 16 == 0 && started.elapsed() >= BURST_TIME {
                 return Ok(());
             }
             // The next record if one is ready, without waiting for it.
@@ -618,6 +631,10 @@ impl<D: Dispatch + 'static> Handout<D> {
         let (topic, partition, offset) = (message.topic(), message.partition(), message.offset());
         let epoch = self.process.offsets.received(topic, partition, offset);
         let queued = Queued { message, epoch };
+        if self.process.stop.is_cancelled() {
+            // Stopping (a lane failed): left for the next start.
+            return Err(Closed);
+        }
         if self.busy[lane].load(Ordering::Acquire) == 0 {
             return self.inline(lane, queued);
         }
@@ -639,12 +656,14 @@ impl<D: Dispatch + 'static> Handout<D> {
             // Consumption stops; why was reported.
             Ok(Poll::Ready(false)) => Err(Closed),
             Ok(Poll::Pending) => self.hand(lane, Work::Started(handling)),
-            Err(_panic) => {
-                self.process.offsets.lanes_ended();
-                let _ = self
-                    .process
-                    .report
-                    .send(anyhow::anyhow!("a consumer handler panicked"));
+            Err(panic) => {
+                let what = panic
+                    .downcast_ref::<&str>()
+                    .map(|text| (*text).to_owned())
+                    .or_else(|| panic.downcast_ref::<String>().cloned())
+                    .unwrap_or_default();
+                self.process
+                    .fail(anyhow::anyhow!("a consumer handler panicked: {what}"));
                 Err(Closed)
             }
         }
@@ -696,10 +715,12 @@ async fn lane<D: Dispatch>(
             Work::Record(queued) => handle(&process, queued).await,
             Work::Started(handling) => handling.await,
         };
-        busy.fetch_sub(1, Ordering::AcqRel);
         if !go_on {
+            // Stays busy: no record of its keys is handled inline past the
+            // one that stopped consumption.
             return;
         }
+        busy.fetch_sub(1, Ordering::AcqRel);
     }
 }
 
@@ -724,10 +745,7 @@ async fn handle<D: Dispatch>(process: &Process<D>, Queued { message, epoch }: Qu
         .offsets
         .finish(topic, partition, epoch, offset, handled);
     if let Err(err) = processed {
-        // Consumption stops: a partition handed over meanwhile waits for
-        // none of the lanes' records.
-        process.offsets.lanes_ended();
-        let _ = process.report.send(err);
+        process.fail(err);
         return false;
     }
     true
@@ -826,6 +844,17 @@ fn received(message: &Record) -> Received<'_> {
         content_type: message.header(CONTENT_TYPE_HEADER),
         event_id: message.header(EVENT_ID_HEADER),
         payload: message.payload().unwrap_or_default(),
+    }
+}
+
+impl<D> Process<D> {
+    /// Consumption stops with `err`: no record is started any more, not even
+    /// inline, and a partition handed over meanwhile waits for none of the
+    /// lanes' records.
+    fn fail(&self, err: anyhow::Error) {
+        self.stop.cancel();
+        self.offsets.lanes_ended();
+        let _ = self.report.send(err);
     }
 }
 

@@ -360,6 +360,7 @@ impl Publisher {
             Err(err) => return Some(Err(err)),
         };
         let transactions = tokio::select! {
+            biased;
             () = stop.cancelled() => return None,
             transactions = self.transactions.lock() => transactions,
         };
