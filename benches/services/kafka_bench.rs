@@ -796,6 +796,25 @@ async fn gen_consume_service(brokers: &str, group: &str, events: usize) -> Measu
     run_consume(brokers, group, dispatcher, &progress).await
 }
 
+/// The ClientConfig `runtime::kafka::consume` builds for `group`, set here
+/// by hand as a raw rdkafka user would.
+fn raw_consumer_config(brokers: &str, group: &str) -> ClientConfig {
+    let mut config = ClientConfig::new();
+    config
+        .set("bootstrap.servers", brokers)
+        .set("group.id", group)
+        .set("client.id", group)
+        .set(
+            "session.timeout.ms",
+            rk::SESSION_TIMEOUT.as_millis().to_string(),
+        )
+        .set("partition.assignment.strategy", "cooperative-sticky")
+        .set("auto.offset.reset", "earliest")
+        .set("enable.auto.commit", "true")
+        .set("enable.auto.offset.store", "false");
+    config
+}
+
 /// A raw StreamConsumer with the config `runtime::kafka::consume` builds:
 /// count (and, with `decode`, check the headers and decode the event as the
 /// generated Dispatcher does; with `wait`, wait that long as the handler),
@@ -807,19 +826,7 @@ async fn raw_consume(
     decode: bool,
     wait: Option<Duration>,
 ) -> Measured {
-    let config = ClientConfig::new()
-        .set("bootstrap.servers", brokers)
-        .set("group.id", group)
-        .set("client.id", group)
-        .set(
-            "session.timeout.ms",
-            rk::SESSION_TIMEOUT.as_millis().to_string(),
-        )
-        .set("partition.assignment.strategy", "cooperative-sticky")
-        .set("auto.offset.reset", "earliest")
-        .set("enable.auto.commit", "true")
-        .set("enable.auto.offset.store", "false")
-        .clone();
+    let config = raw_consumer_config(brokers, group);
     // Diagnostic (KBENCH_RAW_FETCH_BACKOFF_MS): librdkafka stops fetching a
     // partition while 100 000 of its records wait unread
     // (`queued.min.messages`) and looks again only after
@@ -942,18 +949,7 @@ async fn gen_consume_produce(brokers: &str, group: &str, events: usize) -> Measu
 /// event, await its acknowledgement, send the record's offset with the
 /// group's metadata, commit. The blocking calls run off the worker threads.
 async fn raw_consume_produce(brokers: &str, group: &str, events: usize) -> Measured {
-    let consumer: StreamConsumer = ClientConfig::new()
-        .set("bootstrap.servers", brokers)
-        .set("group.id", group)
-        .set("client.id", group)
-        .set(
-            "session.timeout.ms",
-            rk::SESSION_TIMEOUT.as_millis().to_string(),
-        )
-        .set("partition.assignment.strategy", "cooperative-sticky")
-        .set("auto.offset.reset", "earliest")
-        .set("enable.auto.commit", "true")
-        .set("enable.auto.offset.store", "false")
+    let consumer: StreamConsumer = raw_consumer_config(brokers, group)
         .set("isolation.level", "read_committed")
         .create()
         .unwrap();
