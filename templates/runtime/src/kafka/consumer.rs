@@ -848,6 +848,15 @@ fn received(message: &Record) -> Received<'_> {
 }
 
 impl<D> Process<D> {
+    /// Waits `delay` before trying again; `false` once shutdown (or a
+    /// failed lane) stops consumption first.
+    async fn pause(&self, delay: Duration) -> bool {
+        tokio::select! {
+            () = self.stop.cancelled() => false,
+            () = tokio::time::sleep(delay) => true,
+        }
+    }
+
     /// Consumption stops with `err`: no record is started any more, not even
     /// inline, and a partition handed over meanwhile waits for none of the
     /// lanes' records.
@@ -1026,9 +1035,8 @@ impl<D: Dispatch> Process<D> {
                         "handling the event again"
                     };
                     warn!(%topic, partition, offset, %err, ?delay, "transaction aborted, {again}");
-                    tokio::select! {
-                        () = self.stop.cancelled() => return Ok(Outcome::Interrupted),
-                        () = tokio::time::sleep(delay) => {}
+                    if !self.pause(delay).await {
+                        return Ok(Outcome::Interrupted);
                     }
                 }
             }
@@ -1047,9 +1055,8 @@ impl<D: Dispatch> Process<D> {
                     let delay = self.settings.backoff.delay(failures);
                     warn!(%err, ?delay, "cannot begin a transaction, trying again");
                     failures += 1;
-                    tokio::select! {
-                        () = self.stop.cancelled() => return None,
-                        () = tokio::time::sleep(delay) => {}
+                    if !self.pause(delay).await {
+                        return None;
                     }
                 }
             }
@@ -1079,10 +1086,7 @@ impl<D: Dispatch> Process<D> {
             %topic, %key, partition, offset, attempt, %err, ?delay,
             "handler failed, retrying"
         );
-        tokio::select! {
-            () = self.stop.cancelled() => None,
-            () = tokio::time::sleep(delay) => Some(true),
-        }
+        self.pause(delay).await.then_some(true)
     }
 
     /// Runs `operation` until it succeeds, with [`RETRY_BACKOFF`]-style
@@ -1100,9 +1104,8 @@ impl<D: Dispatch> Process<D> {
                     let delay = self.settings.backoff.delay(failures);
                     warn!(%err, ?delay, "cannot reach the record of handled events, trying again");
                     failures += 1;
-                    tokio::select! {
-                        () = self.stop.cancelled() => return None,
-                        () = tokio::time::sleep(delay) => {}
+                    if !self.pause(delay).await {
+                        return None;
                     }
                 }
             }
