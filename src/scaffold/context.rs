@@ -23,6 +23,7 @@ use crate::engine::evaluate::{Recommendation, Report};
 use crate::scaffold::api::{Api, ProtoService, rust_path, to_snake};
 use crate::scaffold::called::{Callees, RpcCall};
 use crate::scaffold::contract::{Contract, pascal, snake};
+use crate::scaffold::deploy::{self, Deployment};
 use crate::scaffold::served::{GrpcCall, RestRoute, ServedApi, duration_rust, keyed, served};
 use crate::spec::model::{Delivery, Flow, FlowsFile, Format, Interaction, Transport};
 
@@ -232,6 +233,8 @@ pub struct ServiceContext {
     pub env: Vec<EnvVar>,
     /// The same, as aligned lines for `--help`.
     pub usage_env: String,
+    /// Its ports and environment in the deployment files.
+    pub deployment: Deployment,
 }
 
 /// Where a service takes idempotency keys, keeping its answers in its
@@ -534,7 +537,10 @@ pub fn build(
         uses.store |= service.store;
         uses.idempotency |= service.keys.any;
         uses.outbox |= service.outbox || service.dedupe;
+        // Last: from the whole environment table.
+        service.deployment = deployment(service);
     }
+    publish_ports(&mut services);
     let flows_context = recs
         .iter()
         .enumerate()
@@ -698,6 +704,7 @@ fn service(
         serve_text: String::new(),
         env: Vec::new(),
         usage_env: String::new(),
+        deployment: Deployment::default(),
     };
     for &i in own {
         let (rec, flow) = recs[i];
@@ -853,6 +860,53 @@ fn keep_store(s: &mut ServiceContext, outboxed: &[String]) {
     s.usage_env = usage_env(&s.env);
 }
 
+/// Where `s` listens and what it reads in a container ([`deploy`]).
+fn deployment(s: &ServiceContext) -> Deployment {
+    let peers = s
+        .rest_targets
+        .iter()
+        .map(|t| (t.env.as_str(), t.name.as_str(), false))
+        .chain(
+            s.grpc_targets
+                .iter()
+                .map(|t| (t.env.as_str(), t.name.as_str(), true)),
+        )
+        .collect();
+    deploy::deployment(&deploy::Facts {
+        name: &s.name,
+        ident: &s.ident,
+        store: s.store,
+        serves_grpc: s.serves_grpc,
+        http_port: HTTP_PORT,
+        grpc_port: GRPC_PORT,
+        env: s
+            .env
+            .iter()
+            .map(|v| (v.name.as_str(), v.purpose.as_str(), v.default.as_str()))
+            .collect(),
+        peers,
+    })
+}
+
+/// Numbers the host ports compose publishes for the services that serve
+/// REST or gRPC, in name order from the documented defaults up: the first
+/// gets 5000 and 50051, as with `cargo run`. The others need no port on the
+/// host: compose probes them inside their containers.
+fn publish_ports(services: &mut [ServiceContext]) {
+    let (mut http, mut grpc) = (HTTP_PORT, GRPC_PORT);
+    for s in services
+        .iter_mut()
+        .filter(|s| s.serves_rest || s.serves_grpc)
+    {
+        s.deployment.host_http_port = Some(http);
+        http += 1;
+        if s.serves_grpc {
+            s.deployment.host_grpc_port = Some(grpc);
+            grpc += 1;
+        }
+    }
+}
+
 /// The default `DATABASE_URL` of `service`: a `SQLite` file in its data
 /// folder, relative to where it runs.
 pub fn default_database_url(service: &str) -> String {
@@ -978,7 +1032,7 @@ fn group_kafka(s: &mut ServiceContext) {
 }
 
 /// `serve REST and gRPC`, `consume order-events (group analytics) and
-/// answer /healthz`, `run its tasks and answer /healthz`, …
+/// answer /livez and /readyz`, `run its tasks and answer /livez and /readyz`, …
 fn serve_text(s: &ServiceContext) -> String {
     let mut serve = Vec::new();
     if s.serves_rest {
@@ -998,10 +1052,10 @@ fn serve_text(s: &ServiceContext) -> String {
     if !s.handles {
         parts.push("run its tasks".to_owned());
     }
-    // The REST API answers /healthz itself; any other service listens on
-    // HTTP_ADDR for it alone.
+    // The REST API answers its probes itself; any other service listens on
+    // HTTP_ADDR for them alone.
     if !s.serves_rest {
-        parts.push("answer /healthz".to_owned());
+        parts.push("answer /livez and /readyz".to_owned());
     }
     and_list(&parts)
 }
@@ -1013,9 +1067,9 @@ fn env(s: &ServiceContext) -> Vec<EnvVar> {
         default: default.to_owned(),
     };
     let mut vars = Vec::new();
-    // A service without a REST API listens for /healthz alone, on any free
+    // A service without a REST API listens for its probes alone, on any free
     // port unless told: several of them then run side by side on one
-    // machine; a deployment whose probes need a fixed port sets it.
+    // machine; a deployment, whose probes need a fixed port, sets it.
     if s.serves_rest {
         vars.push(var(
             "HTTP_ADDR",
@@ -1023,7 +1077,11 @@ fn env(s: &ServiceContext) -> Vec<EnvVar> {
             &format!("0.0.0.0:{HTTP_PORT}"),
         ));
     } else {
-        vars.push(var("HTTP_ADDR", "/healthz listen address", "0.0.0.0:0"));
+        vars.push(var(
+            "HTTP_ADDR",
+            "/livez and /readyz listen address",
+            "0.0.0.0:0",
+        ));
     }
     if s.serves_grpc {
         vars.push(var(

@@ -7,6 +7,7 @@ pub mod apidocs;
 pub mod called;
 pub mod context;
 pub mod contract;
+pub mod deploy;
 pub mod served;
 pub mod sync;
 pub mod system;
@@ -158,6 +159,20 @@ fn check_path(path: &str) -> Result<(), Error> {
     })
 }
 
+/// The context of a flows file given as text, with the built-in rules and
+/// the contract derived from it: what unit tests of the context read.
+#[cfg(test)]
+pub(crate) fn prepared(yaml: &str) -> context::Context {
+    let flows = crate::spec::load_str("flows.yaml", yaml).expect("valid flows");
+    let report = crate::engine::recommend(
+        &flows,
+        &crate::engine::RuleSet::builtin().expect("built-in rules"),
+    );
+    let contract = contract::load("order.proto", ORDER_PROTO).expect("seed contract");
+    let bound = crate::contract::derived(&flows).expect("the derived contract binds");
+    context::build(&flows, &report, &contract, &bound)
+}
+
 #[cfg(test)]
 mod tests {
     //! Issue 17, item 4: scaffolding must stay linear in the number of
@@ -166,16 +181,6 @@ mod tests {
     use std::fmt::Write as _;
 
     use super::*;
-    use crate::engine::{RuleSet, recommend};
-
-    /// The context and the engine for a flows file given as text.
-    fn prepared(yaml: &str) -> context::Context {
-        let flows = crate::spec::load_str("flows.yaml", yaml).expect("valid flows");
-        let report = recommend(&flows, &RuleSet::builtin().expect("built-in rules"));
-        let contract = contract::load("order.proto", ORDER_PROTO).expect("seed contract");
-        let bound = crate::contract::derived(&flows).expect("the derived contract binds");
-        context::build(&flows, &report, &contract, &bound)
-    }
 
     /// `s001 -> s002 -> …`, the links cycling through REST, gRPC and Kafka.
     fn chain(services: usize) -> String {
@@ -218,6 +223,38 @@ mod tests {
         })
         .expect("contexts build");
         sizes
+    }
+
+    #[test]
+    fn compose_publishes_the_serving_services_from_the_documented_ports_up() {
+        let cx = prepared(include_str!("../../examples/orders.yaml"));
+        let published: Vec<(&str, Option<u16>, Option<u16>)> = cx
+            .services
+            .iter()
+            .map(|s| {
+                let d = &s.deployment;
+                (s.name.as_str(), d.host_http_port, d.host_grpc_port)
+            })
+            .collect();
+        // The example's one server gets the ports `cargo run` uses.
+        assert_eq!(
+            published,
+            [
+                ("analytics", None, None),
+                ("checkout", None, None),
+                ("orders", Some(5000), Some(50051)),
+                ("shipping", None, None),
+                ("storefront", None, None),
+            ]
+        );
+        // The peers of checkout by service name, in the container network.
+        let checkout = cx.services.iter().find(|s| s.name == "checkout").unwrap();
+        let url = checkout
+            .deployment
+            .vars
+            .iter()
+            .find(|v| v.name == "ORDERS_GRPC_URL");
+        assert_eq!(url.unwrap().compose.as_deref(), Some("http://orders:50051"));
     }
 
     // Review item 9: the planned paths are held to the manifest's test, so

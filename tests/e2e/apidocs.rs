@@ -12,7 +12,6 @@
 //! else is.
 
 use std::collections::BTreeSet;
-use std::io::Write as _;
 use std::path::Path;
 use std::process::Command;
 
@@ -22,7 +21,7 @@ use commsadvise::engine::{RuleSet, recommend};
 use commsadvise::scaffold::apidocs::documents;
 use commsadvise::spec::model::FlowsFile;
 
-use crate::common::{repo, tool};
+use crate::common::{repo, skipped, tool};
 
 /// The flows, recommendations and contract of a flows file of the
 /// repository, or of the built-in example for `None`.
@@ -59,19 +58,6 @@ fn written(flows: Option<&str>) -> (tempfile::TempDir, Vec<String>) {
 fn parsed(dir: &Path, path: &str) -> serde_json::Value {
     let text = std::fs::read_to_string(dir.join(path)).expect("written");
     serde_saphyr::from_str(&text).unwrap_or_else(|e| panic!("{path} is not YAML: {e}\n{text}"))
-}
-
-/// Says on stderr, past the harness's capture, that a check was skipped;
-/// in CI a missing validator is a failure instead.
-fn skipped(what: &str, why: &str) {
-    assert!(
-        std::env::var_os("CI").is_none(),
-        "CI is set but {why} (.ci/run installs it)"
-    );
-    let _ = writeln!(
-        std::io::stderr(),
-        "SKIPPED {what}: {why}; the documents were NOT validated"
-    );
 }
 
 /// `openapi-spec-validator`: `OPENAPI_SPEC_VALIDATOR`, else on the PATH.

@@ -117,6 +117,17 @@ pub fn tool(env: &str, name: &str) -> Option<String> {
         .then_some(candidate)
 }
 
+/// Says on stderr, past the harness's capture, that a check by an external
+/// tool was skipped; in CI a missing tool is a failure instead.
+pub fn skipped(what: &str, why: &str) {
+    use std::io::Write as _;
+    assert!(
+        std::env::var_os("CI").is_none(),
+        "CI is set but {why} (.ci/run installs it)"
+    );
+    let _ = writeln!(std::io::stderr(), "SKIPPED {what}: {why}; NOT checked");
+}
+
 /// The one target directory every generated workspace builds into,
 /// `COMMSADVISE_GENERATED_TARGET` (default `<repo>/target/generated`), so
 /// that tokio, tonic, axum and librdkafka compile once for all cases.

@@ -7,6 +7,7 @@ mod check;
 mod cli;
 mod common;
 mod contract;
+mod deploy;
 mod diagrams;
 mod docs;
 mod errors;

@@ -18,7 +18,7 @@ mod offsets;
 mod producer;
 mod record;
 
-pub use admin::{ADMIN_TIMEOUT, ensure_topics};
+pub use admin::{ADMIN_TIMEOUT, BrokerProbe, ensure_topics};
 pub use client::{KafkaContext, UNREACHABLE_LOG_INTERVAL, UnreachableWarnings, is_unreachable};
 pub use consumer::{
     BoxFuture, CONCURRENCY, ConsumerSettings, DEAD_LETTER_TIMEOUT, Deduplication, Dispatch,

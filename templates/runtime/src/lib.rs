@@ -9,8 +9,8 @@
 {%- endif %}
 //! - [`shutdown`]: SIGTERM / Ctrl-C and the bounded drain of running tasks;
 //! - [`stream`]: the [`Sink`] a streaming handler sends its items into;
-//! - [`health`]: `GET /healthz` for a service serving no REST API (feature
-//!   `health`);
+//! - [`health`]: `/livez` and `/readyz`, the readiness checks of the
+//!   service's dependencies (feature `health`);
 {%- if uses.rest %}
 //! - [`rest`]: a REST request read into its protobuf message (feature `rest`);
 {%- endif %}

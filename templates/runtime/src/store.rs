@@ -216,6 +216,11 @@ impl Store {
         &self.pool
     }
 
+    /// One round trip to the database (`SELECT 1`): its readiness check.
+    pub async fn ping(&self) -> Result<(), sqlx::Error> {
+        sqlx::query("SELECT 1").execute(&self.pool).await.map(drop)
+    }
+
     /// Which database this is.
     pub fn backend(&self) -> Backend {
         self.backend

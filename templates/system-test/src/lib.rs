@@ -179,7 +179,7 @@ impl System {
         })
     }
 
-    /// Each service's `HTTP_ADDR` (its REST API or `/healthz`), by name.
+    /// Each service's `HTTP_ADDR` (its REST API or its probes), by name.
     pub fn http_addrs(&self) -> Vec<(&'static str, SocketAddr)> {
         vec![
 {%- for service in services %}
@@ -204,17 +204,30 @@ impl System {
     }
 }
 
-/// `GET /healthz` on `addr`: the whole HTTP/1.1 answer.
-pub async fn healthz(addr: SocketAddr) -> anyhow::Result<String> {
+/// `GET path` on `addr`: the whole HTTP/1.1 answer.
+pub async fn get(addr: SocketAddr, path: &str) -> anyhow::Result<String> {
     let mut stream = TcpStream::connect(addr)
         .await
         .with_context(|| format!("cannot connect to {addr}"))?;
-    stream
-        .write_all(b"GET /healthz HTTP/1.1\r\nHost: test\r\nConnection: close\r\n\r\n")
-        .await?;
+    let request = format!("GET {path} HTTP/1.1\r\nHost: test\r\nConnection: close\r\n\r\n");
+    stream.write_all(request.as_bytes()).await?;
     let mut answer = String::new();
     stream.read_to_string(&mut answer).await?;
     Ok(answer)
+}
+
+/// `GET /readyz` on `addr` until it answers 200, for at most 10 s: the last
+/// answer (the readiness checks of a service run every second until they
+/// pass).
+pub async fn readyz(addr: SocketAddr) -> anyhow::Result<String> {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let answer = get(addr, "/readyz").await?;
+        if answer.starts_with("HTTP/1.1 200") || Instant::now() > deadline {
+            return Ok(answer);
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
 }
 
 /// A socket on an ephemeral port of 127.0.0.1.

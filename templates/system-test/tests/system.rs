@@ -21,8 +21,9 @@ async fn what_enters_at_the_edge_reaches_every_service_downstream() {
 {%- endif %}
     let system = System::start().await.expect("every service starts");
 
+    // Every service ready: its broker and database answer.
     for (name, addr) in system.http_addrs() {
-        let answer = system_test::healthz(addr).await.unwrap();
+        let answer = system_test::readyz(addr).await.unwrap();
         assert!(answer.starts_with("HTTP/1.1 200"), "{name}: {answer}");
     }
 {%- for e in t.calls %}

@@ -5,7 +5,7 @@ when: uses.kafka
 //! topics, and auto-creation would not use the partition counts the
 //! recommendation sized.
 
-use std::time::Duration;
+use std::{sync::Arc, time::Duration};
 
 use rdkafka::{
     ClientConfig,
@@ -18,6 +18,60 @@ use super::{KafkaContext, dead_letter_topic};
 
 /// How long topic creation may take.
 pub const ADMIN_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// How long [`BrokerProbe::check`] waits for the metadata: less than a
+/// readiness check's whole budget (`runtime::health::CHECK_TIMEOUT`).
+pub const PROBE_TIMEOUT: Duration = Duration::from_millis(1500);
+
+/// Whether the cluster answers: a metadata request for one topic, the
+/// readiness check of a service that produces or consumes. One client,
+/// made once, whose connection stays open between checks.
+#[derive(Clone)]
+pub struct BrokerProbe {
+    admin: Arc<AdminClient<KafkaContext>>,
+    topic: Arc<str>,
+}
+
+impl std::fmt::Debug for BrokerProbe {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("BrokerProbe")
+            .field("topic", &self.topic)
+            .finish_non_exhaustive()
+    }
+}
+
+impl BrokerProbe {
+    /// A probe of `brokers` asking for `topic`'s metadata (one of the
+    /// service's own: cheap on a cluster of many topics); `client_id` names
+    /// it in the broker's logs.
+    pub fn new(brokers: &str, client_id: &str, topic: &str) -> Result<BrokerProbe, KafkaError> {
+        let admin: AdminClient<KafkaContext> = ClientConfig::new()
+            .set("bootstrap.servers", brokers)
+            .set("client.id", client_id)
+            .create_with_context(KafkaContext::default())?;
+        Ok(BrokerProbe {
+            admin: Arc::new(admin),
+            topic: topic.into(),
+        })
+    }
+
+    /// `Ok` when a broker answered the metadata request within
+    /// [`PROBE_TIMEOUT`]. A missing topic still counts as an answer: the
+    /// service creates its topics itself.
+    pub async fn check(&self) -> Result<(), String> {
+        let (admin, topic) = (Arc::clone(&self.admin), Arc::clone(&self.topic));
+        // librdkafka's metadata call blocks its thread.
+        tokio::task::spawn_blocking(move || {
+            admin
+                .inner()
+                .fetch_metadata(Some(&topic), PROBE_TIMEOUT)
+                .map(drop)
+                .map_err(|err| format!("no metadata from the brokers: {err}"))
+        })
+        .await
+        .map_err(|err| err.to_string())?
+    }
+}
 
 /// Creates every topic of `topics` (`(name, partitions)`), and a dead-letter
 /// topic for each topic of `subscribed` (as many partitions as its source),

@@ -3,14 +3,20 @@
 {%- set calls_stream = service.called_flows | filter(attribute="streaming", value=true) | length > 0 -%}
 {%- if serves and not service.consumes %}{% set tasks = "servers" %}{% elif service.handles %}{% set tasks = "tasks" %}{% else %}{% set tasks = "running" %}{% endif -%}
 //! What the `{{ service.name }}` binary does for each command: wiring of
-//! configuration, {% if serves %}servers{% if service.produces or service.consumes %}, Kafka{% endif %}{% elif service.consumes %}the Kafka consumer{% else %}the team's tasks{% endif %}, `/healthz`{% if calls %}, clients{% endif %} and shutdown. `main.rs`
+//! configuration, {% if serves %}servers{% if service.produces or service.consumes %}, Kafka{% endif %}{% elif service.consumes %}the Kafka consumer{% else %}the team's tasks{% endif %}, `/livez` and `/readyz`{% if calls %}, clients{% endif %} and shutdown. `main.rs`
 //! only calls [`run`].
 
 use std::{io::IsTerminal as _, process::ExitCode, sync::Arc};
 
 use anyhow::Context as _;
-{%- if calls %}
-use runtime::client_policy::InvalidDeadline;
+{%- set imports = [] %}
+{%- if calls %}{% set_global imports = imports | concat(with="client_policy::InvalidDeadline") %}{% endif %}
+{%- set_global imports = imports | concat(with="health::Checks") %}
+{%- if service.produces or service.consumes %}{% set_global imports = imports | concat(with="kafka::BrokerProbe") %}{% endif %}
+{%- if imports | length == 1 %}
+use runtime::{{ imports.0 }};
+{%- else %}
+use runtime::{{ "{" }}{{ imports | join(sep=", ") }}};
 {%- endif %}
 use tokio::{net::TcpListener, task::JoinSet};
 use tokio_util::sync::CancellationToken;
@@ -66,6 +72,7 @@ pub async fn run(args: impl IntoIterator<Item = String>) -> ExitCode {
     };
     let result = match command {
         Command::Serve => serve(&config).await,
+        Command::Probe { probe } => runtime::health::ask(config.http_addr, probe.path()).await,
 {%- if calls %}
 {%- if calls_stream %}
         Command::Call { flow, input, max } => call(&config, flow, &input, max).await,
@@ -117,14 +124,14 @@ fn init_tracing() {
 /// Serves {% if service.serves_rest and service.serves_grpc %}REST and gRPC{% elif service.serves_rest %}REST{% else %}gRPC{% endif %} and consumes on spawned tasks until SIGTERM / Ctrl-C (or
 /// until one of them fails), then drains them within [`DRAIN_TIMEOUT`].
 {%- elif serves -%}
-/// Serves {% if service.serves_rest and service.serves_grpc %}REST and gRPC{% elif service.serves_rest %}REST{% else %}gRPC and `/healthz`{% endif %} on spawned tasks until SIGTERM / Ctrl-C (or until one
+/// Serves {% if service.serves_rest and service.serves_grpc %}REST and gRPC{% elif service.serves_rest %}REST{% else %}gRPC and the probes{% endif %} on spawned tasks until SIGTERM / Ctrl-C (or until one
 /// of them fails), then drains {% if service.serves_rest and not service.serves_grpc %}it{% else %}both{% endif %} within [`DRAIN_TIMEOUT`].
 {%- elif service.consumes -%}
-/// Consumes and answers `/healthz` on spawned tasks until SIGTERM / Ctrl-C
+/// Consumes and answers its probes on spawned tasks until SIGTERM / Ctrl-C
 /// (or until one of them fails), then lets the event in hand finish within
 /// [`DRAIN_TIMEOUT`].
 {%- else -%}
-/// Runs the team's tasks ([`tasks::run`]) and answers `/healthz` on spawned
+/// Runs the team's tasks ([`tasks::run`]) and answers its probes on spawned
 /// tasks until SIGTERM / Ctrl-C (or until one of them fails), then lets the
 /// tasks finish within [`DRAIN_TIMEOUT`].
 {%- endif %}
@@ -146,7 +153,7 @@ pub async fn serve(config: &Config) -> anyhow::Result<()> {
 /// bind ephemeral ports and hand their addresses to the callers first.
 #[derive(Debug)]
 pub struct Listeners {
-    /// {% if service.serves_rest %}The REST server's{% else %}`/healthz`'s{% endif %} socket (`HTTP_ADDR`).
+    /// {% if service.serves_rest %}The REST server's{% else %}The probes'{% endif %} socket (`HTTP_ADDR`).
     pub http: TcpListener,
 {%- if service.serves_grpc %}
     /// The gRPC server's socket (`GRPC_ADDR`).
@@ -198,37 +205,38 @@ pub async fn run_until(
         format!("cannot open DATABASE_URL={url}")
     })?;
 {%- endif %}
+    let health = readiness(config, &state)?.spawn(shutdown.clone());
     let mut {{ tasks }} = JoinSet::new();
 {%- if serves %}
     let timeouts = config.timeouts;
 {%- endif %}
 {%- if service.serves_rest %}
-    let token = shutdown.clone();
     let serving = Arc::clone(&state);
 {%- if service.keys.rest %}
     let records = state.out.db.clone();
 {%- endif %}
+    let probes = health.clone();
     {{ tasks }}.spawn(async move {
-        rest::serve(http, serving, timeouts, {% if service.keys.rest %}records, {% endif %}token)
+        rest::serve(http, serving, timeouts, {% if service.keys.rest %}records, {% endif %}probes)
             .await
             .context("REST server failed")
     });
 {%- else %}
-    let token = shutdown.clone();
+    let probes = health.clone();
     {{ tasks }}.spawn(async move {
-        runtime::health::serve(http, token)
+        runtime::health::serve(http, probes)
             .await
-            .context("/healthz server failed")
+            .context("/livez and /readyz server failed")
     });
 {%- endif %}
 {%- if service.serves_grpc %}
-    let token = shutdown.clone();
     let serving = Arc::clone(&state);
 {%- if service.keys.grpc %}
     let records = state.out.db.clone();
 {%- endif %}
+    let probes = health.clone();
     {{ tasks }}.spawn(async move {
-        grpc::serve(grpc, serving, timeouts, {% if service.keys.grpc %}records, {% endif %}token)
+        grpc::serve(grpc, serving, timeouts, {% if service.keys.grpc %}records, {% endif %}probes)
             .await
             .context("gRPC server failed")
     });
@@ -290,6 +298,35 @@ pub async fn run_until(
     }
     shutdown.cancel();
     runtime::shutdown::drain({{ tasks }}, DRAIN_TIMEOUT).await
+}
+{%- set kafka = service.produces or service.consumes %}
+
+/// What `/readyz` and gRPC health wait for: {% if kafka and service.store %}the Kafka brokers and the database{% elif kafka %}the Kafka brokers{% elif service.store %}the database{% else %}no dependency (no broker, no database){% endif %}.
+///
+/// One task checks them every few seconds (`runtime::health`), never the
+/// probes themselves.
+pub fn readiness({% if not kafka %}_{% endif %}config: &Config, {% if not service.store %}_{% endif %}state: &State) -> anyhow::Result<Checks> {
+    let checks = Checks::new();
+{%- if kafka %}
+    // A metadata request for one of the service's own topics: cheap on a
+    // cluster of many.
+    let (topic, _) = kafka::TOPICS[0];
+    let client_id = format!("{}-health", kafka::CLIENT_ID);
+    let broker = BrokerProbe::new(&config.kafka_brokers, &client_id, topic)
+        .context("cannot create the Kafka readiness probe")?;
+    let checks = checks.with("kafka", move || {
+        let broker = broker.clone();
+        async move { broker.check().await }
+    });
+{%- endif %}
+{%- if service.store %}
+    let db = state.out.db.clone();
+    let checks = checks.with("database", move || {
+        let db = db.clone();
+        async move { db.ping().await.map_err(|err| err.to_string()) }
+    });
+{%- endif %}
+    Ok(checks)
 }
 {%- if calls %}
 

@@ -5,7 +5,7 @@
 {%- set calls_stream = service.called_flows | filter(attribute="streaming", value=true) | length > 0 %}
 {%- set takes_input = calls or service.produces %}
 
-use clap::{Parser, Subcommand{% if takes_input %}, ValueEnum{% endif %}};
+use clap::{Parser, Subcommand, ValueEnum};
 
 /// What `--help` shows after the commands.
 const ENVIRONMENT: &str = "\
@@ -58,6 +58,33 @@ pub enum Command {
         input: Input,
     },
 {%- endif %}
+    /// Ask the service running on `HTTP_ADDR` for its `/readyz` (or
+    /// `/livez`): exit 0 on 200, 1 otherwise. A container's health check,
+    /// where no curl is.
+    Probe {
+        /// Which probe.
+        #[arg(value_enum, default_value_t = Probe::Readyz)]
+        probe: Probe,
+    },
+}
+
+/// The probes of `runtime::health`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Probe {
+    /// The process answers.
+    Livez,
+    /// Its dependencies answer and it is not draining.
+    Readyz,
+}
+
+impl Probe {
+    /// The probe's HTTP path.
+    pub fn path(self) -> &'static str {
+        match self {
+            Probe::Livez => "/livez",
+            Probe::Readyz => "/readyz",
+        }
+    }
 }
 {%- if calls %}
 
@@ -167,6 +194,19 @@ mod tests {
     fn no_arguments_means_serve() {
         assert_eq!(parse(args(&[])).unwrap(), Command::Serve);
         assert_eq!(parse(args(&["serve"])).unwrap(), Command::Serve);
+    }
+
+    #[test]
+    fn probe_asks_readyz_unless_told_livez() {
+        let probe = |words: &[&str]| {
+            let Command::Probe { probe } = parse(args(words)).unwrap() else {
+                panic!("{words:?} is not `probe`");
+            };
+            probe.path()
+        };
+        assert_eq!(probe(&["probe"]), "/readyz");
+        assert_eq!(probe(&["probe", "livez"]), "/livez");
+        assert!(usage_error(&["probe", "healthz"]));
     }
 {%- for f in service.called_flows %}
 

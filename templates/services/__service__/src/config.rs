@@ -9,13 +9,13 @@
 //! documents), plus the fixed limits and timeouts of this service.
 use std::{fmt, net::SocketAddr, time::Duration};
 
-/// Environment variable holding the {% if service.serves_rest %}REST{% else %}`/healthz`{% endif %} listen address.
+/// Environment variable holding the {% if service.serves_rest %}REST{% else %}`/livez` and `/readyz`{% endif %} listen address.
 pub const HTTP_ADDR_VAR: &str = "HTTP_ADDR";
 {%- if service.serves_rest %}
 /// Default REST listen address.
 pub const HTTP_ADDR_DEFAULT: &str = "0.0.0.0:{{ http_port }}";
 {%- else %}
-/// Default `/healthz` listen address: any free port (logged at start-up), so
+/// Default `/livez` and `/readyz` listen address: any free port (logged at start-up), so
 /// that services without a REST API run side by side on one machine; set
 /// `HTTP_ADDR` where a probe needs a fixed port.
 pub const HTTP_ADDR_DEFAULT: &str = "0.0.0.0:0";
@@ -104,7 +104,7 @@ pub const {{ h.budget_const }}_VAR: &str = "{{ h.budget_env }}";
 {%- if not serves %}
 {% endif %}
 /// How long {% if serves %}in-flight requests{% elif service.handles %}the event being handled{% else %}the tasks{% endif %} may take to finish after SIGTERM / Ctrl-C.
-pub const DRAIN_TIMEOUT: Duration = Duration::from_secs(10);
+pub const DRAIN_TIMEOUT: Duration = Duration::from_secs({{ service.deployment.drain_secs }});
 {%- if service.handles %}
 /// Environment variable read by debug builds only: delays every handler by
 /// this many milliseconds, to rehearse timeouts, crashes and shutdowns in the
@@ -167,7 +167,7 @@ impl Default for Timeouts {
 /// The service's configuration.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Config {
-    /// Where the {% if service.serves_rest %}REST server{% else %}`/healthz` endpoint{% endif %} listens.
+    /// Where the {% if service.serves_rest %}REST server{% else %}`/livez` and `/readyz` probes{% endif %} listen{% if service.serves_rest %}s{% endif %}.
     pub http_addr: SocketAddr,
 {%- if service.serves_grpc %}
     /// Where the gRPC server listens.

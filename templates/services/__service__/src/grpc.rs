@@ -7,7 +7,8 @@ when: service.serves_grpc
 //! (
 {%- for f in service.grpc_flows %}flow `{{ f.flow }}`, called by {{ f.from }}{% if not loop.last %}; {% endif %}{% endfor -%}
 ), plus the standard
-//! health service (`grpc.health.v1.Health`, `NOT_SERVING` while draining) and server
+//! health service (`grpc.health.v1.Health`: `SERVING` while `/readyz` is 200, so
+//! `NOT_SERVING` while a dependency does not answer and while draining) and server
 //! reflection (so `grpcurl` works without the .proto files), with each method's
 //! time budget ([`crate::config::Timeouts`]), message size limits and graceful
 //! shutdown.
@@ -23,11 +24,15 @@ use {{ u }};
 {%- if service.keys.grpc %}
 use runtime::{
     budget::{Budgets, GrpcBudgetLayer},
+    health::{Health, Readiness},
     idempotency::{IdempotencyLayer, Idempotent},
     store::Store,
 };
 {%- else %}
-use runtime::budget::{Budgets, GrpcBudgetLayer};
+use runtime::{
+    budget::{Budgets, GrpcBudgetLayer},
+    health::{Health, Readiness},
+};
 {%- endif %}
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
@@ -164,9 +169,9 @@ pub fn services(state: &Arc<State>, shutdown: &CancellationToken) -> Routes {
     routes.routes()
 }
 
-/// Serves gRPC on `listener` until `shutdown` is cancelled: health turns
+/// Serves gRPC on `listener` until `health`'s shutdown: gRPC health turns
 /// `NOT_SERVING`, the listener closes, and in-flight calls finish (the caller
-/// bounds that wait).
+/// bounds that wait). Until then, gRPC health follows `health`'s readiness.
 pub async fn serve(
     listener: TcpListener,
     state: Arc<State>,
@@ -174,11 +179,11 @@ pub async fn serve(
 {%- if service.keys.grpc %}
     store: Store,
 {%- endif %}
-    shutdown: CancellationToken,
+    health: Health,
 ) -> anyhow::Result<()> {
-    let routes = services(&state, {% if service.keys.grpc %}&store, {% endif %}&shutdown);
+    let routes = services(&state, {% if service.keys.grpc %}&store, {% endif %}health.shutdown());
     let budgets = budgets(timeouts);
-    serve_routes(listener, shutdown, routes, SERVICE_NAMES, budgets).await
+    serve_routes(listener, health, routes, SERVICE_NAMES, budgets).await
 }
 {%- set budgeted = [] %}
 {%- for g in service.api.grpc_services %}
@@ -211,18 +216,35 @@ pub fn budgets(timeouts: Timeouts) -> Budgets {
 /// use it to observe what the server does to a handler.
 pub async fn serve_routes(
     listener: TcpListener,
-    shutdown: CancellationToken,
+    health: Health,
     routes: Routes,
     names: &'static [&'static str],
     budgets: Budgets,
 ) -> anyhow::Result<()> {
     let addr = listener.local_addr()?;
-    let (health, health_service) = tonic_health::server::health_reporter();
-    for name in names {
-        health
-            .set_service_status(*name, ServingStatus::Serving)
-            .await;
-    }
+    let (reporter, health_service) = tonic_health::server::health_reporter();
+    // The whole server ("") and each service are as ready as `/readyz` says.
+    let set_all = move |reporter: tonic_health::server::HealthReporter, status| async move {
+        for name in std::iter::once(&"").chain(names) {
+            reporter.set_service_status(*name, status).await;
+        }
+    };
+    let mut changes = health.changes();
+    let following = reporter.clone();
+    tokio::spawn(async move {
+        loop {
+            let ready = *changes.borrow_and_update() == Readiness::Ready;
+            let status = if ready {
+                ServingStatus::Serving
+            } else {
+                ServingStatus::NotServing
+            };
+            set_all(following.clone(), status).await;
+            if changes.changed().await.is_err() {
+                break;
+            }
+        }
+    });
 
     let reflection = || {
         tonic_reflection::server::Builder::configure()
@@ -233,13 +255,11 @@ pub async fn serve_routes(
     // Older grpcurl and grpcui releases only speak v1alpha.
     let reflection_v1alpha = reflection().build_v1alpha()?;
 
+    let shutdown = health.shutdown().clone();
     let draining = async move {
         shutdown.cancelled().await;
-        for name in std::iter::once(&"").chain(names) {
-            health
-                .set_service_status(*name, ServingStatus::NotServing)
-                .await;
-        }
+        // At once, whatever the readiness task has seen yet.
+        set_all(reporter, ServingStatus::NotServing).await;
         info!("gRPC server draining");
     };
 

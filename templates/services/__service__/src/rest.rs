@@ -24,7 +24,9 @@ when: service.serves_rest
 {%- for r in service.api.rest_routes %}
 //! | `{{ r.verb }} {{ r.path }}` | {% if r.kind == "stream" %}Server-Sent Events of {% endif %}`handlers::{{ r.handler }}` ({% for f in r.flows %}`{{ f }}`{% if not loop.last %}, {% endif %}{% endfor %}) |
 {%- endfor %}
-//! | `GET /healthz` | 200 `{"status":"ok"}`, 503 `{"status":"draining"}` |
+//! | `GET /livez` | 200 while the process answers (`runtime::health`) |
+//! | `GET /readyz` | 200 while its dependencies answer, else 503 with what failed |
+//! | `GET /healthz` | 200 `{"status":"ok"}`, 503 `{"status":"draining"}` (earlier releases' probe) |
 //!
 //! Bodies are the proto3 JSON of the contract's messages. Path variables fill the
 //! request fields they name, query parameters the others (unless the body is the
@@ -47,15 +49,15 @@ use contract::ids::validate_id;
 {#- Unary routes without idempotency keys run their handler within their budget. -#}
 {%- set unary_n = service.api.rest_routes | filter(attribute="kind", value="unary") | length %}
 {%- set keyed_n = service.api.rest_routes | filter(attribute="keyed_flow") | length %}
+{%- set streams_n = service.api.rest_routes | filter(attribute="kind", value="stream") | length %}
 {%- if unary_n > keyed_n %}
-use runtime::{budget::within, error::error_response};
+use runtime::{budget::within, error::error_response, health::Health};
 {%- else %}
-use runtime::error::error_response;
+use runtime::{error::error_response, health::Health};
 {%- endif %}
 {%- if service.keys.rest %}
 use runtime::{idempotency::IdempotencyLayer, store::Store};
 {%- endif %}
-use serde_json::json;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 use tower_http::trace::TraceLayer;
@@ -76,12 +78,14 @@ struct Shared {
 {%- if unary_n > keyed_n %}
     timeouts: Timeouts,
 {%- endif %}
+{%- if streams_n > 0 %}
     shutdown: CancellationToken,
+{%- endif %}
 }
 
 /// The REST API with all its layers, each route within its budget of
-/// `timeouts`; `shutdown` turns `/healthz` to 503 while draining and ends
-/// open event streams.
+/// `timeouts`, and `health`'s probes; its shutdown turns `/readyz` to 503
+/// and ends open event streams.
 {%- if service.keys.rest %}
 ///
 /// `store` keeps the idempotency records of the routes that take an
@@ -90,14 +94,10 @@ pub fn router(
     state: Arc<crate::state::State>,
     {% if not service.api.first_rest %}_{% endif %}timeouts: Timeouts,
     store: &Store,
-    shutdown: CancellationToken,
+    health: &Health,
 ) -> Router {
 {%- else %}
-pub fn router(
-    state: Arc<crate::state::State>,
-    {% if not service.api.first_rest %}_{% endif %}timeouts: Timeouts,
-    shutdown: CancellationToken,
-) -> Router {
+pub fn router(state: Arc<crate::state::State>, {% if not service.api.first_rest %}_{% endif %}timeouts: Timeouts, health: &Health) -> Router {
 {%- endif %}
 {%- for r in service.api.rest_routes | filter(attribute="keyed_flow") %}
 {%- set h = service.api.handlers | filter(attribute="module", value=r.handler) | first %}
@@ -105,6 +105,18 @@ pub fn router(
     // handler finishes and its answer is recorded for the retry.
 {{ format::let(indent="    ", head="let " ~ r.function ~ "_keys =", value='IdempotencyLayer::rest_within(store, "' ~ r.keyed_flow ~ '", timeouts.' ~ h.module ~ ");") }}
 {%- endfor %}
+{%- set fields = ["state"] %}
+{%- if unary_n > keyed_n %}{% set_global fields = fields | concat(with="timeouts") %}{% endif %}
+{%- if streams_n > 0 %}{% set_global fields = fields | concat(with="shutdown: health.shutdown().clone()") %}{% endif %}
+{%- if fields | join(sep=", ") | length <= 18 %}
+    let shared = Shared { {{ fields | join(sep=", ") }} };
+{%- else %}
+    let shared = Shared {
+{%- for f in fields %}
+        {{ f }},
+{%- endfor %}
+    };
+{%- endif %}
     let routes = Router::new()
 {%- for r in service.api.rest_routes %}
 {%- set args = '"' ~ r.axum_path ~ '", routing::' ~ r.method ~ "(" ~ r.function ~ ")" %}
@@ -133,17 +145,9 @@ pub fn router(
         )
 {%- endif %}
 {%- endfor %}
-        .route("/healthz", routing::get(healthz))
         .fallback(not_found)
-{%- if unary_n > keyed_n %}
-        .with_state(Arc::new(Shared {
-            state,
-            timeouts,
-            shutdown,
-        }));
-{%- else %}
-        .with_state(Arc::new(Shared { state, shutdown }));
-{%- endif %}
+        .with_state(Arc::new(shared))
+        .merge(health.router());
     with_layers(routes)
 }
 
@@ -160,7 +164,7 @@ fn with_layers(routes: Router) -> Router {
     }
 }
 
-/// Serves [`router`] on `listener` until `shutdown` is cancelled, then stops
+/// Serves [`router`] on `listener` until `health`'s shutdown, then stops
 /// accepting and waits for in-flight requests (the caller bounds that wait).
 pub async fn serve(
     listener: TcpListener,
@@ -169,14 +173,14 @@ pub async fn serve(
 {%- if service.keys.rest %}
     store: Store,
 {%- endif %}
-    shutdown: CancellationToken,
+    health: Health,
 ) -> io::Result<()> {
 {%- if service.keys.rest %}
-    let app = router(state, timeouts, &store, shutdown.clone());
+    let app = router(state, timeouts, &store, &health);
 {%- else %}
-    let app = router(state, timeouts, shutdown.clone());
+    let app = router(state, timeouts, &health);
 {%- endif %}
-    serve_router(listener, app, shutdown).await
+    serve_router(listener, app, health.shutdown().clone()).await
 }
 
 async fn serve_router(
@@ -240,19 +244,6 @@ fn check_id(id: &str) -> Result<(), HandlerError> {
     validate_id(id).map_err(|e| HandlerError::InvalidArgument(e.to_string()))
 }
 {%- endif %}
-
-/// `GET /healthz`: liveness and readiness in one; 503 once draining has begun.
-async fn healthz(State(app): State<App>) -> Response {
-    if app.shutdown.is_cancelled() {
-        (
-            StatusCode::SERVICE_UNAVAILABLE,
-            Json(json!({ "status": "draining" })),
-        )
-            .into_response()
-    } else {
-        Json(json!({ "status": "ok" })).into_response()
-    }
-}
 
 async fn not_found() -> Response {
     error_response(StatusCode::NOT_FOUND, "no such route")

@@ -3,8 +3,8 @@ when: not service.handles
 owner: user
 -#}
 {%- set first = service.called_flows | first -%}
-//! What `{{ service.name }}` does while it runs: `serve` starts [`run`] beside the `/healthz`
-//! endpoint and stops it on SIGTERM / Ctrl-C.
+//! What `{{ service.name }}` does while it runs: `serve` starts [`run`] beside the `/livez`
+//! and `/readyz` probes and stops it on SIGTERM / Ctrl-C.
 //!
 //! Yours to edit: written once by `commsadvise scaffold`, never replaced. {{ service.name }} serves no
 //! flow of its own, so this is where it {% if first %}calls other services{% else %}publishes its events{% endif %} from: a loop over a

@@ -14,6 +14,7 @@ use std::{
     time::{Duration, Instant},
 };
 
+use runtime::health::Health;
 use tokio::{net::TcpListener, sync::mpsc, task::JoinHandle};
 use tokio_stream::StreamExt as _;
 use tokio_util::sync::CancellationToken;
@@ -25,6 +26,7 @@ use tonic::{
 {%- else %}
 use std::{net::SocketAddr, sync::Arc, time::Duration};
 
+use runtime::health::Health;
 use tokio::{net::TcpListener, task::JoinHandle};
 use tokio_stream::StreamExt as _;
 use tokio_util::sync::CancellationToken;
@@ -107,7 +109,9 @@ async fn start_with(
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr: SocketAddr = listener.local_addr().unwrap();
     let budgets = grpc::budgets(Timeouts::all(budget));
-    let serving = grpc::serve_routes(listener, shutdown.clone(), routes, names, budgets);
+    // No dependencies to wait for: gRPC health is `SERVING` from the start.
+    let health = Health::without_checks(shutdown.clone());
+    let serving = grpc::serve_routes(listener, health, routes, names, budgets);
     let task = tokio::spawn(serving);
     let channel = Endpoint::from_shared(format!("http://{addr}"))
         .unwrap()

@@ -23,6 +23,7 @@ use tokio::{net::TcpListener, task::JoinHandle};
 use tokio_util::sync::CancellationToken;
 
 use {{ service.ident }}::{
+    app,
     config::{Config, HTTP_BODY_LIMIT_BYTES, Timeouts},
     {% if announce %}kafka, {% endif %}rest,
     state::State,
@@ -40,12 +41,16 @@ struct Server {
 }
 
 /// The service's configuration{% if service.produces %}, producing to `brokers` (nothing listens on
-/// port 1: the events the example handlers announce go nowhere){% endif %}{% if service.store %}, its database in
+/// port 1: the events the example handlers announce go nowhere){% elif service.consumes %}, its broker out of reach (nothing listens on
+/// port 1){% endif %}{% if service.store %}, its database in
 /// memory{% endif %}.
 fn config({% if service.produces %}brokers: &str{% endif %}) -> Config {
+{%- if service.consumes and not service.produces %}
+    let brokers = "127.0.0.1:1";
+{%- endif %}
 {%- if service.store %}
     Config::from_lookup(|var| match var {
-{%- if service.produces %}
+{%- if service.produces or service.consumes %}
         "KAFKA_BROKERS" => Some(brokers.to_owned()),
 {%- endif %}
         // In memory: each test starts with an empty database.
@@ -53,7 +58,7 @@ fn config({% if service.produces %}brokers: &str{% endif %}) -> Config {
         _ => None,
     })
     .unwrap()
-{%- elif service.produces %}
+{%- elif service.produces or service.consumes %}
     Config::from_lookup(|var| (var == "KAFKA_BROKERS").then(|| brokers.to_owned())).unwrap()
 {%- else %}
     Config::from_lookup(|_| None).unwrap()
@@ -70,6 +75,10 @@ async fn start_with(config: &Config) -> Server {
     let addr = listener.local_addr().unwrap();
     let shutdown = CancellationToken::new();
     let state = Arc::new(State::new(config).await.unwrap());
+    // The service's own readiness checks.
+    let health = app::readiness(config, &state)
+        .unwrap()
+        .spawn(shutdown.clone());
 {%- if service.outbox %}
     // The outbox's relay, as the service runs it.
     let relay = state.out.outbox.relay(config).unwrap();
@@ -78,9 +87,9 @@ async fn start_with(config: &Config) -> Server {
     let timeouts = Timeouts::all(BUDGET);
 {%- if service.keys.rest %}
     let store = state.out.db.clone();
-    let serving = rest::serve(listener, state, timeouts, store, shutdown.clone());
+    let serving = rest::serve(listener, state, timeouts, store, health);
 {%- else %}
-    let serving = rest::serve(listener, state, timeouts, shutdown.clone());
+    let serving = rest::serve(listener, state, timeouts, health);
 {%- endif %}
     let task = tokio::spawn(serving);
     Server {
@@ -345,6 +354,51 @@ async fn healthz_is_ok_while_serving() {
     assert_eq!(status, StatusCode::OK);
     assert_eq!(body, r#"{"status":"ok"}"#);
 }
+
+/// `GET /readyz` once the first readiness checks are done.
+async fn readyz(server: &Server) -> (StatusCode, String) {
+    for _ in 0..100 {
+        let (status, _, body) = get(server, "/readyz").await;
+        if body != r#"{"status":"starting"}"# {
+            return (status, body);
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("/readyz still starting after 5 s");
+}
+
+#[tokio::test]
+async fn livez_is_ok_while_serving() {
+    let server = start().await;
+    let (status, _, body) = get(&server, "/livez").await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(body, r#"{"status":"alive"}"#);
+}
+{%- if service.produces or service.consumes %}
+
+#[tokio::test]
+async fn readyz_is_503_and_names_kafka_while_no_broker_answers() {
+    let server = start().await;
+    let (status, body) = readyz(&server).await;
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{body}");
+    let body: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(body["status"], "not ready");
+    let why = body["failed"]["kafka"].as_str().unwrap_or_default();
+    assert!(why.starts_with("no metadata from the brokers"), "{body}");
+    // Alive all the same: a restart would not bring the broker back.
+    assert_eq!(get(&server, "/livez").await.0, StatusCode::OK);
+}
+{%- else %}
+
+#[tokio::test]
+async fn readyz_is_ok_once_its_dependencies_answer() {
+    let server = start().await;
+    assert_eq!(
+        readyz(&server).await,
+        (StatusCode::OK, r#"{"status":"ready"}"#.to_owned())
+    );
+}
+{%- endif %}
 
 #[tokio::test]
 async fn shutdown_stops_the_server_and_closes_the_port() {

@@ -6,8 +6,10 @@ when: not service.serves_rest
 {%- if service.handles %}{% set first = false %}{% else %}{% set first = service.called_flows | first %}{% endif -%}
 {%- if first %}{% set c = first.calls | first %}{% endif -%}
 {%- set targets = service.rest_targets | concat(with=service.grpc_targets) -%}
-//! The real `{{ service.name }}` binary running `serve`: it answers `/healthz` on
-//! `HTTP_ADDR` and exits 0 on SIGTERM{% if first %}; its example task calls {{ c.target }} through
+{%- set kafka = service.produces or service.consumes -%}
+//! The real `{{ service.name }}` binary running `serve`: it answers `/livez` and
+//! `/readyz` on `HTTP_ADDR` ({% if kafka %}not ready while no broker answers{% else %}ready: it has no broker to wait for{% endif %}), its
+//! `probe` command reads them, and it exits 0 on SIGTERM{% if first %}; its example task calls {{ c.target }} through
 //! `state.out`{% endif %}.
 
 #![cfg(unix)]
@@ -24,8 +26,8 @@ use {{ service.ident }}::config::DRAIN_TIMEOUT;
 /// How long the test waits for the binary to start or to connect.
 const WAIT: Duration = Duration::from_secs(30);
 {% include "_partials/process.rs" %}
-/// `GET /healthz` on `addr` once something listens there: the whole answer.
-fn healthz(addr: SocketAddr, child: &mut Child) -> String {
+/// `GET path` on `addr` once something listens there: the whole answer.
+fn get(addr: SocketAddr, path: &str, child: &mut Child) -> String {
     let deadline = Instant::now() + WAIT;
     let mut stream = loop {
         match TcpStream::connect(addr) {
@@ -39,12 +41,34 @@ fn healthz(addr: SocketAddr, child: &mut Child) -> String {
             }
         }
     };
-    stream
-        .write_all(b"GET /healthz HTTP/1.1\r\nHost: test\r\nConnection: close\r\n\r\n")
-        .unwrap();
+    let request = format!("GET {path} HTTP/1.1\r\nHost: test\r\nConnection: close\r\n\r\n");
+    stream.write_all(request.as_bytes()).unwrap();
     let mut answer = String::new();
     stream.read_to_string(&mut answer).unwrap();
     answer
+}
+
+/// `GET /readyz` on `addr` once the first readiness checks are done.
+fn readyz(addr: SocketAddr, child: &mut Child) -> String {
+    let deadline = Instant::now() + WAIT;
+    loop {
+        let answer = get(addr, "/readyz", child);
+        if !answer.ends_with(r#"{"status":"starting"}"#) || Instant::now() > deadline {
+            return answer;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// The exit status of `{{ service.name }} probe which` against `HTTP_ADDR=addr`.
+fn probe(addr: SocketAddr, which: &str) -> ExitStatus {
+    Command::new(env!("CARGO_BIN_EXE_{{ service.name }}"))
+        .args(["probe", which])
+        .env("HTTP_ADDR", addr.to_string())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .unwrap()
 }
 {%- if first %}
 
@@ -63,7 +87,7 @@ fn connected(listener: &TcpListener) -> bool {
 {%- endif %}
 
 #[test]
-fn serve_answers_healthz_{% if first %}calls_from_its_task_{% endif %}and_exits_0_on_sigterm() {
+fn serve_answers_its_probes_{% if first %}calls_from_its_task_{% endif %}and_exits_0_on_sigterm() {
     let http = free_port();
 {%- if first %}
     // Stands in for {{ c.target }}: the example task's call connects to it.
@@ -80,7 +104,7 @@ fn serve_answers_healthz_{% if first %}calls_from_its_task_{% endif %}and_exits_
         .env("GRPC_ADDR", "127.0.0.1:0")
 {%- endif %}
 {%- if service.produces or service.consumes %}
-        // Nothing listens there: Kafka is not needed to answer /healthz.
+        // Nothing listens there: Kafka is not needed to answer /livez.
         .env("KAFKA_BROKERS", "127.0.0.1:1")
 {%- endif %}
 {%- for t in targets %}
@@ -96,7 +120,9 @@ fn serve_answers_healthz_{% if first %}calls_from_its_task_{% endif %}and_exits_
         .unwrap();
     let logs = capture_stderr(&mut child);
 
-    let answer = healthz(http, &mut child);
+    let live = get(http, "/livez", &mut child);
+    let ready = readyz(http, &mut child);
+    let probed = (probe(http, "livez"), probe(http, "readyz"));
 {%- if first %}
     let task_called = connected(&callee);
 {%- endif %}
@@ -105,8 +131,21 @@ fn serve_answers_healthz_{% if first %}calls_from_its_task_{% endif %}and_exits_
     let status = exit_status(&mut child, Instant::now() + DRAIN_TIMEOUT);
     let stderr = logs.join().unwrap();
 
-    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
-    assert!(answer.ends_with(r#"{"status":"ok"}"#), "{answer}");
+    assert!(live.starts_with("HTTP/1.1 200"), "{live}");
+    assert!(live.ends_with(r#"{"status":"alive"}"#), "{live}");
+{%- if kafka %}
+    // No broker: alive, not ready, and the answer says why.
+    assert!(ready.starts_with("HTTP/1.1 503"), "{ready}");
+    assert!(
+        ready.contains(r#""failed":{"kafka":"no metadata"#),
+        "{ready}"
+    );
+    assert_eq!((probed.0.code(), probed.1.code()), (Some(0), Some(1)));
+{%- else %}
+    assert!(ready.starts_with("HTTP/1.1 200"), "{ready}");
+    assert!(ready.ends_with(r#"{"status":"ready"}"#), "{ready}");
+    assert_eq!((probed.0.code(), probed.1.code()), (Some(0), Some(0)));
+{%- endif %}
 {%- if first %}
     assert!(task_called, "no call to {{ c.target }}: {stderr}");
 {%- endif %}

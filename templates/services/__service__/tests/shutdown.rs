@@ -19,7 +19,10 @@ when: service.api.first_rest or service.api.grpc_calls | filter(attribute="metho
 //! in flight.
 
 #![cfg(unix)]
-
+{# blank line #}
+{%- if service.serves_grpc and (service.produces or service.consumes) %}
+use rdkafka::mocking::MockCluster;
+{%- endif %}
 use std::{
     io::Read as _,
     net::{SocketAddr, TcpListener, TcpStream},
@@ -73,6 +76,9 @@ fn assert_refused(addr: SocketAddr) {
     ignore = "needs a debug build, whose binary honours DEBUG_HANDLER_DELAY_MS"
 )]
 fn sigterm_finishes_the_request_in_flight_refuses_new_connections_and_exits_in_time() {
+{%- if service.serves_grpc and (service.produces or service.consumes) %}
+    let brokers = MockCluster::new(1).unwrap();
+{%- endif %}
     let http = free_port();
 {%- if service.serves_grpc %}
     let grpc = free_port();
@@ -86,7 +92,11 @@ fn sigterm_finishes_the_request_in_flight_refuses_new_connections_and_exits_in_t
 {%- if service.serves_grpc %}
         .env("GRPC_ADDR", grpc.to_string())
 {%- endif %}
-{%- if service.produces or service.consumes %}
+{%- if service.serves_grpc and (service.produces or service.consumes) %}
+        // gRPC health is `SERVING` once the broker answers: librdkafka's mock
+        // cluster, listening on loopback in this process.
+        .env("KAFKA_BROKERS", brokers.bootstrap_servers())
+{%- elif service.produces or service.consumes %}
         // Nothing listens there: Kafka is not needed to serve.
         .env("KAFKA_BROKERS", "127.0.0.1:1")
 {%- endif %}
@@ -130,8 +140,18 @@ fn sigterm_finishes_the_request_in_flight_refuses_new_connections_and_exits_in_t
             .await
             .unwrap()
             .into_inner();
-        let first = health.next().await.unwrap().unwrap();
-        assert_eq!(first.status, ServingStatus::Serving as i32);
+        // `SERVING` once the first readiness checks pass.
+        let serving = async {
+            while let Some(now) = health.next().await {
+                if now.unwrap().status == ServingStatus::Serving as i32 {
+                    return;
+                }
+            }
+            panic!("the health watch ended");
+        };
+        tokio::time::timeout(Duration::from_secs(10), serving)
+            .await
+            .expect("SERVING within 10 s");
         {% if service.api.first_rest %}health{% else %}(channel, health){% endif %}
     });
 {%- endif %}
