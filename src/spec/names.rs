@@ -74,6 +74,7 @@ const RESERVED: &[&str] = &[
 /// there. A test keeps this list a superset of what the templates bind.
 const GENERATED_NAMES: &[&str] = &[
     "app",
+    "auth",
     "budgets",
     "cli",
     "client_policy",

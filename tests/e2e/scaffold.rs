@@ -92,13 +92,15 @@ fn team_tree() {
 }
 
 #[test]
-fn only_handlers_tasks_and_the_state_are_user_owned() {
+fn only_handlers_tasks_the_state_and_the_auth_hook_are_user_owned() {
     for (case, flows) in CASES {
         for file in plan(flows).files {
             let user = file.owner == scaffold::templates::Owner::User;
             let handler = file.path.contains("/src/handlers/") && !file.path.ends_with("/mod.rs");
-            let team_file =
-                file.path.ends_with("/src/state.rs") || file.path.ends_with("/src/tasks.rs");
+            let team_file = file.path.starts_with("services/")
+                && ["/src/state.rs", "/src/tasks.rs", "/src/auth.rs"]
+                    .iter()
+                    .any(|own| file.path.ends_with(own));
             assert_eq!(user, handler || team_file, "{case}: {}", file.path);
         }
     }

@@ -1,10 +1,13 @@
 //! Health that an orchestrator can act on, the same in every service:
 //!
-//! - `GET /livez`: the process answers (200 even while draining, so a
-//!   draining replica is not restarted mid-drain);
-//! - `GET /readyz`: the service's dependencies answer (the Kafka broker's
-//!   metadata, the database) and it is not draining: 200, else 503 with
-//!   what failed;
+//! - `GET /livez`: the process answers: 200 whatever its dependencies say,
+//!   since a restart would not bring them back (once draining begins, the
+//!   listener closes);
+//! - `GET /readyz`: the dependencies it cannot work without answer (the
+//!   database; the Kafka brokers, for a service that only consumes or only
+//!   produces) and it is not draining: 200, else 503 with what failed. A
+//!   dependency it can do without for a while (the brokers, for a service
+//!   that serves: its events wait) is named `degraded`, still 200;
 //! - `GET /healthz`: the one probe of earlier releases, kept for the
 //!   deployments that use it: 200 until draining.
 //!
@@ -53,15 +56,23 @@ pub const CHECK_TIMEOUT: Duration = Duration::from_secs(2);
 type CheckFn =
     Arc<dyn Fn() -> Pin<Box<dyn Future<Output = Result<(), String>> + Send>> + Send + Sync>;
 
-/// The dependencies whose answer makes the service ready, each by name.
+/// A dependency: its name, its check, and whether the service is unready
+/// while it does not answer.
+struct Check {
+    name: &'static str,
+    run: CheckFn,
+    required: bool,
+}
+
+/// The dependencies checked for `/readyz`, each by name.
 #[derive(Default)]
 pub struct Checks {
-    checks: Vec<(&'static str, CheckFn)>,
+    checks: Vec<Check>,
 }
 
 impl std::fmt::Debug for Checks {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let names: Vec<&str> = self.checks.iter().map(|(name, _)| *name).collect();
+        let names: Vec<(&str, bool)> = self.checks.iter().map(|c| (c.name, c.required)).collect();
         f.debug_struct("Checks").field("checks", &names).finish()
     }
 }
@@ -72,54 +83,90 @@ impl Checks {
         Checks::default()
     }
 
-    /// Adds the dependency `name`, ready while `check` returns `Ok` within
-    /// [`CHECK_TIMEOUT`].
+    /// Adds the dependency `name` the service cannot work without: not
+    /// ready unless `check` returns `Ok` within [`CHECK_TIMEOUT`].
     #[must_use]
-    pub fn with<F, Fut>(mut self, name: &'static str, check: F) -> Checks
+    pub fn with<F, Fut>(self, name: &'static str, check: F) -> Checks
     where
         F: Fn() -> Fut + Send + Sync + 'static,
         Fut: Future<Output = Result<(), String>> + Send + 'static,
     {
-        self.checks
-            .push((name, Arc::new(move || Box::pin(check()))));
+        self.add(name, check, true)
+    }
+
+    /// Adds the dependency `name` the service works without for a while
+    /// (events wait in an outbox or a producer's queue): `/readyz` names it
+    /// as degraded while `check` fails, and stays 200. Every replica shares
+    /// such a dependency, so taking them all out of service for it would
+    /// turn a broker's blip into an outage of the API.
+    #[must_use]
+    pub fn watching<F, Fut>(self, name: &'static str, check: F) -> Checks
+    where
+        F: Fn() -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = Result<(), String>> + Send + 'static,
+    {
+        self.add(name, check, false)
+    }
+
+    fn add<F, Fut>(mut self, name: &'static str, check: F, required: bool) -> Checks
+    where
+        F: Fn() -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = Result<(), String>> + Send + 'static,
+    {
+        let run: CheckFn = Arc::new(move || Box::pin(check()));
+        self.checks.push(Check {
+            name,
+            run,
+            required,
+        });
         self
     }
 
     /// Checks the dependencies on a spawned task, every [`READY_PERIOD`]
     /// (every [`NOT_READY_PERIOD`] while one fails), until `shutdown` is
-    /// cancelled; the [`Health`] returned reads the last result.
+    /// cancelled; the [`Health`] returned reads the last result, which
+    /// changes only when the readiness does.
     pub fn spawn(self, shutdown: CancellationToken) -> Health {
         // Nothing to wait for: ready from the start.
         let first = if self.checks.is_empty() {
-            Readiness::Ready
+            Readiness::Ready(Vec::new())
         } else {
             Readiness::Starting
         };
         let (report, last) = watch::channel(first);
         let stop = shutdown.clone();
         tokio::spawn(async move {
-            let mut was_ready = None;
             loop {
                 let now = tokio::select! {
+                    biased;
                     () = stop.cancelled() => break,
                     now = self.run() => now,
                 };
-                let ready = matches!(now, Readiness::Ready);
-                if was_ready != Some(ready) {
-                    if let Readiness::NotReady(failed) = &now {
-                        warn!(failed = %failed.iter().map(|(name, why)| format!("{name}: {why}")).collect::<Vec<_>>().join("; "), "not ready");
-                    } else {
-                        info!("ready");
+                let healthy = matches!(&now, Readiness::Ready(degraded) if degraded.is_empty());
+                // Only a change is sent: watchers (gRPC health) see each
+                // change once, and the logs say it once.
+                report.send_if_modified(|last| {
+                    if *last == now {
+                        return false;
                     }
-                    was_ready = Some(ready);
-                }
-                report.send_replace(now);
-                let period = if ready {
+                    match &now {
+                        Readiness::Ready(degraded) if degraded.is_empty() => info!("ready"),
+                        Readiness::Ready(degraded) => {
+                            warn!(degraded = %listed(degraded), "ready, degraded");
+                        }
+                        Readiness::NotReady(failed) => warn!(failed = %listed(failed), "not ready"),
+                        Readiness::Starting | Readiness::Draining => {}
+                    }
+                    *last = now;
+                    true
+                });
+                let period = if healthy {
                     READY_PERIOD
                 } else {
                     NOT_READY_PERIOD
                 };
                 tokio::select! {
+                    biased;
                     () = stop.cancelled() => break,
                     () = tokio::time::sleep(period) => {}
                 }
@@ -134,31 +181,47 @@ impl Checks {
     /// Every check at once, each within [`CHECK_TIMEOUT`].
     async fn run(&self) -> Readiness {
         let mut running = tokio::task::JoinSet::new();
-        for (at, (_, check)) in self.checks.iter().enumerate() {
-            let check = Arc::clone(check);
+        for (at, check) in self.checks.iter().enumerate() {
+            let run = Arc::clone(&check.run);
             running.spawn(async move {
-                let answer = match tokio::time::timeout(CHECK_TIMEOUT, check()).await {
+                let answer = match tokio::time::timeout(CHECK_TIMEOUT, run()).await {
                     Ok(answer) => answer,
                     Err(_) => Err(format!("no answer within {CHECK_TIMEOUT:?}")),
                 };
                 (at, answer)
             });
         }
-        let mut failed = Vec::new();
+        let (mut failed, mut required_failed) = (Vec::new(), false);
         while let Some(joined) = running.join_next().await {
             match joined {
                 Ok((_, Ok(()))) => {}
-                Ok((at, Err(why))) => failed.push((self.checks[at].0, why)),
-                Err(panicked) => failed.push(("check", panicked.to_string())),
+                Ok((at, Err(why))) => {
+                    let check = &self.checks[at];
+                    required_failed |= check.required;
+                    failed.push((check.name, why));
+                }
+                Err(panicked) => {
+                    required_failed = true;
+                    failed.push(("check", panicked.to_string()));
+                }
             }
         }
-        if failed.is_empty() {
-            Readiness::Ready
-        } else {
-            failed.sort_unstable();
+        failed.sort_unstable();
+        if required_failed {
             Readiness::NotReady(failed)
+        } else {
+            Readiness::Ready(failed)
         }
     }
+}
+
+/// `name: why; name: why`, for a log line.
+fn listed(failed: &[(&'static str, String)]) -> String {
+    let parts: Vec<String> = failed
+        .iter()
+        .map(|(name, why)| format!("{name}: {why}"))
+        .collect();
+    parts.join("; ")
 }
 
 /// Whether the service should be sent work.
@@ -166,33 +229,46 @@ impl Checks {
 pub enum Readiness {
     /// The first checks have not finished yet.
     Starting,
-    /// Every dependency answered at the last check.
-    Ready,
-    /// These dependencies did not (name, why), sorted by name.
+    /// Every dependency it needs answered at the last check; those it can
+    /// do without for a while and that did not are listed (name, why).
+    Ready(Vec<(&'static str, String)>),
+    /// A dependency it needs did not answer: every one that did not (name,
+    /// why), sorted by name.
     NotReady(Vec<(&'static str, String)>),
     /// Shutdown has begun: in-flight work finishes, no new work is taken.
     Draining,
 }
 
 impl Readiness {
-    /// `/readyz`'s JSON body: `{"status":"ready"}`, or what failed.
+    /// Whether `/readyz` answers 200 (and gRPC health `SERVING`).
+    pub fn is_ready(&self) -> bool {
+        matches!(self, Readiness::Ready(_))
+    }
+
+    /// `/readyz`'s JSON body: `{"status":"ready"}`, or what did not answer.
     fn body(&self) -> String {
-        match self {
-            Readiness::Starting => r#"{"status":"starting"}"#.to_owned(),
-            Readiness::Ready => r#"{"status":"ready"}"#.to_owned(),
-            Readiness::Draining => r#"{"status":"draining"}"#.to_owned(),
-            Readiness::NotReady(failed) => {
-                let mut body = String::from(r#"{"status":"not ready","failed":{"#);
-                for (at, (name, why)) in failed.iter().enumerate() {
-                    if at > 0 {
-                        body.push(',');
-                    }
-                    let _ = write!(body, "\"{}\":\"{}\"", json_escaped(name), json_escaped(why));
-                }
-                body.push_str("}}");
-                body
+        let (status, key, listed) = match self {
+            Readiness::Starting => return r#"{"status":"starting"}"#.to_owned(),
+            Readiness::Draining => return r#"{"status":"draining"}"#.to_owned(),
+            Readiness::Ready(degraded) if degraded.is_empty() => {
+                return r#"{"status":"ready"}"#.to_owned();
             }
+            Readiness::Ready(degraded) => ("ready", "degraded", degraded),
+            Readiness::NotReady(failed) => ("not ready", "failed", failed),
+        };
+        // `{"status":"…","key":{` (written a brace at a time: these files
+        // are templates, where two braces open an expression).
+        let mut body = String::from('{');
+        let _ = write!(body, r#""status":"{status}","{key}":"#);
+        body.push('{');
+        for (at, (name, why)) in listed.iter().enumerate() {
+            if at > 0 {
+                body.push(',');
+            }
+            let _ = write!(body, "\"{}\":\"{}\"", json_escaped(name), json_escaped(why));
         }
+        body.push_str("}}");
+        body
     }
 }
 
@@ -268,7 +344,7 @@ async fn livez() -> Response {
 
 async fn readyz(State(health): State<Health>) -> Response {
     let readiness = health.readiness();
-    let status = if readiness == Readiness::Ready {
+    let status = if readiness.is_ready() {
         StatusCode::OK
     } else {
         StatusCode::SERVICE_UNAVAILABLE
@@ -338,14 +414,24 @@ pub async fn probe(addr: SocketAddr, path: &str) -> io::Result<u16> {
         let mut stream = TcpStream::connect(addr).await?;
         let request = format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n");
         stream.write_all(request.as_bytes()).await?;
-        let mut answer = Vec::new();
-        stream.read_to_end(&mut answer).await?;
-        // "HTTP/1.1 200 OK": the code is the status line's second word.
-        std::str::from_utf8(&answer)
-            .ok()
-            .and_then(|text| text.split_whitespace().nth(1))
-            .and_then(|code| code.parse().ok())
-            .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidData, "not an HTTP answer"))
+        // The status line only: `HTTP/1.1 200 OK`.
+        let mut line = Vec::new();
+        let mut byte = [0; 1];
+        while line.len() < 1024 && !line.ends_with(b"\r\n") {
+            if stream.read(&mut byte).await? == 0 {
+                break;
+            }
+            line.push(byte[0]);
+        }
+        let line = String::from_utf8_lossy(&line);
+        let mut words = line.split_whitespace();
+        match (words.next(), words.next().map(str::parse)) {
+            (Some(version), Some(Ok(code))) if version.starts_with("HTTP/") => Ok(code),
+            _ => Err(io::Error::new(
+                io::ErrorKind::InvalidData,
+                format!("not an HTTP status line: {:?}", line.trim_end()),
+            )),
+        }
     };
     tokio::time::timeout(PROBE_TIMEOUT, ask)
         .await
@@ -451,12 +537,50 @@ mod tests {
 
         up.store(true, std::sync::atomic::Ordering::SeqCst);
         let mut changes = health.changes();
-        changes
-            .wait_for(|now| *now == Readiness::Ready)
-            .await
-            .unwrap();
+        changes.wait_for(Readiness::is_ready).await.unwrap();
         assert!(get(addr, "/readyz").await.starts_with("HTTP/1.1 200"));
         shutdown.cancel();
+    }
+
+    #[tokio::test]
+    async fn a_dependency_it_can_do_without_leaves_it_ready_and_named_degraded() {
+        let shutdown = CancellationToken::new();
+        let health = Checks::new()
+            .with("database", || async { Ok(()) })
+            .watching("kafka", || async { Err("no broker".to_owned()) })
+            .spawn(shutdown.clone());
+        settled(&health).await;
+        let (addr, _server) = start(health.clone()).await;
+        let answer = get(addr, "/readyz").await;
+        assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+        let body = r#"{"status":"ready","degraded":{"kafka":"no broker"}}"#;
+        assert!(answer.ends_with(body), "{answer}");
+        assert!(health.readiness().is_ready());
+        shutdown.cancel();
+    }
+
+    #[tokio::test]
+    async fn probe_reads_the_status_line_and_refuses_what_is_not_http() {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(async move {
+            for answer in [
+                &b"HTTP/1.1 204 No Content\r\n\r\n"[..],
+                b"SSH-2.0-OpenSSH\r\n",
+            ] {
+                let (mut stream, _) = listener.accept().await.unwrap();
+                tokio::spawn(async move {
+                    let mut request = [0; 256];
+                    let _ = stream.read(&mut request).await.unwrap();
+                    stream.write_all(answer).await.unwrap();
+                    // Kept open: the probe must not wait for the end.
+                    tokio::time::sleep(Duration::from_secs(30)).await;
+                });
+            }
+        });
+        assert_eq!(probe(addr, "/livez").await.unwrap(), 204);
+        let err = probe(addr, "/livez").await.unwrap_err();
+        assert_eq!(err.kind(), io::ErrorKind::InvalidData, "{err}");
     }
 
     #[tokio::test]

@@ -5,6 +5,8 @@
 //!   (feature `rest`), a gRPC code (feature `grpc`) or a consumer's retry
 //!   decision;
 {%- if uses.rest or uses.grpc_server %}
+//! - [`auth`]: the team's authentication hook, as a tower layer (REST) and a
+//!   tonic interceptor (gRPC);
 //! - [`budget`]: the server's time budget of each served rpc;
 {%- endif %}
 //! - [`shutdown`]: SIGTERM / Ctrl-C and the bounded drain of running tasks;
@@ -46,6 +48,8 @@
 //!
 //! Nothing here depends on a flow.
 {% if uses.rest or uses.grpc_server %}
+#[cfg(any(feature = "rest", feature = "grpc"))]
+pub mod auth;
 #[cfg(any(feature = "rest", feature = "grpc"))]
 pub mod budget;
 {%- endif %}

@@ -216,14 +216,15 @@ pub async fn get(addr: SocketAddr, path: &str) -> anyhow::Result<String> {
     Ok(answer)
 }
 
-/// `GET /readyz` on `addr` until it answers 200, for at most 10 s: the last
-/// answer (the readiness checks of a service run every second until they
-/// pass).
+/// `GET /readyz` on `addr` until every dependency answers (200
+/// `{"status":"ready"}`, nothing degraded), for at most 10 s: the last answer
+/// (a service checks its dependencies every second until they answer).
 pub async fn readyz(addr: SocketAddr) -> anyhow::Result<String> {
     let deadline = Instant::now() + Duration::from_secs(10);
     loop {
         let answer = get(addr, "/readyz").await?;
-        if answer.starts_with("HTTP/1.1 200") || Instant::now() > deadline {
+        let ready = answer.starts_with("HTTP/1.1 200") && answer.ends_with(r#"{"status":"ready"}"#);
+        if ready || Instant::now() > deadline {
             return Ok(answer);
         }
         tokio::time::sleep(Duration::from_millis(100)).await;

@@ -20,8 +20,12 @@ use super::{KafkaContext, dead_letter_topic};
 pub const ADMIN_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// How long [`BrokerProbe::check`] waits for the metadata: less than a
-/// readiness check's whole budget (`runtime::health::CHECK_TIMEOUT`).
-pub const PROBE_TIMEOUT: Duration = Duration::from_millis(1500);
+/// readiness check's whole budget, so the check reports the broker's error
+/// rather than its own timeout.
+pub const METADATA_TIMEOUT: Duration = Duration::from_millis(1500);
+
+#[cfg(feature = "health")]
+const _: () = assert!(METADATA_TIMEOUT.as_millis() < crate::health::CHECK_TIMEOUT.as_millis());
 
 /// Whether the cluster answers: a metadata request for one topic, the
 /// readiness check of a service that produces or consumes. One client,
@@ -48,6 +52,10 @@ impl BrokerProbe {
         let admin: AdminClient<KafkaContext> = ClientConfig::new()
             .set("bootstrap.servers", brokers)
             .set("client.id", client_id)
+            // librdkafka's producer-type handles ask the broker to create a
+            // topic they request metadata for; this one must never create
+            // one with the broker's default partitions.
+            .set("allow.auto.create.topics", "false")
             .create_with_context(KafkaContext::default())?;
         Ok(BrokerProbe {
             admin: Arc::new(admin),
@@ -56,7 +64,7 @@ impl BrokerProbe {
     }
 
     /// `Ok` when a broker answered the metadata request within
-    /// [`PROBE_TIMEOUT`]. A missing topic still counts as an answer: the
+    /// [`METADATA_TIMEOUT`]. A missing topic still counts as an answer: the
     /// service creates its topics itself.
     pub async fn check(&self) -> Result<(), String> {
         let (admin, topic) = (Arc::clone(&self.admin), Arc::clone(&self.topic));
@@ -64,7 +72,7 @@ impl BrokerProbe {
         tokio::task::spawn_blocking(move || {
             admin
                 .inner()
-                .fetch_metadata(Some(&topic), PROBE_TIMEOUT)
+                .fetch_metadata(Some(&topic), METADATA_TIMEOUT)
                 .map(drop)
                 .map_err(|err| format!("no metadata from the brokers: {err}"))
         })

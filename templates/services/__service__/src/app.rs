@@ -24,6 +24,9 @@ use tracing::{info, warn};
 use tracing_subscriber::EnvFilter;
 
 use crate::{
+{%- if serves %}
+    auth,
+{%- endif %}
     cli::{self, {% if calls %}CalledFlow, {% endif %}Command{% if calls or service.produces %}, Input{% endif %}{% if service.produces %}, ProducedFlow{% endif %}},
     config::{Config, DRAIN_TIMEOUT},
     {%- set modules = [] -%}
@@ -67,7 +70,13 @@ pub async fn run(args: impl IntoIterator<Item = String>) -> ExitCode {
         Ok(config) => config,
         Err(err) => {
             eprintln!("error: {err}");
-            return ExitCode::from(2);
+            // A health check's 2 is reserved by Docker: a probe fails with 1.
+            let usage = if matches!(command, Command::Probe { .. }) {
+                1
+            } else {
+                2
+            };
+            return ExitCode::from(usage);
         }
     };
     let result = match command {
@@ -187,6 +196,10 @@ pub async fn run_until(
     listeners: Listeners,
     shutdown: CancellationToken,
 ) -> anyhow::Result<()> {
+    // Whatever way this returns, a start-up error included, what it spawned
+    // stops (the caller's token is left alone).
+    let shutdown = shutdown.child_token();
+    let _stop_on_return = shutdown.clone().drop_guard();
 {%- if service.serves_grpc %}
     let Listeners { http, grpc } = listeners;
 {%- else %}
@@ -206,6 +219,11 @@ pub async fn run_until(
     })?;
 {%- endif %}
     let health = readiness(config, &state)?.spawn(shutdown.clone());
+{%- if serves %}
+    if auth::ACCEPTS_EVERY_CALLER {
+        warn!("every caller is accepted: write `authenticate` in src/auth.rs to check them");
+    }
+{%- endif %}
     let mut {{ tasks }} = JoinSet::new();
 {%- if serves %}
     let timeouts = config.timeouts;
@@ -217,7 +235,8 @@ pub async fn run_until(
 {%- endif %}
     let probes = health.clone();
     {{ tasks }}.spawn(async move {
-        rest::serve(http, serving, timeouts, {% if service.keys.rest %}records, {% endif %}probes)
+        let authenticate = auth::authenticate;
+        rest::serve(http, serving, timeouts, {% if service.keys.rest %}records, {% endif %}probes, authenticate)
             .await
             .context("REST server failed")
     });
@@ -236,7 +255,8 @@ pub async fn run_until(
 {%- endif %}
     let probes = health.clone();
     {{ tasks }}.spawn(async move {
-        grpc::serve(grpc, serving, timeouts, {% if service.keys.grpc %}records, {% endif %}probes)
+        let authenticate = auth::authenticate;
+        grpc::serve(grpc, serving, timeouts, {% if service.keys.grpc %}records, {% endif %}probes, authenticate)
             .await
             .context("gRPC server failed")
     });
@@ -301,7 +321,10 @@ pub async fn run_until(
 }
 {%- set kafka = service.produces or service.consumes %}
 
-/// What `/readyz` and gRPC health wait for: {% if kafka and service.store %}the Kafka brokers and the database{% elif kafka %}the Kafka brokers{% elif service.store %}the database{% else %}no dependency (no broker, no database){% endif %}.
+/// What `/readyz` and gRPC health wait for: {% if kafka and service.store and serves %}the database; the Kafka brokers are
+/// watched (`degraded` while they do not answer, still ready: the API works
+/// without them{% if service.outbox %} and events wait in the outbox{% endif %}){% elif kafka and service.store %}the Kafka brokers and the database{% elif kafka and serves %}nothing: the Kafka brokers are watched (`degraded`
+/// while they do not answer, still ready: the API works without them){% elif kafka %}the Kafka brokers{% elif service.store %}the database{% else %}no dependency (no broker, no database){% endif %}.
 ///
 /// One task checks them every few seconds (`runtime::health`), never the
 /// probes themselves.
@@ -314,7 +337,7 @@ pub fn readiness({% if not kafka %}_{% endif %}config: &Config, {% if not servic
     let client_id = format!("{}-health", kafka::CLIENT_ID);
     let broker = BrokerProbe::new(&config.kafka_brokers, &client_id, topic)
         .context("cannot create the Kafka readiness probe")?;
-    let checks = checks.with("kafka", move || {
+    let checks = checks.{% if serves %}watching{% else %}with{% endif %}("kafka", move || {
         let broker = broker.clone();
         async move { broker.check().await }
     });

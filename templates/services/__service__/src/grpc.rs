@@ -23,15 +23,17 @@ use {{ u }};
 {%- endfor %}
 {%- if service.keys.grpc %}
 use runtime::{
+    auth::Authenticate,
     budget::{Budgets, GrpcBudgetLayer},
-    health::{Health, Readiness},
+    health::Health,
     idempotency::{IdempotencyLayer, Idempotent},
     store::Store,
 };
 {%- else %}
 use runtime::{
+    auth::Authenticate,
     budget::{Budgets, GrpcBudgetLayer},
-    health::{Health, Readiness},
+    health::Health,
 };
 {%- endif %}
 use tokio::net::TcpListener;
@@ -40,7 +42,7 @@ use tonic::{
     Code, Request, Response, Status,
     codegen::{{ "{" }}{% if service.api.grpc_services | filter(attribute="streams", value=true) | length > 0 %}BoxStream, {% endif %}Context, Poll, Service, http},
     server::NamedService,
-    service::Routes,
+    service::{Routes, interceptor::InterceptedService},
     transport::{Server, server::TcpIncoming},
 };
 use tonic_health::ServingStatus;
@@ -143,14 +145,26 @@ impl {{ g.trait_name }} for {{ g.impl_name }} {
 {%- endfor %}
 
 {% if service.keys.grpc -%}
-/// Every served service behind the size limits, backed by `state`; `store`
-/// keeps the idempotency records of the methods that take an
-/// `idempotency-key` (`runtime::idempotency`).
-pub fn services(state: &Arc<State>, store: &Store, shutdown: &CancellationToken) -> Routes {
+/// Every served service behind `authenticate` (`UNAUTHENTICATED` when it
+/// refuses) and the size limits, backed by `state`; `store` keeps the
+/// idempotency records of the methods that take an `idempotency-key`
+/// (`runtime::idempotency`).
+pub fn services(
+    state: &Arc<State>,
+    store: &Store,
+    shutdown: &CancellationToken,
+    authenticate: Authenticate,
+) -> Routes {
 {%- else -%}
-/// Every served service behind the size limits, backed by `state`.
-pub fn services(state: &Arc<State>, shutdown: &CancellationToken) -> Routes {
+/// Every served service behind `authenticate` (`UNAUTHENTICATED` when it
+/// refuses) and the size limits, backed by `state`.
+pub fn services(
+    state: &Arc<State>,
+    shutdown: &CancellationToken,
+    authenticate: Authenticate,
+) -> Routes {
 {%- endif %}
+    let auth = runtime::auth::interceptor(authenticate);
     let mut routes = Routes::builder();
 {%- for g in service.api.grpc_services %}
     let {{ g.trait_name | snake }} = {{ g.impl_name }}::new(Arc::clone(state), shutdown.clone());
@@ -161,17 +175,23 @@ pub fn services(state: &Arc<State>, shutdown: &CancellationToken) -> Routes {
     let {{ g.trait_name | snake }} = ResourceExhaustedOverLimit({{ g.trait_name | snake }});
     let keyed = IdempotencyLayer::grpc(store, {{ g.trait_name | snake | upper }}_KEYED);
     let keyed = keyed.max_message(GRPC_MAX_MESSAGE_BYTES);
-    routes.add_service(Idempotent::new({{ g.trait_name | snake }}, keyed));
+    let {{ g.trait_name | snake }} = Idempotent::new({{ g.trait_name | snake }}, keyed);
 {%- else %}
-    routes.add_service(ResourceExhaustedOverLimit({{ g.trait_name | snake }}));
+{%- set n = g.trait_name | snake %}
+{{ format::let(indent="    ", head="let " ~ n ~ " =", value="ResourceExhaustedOverLimit(" ~ n ~ ");") }}
 {%- endif %}
+{%- set n = g.trait_name | snake %}
+    // Outermost: a refused call touches nothing else.
+{{ format::let(indent="    ", head="let " ~ n ~ " =", value="InterceptedService::new(" ~ n ~ ", auth.clone());") }}
+    routes.add_service({{ g.trait_name | snake }});
 {%- endfor %}
     routes.routes()
 }
 
 /// Serves gRPC on `listener` until `health`'s shutdown: gRPC health turns
 /// `NOT_SERVING`, the listener closes, and in-flight calls finish (the caller
-/// bounds that wait). Until then, gRPC health follows `health`'s readiness.
+/// bounds that wait). Until then, gRPC health follows `health`'s readiness,
+/// and `authenticate` checks each call's metadata.
 pub async fn serve(
     listener: TcpListener,
     state: Arc<State>,
@@ -180,8 +200,9 @@ pub async fn serve(
     store: Store,
 {%- endif %}
     health: Health,
+    authenticate: Authenticate,
 ) -> anyhow::Result<()> {
-    let routes = services(&state, {% if service.keys.grpc %}&store, {% endif %}health.shutdown());
+    let routes = services(&state, {% if service.keys.grpc %}&store, {% endif %}health.shutdown(), authenticate);
     let budgets = budgets(timeouts);
     serve_routes(listener, health, routes, SERVICE_NAMES, budgets).await
 }
@@ -223,25 +244,36 @@ pub async fn serve_routes(
 ) -> anyhow::Result<()> {
     let addr = listener.local_addr()?;
     let (reporter, health_service) = tonic_health::server::health_reporter();
-    // The whole server ("") and each service are as ready as `/readyz` says.
+    // The whole server ("") and each service are as ready as `/readyz` says:
+    // set before the server accepts, then changed by one task only.
     let set_all = move |reporter: tonic_health::server::HealthReporter, status| async move {
         for name in std::iter::once(&"").chain(names) {
             reporter.set_service_status(*name, status).await;
         }
     };
+    let serving = |ready: bool| {
+        if ready {
+            ServingStatus::Serving
+        } else {
+            ServingStatus::NotServing
+        }
+    };
+    let mut last = serving(health.readiness().is_ready());
+    set_all(reporter.clone(), last).await;
     let mut changes = health.changes();
+    let stop = health.shutdown().clone();
     let following = reporter.clone();
-    tokio::spawn(async move {
+    let follower = tokio::spawn(async move {
         loop {
-            let ready = *changes.borrow_and_update() == Readiness::Ready;
-            let status = if ready {
-                ServingStatus::Serving
-            } else {
-                ServingStatus::NotServing
-            };
-            set_all(following.clone(), status).await;
-            if changes.changed().await.is_err() {
-                break;
+            tokio::select! {
+                biased;
+                () = stop.cancelled() => break,
+                next = changes.changed() => if next.is_err() { break },
+            }
+            let now = serving(changes.borrow_and_update().is_ready());
+            if now != last {
+                set_all(following.clone(), now).await;
+                last = now;
             }
         }
     });
@@ -258,7 +290,8 @@ pub async fn serve_routes(
     let shutdown = health.shutdown().clone();
     let draining = async move {
         shutdown.cancelled().await;
-        // At once, whatever the readiness task has seen yet.
+        // The follower stops at the cancel: this is the last word.
+        let _ = follower.await;
         set_all(reporter, ServingStatus::NotServing).await;
         info!("gRPC server draining");
     };

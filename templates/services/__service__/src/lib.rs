@@ -7,14 +7,17 @@
 //! Everything lives in this library so that the integration tests (and other
 //! services' tests) drive the same code the binary runs.
 {%- if service.handles %} The files of
-//! [`handlers`] (one per served rpc and consumed event) and [`state`] are yours
-//! to edit; the other modules are generated plumbing.
+//! [`handlers`] (one per served rpc and consumed event){% if service.serves_rest or service.serves_grpc %}, [`state`] and [`auth`]{% else %} and [`state`]{% endif %} are
+//! yours to edit; the other modules are generated plumbing.
 {%- else %} [`state`] and
 //! [`tasks`] (what `serve` runs) are yours to edit; the other modules are
 //! generated plumbing.
 {%- endif %}
 
 pub mod app;
+{%- if service.serves_rest or service.serves_grpc %}
+pub mod auth;
+{%- endif %}
 pub mod cli;
 pub mod config;
 {%- if service.handles %}

@@ -32,15 +32,25 @@ when: service.serves_rest
 //! request fields they name, query parameters the others (unless the body is the
 //! whole request). Every error is JSON, `{"error":"..."}`: 400 malformed input
 //! (an id path variable must match `[A-Za-z0-9_-]{1,64}`), 404 unknown route,
-//! 405 wrong method, 413 body over the limit, 503 past the route's budget.
+//! 401 refused by [`crate::auth::authenticate`], 405 wrong method, 413 body
+//! over the limit, 503 past the route's budget.
 
 use std::{io, sync::Arc};
 
+{% set unary_routes = service.api.rest_routes | filter(attribute="kind", value="unary") | length -%}
 use axum::{
+{%- if unary_routes > 0 %}
     Json, Router,
+{%- else %}
+    Router,
+{%- endif %}
     extract::State,
     http::{StatusCode, header},
+{%- if unary_routes > 0 %}
     response::{IntoResponse, Response},
+{%- else %}
+    response::Response,
+{%- endif %}
     routing,
 };
 {%- if service.api.rest_checks_ids %}
@@ -51,9 +61,18 @@ use contract::ids::validate_id;
 {%- set keyed_n = service.api.rest_routes | filter(attribute="keyed_flow") | length %}
 {%- set streams_n = service.api.rest_routes | filter(attribute="kind", value="stream") | length %}
 {%- if unary_n > keyed_n %}
-use runtime::{budget::within, error::error_response, health::Health};
+use runtime::{
+    auth::{AuthLayer, Authenticate},
+    budget::within,
+    error::error_response,
+    health::Health,
+};
 {%- else %}
-use runtime::{error::error_response, health::Health};
+use runtime::{
+    auth::{AuthLayer, Authenticate},
+    error::error_response,
+    health::Health,
+};
 {%- endif %}
 {%- if service.keys.rest %}
 use runtime::{idempotency::IdempotencyLayer, store::Store};
@@ -84,8 +103,9 @@ struct Shared {
 }
 
 /// The REST API with all its layers, each route within its budget of
-/// `timeouts`, and `health`'s probes; its shutdown turns `/readyz` to 503
-/// and ends open event streams.
+/// `timeouts` and behind `authenticate` (401 when it refuses), and
+/// `health`'s probes; its shutdown turns `/readyz` to 503 and ends open
+/// event streams.
 {%- if service.keys.rest %}
 ///
 /// `store` keeps the idempotency records of the routes that take an
@@ -95,9 +115,15 @@ pub fn router(
     {% if not service.api.first_rest %}_{% endif %}timeouts: Timeouts,
     store: &Store,
     health: &Health,
+    authenticate: Authenticate,
 ) -> Router {
 {%- else %}
-pub fn router(state: Arc<crate::state::State>, {% if not service.api.first_rest %}_{% endif %}timeouts: Timeouts, health: &Health) -> Router {
+pub fn router(
+    state: Arc<crate::state::State>,
+    {% if not service.api.first_rest %}_{% endif %}timeouts: Timeouts,
+    health: &Health,
+    authenticate: Authenticate,
+) -> Router {
 {%- endif %}
 {%- for r in service.api.rest_routes | filter(attribute="keyed_flow") %}
 {%- set h = service.api.handlers | filter(attribute="module", value=r.handler) | first %}
@@ -147,6 +173,8 @@ pub fn router(state: Arc<crate::state::State>, {% if not service.api.first_rest 
 {%- endfor %}
         .fallback(not_found)
         .with_state(Arc::new(shared))
+        // The API's routes, not the probes: an orchestrator has no credentials.
+        .layer(AuthLayer::new(authenticate))
         .merge(health.router());
     with_layers(routes)
 }
@@ -174,11 +202,12 @@ pub async fn serve(
     store: Store,
 {%- endif %}
     health: Health,
+    authenticate: Authenticate,
 ) -> io::Result<()> {
 {%- if service.keys.rest %}
-    let app = router(state, timeouts, &store, &health);
+    let app = router(state, timeouts, &store, &health, authenticate);
 {%- else %}
-    let app = router(state, timeouts, &health);
+    let app = router(state, timeouts, &health, authenticate);
 {%- endif %}
     serve_router(listener, app, health.shutdown().clone()).await
 }

@@ -14,7 +14,10 @@ use std::{
     time::{Duration, Instant},
 };
 
-use runtime::health::Health;
+use runtime::{
+    auth::{Authenticate, HeaderMap, Unauthenticated},
+    health::Health,
+};
 use tokio::{net::TcpListener, sync::mpsc, task::JoinHandle};
 use tokio_stream::StreamExt as _;
 use tokio_util::sync::CancellationToken;
@@ -26,7 +29,7 @@ use tonic::{
 {%- else %}
 use std::{net::SocketAddr, sync::Arc, time::Duration};
 
-use runtime::health::Health;
+use runtime::{auth::Authenticate, health::Health};
 use tokio::{net::TcpListener, task::JoinHandle};
 use tokio_stream::StreamExt as _;
 use tokio_util::sync::CancellationToken;
@@ -45,6 +48,7 @@ use tonic_reflection::pb::v1::{
 };
 
 use {{ service.ident }}::{
+    auth,
     config::{Config, GRPC_MAX_MESSAGE_BYTES, Timeouts},
     grpc::{self, SERVICE_NAMES},
     state::State,
@@ -88,12 +92,17 @@ async fn state() -> Arc<State> {
 }
 
 async fn start() -> Server {
+    start_checked(auth::authenticate).await
+}
+
+/// The real services behind the authentication hook `authenticate`.
+async fn start_checked(authenticate: Authenticate) -> Server {
     let shutdown = CancellationToken::new();
 {%- if service.keys.grpc %}
     let state = state().await;
-    let routes = grpc::services(&state, &state.out.db, &shutdown);
+    let routes = grpc::services(&state, &state.out.db, &shutdown, authenticate);
 {%- else %}
-    let routes = grpc::services(&state().await, &shutdown);
+    let routes = grpc::services(&state().await, &shutdown, authenticate);
 {%- endif %}
     start_with(routes, SERVICE_NAMES, BUDGET, shutdown).await
 }
@@ -145,6 +154,41 @@ async fn {{ c.service | replace(from=".", to="_") | snake }}_{{ c.method.name | 
 }
 {%- endfor %}
 
+{%- set c = service.api.grpc_calls | filter(attribute="method.server_streaming", value=false) | first %}
+{%- if c %}
+
+/// A hook that wants `authorization: Bearer let-me-in`.
+fn bearer(headers: &HeaderMap) -> Result<(), Unauthenticated> {
+    match headers.get("authorization").map(|v| v.to_str()) {
+        Some(Ok("Bearer let-me-in")) => Ok(()),
+        _ => Err(Unauthenticated("no valid bearer token".into())),
+    }
+}
+
+/// The authentication hook sees every call's metadata: `UNAUTHENTICATED`
+/// without the token, the handler's answer with it; health needs none.
+#[tokio::test]
+async fn the_auth_hook_refuses_a_call_with_unauthenticated_and_lets_a_valid_one_in() {
+    let server = start_checked(bearer).await;
+    let channel = server.channel.clone();
+{{ format::let(indent="    ", head="let mut client =", value=c.client ~ "::new(channel);") }}
+{{ format::let(indent="    ", head="let request =", value=c.method.request ~ "::default();") }}
+{{ format::chain(indent="    ", head="let refused = ", receiver="client", calls=["." ~ c.method.name ~ "(request)", ".await", ".unwrap_err()"], tail=";") }}
+    assert_eq!(refused.code(), Code::Unauthenticated);
+    assert_eq!(refused.message(), "no valid bearer token");
+
+{{ format::let(indent="    ", head="let mut request =", value="tonic::Request::new(" ~ c.method.request ~ "::default());") }}
+    let token = "Bearer let-me-in".parse().unwrap();
+    request.metadata_mut().insert("authorization", token);
+{{ format::chain(indent="    ", head="", receiver="client", calls=["." ~ c.method.name ~ "(request)", ".await", ".unwrap()"], tail=";") }}
+
+    let mut health = HealthClient::new(server.channel.clone());
+    let check = HealthCheckRequest {
+        service: String::new(),
+    };
+    assert!(health.check(check).await.is_ok());
+}
+{%- endif %}
 {%- for c in service.api.grpc_calls | filter(attribute="method.keyed_flow") %}
 
 /// `{{ c.service }}/{{ c.method.proto_name }}` (flow `{{ c.method.keyed_flow }}`) takes an
