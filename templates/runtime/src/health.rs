@@ -144,12 +144,19 @@ impl Checks {
                 };
                 let healthy = matches!(&now, Readiness::Ready(degraded) if degraded.is_empty());
                 // Only a change is sent: watchers (gRPC health) see each
-                // change once, and the logs say it once.
-                report.send_if_modified(|last| {
-                    if *last == now {
-                        return false;
+                // change once. The logs say when readiness or the names of
+                // what does not answer change, not each new error text.
+                let said = report.borrow().summary();
+                let logged = now.clone();
+                let sent = report.send_if_modified(|last| {
+                    let changed = *last != now;
+                    if changed {
+                        *last = now;
                     }
-                    match &now {
+                    changed
+                });
+                if sent && logged.summary() != said {
+                    match &logged {
                         Readiness::Ready(degraded) if degraded.is_empty() => info!("ready"),
                         Readiness::Ready(degraded) => {
                             warn!(degraded = %listed(degraded), "ready, degraded");
@@ -157,9 +164,7 @@ impl Checks {
                         Readiness::NotReady(failed) => warn!(failed = %listed(failed), "not ready"),
                         Readiness::Starting | Readiness::Draining => {}
                     }
-                    *last = now;
-                    true
-                });
+                }
                 let period = if healthy {
                     READY_PERIOD
                 } else {
@@ -181,15 +186,18 @@ impl Checks {
     /// Every check at once, each within [`CHECK_TIMEOUT`].
     async fn run(&self) -> Readiness {
         let mut running = tokio::task::JoinSet::new();
+        // Which check each task runs, for one that panics.
+        let mut tasks = std::collections::HashMap::new();
         for (at, check) in self.checks.iter().enumerate() {
             let run = Arc::clone(&check.run);
-            running.spawn(async move {
+            let task = running.spawn(async move {
                 let answer = match tokio::time::timeout(CHECK_TIMEOUT, run()).await {
                     Ok(answer) => answer,
                     Err(_) => Err(format!("no answer within {CHECK_TIMEOUT:?}")),
                 };
                 (at, answer)
             });
+            tasks.insert(task.id(), at);
         }
         let (mut failed, mut required_failed) = (Vec::new(), false);
         while let Some(joined) = running.join_next().await {
@@ -201,8 +209,9 @@ impl Checks {
                     failed.push((check.name, why));
                 }
                 Err(panicked) => {
-                    required_failed = true;
-                    failed.push(("check", panicked.to_string()));
+                    let check = &self.checks[tasks[&panicked.id()]];
+                    required_failed |= check.required;
+                    failed.push((check.name, format!("the check failed: {panicked}")));
                 }
             }
         }
@@ -240,6 +249,17 @@ pub enum Readiness {
 }
 
 impl Readiness {
+    /// Its kind and the names of what did not answer: what a log line says.
+    fn summary(&self) -> (std::mem::Discriminant<Readiness>, Vec<&'static str>) {
+        let names = match self {
+            Readiness::Ready(listed) | Readiness::NotReady(listed) => {
+                listed.iter().map(|(name, _)| *name).collect()
+            }
+            Readiness::Starting | Readiness::Draining => Vec::new(),
+        };
+        (std::mem::discriminant(self), names)
+    }
+
     /// Whether `/readyz` answers 200 (and gRPC health `SERVING`).
     pub fn is_ready(&self) -> bool {
         matches!(self, Readiness::Ready(_))

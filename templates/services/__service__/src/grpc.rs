@@ -8,7 +8,7 @@ when: service.serves_grpc
 {%- for f in service.grpc_flows %}flow `{{ f.flow }}`, called by {{ f.from }}{% if not loop.last %}; {% endif %}{% endfor -%}
 ), plus the standard
 //! health service (`grpc.health.v1.Health`: `SERVING` while `/readyz` is 200, so
-//! `NOT_SERVING` while a dependency does not answer and while draining) and server
+//! `NOT_SERVING` while a dependency it needs does not answer and while draining) and server
 //! reflection (so `grpcurl` works without the .proto files), with each method's
 //! time budget ([`crate::config::Timeouts`]), message size limits and graceful
 //! shutdown.
@@ -260,6 +260,17 @@ pub async fn serve_routes(
     };
     let mut last = serving(health.readiness().is_ready());
     set_all(reporter.clone(), last).await;
+
+    let reflection = || {
+        tonic_reflection::server::Builder::configure()
+            .register_encoded_file_descriptor_set(contract::FILE_DESCRIPTOR_SET)
+            .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+    };
+    let reflection_v1 = reflection().build_v1()?;
+    // Older grpcurl and grpcui releases only speak v1alpha.
+    let reflection_v1alpha = reflection().build_v1alpha()?;
+
+    // Spawned once nothing can fail before the server runs.
     let mut changes = health.changes();
     let stop = health.shutdown().clone();
     let following = reporter.clone();
@@ -276,23 +287,18 @@ pub async fn serve_routes(
                 last = now;
             }
         }
+        last
     });
-
-    let reflection = || {
-        tonic_reflection::server::Builder::configure()
-            .register_encoded_file_descriptor_set(contract::FILE_DESCRIPTOR_SET)
-            .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
-    };
-    let reflection_v1 = reflection().build_v1()?;
-    // Older grpcurl and grpcui releases only speak v1alpha.
-    let reflection_v1alpha = reflection().build_v1alpha()?;
 
     let shutdown = health.shutdown().clone();
     let draining = async move {
         shutdown.cancelled().await;
-        // The follower stops at the cancel: this is the last word.
-        let _ = follower.await;
-        set_all(reporter, ServingStatus::NotServing).await;
+        // The follower stops at the cancel: this is the last word, said
+        // unless it is what watchers last heard.
+        let last = follower.await.unwrap_or(ServingStatus::Serving);
+        if last != ServingStatus::NotServing {
+            set_all(reporter, ServingStatus::NotServing).await;
+        }
         info!("gRPC server draining");
     };
 

@@ -25,15 +25,16 @@ when: service.serves_rest
 //! | `{{ r.verb }} {{ r.path }}` | {% if r.kind == "stream" %}Server-Sent Events of {% endif %}`handlers::{{ r.handler }}` ({% for f in r.flows %}`{{ f }}`{% if not loop.last %}, {% endif %}{% endfor %}) |
 {%- endfor %}
 //! | `GET /livez` | 200 while the process answers (`runtime::health`) |
-//! | `GET /readyz` | 200 while its dependencies answer, else 503 with what failed |
+//! | `GET /readyz` | 200 while what it needs answers (naming what is degraded), else 503 |
 //! | `GET /healthz` | 200 `{"status":"ok"}`, 503 `{"status":"draining"}` (earlier releases' probe) |
 //!
 //! Bodies are the proto3 JSON of the contract's messages. Path variables fill the
 //! request fields they name, query parameters the others (unless the body is the
 //! whole request). Every error is JSON, `{"error":"..."}`: 400 malformed input
 //! (an id path variable must match `[A-Za-z0-9_-]{1,64}`), 404 unknown route,
-//! 401 refused by [`crate::auth::authenticate`], 405 wrong method, 413 body
-//! over the limit, 503 past the route's budget.
+//! 405 wrong method, 413 body over the limit, 503 past the route's budget;
+//! and first of all 401 when [`crate::auth::authenticate`] refuses the request
+//! (an unknown route's included), the probes excepted.
 
 use std::{io, sync::Arc};
 

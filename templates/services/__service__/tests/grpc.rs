@@ -48,7 +48,6 @@ use tonic_reflection::pb::v1::{
 };
 
 use {{ service.ident }}::{
-    auth,
     config::{Config, GRPC_MAX_MESSAGE_BYTES, Timeouts},
     grpc::{self, SERVICE_NAMES},
     state::State,
@@ -92,7 +91,9 @@ async fn state() -> Arc<State> {
 }
 
 async fn start() -> Server {
-    start_checked(auth::authenticate).await
+    // Not the team's hook: these tests send no credentials, and must keep
+    // passing once `src/auth.rs` checks real ones.
+    start_checked(runtime::auth::accept_all).await
 }
 
 /// The real services behind the authentication hook `authenticate`.
