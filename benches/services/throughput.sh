@@ -7,6 +7,13 @@
 # alternate within each round, so drift hits both. Needs wrk, h2load
 # (nghttp2-client), curl, taskset, python3 and 2 CPUs.
 #
+# The ablation (issue 15 item 6): two more builds of `orders`, each without
+# one part of the production envelope, measured in the same rounds:
+# `no-metrics` (the REST guard records nothing, no metrics layer on the gRPC
+# server) and `no-auth` (no authentication layer on the REST routes, no
+# interceptor around the gRPC service). A part's cost is the ratio gained by
+# removing it. ABLATION=0 measures generated and bare alone.
+#
 # Usage: benches/services/throughput.sh [ROUNDS=5] [DUR=15] [WARM=3]
 #   WORK        scratch folder (default target/service-bench)
 #   CARGO_TARGET_DIR  shared target for the tool and both workspaces
@@ -51,6 +58,38 @@ pub async fn handle(_state: &State, request: Request) -> Result<Response, Handle
 RS
 (cd "$WORK/shop" && cargo build --release -q -p orders)
 cp "$CARGO_TARGET_DIR/release/orders" "$WORK/bin-orders"
+SERVERS=(generated bare)
+if [[ ${ABLATION:-1} == 1 ]]; then
+  SRC=$WORK/shop/services/orders/src
+  cp "$SRC/rest.rs" "$WORK/rest.rs.orig"; cp "$SRC/grpc.rs" "$WORK/grpc.rs.orig"
+  # Each edit must change the file: a template change that moves the line
+  # stops the run rather than measure nothing.
+  ablate() { # variant: edit, build, keep the binary, restore
+    python3 - "$1" "$SRC" <<'PY'
+import re, sys
+variant, src = sys.argv[1], sys.argv[2]
+def edit(name, pattern, repl):
+    path = f"{src}/{name}"
+    text = open(path).read()
+    new, n = re.subn(pattern, repl, text)
+    if n == 0:
+        sys.exit(f"{variant}: nothing matched {pattern!r} in {name}")
+    open(path, "w").write(new)
+if variant == "no-metrics":
+    edit("rest.rs", r"\n\s*runtime::telemetry::http_request\([^;]*\);", "")
+    edit("grpc.rs", r"\n\s*\.layer\(GrpcMetricsLayer\)", "")
+elif variant == "no-auth":
+    edit("rest.rs", r"\n\s*\.layer\(AuthLayer::new\(authenticate\)\);", ";")
+    edit("grpc.rs", r"\n\s*let (\w+) =\s*InterceptedService::new\(\1, auth\.clone\(\)\);", "")
+PY
+    (cd "$WORK/shop" && cargo build --release -q -p orders 2>"$WORK/build-$1.log") \
+      || { cat "$WORK/build-$1.log"; exit 1; }
+    cp "$CARGO_TARGET_DIR/release/orders" "$WORK/bin-$1"
+    cp "$WORK/rest.rs.orig" "$SRC/rest.rs"; cp "$WORK/grpc.rs.orig" "$SRC/grpc.rs"
+  }
+  ablate no-metrics; ablate no-auth
+  SERVERS+=(no-metrics no-auth)
+fi
 "$HERE/assemble-bare.sh" "$WORK/shop" "$WORK/bare"
 (cd "$WORK/bare" && cargo build --release -q -p bare)
 cp "$CARGO_TARGET_DIR/release/bare" "$WORK/bin-bare"
@@ -59,16 +98,18 @@ printf '\x00\x00\x00\x00\x07\x0a\x0512345' > "$WORK/body.bin"
 
 OUT=$WORK/throughput-$(date +%Y%m%dT%H%M%S); mkdir -p "$OUT"
 URL=/orders/12345; RPC=/orders.OrderService/GetOrder
-declare -A HTTP=([generated]=18080 [bare]=18090) GRPC=([generated]=18081 [bare]=18091)
-HTTP_ADDR=127.0.0.1:18080 GRPC_ADDR=127.0.0.1:18081 KAFKA_BROKERS=127.0.0.1:1 \
-  taskset -c 0 "$WORK/bin-orders" >"$OUT/orders.log" 2>&1 & OPID=$!
-HTTP_ADDR=127.0.0.1:18090 GRPC_ADDR=127.0.0.1:18091 \
-  taskset -c 0 "$WORK/bin-bare" >"$OUT/bare.log" 2>&1 & BPID=$!
-trap 'kill $OPID $BPID 2>/dev/null || true' EXIT
-declare -A PID=([generated]=$OPID [bare]=$BPID)
+declare -A HTTP=([generated]=18080 [bare]=18090 [no-metrics]=18100 [no-auth]=18110)
+declare -A GRPC=([generated]=18081 [bare]=18091 [no-metrics]=18101 [no-auth]=18111)
+declare -A BIN=([generated]=bin-orders [bare]=bin-bare [no-metrics]=bin-no-metrics [no-auth]=bin-no-auth)
+declare -A PID=()
+trap 'kill "${PID[@]}" 2>/dev/null || true' EXIT
+for s in "${SERVERS[@]}"; do
+  HTTP_ADDR=127.0.0.1:${HTTP[$s]} GRPC_ADDR=127.0.0.1:${GRPC[$s]} KAFKA_BROKERS=127.0.0.1:1 \
+    taskset -c 0 "$WORK/${BIN[$s]}" >"$OUT/$s.log" 2>&1 & PID[$s]=$!
+done
 sleep 7   # past orders' 5 s Kafka admin timeout (no broker here)
 
-for s in generated bare; do   # both answer correctly before anything is timed
+for s in "${SERVERS[@]}"; do   # all answer correctly before anything is timed
   body=$(curl -s "http://127.0.0.1:${HTTP[$s]}$URL")
   [[ $body == '{"orderId":"12345","status":"CREATED"}' ]] || { echo "$s REST body: $body"; exit 1; }
   st=$(curl -s -v --http2-prior-knowledge -H 'content-type: application/grpc' -H 'te: trailers' \
@@ -109,8 +150,7 @@ measure() { # proto round server
 uptime | tee "$OUT/uptime-start.txt"
 for proto in rest grpc; do
   for r in $(seq 1 "$ROUNDS"); do
-    measure "$proto" "$r" generated
-    measure "$proto" "$r" bare
+    for s in "${SERVERS[@]}"; do measure "$proto" "$r" "$s"; done
   done
 done
 uptime | tee "$OUT/uptime-end.txt"

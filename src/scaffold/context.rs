@@ -25,7 +25,7 @@ use crate::scaffold::called::{Callees, RpcCall};
 use crate::scaffold::contract::{Contract, pascal, snake};
 use crate::scaffold::deploy::{self, Deployment};
 use crate::scaffold::served::{GrpcCall, RestRoute, ServedApi, duration_rust, keyed, served};
-use crate::spec::model::{Delivery, Flow, FlowsFile, Format, Interaction, Transport};
+use crate::spec::model::{Client, Delivery, Flow, FlowsFile, Format, Interaction, Transport};
 
 /// The documented defaults (docs/scaffold.md): the article's ports.
 pub const HTTP_PORT: u16 = 5000;
@@ -64,6 +64,8 @@ pub struct Context {
     pub flows: Vec<FlowContext>,
     pub http_port: u16,
     pub grpc_port: u16,
+    /// `METRICS_ADDR`'s port in a container.
+    pub metrics_port: u16,
     pub kafka_brokers: &'static str,
 }
 
@@ -182,6 +184,9 @@ pub struct ServiceContext {
     pub rest_flows: Vec<ServedFlow>,
     /// Flows served over gRPC.
     pub grpc_flows: Vec<ServedFlow>,
+    /// The REST flows it serves to a browser (`client: browser`): its API
+    /// answers CORS for the origins `CORS_ALLOWED_ORIGINS` names.
+    pub browser_flows: Vec<String>,
     /// Kafka flows this service produces.
     pub produces: Vec<TopicContext>,
     /// Kafka flows this service consumes.
@@ -567,6 +572,7 @@ pub fn build(
         flows: flows_context,
         http_port: HTTP_PORT,
         grpc_port: GRPC_PORT,
+        metrics_port: deploy::METRICS_PORT,
         kafka_brokers: KAFKA_BROKERS,
     }
 }
@@ -683,6 +689,7 @@ fn service(
         handles: false,
         rest_flows: Vec::new(),
         grpc_flows: Vec::new(),
+        browser_flows: Vec::new(),
         produces: Vec::new(),
         consumes: Vec::new(),
         consumed_topics: Vec::new(),
@@ -718,6 +725,9 @@ fn service(
             Transport::Rest => {
                 if receives {
                     s.rest_flows.push(served());
+                    if flow.client == Client::Browser {
+                        s.browser_flows.push(flow.name.clone());
+                    }
                 }
                 if sends {
                     let called = called_flow(flow, Transport::Rest, keyed(rec), callees);
@@ -1083,6 +1093,13 @@ fn env(s: &ServiceContext) -> Vec<EnvVar> {
             "0.0.0.0:0",
         ));
     }
+    if !s.browser_flows.is_empty() {
+        vars.push(var(
+            "CORS_ALLOWED_ORIGINS",
+            "web origins allowed to call, comma-separated, or *",
+            "unset: none",
+        ));
+    }
     if s.serves_grpc {
         vars.push(var(
             "GRPC_ADDR",
@@ -1147,6 +1164,12 @@ fn env(s: &ServiceContext) -> Vec<EnvVar> {
             ));
         }
     }
+    vars.push(var(
+        "METRICS_ADDR",
+        "/metrics listen address",
+        "unset: on HTTP_ADDR",
+    ));
+    vars.push(var("LOG_FORMAT", "log lines: text or json", "text"));
     vars.push(var("RUST_LOG", "log filter", "info"));
     vars
 }

@@ -28,6 +28,10 @@ pub const DRAIN_SECONDS: u64 = 10;
 /// new request arrives once it stops accepting.
 pub const PRE_STOP_SECONDS: u64 = 5;
 
+/// `METRICS_ADDR`'s port in a container: `OpenTelemetry`'s Prometheus
+/// exporter's, free of the API's ports.
+pub const METRICS_PORT: u16 = 9464;
+
 /// A service's place in the deployment files.
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct Deployment {
@@ -35,6 +39,8 @@ pub struct Deployment {
     pub http_port: u16,
     /// `GRPC_ADDR`'s port, when it serves gRPC.
     pub grpc_port: Option<u16>,
+    /// `METRICS_ADDR`'s port, [`METRICS_PORT`].
+    pub metrics_port: u16,
     /// [`DRAIN_SECONDS`] and [`PRE_STOP_SECONDS`], and the pod's grace
     /// period, which must hold both and the exit.
     pub drain_secs: u64,
@@ -124,6 +130,7 @@ pub fn deployment(facts: &Facts<'_>) -> Deployment {
     Deployment {
         http_port: facts.http_port,
         grpc_port: facts.serves_grpc.then_some(facts.grpc_port),
+        metrics_port: METRICS_PORT,
         drain_secs: DRAIN_SECONDS,
         pre_stop_secs: PRE_STOP_SECONDS,
         grace_secs: PRE_STOP_SECONDS + DRAIN_SECONDS + 5,
@@ -154,6 +161,12 @@ fn values(
     match name {
         "HTTP_ADDR" => both(format!("0.0.0.0:{}", facts.http_port)),
         "GRPC_ADDR" => both(format!("0.0.0.0:{}", facts.grpc_port)),
+        // A port of its own, which the Service does not expose: scraped
+        // from inside the cluster, never by the API's callers.
+        "METRICS_ADDR" => both(format!("0.0.0.0:{METRICS_PORT}")),
+        // JSON lines for the cluster's log pipeline; text for `docker
+        // compose logs`.
+        "LOG_FORMAT" => (Some("text".to_owned()), Some("json".to_owned()), None),
         "KAFKA_BROKERS" => (
             Some(COMPOSE_KAFKA.to_owned()),
             Some(KUBERNETES_KAFKA.to_owned()),
@@ -171,6 +184,12 @@ fn values(
             });
             (compose, None, None)
         }
+        // The web app's origins are the team's to name.
+        "CORS_ALLOWED_ORIGINS" => (
+            None,
+            None,
+            Some("unset: set the origins of the web app that calls it".to_owned()),
+        ),
         // Unset, each replica takes its own host name: unique per container
         // and per pod, as a transactional id must be.
         "KAFKA_TRANSACTIONAL_ID" => (
@@ -202,6 +221,9 @@ mod tests {
                 ("KAFKA_TRANSACTIONAL_ID", "id", "order-history-<host name>"),
                 ("ORDERS_GRPC_URL", "orders", "http://localhost:50051"),
                 ("LEDGER_HTTP_URL", "ledger", "http://localhost:5000"),
+                ("CORS_ALLOWED_ORIGINS", "origins", "unset: none"),
+                ("METRICS_ADDR", "/metrics", "unset: on HTTP_ADDR"),
+                ("LOG_FORMAT", "log lines", "text"),
                 ("RUST_LOG", "log filter", "info"),
             ],
             peers: vec![
@@ -239,6 +261,15 @@ mod tests {
             (Some("1"), Some(KUBERNETES_REPLICATION))
         );
         assert_eq!(var(&d, "RUST_LOG"), (Some("info"), Some("info")));
+        // /metrics on a port of its own; JSON logs for the cluster's
+        // pipeline; the web app's origins are the team's to name.
+        let metrics = Some("0.0.0.0:9464");
+        assert_eq!(var(&d, "METRICS_ADDR"), (metrics, metrics));
+        assert_eq!(d.metrics_port, METRICS_PORT);
+        assert_eq!(var(&d, "LOG_FORMAT"), (Some("text"), Some("json")));
+        assert_eq!(var(&d, "CORS_ALLOWED_ORIGINS"), (None, None));
+        let cors = d.vars.iter().find(|v| v.name == "CORS_ALLOWED_ORIGINS");
+        assert!(cors.unwrap().left.is_some());
         assert_eq!(d.grpc_port, None);
         assert!(d.grace_secs > d.pre_stop_secs + d.drain_secs);
     }

@@ -156,6 +156,10 @@ async fn handles_{{ t.flow_ident }}_from_{{ t.from_ident }}_and_commits_its_offs
     let brokers = cluster.bootstrap_servers();
     let (partition, offset) = publish_{{ t.flow_ident }}(&brokers, "{{ t.event.sample_key }}").await;
 
+{%- if not cp %}
+    // The process's metrics recorder, installed before consuming.
+    let metrics = runtime::telemetry::handle();
+{%- endif %}
     let (handled, mut events) = mpsc::unbounded_channel();
     let shutdown = CancellationToken::new();
     let consumer = tokio::spawn({
@@ -190,6 +194,36 @@ async fn handles_{{ t.flow_ident }}_from_{{ t.from_ident }}_and_commits_its_offs
         {{ relayed.flow_ident }}::decode(&payload).unwrap(),
         {{ relayed.flow_ident }}::sample("{{ t.event.sample_key }}")
     );
+{%- endif %}
+{%- if not cp %}
+
+    // Counted, and its partition's lag reported from librdkafka's
+    // statistics (every few seconds) once its offset is stored.
+    let (group, topic) = (kafka::GROUP_ID, {{ t.flow_ident }}::TOPIC);
+    let series = |name: &str, last: String| {
+        format!(
+            r#"{name}{}group="{group}",topic="{topic}",{last}{}"#,
+            '{', '}'
+        )
+    };
+    let counted = series(
+        "kafka_consumed_records_total",
+        r#"outcome="handled""#.into(),
+    );
+    let lag = series(
+        "kafka_consumer_lag_records",
+        format!(r#"partition="{partition}""#),
+    ) + " 0";
+    let deadline = tokio::time::Instant::now() + WAIT;
+    let text = loop {
+        let text = metrics.render();
+        if text.contains(&lag) || tokio::time::Instant::now() > deadline {
+            break text;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    assert!(text.contains(&counted), "{counted} in {text}");
+    assert!(text.contains(&lag), "{lag} in {text}");
 {%- endif %}
 
     shutdown.cancel();

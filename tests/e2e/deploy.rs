@@ -9,7 +9,8 @@
 //! Then what the linters cannot know: every generated service is in the
 //! compose file, built from the Dockerfile with its own name, probed on its
 //! `/readyz`, with the same environment as its `ConfigMap`; every
-//! `Deployment` probes `/livez` and `/readyz` and runs as non-root.
+//! `Deployment` probes `/livez` and `/readyz`, is scraped on the port
+//! `/metrics` listens on, and runs as non-root.
 
 use std::collections::BTreeSet;
 use std::path::Path;
@@ -150,6 +151,20 @@ fn every_service_is_built_probed_and_configured_the_same_in_compose_and_kubernet
             }
             assert_eq!(keys(&service["environment"]), from_k8s, "{case:?} {name}");
             assert!(from_k8s.contains("HTTP_ADDR"), "{name}");
+
+            // Prometheus scrapes the port /metrics listens on.
+            let metrics_addr = config_map["data"]["METRICS_ADDR"].as_str().unwrap();
+            let port = metrics_addr.rsplit(':').next().unwrap();
+            let annotations = &deployment["spec"]["template"]["metadata"]["annotations"];
+            assert_eq!(annotations["prometheus.io/port"], port, "{name}");
+            assert_eq!(annotations["prometheus.io/path"], "/metrics");
+            let ports = container["ports"].as_array().unwrap();
+            let metrics = ports.iter().find(|p| p["name"] == "metrics").unwrap();
+            assert_eq!(metrics["containerPort"].to_string(), port, "{name}");
+            assert_eq!(
+                service["environment"]["METRICS_ADDR"].as_str(),
+                Some(metrics_addr)
+            );
 
             assert_eq!(container["livenessProbe"]["httpGet"]["path"], "/livez");
             assert_eq!(container["readinessProbe"]["httpGet"]["path"], "/readyz");

@@ -6,11 +6,19 @@ when: uses.rest_client or uses.grpc_client
 //! loop that applies it. The REST ([`crate::http_client`]) and gRPC
 //! ([`crate::grpc_client`]) clients only say which failures may be retried.
 
-use std::{fmt, future::Future, sync::Arc, time::Duration};
+use std::{
+    fmt,
+    future::Future,
+    sync::Arc,
+    time::{Duration, Instant},
+};
 
 use tracing::warn;
 
-use crate::retry::{Backoff, RetryThrottle, Throttle};
+use crate::{
+    retry::{Backoff, RetryThrottle, Throttle},
+    telemetry,
+};
 
 /// Budget of establishing a connection to another service.
 pub const CONNECT_TIMEOUT: Duration = Duration::from_millis(500);
@@ -129,16 +137,19 @@ impl Retrier {
         F: FnMut() -> Fut,
         Fut: Future<Output = Result<T, E>>,
     {
+        let started = Instant::now();
         let mut number = 1;
         loop {
             match attempt().await {
                 Ok(answer) => {
                     self.throttle.success();
+                    telemetry::outbound_call(policy.flow, true, started);
                     return Ok(answer);
                 }
                 Err(err) if retryable(&err) => {
                     let may_retry = self.throttle.failure_may_retry();
                     if number >= policy.max_attempts {
+                        telemetry::outbound_call(policy.flow, false, started);
                         return Err(err);
                     }
                     if !may_retry {
@@ -146,8 +157,10 @@ impl Retrier {
                             flow = policy.flow, attempt = number, %err,
                             "call failed; not retried: too many recent failures (retry throttle)"
                         );
+                        telemetry::outbound_call(policy.flow, false, started);
                         return Err(err);
                     }
+                    telemetry::outbound_retry(policy.flow);
                     let delay = policy.backoff.delay(number - 1);
                     warn!(
                         flow = policy.flow, attempt = number, %err, ?delay,
@@ -156,7 +169,10 @@ impl Retrier {
                     tokio::time::sleep(delay).await;
                     number += 1;
                 }
-                Err(err) => return Err(err),
+                Err(err) => {
+                    telemetry::outbound_call(policy.flow, false, started);
+                    return Err(err);
+                }
             }
         }
     }

@@ -180,6 +180,7 @@ impl Checks {
         });
         Health {
             inner: Arc::new(Inner { shutdown, last }),
+            metrics: false,
         }
     }
 
@@ -297,6 +298,8 @@ impl Readiness {
 #[derive(Debug, Clone)]
 pub struct Health {
     inner: Arc<Inner>,
+    /// Whether [`Health::router`] serves `/metrics` too.
+    metrics: bool,
 }
 
 #[derive(Debug)]
@@ -332,13 +335,31 @@ impl Health {
         self.inner.last.clone()
     }
 
-    /// `/livez`, `/readyz` and `/healthz`, to merge into a service's router.
+    /// This health, its [`router`](Health::router) serving the process's
+    /// metrics at `/metrics` too (`runtime::telemetry`, whose recorder is
+    /// installed now): a service without a metrics listener of its own.
+    #[cfg(feature = "telemetry")]
+    #[must_use]
+    pub fn with_metrics(mut self) -> Health {
+        crate::telemetry::handle();
+        self.metrics = true;
+        self
+    }
+
+    /// `/livez`, `/readyz` and `/healthz` (and `/metrics` after
+    /// [`with_metrics`](Health::with_metrics)), to merge into a service's
+    /// router.
     pub fn router(&self) -> Router {
-        Router::new()
+        let probes = Router::new()
             .route("/livez", routing::get(livez))
             .route("/readyz", routing::get(readyz))
             .route("/healthz", routing::get(healthz))
-            .with_state(self.clone())
+            .with_state(self.clone());
+        #[cfg(feature = "telemetry")]
+        if self.metrics {
+            return probes.merge(crate::telemetry::router());
+        }
+        probes
     }
 }
 

@@ -44,7 +44,9 @@
 //! - [`outbox`]: the transactional outbox and its relay to Kafka, and the
 //!   ids of handled events that drop the copies (feature `outbox`);
 {%- endif %}
-//! - [`retry`]: jittered exponential backoff and the retry throttle.
+//! - [`retry`]: jittered exponential backoff and the retry throttle;
+//! - [`telemetry`]: the service's metrics, served to Prometheus at
+//!   `/metrics`, and its logs, text or JSON lines (feature `telemetry`).
 //!
 //! Nothing here depends on a flow.
 {% if uses.rest or uses.grpc_server %}
@@ -90,6 +92,7 @@ pub mod shutdown;
 pub mod store;
 {%- endif %}
 pub mod stream;
+pub mod telemetry;
 
 pub use error::HandlerError;
 pub use stream::Sink;

@@ -52,7 +52,7 @@ use std::{
         Arc,
         atomic::{AtomicI64, Ordering},
     },
-    time::Duration,
+    time::{Duration, Instant},
 };
 
 use sqlx::{Any, Row as _, Transaction};
@@ -64,6 +64,7 @@ use crate::{
     kafka::{BoxFuture, Deduplication, EventRecord, KafkaError, ProducerSettings, Publisher},
     retry::Backoff,
     store::{Store, millis, now_millis},
+    telemetry,
 };
 
 /// Most rows one round of the relay publishes.
@@ -150,10 +151,7 @@ impl Outbox {
     /// How many events wait to be published.
     pub async fn backlog(&self) -> Result<i64, sqlx::Error> {
         self.store.ready().await?;
-        sqlx::query("SELECT COUNT(*) FROM outbox")
-            .fetch_one(self.store.pool())
-            .await?
-            .try_get(0)
+        backlog(&self.store).await
     }
 
     /// The relay of this outbox, publishing with a producer made from
@@ -174,6 +172,14 @@ impl Outbox {
             brokers: settings.brokers,
         })
     }
+}
+
+/// How many events wait in `store`'s outbox.
+async fn backlog(store: &Store) -> Result<i64, sqlx::Error> {
+    sqlx::query("SELECT COUNT(*) FROM outbox")
+        .fetch_one(store.pool())
+        .await?
+        .try_get(0)
 }
 
 /// Publishes an outbox's rows while it holds the lease: see the module's
@@ -222,12 +228,22 @@ impl Relay {
     pub async fn run(self, shutdown: CancellationToken) {
         info!(holder = %self.holder, brokers = %self.brokers, "outbox relay started");
         let mut failures = 0;
+        let mut counted: Option<Instant> = None;
         loop {
             let round = tokio::select! {
                 biased;
                 () = shutdown.cancelled() => break,
                 round = self.round() => round,
             };
+            // The backlog gauge, counted at most once per statistics
+            // interval: a count scans the table. Every replica reports it.
+            if counted.is_none_or(|at| at.elapsed() >= telemetry::STATISTICS_INTERVAL) {
+                counted = Some(Instant::now());
+                match backlog(&self.store).await {
+                    Ok(events) => telemetry::outbox_backlog(events),
+                    Err(err) => debug!(%err, "cannot count the outbox backlog"),
+                }
+            }
             let pause = match round {
                 Ok(published) if published == BATCH as usize => {
                     failures = 0;
@@ -310,6 +326,7 @@ impl Relay {
                 }
                 Err(err) => Err(err),
             };
+            telemetry::produced(&row.topic, outcome.is_ok());
             match outcome {
                 Ok(_) => sent.push(row.id),
                 Err(err) => {

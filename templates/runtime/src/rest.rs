@@ -4,13 +4,101 @@ when: uses.rest
 //! A REST request read into its protobuf message, the way the grpc-gateway /
 //! Google API transcoding convention reads it (SPEC §7): the body as proto3 JSON,
 //! query parameters and path variables into the fields they name. Malformed
-//! input is a [`HandlerError::InvalidArgument`], answered 400.
+//! input is a [`HandlerError::InvalidArgument`], answered 400. And the CORS
+//! policy of an API that browsers on other origins call ([`cors`]).
 
-use std::{fmt::Display, str::FromStr};
+use std::{fmt::Display, str::FromStr, time::Duration};
 
+use axum::http::{HeaderName, HeaderValue, Method, header};
 use serde::de::DeserializeOwned;
+use tower_http::cors::{AllowOrigin, CorsLayer};
 
 use crate::HandlerError;
+
+/// How long a browser may keep a preflight's answer.
+pub const CORS_MAX_AGE: Duration = Duration::from_secs(600);
+
+/// Why an origin cannot be allowed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InvalidOrigin(pub String);
+
+impl std::fmt::Display for InvalidOrigin {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for InvalidOrigin {}
+
+/// The origins of a comma-separated list (`https://shop.example.com,
+/// http://localhost:3000`), each `scheme://host[:port]` as a browser sends it
+/// in `Origin`, or `*` alone for any origin.
+pub fn origins(raw: &str) -> Result<Vec<String>, InvalidOrigin> {
+    let listed: Vec<String> = raw
+        .split(',')
+        .map(str::trim)
+        .filter(|o| !o.is_empty())
+        .map(|o| o.trim_end_matches('/').to_owned())
+        .collect();
+    if listed.iter().any(|o| o == "*") {
+        return if listed.len() == 1 {
+            Ok(listed)
+        } else {
+            Err(InvalidOrigin(
+                "`*` allows every origin: list it alone".into(),
+            ))
+        };
+    }
+    for origin in &listed {
+        let rest = origin
+            .strip_prefix("https://")
+            .or_else(|| origin.strip_prefix("http://"));
+        let well_formed = rest.is_some_and(|host| {
+            !host.is_empty()
+                && !host.contains(['/', '?', '#', '@', ' '])
+                && HeaderValue::from_str(origin).is_ok()
+        });
+        if !well_formed {
+            return Err(InvalidOrigin(format!(
+                "`{origin}` is not an origin: scheme://host[:port], such as https://shop.example.com"
+            )));
+        }
+    }
+    Ok(listed)
+}
+
+/// The CORS policy letting browsers on `origins` ([`origins`]) call the
+/// API: its methods, and the headers its requests carry (`content-type`,
+/// `authorization` for the authentication hook, `idempotency-key`); no
+/// cookies. `None` for no origin: no CORS header is added, so a browser
+/// refuses every call from another origin.
+pub fn cors(origins: &[String]) -> Option<CorsLayer> {
+    if origins.is_empty() {
+        return None;
+    }
+    let allow = if origins.iter().any(|o| o == "*") {
+        AllowOrigin::any()
+    } else {
+        let values = origins.iter().filter_map(|o| HeaderValue::from_str(o).ok());
+        AllowOrigin::list(values.collect::<Vec<_>>())
+    };
+    let layer = CorsLayer::new()
+        .allow_origin(allow)
+        .allow_methods([
+            Method::GET,
+            Method::POST,
+            Method::PUT,
+            Method::PATCH,
+            Method::DELETE,
+        ])
+        .allow_headers([
+            header::CONTENT_TYPE,
+            header::AUTHORIZATION,
+            HeaderName::from_static("idempotency-key"),
+        ])
+        .max_age(CORS_MAX_AGE);
+    Some(layer)
+}
 
 /// The message from a proto3 JSON body; an empty body is the default message.
 pub fn json_body<T: DeserializeOwned + Default>(body: &[u8]) -> Result<T, HandlerError> {
@@ -57,6 +145,26 @@ where
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn origins_are_scheme_host_and_port_or_a_lone_star() {
+        let listed = origins(" https://shop.example.com/, http://localhost:3000 ,").unwrap();
+        assert_eq!(
+            listed,
+            ["https://shop.example.com", "http://localhost:3000"]
+        );
+        assert_eq!(origins("*").unwrap(), ["*"]);
+        assert_eq!(origins("").unwrap(), Vec::<String>::new());
+        assert!(cors(&[]).is_none());
+        assert!(cors(&listed).is_some());
+        for refused in [
+            "shop.example.com",
+            "https://shop.example.com/app",
+            "*, https://a.b",
+        ] {
+            assert!(origins(refused).is_err(), "{refused}");
+        }
+    }
 
     #[test]
     fn an_empty_body_is_the_default_message() {

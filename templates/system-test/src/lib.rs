@@ -158,9 +158,16 @@ impl System {
         let http = http_{{ service.ident }};
 {%- if service.serves_grpc %}
         let grpc = grpc_{{ service.ident }};
-        let listeners = {{ service.ident }}::app::Listeners { http, grpc };
+        let listeners = {{ service.ident }}::app::Listeners {
+            http,
+            metrics: None,
+            grpc,
+        };
 {%- else %}
-        let listeners = {{ service.ident }}::app::Listeners { http };
+        let listeners = {{ service.ident }}::app::Listeners {
+            http,
+            metrics: None,
+        };
 {%- endif %}
         let (config, token) = (configs.{{ service.ident }}.clone(), shutdown.clone());
         running.spawn(async move {

@@ -113,7 +113,10 @@ use super::{
     producer::{NotCommitted, Publisher, Transaction},
     record::Record,
 };
-use crate::retry::Backoff;
+use crate::{
+    retry::Backoff,
+    telemetry::{self, Consumed},
+};
 
 /// Lanes handling records at once (see the module's notes): enough for
 /// handlers waiting on I/O to overlap, few enough that a burst does not
@@ -419,7 +422,12 @@ fn clients(
         .set("auto.offset.reset", "earliest")
         // Commit in the background, but only offsets we stored after handling.
         .set("enable.auto.commit", "true")
-        .set("enable.auto.offset.store", "false");
+        .set("enable.auto.offset.store", "false")
+        // Lag per partition, for `/metrics` (`GroupContext::stats`).
+        .set(
+            "statistics.interval.ms",
+            telemetry::STATISTICS_INTERVAL.as_millis().to_string(),
+        );
     if settings.read_committed || transactional {
         // Exactly-once flows: only events of committed transactions. And
         // only committed offsets: the new owner of a partition waits for the
@@ -429,6 +437,7 @@ fn clients(
     let context = GroupContext {
         kafka: KafkaContext::default(),
         offsets: Arc::clone(offsets),
+        group: group.to_owned(),
     };
     let consumer: ClosingConsumer = config
         .create_with_context(context)
@@ -887,6 +896,7 @@ impl<D: Dispatch> Process<D> {
                         %group, %topic, %key, partition, offset, %event_id,
                         "copy of a handled event skipped"
                     );
+                    telemetry::consumed(group, topic, Consumed::SkippedCopy);
                     return Ok(Processed::Done);
                 }
                 Some(false) => {}
@@ -906,6 +916,7 @@ impl<D: Dispatch> Process<D> {
             // (the workspace's system test) are told apart by it.
             Outcome::Handled => {
                 info!(%group, %topic, %key, partition, offset, "event handled");
+                telemetry::consumed(group, topic, Consumed::Handled);
                 if let Some((event_id, handled)) = seen
                     && self
                         .persist(|| handled.remember(group, event_id))
@@ -921,10 +932,13 @@ impl<D: Dispatch> Process<D> {
                 topic: dead_letter_topic,
                 attempts,
                 error,
-            } => warn!(
-                %group, %topic, %key, partition, offset, attempts, err = %error,
-                %dead_letter_topic, "event dead-lettered"
-            ),
+            } => {
+                warn!(
+                    %group, %topic, %key, partition, offset, attempts, err = %error,
+                    %dead_letter_topic, "event dead-lettered"
+                );
+                telemetry::consumed(group, topic, Consumed::DeadLettered);
+            }
         }
         Ok(Processed::Done)
     }

@@ -24,11 +24,13 @@ use rdkafka::{
     client::ClientContext,
     consumer::{BaseConsumer, Consumer as _, ConsumerContext, Rebalance},
     error::KafkaError,
+    statistics::Statistics,
 };
 use tokio::runtime::{Handle, RuntimeFlavor};
 use tracing::{info, warn};
 
 use super::KafkaContext;
+use crate::telemetry;
 
 /// How long a revoked partition's records in hand may take to finish before
 /// the partition is handed over anyway; the next owner handles again those
@@ -256,16 +258,39 @@ impl Offsets {
 }
 
 /// The context of a concurrent consumer: librdkafka's errors routed to
-/// `tracing` ([`KafkaContext`]), and the revocation hook.
+/// `tracing` ([`KafkaContext`]), its statistics to the lag gauges, and the
+/// revocation hook.
 #[derive(Debug, Default)]
 pub(super) struct GroupContext {
     pub(super) kafka: KafkaContext,
     pub(super) offsets: std::sync::Arc<Offsets>,
+    /// The consumer group, labelling its lag.
+    pub(super) group: String,
 }
 
 impl ClientContext for GroupContext {
     fn error(&self, error: KafkaError, reason: &str) {
         self.kafka.error(error, reason);
+    }
+
+    /// The lag of each partition assigned here: from the offset stored
+    /// after handling (current to the statistics interval), else, for a
+    /// consumer committing in transactions, which stores none, from the
+    /// committed offset. librdkafka reports -1 where it knows neither (a
+    /// partition not assigned here, its internal partition -1).
+    fn stats(&self, statistics: Statistics) {
+        for (topic, stats) in &statistics.topics {
+            for (&partition, p) in &stats.partitions {
+                let lag = if p.consumer_lag_stored >= 0 {
+                    p.consumer_lag_stored
+                } else {
+                    p.consumer_lag
+                };
+                if partition >= 0 && lag >= 0 {
+                    telemetry::consumer_lag(&self.group, topic, partition, lag);
+                }
+            }
+        }
     }
 }
 

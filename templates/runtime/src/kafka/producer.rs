@@ -44,6 +44,7 @@ use rdkafka::{
 use tracing::{debug, info, warn};
 
 use super::{CONTENT_TYPE_HEADER, EVENT_ID_HEADER, FLOW_HEADER, KafkaContext};
+use crate::telemetry;
 
 /// How long a record may wait for the broker's acknowledgement (librdkafka's
 /// `message.timeout.ms`, retries included).
@@ -251,14 +252,19 @@ impl Publisher {
     /// failure the transaction is aborted, so `read_committed` consumers
     /// never see it).
     pub async fn publish(&self, event: EventRecord<'_>) -> Result<Delivery, KafkaError> {
-        let delivery = if event.exactly_once {
+        let delivered = if event.exactly_once {
             match self.joined() {
-                Some(producer) => send(&producer, event.to_record()).await?,
-                None => self.send_in_transaction(event).await?,
+                Some(producer) => send(&producer, event.to_record()).await,
+                None => self.send_in_transaction(event).await,
             }
         } else {
-            self.queue(event).await?.await?
+            match self.queue(event).await {
+                Ok(pending) => pending.await,
+                Err(err) => Err(err),
+            }
         };
+        telemetry::produced(event.topic, delivered.is_ok());
+        let delivery = delivered?;
         debug!(
             flow = %event.flow,
             topic = %event.topic,

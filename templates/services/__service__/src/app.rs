@@ -6,7 +6,7 @@
 //! configuration, {% if serves %}servers{% if service.produces or service.consumes %}, Kafka{% endif %}{% elif service.consumes %}the Kafka consumer{% else %}the team's tasks{% endif %}, `/livez` and `/readyz`{% if calls %}, clients{% endif %} and shutdown. `main.rs`
 //! only calls [`run`].
 
-use std::{io::IsTerminal as _, process::ExitCode, sync::Arc};
+use std::{process::ExitCode, sync::Arc};
 
 use anyhow::Context as _;
 {%- set imports = [] %}
@@ -21,7 +21,6 @@ use runtime::{{ "{" }}{{ imports | join(sep=", ") }}};
 use tokio::{net::TcpListener, task::JoinSet};
 use tokio_util::sync::CancellationToken;
 use tracing::{info, warn};
-use tracing_subscriber::EnvFilter;
 
 use crate::{
 {%- if serves %}
@@ -65,7 +64,6 @@ pub async fn run(args: impl IntoIterator<Item = String>) -> ExitCode {
             return ExitCode::from(u8::try_from(err.exit_code()).unwrap_or(2));
         }
     };
-    init_tracing();
     let config = match Config::from_env() {
         Ok(config) => config,
         Err(err) => {
@@ -79,6 +77,7 @@ pub async fn run(args: impl IntoIterator<Item = String>) -> ExitCode {
             return ExitCode::from(usage);
         }
     };
+    runtime::telemetry::init_logs(config.log_format);
     let result = match command {
         Command::Serve => serve(&config).await,
         Command::Probe { probe } => runtime::health::ask(config.http_addr, probe.path()).await,
@@ -112,21 +111,6 @@ pub async fn run(args: impl IntoIterator<Item = String>) -> ExitCode {
             ExitCode::FAILURE
         }
     }
-}
-
-{% if service.produces or service.consumes -%}
-/// Logs to stderr, filtered by `RUST_LOG` (default `info`); librdkafka's logs
-/// arrive through the `log` bridge.
-{%- else -%}
-/// Logs to stderr, filtered by `RUST_LOG` (default `info`).
-{%- endif %}
-fn init_tracing() {
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::stderr().is_terminal())
-        .try_init();
 }
 
 {% if serves and service.consumes -%}
@@ -164,6 +148,9 @@ pub async fn serve(config: &Config) -> anyhow::Result<()> {
 pub struct Listeners {
     /// {% if service.serves_rest %}The REST server's{% else %}The probes'{% endif %} socket (`HTTP_ADDR`).
     pub http: TcpListener,
+    /// `/metrics`' own socket (`METRICS_ADDR`), if set; else `/metrics` is
+    /// served on `http`.
+    pub metrics: Option<TcpListener>,
 {%- if service.serves_grpc %}
     /// The gRPC server's socket (`GRPC_ADDR`).
     pub grpc: TcpListener,
@@ -171,18 +158,30 @@ pub struct Listeners {
 }
 
 impl Listeners {
-    /// Binds `HTTP_ADDR`{% if service.serves_grpc %} and `GRPC_ADDR`{% endif %} as configured.
+    /// Binds `HTTP_ADDR`{% if service.serves_grpc %}, `GRPC_ADDR`{% endif %} and `METRICS_ADDR` as configured.
     pub async fn bind(config: &Config) -> anyhow::Result<Listeners> {
         let http = TcpListener::bind(config.http_addr)
             .await
             .with_context(|| format!("cannot listen on HTTP_ADDR={}", config.http_addr))?;
+        let metrics = match config.metrics_addr {
+            Some(addr) => Some(
+                TcpListener::bind(addr)
+                    .await
+                    .with_context(|| format!("cannot listen on METRICS_ADDR={addr}"))?,
+            ),
+            None => None,
+        };
 {%- if service.serves_grpc %}
         let grpc = TcpListener::bind(config.grpc_addr)
             .await
             .with_context(|| format!("cannot listen on GRPC_ADDR={}", config.grpc_addr))?;
-        Ok(Listeners { http, grpc })
+        Ok(Listeners {
+            http,
+            metrics,
+            grpc,
+        })
 {%- else %}
-        Ok(Listeners { http })
+        Ok(Listeners { http, metrics })
 {%- endif %}
     }
 }
@@ -201,10 +200,16 @@ pub async fn run_until(
     let shutdown = shutdown.child_token();
     let _stop_on_return = shutdown.clone().drop_guard();
 {%- if service.serves_grpc %}
-    let Listeners { http, grpc } = listeners;
+    let Listeners {
+        http,
+        metrics,
+        grpc,
+    } = listeners;
 {%- else %}
-    let Listeners { http } = listeners;
+    let Listeners { http, metrics } = listeners;
 {%- endif %}
+    // The metrics recorder first, so that nothing recorded is lost.
+    runtime::telemetry::handle();
     let state = Arc::new(
         State::new(config)
             .await
@@ -219,12 +224,25 @@ pub async fn run_until(
     })?;
 {%- endif %}
     let health = readiness(config, &state)?.spawn(shutdown.clone());
+    let mut {{ tasks }} = JoinSet::new();
+    // `/metrics` on its own listener, else beside the probes.
+    let health = match metrics {
+        Some(listener) => {
+            let token = shutdown.clone();
+            {{ tasks }}.spawn(async move {
+                runtime::telemetry::serve(listener, token)
+                    .await
+                    .context("/metrics server failed")
+            });
+            health
+        }
+        None => health.with_metrics(),
+    };
 {%- if serves %}
     if auth::ACCEPTS_EVERY_CALLER {
         warn!("every caller is accepted: write `authenticate` in src/auth.rs to check them");
     }
 {%- endif %}
-    let mut {{ tasks }} = JoinSet::new();
 {%- if serves %}
     let timeouts = config.timeouts;
 {%- endif %}
@@ -234,9 +252,15 @@ pub async fn run_until(
     let records = state.out.db.clone();
 {%- endif %}
     let probes = health.clone();
+{%- if service.browser_flows %}
+    if config.cors_allowed_origins.is_empty() {
+        info!("CORS_ALLOWED_ORIGINS is unset: browsers on other origins cannot call the API");
+    }
+    let cors = runtime::rest::cors(&config.cors_allowed_origins);
+{%- endif %}
     {{ tasks }}.spawn(async move {
         let authenticate = auth::authenticate;
-        rest::serve(http, serving, timeouts, {% if service.keys.rest %}records, {% endif %}probes, authenticate)
+        rest::serve(http, serving, timeouts, {% if service.keys.rest %}records, {% endif %}probes, authenticate{% if service.browser_flows %}, cors{% endif %})
             .await
             .context("REST server failed")
     });

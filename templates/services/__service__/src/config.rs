@@ -9,6 +9,8 @@
 //! documents), plus the fixed limits and timeouts of this service.
 use std::{fmt, net::SocketAddr, time::Duration};
 
+use runtime::telemetry::LogFormat;
+
 /// Environment variable holding the {% if service.serves_rest %}REST{% else %}`/livez` and `/readyz`{% endif %} listen address.
 pub const HTTP_ADDR_VAR: &str = "HTTP_ADDR";
 {%- if service.serves_rest %}
@@ -20,6 +22,17 @@ pub const HTTP_ADDR_DEFAULT: &str = "0.0.0.0:{{ http_port }}";
 /// `HTTP_ADDR` where a probe needs a fixed port.
 pub const HTTP_ADDR_DEFAULT: &str = "0.0.0.0:0";
 {%- endif %}
+/// Environment variable holding where `/metrics` listens; unset, it is
+/// served beside the probes on `HTTP_ADDR`.
+pub const METRICS_ADDR_VAR: &str = "METRICS_ADDR";
+{%- if service.browser_flows %}
+/// Environment variable holding the web origins allowed to call the REST API
+/// from a browser ({% for f in service.browser_flows %}`{{ f }}`{% if not loop.last %}, {% endif %}{% endfor %}), comma-separated, or `*`; unset, none is.
+pub const CORS_ALLOWED_ORIGINS_VAR: &str = "CORS_ALLOWED_ORIGINS";
+{%- endif %}
+/// Environment variable choosing the log format: `text` (the default) or
+/// `json`, one object per line.
+pub const LOG_FORMAT_VAR: &str = "LOG_FORMAT";
 {%- if service.serves_grpc %}
 /// Environment variable holding the gRPC listen address.
 pub const GRPC_ADDR_VAR: &str = "GRPC_ADDR";
@@ -169,6 +182,14 @@ impl Default for Timeouts {
 pub struct Config {
     /// Where the {% if service.serves_rest %}REST server{% else %}`/livez` and `/readyz` probes{% endif %} listen{% if service.serves_rest %}s{% endif %}.
     pub http_addr: SocketAddr,
+    /// Where `/metrics` listens (`None`: beside the probes).
+    pub metrics_addr: Option<SocketAddr>,
+    /// How the logs are written.
+    pub log_format: LogFormat,
+{%- if service.browser_flows %}
+    /// The web origins allowed to call from a browser (`*`: any).
+    pub cors_allowed_origins: Vec<String>,
+{%- endif %}
 {%- if service.serves_grpc %}
     /// Where the gRPC server listens.
     pub grpc_addr: SocketAddr,
@@ -247,6 +268,18 @@ impl Config {
         };
         Ok(Self {
             http_addr: addr(HTTP_ADDR_VAR, HTTP_ADDR_DEFAULT)?,
+            metrics_addr: match lookup(METRICS_ADDR_VAR).filter(|v| !v.trim().is_empty()) {
+                Some(raw) => Some(addr(METRICS_ADDR_VAR, &raw)?),
+                None => None,
+            },
+            log_format: log_format(lookup(LOG_FORMAT_VAR))?,
+{%- if service.browser_flows %}
+            cors_allowed_origins: runtime::rest::origins(&value(CORS_ALLOWED_ORIGINS_VAR, ""))
+                .map_err(|err| ConfigError {
+                    var: CORS_ALLOWED_ORIGINS_VAR,
+                    reason: err.0,
+                })?,
+{%- endif %}
 {%- if service.serves_grpc %}
             grpc_addr: addr(GRPC_ADDR_VAR, GRPC_ADDR_DEFAULT)?,
 {%- endif %}
@@ -478,6 +511,17 @@ fn http_url(var: &'static str, raw: &str) -> Result<String, ConfigError> {
 }
 {%- endif %}
 
+/// A format of [`LogFormat::NAMES`], text when unset.
+fn log_format(raw: Option<String>) -> Result<LogFormat, ConfigError> {
+    let Some(raw) = raw.filter(|v| !v.trim().is_empty()) else {
+        return Ok(LogFormat::Text);
+    };
+    LogFormat::parse(&raw).ok_or_else(|| ConfigError {
+        var: LOG_FORMAT_VAR,
+        reason: format!("`{raw}` is not one of {}", LogFormat::NAMES.join(", ")),
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -486,6 +530,11 @@ mod tests {
     fn defaults_are_the_documented_ones() {
         let config = Config::from_lookup(|_| None).unwrap();
         assert_eq!(config.http_addr.to_string(), "0.0.0.0:{% if service.serves_rest %}{{ http_port }}{% else %}0{% endif %}");
+        assert_eq!(config.metrics_addr, None);
+        assert_eq!(config.log_format, LogFormat::Text);
+{%- if service.browser_flows %}
+        assert!(config.cors_allowed_origins.is_empty());
+{%- endif %}
 {%- if service.serves_grpc %}
         assert_eq!(config.grpc_addr.to_string(), "0.0.0.0:{{ grpc_port }}");
 {%- endif %}
@@ -536,6 +585,11 @@ mod tests {
             Some(
                 match var {
                     HTTP_ADDR_VAR => "127.0.0.1:8080",
+                    METRICS_ADDR_VAR => "127.0.0.1:9464",
+                    LOG_FORMAT_VAR => "JSON",
+{%- if service.browser_flows %}
+                    CORS_ALLOWED_ORIGINS_VAR => "https://shop.example.com",
+{%- endif %}
 {%- if service.serves_grpc %}
                     GRPC_ADDR_VAR => "127.0.0.1:9090",
 {%- endif %}
@@ -566,6 +620,12 @@ mod tests {
         })
         .unwrap();
         assert_eq!(config.http_addr.to_string(), "127.0.0.1:8080");
+        let metrics = config.metrics_addr.map(|addr| addr.to_string());
+        assert_eq!(metrics.as_deref(), Some("127.0.0.1:9464"));
+        assert_eq!(config.log_format, LogFormat::Json);
+{%- if service.browser_flows %}
+        assert_eq!(config.cors_allowed_origins, ["https://shop.example.com"]);
+{%- endif %}
 {%- if service.serves_grpc %}
         assert_eq!(config.grpc_addr.to_string(), "127.0.0.1:9090");
 {%- endif %}
@@ -606,6 +666,22 @@ mod tests {
                 .starts_with("invalid {{ var }}: `localhost`"),
             "{err}"
         );
+    }
+
+    #[test]
+    fn refuses_a_bad_metrics_address_or_log_format{% if service.browser_flows %}_or_origin{% endif %}() {
+        let metrics = |var: &str| (var == METRICS_ADDR_VAR).then(|| ":9464".to_owned());
+        let err = Config::from_lookup(metrics).unwrap_err();
+        assert_eq!(err.var, METRICS_ADDR_VAR);
+        let logs = |var: &str| (var == LOG_FORMAT_VAR).then(|| "logfmt".to_owned());
+        let err = Config::from_lookup(logs).unwrap_err();
+        let expected = "invalid LOG_FORMAT: `logfmt` is not one of text, json";
+        assert_eq!(err.to_string(), expected);
+{%- if service.browser_flows %}
+        let cors = |var: &str| (var == CORS_ALLOWED_ORIGINS_VAR).then(|| "shop.example".to_owned());
+        let err = Config::from_lookup(cors).unwrap_err();
+        assert_eq!(err.var, CORS_ALLOWED_ORIGINS_VAR);
+{%- endif %}
     }
 {%- if kafka %}
 

@@ -28,12 +28,14 @@ use runtime::{
     health::Health,
     idempotency::{IdempotencyLayer, Idempotent},
     store::Store,
+    telemetry::GrpcMetricsLayer,
 };
 {%- else %}
 use runtime::{
     auth::Authenticate,
     budget::{Budgets, GrpcBudgetLayer},
     health::Health,
+    telemetry::GrpcMetricsLayer,
 };
 {%- endif %}
 use tokio::net::TcpListener;
@@ -305,6 +307,7 @@ pub async fn serve_routes(
     info!(%addr, "gRPC server listening");
     Server::builder()
         .http2_keepalive_interval(Some(HTTP2_KEEPALIVE_INTERVAL))
+        .layer(GrpcMetricsLayer)
         .layer(GrpcBudgetLayer(budgets))
         .add_routes(routes)
         .add_service(health_service)

@@ -80,7 +80,11 @@ use runtime::{idempotency::IdempotencyLayer, store::Store};
 {%- endif %}
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
+{%- if service.browser_flows %}
+use tower_http::{cors::CorsLayer, trace::TraceLayer};
+{%- else %}
 use tower_http::trace::TraceLayer;
+{%- endif %}
 use tracing::{Level, info};
 
 use crate::{
@@ -104,7 +108,8 @@ struct Shared {
 }
 
 /// The REST API with all its layers, each route within its budget of
-/// `timeouts` and behind `authenticate` (401 when it refuses), and
+/// `timeouts` and behind `authenticate` (401 when it refuses){% if service.browser_flows %}, answering
+/// CORS as `cors` says (`runtime::rest::cors`; `None`: no other origin){% endif %}, and
 /// `health`'s probes; its shutdown turns `/readyz` to 503 and ends open
 /// event streams.
 {%- if service.keys.rest %}
@@ -117,6 +122,9 @@ pub fn router(
     store: &Store,
     health: &Health,
     authenticate: Authenticate,
+{%- if service.browser_flows %}
+    cors: Option<CorsLayer>,
+{%- endif %}
 ) -> Router {
 {%- else %}
 pub fn router(
@@ -124,6 +132,9 @@ pub fn router(
     {% if not service.api.first_rest %}_{% endif %}timeouts: Timeouts,
     health: &Health,
     authenticate: Authenticate,
+{%- if service.browser_flows %}
+    cors: Option<CorsLayer>,
+{%- endif %}
 ) -> Router {
 {%- endif %}
 {%- for r in service.api.rest_routes | filter(attribute="keyed_flow") %}
@@ -175,9 +186,15 @@ pub fn router(
         .fallback(not_found)
         .with_state(Arc::new(shared))
         // The API's routes, not the probes: an orchestrator has no credentials.
-        .layer(AuthLayer::new(authenticate))
-        .merge(health.router());
-    with_layers(routes)
+        .layer(AuthLayer::new(authenticate));
+{%- if service.browser_flows %}
+    // Outside the hook: a browser's preflight carries no credentials.
+    let routes = match cors {
+        Some(cors) => routes.layer(cors),
+        None => routes,
+    };
+{%- endif %}
+    with_layers(routes.merge(health.router()))
 }
 
 /// Body limit and JSON error bodies around `routes`, plus request tracing
@@ -204,11 +221,15 @@ pub async fn serve(
 {%- endif %}
     health: Health,
     authenticate: Authenticate,
+{%- if service.browser_flows %}
+    cors: Option<CorsLayer>,
+{%- endif %}
 ) -> io::Result<()> {
+{%- set more = "" %}{% if service.browser_flows %}{% set more = ", cors" %}{% endif %}
 {%- if service.keys.rest %}
-    let app = router(state, timeouts, &store, &health, authenticate);
+    let app = router(state, timeouts, &store, &health, authenticate{{ more }});
 {%- else %}
-    let app = router(state, timeouts, &health, authenticate);
+    let app = router(state, timeouts, &health, authenticate{{ more }});
 {%- endif %}
     serve_router(listener, app, health.shutdown().clone()).await
 }
@@ -310,18 +331,20 @@ fn json_error_body(response: Response) -> Response {
     json
 }
 
-/// The request guard: body limit and JSON error bodies in one layer and one
-/// future.
+/// The request guard: body limit, JSON error bodies and the request's
+/// metrics (`runtime::telemetry`) in one layer and one future.
 mod guard {
     use std::{
         pin::Pin,
         task::{Context, Poll},
+        time::Instant,
     };
 
     use axum::{
         BoxError,
         body::{Body, Bytes, HttpBody},
-        extract::Request,
+        extract::{MatchedPath, Request},
+        http::Method,
         response::Response,
     };
     use pin_project_lite::pin_project;
@@ -330,8 +353,8 @@ mod guard {
 
     use super::json_error_body;
 
-    /// Limits request bodies to `body_limit` bytes (413) and gives every
-    /// error a JSON body.
+    /// Limits request bodies to `body_limit` bytes (413), gives every error
+    /// a JSON body and records each request's route, status and duration.
     #[derive(Clone, Copy)]
     pub struct GuardLayer {
         pub body_limit: usize,
@@ -367,18 +390,26 @@ mod guard {
         }
 
         fn call(&mut self, request: Request) -> Self::Future {
+            let method = request.method().clone();
+            let route = request.extensions().get::<MatchedPath>().cloned();
             GuardFuture {
                 inner: self.inner.call(request),
+                method,
+                route,
+                started: Instant::now(),
             }
         }
     }
 
     pin_project! {
         /// The handler's future, its response given a JSON error body
-        /// (without `map_response`'s boxing).
+        /// (without `map_response`'s boxing) and recorded.
         pub struct GuardFuture<F> {
             #[pin]
             inner: F,
+            method: Method,
+            route: Option<MatchedPath>,
+            started: Instant,
         }
     }
 
@@ -391,8 +422,15 @@ mod guard {
         type Output = Result<Response, E>;
 
         fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-            let result = std::task::ready!(self.project().inner.poll(cx));
-            Poll::Ready(result.map(|response| json_error_body(response.map(Body::new))))
+            let this = self.project();
+            let result = std::task::ready!(this.inner.poll(cx));
+            Poll::Ready(result.map(|response| {
+                let response = json_error_body(response.map(Body::new));
+                let route = this.route.as_ref().map(MatchedPath::as_str);
+                let status = response.status();
+                runtime::telemetry::http_request(this.method, route, status, *this.started);
+                response
+            }))
         }
     }
 }

@@ -91,21 +91,28 @@ async fn start_checked(config: &Config, authenticate: Authenticate) -> Server {
     let addr = listener.local_addr().unwrap();
     let shutdown = CancellationToken::new();
     let state = Arc::new(State::new(config).await.unwrap());
-    // The service's own readiness checks.
+    // The service's own readiness checks, and `/metrics` beside them.
     let health = app::readiness(config, &state)
         .unwrap()
-        .spawn(shutdown.clone());
+        .spawn(shutdown.clone())
+        .with_metrics();
 {%- if service.outbox %}
     // The outbox's relay, as the service runs it.
     let relay = state.out.outbox.relay(config).unwrap();
     tokio::spawn(relay.run(shutdown.clone()));
 {%- endif %}
     let timeouts = Timeouts::all(BUDGET);
+{%- if service.browser_flows %}
+    let cors = runtime::rest::cors(&config.cors_allowed_origins);
+{%- set more = ", cors" %}
+{%- else %}
+{%- set more = "" %}
+{%- endif %}
 {%- if service.keys.rest %}
     let store = state.out.db.clone();
-    let serving = rest::serve(listener, state, timeouts, store, health, authenticate);
+    let serving = rest::serve(listener, state, timeouts, store, health, authenticate{{ more }});
 {%- else %}
-    let serving = rest::serve(listener, state, timeouts, health, authenticate);
+    let serving = rest::serve(listener, state, timeouts, health, authenticate{{ more }});
 {%- endif %}
     let task = tokio::spawn(serving);
     Server {
@@ -390,6 +397,26 @@ async fn livez_is_ok_while_serving() {
     assert_eq!(status, StatusCode::OK);
     assert_eq!(body, r#"{"status":"alive"}"#);
 }
+
+/// Requests are counted by route template (an unknown path as
+/// `unmatched`, whatever it was), and the text is what Prometheus reads.
+#[tokio::test]
+async fn metrics_count_requests_by_route_template_and_status() {
+    let server = start().await;
+    assert_eq!(get(&server, "/livez").await.0, StatusCode::OK);
+    let unknown = get(&server, "/no/such/route/0123456789").await;
+    assert_eq!(unknown.0, StatusCode::NOT_FOUND);
+    let (status, content_type, text) = get(&server, "/metrics").await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(content_type, "text/plain; version=0.0.4; charset=utf-8");
+    let livez = r#"{method="GET",route="/livez",status="200"}"#;
+    let livez = format!("http_server_request_duration_seconds_count{livez}");
+    assert!(text.contains(&livez), "{text}");
+    let unmatched = r#"{method="GET",route="unmatched",status="404"}"#;
+    assert!(text.contains(unmatched), "{text}");
+    assert!(!text.contains("0123456789"), "{text}");
+    promtool_accepts(&text);
+}
 {%- if service.produces or service.consumes %}
 
 #[tokio::test]
@@ -458,6 +485,46 @@ async fn the_auth_hook_refuses_with_401_and_lets_a_valid_caller_in() {
     assert_eq!(get(&server, "/livez").await.0, StatusCode::OK);
     assert_ne!(get(&server, "/readyz").await.0, StatusCode::UNAUTHORIZED);
 }
+{%- if service.browser_flows %}
+
+/// A browser on an allowed origin may call the API: its preflight, which
+/// carries no credentials, is answered before the authentication hook, and
+/// the hook's 401 is readable by the page. Another origin is told nothing.
+#[tokio::test]
+async fn cors_answers_the_allowed_origins_before_the_auth_hook_and_no_other() {
+    let mut config = config({% if service.produces %}"127.0.0.1:1"{% endif %});
+    config.cors_allowed_origins = vec!["https://shop.example.com".to_owned()];
+    let server = start_checked(&config, bearer).await;
+    let url = format!("http://{}", server.addr) + "{{ r.sample_path }}";
+    let client = reqwest::Client::new();
+    let preflight = |origin: &str| {
+        client
+            .request(Method::OPTIONS, &url)
+            .header("origin", origin)
+            .header("access-control-request-method", "{{ r.verb }}")
+            .header("access-control-request-headers", "authorization")
+    };
+
+    let allowed = preflight("https://shop.example.com").send().await.unwrap();
+    assert_eq!(allowed.status(), StatusCode::OK);
+    let headers = allowed.headers();
+    let origin = "https://shop.example.com";
+    assert_eq!(headers["access-control-allow-origin"], origin);
+    let methods = headers["access-control-allow-methods"].to_str().unwrap();
+    assert!(methods.contains("{{ r.verb }}"), "{methods}");
+    let other = preflight("https://elsewhere.example").send().await.unwrap();
+    assert!(other.headers().get("access-control-allow-origin").is_none());
+
+    let refused = client
+        .request(Method::{{ r.verb }}, &url)
+        .header("origin", origin)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(refused.status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(refused.headers()["access-control-allow-origin"], origin);
+}
+{%- endif %}
 {%- endif %}
 
 #[tokio::test]
@@ -476,3 +543,4 @@ async fn shutdown_stops_the_server_and_closes_the_port() {
             .is_err()
     );
 }
+{% include "_partials/promtool.rs" %}

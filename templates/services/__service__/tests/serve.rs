@@ -9,8 +9,8 @@ when: not service.serves_rest
 {%- set kafka = service.produces or service.consumes -%}
 //! The real `{{ service.name }}` binary running `serve`: it answers `/livez` and
 //! `/readyz` on `HTTP_ADDR` ({% if kafka and service.serves_grpc %}ready, Kafka degraded, while no broker answers{% elif kafka %}not ready while no broker answers{% else %}ready: it has no broker to wait for{% endif %}), its
-//! `probe` command reads them, and it exits 0 on SIGTERM{% if first %}; its example task calls {{ c.target }} through
-//! `state.out`{% endif %}.
+//! `probe` command reads them, `/metrics` answers on `METRICS_ADDR`, and it exits 0
+//! on SIGTERM{% if first %}; its example task calls {{ c.target }} through `state.out`{% endif %}.
 
 #![cfg(unix)]
 
@@ -26,6 +26,7 @@ use {{ service.ident }}::config::DRAIN_TIMEOUT;
 /// How long the test waits for the binary to start or to connect.
 const WAIT: Duration = Duration::from_secs(30);
 {% include "_partials/process.rs" %}
+{%- include "_partials/promtool.rs" %}
 /// `GET path` on `addr` once something listens there: the whole answer.
 fn get(addr: SocketAddr, path: &str, child: &mut Child) -> String {
     let deadline = Instant::now() + WAIT;
@@ -87,8 +88,8 @@ fn connected(listener: &TcpListener) -> bool {
 {%- endif %}
 
 #[test]
-fn serve_answers_its_probes_{% if first %}calls_from_its_task_{% endif %}and_exits_0_on_sigterm() {
-    let http = free_port();
+fn serve_answers_its_probes_and_metrics_{% if first %}calls_from_its_task_{% endif %}and_exits_0_on_sigterm() {
+    let (http, metrics) = (free_port(), free_port());
 {%- if first %}
     // Stands in for {{ c.target }}: the example task's call connects to it.
     let callee = TcpListener::bind("127.0.0.1:0").unwrap();
@@ -100,6 +101,7 @@ fn serve_answers_its_probes_{% if first %}calls_from_its_task_{% endif %}and_exi
         .env("DATABASE_URL", "sqlite::memory:")
 {%- endif %}
         .env("HTTP_ADDR", http.to_string())
+        .env("METRICS_ADDR", metrics.to_string())
 {%- if service.serves_grpc %}
         .env("GRPC_ADDR", "127.0.0.1:0")
 {%- endif %}
@@ -121,6 +123,7 @@ fn serve_answers_its_probes_{% if first %}calls_from_its_task_{% endif %}and_exi
     let logs = capture_stderr(&mut child);
 
     let live = get(http, "/livez", &mut child);
+    let scraped = get(metrics, "/metrics", &mut child);
     let ready = readyz(http, &mut child);
     let probed = (probe(http, "livez"), probe(http, "readyz"));
 {%- if first %}
@@ -133,6 +136,11 @@ fn serve_answers_its_probes_{% if first %}calls_from_its_task_{% endif %}and_exi
 
     assert!(live.starts_with("HTTP/1.1 200"), "{live}");
     assert!(live.ends_with(r#"{"status":"alive"}"#), "{live}");
+    // On METRICS_ADDR, in Prometheus' text format.
+    let (head, text) = scraped.split_once("\r\n\r\n").unwrap();
+    assert!(head.starts_with("HTTP/1.1 200"), "{head}");
+    assert!(head.contains("text/plain; version=0.0.4"), "{head}");
+    promtool_accepts(text);
 {%- if kafka and service.serves_grpc %}
     // No broker: its API works without one, so ready, with Kafka degraded.
     assert!(ready.starts_with("HTTP/1.1 200"), "{ready}");

@@ -1,0 +1,560 @@
+//! The service's metrics, the same in every service: what it serves, what it
+//! calls, what it produces and consumes, recorded through the `metrics`
+//! facade and served in Prometheus' text format at `GET /metrics` (feature
+//! `metrics`).
+//!
+//! | metric | kind | labels |
+//! |--------|------|--------|
+//! | `http_server_request_duration_seconds` | histogram | `method`, `route`, `status` |
+//! | `rpc_server_call_duration_seconds` | histogram | `service`, `method`, `code` (`OK`, `NOT_FOUND`, …) |
+//! | `outbound_call_duration_seconds` | histogram | `flow`, `outcome` (`ok`, `error`) |
+//! | `outbound_call_retries_total` | counter | `flow` |
+//! | `kafka_produced_records_total` | counter | `topic`, `outcome` (`acknowledged`, `failed`) |
+//! | `kafka_consumed_records_total` | counter | `group`, `topic`, `outcome` (`handled`, `dead_lettered`, `skipped_copy`) |
+//! | `kafka_consumer_lag_records` | gauge | `group`, `topic`, `partition` |
+//! | `outbox_backlog_events` | gauge | |
+//!
+//! A histogram's `_count` is the number of requests (or calls). A stream
+//! (Server-Sent Events, a gRPC server stream) is counted when it opens, with
+//! the time it took to open and the status it opened with.
+//!
+//! Names and units follow Prometheus' conventions (base units, `_total`
+//! counters) and, where one exists, `OpenTelemetry`'s semantic convention
+//! (`http.server.request.duration`, `rpc.server.call.duration`). Routes are
+//! the route templates (`/orders/{id}`), never the requested paths, so a
+//! scanner cannot grow the series without bound; an unknown route is
+//! `unmatched`.
+//!
+//! Consumer lag comes from librdkafka's statistics (every
+//! [`STATISTICS_INTERVAL`]), per partition assigned to this replica: the
+//! partition's high-water mark (its last stable offset, for a
+//! `read_committed` consumer) minus the offset stored once its records were
+//! handled, or minus the committed offset for a consumer that commits in
+//! transactions. Gauges that stop being updated (a
+//! partition revoked, an outbox whose relay stopped) leave the output after
+//! [`IDLE_GAUGE_TIMEOUT`].
+//!
+//! Recording costs a lookup in the recorder's registry; without a recorder
+//! (unit tests) it costs nothing.
+//!
+//! The logs are here too ([`init_logs`]): text for a terminal, or one JSON
+//! object per line (`LOG_FORMAT=json`) for a log pipeline.
+
+use std::time::{Duration, Instant};
+
+use metrics::{
+    Unit, counter, describe_counter, describe_gauge, describe_histogram, gauge, histogram,
+};
+
+/// `http.server.request.duration`: how long a REST request took to answer.
+pub const HTTP_REQUEST_DURATION: &str = "http_server_request_duration_seconds";
+/// `rpc.server.call.duration`: how long a gRPC call took to answer.
+pub const RPC_CALL_DURATION: &str = "rpc_server_call_duration_seconds";
+/// How long a call of another service took, its retries included.
+pub const OUTBOUND_CALL_DURATION: &str = "outbound_call_duration_seconds";
+/// Retries of calls of other services.
+pub const OUTBOUND_RETRIES: &str = "outbound_call_retries_total";
+/// Records produced, by outcome of their delivery.
+pub const PRODUCED_RECORDS: &str = "kafka_produced_records_total";
+/// Records consumed, by what became of them.
+pub const CONSUMED_RECORDS: &str = "kafka_consumed_records_total";
+/// How many records a consumer group is behind on a partition.
+pub const CONSUMER_LAG: &str = "kafka_consumer_lag_records";
+/// Events waiting in the outbox to be published.
+pub const OUTBOX_BACKLOG: &str = "outbox_backlog_events";
+
+/// How often librdkafka reports a consumer's statistics, lag included.
+pub const STATISTICS_INTERVAL: Duration = Duration::from_secs(5);
+/// How long a gauge no longer updated stays in the output.
+pub const IDLE_GAUGE_TIMEOUT: Duration = Duration::from_secs(60);
+/// Histogram buckets, in seconds: from half a millisecond (a handler
+/// answering from memory) to 10 s (a call past every budget).
+pub const BUCKETS: &[f64] = &[
+    0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
+];
+
+/// Gives each metric its help text and unit, which Prometheus shows and
+/// `promtool check metrics` requires.
+pub fn describe() {
+    describe_histogram!(
+        HTTP_REQUEST_DURATION,
+        Unit::Seconds,
+        "How long REST requests took to answer, by method, route template and status."
+    );
+    describe_histogram!(
+        RPC_CALL_DURATION,
+        Unit::Seconds,
+        "How long gRPC calls took to answer, by service, method and status code."
+    );
+    describe_histogram!(
+        OUTBOUND_CALL_DURATION,
+        Unit::Seconds,
+        "How long calls of other services took, retries included, by flow and outcome."
+    );
+    describe_counter!(
+        OUTBOUND_RETRIES,
+        "Retries of calls of other services, by flow."
+    );
+    describe_counter!(
+        PRODUCED_RECORDS,
+        "Kafka records produced, by topic and outcome of their delivery."
+    );
+    describe_counter!(
+        CONSUMED_RECORDS,
+        "Kafka records consumed, by consumer group, topic and what became of them."
+    );
+    describe_gauge!(
+        CONSUMER_LAG,
+        "Records a consumer group is behind on a partition (high-water mark minus handled offset)."
+    );
+    describe_gauge!(
+        OUTBOX_BACKLOG,
+        "Events waiting in the outbox to be published."
+    );
+}
+
+/// Records a call of another service (`flow`), `ok` or not, begun at `started`.
+pub fn outbound_call(flow: &'static str, ok: bool, started: Instant) {
+    let outcome = if ok { "ok" } else { "error" };
+    histogram!(OUTBOUND_CALL_DURATION, "flow" => flow, "outcome" => outcome)
+        .record(started.elapsed());
+}
+
+/// Records a retry of a call of another service (`flow`).
+pub fn outbound_retry(flow: &'static str) {
+    counter!(OUTBOUND_RETRIES, "flow" => flow).increment(1);
+}
+
+/// Records the delivery of a record to `topic`: acknowledged or failed.
+pub fn produced(topic: &str, acknowledged: bool) {
+    let outcome = if acknowledged {
+        "acknowledged"
+    } else {
+        "failed"
+    };
+    counter!(PRODUCED_RECORDS, "topic" => topic.to_owned(), "outcome" => outcome).increment(1);
+}
+
+/// What became of a consumed record.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Consumed {
+    /// Its handler succeeded.
+    Handled,
+    /// It failed for good and went to its dead-letter topic.
+    DeadLettered,
+    /// A copy of an event handled before, dropped.
+    SkippedCopy,
+}
+
+/// Records a record of `topic` consumed by `group`.
+pub fn consumed(group: &str, topic: &str, outcome: Consumed) {
+    let outcome = match outcome {
+        Consumed::Handled => "handled",
+        Consumed::DeadLettered => "dead_lettered",
+        Consumed::SkippedCopy => "skipped_copy",
+    };
+    let (group, topic) = (group.to_owned(), topic.to_owned());
+    counter!(CONSUMED_RECORDS, "group" => group, "topic" => topic, "outcome" => outcome)
+        .increment(1);
+}
+
+/// Records how many records `group` is behind on `topic`'s `partition`.
+pub fn consumer_lag(group: &str, topic: &str, partition: i32, lag: i64) {
+    let labels = [
+        ("group", group.to_owned()),
+        ("topic", topic.to_owned()),
+        ("partition", partition.to_string()),
+    ];
+    #[allow(clippy::cast_precision_loss, reason = "a lag is far below 2^52")]
+    gauge!(CONSUMER_LAG, &labels).set(lag as f64);
+}
+
+/// Records how many events wait in the outbox.
+pub fn outbox_backlog(events: i64) {
+    #[allow(clippy::cast_precision_loss, reason = "a backlog is far below 2^52")]
+    gauge!(OUTBOX_BACKLOG).set(events as f64);
+}
+{%- if uses.rest %}
+
+/// Records a REST request to `route` (its template; `None`: no route
+/// matched), answered `status` after `started`.
+#[cfg(feature = "rest")]
+pub fn http_request(
+    method: &axum::http::Method,
+    route: Option<&str>,
+    status: axum::http::StatusCode,
+    started: Instant,
+) {
+    let route = route.unwrap_or("unmatched").to_owned();
+    let labels = [
+        ("method", method_label(method).to_owned()),
+        ("route", route),
+        ("status", status.as_u16().to_string()),
+    ];
+    histogram!(HTTP_REQUEST_DURATION, &labels).record(started.elapsed());
+}
+
+/// The method as a label: the standard ones by name, any other as `other`
+/// (a client choosing its own method must not grow the series).
+#[cfg(feature = "rest")]
+fn method_label(method: &axum::http::Method) -> &'static str {
+    use axum::http::Method;
+    match *method {
+        Method::GET => "GET",
+        Method::POST => "POST",
+        Method::PUT => "PUT",
+        Method::PATCH => "PATCH",
+        Method::DELETE => "DELETE",
+        Method::HEAD => "HEAD",
+        Method::OPTIONS => "OPTIONS",
+        _ => "other",
+    }
+}
+{%- endif %}
+{%- if uses.grpc_server %}
+
+/// Records a gRPC call of `path` (`/package.Service/Method`) answered with
+/// `code` after `started`.
+#[cfg(feature = "grpc")]
+pub fn rpc_call(path: &str, code: tonic::Code, started: Instant) {
+    let (service, method) = path
+        .trim_start_matches('/')
+        .rsplit_once('/')
+        .unwrap_or(("unknown", path));
+    let labels = [
+        ("service", service.to_owned()),
+        ("method", method.to_owned()),
+        ("code", code_name(code).to_owned()),
+    ];
+    histogram!(RPC_CALL_DURATION, &labels).record(started.elapsed());
+}
+
+/// The code's name in the gRPC specification (`OK`, `NOT_FOUND`, …), as
+/// gRPC's own tools print it.
+#[cfg(feature = "grpc")]
+fn code_name(code: tonic::Code) -> &'static str {
+    use tonic::Code;
+    match code {
+        Code::Ok => "OK",
+        Code::Cancelled => "CANCELLED",
+        Code::Unknown => "UNKNOWN",
+        Code::InvalidArgument => "INVALID_ARGUMENT",
+        Code::DeadlineExceeded => "DEADLINE_EXCEEDED",
+        Code::NotFound => "NOT_FOUND",
+        Code::AlreadyExists => "ALREADY_EXISTS",
+        Code::PermissionDenied => "PERMISSION_DENIED",
+        Code::ResourceExhausted => "RESOURCE_EXHAUSTED",
+        Code::FailedPrecondition => "FAILED_PRECONDITION",
+        Code::Aborted => "ABORTED",
+        Code::OutOfRange => "OUT_OF_RANGE",
+        Code::Unimplemented => "UNIMPLEMENTED",
+        Code::Internal => "INTERNAL",
+        Code::Unavailable => "UNAVAILABLE",
+        Code::DataLoss => "DATA_LOSS",
+        Code::Unauthenticated => "UNAUTHENTICATED",
+    }
+}
+
+/// Records every call of a tonic server (`Server::builder().layer`) in
+/// [`RPC_CALL_DURATION`], with the code its response opens with.
+#[cfg(feature = "grpc")]
+#[derive(Debug, Clone, Copy, Default)]
+pub struct GrpcMetricsLayer;
+
+/// A tonic server's services, their calls recorded.
+#[cfg(feature = "grpc")]
+#[derive(Debug, Clone)]
+pub struct GrpcMetrics<S> {
+    inner: S,
+}
+
+#[cfg(feature = "grpc")]
+impl<S> tower::Layer<S> for GrpcMetricsLayer {
+    type Service = GrpcMetrics<S>;
+
+    fn layer(&self, inner: S) -> Self::Service {
+        GrpcMetrics { inner }
+    }
+}
+
+#[cfg(feature = "grpc")]
+impl<S, B, R> tower::Service<tonic::codegen::http::Request<B>> for GrpcMetrics<S>
+where
+    S: tower::Service<
+            tonic::codegen::http::Request<B>,
+            Response = tonic::codegen::http::Response<R>,
+        >,
+{
+    type Response = tonic::codegen::http::Response<R>;
+    type Error = S::Error;
+    type Future = grpc::Recorded<S::Future>;
+
+    fn poll_ready(
+        &mut self,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, request: tonic::codegen::http::Request<B>) -> Self::Future {
+        let path = request.uri().path().to_owned();
+        grpc::Recorded::new(self.inner.call(request), path)
+    }
+}
+
+#[cfg(feature = "grpc")]
+mod grpc {
+    use std::{
+        pin::Pin,
+        task::{Context, Poll},
+        time::Instant,
+    };
+
+    use pin_project_lite::pin_project;
+    use tonic::codegen::http::Response;
+
+    pin_project! {
+        /// A call's future, recorded once it answers.
+        pub struct Recorded<F> {
+            #[pin]
+            inner: F,
+            path: String,
+            started: Instant,
+        }
+    }
+
+    impl<F> Recorded<F> {
+        pub(super) fn new(inner: F, path: String) -> Self {
+            Recorded {
+                inner,
+                path,
+                started: Instant::now(),
+            }
+        }
+    }
+
+    impl<F, R, E> Future for Recorded<F>
+    where
+        F: Future<Output = Result<Response<R>, E>>,
+    {
+        type Output = F::Output;
+
+        fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+            let this = self.project();
+            let result = std::task::ready!(this.inner.poll(cx));
+            // An error answers at once, its status in the headers
+            // ("trailers-only"); a response without one opens with `OK`.
+            let code = match &result {
+                Ok(response) => response
+                    .headers()
+                    .get("grpc-status")
+                    .map_or(tonic::Code::Ok, |v| tonic::Code::from_bytes(v.as_bytes())),
+                Err(_) => tonic::Code::Unknown,
+            };
+            super::rpc_call(this.path, code, *this.started);
+            Poll::Ready(result)
+        }
+    }
+}
+{%- endif %}
+
+/// How the service writes its logs to stderr (`LOG_FORMAT`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum LogFormat {
+    /// Human-readable lines, coloured on a terminal.
+    #[default]
+    Text,
+    /// One JSON object per line: `timestamp`, `level`, `target`, the
+    /// message and the event's fields at the top level.
+    Json,
+}
+
+impl LogFormat {
+    /// The names `LOG_FORMAT` accepts.
+    pub const NAMES: &[&str] = &["text", "json"];
+
+    /// The format named `raw` (any case), if it is one of [`Self::NAMES`].
+    pub fn parse(raw: &str) -> Option<LogFormat> {
+        match raw.trim().to_ascii_lowercase().as_str() {
+            "text" => Some(LogFormat::Text),
+            "json" => Some(LogFormat::Json),
+            _ => None,
+        }
+    }
+}
+
+/// Logs to stderr in `format`, filtered by `RUST_LOG` (default `info`).
+/// Only the first call in a process takes effect.
+#[cfg(feature = "telemetry")]
+pub fn init_logs(format: LogFormat) {
+    use std::io::IsTerminal as _;
+
+    use tracing_subscriber::EnvFilter;
+
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    let logs = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    let _ = match format {
+        LogFormat::Text => logs.with_ansi(std::io::stderr().is_terminal()).try_init(),
+        LogFormat::Json => logs.json().flatten_event(true).try_init(),
+    };
+}
+
+#[cfg(feature = "telemetry")]
+pub use exporter::{handle, router, serve};
+
+/// The Prometheus recorder and `GET /metrics`.
+#[cfg(feature = "telemetry")]
+mod exporter {
+    use std::{io, sync::OnceLock};
+
+    use axum::{Router, http::header, response::IntoResponse, routing};
+    use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
+    use metrics_util::MetricKindMask;
+    use tokio::net::TcpListener;
+    use tokio_util::sync::CancellationToken;
+    use tracing::{info, warn};
+
+    use super::{BUCKETS, IDLE_GAUGE_TIMEOUT, describe};
+
+    /// The content type of Prometheus' text format.
+    const TEXT_FORMAT: &str = "text/plain; version=0.0.4; charset=utf-8";
+
+    /// The process's Prometheus recorder, installed on first use: every
+    /// service of a process (the workspace's system test runs them all in
+    /// one) records into it. Histograms are drained into their buckets
+    /// every few seconds by a thread of its own, whether or not anything
+    /// scrapes them, so their memory stays bounded.
+    pub fn handle() -> &'static PrometheusHandle {
+        static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
+        HANDLE.get_or_init(|| {
+            let builder = PrometheusBuilder::new()
+                .idle_timeout(MetricKindMask::GAUGE, Some(IDLE_GAUGE_TIMEOUT));
+            let builder = builder
+                .set_buckets(BUCKETS)
+                .expect("the buckets are not empty");
+            let recorder = builder.build_recorder();
+            let handle = recorder.handle();
+            if metrics::set_global_recorder(recorder).is_err() {
+                warn!("another metrics recorder is installed; /metrics stays empty");
+            }
+            describe();
+            let upkeep = handle.clone();
+            let spawned = std::thread::Builder::new()
+                .name("metrics-upkeep".to_owned())
+                .spawn(move || {
+                    loop {
+                        std::thread::sleep(super::STATISTICS_INTERVAL);
+                        upkeep.run_upkeep();
+                    }
+                });
+            if let Err(err) = spawned {
+                warn!(%err, "cannot start the metrics upkeep thread; scrapes drain histograms");
+            }
+            handle
+        })
+    }
+
+    /// `GET /metrics`, in Prometheus' text format.
+    pub fn router() -> Router {
+        // Installed now, so the recorder exists before the first request.
+        handle();
+        Router::new().route("/metrics", routing::get(metrics))
+    }
+
+    async fn metrics() -> impl IntoResponse {
+        let handle = handle();
+        handle.run_upkeep();
+        ([(header::CONTENT_TYPE, TEXT_FORMAT)], handle.render())
+    }
+
+    /// Serves [`router`] on `listener` (`METRICS_ADDR`) until `shutdown`.
+    pub async fn serve(listener: TcpListener, shutdown: CancellationToken) -> io::Result<()> {
+        info!(addr = %listener.local_addr()?, "/metrics listening");
+        axum::serve(listener, router())
+            .with_graceful_shutdown(shutdown.cancelled_owned())
+            .await?;
+        info!("/metrics stopped");
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::LogFormat;
+
+    #[test]
+    fn log_formats_are_read_in_any_case() {
+        assert_eq!(LogFormat::parse(" JSON "), Some(LogFormat::Json));
+        assert_eq!(LogFormat::parse("text"), Some(LogFormat::Text));
+        assert_eq!(LogFormat::parse("logfmt"), None);
+        for name in LogFormat::NAMES {
+            assert!(LogFormat::parse(name).is_some());
+        }
+    }
+
+{%- if uses.grpc_server %}
+    #[cfg(feature = "grpc")]
+    #[test]
+    fn an_unknown_grpc_path_is_still_recorded() {
+        // No recorder: recording must not panic on any path.
+        super::rpc_call(
+            "nonsense",
+            tonic::Code::Unimplemented,
+            std::time::Instant::now(),
+        );
+    }
+{%- endif %}
+
+    #[cfg(feature = "telemetry")]
+    #[tokio::test]
+    async fn metrics_are_served_with_help_and_buckets() {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let shutdown = tokio_util::sync::CancellationToken::new();
+        // Installed before recording, as a service does at start-up.
+        super::handle();
+        let server = tokio::spawn(super::serve(listener, shutdown.clone()));
+        super::outbound_call("get-order", true, std::time::Instant::now());
+        super::outbound_retry("get-order");
+        super::consumer_lag("billing", "orders", 3, 42);
+        let text = scrape(addr).await;
+        assert!(text.starts_with("HTTP/1.1 200"), "{text}");
+        assert!(
+            text.contains("content-type: text/plain; version=0.0.4"),
+            "{text}"
+        );
+        assert!(
+            text.contains("# HELP outbound_call_duration_seconds How long calls"),
+            "{text}"
+        );
+        assert!(
+            text.contains("# TYPE outbound_call_duration_seconds histogram"),
+            "{text}"
+        );
+        let bucket =
+            r#"outbound_call_duration_seconds_bucket{flow="get-order",outcome="ok",le="0.0005"}"#;
+        assert!(text.contains(bucket), "{text}");
+        assert!(
+            text.contains(r#"outbound_call_retries_total{flow="get-order"} 1"#),
+            "{text}"
+        );
+        let lag = r#"kafka_consumer_lag_records{group="billing",topic="orders",partition="3"} 42"#;
+        assert!(text.contains(lag), "{text}");
+        shutdown.cancel();
+        server.await.unwrap().unwrap();
+    }
+
+    /// The whole HTTP/1.1 response to `GET /metrics`.
+    #[cfg(feature = "telemetry")]
+    async fn scrape(addr: std::net::SocketAddr) -> String {
+        use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+        let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+        let request = "GET /metrics HTTP/1.1\r\nhost: test\r\nconnection: close\r\n\r\n";
+        stream.write_all(request.as_bytes()).await.unwrap();
+        let mut text = String::new();
+        stream.read_to_string(&mut text).await.unwrap();
+        text
+    }
+}
