@@ -2,9 +2,9 @@
 # Requests per second of the generated `orders` service (every layer on; its
 # team-owned example handler reduced to the echo the baseline answers)
 # against a bare axum + tonic server answering the same (bare/), issue 3
-# item 8. Release builds; both servers pinned to CPU 0, the load generator
-# (wrk for REST, h2load with a gRPC body for gRPC) to CPU 1; the two servers
-# alternate within each round, so drift hits both. Needs wrk, h2load
+# item 8. Release builds; the servers pinned to CPU 0, the load generator
+# (wrk for REST, h2load with a gRPC body for gRPC) to CPU 1; the servers
+# take turns within each round, so drift hits all. Needs wrk, h2load
 # (nghttp2-client), curl, taskset, python3 and 2 CPUs.
 #
 # The ablation (issue 15 item 6): two more builds of `orders`, each without
@@ -12,7 +12,10 @@
 # `no-metrics` (the REST guard records nothing, no metrics layer on the gRPC
 # server) and `no-auth` (no authentication layer on the REST routes, no
 # interceptor around the gRPC service). A part's cost is the ratio gained by
-# removing it. ABLATION=0 measures generated and bare alone.
+# removing it. ABLATION=0 measures generated and bare alone. Within a round
+# the servers take turns in a rotating order, so none is always measured
+# right after another; all of them run on CPU 0 the whole time (the idle
+# ones, `orders` builds without a broker, retry it now and then).
 #
 # Usage: benches/services/throughput.sh [ROUNDS=5] [DUR=15] [WARM=3]
 #   WORK        scratch folder (default target/service-bench)
@@ -20,9 +23,9 @@
 #                     (default $WORK/target)
 # Prints a per-round table and the median ratios generated/bare, in requests
 # per second and per server CPU-second (robust to other work on CPU 0). Any
-# failed request stops the run. `orders` runs without a broker (its Kafka
-# client keeps retrying in the background on CPU 0), which can only count
-# against the generated side.
+# failed request stops the run. The `orders` builds run without a broker
+# (their Kafka clients keep retrying in the background on CPU 0), which
+# costs every server on CPU 0 alike, the bare one included.
 set -euo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd); ROOT=$(cd "$HERE/../.." && pwd)
 ROUNDS=${1:-5}; DUR=${2:-15}; WARM=${3:-3}
@@ -76,10 +79,13 @@ def edit(name, pattern, repl):
         sys.exit(f"{variant}: nothing matched {pattern!r} in {name}")
     open(path, "w").write(new)
 if variant == "no-metrics":
-    edit("rest.rs", r"\n\s*runtime::telemetry::http_request\([^;]*\);", "")
-    edit("grpc.rs", r"\n\s*\.layer\(GrpcMetricsLayer\)", "")
+    # The guard neither labels nor records (it still reads the clock).
+    edit("rest.rs", r"\n\s*http_request\(this\.method[^;]*\);", "")
+    edit("rest.rs", r"route_label\(matched\.map\(MatchedPath::as_str\), super::ROUTES\)", '""')
+    edit("grpc.rs", r"\n\s*\.layer\(GrpcMetricsLayer::new\(METHOD_PATHS\)\)", "")
 elif variant == "no-auth":
-    edit("rest.rs", r"\n\s*\.layer\(AuthLayer::new\(authenticate\)\);", ";")
+    # The layer ends the router's chain, after a comment line: both go.
+    edit("rest.rs", r"(\n\s*//[^\n]*)*\n\s*\.layer\(AuthLayer::new\(authenticate\)\);", ";")
     edit("grpc.rs", r"\n\s*let (\w+) =\s*InterceptedService::new\(\1, auth\.clone\(\)\);", "")
 PY
     (cd "$WORK/shop" && cargo build --release -q -p orders 2>"$WORK/build-$1.log") \
@@ -150,7 +156,8 @@ measure() { # proto round server
 uptime | tee "$OUT/uptime-start.txt"
 for proto in rest grpc; do
   for r in $(seq 1 "$ROUNDS"); do
-    for s in "${SERVERS[@]}"; do measure "$proto" "$r" "$s"; done
+    n=${#SERVERS[@]}
+    for i in $(seq 0 $((n - 1))); do measure "$proto" "$r" "${SERVERS[$(( (i + r) % n ))]}"; done
   done
 done
 uptime | tee "$OUT/uptime-end.txt"

@@ -326,7 +326,6 @@ impl Relay {
                 }
                 Err(err) => Err(err),
             };
-            telemetry::produced(&row.topic, outcome.is_ok());
             match outcome {
                 Ok(_) => sent.push(row.id),
                 Err(err) => {

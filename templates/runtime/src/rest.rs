@@ -15,6 +15,10 @@ use tower_http::cors::{AllowOrigin, CorsLayer};
 
 use crate::HandlerError;
 
+/// The header marking an answer replayed from the idempotency records
+/// (`runtime::idempotency::REPLAYED_HEADER`, which needs its feature).
+const REPLAYED_HEADER: &str = "idempotent-replayed";
+
 /// How long a browser may keep a preflight's answer.
 pub const CORS_MAX_AGE: Duration = Duration::from_secs(600);
 
@@ -31,14 +35,25 @@ impl std::fmt::Display for InvalidOrigin {
 impl std::error::Error for InvalidOrigin {}
 
 /// The origins of a comma-separated list (`https://shop.example.com,
-/// http://localhost:3000`), each `scheme://host[:port]` as a browser sends it
-/// in `Origin`, or `*` alone for any origin.
+/// http://localhost:3000`), each `scheme://host[:port]`, or `*` alone for
+/// any origin. Each is written as a browser sends it in `Origin` (lower
+/// case, without a trailing slash or the scheme's default port), so that
+/// `https://Shop.example.com:443/` matches too.
 pub fn origins(raw: &str) -> Result<Vec<String>, InvalidOrigin> {
     let listed: Vec<String> = raw
         .split(',')
         .map(str::trim)
         .filter(|o| !o.is_empty())
-        .map(|o| o.trim_end_matches('/').to_owned())
+        .map(|o| {
+            let o = o.trim_end_matches('/').to_ascii_lowercase();
+            let default_port = if o.starts_with("https://") {
+                ":443"
+            } else {
+                ":80"
+            };
+            o.strip_suffix(default_port)
+                .map_or_else(|| o.clone(), str::to_owned)
+        })
         .collect();
     if listed.iter().any(|o| o == "*") {
         return if listed.len() == 1 {
@@ -69,9 +84,11 @@ pub fn origins(raw: &str) -> Result<Vec<String>, InvalidOrigin> {
 
 /// The CORS policy letting browsers on `origins` ([`origins`]) call the
 /// API: its methods, and the headers its requests carry (`content-type`,
-/// `authorization` for the authentication hook, `idempotency-key`); no
-/// cookies. `None` for no origin: no CORS header is added, so a browser
-/// refuses every call from another origin.
+/// `authorization` for the authentication hook, `idempotency-key`), the
+/// page reading the headers it is answered with (`www-authenticate`,
+/// `retry-after`, `idempotent-replayed`); no cookies. `None` for no origin:
+/// no CORS header is added, so a browser refuses every call from another
+/// origin.
 pub fn cors(origins: &[String]) -> Option<CorsLayer> {
     if origins.is_empty() {
         return None;
@@ -95,6 +112,11 @@ pub fn cors(origins: &[String]) -> Option<CorsLayer> {
             header::CONTENT_TYPE,
             header::AUTHORIZATION,
             HeaderName::from_static("idempotency-key"),
+        ])
+        .expose_headers([
+            header::WWW_AUTHENTICATE,
+            header::RETRY_AFTER,
+            HeaderName::from_static(REPLAYED_HEADER),
         ])
         .max_age(CORS_MAX_AGE);
     Some(layer)
@@ -148,7 +170,7 @@ mod tests {
 
     #[test]
     fn origins_are_scheme_host_and_port_or_a_lone_star() {
-        let listed = origins(" https://shop.example.com/, http://localhost:3000 ,").unwrap();
+        let listed = origins(" https://Shop.example.com:443/, http://localhost:3000 ,").unwrap();
         assert_eq!(
             listed,
             ["https://shop.example.com", "http://localhost:3000"]
@@ -164,6 +186,10 @@ mod tests {
         ] {
             assert!(origins(refused).is_err(), "{refused}");
         }
+{%- if uses.idempotency %}
+        #[cfg(feature = "idempotency")]
+        assert_eq!(REPLAYED_HEADER, crate::idempotency::REPLAYED_HEADER);
+{%- endif %}
     }
 
     #[test]

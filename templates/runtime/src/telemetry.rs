@@ -20,22 +20,29 @@
 //!
 //! Names and units follow Prometheus' conventions (base units, `_total`
 //! counters) and, where one exists, `OpenTelemetry`'s semantic convention
-//! (`http.server.request.duration`, `rpc.server.call.duration`). Routes are
-//! the route templates (`/orders/{id}`), never the requested paths, so a
-//! scanner cannot grow the series without bound; an unknown route is
-//! `unmatched`.
+//! (`http.server.request.duration`, `rpc.server.call.duration`). No label
+//! takes what a caller sends as it is, so a scanner cannot grow the series
+//! without bound: a REST route is its template (`/orders/{id}`), an unknown
+//! one `unmatched`; a gRPC call answered `UNIMPLEMENTED` (no such service or
+//! method) is `service="unknown",method="unknown"`; an unusual HTTP method is
+//! `other`.
 //!
 //! Consumer lag comes from librdkafka's statistics (every
-//! [`STATISTICS_INTERVAL`]), per partition assigned to this replica: the
+//! [`STATISTICS_INTERVAL`]), per partition this replica fetches: the
 //! partition's high-water mark (its last stable offset, for a
 //! `read_committed` consumer) minus the offset stored once its records were
-//! handled, or minus the committed offset for a consumer that commits in
-//! transactions. Gauges that stop being updated (a
-//! partition revoked, an outbox whose relay stopped) leave the output after
-//! [`IDLE_GAUGE_TIMEOUT`].
+//! handled; for a consumer that commits in transactions, which stores none,
+//! minus the position handed to the application (the Java client's
+//! `records-lag`). A revoked partition is no longer reported by this replica
+//! and its gauge leaves the output after [`IDLE_GAUGE_TIMEOUT`], as does the
+//! backlog of an outbox whose relay stopped; that timeout is longer than a
+//! consumer may go without polling before its group drops it, so a stuck
+//! consumer's lag stays visible. Every replica of an outbox reports the same
+//! table's backlog: aggregate it with `max`, not `sum`.
 //!
-//! Recording costs a lookup in the recorder's registry; without a recorder
-//! (unit tests) it costs nothing.
+//! Recording costs a lookup in the recorder's registry; label values are
+//! `&'static str` where they can be (method, status, outcome), so a request
+//! allocates only its route's or method's name.
 //!
 //! The logs are here too ([`init_logs`]): text for a terminal, or one JSON
 //! object per line (`LOG_FORMAT=json`) for a log pipeline.
@@ -65,8 +72,10 @@ pub const OUTBOX_BACKLOG: &str = "outbox_backlog_events";
 
 /// How often librdkafka reports a consumer's statistics, lag included.
 pub const STATISTICS_INTERVAL: Duration = Duration::from_secs(5);
-/// How long a gauge no longer updated stays in the output.
-pub const IDLE_GAUGE_TIMEOUT: Duration = Duration::from_secs(60);
+/// How long a gauge no longer updated stays in the output: longer than
+/// librdkafka's `max.poll.interval.ms` (5 minutes), past which a consumer
+/// that stopped polling (and so stopped reporting) leaves its group.
+pub const IDLE_GAUGE_TIMEOUT: Duration = Duration::from_secs(6 * 60);
 /// Histogram buckets, in seconds: from half a millisecond (a handler
 /// answering from memory) to 10 s (a call past every budget).
 pub const BUCKETS: &[f64] = &[
@@ -105,7 +114,7 @@ pub fn describe() {
     );
     describe_gauge!(
         CONSUMER_LAG,
-        "Records a consumer group is behind on a partition (high-water mark minus handled offset)."
+        "Records a consumer group is behind on a partition this replica fetches."
     );
     describe_gauge!(
         OUTBOX_BACKLOG,
@@ -160,13 +169,10 @@ pub fn consumed(group: &str, topic: &str, outcome: Consumed) {
 
 /// Records how many records `group` is behind on `topic`'s `partition`.
 pub fn consumer_lag(group: &str, topic: &str, partition: i32, lag: i64) {
-    let labels = [
-        ("group", group.to_owned()),
-        ("topic", topic.to_owned()),
-        ("partition", partition.to_string()),
-    ];
+    let (group, topic, partition) = (group.to_owned(), topic.to_owned(), partition.to_string());
     #[allow(clippy::cast_precision_loss, reason = "a lag is far below 2^52")]
-    gauge!(CONSUMER_LAG, &labels).set(lag as f64);
+    gauge!(CONSUMER_LAG, "group" => group, "topic" => topic, "partition" => partition)
+        .set(lag as f64);
 }
 
 /// Records how many events wait in the outbox.
@@ -176,22 +182,62 @@ pub fn outbox_backlog(events: i64) {
 }
 {%- if uses.rest %}
 
-/// Records a REST request to `route` (its template; `None`: no route
-/// matched), answered `status` after `started`.
+/// The routes every service answers besides its API: `runtime::health`'s
+/// probes and `/metrics`.
+#[cfg(feature = "rest")]
+pub const STANDARD_ROUTES: &[&str] = &["/livez", "/readyz", "/healthz", "/metrics"];
+
+/// The `route` label of a request whose matched route template is
+/// `matched` (axum's `MatchedPath`): one of `api` (the service's route
+/// templates) or [`STANDARD_ROUTES`], else `unmatched`.
+#[cfg(feature = "rest")]
+pub fn route_label(matched: Option<&str>, api: &'static [&'static str]) -> &'static str {
+    matched
+        .and_then(|m| api.iter().chain(STANDARD_ROUTES).find(|r| **r == m))
+        .copied()
+        .unwrap_or("unmatched")
+}
+
+/// Records a REST request to `route` ([`route_label`]), answered `status`
+/// after `started`.
 #[cfg(feature = "rest")]
 pub fn http_request(
     method: &axum::http::Method,
-    route: Option<&str>,
+    route: &'static str,
     status: axum::http::StatusCode,
     started: Instant,
 ) {
-    let route = route.unwrap_or("unmatched").to_owned();
-    let labels = [
-        ("method", method_label(method).to_owned()),
-        ("route", route),
-        ("status", status.as_u16().to_string()),
-    ];
-    histogram!(HTTP_REQUEST_DURATION, &labels).record(started.elapsed());
+    let (method, status) = (method_label(method), status_label(status));
+    histogram!(HTTP_REQUEST_DURATION, "method" => method, "route" => route, "status" => status)
+        .record(started.elapsed());
+}
+
+/// The status as a label, without allocating for the usual ones.
+#[cfg(feature = "rest")]
+fn status_label(status: axum::http::StatusCode) -> metrics::SharedString {
+    let usual = match status.as_u16() {
+        200 => "200",
+        201 => "201",
+        202 => "202",
+        204 => "204",
+        304 => "304",
+        400 => "400",
+        401 => "401",
+        403 => "403",
+        404 => "404",
+        405 => "405",
+        409 => "409",
+        413 => "413",
+        415 => "415",
+        422 => "422",
+        429 => "429",
+        500 => "500",
+        502 => "502",
+        503 => "503",
+        504 => "504",
+        other => return other.to_string().into(),
+    };
+    usual.into()
 }
 
 /// The method as a label: the standard ones by name, any other as `other`
@@ -213,20 +259,25 @@ fn method_label(method: &axum::http::Method) -> &'static str {
 {%- endif %}
 {%- if uses.grpc_server %}
 
-/// Records a gRPC call of `path` (`/package.Service/Method`) answered with
-/// `code` after `started`.
+/// The methods every gRPC server serves besides the service's own: health
+/// and reflection.
 #[cfg(feature = "grpc")]
-pub fn rpc_call(path: &str, code: tonic::Code, started: Instant) {
-    let (service, method) = path
-        .trim_start_matches('/')
-        .rsplit_once('/')
-        .unwrap_or(("unknown", path));
-    let labels = [
-        ("service", service.to_owned()),
-        ("method", method.to_owned()),
-        ("code", code_name(code).to_owned()),
-    ];
-    histogram!(RPC_CALL_DURATION, &labels).record(started.elapsed());
+pub const STANDARD_METHODS: &[&str] = &[
+    "/grpc.health.v1.Health/Check",
+    "/grpc.health.v1.Health/Watch",
+    "/grpc.reflection.v1.ServerReflection/ServerReflectionInfo",
+    "/grpc.reflection.v1alpha.ServerReflection/ServerReflectionInfo",
+];
+
+/// Records a gRPC call of `path` (`/package.Service/Method`, one the server
+/// serves; `None`: any other) answered with `code` after `started`.
+#[cfg(feature = "grpc")]
+pub fn rpc_call(path: Option<&'static str>, code: tonic::Code, started: Instant) {
+    let known = path.and_then(|p| p.strip_prefix('/')?.split_once('/'));
+    let (service, method) = known.unwrap_or(("unknown", "unknown"));
+    let code = code_name(code);
+    histogram!(RPC_CALL_DURATION, "service" => service, "method" => method, "code" => code)
+        .record(started.elapsed());
 }
 
 /// The code's name in the gRPC specification (`OK`, `NOT_FOUND`, …), as
@@ -256,16 +307,30 @@ fn code_name(code: tonic::Code) -> &'static str {
 }
 
 /// Records every call of a tonic server (`Server::builder().layer`) in
-/// [`RPC_CALL_DURATION`], with the code its response opens with.
+/// [`RPC_CALL_DURATION`], with the code its response opens with, labelled
+/// by its method when it is one of the server's ([`GrpcMetricsLayer::new`])
+/// or [`STANDARD_METHODS`], else `unknown`: a caller cannot grow the series
+/// by calling made-up paths, answered or refused.
 #[cfg(feature = "grpc")]
-#[derive(Debug, Clone, Copy, Default)]
-pub struct GrpcMetricsLayer;
+#[derive(Debug, Clone, Copy)]
+pub struct GrpcMetricsLayer {
+    methods: &'static [&'static str],
+}
+
+#[cfg(feature = "grpc")]
+impl GrpcMetricsLayer {
+    /// The layer of a server serving `methods` (`/package.Service/Method`).
+    pub const fn new(methods: &'static [&'static str]) -> Self {
+        GrpcMetricsLayer { methods }
+    }
+}
 
 /// A tonic server's services, their calls recorded.
 #[cfg(feature = "grpc")]
 #[derive(Debug, Clone)]
 pub struct GrpcMetrics<S> {
     inner: S,
+    methods: &'static [&'static str],
 }
 
 #[cfg(feature = "grpc")]
@@ -273,7 +338,10 @@ impl<S> tower::Layer<S> for GrpcMetricsLayer {
     type Service = GrpcMetrics<S>;
 
     fn layer(&self, inner: S) -> Self::Service {
-        GrpcMetrics { inner }
+        GrpcMetrics {
+            inner,
+            methods: self.methods,
+        }
     }
 }
 
@@ -297,8 +365,13 @@ where
     }
 
     fn call(&mut self, request: tonic::codegen::http::Request<B>) -> Self::Future {
-        let path = request.uri().path().to_owned();
-        grpc::Recorded::new(self.inner.call(request), path)
+        let path = request.uri().path();
+        let known = self
+            .methods
+            .iter()
+            .chain(STANDARD_METHODS)
+            .find(|m| **m == path);
+        grpc::Recorded::new(self.inner.call(request), known.copied())
     }
 }
 
@@ -318,13 +391,13 @@ mod grpc {
         pub struct Recorded<F> {
             #[pin]
             inner: F,
-            path: String,
+            path: Option<&'static str>,
             started: Instant,
         }
     }
 
     impl<F> Recorded<F> {
-        pub(super) fn new(inner: F, path: String) -> Self {
+        pub(super) fn new(inner: F, path: Option<&'static str>) -> Self {
             Recorded {
                 inner,
                 path,
@@ -351,7 +424,7 @@ mod grpc {
                     .map_or(tonic::Code::Ok, |v| tonic::Code::from_bytes(v.as_bytes())),
                 Err(_) => tonic::Code::Unknown,
             };
-            super::rpc_call(this.path, code, *this.started);
+            super::rpc_call(*this.path, code, *this.started);
             Poll::Ready(result)
         }
     }
@@ -402,7 +475,7 @@ pub fn init_logs(format: LogFormat) {
 }
 
 #[cfg(feature = "telemetry")]
-pub use exporter::{handle, router, serve};
+pub use exporter::{handle, promtool_accepts, router, serve};
 
 /// The Prometheus recorder and `GET /metrics`.
 #[cfg(feature = "telemetry")]
@@ -469,6 +542,38 @@ mod exporter {
         ([(header::CONTENT_TYPE, TEXT_FORMAT)], handle.render())
     }
 
+    /// Runs `promtool check metrics` (Prometheus' own linter of the text
+    /// format: help texts, names, units, counters' `_total`) on `text` when
+    /// the `PROMTOOL` environment variable names the binary, as
+    /// commsadvise's CI does; `Ok` without it. For tests.
+    pub fn promtool_accepts(text: &str) -> Result<(), String> {
+        use std::{
+            io::Write as _,
+            process::{Command, Stdio},
+        };
+        let Some(promtool) = std::env::var_os("PROMTOOL") else {
+            return Ok(());
+        };
+        let mut child = Command::new(&promtool)
+            .args(["check", "metrics"])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .map_err(|err| format!("cannot run {}: {err}", promtool.display()))?;
+        if let Some(mut stdin) = child.stdin.take() {
+            stdin
+                .write_all(text.as_bytes())
+                .map_err(|err| err.to_string())?;
+        }
+        let output = child.wait_with_output().map_err(|err| err.to_string())?;
+        if output.status.success() {
+            return Ok(());
+        }
+        let said = String::from_utf8_lossy(&output.stderr);
+        Err(format!("promtool check metrics: {said}\n{text}"))
+    }
+
     /// Serves [`router`] on `listener` (`METRICS_ADDR`) until `shutdown`.
     pub async fn serve(listener: TcpListener, shutdown: CancellationToken) -> io::Result<()> {
         info!(addr = %listener.local_addr()?, "/metrics listening");
@@ -494,16 +599,16 @@ mod tests {
         }
     }
 
-{%- if uses.grpc_server %}
-    #[cfg(feature = "grpc")]
+{%- if uses.rest %}
+    #[cfg(feature = "rest")]
     #[test]
-    fn an_unknown_grpc_path_is_still_recorded() {
-        // No recorder: recording must not panic on any path.
-        super::rpc_call(
-            "nonsense",
-            tonic::Code::Unimplemented,
-            std::time::Instant::now(),
-        );
+    fn routes_are_labelled_by_their_template_and_nothing_else() {
+        let api = &["/orders/{id}"];
+        let label = |matched| super::route_label(matched, api);
+        assert_eq!(label(Some("/orders/{id}")), "/orders/{id}");
+        assert_eq!(label(Some("/livez")), "/livez");
+        assert_eq!(label(Some("/made/up/0123456789")), "unmatched");
+        assert_eq!(label(None), "unmatched");
     }
 {%- endif %}
 
@@ -516,9 +621,27 @@ mod tests {
         // Installed before recording, as a service does at start-up.
         super::handle();
         let server = tokio::spawn(super::serve(listener, shutdown.clone()));
-        super::outbound_call("get-order", true, std::time::Instant::now());
+        // One of each kind, so that promtool checks every name and help.
+        let now = std::time::Instant::now();
+        super::outbound_call("get-order", true, now);
         super::outbound_retry("get-order");
+        super::produced("orders", true);
+        super::consumed("billing", "orders", super::Consumed::DeadLettered);
         super::consumer_lag("billing", "orders", 3, 42);
+        super::outbox_backlog(7);
+{%- if uses.rest %}
+        #[cfg(feature = "rest")]
+        {
+            use axum::http::{Method, StatusCode};
+            let route = super::route_label(Some("/orders/{id}"), &["/orders/{id}"]);
+            super::http_request(&Method::GET, route, StatusCode::NOT_FOUND, now);
+        }
+{%- endif %}
+{%- if uses.grpc_server %}
+        // A path the server does not serve is `unknown`, whatever it was.
+        #[cfg(feature = "grpc")]
+        super::rpc_call(None, tonic::Code::Unauthenticated, now);
+{%- endif %}
         let text = scrape(addr).await;
         assert!(text.starts_with("HTTP/1.1 200"), "{text}");
         assert!(
@@ -542,6 +665,15 @@ mod tests {
         );
         let lag = r#"kafka_consumer_lag_records{group="billing",topic="orders",partition="3"} 42"#;
         assert!(text.contains(lag), "{text}");
+{%- if uses.grpc_server %}
+        #[cfg(feature = "grpc")]
+        assert!(
+            text.contains(r#"{service="unknown",method="unknown",code="UNAUTHENTICATED"}"#),
+            "{text}"
+        );
+{%- endif %}
+        let body = text.split_once("\r\n\r\n").unwrap().1;
+        super::promtool_accepts(body).unwrap();
         shutdown.cancel();
         server.await.unwrap().unwrap();
     }

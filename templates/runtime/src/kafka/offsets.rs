@@ -273,22 +273,33 @@ impl ClientContext for GroupContext {
         self.kafka.error(error, reason);
     }
 
-    /// The lag of each partition assigned here: from the offset stored
-    /// after handling (current to the statistics interval), else, for a
-    /// consumer committing in transactions, which stores none, from the
-    /// committed offset. librdkafka reports -1 where it knows neither (a
-    /// partition not assigned here, its internal partition -1).
+    /// The lag of each partition this replica fetches (librdkafka lists
+    /// the others too, revoked ones included, as not fetched): up to the
+    /// offset stored once its records were handled; for a consumer that
+    /// commits in transactions, which stores none, up to the position handed
+    /// to the application (librdkafka does not see a transaction's offsets).
     fn stats(&self, statistics: Statistics) {
         for (topic, stats) in &statistics.topics {
             for (&partition, p) in &stats.partitions {
+                if partition < 0 || p.fetch_state != "active" {
+                    continue;
+                }
                 let lag = if p.consumer_lag_stored >= 0 {
                     p.consumer_lag_stored
                 } else {
-                    p.consumer_lag
+                    // The last stable offset, which is the high-water mark
+                    // but for a transaction in progress.
+                    let end = if p.ls_offset >= 0 {
+                        p.ls_offset
+                    } else {
+                        p.hi_offset
+                    };
+                    if end < 0 || p.app_offset < 0 {
+                        continue;
+                    }
+                    (end - p.app_offset).max(0)
                 };
-                if partition >= 0 && lag >= 0 {
-                    telemetry::consumer_lag(&self.group, topic, partition, lag);
-                }
+                telemetry::consumer_lag(&self.group, topic, partition, lag);
             }
         }
     }

@@ -252,19 +252,19 @@ impl Publisher {
     /// failure the transaction is aborted, so `read_committed` consumers
     /// never see it).
     pub async fn publish(&self, event: EventRecord<'_>) -> Result<Delivery, KafkaError> {
-        let delivered = if event.exactly_once {
-            match self.joined() {
+        let delivery = if event.exactly_once {
+            // Counted once acknowledged: one that joined a consumer's
+            // transaction may still be aborted with it.
+            let sent = match self.joined() {
                 Some(producer) => send(&producer, event.to_record()).await,
                 None => self.send_in_transaction(event).await,
-            }
+            };
+            telemetry::produced(event.topic, sent.is_ok());
+            sent?
         } else {
-            match self.queue(event).await {
-                Ok(pending) => pending.await,
-                Err(err) => Err(err),
-            }
+            // Counted by its `PendingDelivery`.
+            self.queue(event).await?.await?
         };
-        telemetry::produced(event.topic, delivered.is_ok());
-        let delivery = delivered?;
         debug!(
             flow = %event.flow,
             topic = %event.topic,
@@ -311,16 +311,20 @@ impl Publisher {
         };
         let started = Instant::now();
         let unbounded = self.delivery_timeout.is_zero();
+        let topic = record.topic.to_owned();
         loop {
             match producer.send_result(record) {
-                Ok(delivery) => return Ok(PendingDelivery(delivery)),
+                Ok(delivery) => return Ok(PendingDelivery { delivery, topic }),
                 Err((KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull), returned))
                     if unbounded || started.elapsed() < self.delivery_timeout =>
                 {
                     record = returned;
                     tokio::time::sleep(QUEUE_FULL_PAUSE).await;
                 }
-                Err((err, _record)) => return Err(err),
+                Err((err, _record)) => {
+                    telemetry::produced(&topic, false);
+                    return Err(err);
+                }
             }
         }
     }
@@ -435,13 +439,19 @@ fn delivered<Canceled>(
 /// acknowledgement, or the reason there was none (the event may then still
 /// have been written; sending it again is at-least-once).
 #[must_use = "a queued event's delivery must be awaited to know whether it was sent"]
-pub struct PendingDelivery(DeliveryFuture);
+pub struct PendingDelivery {
+    delivery: DeliveryFuture,
+    /// The record's topic, counting its delivery in `/metrics`.
+    topic: String,
+}
 
 impl Future for PendingDelivery {
     type Output = Result<Delivery, KafkaError>;
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        Pin::new(&mut self.0).poll(cx).map(delivered)
+        let delivered = std::task::ready!(Pin::new(&mut self.delivery).poll(cx).map(delivered));
+        telemetry::produced(&self.topic, delivered.is_ok());
+        Poll::Ready(delivered)
     }
 }
 

@@ -89,6 +89,23 @@ pub const SERVICE_NAMES: &[&str] = &[
 {%- endfor %}
 ];
 {%- endif %}
+
+/// The path of every method of the served services, the call metrics'
+/// labels (`runtime::telemetry::GrpcMetricsLayer`: any other path is
+/// `unknown`).
+{%- set paths = [] %}
+{%- for g in service.api.grpc_services %}{% for m in g.methods %}{% set_global paths = paths | concat(with="/" ~ g.full_name ~ "/" ~ m.proto_name) %}{% endfor %}{% endfor %}
+{%- set joined = paths | join(sep='", "') %}
+{%- set one = 'pub const METHOD_PATHS: &[&str] = &["' ~ joined ~ '"];' %}
+{%- if one | length <= 100 and joined | length + 4 <= 60 %}
+{{ one }}
+{%- else %}
+pub const METHOD_PATHS: &[&str] = &[
+{%- for p in paths %}
+    "{{ p }}",
+{%- endfor %}
+];
+{%- endif %}
 {%- for g in service.api.grpc_services %}
 
 /// `{{ g.full_name }}`, backed by [`handlers`].
@@ -307,7 +324,7 @@ pub async fn serve_routes(
     info!(%addr, "gRPC server listening");
     Server::builder()
         .http2_keepalive_interval(Some(HTTP2_KEEPALIVE_INTERVAL))
-        .layer(GrpcMetricsLayer)
+        .layer(GrpcMetricsLayer::new(METHOD_PATHS))
         .layer(GrpcBudgetLayer(budgets))
         .add_routes(routes)
         .add_service(health_service)

@@ -93,6 +93,21 @@ use crate::{
     handlers,
 };
 
+/// The API's route templates, the request metrics' `route` label
+/// (`runtime::telemetry::route_label`).
+{%- set paths = service.api.rest_routes | map(attribute="axum_path") | unique %}
+{%- set joined = paths | join(sep='", "') %}
+{%- set one = 'const ROUTES: &[&str] = &["' ~ joined ~ '"];' %}
+{%- if one | length <= 100 and joined | length + 4 <= 60 %}
+{{ one }}
+{%- else %}
+const ROUTES: &[&str] = &[
+{%- for p in paths %}
+    "{{ p }}",
+{%- endfor %}
+];
+{%- endif %}
+
 /// What the routes share. axum clones it for every request, so it is one
 /// `Arc` (cloning a `CancellationToken` takes a lock).
 type App = Arc<Shared>;
@@ -348,6 +363,7 @@ mod guard {
         response::Response,
     };
     use pin_project_lite::pin_project;
+    use runtime::telemetry::{http_request, route_label};
     use tower::{Layer, Service};
     use tower_http::limit::{RequestBodyLimit, RequestBodyLimitLayer};
 
@@ -391,7 +407,8 @@ mod guard {
 
         fn call(&mut self, request: Request) -> Self::Future {
             let method = request.method().clone();
-            let route = request.extensions().get::<MatchedPath>().cloned();
+            let matched = request.extensions().get::<MatchedPath>();
+            let route = route_label(matched.map(MatchedPath::as_str), super::ROUTES);
             GuardFuture {
                 inner: self.inner.call(request),
                 method,
@@ -408,7 +425,7 @@ mod guard {
             #[pin]
             inner: F,
             method: Method,
-            route: Option<MatchedPath>,
+            route: &'static str,
             started: Instant,
         }
     }
@@ -426,9 +443,8 @@ mod guard {
             let result = std::task::ready!(this.inner.poll(cx));
             Poll::Ready(result.map(|response| {
                 let response = json_error_body(response.map(Body::new));
-                let route = this.route.as_ref().map(MatchedPath::as_str);
                 let status = response.status();
-                runtime::telemetry::http_request(this.method, route, status, *this.started);
+                http_request(this.method, this.route, status, *this.started);
                 response
             }))
         }

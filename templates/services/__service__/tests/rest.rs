@@ -415,7 +415,7 @@ async fn metrics_count_requests_by_route_template_and_status() {
     let unmatched = r#"{method="GET",route="unmatched",status="404"}"#;
     assert!(text.contains(unmatched), "{text}");
     assert!(!text.contains("0123456789"), "{text}");
-    promtool_accepts(&text);
+    runtime::telemetry::promtool_accepts(&text).unwrap();
 }
 {%- if service.produces or service.consumes %}
 
@@ -543,4 +543,3 @@ async fn shutdown_stops_the_server_and_closes_the_port() {
             .is_err()
     );
 }
-{% include "_partials/promtool.rs" %}

@@ -26,7 +26,6 @@ use {{ service.ident }}::config::DRAIN_TIMEOUT;
 /// How long the test waits for the binary to start or to connect.
 const WAIT: Duration = Duration::from_secs(30);
 {% include "_partials/process.rs" %}
-{%- include "_partials/promtool.rs" %}
 /// `GET path` on `addr` once something listens there: the whole answer.
 fn get(addr: SocketAddr, path: &str, child: &mut Child) -> String {
     let deadline = Instant::now() + WAIT;
@@ -140,7 +139,7 @@ fn serve_answers_its_probes_and_metrics_{% if first %}calls_from_its_task_{% end
     let (head, text) = scraped.split_once("\r\n\r\n").unwrap();
     assert!(head.starts_with("HTTP/1.1 200"), "{head}");
     assert!(head.contains("text/plain; version=0.0.4"), "{head}");
-    promtool_accepts(text);
+    runtime::telemetry::promtool_accepts(text).unwrap();
 {%- if kafka and service.serves_grpc %}
     // No broker: its API works without one, so ready, with Kafka degraded.
     assert!(ready.starts_with("HTTP/1.1 200"), "{ready}");
