@@ -27,9 +27,14 @@ for proto in ("rest", "grpc", "stream"):
         print(f"{proto}: {s:>10} MEDIAN ratio req/s {medians[s][0]:.3f} "
               f"(min {min(rat):.3f} max {max(rat):.3f}); per CPU-second {medians[s][1]:.3f} "
               f"(min {min(crat):.3f} max {max(crat):.3f}); median rps {med_rps:.0f} bare {bare_rps:.0f}")
+    # A part's cost, paired within each round (the two builds measured
+    # minutes apart at most): how much faster the build without it was than
+    # the full one, as a fraction of the full one; the median of the rounds.
     for s in servers:
         if s.startswith("no-") and "generated" in medians:
             part = s[3:]
-            gain = medians[s][0] - medians["generated"][0]
-            cgain = medians[s][1] - medians["generated"][1]
-            print(f"{proto}: cost of {part}: {gain:+.3f} of bare's req/s, {cgain:+.3f} per CPU-second")
+            gain = [rps(by[(n, s)]) / rps(by[(n, "generated")]) - 1 for n in rounds]
+            cgain = [eff(by[(n, s)]) / eff(by[(n, "generated")]) - 1 for n in rounds]
+            print(f"{proto}: cost of {part}: {statistics.median(gain):+.3f} of the full build's req/s "
+                  f"(rounds {min(gain):+.3f} to {max(gain):+.3f}), "
+                  f"{statistics.median(cgain):+.3f} per CPU-second")
