@@ -7,11 +7,13 @@
 # take turns within each round, so drift hits all. Needs wrk, h2load
 # (nghttp2-client), curl, taskset, python3 and 2 CPUs.
 #
-# The ablation (issue 15 item 6): two more builds of `orders`, each without
-# one part of the production envelope, measured in the same rounds:
+# The ablation (issue 15 item 6): three more builds of `orders`, each
+# without one part of the production envelope, measured in the same rounds:
 # `no-metrics` (the REST guard records nothing, no metrics layer on the gRPC
-# server) and `no-auth` (no authentication layer on the REST routes, no
-# interceptor around the gRPC service). A part's cost is the ratio gained by
+# server), `no-auth` (no authentication layer on the REST routes, no
+# interceptor around the gRPC service) and `no-tracing` (no span opened or
+# asked for on either server; tracing is off in every build, no
+# OTEL_EXPORTER_OTLP_ENDPOINT, so this is the cost of the hooks themselves). A part's cost is the ratio gained by
 # removing it. ABLATION=0 measures generated and bare alone. Within a round
 # the servers take turns in a rotating order, so none is always measured
 # right after another; all of them run on CPU 0 the whole time (the idle
@@ -64,7 +66,9 @@ cp "$CARGO_TARGET_DIR/release/orders" "$WORK/bin-orders"
 SERVERS=(generated bare)
 if [[ ${ABLATION:-1} == 1 ]]; then
   SRC=$WORK/shop/services/orders/src
+  RUNTIME=$WORK/shop/runtime/src
   cp "$SRC/rest.rs" "$WORK/rest.rs.orig"; cp "$SRC/grpc.rs" "$WORK/grpc.rs.orig"
+  cp "$RUNTIME/telemetry.rs" "$WORK/telemetry.rs.orig"
   # Each edit must change the file: a template change that moves the line
   # stops the run rather than measure nothing.
   ablate() { # variant: edit, build, keep the binary, restore
@@ -87,14 +91,22 @@ elif variant == "no-auth":
     # The layer ends the router's chain, after a comment line: both go.
     edit("rest.rs", r"(\n\s*//[^\n]*)*\n\s*\.layer\(AuthLayer::new\(authenticate\)\);", ";")
     edit("grpc.rs", r"\n\s*let (\w+) =\s*InterceptedService::new\(\1, auth\.clone\(\)\);", "")
+elif variant == "no-tracing":
+    # Disabled spans, built without looking at the flag or the headers.
+    edit("rest.rs", r"trace::http_server\(&method, route, request\.headers\(\)\)", "tracing::Span::none()")
+    edit("rest.rs", r"\n\s*trace::http_answered\(this\.span, status\);", "")
+    runtime = "../../../runtime/src/telemetry.rs"
+    edit(runtime, r"crate::trace::grpc_server\(known, request\.headers\(\)\)", "tracing::Span::none()")
+    edit(runtime, r"\n\s*crate::trace::grpc_answered\(this\.span, code as i32\);", "")
 PY
     (cd "$WORK/shop" && cargo build --release -q -p orders 2>"$WORK/build-$1.log") \
       || { cat "$WORK/build-$1.log"; exit 1; }
     cp "$CARGO_TARGET_DIR/release/orders" "$WORK/bin-$1"
     cp "$WORK/rest.rs.orig" "$SRC/rest.rs"; cp "$WORK/grpc.rs.orig" "$SRC/grpc.rs"
+    cp "$WORK/telemetry.rs.orig" "$RUNTIME/telemetry.rs"
   }
-  ablate no-metrics; ablate no-auth
-  SERVERS+=(no-metrics no-auth)
+  ablate no-metrics; ablate no-auth; ablate no-tracing
+  SERVERS+=(no-metrics no-auth no-tracing)
 fi
 "$HERE/assemble-bare.sh" "$WORK/shop" "$WORK/bare"
 (cd "$WORK/bare" && cargo build --release -q -p bare)
@@ -104,9 +116,9 @@ printf '\x00\x00\x00\x00\x07\x0a\x0512345' > "$WORK/body.bin"
 
 OUT=$WORK/throughput-$(date +%Y%m%dT%H%M%S); mkdir -p "$OUT"
 URL=/orders/12345; RPC=/orders.OrderService/GetOrder
-declare -A HTTP=([generated]=18080 [bare]=18090 [no-metrics]=18100 [no-auth]=18110)
-declare -A GRPC=([generated]=18081 [bare]=18091 [no-metrics]=18101 [no-auth]=18111)
-declare -A BIN=([generated]=bin-orders [bare]=bin-bare [no-metrics]=bin-no-metrics [no-auth]=bin-no-auth)
+declare -A HTTP=([generated]=18080 [bare]=18090 [no-metrics]=18100 [no-auth]=18110 [no-tracing]=18120)
+declare -A GRPC=([generated]=18081 [bare]=18091 [no-metrics]=18101 [no-auth]=18111 [no-tracing]=18121)
+declare -A BIN=([generated]=bin-orders [bare]=bin-bare [no-metrics]=bin-no-metrics [no-auth]=bin-no-auth [no-tracing]=bin-no-tracing)
 declare -A PID=()
 trap 'kill "${PID[@]}" 2>/dev/null || true' EXIT
 for s in "${SERVERS[@]}"; do

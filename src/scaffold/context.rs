@@ -24,7 +24,9 @@ use crate::scaffold::api::{Api, ProtoService, rust_path, to_snake};
 use crate::scaffold::called::{Callees, RpcCall};
 use crate::scaffold::contract::{Contract, pascal, snake};
 use crate::scaffold::deploy::{self, Deployment};
-use crate::scaffold::served::{GrpcCall, RestRoute, ServedApi, duration_rust, keyed, served};
+use crate::scaffold::served::{
+    ExampleCall, GrpcCall, RestRoute, ServedApi, duration_rust, keyed, served,
+};
 use crate::spec::model::{Client, Delivery, Flow, FlowsFile, Format, Interaction, Transport};
 
 /// The documented defaults (docs/scaffold.md): the article's ports.
@@ -546,6 +548,7 @@ pub fn build(
         service.deployment = deployment(service);
     }
     publish_ports(&mut services);
+    keep_chains(&mut services);
     let flows_context = recs
         .iter()
         .enumerate()
@@ -827,6 +830,83 @@ fn keep_outbox(s: &mut ServiceContext) -> Option<String> {
             .cloned();
     }
     Some(event.flow.clone())
+}
+
+/// Gives the example of every handler of a service that changes state
+/// (unary, with an id in its request) the service's first unary call of
+/// another service whose request has an id too, made with the handler's:
+/// the path a request takes through the services it depends on, which the
+/// system test follows in one trace. One hop only: a callee that would call
+/// on in turn gets no such call from its caller's examples, so a cycle of
+/// calls (or a service calling itself) never makes examples call each
+/// other without end.
+fn keep_chains(services: &mut [ServiceContext]) {
+    let calls: Vec<Option<ExampleCall>> =
+        services.iter().map(|s| example_call(s, services)).collect();
+    let calling: BTreeSet<String> = services
+        .iter()
+        .zip(&calls)
+        .filter(|(_, call)| call.is_some())
+        .map(|(s, _)| s.name.clone())
+        .collect();
+    for (service, call) in services.iter_mut().zip(calls) {
+        let Some(call) = call else { continue };
+        if call.target == service.name || calling.contains(&call.target) {
+            continue;
+        }
+        for handler in &mut service.api.handlers {
+            if handler.kind == "unary" && handler.changes_state && handler.id_field.is_some() {
+                handler.call = Some(call.clone());
+            }
+        }
+    }
+}
+
+/// The first unary call `s` makes whose request has an id field, with the
+/// name of the callee's server span (`runtime::trace`).
+fn example_call(s: &ServiceContext, services: &[ServiceContext]) -> Option<ExampleCall> {
+    let (flow, call) = s
+        .called_flows
+        .iter()
+        .filter(|f| !f.streaming)
+        .flat_map(|f| f.calls.iter().map(move |c| (f, c)))
+        .find(|(_, c)| c.rpc.id_field.is_some())?;
+    let clients = match flow.transport {
+        Transport::Rest => "rest_clients",
+        _ => "grpc_clients",
+    };
+    let span = server_span(services, call, flow.transport)?;
+    Some(ExampleCall {
+        flow: call.flow.clone(),
+        target: call.target.clone(),
+        clients: clients.to_owned(),
+        client: call.client.clone(),
+        method: call.rpc.method.clone(),
+        sample: format!("{}_request", call.rpc.method.trim_start_matches("r#")),
+        out_field: call.out_field.clone(),
+        span,
+    })
+}
+
+/// The name of the span the callee of `call` (made over `transport`) serves
+/// it in (`runtime::trace`): `POST /v1/orders` (the method and axum's route
+/// template) or `shop.v1.OrderService/GetOrder`.
+pub(crate) fn server_span(
+    services: &[ServiceContext],
+    call: &CallContext,
+    transport: Transport,
+) -> Option<String> {
+    if transport != Transport::Rest {
+        return Some(call.rpc.full_name.clone());
+    }
+    let callee = services.iter().find(|t| t.name == call.target)?;
+    let api = &callee.api;
+    let handler = api.handlers.iter().find(|h| h.rpc == call.rpc.full_name)?;
+    let route = api
+        .rest_routes
+        .iter()
+        .find(|r| r.handler == handler.module && r.path == call.rpc.route.path)?;
+    Some(format!("{} {}", route.verb, route.axum_path))
 }
 
 /// Marks the consumers of the `outboxed` event flows, decides whether `s`
@@ -1164,15 +1244,26 @@ fn env(s: &ServiceContext) -> Vec<EnvVar> {
             ));
         }
     }
-    vars.push(var(
+    vars.extend(TELEMETRY_VARS.iter().map(|(n, p, d)| var(n, p, d)));
+    vars
+}
+
+/// What every service reads for its metrics, logs and traces, last in its
+/// `--help`: name, purpose, default.
+const TELEMETRY_VARS: [(&str, &str, &str); 4] = [
+    (
         "METRICS_ADDR",
         "/metrics listen address",
         "unset: on HTTP_ADDR",
-    ));
-    vars.push(var("LOG_FORMAT", "log lines: text or json", "text"));
-    vars.push(var("RUST_LOG", "log filter", "info"));
-    vars
-}
+    ),
+    ("LOG_FORMAT", "log lines: text or json", "text"),
+    (
+        "OTEL_EXPORTER_OTLP_ENDPOINT",
+        "OTLP/gRPC collector of the traces",
+        "unset: no traces",
+    ),
+    ("RUST_LOG", "log filter", "info"),
+];
 
 /// "serves flow `get-order` over REST, …, and consumes flow `x` from Kafka".
 fn summary(s: &ServiceContext) -> String {
@@ -1589,6 +1680,58 @@ mod tests {
         assert_eq!(own("billing"), [0, 2]);
         assert_eq!(own("audit"), [2]);
         assert_eq!(own("idle"), Vec::<usize>::new());
+    }
+
+    /// The calls the example handlers of `service` make, by handler.
+    fn example_calls(context: &super::Context, service: &str) -> Vec<(String, Option<String>)> {
+        let s = context.services.iter().find(|s| s.name == service).unwrap();
+        let calls = s.api.handlers.iter();
+        calls
+            .map(|h| (h.module.clone(), h.call.as_ref().map(|c| c.flow.clone())))
+            .collect()
+    }
+
+    #[test]
+    fn examples_call_one_hop_on_and_never_round_a_cycle() {
+        let flow = |name: &str, from: &str, to: &str| {
+            format!(
+                "  - name: {name}\n    description: x\n    from: {from}\n    to: {to}\n    \
+                 latency_ms: 10\n    contract: strict\n"
+            )
+        };
+        // book-trip (edge → trips) calls on: trips' example asks hotels.
+        let chain = format!(
+            "version: 1\nsystem: travel\nflows:\n{}{}",
+            flow("book-trip", "web", "trips"),
+            flow("reserve-room", "trips", "hotels")
+        );
+        let context = crate::scaffold::prepared(&chain);
+        let trips = example_calls(&context, "trips");
+        assert!(
+            trips
+                .iter()
+                .any(|(_, call)| call.as_deref() == Some("reserve-room")),
+            "{trips:?}"
+        );
+        assert!(
+            example_calls(&context, "hotels")
+                .iter()
+                .all(|(_, c)| c.is_none())
+        );
+        // ask-b and ask-a call each other: neither example calls.
+        let cycle = format!(
+            "version: 1\nsystem: loop\nflows:\n{}{}",
+            flow("ask-b", "alpha", "beta"),
+            flow("ask-a", "beta", "alpha")
+        );
+        let context = crate::scaffold::prepared(&cycle);
+        for service in ["alpha", "beta"] {
+            let calls = example_calls(&context, service);
+            assert!(
+                calls.iter().all(|(_, c)| c.is_none()),
+                "{service}: {calls:?}"
+            );
+        }
     }
 
     #[test]

@@ -184,6 +184,12 @@ fn values(
             });
             (compose, None, None)
         }
+        // The collector is the platform's: a sidecar, an agent on the node.
+        "OTEL_EXPORTER_OTLP_ENDPOINT" => (
+            None,
+            None,
+            Some("unset: no traces; set an OTLP/gRPC collector, http://host:4317".to_owned()),
+        ),
         // The web app's origins are the team's to name.
         "CORS_ALLOWED_ORIGINS" => (
             None,

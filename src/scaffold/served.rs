@@ -65,6 +65,9 @@ pub struct Handler {
     /// outbox, on the transaction of its state change (set by the context,
     /// which knows the events).
     pub outbox: bool,
+    /// The call its example makes before answering (set by the context,
+    /// which knows the calls; see `context::keep_chains`).
+    pub call: Option<ExampleCall>,
     /// The server's budget of a unary rpc, in ms: the most generous of its
     /// flows' `latency_ms` (the wire cannot tell them apart), a flow without
     /// one counting [`DEFAULT_BUDGET_MS`]; `None` for a stream or an event.
@@ -77,6 +80,28 @@ pub struct Handler {
     pub budget_rust: String,
     /// Where it comes from: `` flow `get-order`, 200 ms target `` per flow.
     pub budget_from: Vec<String>,
+}
+
+/// A call of another service that a handler's example makes with the
+/// request's id, through the service's own client.
+#[derive(Debug, Clone, Serialize)]
+pub struct ExampleCall {
+    pub flow: String,
+    /// The service called.
+    pub target: String,
+    /// `grpc_clients` or `rest_clients`.
+    pub clients: String,
+    /// The client type: `InventoryClient`.
+    pub client: String,
+    /// The client's method: `reserve_stock` (`r#` kept).
+    pub method: String,
+    /// Its request's sample function: `reserve_stock_request`.
+    pub sample: String,
+    /// Its field of the service's `Outbound`.
+    pub out_field: String,
+    /// The callee's server span, as `runtime::trace` names it:
+    /// `logistics.v1.InventoryService/ReserveStock` or `POST /v1/…`.
+    pub span: String,
 }
 
 impl Handler {
@@ -453,6 +478,7 @@ fn rpc_handler(
         changes_state: changes_state(pool, method),
         outbox_named: false,
         outbox: false,
+        call: None,
         budget_ms: None,
         budget_const: String::new(),
         budget_env: String::new(),
@@ -479,6 +505,7 @@ fn event_handler(flow: &Flow, message: &MessageDescriptor, key: &str) -> Handler
         changes_state: false,
         outbox_named: false,
         outbox: false,
+        call: None,
         budget_ms: None,
         budget_const: String::new(),
         budget_env: String::new(),

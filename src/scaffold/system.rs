@@ -13,7 +13,9 @@
 
 use serde::Serialize;
 
-use crate::scaffold::context::{CallContext, ServiceContext, ServiceRef, TopicContext};
+use crate::scaffold::context::{
+    CallContext, ServiceContext, ServiceRef, TopicContext, server_span,
+};
 use crate::spec::model::Transport;
 
 /// The ids the test sends, one per entry so that each entry's downstream
@@ -67,6 +69,11 @@ pub struct EdgeCall {
     /// The event the callee's example handler announces, keyed by the
     /// request's id when the request has one.
     pub announces: Option<Announcement>,
+    /// For a unary call at the edge whose callee's example announces an
+    /// event or calls on: the servers' spans its trace must reach (the
+    /// callee's, then the one its example calls), besides the consumers of
+    /// `announces`.
+    pub traced: Vec<String>,
 }
 
 /// An event flow, as its producer publishes it.
@@ -88,6 +95,8 @@ pub struct Announcement {
     /// The id the event's `sample` is built from: the entry's id, or the
     /// fixed sample key when the handler's request has no id to key it by.
     pub sample_id: String,
+    /// The Kafka topic it is written to.
+    pub topic: String,
     /// The consuming services, by crate: their consumer group is their
     /// name (`kafka::GROUP_ID`).
     pub consumers: Vec<ServiceRef>,
@@ -128,6 +137,11 @@ pub fn system_test(services: &[ServiceContext]) -> SystemTest {
                 } else {
                     announced_by(services, call, &id)
                 };
+                let traced = if edge && !called.streaming {
+                    traced(services, call, called.transport, announces.is_some())
+                } else {
+                    Vec::new()
+                };
                 test.calls.push(EdgeCall {
                     caller: caller.clone(),
                     edge,
@@ -137,6 +151,7 @@ pub fn system_test(services: &[ServiceContext]) -> SystemTest {
                     call: call.clone(),
                     id,
                     announces,
+                    traced,
                 });
             }
         }
@@ -191,7 +206,9 @@ pub fn system_test(services: &[ServiceContext]) -> SystemTest {
         .chain(relayed)
         .filter(|h| !h.announcement.consumers.is_empty())
         .collect();
-    test.reads_logs = !test.tasks.is_empty() || !test.handled.is_empty();
+    test.reads_logs = !test.tasks.is_empty()
+        || !test.handled.is_empty()
+        || test.calls.iter().any(|c| !c.traced.is_empty());
     test
 }
 
@@ -210,6 +227,33 @@ fn announced_by(services: &[ServiceContext], call: &CallContext, id: &str) -> Op
         None => topic.event.sample_key.to_owned(),
     };
     Some(announcement(services, topic, sample_id))
+}
+
+/// The servers' spans the trace of `call` (over `transport`) must reach:
+/// the callee's, then that of the call its example handler makes; none
+/// when the example neither `announces` an event nor calls on (the
+/// callee's own tests cover one span).
+fn traced(
+    services: &[ServiceContext],
+    call: &CallContext,
+    transport: Transport,
+    announces: bool,
+) -> Vec<String> {
+    let onward = services
+        .iter()
+        .find(|s| s.name == call.target)
+        .and_then(|callee| {
+            let handlers = &callee.api.handlers;
+            let handler = handlers.iter().find(|h| h.rpc == call.rpc.full_name)?;
+            handler.call.as_ref().map(|c| c.span.clone())
+        });
+    if !announces && onward.is_none() {
+        return Vec::new();
+    }
+    server_span(services, call, transport)
+        .into_iter()
+        .chain(onward)
+        .collect()
 }
 
 /// The events the consumers of `handled` that consume and produce
@@ -246,6 +290,7 @@ fn announcement(
         flow: topic.flow.clone(),
         module: topic.flow_ident.clone(),
         sample_id,
+        topic: topic.topic.clone(),
         consumers: services
             .iter()
             .filter(|s| s.consumes.iter().any(|t| t.flow == topic.flow))

@@ -134,6 +134,7 @@ const GENERATED_NAMES: &[&str] = &[
     "support",
     "tasks",
     "tests",
+    "trace",
     "validate_id",
     "warn",
     "with_layers",
@@ -407,7 +408,7 @@ mod tests {
             .filter_map(|l| l.strip_prefix("name = \""))
             .filter_map(|l| l.strip_suffix('"'))
             // The bench's own crates, which a generated workspace lacks.
-            .filter(|n| !matches!(*n, "bare" | "alldeps"))
+            .filter(|n| !matches!(*n, "bare" | "bare-stream" | "streamload" | "alldeps"))
             .collect();
         locked.sort_unstable();
         locked.dedup();

@@ -77,3 +77,17 @@ when: false
 {{ indent }}}{{ tail }}
 {%- endif -%}
 {%- endmacro fields -%}
+{%- macro array(indent, head, items, tail) -%}
+{#- `head[items]tail` on one line when the items take at most 60 characters and the line 100, else one item a line, as rustfmt lays out an array -#}
+{%- set joined = items | join(sep=", ") -%}
+{%- set one = indent ~ head ~ "[" ~ joined ~ "]" ~ tail -%}
+{%- if joined | length <= 60 and one | length <= 100 -%}
+{{ one }}
+{%- else -%}
+{{ indent }}{{ head }}[
+{%- for i in items %}
+{{ indent }}    {{ i }},
+{%- endfor %}
+{{ indent }}]{{ tail }}
+{%- endif -%}
+{%- endmacro array -%}

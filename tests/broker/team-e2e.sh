@@ -12,8 +12,8 @@
 #   TARGET_DIR   cargo target dir for the build (default: CARGO_TARGET_DIR,
 #                else WORKSPACE/target)
 #   BIN_DIR      folder of already built service binaries: skips the build
-#   VENV         Python venv with grpcio, grpcio-reflection, protobuf and
-#                confluent-kafka (default ~/.cache/team-e2e-venv; created
+#   VENV         Python venv with grpcio, grpcio-reflection, protobuf,
+#                opentelemetry-proto and confluent-kafka (default ~/.cache/team-e2e-venv; created
 #                when missing, which needs the package index once)
 #   TANSU        tansu binary (default: tansu on PATH, else ~/.cargo/bin/tansu).
 #                Without it the Kafka part is UNCHECKED, which fails the run.
@@ -47,8 +47,17 @@
 #           transactional outbox: its relay published one event per booking
 #           (the replayed one ran no handler, so none for it), each with an
 #           `event-id` header, and billing and notifications handled them.
+#   trace   every service exports its spans over OTLP/gRPC to a collector
+#           of ours (Python, opentelemetry-proto's service definitions). A
+#           booking POSTed with a W3C `traceparent` of a fresh trace id must
+#           come back as spans of that one trace from all four services:
+#           shipments' REST request, inventory's ReserveStock (the call the
+#           booking's handler makes), and billing's and notifications'
+#           handling of the event the outbox relayed. shipments logs JSON
+#           lines (`LOG_FORMAT=json`): one within the request carries the
+#           trace id.
 # The last line is the summary, `team e2e: rest=ok grpc=ok stream=ok kafka=ok
-# outbox=ok` when all passed; exit 0 only then. Each step is bounded (build: 30 min).
+# outbox=ok trace=ok` when all passed; exit 0 only then. Each step is bounded (build: 30 min).
 set -u
 
 WS=${1:?usage: team-e2e.sh WORKSPACE (a scaffold of examples/team/flows.yaml)}
@@ -114,10 +123,45 @@ done
 
 # ---- the independent clients -------------------------------------------------
 PY=$VENV/bin/python
-if ! "$PY" -c 'import grpc, grpc_reflection, google.protobuf, confluent_kafka' 2>/dev/null; then
-  { python3 -m venv "$VENV" && "$VENV/bin/pip" install -q grpcio grpcio-reflection protobuf confluent-kafka; } \
+if ! "$PY" -c 'import grpc, grpc_reflection, google.protobuf, confluent_kafka, opentelemetry.proto' 2>/dev/null; then
+  { python3 -m venv "$VENV" && "$VENV/bin/pip" install -q grpcio grpcio-reflection protobuf confluent-kafka opentelemetry-proto; } \
     >"$W/pip.log" 2>&1 || die "cannot install the Python clients into $VENV: $(last "$W/pip.log")"
 fi
+
+# ---- the OTLP collector --------------------------------------------------------
+# Writes one JSON line per span received: service, name, trace id.
+PO=$(port)
+SPANS=$W/spans.jsonl
+cat >"$W/otlp.py" <<'PY'
+import json, sys, threading
+from concurrent import futures
+import grpc
+from opentelemetry.proto.collector.trace.v1 import trace_service_pb2, trace_service_pb2_grpc
+
+port, out = sys.argv[1:3]
+written = threading.Lock()  # one batch at a time: no line split by another
+
+class Traces(trace_service_pb2_grpc.TraceServiceServicer):
+    def Export(self, request, context):
+        with written, open(out, "a") as f:
+            for resource in request.resource_spans:
+                service = next((a.value.string_value for a in resource.resource.attributes
+                                if a.key == "service.name"), "")
+                for scope in resource.scope_spans:
+                    for span in scope.spans:
+                        f.write(json.dumps({"service": service, "name": span.name,
+                                            "trace_id": span.trace_id.hex()}) + "\n")
+        return trace_service_pb2.ExportTraceServiceResponse()
+
+server = grpc.server(futures.ThreadPoolExecutor(4))
+trace_service_pb2_grpc.add_TraceServiceServicer_to_server(Traces(), server)
+server.add_insecure_port(f"127.0.0.1:{port}")
+server.start()
+server.wait_for_termination()
+PY
+"$PY" "$W/otlp.py" "$PO" "$SPANS" >"$W/otlp.log" 2>&1 &
+PIDS+=($!)
+wait_port "$PO" 20 "$!" || die "the OTLP collector did not start: $(last "$W/otlp.log")"
 
 # ---- broker and services -----------------------------------------------------
 PH=$(port); PG=$(port); PI=$(port); PK=$(port)
@@ -136,17 +180,21 @@ fi
 start() {
   local name=$1
   shift
-  env NO_COLOR=1 RUST_LOG=info KAFKA_BROKERS="$BROKERS" "$@" "$BIN/$name" >"$W/$name.log" 2>&1 &
+  env NO_COLOR=1 RUST_LOG=info KAFKA_BROKERS="$BROKERS" \
+    OTEL_EXPORTER_OTLP_ENDPOINT="http://127.0.0.1:$PO" OTEL_BSP_SCHEDULE_DELAY=200 \
+    "$@" "$BIN/$name" >"$W/$name.log" 2>&1 &
   PIDS+=($!)
   SERVICE_PID[$name]=$!
 }
 # Every service here keeps a database (idempotency records, the outbox, the
 # ids of handled events): each lives in the temp dir.
 start inventory GRPC_ADDR="127.0.0.1:$PI" DATABASE_URL="sqlite://$W/data/inventory.db"
-# shipments calls inventory (reserve-stock): wired as a deployment would,
-# though this check does not make that call.
+# shipments calls inventory (reserve-stock) from its booking handler, with a
+# deadline a debug build on a busy machine meets. Its logs are JSON lines,
+# its handlers' at debug (the call's answer, within the request).
 start shipments HTTP_ADDR="127.0.0.1:$PH" GRPC_ADDR="127.0.0.1:$PG" INVENTORY_GRPC_URL="http://127.0.0.1:$PI" \
-  DATABASE_URL="sqlite://$W/data/shipments.db"
+  DATABASE_URL="sqlite://$W/data/shipments.db" LOG_FORMAT=json RUST_LOG=info,shipments=debug \
+  RESERVE_STOCK_DEADLINE_MS=2000
 start billing DATABASE_URL="sqlite://$W/data/billing.db"
 start notifications DATABASE_URL="sqlite://$W/data/notifications.db"
 if ! { wait_port "$PH" 60 "${SERVICE_PID[shipments]}" && wait_port "$PG" 10 "${SERVICE_PID[shipments]}"; }; then
@@ -448,6 +496,50 @@ PY
     fi
   fi
   if [ -z "$outbox_fail" ]; then res="$res outbox=ok"; else res="$res outbox=FAIL(${outbox_fail:0:240})"; fi
+
+  # ---- traces: one booking, one trace, four services ---------------------------
+  trace_fail=""
+  TRACE_ID=$(python3 -c 'import secrets; print(secrets.token_hex(16))')
+  got=$(curl -s -m 5 -o "$W/traced.json" -w '%{http_code}' -X POST \
+    -H 'content-type: application/json' -H "traceparent: 00-$TRACE_ID-00f067aa0ba902b7-01" \
+    --data '{"shipmentId":"SHP-6006"}' "http://127.0.0.1:$PH/v1/warehouses/WH-BER-1/shipments" || true)
+  if [ "${got:0:1}" != 2 ]; then
+    trace_fail="the traced booking answered '$got': $(head -c 120 "$W/traced.json" 2>/dev/null)"
+  else
+    want=(
+      "shipments|POST /v1/warehouses/{warehouse_code}/shipments"
+      "inventory|logistics.v1.InventoryService/ReserveStock"
+      "billing|process $TOPIC"
+      "notifications|process $TOPIC"
+    )
+    missing=()
+    for ((i = 0; i < 300; i++)); do
+      missing=()
+      for w in "${want[@]}"; do
+        grep -F "\"trace_id\": \"$TRACE_ID\"" "$SPANS" 2>/dev/null \
+          | grep -F "\"service\": \"${w%%|*}\"" | grep -qF "\"name\": \"${w#*|}\"" || missing+=("$w")
+      done
+      [ ${#missing[@]} -eq 0 ] && break
+      sleep 0.1
+    done
+    if [ ${#missing[@]} -gt 0 ]; then
+      seen=$(grep -F "$TRACE_ID" "$SPANS" 2>/dev/null | cut -c1-200 | tr '\n' ' ')
+      trace_fail="trace $TRACE_ID has no span of ${missing[*]} within 30 s (its spans: ${seen:-none})"
+    elif ! python3 - "$W/shipments.log" "$TRACE_ID" <<'PY' 2>/dev/null; then
+import json, sys
+path, trace_id = sys.argv[1:3]
+lines = []
+for line in open(path):
+    try:
+        lines.append(json.loads(line))
+    except ValueError:
+        pass  # not every line is one of ours (a panic's, say)
+sys.exit(0 if any(l.get("trace_id") == trace_id for l in lines) else 1)
+PY
+      trace_fail="no JSON log line of shipments has trace_id $TRACE_ID at the top level: $(last "$W/shipments.log")"
+    fi
+  fi
+  if [ -z "$trace_fail" ]; then res="$res trace=ok"; else res="$res trace=FAIL(${trace_fail:0:300})"; fi
 fi
 
 # A service that died on the way is worth naming beside the summary.

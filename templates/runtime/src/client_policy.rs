@@ -13,7 +13,7 @@ use std::{
     time::{Duration, Instant},
 };
 
-use tracing::warn;
+use tracing::{Instrument as _, warn};
 
 use crate::{
     retry::{Backoff, RetryThrottle, Throttle},
@@ -125,8 +125,31 @@ impl Retrier {
 
     /// Runs `attempt` until it succeeds, fails in a way `retryable` refuses,
     /// runs out of the attempts `policy` allows, or the throttle stops
-    /// retries.
+    /// retries; all of it within the call's client span when the service
+    /// traces ([`crate::trace::client`]), whose context each attempt sends.
     pub async fn run<T, E, F, Fut>(
+        &self,
+        policy: &CallPolicy,
+        retryable: impl Fn(&E) -> bool,
+        attempt: F,
+    ) -> Result<T, E>
+    where
+        E: fmt::Display,
+        F: FnMut() -> Fut,
+        Fut: Future<Output = Result<T, E>>,
+    {
+        let span = crate::trace::client(policy.flow);
+        let result = self
+            .attempts(policy, retryable, attempt)
+            .instrument(span.clone())
+            .await;
+        if result.is_err() {
+            crate::trace::failed(&span);
+        }
+        result
+    }
+
+    async fn attempts<T, E, F, Fut>(
         &self,
         policy: &CallPolicy,
         retryable: impl Fn(&E) -> bool,

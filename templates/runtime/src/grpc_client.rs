@@ -131,6 +131,7 @@ impl GrpcClient {
                 attempt.metadata_mut().insert(header, key.clone());
             }
 {%- endif %}
+            crate::trace::inject(attempt.metadata_mut().as_mut());
             let started = Instant::now();
             let answer = call(self.channel.clone(), attempt);
             async move {
@@ -160,7 +161,9 @@ impl GrpcClient {
     {
         let deadline = policy.deadline;
         self.attempts(policy, || {
-            let answer = call(self.channel.clone(), Request::new(request.clone()));
+            let mut attempt = Request::new(request.clone());
+            crate::trace::inject(attempt.metadata_mut().as_mut());
+            let answer = call(self.channel.clone(), attempt);
             async move {
                 match tokio::time::timeout(deadline, answer).await {
                     Ok(answer) => answer.map(Response::into_inner),

@@ -424,6 +424,11 @@ impl HttpClient {
         if events {
             builder = builder.header("accept", "text/event-stream");
         }
+        if crate::trace::enabled() {
+            let mut context = http::HeaderMap::new();
+            crate::trace::inject(&mut context);
+            builder = builder.headers(context);
+        }
         let response = builder.send().await.map_err(HttpError::Transport)?;
         let status = response.status();
         debug!(%url, %status, "answer");

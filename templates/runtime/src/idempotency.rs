@@ -58,7 +58,7 @@ use http_body_util::{BodyExt as _, Full, Limited};
 use sha2::{Digest as _, Sha256};
 use sqlx::Row as _;
 use tower::{Layer, Service};
-use tracing::{debug, warn};
+use tracing::{Instrument as _, debug, warn};
 
 use crate::store::{Store, millis, now_millis};
 
@@ -325,10 +325,11 @@ where
     // The handler runs and its answer is recorded on a task of its own: a
     // request cancelled meanwhile (a timeout, a caller gone) does not stop
     // it, so the effect and the record never part, and the retry gets the
-    // answer instead of running the handler again.
+    // answer instead of running the handler again. It runs in the request's
+    // span, so its trace goes on (`crate::trace`).
     let records = records.clone();
     let pending = inner.call(Request::from_parts(parts, B::from_bytes(bytes)));
-    let running = tokio::spawn(async move {
+    let handled = async move {
         let Ok(response) = pending.await;
         let (parts, answer) = response.into_response().into_parts();
         let collected = answer.collect().await.ok()?;
@@ -341,7 +342,8 @@ where
             warn!(flow, %err, "cannot release an idempotency key; it is taken over after the lease");
         }
         Some(Response::from_parts(parts, answer_body(data, trailers)))
-    });
+    };
+    let running = tokio::spawn(handled.in_current_span());
     let answered = match layer.budget {
         // Dropping `running` leaves the handler's task running.
         Some(budget) => tokio::time::timeout(budget, running).await.ok(),

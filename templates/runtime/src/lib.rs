@@ -46,7 +46,9 @@
 {%- endif %}
 //! - [`retry`]: jittered exponential backoff and the retry throttle;
 //! - [`telemetry`]: the service's metrics, served to Prometheus at
-//!   `/metrics`, and its logs, text or JSON lines (feature `telemetry`).
+//!   `/metrics`, and its logs, text or JSON lines (feature `telemetry`);
+//! - [`trace`]: spans exported over OTLP and the W3C trace context carried
+//!   on every call and event, when `OTEL_EXPORTER_OTLP_ENDPOINT` is set.
 //!
 //! Nothing here depends on a flow.
 {% if uses.rest or uses.grpc_server %}
@@ -93,6 +95,7 @@ pub mod store;
 {%- endif %}
 pub mod stream;
 pub mod telemetry;
+pub mod trace;
 
 pub use error::HandlerError;
 pub use stream::Sink;

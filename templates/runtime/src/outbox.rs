@@ -122,10 +122,16 @@ impl Outbox {
         event: EventRecord<'_>,
     ) -> Result<String, sqlx::Error> {
         let event_id = uuid::Uuid::new_v4().to_string();
+        // The request's trace continues where the relay publishes it.
+        let traceparent = match event.traceparent {
+            Some(context) => Some(context.to_owned()),
+            None => crate::trace::traceparent(),
+        };
         sqlx::query(
             "INSERT INTO outbox \
-             (event_id, flow, topic, record_key, payload, content_type, created_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7)",
+             (event_id, flow, topic, record_key, payload, content_type, created_at, \
+              traceparent) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
         )
         .bind(event_id.as_str())
         .bind(event.flow)
@@ -134,6 +140,7 @@ impl Outbox {
         .bind(event.payload)
         .bind(event.content_type)
         .bind(now_millis())
+        .bind(traceparent)
         .execute(&mut **tx)
         .await?;
         Ok(event_id)
@@ -285,7 +292,7 @@ impl Relay {
             return Ok(0);
         }
         let rows = sqlx::query(
-            "SELECT id, event_id, flow, topic, record_key, payload, content_type \
+            "SELECT id, event_id, flow, topic, record_key, payload, content_type, traceparent \
              FROM outbox ORDER BY id LIMIT $1",
         )
         .bind(i64::from(BATCH))
@@ -411,6 +418,7 @@ struct Row {
     key: String,
     payload: Vec<u8>,
     content_type: String,
+    traceparent: Option<String>,
 }
 
 impl Row {
@@ -423,6 +431,7 @@ impl Row {
             key: row.try_get("record_key")?,
             payload: row.try_get("payload")?,
             content_type: row.try_get("content_type")?,
+            traceparent: row.try_get("traceparent")?,
         })
     }
 
@@ -434,6 +443,7 @@ impl Row {
             payload: &self.payload,
             content_type: &self.content_type,
             exactly_once: false,
+            traceparent: self.traceparent.as_deref(),
         }
     }
 }

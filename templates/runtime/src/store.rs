@@ -262,7 +262,8 @@ impl Store {
                  record_key TEXT NOT NULL, \
                  payload {bytes} NOT NULL, \
                  content_type TEXT NOT NULL, \
-                 created_at BIGINT NOT NULL)"
+                 created_at BIGINT NOT NULL, \
+                 traceparent TEXT)"
             ),
             // Which replica relays the outbox, until when.
             "CREATE TABLE IF NOT EXISTS outbox_relay (\
@@ -293,7 +294,50 @@ impl Store {
                 .to_owned(),
         ];
         self.run_locked(&statements).await?;
+        // Added after the table's first version: an outbox made by an
+        // earlier workspace gets it.
+        self.add_missing_column("outbox", "traceparent", "TEXT")
+            .await?;
         self.run_locked(&indexes).await
+    }
+
+    /// Adds `column` (of type `ty`) to `table` unless it has it.
+    async fn add_missing_column(
+        &self,
+        table: &str,
+        column: &str,
+        ty: &str,
+    ) -> Result<(), sqlx::Error> {
+        // Looked up first: on `PostgreSQL` even `ADD COLUMN IF NOT EXISTS`
+        // locks the table against every read and write, which each replica
+        // starting would otherwise do.
+        let present = match self.backend {
+            Backend::Postgres => format!(
+                "SELECT COUNT(*) FROM information_schema.columns \
+                 WHERE table_schema = current_schema() \
+                 AND table_name = '{table}' AND column_name = '{column}'"
+            ),
+            Backend::Sqlite => {
+                format!("SELECT COUNT(*) FROM pragma_table_info('{table}') WHERE name = '{column}'")
+            }
+        };
+        let present: i64 = sqlx::query_scalar(sqlx::AssertSqlSafe(present))
+            .fetch_one(&self.pool)
+            .await?;
+        if present > 0 {
+            return Ok(());
+        }
+        let statement = match self.backend {
+            Backend::Postgres => {
+                format!("ALTER TABLE {table} ADD COLUMN IF NOT EXISTS {column} {ty}")
+            }
+            Backend::Sqlite => format!("ALTER TABLE {table} ADD COLUMN {column} {ty}"),
+        };
+        match self.run_locked(&[statement]).await {
+            // Another process of the same `SQLite` file added it meanwhile.
+            Err(sqlx::Error::Database(err)) if err.message().contains("duplicate column") => Ok(()),
+            done => done,
+        }
     }
 
     /// Runs `statements` in one transaction, holding a lock that keeps

@@ -97,13 +97,16 @@ where
     let (sink, receiver) = Sink::channel(STREAM_BUFFER);
     let last = sink.clone();
     let running = handler(sink);
-    tokio::spawn(async move {
+    let streaming = async move {
         if let Err(err) = running.await
             && !last.is_closed()
         {
             let _ = last.items.send(Err(err)).await;
         }
-    });
+    };
+    // In the request's span: what the handler calls and logs stays in its
+    // trace (`crate::trace`).
+    tokio::spawn(tracing::Instrument::in_current_span(streaming));
     receiver
 }
 

@@ -306,11 +306,12 @@ fn code_name(code: tonic::Code) -> &'static str {
     }
 }
 
-/// Records every call of a tonic server (`Server::builder().layer`) in
-/// [`RPC_CALL_DURATION`], with the code its response opens with, labelled
-/// by its method when it is one of the server's ([`GrpcMetricsLayer::new`])
-/// or [`STANDARD_METHODS`], else `unknown`: a caller cannot grow the series
-/// by calling made-up paths, answered or refused.
+/// Runs every call of a tonic server (`Server::builder().layer`) in its span
+/// ([`crate::trace`]) and records it in [`RPC_CALL_DURATION`], with the
+/// code its response opens with, labelled by its method when it is one of
+/// the server's ([`GrpcMetricsLayer::new`]) or [`STANDARD_METHODS`], else
+/// `unknown`: a caller cannot grow the series by calling made-up paths,
+/// answered or refused.
 #[cfg(feature = "grpc")]
 #[derive(Debug, Clone, Copy)]
 pub struct GrpcMetricsLayer {
@@ -370,8 +371,11 @@ where
             .methods
             .iter()
             .chain(STANDARD_METHODS)
-            .find(|m| **m == path);
-        grpc::Recorded::new(self.inner.call(request), known.copied())
+            .find(|m| **m == path)
+            .copied();
+        let span = crate::trace::grpc_server(known, request.headers());
+        let inner = span.in_scope(|| self.inner.call(request));
+        grpc::Recorded::new(inner, known, span)
     }
 }
 
@@ -393,15 +397,17 @@ mod grpc {
             inner: F,
             path: Option<&'static str>,
             started: Instant,
+            span: tracing::Span,
         }
     }
 
     impl<F> Recorded<F> {
-        pub(super) fn new(inner: F, path: Option<&'static str>) -> Self {
+        pub(super) fn new(inner: F, path: Option<&'static str>, span: tracing::Span) -> Self {
             Recorded {
                 inner,
                 path,
                 started: Instant::now(),
+                span,
             }
         }
     }
@@ -414,7 +420,10 @@ mod grpc {
 
         fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
             let this = self.project();
-            let result = std::task::ready!(this.inner.poll(cx));
+            let result = {
+                let _entered = this.span.enter();
+                std::task::ready!(this.inner.poll(cx))
+            };
             // An error answers at once, its status in the headers
             // ("trailers-only"); a response without one opens with `OK`.
             let code = match &result {
@@ -425,6 +434,7 @@ mod grpc {
                 Err(_) => tonic::Code::Unknown,
             };
             super::rpc_call(*this.path, code, *this.started);
+            crate::trace::grpc_answered(this.span, code as i32);
             Poll::Ready(result)
         }
     }
@@ -456,22 +466,129 @@ impl LogFormat {
     }
 }
 
-/// Logs to stderr in `format`, filtered by `RUST_LOG` (default `info`).
-/// Only the first call in a process takes effect.
+/// Logs to stderr in `format`, filtered by `RUST_LOG` (default `info`), and
+/// exports spans to `otlp` when given (see [`crate::trace`]). In JSON, a
+/// line written within a traced request has its trace's id at the top
+/// level (`trace_id`), whatever `RUST_LOG` filters. Only the first call in
+/// a process takes effect. An exporter that cannot be built (a setting of
+/// the environment it refuses) is logged, and the service runs untraced:
+/// telemetry never stops it from serving.
 #[cfg(feature = "telemetry")]
-pub fn init_logs(format: LogFormat) {
+pub fn init_logs(format: LogFormat, otlp: Option<&crate::trace::Otlp>) {
     use std::io::IsTerminal as _;
 
-    use tracing_subscriber::EnvFilter;
+    use tracing_subscriber::{
+        EnvFilter, Layer as _, filter::LevelFilter, layer::SubscriberExt as _,
+        util::SubscriberInitExt as _,
+    };
 
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
-    let logs = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr);
-    let _ = match format {
-        LogFormat::Text => logs.with_ansi(std::io::stderr().is_terminal()).try_init(),
-        LogFormat::Json => logs.json().flatten_event(true).try_init(),
+    // The logs see the trace's spans, however quiet `RUST_LOG` is: a
+    // warning in a request carries its trace id.
+    let filter = match "runtime::trace=info".parse() {
+        Ok(spans) => filter.add_directive(spans),
+        Err(_) => filter,
     };
+    let logs = tracing_subscriber::fmt::layer().with_writer(std::io::stderr);
+    let logs = match format {
+        LogFormat::Text => logs.with_ansi(std::io::stderr().is_terminal()).boxed(),
+        LogFormat::Json => logs
+            .json()
+            .flatten_event(true)
+            .map_event_format(json::WithTraceId)
+            .boxed(),
+    };
+    let (spans, refused) = match otlp.map(crate::trace::init) {
+        Some(Ok(layer)) => (Some(layer), None),
+        Some(Err(err)) => (None, Some(err)),
+        None => (None, None),
+    };
+    let traced = spans.is_some();
+    let installed = tracing_subscriber::registry()
+        .with(logs.with_filter(filter))
+        .with(spans.map(|layer| layer.with_filter(LevelFilter::INFO)))
+        .try_init();
+    if installed.is_ok() && traced {
+        crate::trace::enable();
+    }
+    if let Some(err) = refused {
+        tracing::warn!(%err, "running without traces");
+    }
+}
+
+/// JSON lines with the trace's id at the top level.
+#[cfg(feature = "telemetry")]
+mod json {
+    use std::fmt;
+
+    use tracing::{Event, Subscriber};
+    use tracing_subscriber::{
+        fmt::{FmtContext, FormatEvent, FormatFields, FormattedFields, format::Writer},
+        registry::LookupSpan,
+    };
+
+    /// Writes `"trace_id":"…"` first in the object the wrapped JSON format
+    /// writes, when the event is within a span of [`crate::trace`] (whose
+    /// `trace_id` field the fields of that span hold).
+    pub struct WithTraceId<F>(pub F);
+
+    impl<S, N, F> FormatEvent<S, N> for WithTraceId<F>
+    where
+        S: Subscriber + for<'a> LookupSpan<'a>,
+        N: for<'a> FormatFields<'a> + 'static,
+        F: FormatEvent<S, N>,
+    {
+        fn format_event(
+            &self,
+            ctx: &FmtContext<'_, S, N>,
+            mut writer: Writer<'_>,
+            event: &Event<'_>,
+        ) -> fmt::Result {
+            let trace_id = ctx.event_scope().and_then(|scope| {
+                scope.from_root().find_map(|span| {
+                    let extensions = span.extensions();
+                    let fields = extensions.get::<FormattedFields<N>>()?;
+                    trace_id_in(&fields.fields).map(str::to_owned)
+                })
+            });
+            let Some(trace_id) = trace_id else {
+                return self.0.format_event(ctx, writer, event);
+            };
+            let mut line = String::new();
+            self.0.format_event(ctx, Writer::new(&mut line), event)?;
+            match line.strip_prefix('{') {
+                Some(rest) => {
+                    writer.write_char('{')?;
+                    write!(writer, "\"trace_id\":\"{trace_id}\",{rest}")
+                }
+                None => writer.write_str(&line),
+            }
+        }
+    }
+
+    /// The value of the `trace_id` field in a span's fields formatted as a
+    /// JSON object; the id is hexadecimal, so it needs no unescaping.
+    pub fn trace_id_in(fields: &str) -> Option<&str> {
+        let (_, rest) = fields.split_once("\"trace_id\":\"")?;
+        let (id, _) = rest.split_once('"')?;
+        id.bytes().all(|b| b.is_ascii_hexdigit()).then_some(id)
+    }
+
+    #[cfg(test)]
+    mod tests {
+        use super::trace_id_in;
+
+        #[test]
+        fn finds_the_trace_id_among_a_spans_json_fields() {
+            let fields = r#"{"otel.kind":"server","trace_id":"0af7651916cd43dd8448eb211c80319c"}"#;
+            assert_eq!(
+                trace_id_in(fields),
+                Some("0af7651916cd43dd8448eb211c80319c")
+            );
+            assert_eq!(trace_id_in(r#"{"trace_id":"x\"y"}"#), None);
+            assert_eq!(trace_id_in(r#"{"route":"/orders"}"#), None);
+        }
+    }
 }
 
 #[cfg(feature = "telemetry")]

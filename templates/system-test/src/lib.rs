@@ -2,7 +2,9 @@
 //! service of the workspace as its binary runs it (`app::run_until`), on ephemeral ports of
 //! 127.0.0.1{% if uses.kafka %} and against librdkafka's in-process mock cluster{% endif %}, each configured as its binary
 //! would be from the environment, pointing at the others. [`Logs`] keeps what they log, so
-//! that a test can tell which service handled what.
+//! that a test can tell which service handled what, and the spans they export (tracing is
+//! on, as with `OTEL_EXPORTER_OTLP_ENDPOINT` set), so that it can follow one trace across
+//! them.
 //!
 //! Generated plumbing, regenerated with the flows, like `tests/system.rs`, which sends
 //! requests in at the edge and checks what reached each service: grow that one, or add
@@ -17,6 +19,11 @@ use std::{
 };
 
 use anyhow::Context as _;
+use opentelemetry::trace::{SpanKind, TracerProvider as _};
+use opentelemetry_sdk::{
+    error::OTelSdkResult,
+    trace::{SdkTracerProvider, SpanData, SpanExporter},
+};
 {%- if uses.kafka %}
 use rdkafka::{mocking::MockCluster, producer::DefaultProducerContext};
 {%- endif %}
@@ -281,9 +288,34 @@ impl Logged {
 }
 
 /// What the services of the process log at `info` and above, kept for the
-/// test to look for.
+/// test to look for, and the spans they export.
 #[derive(Debug, Clone, Default)]
-pub struct Logs(Arc<Mutex<Vec<Logged>>>);
+pub struct Logs(Arc<Mutex<Vec<Logged>>>, Spans);
+
+/// The spans exported in the process, in the order they ended: the system
+/// test's OTLP collector.
+#[derive(Debug, Clone, Default)]
+pub struct Spans(Arc<Mutex<Vec<SpanData>>>);
+
+impl SpanExporter for Spans {
+    async fn export(&self, batch: Vec<SpanData>) -> OTelSdkResult {
+        let mut spans = self
+            .0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        spans.extend(batch);
+        Ok(())
+    }
+}
+
+impl Spans {
+    fn all(&self) -> Vec<SpanData> {
+        self.0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
+    }
+}
 
 impl Logs {
     /// Keeps every event logged from now on in the process, and also shows
@@ -297,10 +329,20 @@ impl Logs {
             let filter =
                 EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
             let text = tracing_subscriber::fmt::layer().with_test_writer();
-            let _ = tracing_subscriber::registry()
+            // Exported as each span ends, as `runtime::trace::init` would
+            // to a collector.
+            let provider = SdkTracerProvider::builder()
+                .with_simple_exporter(logs.1.clone())
+                .build();
+            let spans = tracing_opentelemetry::layer().with_tracer(provider.tracer("system-test"));
+            let installed = tracing_subscriber::registry()
                 .with(text.with_filter(filter))
                 .with(logs.clone().with_filter(LevelFilter::INFO))
+                .with(spans.with_filter(LevelFilter::INFO))
                 .try_init();
+            if installed.is_ok() {
+                runtime::trace::enable();
+            }
             logs
         })
         .clone()
@@ -346,12 +388,85 @@ impl Logs {
         assert!(logged, "{crate_name} did not log {message:?}");
     }
 
+    /// Waits for one trace to lead from a call of `flow` made at the edge
+    /// (its client span, a root: a flow called on several services, or also
+    /// by a start-up task, has several) to every span named in `spans`
+    /// (servers' spans: `POST /v1/orders`, `shop.v1.OrderService/GetOrder`)
+    /// and to the handling of its event by every consumer group of
+    /// `consumers` (`(topic, group)`), and panics if none does within
+    /// [`WAIT`].
+    pub async fn assert_traced(&self, flow: &str, spans: &[&str], consumers: &[(&str, &str)]) {
+        let deadline = Instant::now() + WAIT;
+        loop {
+            let all = self.1.all();
+            let roots = all.iter().filter(|s| {
+                s.name == flow
+                    && s.span_kind == SpanKind::Client
+                    && s.parent_span_id == opentelemetry::trace::SpanId::INVALID
+            });
+            // What each root's trace misses; the closest one is reported.
+            let mut closest: Option<(Vec<String>, Vec<String>)> = None;
+            for root in roots {
+                let trace_id = root.span_context.trace_id();
+                let traced: Vec<&SpanData> = all
+                    .iter()
+                    .filter(|s| s.span_context.trace_id() == trace_id)
+                    .collect();
+                let missing = missing(&traced, spans, consumers);
+                if missing.is_empty() {
+                    return;
+                }
+                let closer = |(m, _): &(Vec<String>, Vec<String>)| missing.len() < m.len();
+                if closest.as_ref().is_none_or(closer) {
+                    let seen = traced.iter().map(|s| s.name.to_string()).collect();
+                    closest = Some((missing, seen));
+                }
+            }
+            if Instant::now() >= deadline {
+                match closest {
+                    Some((missing, seen)) => {
+                        panic!("the trace of {flow} misses {missing:?} (its spans: {seen:?})")
+                    }
+                    None => panic!("no call of {flow} was traced"),
+                }
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
     fn lock(&self) -> std::sync::MutexGuard<'_, Vec<Logged>> {
         // A test that panicked while holding it left whole entries behind.
         self.0
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
+}
+
+/// The spans of `spans` and the consumers' spans of `consumers` that
+/// `traced` (the spans of one trace) lacks.
+fn missing(traced: &[&SpanData], spans: &[&str], consumers: &[(&str, &str)]) -> Vec<String> {
+    let named = |name: &str| traced.iter().any(|s| s.name == name);
+    let handled = |(topic, group): &(&str, &str)| {
+        let name = format!("process {topic}");
+        traced.iter().any(|s| {
+            s.name == name
+                && s.attributes.iter().any(|kv| {
+                    kv.key.as_str() == "messaging.consumer.group.name"
+                        && kv.value.as_str() == *group
+                })
+        })
+    };
+    spans
+        .iter()
+        .filter(|name| !named(name))
+        .map(|name| (*name).to_owned())
+        .chain(
+            consumers
+                .iter()
+                .filter(|c| !handled(c))
+                .map(|(topic, group)| format!("process {topic} by {group}")),
+        )
+        .collect()
 }
 
 impl<S: Subscriber> Layer<S> for Logs {

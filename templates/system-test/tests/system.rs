@@ -1,3 +1,4 @@
+{%- import "_partials/format.rs" as format -%}
 {%- set t = system_test -%}
 //! The whole `{{ system }}` system at work in one process: every service started (see
 //! [`System`]), every flow sent once through its sender's own clients{% if t.publishes %} and publishers{% endif %}
@@ -77,6 +78,27 @@ async fn what_enters_at_the_edge_reaches_every_service_downstream() {
     let group = {{ c.ident }}::kafka::GROUP_ID;
     logs.assert_handled(group, &key).await;
 {%- endfor %}
+{%- endfor %}
+{%- for e in t.calls %}
+{%- if e.traced %}
+{# blank line #}
+    // One trace from {{ e.caller.name }}'s call of {{ e.flow }} through these servers{% if e.announces and e.announces.consumers %} to
+    // every consumer of {{ e.announces.flow }}{% endif %}.
+{%- set_global quoted = [] %}
+{%- for span in e.traced %}{% set_global quoted = quoted | concat(with='"' ~ span ~ '"') %}{% endfor %}
+{{ format::array(indent="    ", head="let spans = ", items=quoted, tail=";") }}
+{%- if e.announces and e.announces.consumers %}
+    let topic = contract::events::{{ e.announces.module }}::WIRE.topic;
+{%- set_global groups = [] %}
+{%- for c in e.announces.consumers %}{% set_global groups = groups | concat(with="(topic, " ~ c.ident ~ "::kafka::GROUP_ID)") %}{% endfor %}
+{{ format::array(indent="    ", head="let consumers = ", items=groups, tail=";") }}
+    let flow = "{{ e.flow }}";
+    logs.assert_traced(flow, &spans, &consumers).await;
+{%- else %}
+    let flow = "{{ e.flow }}";
+    logs.assert_traced(flow, &spans, &[]).await;
+{%- endif %}
+{%- endif %}
 {%- endfor %}
 {%- for task in t.tasks %}
 {# blank line #}

@@ -104,7 +104,7 @@ use rdkafka::{
 };
 use tokio::{sync::mpsc, task::JoinSet};
 use tokio_util::sync::CancellationToken;
-use tracing::{debug, info, warn};
+use tracing::{Instrument as _, debug, info, warn};
 
 use super::{
     CONTENT_TYPE_HEADER, EVENT_ID_HEADER, FLOW_HEADER, KafkaContext, UnreachableWarnings,
@@ -116,6 +116,7 @@ use super::{
 use crate::{
     retry::Backoff,
     telemetry::{self, Consumed},
+    trace::{self, TRACEPARENT, TRACESTATE},
 };
 
 /// Lanes handling records at once (see the module's notes): enough for
@@ -748,7 +749,14 @@ async fn handle<D: Dispatch>(process: &Process<D>, Queued { message, epoch }: Qu
     if process.stop.is_cancelled() || !process.offsets.start(topic, partition, epoch) {
         return true;
     }
-    let processed = process.one(&message, epoch).await;
+    let span = if trace::enabled() {
+        let group = process.settings.group_id.as_str();
+        let context = (message.header(TRACEPARENT), message.header(TRACESTATE));
+        trace::consumer(topic, group, partition, offset, context)
+    } else {
+        tracing::Span::none()
+    };
+    let processed = process.one(&message, epoch).instrument(span).await;
     let handled = matches!(processed, Ok(Processed::Done));
     process
         .offsets
@@ -938,6 +946,7 @@ impl<D: Dispatch> Process<D> {
                     %dead_letter_topic, "event dead-lettered"
                 );
                 telemetry::consumed(group, topic, Consumed::DeadLettered);
+                trace::failed(&tracing::Span::current());
             }
         }
         Ok(Processed::Done)
@@ -1139,7 +1148,8 @@ impl<D: Dispatch> Process<D> {
     ) -> anyhow::Result<String> {
         let dead_letter_topic = dead_letter_topic(message.topic());
         let mut headers = OwnedHeaders::new();
-        for name in [FLOW_HEADER, CONTENT_TYPE_HEADER] {
+        // The trace context too: the dead letter stays in its event's trace.
+        for name in [FLOW_HEADER, CONTENT_TYPE_HEADER, TRACEPARENT, TRACESTATE] {
             if let Some(value) = message.header(name) {
                 headers = headers.insert(Header {
                     key: name,

@@ -41,10 +41,13 @@ use rdkafka::{
         future_producer::{Delivery, DeliveryFuture, OwnedDeliveryResult},
     },
 };
-use tracing::{debug, info, warn};
+use tracing::{Instrument as _, debug, info, warn};
 
 use super::{CONTENT_TYPE_HEADER, EVENT_ID_HEADER, FLOW_HEADER, KafkaContext};
-use crate::telemetry;
+use crate::{
+    telemetry,
+    trace::{self, TRACEPARENT},
+};
 
 /// How long a record may wait for the broker's acknowledgement (librdkafka's
 /// `message.timeout.ms`, retries included).
@@ -89,6 +92,10 @@ pub struct EventRecord<'a> {
     /// Sent in a transaction of its own (an exactly-once flow), rather than
     /// by the idempotent producer.
     pub exactly_once: bool,
+    /// The W3C trace context to send in the [`TRACEPARENT`] header: that
+    /// of the request that wrote an outbox row. `None`: the current span's,
+    /// when the service traces ([`crate::trace`]).
+    pub traceparent: Option<&'a str>,
 }
 
 impl<'a> EventRecord<'a> {
@@ -113,7 +120,7 @@ impl<'a> EventRecord<'a> {
     }
 
     fn headers(self) -> OwnedHeaders {
-        OwnedHeaders::new()
+        let headers = OwnedHeaders::new()
             .insert(Header {
                 key: FLOW_HEADER,
                 value: Some(self.flow),
@@ -121,7 +128,18 @@ impl<'a> EventRecord<'a> {
             .insert(Header {
                 key: CONTENT_TYPE_HEADER,
                 value: Some(self.content_type),
-            })
+            });
+        let current = match self.traceparent {
+            Some(_) => None,
+            None => trace::traceparent(),
+        };
+        match self.traceparent.or(current.as_deref()) {
+            Some(context) => headers.insert(Header {
+                key: TRACEPARENT,
+                value: Some(context),
+            }),
+            None => headers,
+        }
     }
 }
 
@@ -252,6 +270,15 @@ impl Publisher {
     /// failure the transaction is aborted, so `read_committed` consumers
     /// never see it).
     pub async fn publish(&self, event: EventRecord<'_>) -> Result<Delivery, KafkaError> {
+        let span = trace::producer(event.topic, event.flow);
+        let published = self.send_event(event).instrument(span.clone()).await;
+        if published.is_err() {
+            trace::failed(&span);
+        }
+        published
+    }
+
+    async fn send_event(&self, event: EventRecord<'_>) -> Result<Delivery, KafkaError> {
         let delivery = if event.exactly_once {
             // Counted once acknowledged: one that joined a consumer's
             // transaction may still be aborted with it.

@@ -15,9 +15,16 @@ use rdkafka::{
 };
 
 use super::{CONTENT_TYPE_HEADER, EVENT_ID_HEADER, FLOW_HEADER};
+use crate::trace::{TRACEPARENT, TRACESTATE};
 
 /// The headers kept, in this order.
-const KEPT: [&str; 3] = [FLOW_HEADER, CONTENT_TYPE_HEADER, EVENT_ID_HEADER];
+const KEPT: [&str; 5] = [
+    FLOW_HEADER,
+    CONTENT_TYPE_HEADER,
+    EVENT_ID_HEADER,
+    TRACEPARENT,
+    TRACESTATE,
+];
 
 /// A record received, owned.
 pub(super) struct Record {
@@ -27,7 +34,9 @@ pub(super) struct Record {
     /// The key, the payload, then the kept headers' values, back to back.
     bytes: Box<[u8]>,
     /// Where each part lies in `bytes`; `None` for a part the record lacks.
-    spans: [Option<(usize, usize)>; 2 + KEPT.len()],
+    /// 32-bit offsets, so that a queued record stays small: Kafka's sizes
+    /// are 32-bit too.
+    spans: [Option<(u32, u32)>; 2 + KEPT.len()],
 }
 
 impl Record {
@@ -47,13 +56,15 @@ impl Record {
                 }
             }
         }
-        let [flow, content_type, event_id] = kept;
+        let [flow, content_type, event_id, traceparent, tracestate] = kept;
         let parts = [
             message.key(),
             message.payload(),
             flow,
             content_type,
             event_id,
+            traceparent,
+            tracestate,
         ];
         let mut bytes = Vec::with_capacity(parts.iter().flatten().map(|part| part.len()).sum());
         let mut spans = [None; 2 + KEPT.len()];
@@ -61,7 +72,7 @@ impl Record {
             if let Some(part) = part {
                 let start = bytes.len();
                 bytes.extend_from_slice(part);
-                *span = Some((start, bytes.len()));
+                *span = Some((offset(start), offset(bytes.len())));
             }
         }
         Record {
@@ -101,6 +112,12 @@ impl Record {
     }
 
     fn part(&self, index: usize) -> Option<&[u8]> {
-        self.spans[index].map(|(start, end)| &self.bytes[start..end])
+        self.spans[index].map(|(start, end)| &self.bytes[start as usize..end as usize])
     }
+}
+
+/// `at` as a 32-bit offset: a record's parts never reach 4 GiB, since Kafka
+/// refuses records of 2 GiB and more.
+fn offset(at: usize) -> u32 {
+    u32::try_from(at).unwrap_or(u32::MAX)
 }

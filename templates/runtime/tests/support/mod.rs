@@ -72,6 +72,7 @@ pub fn record<'a>(key: &'a str, payload: &'a [u8], exactly_once: bool) -> EventR
         payload,
         content_type: CONTENT_TYPE,
         exactly_once,
+        traceparent: None,
     }
 }
 

@@ -77,7 +77,14 @@ pub async fn run(args: impl IntoIterator<Item = String>) -> ExitCode {
             return ExitCode::from(usage);
         }
     };
-    runtime::telemetry::init_logs(config.log_format);
+    // A probe only asks the running service: it exports no spans.
+    let traced = !matches!(command, Command::Probe { .. });
+    let otlp = config.otlp_endpoint.clone().filter(|_| traced);
+    let otlp = otlp.map(|endpoint| runtime::trace::Otlp {
+        endpoint,
+        service: env!("CARGO_PKG_NAME"),
+    });
+    runtime::telemetry::init_logs(config.log_format, otlp.as_ref());
     let result = match command {
         Command::Serve => serve(&config).await,
         Command::Probe { probe } => runtime::health::ask(config.http_addr, probe.path()).await,
@@ -92,6 +99,8 @@ pub async fn run(args: impl IntoIterator<Item = String>) -> ExitCode {
         Command::Publish { flow, input } => publish(&config, flow, &input).await,
 {%- endif %}
     };
+    // The spans still buffered go out before the process ends.
+    runtime::trace::shutdown().await;
     match result {
         Ok(()) => ExitCode::SUCCESS,
 {%- if calls %}

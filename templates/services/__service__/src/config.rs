@@ -33,6 +33,11 @@ pub const CORS_ALLOWED_ORIGINS_VAR: &str = "CORS_ALLOWED_ORIGINS";
 /// Environment variable choosing the log format: `text` (the default) or
 /// `json`, one object per line.
 pub const LOG_FORMAT_VAR: &str = "LOG_FORMAT";
+/// Environment variable holding the OTLP/gRPC collector the spans are
+/// exported to (`runtime::trace`); unset, the service does not trace.
+pub const OTEL_EXPORTER_OTLP_ENDPOINT_VAR: &str = "OTEL_EXPORTER_OTLP_ENDPOINT";
+/// Environment variable naming the OTLP protocol: only `grpc` is built in.
+pub const OTEL_EXPORTER_OTLP_PROTOCOL_VAR: &str = "OTEL_EXPORTER_OTLP_PROTOCOL";
 {%- if service.serves_grpc %}
 /// Environment variable holding the gRPC listen address.
 pub const GRPC_ADDR_VAR: &str = "GRPC_ADDR";
@@ -186,6 +191,8 @@ pub struct Config {
     pub metrics_addr: Option<SocketAddr>,
     /// How the logs are written.
     pub log_format: LogFormat,
+    /// The OTLP/gRPC collector the spans go to (`None`: no tracing).
+    pub otlp_endpoint: Option<String>,
 {%- if service.browser_flows %}
     /// The web origins allowed to call from a browser (`*`: any).
     pub cors_allowed_origins: Vec<String>,
@@ -273,6 +280,7 @@ impl Config {
                 None => None,
             },
             log_format: log_format(lookup(LOG_FORMAT_VAR))?,
+            otlp_endpoint: otlp_endpoint(&lookup)?,
 {%- if service.browser_flows %}
             cors_allowed_origins: runtime::rest::origins(&value(CORS_ALLOWED_ORIGINS_VAR, ""))
                 .map_err(|err| ConfigError {
@@ -511,6 +519,27 @@ fn http_url(var: &'static str, raw: &str) -> Result<String, ConfigError> {
 }
 {%- endif %}
 
+/// The collector of `OTEL_EXPORTER_OTLP_ENDPOINT`, if set (see
+/// [`runtime::trace::otlp_endpoint`]).
+/// The protocol is checked only then: a platform may set it for every pod.
+fn otlp_endpoint(lookup: impl Fn(&str) -> Option<String>) -> Result<Option<String>, ConfigError> {
+    let endpoint = lookup(OTEL_EXPORTER_OTLP_ENDPOINT_VAR);
+    let endpoint = runtime::trace::otlp_endpoint(endpoint.as_deref());
+    let endpoint = endpoint.map_err(|reason| ConfigError {
+        var: OTEL_EXPORTER_OTLP_ENDPOINT_VAR,
+        reason,
+    })?;
+    if endpoint.is_some() {
+        let protocol = lookup(OTEL_EXPORTER_OTLP_PROTOCOL_VAR);
+        let checked = runtime::trace::otlp_protocol(protocol.as_deref());
+        checked.map_err(|reason| ConfigError {
+            var: OTEL_EXPORTER_OTLP_PROTOCOL_VAR,
+            reason,
+        })?;
+    }
+    Ok(endpoint)
+}
+
 /// A format of [`LogFormat::NAMES`], text when unset.
 fn log_format(raw: Option<String>) -> Result<LogFormat, ConfigError> {
     let Some(raw) = raw.filter(|v| !v.trim().is_empty()) else {
@@ -532,6 +561,7 @@ mod tests {
         assert_eq!(config.http_addr.to_string(), "0.0.0.0:{% if service.serves_rest %}{{ http_port }}{% else %}0{% endif %}");
         assert_eq!(config.metrics_addr, None);
         assert_eq!(config.log_format, LogFormat::Text);
+        assert_eq!(config.otlp_endpoint, None);
 {%- if service.browser_flows %}
         assert!(config.cors_allowed_origins.is_empty());
 {%- endif %}
@@ -587,6 +617,7 @@ mod tests {
                     HTTP_ADDR_VAR => "127.0.0.1:8080",
                     METRICS_ADDR_VAR => "127.0.0.1:9464",
                     LOG_FORMAT_VAR => "JSON",
+                    OTEL_EXPORTER_OTLP_ENDPOINT_VAR => "http://collector:4317/",
 {%- if service.browser_flows %}
                     CORS_ALLOWED_ORIGINS_VAR => "https://shop.example.com",
 {%- endif %}
@@ -623,6 +654,8 @@ mod tests {
         let metrics = config.metrics_addr.map(|addr| addr.to_string());
         assert_eq!(metrics.as_deref(), Some("127.0.0.1:9464"));
         assert_eq!(config.log_format, LogFormat::Json);
+        let otlp = config.otlp_endpoint.as_deref();
+        assert_eq!(otlp, Some("http://collector:4317"));
 {%- if service.browser_flows %}
         assert_eq!(config.cors_allowed_origins, ["https://shop.example.com"]);
 {%- endif %}
@@ -669,7 +702,7 @@ mod tests {
     }
 
     #[test]
-    fn refuses_a_bad_metrics_address_or_log_format{% if service.browser_flows %}_or_origin{% endif %}() {
+    fn refuses_a_bad_metrics_address_log_format_or_collector{% if service.browser_flows %}_or_origin{% endif %}() {
         let metrics = |var: &str| (var == METRICS_ADDR_VAR).then(|| ":9464".to_owned());
         let err = Config::from_lookup(metrics).unwrap_err();
         assert_eq!(err.var, METRICS_ADDR_VAR);
@@ -677,6 +710,23 @@ mod tests {
         let err = Config::from_lookup(logs).unwrap_err();
         let expected = "invalid LOG_FORMAT: `logfmt` is not one of text, json";
         assert_eq!(err.to_string(), expected);
+        let otlp = |var: &str| {
+            (var == OTEL_EXPORTER_OTLP_ENDPOINT_VAR).then(|| "collector:4317".to_owned())
+        };
+        let err = Config::from_lookup(otlp).unwrap_err();
+        assert_eq!(err.var, OTEL_EXPORTER_OTLP_ENDPOINT_VAR);
+        let http = |var: &str| match var {
+            OTEL_EXPORTER_OTLP_PROTOCOL_VAR => Some("http/protobuf".to_owned()),
+            OTEL_EXPORTER_OTLP_ENDPOINT_VAR => Some("http://collector:4318".to_owned()),
+            _ => None,
+        };
+        let err = Config::from_lookup(http).unwrap_err();
+        assert_eq!(err.var, OTEL_EXPORTER_OTLP_PROTOCOL_VAR);
+        // Without an endpoint nothing is exported: the protocol is not read.
+        let untraced = |var: &str| {
+            (var == OTEL_EXPORTER_OTLP_PROTOCOL_VAR).then(|| "http/protobuf".to_owned())
+        };
+        assert!(Config::from_lookup(untraced).is_ok());
 {%- if service.browser_flows %}
         let cors = |var: &str| (var == CORS_ALLOWED_ORIGINS_VAR).then(|| "shop.example".to_owned());
         let err = Config::from_lookup(cors).unwrap_err();

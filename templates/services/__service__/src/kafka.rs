@@ -339,6 +339,7 @@ fn record<'a, E>(wire: &Wire<E>, key: &'a str, payload: &'a [u8]) -> kafka::Even
         payload,
         content_type: wire.content_type,
         exactly_once: wire.exactly_once,
+        traceparent: None,
     }
 }
 

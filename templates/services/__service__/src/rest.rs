@@ -363,14 +363,18 @@ mod guard {
         response::Response,
     };
     use pin_project_lite::pin_project;
-    use runtime::telemetry::{http_request, route_label};
+    use runtime::{
+        telemetry::{http_request, route_label},
+        trace,
+    };
     use tower::{Layer, Service};
     use tower_http::limit::{RequestBodyLimit, RequestBodyLimitLayer};
 
     use super::json_error_body;
 
     /// Limits request bodies to `body_limit` bytes (413), gives every error
-    /// a JSON body and records each request's route, status and duration.
+    /// a JSON body, records each request's route, status and duration, and
+    /// runs it in its span when the service traces (`runtime::trace`).
     #[derive(Clone, Copy)]
     pub struct GuardLayer {
         pub body_limit: usize,
@@ -409,11 +413,14 @@ mod guard {
             let method = request.method().clone();
             let matched = request.extensions().get::<MatchedPath>();
             let route = route_label(matched.map(MatchedPath::as_str), super::ROUTES);
+            let span = trace::http_server(&method, route, request.headers());
+            let inner = span.in_scope(|| self.inner.call(request));
             GuardFuture {
-                inner: self.inner.call(request),
+                inner,
                 method,
                 route,
                 started: Instant::now(),
+                span,
             }
         }
     }
@@ -427,6 +434,7 @@ mod guard {
             method: Method,
             route: &'static str,
             started: Instant,
+            span: tracing::Span,
         }
     }
 
@@ -440,11 +448,15 @@ mod guard {
 
         fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
             let this = self.project();
-            let result = std::task::ready!(this.inner.poll(cx));
+            let result = {
+                let _entered = this.span.enter();
+                std::task::ready!(this.inner.poll(cx))
+            };
             Poll::Ready(result.map(|response| {
                 let response = json_error_body(response.map(Body::new));
                 let status = response.status();
                 http_request(this.method, this.route, status, *this.started);
+                trace::http_answered(this.span, status);
                 response
             }))
         }

@@ -5,7 +5,9 @@ owner: user
 {%- set e = h.example -%}
 {%- set announce = h.kind == "unary" and service.produces | length > 0 -%}
 {%- if announce %}{% set event = service.produces | first %}{% endif -%}
-{%- set reads = e.reads_request or announce and h.id_field -%}
+{%- set call = h.call -%}
+{%- set background = announce and not h.outbox -%}
+{%- set reads = e.reads_request or announce and h.id_field or call -%}
 {%- set relays = h.kind == "event" and service.kafka.consume_produce -%}
 {%- if relays %}{% set relayed = service.produces | filter(attribute="exactly_once", value=true) | first %}{% endif -%}
 {%- if h.kind == "event" -%}
@@ -45,6 +47,8 @@ use runtime::Sink;
 {%- endif %}
 {%- if h.kind == "event" %}
 use tracing::info;
+{%- elif background %}
+use tracing::Instrument as _;
 {%- endif %}
 
 use crate::{error::HandlerError, state::State};
@@ -59,7 +63,24 @@ use crate::{error::HandlerError, state::State};
 /// It also announces flow `{{ event.flow }}` through the injected publisher, with a sample
 /// event keyed by {% if h.id_field %}the request's `{{ h.id_field }}`{% else %}a fixed id{% endif %}: replace it with the real one.
 {%- endif %}
-pub async fn handle({% if announce %}state{% else %}_state{% endif %}: &State, {% if reads %}request{% else %}_request{% endif %}: Request) -> Result<Response, HandlerError> {
+{%- if call %}
+/// First it calls flow `{{ call.flow }}` on {{ call.target }} with the request's `{{ h.id_field }}`.
+{%- endif %}
+pub async fn handle({% if announce or call %}state{% else %}_state{% endif %}: &State, {% if reads %}request{% else %}_request{% endif %}: Request) -> Result<Response, HandlerError> {
+{%- if call %}
+    // The example goes on whatever the answer, so that the service also runs
+    // alone; yours decides what a refusal means.
+    let sample = crate::{{ call.clients }}::{{ call.client }}::{{ call.sample }};
+    let asked = sample(&request.{{ h.id_field }});
+    match state.out.{{ call.out_field }}.{{ call.method }}(&asked).await {
+        Ok(answer) => {
+            tracing::debug!(flow = "{{ call.flow }}", ?answer, "answered");
+        }
+        Err(err) => {
+            tracing::warn!(flow = "{{ call.flow }}", %err, "failed; the example goes on");
+        }
+    }
+{%- endif %}
 {%- if announce and h.outbox %}
     let event = contract::events::{{ event.flow_ident }}::sample({% if h.id_field %}&request.{{ h.id_field }}{% else %}"{{ event.event.sample_key }}"{% endif %});
     // The state change and its announcement commit together, or neither
@@ -76,11 +97,15 @@ pub async fn handle({% if announce %}state{% else %}_state{% endif %}: &State, {
     // crash before the broker has it loses it: a transactional outbox makes
     // the announcement as durable as the state change.
     let publisher = state.out.{{ event.flow_ident }}.clone();
-    tokio::spawn(async move {
+    let publish = async move {
         if let Err(err) = publisher.publish(&event).await {
             tracing::warn!(flow = "{{ event.flow }}", %err, "the event was not published");
         }
-    });
+    };
+    // In the request's trace, without keeping its span open until the broker
+    // answers.
+    let span = runtime::trace::detached("{{ event.flow }}");
+    tokio::spawn(publish.instrument(span));
 {%- endif %}
 {%- if not e.fields %}
     Ok(Response::default())
