@@ -95,8 +95,6 @@ pub struct Announcement {
     /// The id the event's `sample` is built from: the entry's id, or the
     /// fixed sample key when the handler's request has no id to key it by.
     pub sample_id: String,
-    /// The Kafka topic it is written to.
-    pub topic: String,
     /// The consuming services, by crate: their consumer group is their
     /// name (`kafka::GROUP_ID`).
     pub consumers: Vec<ServiceRef>,
@@ -290,7 +288,6 @@ fn announcement(
         flow: topic.flow.clone(),
         module: topic.flow_ident.clone(),
         sample_id,
-        topic: topic.topic.clone(),
         consumers: services
             .iter()
             .filter(|s| s.consumes.iter().any(|t| t.flow == topic.flow))
