@@ -159,6 +159,9 @@ pub struct Uses {
     pub idempotency: bool,
     /// Some service calls a flow with an idempotency key (uuid).
     pub keyed_calls: bool,
+    /// Some service serves REST or gRPC, or calls another service: TLS
+    /// (rustls) for its servers and clients (`runtime::tls`).
+    pub tls: bool,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -536,6 +539,10 @@ pub fn build(
         uses.transactions |= service.kafka.transactional;
         uses.consume_produce |= service.kafka.consume_produce;
         uses.keyed_calls |= service.called_flows.iter().any(|f| f.keyed);
+        uses.tls |= service.serves_rest
+            || service.serves_grpc
+            || !service.calls_rest.is_empty()
+            || !service.calls_grpc.is_empty();
         services.push(service);
     }
     let outboxed: Vec<String> = services.iter_mut().filter_map(keep_outbox).collect();
@@ -1005,8 +1012,16 @@ pub fn default_database_url(service: &str) -> String {
 
 /// `env` as aligned lines for `--help`.
 fn usage_env(env: &[EnvVar]) -> String {
-    let name_width = env.iter().map(|v| v.name.len()).max().unwrap_or(0);
-    let purpose_width = env.iter().map(|v| v.purpose.len()).max().unwrap_or(0);
+    // The Kafka security settings beside the protocol would double the
+    // table's width: `--help` names them as a group, the README lists them.
+    let env: Vec<&EnvVar> = env
+        .iter()
+        .filter(|v| !(v.name.starts_with("KAFKA_SASL_") || v.name.starts_with("KAFKA_SSL_")))
+        .collect();
+    // In characters, as `format!` pads.
+    let width = |text: &str| text.chars().count();
+    let name_width = env.iter().map(|v| width(&v.name)).max().unwrap_or(0);
+    let purpose_width = env.iter().map(|v| width(&v.purpose)).max().unwrap_or(0);
     env.iter()
         .map(|v| {
             format!(
@@ -1195,6 +1210,9 @@ fn env(s: &ServiceContext) -> Vec<EnvVar> {
             "1",
         ));
     }
+    if !s.produces.is_empty() || !s.consumes.is_empty() {
+        vars.extend(KAFKA_SECURITY_VARS.iter().map(|(n, p, d)| var(n, p, d)));
+    }
     if !s.consumes.is_empty() {
         vars.push(var(
             "KAFKA_CONSUMER_CONCURRENCY",
@@ -1244,9 +1262,84 @@ fn env(s: &ServiceContext) -> Vec<EnvVar> {
             ));
         }
     }
+    vars.extend(tls_env(s));
     vars.extend(TELEMETRY_VARS.iter().map(|(n, p, d)| var(n, p, d)));
     vars
 }
+
+/// The TLS variables of a service that serves or calls (`runtime::tls`).
+fn tls_env(s: &ServiceContext) -> Vec<EnvVar> {
+    let var = |name: &str, purpose: &str, default: &str| EnvVar {
+        name: name.to_owned(),
+        purpose: purpose.to_owned(),
+        default: default.to_owned(),
+    };
+    let mut vars = Vec::new();
+    let serves = s.serves_rest || s.serves_grpc;
+    let calls = !s.calls_rest.is_empty() || !s.calls_grpc.is_empty();
+    if serves || calls {
+        let cert = match (serves, calls) {
+            (true, true) => "PEM certificate chain: TLS served, shown to peers",
+            (true, false) => "PEM certificate chain: TLS served",
+            _ => "PEM certificate chain shown to https:// peers",
+        };
+        vars.push(var("TLS_CERT", cert, "unset: plaintext"));
+        vars.push(var("TLS_KEY", "PEM private key of TLS_CERT", "unset"));
+    }
+    if serves {
+        vars.push(var(
+            "TLS_CLIENT_CA",
+            "PEM CAs of callers (mutual TLS)",
+            "unset: no client certificate",
+        ));
+    }
+    if calls {
+        vars.push(var(
+            "TLS_CA",
+            "PEM CAs trusted for https:// peers",
+            "unset: Mozilla's roots",
+        ));
+    }
+    vars
+}
+
+/// How every Kafka client connects (`runtime::kafka::Security`): name,
+/// purpose, default.
+const KAFKA_SECURITY_VARS: [(&str, &str, &str); 9] = [
+    (
+        "KAFKA_SECURITY_PROTOCOL",
+        "ssl or sasl_ssl, with KAFKA_SASL_*, KAFKA_SSL_*",
+        "plaintext",
+    ),
+    (
+        "KAFKA_SASL_MECHANISM",
+        "PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512",
+        "unset",
+    ),
+    ("KAFKA_SASL_USERNAME", "SASL user", "unset"),
+    ("KAFKA_SASL_PASSWORD", "SASL password", "unset"),
+    (
+        "KAFKA_SSL_CA_LOCATION",
+        "PEM CAs of the brokers",
+        "unset: the system's",
+    ),
+    (
+        "KAFKA_SSL_CERTIFICATE_LOCATION",
+        "PEM client certificate (mutual TLS)",
+        "unset",
+    ),
+    (
+        "KAFKA_SSL_KEY_LOCATION",
+        "PEM key of that certificate",
+        "unset",
+    ),
+    ("KAFKA_SSL_KEY_PASSWORD", "password of that key", "unset"),
+    (
+        "KAFKA_SSL_ENDPOINT_IDENTIFICATION_ALGORITHM",
+        "https (check the broker's name) or none",
+        "https",
+    ),
+];
 
 /// What every service reads for its metrics, logs and traces, last in its
 /// `--help`: name, purpose, default.

@@ -196,6 +196,37 @@ fn values(
             None,
             Some("unset: set the origins of the web app that calls it".to_owned()),
         ),
+        // Certificates are the platform's (cert-manager, a mesh's CA), mounted
+        // from a Secret: only their paths belong here.
+        "TLS_CERT"
+        | "TLS_KEY"
+        | "TLS_CLIENT_CA"
+        | "TLS_CA"
+        | "KAFKA_SSL_CA_LOCATION"
+        | "KAFKA_SSL_CERTIFICATE_LOCATION"
+        | "KAFKA_SSL_KEY_LOCATION" => (
+            None,
+            None,
+            Some(format!(
+                "{default}; set the path of a PEM file mounted from a Secret"
+            )),
+        ),
+        // Passwords come from a Secret (`valueFrom.secretKeyRef`), never
+        // from this file.
+        "KAFKA_SASL_PASSWORD" | "KAFKA_SSL_KEY_PASSWORD" => (
+            None,
+            None,
+            Some(format!("{default}; from a Secret, never written here")),
+        ),
+        // The cluster's security is the platform's to say.
+        "KAFKA_SECURITY_PROTOCOL"
+        | "KAFKA_SASL_MECHANISM"
+        | "KAFKA_SASL_USERNAME"
+        | "KAFKA_SSL_ENDPOINT_IDENTIFICATION_ALGORITHM" => (
+            None,
+            None,
+            Some(format!("{default}; as the managed cluster requires")),
+        ),
         // Unset, each replica takes its own host name: unique per container
         // and per pod, as a transactional id must be.
         "KAFKA_TRANSACTIONAL_ID" => (

@@ -22,10 +22,13 @@ use tonic::{
 {%- if uses.keyed_calls %}
     metadata::MetadataValue,
 {%- endif %}
-    transport::{Channel, Endpoint},
+    transport::{Certificate, Channel, ClientTlsConfig, Endpoint, Identity},
 };
 
-use crate::client_policy::{CONNECT_TIMEOUT, CallPolicy, Retrier, THROTTLE};
+use crate::{
+    client_policy::{CONNECT_TIMEOUT, CallPolicy, Retrier, THROTTLE},
+    tls::Tls,
+};
 
 /// Largest gRPC message decoded or encoded.
 pub const MAX_MESSAGE_BYTES: usize = 64 * 1024;
@@ -78,14 +81,27 @@ pub struct GrpcClient {
 }
 
 impl GrpcClient {
-    /// A client of the server at `url` (`http://host:port`). It connects on
-    /// the first call, and reconnects by itself after failures.
-    pub fn connect_lazy(url: &str) -> Result<Self, GrpcError> {
-        let channel = Endpoint::from_shared(url.to_owned())
+    /// A client of the server at `url` (`http://host:port`, or `https://`
+    /// with `tls`: `TLS_CA`'s roots, else Mozilla's, and `TLS_CERT` shown
+    /// when the server asks). It connects on the first call, and reconnects
+    /// by itself after failures.
+    pub fn connect_lazy(url: &str, tls: &Tls) -> Result<Self, GrpcError> {
+        let mut endpoint = Endpoint::from_shared(url.to_owned())
             .map_err(GrpcError::InvalidUrl)?
             .connect_timeout(CONNECT_TIMEOUT)
-            .tcp_nodelay(true)
-            .connect_lazy();
+            .tcp_nodelay(true);
+        if url.starts_with("https://") {
+            let mut config = ClientTlsConfig::new().timeout(CONNECT_TIMEOUT);
+            config = match tls.peer_ca_pem() {
+                Some(pem) => config.ca_certificate(Certificate::from_pem(pem)),
+                None => config.trust_anchors(webpki_roots::TLS_SERVER_ROOTS.iter().cloned()),
+            };
+            if let Some((cert, key)) = tls.identity_pem() {
+                config = config.identity(Identity::from_pem(cert, key));
+            }
+            endpoint = endpoint.tls_config(config).map_err(GrpcError::InvalidUrl)?;
+        }
+        let channel = endpoint.connect_lazy();
         Ok(Self {
             channel,
             retrier: Retrier::new(THROTTLE),
@@ -297,7 +313,8 @@ mod tests {
             },
             keyed: true,
         };
-        let client = super::GrpcClient::connect_lazy("http://127.0.0.1:1").unwrap();
+        let client =
+            super::GrpcClient::connect_lazy("http://127.0.0.1:1", &Tls::default()).unwrap();
         let keys = Arc::new(Mutex::new(Vec::new()));
         let seen = Arc::clone(&keys);
         // Two attempts fail UNAVAILABLE, the third answers.

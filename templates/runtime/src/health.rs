@@ -35,7 +35,7 @@ use axum::{
     routing,
 };
 use tokio::{
-    io::{AsyncReadExt as _, AsyncWriteExt as _},
+    io::{AsyncRead, AsyncReadExt as _, AsyncWrite, AsyncWriteExt as _},
     net::{TcpListener, TcpStream},
     sync::watch,
 };
@@ -422,8 +422,17 @@ fn json_escaped(s: &str) -> String {
 
 /// The binary's `probe` command: `GET path` on `http_addr` (`HTTP_ADDR`; on
 /// loopback when it names every interface), printing the answer's status;
-/// `Ok` on 200 only.
+/// `Ok` on 200 only.{% if uses.rest %} Over TLS when `tls` is given (a REST server serving
+/// TLS: see `tls::Tls::probe_client`).{% endif %}
+{%- if uses.rest %}
+pub async fn ask(
+    http_addr: SocketAddr,
+    path: &str,
+    tls: Option<Arc<rustls::ClientConfig>>,
+) -> anyhow::Result<()> {
+{%- else %}
 pub async fn ask(http_addr: SocketAddr, path: &str) -> anyhow::Result<()> {
+{%- endif %}
     let mut addr = http_addr;
     anyhow::ensure!(
         addr.port() != 0,
@@ -436,11 +445,23 @@ pub async fn ask(http_addr: SocketAddr, path: &str) -> anyhow::Result<()> {
             Ipv6Addr::LOCALHOST.into()
         });
     }
+{%- if uses.rest %}
+    let scheme = if tls.is_some() { "https" } else { "http" };
+    let code = match tls {
+        Some(tls) => probe_tls(addr, path, tls).await,
+        None => probe(addr, path).await,
+    };
+    let code =
+        code.map_err(|err| anyhow::anyhow!("no answer from {scheme}://{addr}{path}: {err}"))?;
+    anyhow::ensure!(code == 200, "{scheme}://{addr}{path} answered {code}");
+    println!("{scheme}://{addr}{path} answered 200");
+{%- else %}
     let code = probe(addr, path)
         .await
         .map_err(|err| anyhow::anyhow!("no answer from http://{addr}{path}: {err}"))?;
     anyhow::ensure!(code == 200, "http://{addr}{path} answered {code}");
     println!("http://{addr}{path} answered 200");
+{%- endif %}
     Ok(())
 }
 
@@ -451,29 +472,32 @@ pub const PROBE_TIMEOUT: Duration = Duration::from_secs(3);
 /// binary's `probe` command runs, so that a container image without curl
 /// can have a health check.
 pub async fn probe(addr: SocketAddr, path: &str) -> io::Result<u16> {
-    let ask = async {
-        let mut stream = TcpStream::connect(addr).await?;
-        let request = format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n");
-        stream.write_all(request.as_bytes()).await?;
-        // The status line only: `HTTP/1.1 200 OK`.
-        let mut line = Vec::new();
-        let mut byte = [0; 1];
-        while line.len() < 1024 && !line.ends_with(b"\r\n") {
-            if stream.read(&mut byte).await? == 0 {
-                break;
-            }
-            line.push(byte[0]);
-        }
-        let line = String::from_utf8_lossy(&line);
-        let mut words = line.split_whitespace();
-        match (words.next(), words.next().map(str::parse)) {
-            (Some(version), Some(Ok(code))) if version.starts_with("HTTP/") => Ok(code),
-            _ => Err(io::Error::new(
-                io::ErrorKind::InvalidData,
-                format!("not an HTTP status line: {:?}", line.trim_end()),
-            )),
-        }
-    };
+    within_timeout(async {
+        let stream = TcpStream::connect(addr).await?;
+        status_of(stream, addr, path).await
+    })
+    .await
+}
+{%- if uses.rest %}
+
+/// [`probe`] over TLS with `config`.
+pub async fn probe_tls(
+    addr: SocketAddr,
+    path: &str,
+    config: Arc<rustls::ClientConfig>,
+) -> io::Result<u16> {
+    within_timeout(async {
+        let stream = TcpStream::connect(addr).await?;
+        let name = rustls::pki_types::ServerName::from(addr.ip());
+        let connector = tokio_rustls::TlsConnector::from(config);
+        let stream = connector.connect(name, stream).await?;
+        status_of(stream, addr, path).await
+    })
+    .await
+}
+{%- endif %}
+
+async fn within_timeout(ask: impl Future<Output = io::Result<u16>>) -> io::Result<u16> {
     tokio::time::timeout(PROBE_TIMEOUT, ask)
         .await
         .map_err(|_| {
@@ -482,6 +506,35 @@ pub async fn probe(addr: SocketAddr, path: &str) -> io::Result<u16> {
                 format!("no answer within {PROBE_TIMEOUT:?}"),
             )
         })?
+}
+
+/// Sends `GET path` on `stream` and reads the status line of the answer.
+async fn status_of(
+    mut stream: impl AsyncRead + AsyncWrite + Unpin,
+    addr: SocketAddr,
+    path: &str,
+) -> io::Result<u16> {
+    let request = format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n");
+    stream.write_all(request.as_bytes()).await?;
+    stream.flush().await?;
+    // The status line only: `HTTP/1.1 200 OK`.
+    let mut line = Vec::new();
+    let mut byte = [0; 1];
+    while line.len() < 1024 && !line.ends_with(b"\r\n") {
+        if stream.read(&mut byte).await? == 0 {
+            break;
+        }
+        line.push(byte[0]);
+    }
+    let line = String::from_utf8_lossy(&line);
+    let mut words = line.split_whitespace();
+    match (words.next(), words.next().map(str::parse)) {
+        (Some(version), Some(Ok(code))) if version.starts_with("HTTP/") => Ok(code),
+        _ => Err(io::Error::new(
+            io::ErrorKind::InvalidData,
+            format!("not an HTTP status line: {:?}", line.trim_end()),
+        )),
+    }
 }
 
 #[cfg(test)]
@@ -528,12 +581,12 @@ mod tests {
         assert!(ready.ends_with(r#"{"status":"ready"}"#), "{ready}");
         assert!(get(addr, "/healthz").await.ends_with(r#"{"status":"ok"}"#));
         assert_eq!(probe(addr, "/readyz").await.unwrap(), 200);
-        ask(addr, "/readyz").await.unwrap();
+        ask(addr, "/readyz"{% if uses.rest %}, None{% endif %}).await.unwrap();
         // `HTTP_ADDR=0.0.0.0:<port>`, as in a container: asked on loopback.
         let any = SocketAddr::from(([0, 0, 0, 0], addr.port()));
-        ask(any, "/livez").await.unwrap();
+        ask(any, "/livez"{% if uses.rest %}, None{% endif %}).await.unwrap();
         let unknown = SocketAddr::from(([0, 0, 0, 0], 0));
-        let err = ask(unknown, "/livez").await.unwrap_err().to_string();
+        let err = ask(unknown, "/livez"{% if uses.rest %}, None{% endif %}).await.unwrap_err().to_string();
         assert!(err.contains("has no fixed port"), "{err}");
 
         shutdown.cancel();
@@ -573,7 +626,7 @@ mod tests {
         );
         // Alive all the same: restarting it would not bring the broker back.
         assert!(get(addr, "/livez").await.starts_with("HTTP/1.1 200"));
-        let err = ask(addr, "/readyz").await.unwrap_err().to_string();
+        let err = ask(addr, "/readyz"{% if uses.rest %}, None{% endif %}).await.unwrap_err().to_string();
         assert!(err.ends_with("/readyz answered 503"), "{err}");
 
         up.store(true, std::sync::atomic::Ordering::SeqCst);

@@ -16,11 +16,15 @@ when: uses.rest_client
 use std::{fmt, time::Duration};
 
 use reqwest::{Method, StatusCode, Url};
+use rustls::ClientConfig;
 use serde::{Serialize, de::DeserializeOwned};
 use serde_json::{Map, Value};
 use tracing::debug;
 
-use crate::client_policy::{CONNECT_TIMEOUT, CallPolicy, Retrier, THROTTLE};
+use crate::{
+    client_policy::{CONNECT_TIMEOUT, CallPolicy, Retrier, THROTTLE},
+    tls::Tls,
+};
 
 /// How a request message travels besides its path variables.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -302,18 +306,21 @@ pub struct HttpClient {
 }
 
 impl HttpClient {
-    /// A client of the API at `base_url` (`http://host:port`).
-    pub fn new(base_url: &str) -> Result<Self, HttpError> {
+    /// A client of the API at `base_url` (`http://host:port`, or `https://`
+    /// with `tls`: `TLS_CA`'s roots, else Mozilla's, and `TLS_CERT` shown
+    /// when the server asks).
+    pub fn new(base_url: &str, tls: &Tls) -> Result<Self, HttpError> {
         let base_url = Url::parse(base_url.trim_end_matches('/'))
             .map_err(|err| HttpError::Setup(format!("`{base_url}`: {err}")))?;
         if !matches!(base_url.scheme(), "http" | "https") {
             return Err(HttpError::Setup(format!(
-                "`{base_url}` is not an http:// URL"
+                "`{base_url}` is not an http:// or https:// URL"
             )));
         }
         let http = reqwest::Client::builder()
             .connect_timeout(CONNECT_TIMEOUT)
             .tcp_nodelay(true)
+            .tls_backend_preconfigured(ClientConfig::clone(&tls.client()))
             .build()
             .map_err(|err| HttpError::Setup(err.to_string()))?;
         Ok(Self {

@@ -17,6 +17,7 @@ mod consumer;
 mod offsets;
 mod producer;
 mod record;
+mod security;
 
 pub use admin::{ADMIN_TIMEOUT, BrokerProbe, ensure_topics};
 pub use client::{KafkaContext, UNREACHABLE_LOG_INTERVAL, UnreachableWarnings, is_unreachable};
@@ -32,6 +33,9 @@ pub use producer::{
     PendingDelivery, ProducerSettings, Publisher, TRANSACTION_TIMEOUT,
 };
 pub use rdkafka::{error::KafkaError, producer::future_producer::Delivery};
+pub use security::{
+    MECHANISMS, PROTOCOLS, Security, SecurityError, VARS as SECURITY_VARS, install,
+};
 
 /// Header naming the flow of a record, so that flows sharing a topic can be
 /// told apart by their consumers.

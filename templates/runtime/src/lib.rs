@@ -48,7 +48,11 @@
 //! - [`telemetry`]: the service's metrics, served to Prometheus at
 //!   `/metrics`, and its logs, text or JSON lines (feature `telemetry`);
 //! - [`trace`]: spans exported over OTLP and the W3C trace context carried
-//!   on every call and event, when `OTEL_EXPORTER_OTLP_ENDPOINT` is set.
+//!   on every call and event, when `OTEL_EXPORTER_OTLP_ENDPOINT` is set{% if uses.tls %};{% else %}.{% endif %}
+{%- if uses.tls %}
+//! - [`tls`]: TLS of the servers and of `https://` calls, mutual when
+//!   `TLS_CLIENT_CA` is set (rustls).
+{%- endif %}
 //!
 //! Nothing here depends on a flow.
 {% if uses.rest or uses.grpc_server %}
@@ -95,6 +99,9 @@ pub mod store;
 {%- endif %}
 pub mod stream;
 pub mod telemetry;
+{%- if uses.tls %}
+pub mod tls;
+{%- endif %}
 pub mod trace;
 
 pub use error::HandlerError;

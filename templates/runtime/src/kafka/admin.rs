@@ -8,7 +8,6 @@ when: uses.kafka
 use std::{sync::Arc, time::Duration};
 
 use rdkafka::{
-    ClientConfig,
     admin::{AdminClient, AdminOptions, NewTopic, TopicReplication},
     error::{KafkaError, RDKafkaErrorCode},
 };
@@ -49,7 +48,7 @@ impl BrokerProbe {
     /// service's own: cheap on a cluster of many topics); `client_id` names
     /// it in the broker's logs.
     pub fn new(brokers: &str, client_id: &str, topic: &str) -> Result<BrokerProbe, KafkaError> {
-        let admin: AdminClient<KafkaContext> = ClientConfig::new()
+        let admin: AdminClient<KafkaContext> = super::security::client_config()
             .set("bootstrap.servers", brokers)
             .set("client.id", client_id)
             // librdkafka's producer-type handles ask the broker to create a
@@ -92,7 +91,7 @@ pub async fn ensure_topics(
     subscribed: &[&str],
     replication: i32,
 ) -> Result<(), KafkaError> {
-    let admin: AdminClient<KafkaContext> = ClientConfig::new()
+    let admin: AdminClient<KafkaContext> = super::security::client_config()
         .set("bootstrap.servers", brokers)
         .set("client.id", client_id)
         .create_with_context(KafkaContext::default())?;

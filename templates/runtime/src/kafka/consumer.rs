@@ -95,7 +95,7 @@ use std::{
 
 use anyhow::Context as _;
 use rdkafka::{
-    ClientConfig, Message,
+    Message,
     consumer::{Consumer as _, ConsumerGroupMetadata, StreamConsumer},
     error::KafkaResult,
     message::{BorrowedMessage, Header, OwnedHeaders},
@@ -407,7 +407,7 @@ fn clients(
     offsets: &Arc<Offsets>,
 ) -> anyhow::Result<(ClosingConsumer, FutureProducer<KafkaContext>)> {
     let group = settings.group_id.as_str();
-    let mut config = ClientConfig::new();
+    let mut config = super::security::client_config();
     config
         .set("bootstrap.servers", &settings.brokers)
         .set("group.id", group)
@@ -444,7 +444,7 @@ fn clients(
         .create_with_context(context)
         .map(|consumer| ClosingConsumer(Some(Arc::new(consumer))))
         .context("cannot create the Kafka consumer")?;
-    let dead_letters: FutureProducer<KafkaContext> = ClientConfig::new()
+    let dead_letters: FutureProducer<KafkaContext> = super::security::client_config()
         .set("bootstrap.servers", &settings.brokers)
         .set("client.id", format!("{group}-dead-letters"))
         .set("acks", "all")

@@ -229,7 +229,7 @@ impl Publisher {
     /// A publisher as `settings` say. Connecting is lazy: this succeeds with
     /// no broker running.
     pub fn new(settings: &ProducerSettings) -> Result<Self, KafkaError> {
-        let mut config = ClientConfig::new();
+        let mut config = super::security::client_config();
         config
             .set("bootstrap.servers", &settings.brokers)
             .set("client.id", &settings.client_id)

@@ -13,6 +13,7 @@ use anyhow::Context as _;
 {%- if calls %}{% set_global imports = imports | concat(with="client_policy::InvalidDeadline") %}{% endif %}
 {%- set_global imports = imports | concat(with="health::Checks") %}
 {%- if service.produces or service.consumes %}{% set_global imports = imports | concat(with="kafka::BrokerProbe") %}{% endif %}
+{%- if serves %}{% set_global imports = imports | concat(with="tls::ServerSocket") %}{% endif %}
 {%- if imports | length == 1 %}
 use runtime::{{ imports.0 }};
 {%- else %}
@@ -77,6 +78,11 @@ pub async fn run(args: impl IntoIterator<Item = String>) -> ExitCode {
             return ExitCode::from(usage);
         }
     };
+{%- if service.produces or service.consumes %}
+    // Every Kafka client connects as KAFKA_SECURITY_PROTOCOL and the
+    // KAFKA_SASL_* and KAFKA_SSL_* variables say.
+    runtime::kafka::install(config.kafka_security.clone());
+{%- endif %}
     // A probe only asks the running service: it exports no spans.
     let traced = !matches!(command, Command::Probe { .. });
     let otlp = config.otlp_endpoint.clone().filter(|_| traced);
@@ -87,7 +93,19 @@ pub async fn run(args: impl IntoIterator<Item = String>) -> ExitCode {
     runtime::telemetry::init_logs(config.log_format, otlp.as_ref());
     let result = match command {
         Command::Serve => serve(&config).await,
+{%- if service.serves_rest %}
+        Command::Probe { probe } => {
+            // Over TLS when the REST server serves it.
+            let tls = config.tls.probe_client();
+            runtime::health::ask(config.http_addr, probe.path(), tls).await
+        }
+{%- elif uses.rest %}
+        Command::Probe { probe } => {
+            runtime::health::ask(config.http_addr, probe.path(), None).await
+        }
+{%- else %}
         Command::Probe { probe } => runtime::health::ask(config.http_addr, probe.path()).await,
+{%- endif %}
 {%- if calls %}
 {%- if calls_stream %}
         Command::Call { flow, input, max } => call(&config, flow, &input, max).await,
@@ -261,6 +279,7 @@ pub async fn run_until(
     let records = state.out.db.clone();
 {%- endif %}
     let probes = health.clone();
+    let http = ServerSocket::new(http, config.tls.rest_server());
 {%- if service.browser_flows %}
     if config.cors_allowed_origins.is_empty() {
         info!("CORS_ALLOWED_ORIGINS is unset: browsers on other origins cannot call the API");
@@ -287,6 +306,7 @@ pub async fn run_until(
     let records = state.out.db.clone();
 {%- endif %}
     let probes = health.clone();
+    let grpc = ServerSocket::new(grpc, config.tls.grpc_server());
     {{ tasks }}.spawn(async move {
         let authenticate = auth::authenticate;
         grpc::serve(grpc, serving, timeouts, {% if service.keys.grpc %}records, {% endif %}probes, authenticate)

@@ -4,6 +4,7 @@
 {%- set database = service.env | filter(attribute="name", value="DATABASE_URL") | first -%}
 {%- set serves = service.serves_rest or service.serves_grpc -%}
 {%- set targets = service.rest_targets | concat(with=service.grpc_targets) -%}
+{%- set tls = serves or targets -%}
 {%- set budgeted = service.api.handlers | filter(attribute="budget_ms") -%}
 //! Runtime configuration from the environment (with the defaults the README
 //! documents), plus the fixed limits and timeouts of this service.
@@ -193,6 +194,11 @@ pub struct Config {
     pub log_format: LogFormat,
     /// The OTLP/gRPC collector the spans go to (`None`: no tracing).
     pub otlp_endpoint: Option<String>,
+{%- if tls %}
+    /// TLS (`TLS_CERT`, `TLS_KEY`, `TLS_CLIENT_CA`, `TLS_CA`; `runtime::tls`)
+    /// of {% if serves %}the {% if service.serves_rest %}REST{% endif %}{% if service.serves_rest and service.serves_grpc %} and {% endif %}{% if service.serves_grpc %}gRPC{% endif %} server{% if service.serves_rest and service.serves_grpc %}s{% endif %}{% if targets %} and of {% endif %}{% endif %}{% if targets %}`https://` calls{% endif %}.
+    pub tls: runtime::tls::Tls,
+{%- endif %}
 {%- if service.browser_flows %}
     /// The web origins allowed to call from a browser (`*`: any).
     pub cors_allowed_origins: Vec<String>,
@@ -210,6 +216,9 @@ pub struct Config {
     pub kafka_brokers: String,
     /// Replication factor of the topics this service creates.
     pub kafka_replication: i32,
+    /// How the Kafka clients connect: plaintext, TLS or SASL
+    /// (`KAFKA_SECURITY_PROTOCOL`…; `runtime::kafka::Security`).
+    pub kafka_security: runtime::kafka::Security,
 {%- endif %}
 {%- if service.consumes %}
     /// How many events are handled at once.
@@ -281,6 +290,12 @@ impl Config {
             },
             log_format: log_format(lookup(LOG_FORMAT_VAR))?,
             otlp_endpoint: otlp_endpoint(&lookup)?,
+{%- if tls %}
+            tls: runtime::tls::Tls::from_lookup(&lookup).map_err(|err| ConfigError {
+                var: err.var,
+                reason: err.reason,
+            })?,
+{%- endif %}
 {%- if service.browser_flows %}
             cors_allowed_origins: runtime::rest::origins(&value(CORS_ALLOWED_ORIGINS_VAR, ""))
                 .map_err(|err| ConfigError {
@@ -297,6 +312,12 @@ impl Config {
 {%- if kafka %}
             kafka_brokers: value(KAFKA_BROKERS_VAR, KAFKA_BROKERS_DEFAULT),
             kafka_replication: replication(lookup(KAFKA_REPLICATION_VAR))?,
+            kafka_security: runtime::kafka::Security::from_lookup(&lookup).map_err(|err| {
+                ConfigError {
+                    var: err.var,
+                    reason: err.reason,
+                }
+            })?,
 {%- endif %}
 {%- if service.consumes %}
             kafka_concurrency: concurrency(lookup(KAFKA_CONSUMER_CONCURRENCY_VAR))?,
@@ -497,23 +518,18 @@ fn default_transactional_id(hostname: Option<String>) -> String {
 {%- endif %}
 {%- if targets %}
 
-{%- if service.calls_rest and service.calls_grpc %}
-/// Accepts `http://host[:port][/prefix]` (plaintext HTTP/1.1 or HTTP/2). TLS
-/// needs TLS features of reqwest and tonic, left out to keep the build small.
-{%- elif service.calls_rest %}
-/// Accepts `http://host[:port][/prefix]`. HTTPS needs a TLS feature of
-/// reqwest (`rustls`), left out to keep the build small.
-{%- else %}
-/// Accepts `http://host:port` (plaintext HTTP/2). TLS needs a `tls-*`
-/// feature of tonic, left out to keep the build small.
-{%- endif %}
+/// Accepts `http://host[:port][/prefix]`, and `https://` (TLS: `TLS_CA`'s
+/// roots, else Mozilla's; see `runtime::tls`).
 fn http_url(var: &'static str, raw: &str) -> Result<String, ConfigError> {
     let url = raw.trim().trim_end_matches('/');
-    match url.strip_prefix("http://") {
+    let rest = url
+        .strip_prefix("http://")
+        .or_else(|| url.strip_prefix("https://"));
+    match rest {
         Some(rest) if !rest.is_empty() => Ok(url.to_owned()),
         _ => Err(ConfigError {
             var,
-            reason: format!("`{raw}` is not an http://host:port URL"),
+            reason: format!("`{raw}` is not an http:// or https:// URL (http://host:port)"),
         }),
     }
 }
@@ -574,6 +590,7 @@ mod tests {
 {%- if kafka %}
         assert_eq!(config.kafka_brokers, "{{ kafka_brokers }}");
         assert_eq!(config.kafka_replication, 1);
+        assert_eq!(config.kafka_security.protocol(), "plaintext");
 {%- endif %}
 {%- if service.consumes %}
         assert_eq!(config.kafka_concurrency, runtime::kafka::CONCURRENCY);
@@ -798,11 +815,44 @@ mod tests {
 
     #[test]
     fn refuses_what_is_not_an_http_url_in_{{ target.env | lower }}() {
-        for raw in ["{{ target.name }}:5000", "https://{{ target.name }}", "http://"] {
+        for raw in ["{{ target.name }}:5000", "ftp://{{ target.name }}", "http://", "https://"] {
             let lookup = |var: &str| (var == {{ target.env }}_VAR).then(|| raw.to_owned());
             let err = Config::from_lookup(lookup).unwrap_err();
             assert_eq!(err.var, {{ target.env }}_VAR, "{raw}");
         }
     }
 {%- endfor %}
+{%- if targets %}
+
+    #[test]
+    fn accepts_https_peers() {
+        let url = "https://{{ targets.0.name }}.internal:8443";
+        let lookup = |var: &str| (var == {{ targets.0.env }}_VAR).then(|| url.to_owned());
+        let config = Config::from_lookup(lookup).unwrap();
+        assert_eq!(config.{{ targets.0.field }}, url);
+    }
+{%- endif %}
+{%- if tls %}
+
+    #[test]
+    fn refuses_a_certificate_without_its_key() {
+        let lookup = |var: &str| (var == "TLS_CERT").then(|| "cert.pem".to_owned());
+        let err = Config::from_lookup(lookup).unwrap_err();
+        assert_eq!(err.var, "TLS_KEY");
+        assert!(err.reason.contains("give both"), "{}", err.reason);
+    }
+
+    #[test]
+    fn refuses_a_certificate_file_that_is_not_there() {
+        let lookup = |var: &str| match var {
+            "TLS_CERT" => Some("/nonexistent/cert.pem".to_owned()),
+            "TLS_KEY" => Some("/nonexistent/key.pem".to_owned()),
+            _ => None,
+        };
+        let err = Config::from_lookup(lookup).unwrap_err();
+        assert_eq!(err.var, "TLS_CERT");
+        let reason = &err.reason;
+        assert!(reason.contains("/nonexistent/cert.pem"), "{reason}");
+    }
+{%- endif %}
 }

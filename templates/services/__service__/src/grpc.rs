@@ -29,6 +29,7 @@ use runtime::{
     idempotency::{IdempotencyLayer, Idempotent},
     store::Store,
     telemetry::GrpcMetricsLayer,
+    tls::ServerSocket,
 };
 {%- else %}
 use runtime::{
@@ -36,9 +37,9 @@ use runtime::{
     budget::{Budgets, GrpcBudgetLayer},
     health::Health,
     telemetry::GrpcMetricsLayer,
+    tls::ServerSocket,
 };
 {%- endif %}
-use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 use tonic::{
     Code, Request, Response, Status,
@@ -212,7 +213,7 @@ pub fn services(
 /// bounds that wait). Until then, gRPC health follows `health`'s readiness,
 /// and `authenticate` checks each call's metadata.
 pub async fn serve(
-    listener: TcpListener,
+    socket: ServerSocket,
     state: Arc<State>,
     timeouts: Timeouts,
 {%- if service.keys.grpc %}
@@ -223,7 +224,7 @@ pub async fn serve(
 ) -> anyhow::Result<()> {
     let routes = services(&state, {% if service.keys.grpc %}&store, {% endif %}health.shutdown(), authenticate);
     let budgets = budgets(timeouts);
-    serve_routes(listener, health, routes, SERVICE_NAMES, budgets).await
+    serve_routes(socket, health, routes, SERVICE_NAMES, budgets).await
 }
 {%- set budgeted = [] %}
 {%- for g in service.api.grpc_services %}
@@ -255,12 +256,13 @@ pub fn budgets(timeouts: Timeouts) -> Budgets {
 /// know them) within `budgets`, behind the same health and reflection: tests
 /// use it to observe what the server does to a handler.
 pub async fn serve_routes(
-    listener: TcpListener,
+    socket: impl Into<ServerSocket>,
     health: Health,
     routes: Routes,
     names: &'static [&'static str],
     budgets: Budgets,
 ) -> anyhow::Result<()> {
+    let ServerSocket { listener, tls } = socket.into();
     let addr = listener.local_addr()?;
     let (reporter, health_service) = tonic_health::server::health_reporter();
     // The whole server ("") and each service are as ready as `/readyz` says:
@@ -321,20 +323,28 @@ pub async fn serve_routes(
         info!("gRPC server draining");
     };
 
-    info!(%addr, "gRPC server listening");
-    Server::builder()
+    let server = Server::builder()
         .http2_keepalive_interval(Some(HTTP2_KEEPALIVE_INTERVAL))
         .layer(GrpcMetricsLayer::new(METHOD_PATHS))
         .layer(GrpcBudgetLayer(budgets))
         .add_routes(routes)
         .add_service(health_service)
         .add_service(reflection_v1)
-        .add_service(reflection_v1alpha)
-        .serve_with_incoming_shutdown(
-            TcpIncoming::from(listener).with_nodelay(Some(true)),
-            draining,
-        )
-        .await?;
+        .add_service(reflection_v1alpha);
+    match tls {
+        None => {
+            info!(%addr, "gRPC server listening");
+            let incoming = TcpIncoming::from(listener).with_nodelay(Some(true));
+            let serving = server.serve_with_incoming_shutdown(incoming, draining);
+            serving.await?;
+        }
+        Some(tls) => {
+            info!(%addr, "gRPC server listening over TLS");
+            let incoming = tls.listen(listener)?;
+            let serving = server.serve_with_incoming_shutdown(incoming, draining);
+            serving.await?;
+        }
+    }
     info!("gRPC server stopped");
     Ok(())
 }

@@ -22,6 +22,7 @@ use runtime::{
     client_policy::{CallPolicy, InvalidDeadline},
     grpc_client::{GrpcClient, GrpcError{% if streams %}, GrpcStream{% endif %}, MAX_MESSAGE_BYTES},
     retry::Backoff,
+    tls::Tls,
 };
 {%- for f in grpc_flows %}
 
@@ -49,11 +50,21 @@ pub struct {{ target.client }} {
 }
 
 impl {{ target.client }} {
-    /// A client of the server at `url` (`http://host:port`). It connects on
-    /// the first call, and reconnects by itself after failures.
-    pub fn connect_lazy(url: &str, policies: {{ target.policies }}) -> Result<Self, GrpcError> {
+    /// A client of the server at `url` (`http://host:port`, or `https://`
+    /// with `tls`). It connects on the first call, and reconnects by itself
+    /// after failures.
+{%- set line = "    pub fn connect_lazy(url: &str, policies: " ~ target.policies ~ ", tls: &Tls) -> Result<Self, GrpcError> {" %}
+{%- if line | length <= 100 %}
+{{ line }}
+{%- else %}
+    pub fn connect_lazy(
+        url: &str,
+        policies: {{ target.policies }},
+        tls: &Tls,
+    ) -> Result<Self, GrpcError> {
+{%- endif %}
         Ok(Self {
-            grpc: GrpcClient::connect_lazy(url)?,
+            grpc: GrpcClient::connect_lazy(url, tls)?,
             policies,
         })
     }

@@ -1,3 +1,4 @@
+{%- import "_partials/format.rs" as format -%}
 {%- set called = service.called_flows | length > 0 -%}
 //! What `{{ service.name }}` sends to other services, built once from the configuration:
 {%- if called %}
@@ -121,12 +122,12 @@ impl Outbound {
 {%- for t in service.rest_targets %}
         let policies = rest_clients::{{ t.policies }}::from_lookup(&lookup)?;
         let url = &config.{{ t.field }};
-        let {{ t.ident }}_rest = rest_clients::{{ t.client }}::new(url, policies)?;
+{{ format::let(indent="        ", head="let " ~ t.ident ~ "_rest =", value="rest_clients::" ~ t.client ~ "::new(url, policies, &config.tls)?;") }}
 {%- endfor %}
 {%- for t in service.grpc_targets %}
         let policies = grpc_clients::{{ t.policies }}::from_lookup(&lookup)?;
         let url = &config.{{ t.field }};
-        let {{ t.ident }}_grpc = grpc_clients::{{ t.client }}::connect_lazy(url, policies)?;
+{{ format::let(indent="        ", head="let " ~ t.ident ~ "_grpc =", value="grpc_clients::" ~ t.client ~ "::connect_lazy(url, policies, &config.tls)?;") }}
 {%- endfor %}
 {%- if service.produces %}
         let publisher = Arc::new(Publisher::from_config(config)?);

@@ -67,18 +67,19 @@ use runtime::{
     budget::within,
     error::error_response,
     health::Health,
+    tls::ServerSocket,
 };
 {%- else %}
 use runtime::{
     auth::{AuthLayer, Authenticate},
     error::error_response,
     health::Health,
+    tls::ServerSocket,
 };
 {%- endif %}
 {%- if service.keys.rest %}
 use runtime::{idempotency::IdempotencyLayer, store::Store};
 {%- endif %}
-use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 {%- if service.browser_flows %}
 use tower_http::{cors::CorsLayer, trace::TraceLayer};
@@ -225,10 +226,11 @@ fn with_layers(routes: Router) -> Router {
     }
 }
 
-/// Serves [`router`] on `listener` until `health`'s shutdown, then stops
-/// accepting and waits for in-flight requests (the caller bounds that wait).
+/// Serves [`router`] on `socket` (over TLS when it has one) until `health`'s
+/// shutdown, then stops accepting and waits for in-flight requests (the
+/// caller bounds that wait).
 pub async fn serve(
-    listener: TcpListener,
+    socket: ServerSocket,
     state: Arc<crate::state::State>,
     timeouts: Timeouts,
 {%- if service.keys.rest %}
@@ -246,18 +248,30 @@ pub async fn serve(
 {%- else %}
     let app = router(state, timeouts, &health, authenticate{{ more }});
 {%- endif %}
-    serve_router(listener, app, health.shutdown().clone()).await
+    serve_router(socket, app, health.shutdown().clone()).await
 }
 
 async fn serve_router(
-    listener: TcpListener,
+    socket: impl Into<ServerSocket>,
     app: Router,
     shutdown: CancellationToken,
 ) -> io::Result<()> {
-    info!(addr = %listener.local_addr()?, "REST server listening");
-    axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown.cancelled_owned())
-        .await?;
+    let ServerSocket { listener, tls } = socket.into();
+    let addr = listener.local_addr()?;
+    match tls {
+        None => {
+            info!(%addr, "REST server listening");
+            axum::serve(listener, app)
+                .with_graceful_shutdown(shutdown.cancelled_owned())
+                .await?;
+        }
+        Some(tls) => {
+            info!(%addr, "REST server listening over TLS");
+            axum::serve(tls.listen(listener)?, app)
+                .with_graceful_shutdown(shutdown.cancelled_owned())
+                .await?;
+        }
+    }
     info!("REST server stopped");
     Ok(())
 }

@@ -17,6 +17,7 @@ use runtime::{
     client_policy::{CallPolicy, InvalidDeadline},
     http_client::{self, HttpClient, HttpError, Route{% if service.called_flows | filter(attribute="transport", value="rest") | filter(attribute="streaming", value=true) | length > 0 %}, SseStream{% endif %}},
     retry::Backoff,
+    tls::Tls,
 };
 {%- for f in service.called_flows | filter(attribute="transport", value="rest") %}
 
@@ -72,10 +73,20 @@ impl {{ target.client }} {
         body: http_client::{{ m.rpc.route.body }},
     };
 {% endfor %}
-    /// A client of the API at `base_url` (`http://host:port`).
-    pub fn new(base_url: &str, policies: {{ target.policies }}) -> Result<Self, HttpError> {
+    /// A client of the API at `base_url` (`http://host:port`, or `https://`
+    /// with `tls`).
+{%- set line = "    pub fn new(base_url: &str, policies: " ~ target.policies ~ ", tls: &Tls) -> Result<Self, HttpError> {" %}
+{%- if line | length <= 100 %}
+{{ line }}
+{%- else %}
+    pub fn new(
+        base_url: &str,
+        policies: {{ target.policies }},
+        tls: &Tls,
+    ) -> Result<Self, HttpError> {
+{%- endif %}
         Ok(Self {
-            http: HttpClient::new(base_url)?,
+            http: HttpClient::new(base_url, tls)?,
             policies,
         })
     }

@@ -1,6 +1,7 @@
 {#- scaffold
 when: service.calls_grpc
 -#}
+{%- import "_partials/format.rs" as format -%}
 {%- set target = service.grpc_targets[0] -%}
 {%- if target.unary %}{% set_global m = target.unary %}{% else %}{% set_global m = target.stream %}{% endif -%}
 {%- set svc = m.rpc.service -%}
@@ -25,7 +26,7 @@ use std::{
 
 use {{ m.rpc.server_trait }};
 use {{ svc.server }};
-use runtime::{client_policy::CallPolicy, retry::Backoff};
+use runtime::{client_policy::CallPolicy, retry::Backoff, tls::Tls};
 use tokio::net::TcpListener;
 use tonic::{Code, Request, Response, Status, transport::Server};
 
@@ -47,7 +48,7 @@ const POLICY: CallPolicy = CallPolicy {
 /// A client of the stub with [`POLICY`].
 fn client(url: &str) -> {{ target.client }} {
     let policies = {{ target.policies }}::all(POLICY);
-    {{ target.client }}::connect_lazy(url, policies).unwrap()
+    {{ target.client }}::connect_lazy(url, policies, &Tls::default()).unwrap()
 }
 
 {%- if target.unary %}
@@ -267,7 +268,8 @@ impl {{ v.trait_name }}Rpcs for {{ v.trait_name }}Defaults {
 async fn {{ t.ident }}_{{ x.rpc.method | trim_start_matches(pat="r#") }}_is_answered() {
     let url = {{ x.rpc.service.trait_name }}Defaults::start().await;
     let policies = grpc_clients::{{ t.policies }}::all(POLICY);
-    let client = grpc_clients::{{ t.client }}::connect_lazy(&url, policies).unwrap();
+    let tls = Tls::default();
+{{ format::let(indent="    ", head="let client =", value="grpc_clients::" ~ t.client ~ "::connect_lazy(&url, policies, &tls).unwrap();") }}
 {%- if x.rpc.id_field %}
     let request = grpc_clients::{{ t.client }}::{{ x.rpc.method | trim_start_matches(pat="r#") }}_request("{{ names.sample_id }}");
 {%- else %}

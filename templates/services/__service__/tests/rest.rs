@@ -110,9 +110,9 @@ async fn start_checked(config: &Config, authenticate: Authenticate) -> Server {
 {%- endif %}
 {%- if service.keys.rest %}
     let store = state.out.db.clone();
-    let serving = rest::serve(listener, state, timeouts, store, health, authenticate{{ more }});
+    let serving = rest::serve(listener.into(), state, timeouts, store, health, authenticate{{ more }});
 {%- else %}
-    let serving = rest::serve(listener, state, timeouts, health, authenticate{{ more }});
+    let serving = rest::serve(listener.into(), state, timeouts, health, authenticate{{ more }});
 {%- endif %}
     let task = tokio::spawn(serving);
     Server {

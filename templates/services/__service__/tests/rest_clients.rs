@@ -1,6 +1,7 @@
 {#- scaffold
 when: service.calls_rest
 -#}
+{%- import "_partials/format.rs" as format -%}
 {%- set target = service.rest_targets[0] -%}
 {%- if target.unary %}{% set_global m = target.unary %}{% else %}{% set_global m = target.stream %}{% endif -%}
 {%- set s = target.stream -%}
@@ -27,7 +28,7 @@ use axum::{
 {%- else %}
 use axum::{Router, http::StatusCode};
 {%- endif %}
-use runtime::{client_policy::CallPolicy, http_client::HttpError, retry::Backoff};
+use runtime::{client_policy::CallPolicy, http_client::HttpError, retry::Backoff, tls::Tls};
 use tokio::net::TcpListener;
 {%- else %}
 use std::{
@@ -39,7 +40,7 @@ use axum::{
     Router,
     http::{Method, Uri},
 };
-use runtime::{client_policy::CallPolicy, retry::Backoff};
+use runtime::{client_policy::CallPolicy, retry::Backoff, tls::Tls};
 use tokio::net::TcpListener;
 {%- endif %}
 
@@ -61,7 +62,7 @@ const POLICY: CallPolicy = CallPolicy {
 /// A client of the stub with [`POLICY`].
 fn client(url: &str) -> {{ target.client }} {
     let policies = {{ target.policies }}::all(POLICY);
-    {{ target.client }}::new(url, policies).unwrap()
+    {{ target.client }}::new(url, policies, &Tls::default()).unwrap()
 }
 
 {%- for r in [m, s] %}{% if r %}{% if loop.first or r.rpc.method != m.rpc.method %}
@@ -107,7 +108,8 @@ async fn recording_stub(events: bool) -> (String, Arc<Mutex<Vec<String>>>) {
 async fn {{ t.ident }}_{{ x.rpc.method | trim_start_matches(pat="r#") }}_is_sent_on_its_route() {
     let (url, seen) = recording_stub({{ x.rpc.streaming }}).await;
     let policies = rest_clients::{{ t.policies }}::all(POLICY);
-    let client = rest_clients::{{ t.client }}::new(&url, policies).unwrap();
+    let tls = Tls::default();
+{{ format::let(indent="    ", head="let client =", value="rest_clients::" ~ t.client ~ "::new(&url, policies, &tls).unwrap();") }}
 {%- if x.rpc.id_field %}
     let request = rest_clients::{{ t.client }}::{{ x.rpc.method | trim_start_matches(pat="r#") }}_request("{{ names.sample_id }}");
 {%- else %}
