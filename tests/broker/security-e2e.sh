@@ -61,11 +61,12 @@ for s in shipments inventory; do
 done
 
 # ---- a PKI made by openssl: a CA, a certificate per service, a rogue CA ------
-pki() {
+pki() (
   cd "$W" || return 1
   openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes \
     -keyout ca-key.pem -out ca.pem -days 2 -subj "/CN=security-e2e CA" || return 1
-  printf 'subjectAltName=DNS:localhost,IP:127.0.0.1\n' >ext.cnf
+  # Each service's certificate serves and is shown to peers: both usages.
+  printf 'subjectAltName=DNS:localhost,IP:127.0.0.1\nextendedKeyUsage=serverAuth,clientAuth\n' >ext.cnf
   local name
   for name in inventory shipments caller; do
     openssl req -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes \
@@ -73,7 +74,7 @@ pki() {
     openssl x509 -req -in "$name.csr" -CA ca.pem -CAkey ca-key.pem -CAcreateserial \
       -out "$name.pem" -days 2 -extfile ext.cnf || return 1
   done
-}
+)
 pki >"$W/pki.log" 2>&1 || { echo "security e2e: openssl could not make the test PKI: $(last "$W/pki.log")"; exit 1; }
 
 # ---- TLS and mutual TLS ------------------------------------------------------
@@ -115,7 +116,13 @@ if [ -z "$tls_fail" ]; then
   [ "$got" = 000 ] || tls_fail="plain http got '$got' from the TLS port"
 fi
 if [ -z "$tls_fail" ]; then
-  env "${SHIPMENTS_ENV[@]}" timeout 20 "$BIN/shipments" probe readyz >"$W/probe.log" 2>&1 \
+  # What the Dockerfile's health check runs; ready once the first check of
+  # its database is done.
+  for _ in $(seq 1 30); do
+    env "${SHIPMENTS_ENV[@]}" timeout 20 "$BIN/shipments" probe readyz >"$W/probe.log" 2>&1 && break
+    sleep 1
+  done
+  grep -q "answered 200" "$W/probe.log" \
     || tls_fail="shipments probe readyz under mutual TLS: $(last "$W/probe.log")"
   grep -q "https://" "$W/probe.log" || tls_fail=${tls_fail:-"the probe did not ask over https: $(last "$W/probe.log")"}
 fi
@@ -153,8 +160,10 @@ if [ -z "$TANSU" ] || [ ! -x "$TANSU" ]; then
 else
   PK=$(port)
   broker() {
-    "$TANSU" broker --listener-url "tcp://127.0.0.1:$PK" --advertised-listener-url "tcp://127.0.0.1:$PK" \
-      --storage-engine "sqlite://$W/tansu.db" "$@" >>"$W/tansu.log" 2>&1 &
+    # tansu reads a sqlite:// path as relative to where it runs.
+    (cd "$W" && exec "$TANSU" broker --listener-url "tcp://127.0.0.1:$PK" \
+      --advertised-listener-url "tcp://127.0.0.1:$PK" --storage-engine sqlite://tansu.db "$@") \
+      >>"$W/tansu.log" 2>&1 &
     PIDS+=($!)
     tansu_pid=$!
     wait_port "$PK" 30 "$tansu_pid"

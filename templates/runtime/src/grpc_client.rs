@@ -56,7 +56,17 @@ impl fmt::Display for GrpcError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             GrpcError::InvalidUrl(_) => f.write_str("invalid server URL"),
-            GrpcError::Rpc(status) => write!(f, "{:?}: {}", status.code(), status.message()),
+            GrpcError::Rpc(status) => {
+                write!(f, "{:?}: {}", status.code(), status.message())?;
+                // A transport error says why only in its sources (a refused
+                // certificate, a connection reset).
+                let mut source = std::error::Error::source(status);
+                while let Some(cause) = source {
+                    write!(f, ": {cause}")?;
+                    source = cause.source();
+                }
+                Ok(())
+            }
         }
     }
 }

@@ -28,11 +28,11 @@ use rustls::{
 };
 use tokio::{
     net::{TcpListener, TcpStream},
-    sync::mpsc,
-    task::JoinHandle,
+    sync::{Semaphore, mpsc},
+    task::{JoinHandle, JoinSet},
 };
 use tokio_rustls::{TlsAcceptor, server::TlsStream};
-use tracing::debug;
+use tracing::{debug, warn};
 
 /// Environment variable holding the path of the service's PEM certificate
 /// chain.
@@ -51,6 +51,9 @@ pub const CA_VAR: &str = "TLS_CA";
 pub const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 /// Handshaken connections waiting for the server to take them.
 const ACCEPTED_BACKLOG: usize = 64;
+/// Handshakes run at once; a flood of callers that never finish theirs
+/// waits in the kernel's backlog rather than in tasks.
+pub const MAX_HANDSHAKES: usize = 1024;
 
 /// A TLS setting that cannot be used: the variable and why.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -443,7 +446,19 @@ async fn accept(
     handshaken: mpsc::Sender<(TlsStream<TcpStream>, SocketAddr)>,
     server: &'static str,
 ) {
+    // The handshakes belong to this task: when the listener is dropped and
+    // this task aborted, they are aborted with it. At most
+    // `MAX_HANDSHAKES` run at once; past that, accepting waits.
+    let mut in_progress = JoinSet::new();
+    let slots = Arc::new(Semaphore::new(MAX_HANDSHAKES));
     loop {
+        // Finished handshakes leave the set.
+        while in_progress.try_join_next().is_some() {}
+        let slot = tokio::select! {
+            () = handshaken.closed() => return,
+            slot = Arc::clone(&slots).acquire_owned() => slot,
+        };
+        let Ok(slot) = slot else { return };
         let (tcp, peer) = tokio::select! {
             () = handshaken.closed() => return,
             accepted = listener.accept() => match accepted {
@@ -451,7 +466,7 @@ async fn accept(
                 Err(err) => {
                     // Out of file descriptors, most likely: wait for some
                     // to be freed rather than spin.
-                    debug!(%err, server, "cannot accept a connection");
+                    warn!(%err, server, "cannot accept a connection; retrying in 100 ms");
                     tokio::time::sleep(Duration::from_millis(100)).await;
                     continue;
                 }
@@ -460,10 +475,11 @@ async fn accept(
         let _ = tcp.set_nodelay(true);
         let acceptor = acceptor.clone();
         let handshaken = handshaken.clone();
-        tokio::spawn(async move {
-            let failure = match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(tcp)).await
-            {
+        in_progress.spawn(async move {
+            let handshake = tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(tcp));
+            let failure = match handshake.await {
                 Ok(Ok(stream)) => {
+                    drop(slot);
                     let _ = handshaken.send((stream, peer)).await;
                     return;
                 }

@@ -183,6 +183,7 @@ async fn mutual_tls_lets_in_only_callers_with_a_certificate_of_the_client_ca() {
         "{err}"
     );
 }
+{%- if uses.rest %}
 
 #[tokio::test]
 async fn the_probe_asks_its_own_tls_server_even_under_mutual_tls() {
@@ -196,6 +197,7 @@ async fn the_probe_asks_its_own_tls_server_even_under_mutual_tls() {
     // Plaintext gets no answer from a TLS port.
     assert!(runtime::health::probe(addr, "/livez").await.is_err());
 }
+{%- endif %}
 
 #[tokio::test]
 async fn a_stalled_handshake_does_not_hold_up_other_callers() {

@@ -14,7 +14,7 @@ when: uses.kafka
 //! librdkafka (rdkafka's `ssl-vendored` feature); Kerberos (`GSSAPI`) and
 //! OAuth (`OAUTHBEARER`) are not built in.
 
-use std::{fmt, path::Path, sync::OnceLock};
+use std::{fmt, sync::OnceLock};
 
 use rdkafka::ClientConfig;
 
@@ -113,14 +113,6 @@ impl Security {
     }
 
     fn check(&self) -> Result<(), SecurityError> {
-        let var = |property: &str| {
-            let found = VARS.iter().find(|(_, p)| *p == property);
-            found.map_or("KAFKA_SECURITY_PROTOCOL", |(var, _)| *var)
-        };
-        let error = |property: &str, reason: String| SecurityError {
-            var: var(property),
-            reason,
-        };
         let protocol = self.protocol().to_ascii_lowercase();
         if !PROTOCOLS.contains(&protocol.as_str()) {
             return Err(error(
@@ -155,55 +147,74 @@ impl Security {
             }
         }
         if uses_sasl {
-            // librdkafka's own default is GSSAPI, which is not built in.
-            let Some(mechanism) = self.get("sasl.mechanism") else {
+            self.check_sasl(&protocol)?;
+        }
+        self.check_tls()
+    }
+
+    /// SASL: a mechanism built in, with its user and password.
+    fn check_sasl(&self, protocol: &str) -> Result<(), SecurityError> {
+        // librdkafka's own default is GSSAPI, which is not built in.
+        let Some(mechanism) = self.get("sasl.mechanism") else {
+            return Err(error(
+                "sasl.mechanism",
+                format!(
+                    "unset while KAFKA_SECURITY_PROTOCOL={protocol}: set one of {}",
+                    MECHANISMS.join(", ")
+                ),
+            ));
+        };
+        if !MECHANISMS.contains(&mechanism) {
+            return Err(error(
+                "sasl.mechanism",
+                format!(
+                    "`{mechanism}` is not one of {} (GSSAPI and OAUTHBEARER are not built in)",
+                    MECHANISMS.join(", ")
+                ),
+            ));
+        }
+        for property in ["sasl.username", "sasl.password"] {
+            if self.get(property).is_none() {
                 return Err(error(
-                    "sasl.mechanism",
-                    format!(
-                        "unset while KAFKA_SECURITY_PROTOCOL={protocol}: set one of {}",
-                        MECHANISMS.join(", ")
-                    ),
+                    property,
+                    format!("unset while KAFKA_SASL_MECHANISM={mechanism}"),
                 ));
-            };
-            if !MECHANISMS.contains(&mechanism) {
-                return Err(error(
-                    "sasl.mechanism",
-                    format!(
-                        "`{mechanism}` is not one of {} (GSSAPI and OAUTHBEARER are not built in)",
-                        MECHANISMS.join(", ")
-                    ),
-                ));
-            }
-            for property in ["sasl.username", "sasl.password"] {
-                if self.get(property).is_none() {
-                    return Err(error(
-                        property,
-                        format!("unset while KAFKA_SASL_MECHANISM={mechanism}"),
-                    ));
-                }
             }
         }
+        Ok(())
+    }
+
+    /// TLS: files that can be read, a certificate with its key.
+    fn check_tls(&self) -> Result<(), SecurityError> {
         for property in [
             "ssl.ca.location",
             "ssl.certificate.location",
             "ssl.key.location",
         ] {
             if let Some(path) = self.get(property)
-                && !Path::new(path).is_file()
+                && let Err(err) = std::fs::File::open(path)
             {
-                return Err(error(property, format!("`{path}` is not a readable file")));
+                return Err(error(property, format!("cannot read `{path}`: {err}")));
             }
         }
-        if self.get("ssl.certificate.location").is_some() != self.get("ssl.key.location").is_some()
-        {
-            return Err(error(
-                "ssl.key.location",
-                "KAFKA_SSL_CERTIFICATE_LOCATION and KAFKA_SSL_KEY_LOCATION go together: give both, or neither".to_owned(),
-            ));
+        let certificate = self.get("ssl.certificate.location").is_some();
+        let key = self.get("ssl.key.location").is_some();
+        if certificate != key {
+            let (missing, given) = if key {
+                ("ssl.certificate.location", "KAFKA_SSL_KEY_LOCATION")
+            } else {
+                ("ssl.key.location", "KAFKA_SSL_CERTIFICATE_LOCATION")
+            };
+            let reason = format!("unset while {given} is set: give both, or neither");
+            return Err(error(missing, reason));
+        }
+        if self.get("ssl.key.password").is_some() && !key {
+            let reason = "set without KAFKA_SSL_KEY_LOCATION, the key it opens".to_owned();
+            return Err(error("ssl.key.password", reason));
         }
         let algorithm = self.get("ssl.endpoint.identification.algorithm");
         if let Some(algorithm) = algorithm
-            && !matches!(algorithm, "https" | "none")
+            && !matches!(algorithm.to_ascii_lowercase().as_str(), "https" | "none")
         {
             return Err(error(
                 "ssl.endpoint.identification.algorithm",
@@ -216,12 +227,27 @@ impl Security {
     }
 }
 
+/// The error of `property`, named by its variable.
+fn error(property: &str, reason: String) -> SecurityError {
+    let found = VARS.iter().find(|(_, p)| *p == property);
+    let var = found.map_or("KAFKA_SECURITY_PROTOCOL", |(var, _)| *var);
+    SecurityError { var, reason }
+}
+
 static INSTALLED: OnceLock<Security> = OnceLock::new();
 
 /// Makes `security` the one every Kafka client of the process connects
 /// with; only the first call counts. A process that never calls it
-/// connects in plaintext (tests, on the mock cluster).
+/// connects in plaintext (tests, on the mock cluster). SASL `PLAIN` without
+/// TLS sends the password in clear: that is logged as a warning.
 pub fn install(security: Security) {
+    let protocol = security.protocol().to_ascii_lowercase();
+    if protocol == "sasl_plaintext" && security.get("sasl.mechanism") == Some("PLAIN") {
+        tracing::warn!(
+            "KAFKA_SASL_MECHANISM=PLAIN over KAFKA_SECURITY_PROTOCOL=sasl_plaintext sends the \
+             password in clear: use sasl_ssl, or SCRAM"
+        );
+    }
     let _ = INSTALLED.set(security);
 }
 
@@ -308,6 +334,17 @@ mod tests {
         .unwrap_err();
         assert_eq!(err.var, "KAFKA_SSL_CA_LOCATION");
         assert!(err.reason.contains("uses no TLS"), "{}", err.reason);
+    }
+
+    #[test]
+    fn refuses_a_key_password_without_its_key() {
+        let err = security(&[
+            ("KAFKA_SECURITY_PROTOCOL", "ssl"),
+            ("KAFKA_SSL_KEY_PASSWORD", "s3cret"),
+        ])
+        .unwrap_err();
+        assert_eq!(err.var, "KAFKA_SSL_KEY_PASSWORD");
+        assert!(!err.to_string().contains("s3cret"), "{err}");
     }
 
     #[test]

@@ -16,8 +16,12 @@ use anyhow::Context as _;
 {%- if serves %}{% set_global imports = imports | concat(with="tls::ServerSocket") %}{% endif %}
 {%- if imports | length == 1 %}
 use runtime::{{ imports.0 }};
-{%- else %}
+{%- elif imports | join(sep=", ") | length <= 84 %}
 use runtime::{{ "{" }}{{ imports | join(sep=", ") }}};
+{%- else %}
+use runtime::{
+    {{ imports | join(sep=", ") }},
+};
 {%- endif %}
 use tokio::{net::TcpListener, task::JoinSet};
 use tokio_util::sync::CancellationToken;
@@ -78,11 +82,6 @@ pub async fn run(args: impl IntoIterator<Item = String>) -> ExitCode {
             return ExitCode::from(usage);
         }
     };
-{%- if service.produces or service.consumes %}
-    // Every Kafka client connects as KAFKA_SECURITY_PROTOCOL and the
-    // KAFKA_SASL_* and KAFKA_SSL_* variables say.
-    runtime::kafka::install(config.kafka_security.clone());
-{%- endif %}
     // A probe only asks the running service: it exports no spans.
     let traced = !matches!(command, Command::Probe { .. });
     let otlp = config.otlp_endpoint.clone().filter(|_| traced);
@@ -91,6 +90,11 @@ pub async fn run(args: impl IntoIterator<Item = String>) -> ExitCode {
         service: env!("CARGO_PKG_NAME"),
     });
     runtime::telemetry::init_logs(config.log_format, otlp.as_ref());
+{%- if service.produces or service.consumes %}
+    // Every Kafka client connects as KAFKA_SECURITY_PROTOCOL and the
+    // KAFKA_SASL_* and KAFKA_SSL_* variables say.
+    runtime::kafka::install(config.kafka_security.clone());
+{%- endif %}
     let result = match command {
         Command::Serve => serve(&config).await,
 {%- if service.serves_rest %}

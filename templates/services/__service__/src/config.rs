@@ -815,7 +815,8 @@ mod tests {
 
     #[test]
     fn refuses_what_is_not_an_http_url_in_{{ target.env | lower }}() {
-        for raw in ["{{ target.name }}:5000", "ftp://{{ target.name }}", "http://", "https://"] {
+{%- set raws = ['"' ~ target.name ~ ':5000"', '"ftp://' ~ target.name ~ '"', '"http://"', '"https://"'] %}
+{{ format::array(indent="        ", head="for raw in ", items=raws, tail=" {") }}
             let lookup = |var: &str| (var == {{ target.env }}_VAR).then(|| raw.to_owned());
             let err = Config::from_lookup(lookup).unwrap_err();
             assert_eq!(err.var, {{ target.env }}_VAR, "{raw}");

@@ -110,9 +110,11 @@ async fn start_checked(config: &Config, authenticate: Authenticate) -> Server {
 {%- endif %}
 {%- if service.keys.rest %}
     let store = state.out.db.clone();
-    let serving = rest::serve(listener.into(), state, timeouts, store, health, authenticate{{ more }});
+    let socket = listener.into();
+    let serving = rest::serve(socket, state, timeouts, store, health, authenticate{{ more }});
 {%- else %}
-    let serving = rest::serve(listener.into(), state, timeouts, health, authenticate{{ more }});
+    let socket = listener.into();
+    let serving = rest::serve(socket, state, timeouts, health, authenticate{{ more }});
 {%- endif %}
     let task = tokio::spawn(serving);
     Server {
