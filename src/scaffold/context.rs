@@ -1321,7 +1321,7 @@ const KAFKA_SECURITY_VARS: [(&str, &str, &str); 9] = [
     (
         "KAFKA_SSL_CA_LOCATION",
         "PEM CAs of the brokers",
-        "unset: /etc/ssl/certs' bundle",
+        "unset: the system's CA bundle",
     ),
     (
         "KAFKA_SSL_CERTIFICATE_LOCATION",

@@ -108,12 +108,14 @@ if [ -z "$tls_fail" ]; then
     || tls_fail="curl with a client certificate got '$got' from $url: $(head -c 160 "$W/get.json" 2>/dev/null)"
 fi
 if [ -z "$tls_fail" ]; then
-  got=$(curl -s -m 10 -o /dev/null -w '%{http_code}' --cacert "$W/ca.pem" "$url")
-  [ "$got" = 000 ] || tls_fail="curl without a client certificate got '$got' (mutual TLS should refuse it)"
+  got=$(curl -sS -m 10 -o /dev/null -w '%{http_code}' --cacert "$W/ca.pem" "$url" 2>"$W/anon-curl.log")
+  [ "$got" = 000 ] && grep -qiE 'alert|certificate required' "$W/anon-curl.log" \
+    || tls_fail="curl without a client certificate got '$got', $(last "$W/anon-curl.log") (mutual TLS should refuse it at the handshake)"
 fi
 if [ -z "$tls_fail" ]; then
-  got=$(curl -s -m 10 -o /dev/null -w '%{http_code}' "http://127.0.0.1:$PH/v1/shipments/SHP-1001")
-  [ "$got" = 000 ] || tls_fail="plain http got '$got' from the TLS port"
+  got=$(curl -sS -m 10 -o /dev/null -w '%{http_code}' "http://127.0.0.1:$PH/v1/shipments/SHP-1001" 2>"$W/plain-curl.log")
+  [ "$got" = 000 ] && ! grep -qi "connection refused" "$W/plain-curl.log" \
+    || tls_fail="plain http got '$got' from the TLS port: $(last "$W/plain-curl.log")"
 fi
 if [ -z "$tls_fail" ]; then
   # What the Dockerfile's health check runs; ready once the first check of
@@ -141,13 +143,17 @@ if [ -z "$tls_fail" ]; then
   done
   if env "${anonymous[@]}" timeout 30 "$BIN/shipments" call reserve-stock SKU-42 >"$W/anon.json" 2>"$W/anon.log"; then
     tls_fail="reserve-stock without a client certificate was answered: $(head -c 160 "$W/anon.json")"
+  elif ! grep -qi "CertificateRequired" "$W/anon.log"; then
+    tls_fail="reserve-stock without a client certificate failed, but not at the handshake: $(last "$W/anon.log")"
+  elif ! kill -0 "$inventory_pid" 2>/dev/null; then
+    tls_fail="inventory died: $(last "$W/inventory.log")"
   fi
 fi
 if [ -z "$tls_fail" ]; then
   # A missing certificate file stops the service at start-up, naming it.
   env "${SHIPMENTS_ENV[@]}" TLS_CERT="$W/missing.pem" timeout 20 "$BIN/shipments" >"$W/missing.log" 2>&1
   code=$?
-  [ "$code" = 2 ] && grep -q "TLS_CERT" "$W/missing.log" \
+  [ "$code" = 2 ] && grep -q "invalid TLS_CERT" "$W/missing.log" \
     || tls_fail="a missing TLS_CERT file exited $code: $(last "$W/missing.log")"
 fi
 [ -z "$tls_fail" ] && echo "tls: curl and the probe over mutual TLS, reserve-stock over https:// with a client certificate; refused without one"
@@ -197,10 +203,16 @@ else
   if [ -z "$sasl_fail" ] && publish >"$W/plain.log" 2>&1; then
     sasl_fail="publish without SASL was acknowledged by a broker that requires it"
   fi
+  # The broker still takes the right credentials: the refusals above were
+  # its, not a broker gone.
   if [ -z "$sasl_fail" ]; then
-    publish KAFKA_SECURITY_PROTOCOL=sasl_ssl KAFKA_SASL_MECHANISM=GSSAPI >"$W/gssapi.log" 2>&1
+    publish "${scram[@]}" KAFKA_SASL_PASSWORD=s3cret >"$W/sasl-again.log" 2>&1 \
+      || sasl_fail="the broker no longer took the right password: $(last "$W/sasl-again.log")"
+  fi
+  if [ -z "$sasl_fail" ]; then
+    publish "${scram[@]}" KAFKA_SASL_PASSWORD=s3cret KAFKA_SASL_MECHANISM=GSSAPI >"$W/gssapi.log" 2>&1
     code=$?
-    [ "$code" = 2 ] && grep -q KAFKA_SASL_MECHANISM "$W/gssapi.log" \
+    [ "$code" = 2 ] && grep -q "invalid KAFKA_SASL_MECHANISM.*not built in" "$W/gssapi.log" \
       || sasl_fail="an unbuilt mechanism exited $code: $(last "$W/gssapi.log")"
   fi
   [ -z "$sasl_fail" ] && echo "sasl: acknowledged with SCRAM-SHA-256; refused with a wrong password and without SASL"

@@ -324,7 +324,7 @@ mod tests {
             keyed: true,
         };
         let client =
-            super::GrpcClient::connect_lazy("http://127.0.0.1:1", &Tls::default()).unwrap();
+            super::GrpcClient::connect_lazy("http://127.0.0.1:1", &super::Tls::default()).unwrap();
         let keys = Arc::new(Mutex::new(Vec::new()));
         let seen = Arc::clone(&keys);
         // Two attempts fail UNAVAILABLE, the third answers.

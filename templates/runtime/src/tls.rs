@@ -47,7 +47,8 @@ pub const CLIENT_CA_VAR: &str = "TLS_CLIENT_CA";
 pub const CA_VAR: &str = "TLS_CA";
 
 /// How long a caller has to finish its handshake; a connection that stalls
-/// it is closed, and never holds up the others.
+/// it is closed. Up to [`MAX_HANDSHAKES`] run at once, so a stalled one
+/// never holds up the others.
 pub const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 /// Handshaken connections waiting for the server to take them.
 const ACCEPTED_BACKLOG: usize = 64;
@@ -262,7 +263,7 @@ impl Tls {
         let verifier = Arc::new(AnyServer(Arc::clone(&provider)));
         let builder = ClientConfig::builder_with_provider(provider)
             .with_safe_default_protocol_versions()
-            .ok()?
+            .expect("aws-lc-rs supports the default protocol versions")
             .dangerous()
             .with_custom_certificate_verifier(verifier);
         let config = match self.client.as_deref() {
@@ -424,9 +425,9 @@ impl fmt::Debug for ServerTls {
 impl ServerTls {
     /// Accepts on `listener` and hands over connections once their handshake
     /// is done; each handshake runs on a task of its own, within
-    /// [`HANDSHAKE_TIMEOUT`], so a slow or failing caller never holds up the
-    /// next. A failed handshake is logged at `debug` and counted in
-    /// `tls_handshake_failures_total`.
+    /// [`HANDSHAKE_TIMEOUT`] and up to [`MAX_HANDSHAKES`] at once, so a slow
+    /// or failing caller does not hold up the next. A failed handshake is
+    /// logged at `debug` and counted in `tls_handshake_failures_total`.
     pub fn listen(&self, listener: TcpListener) -> std::io::Result<TlsListener> {
         let addr = listener.local_addr()?;
         let (handshaken, accepted) = mpsc::channel(ACCEPTED_BACKLOG);
@@ -463,6 +464,8 @@ async fn accept(
             () = handshaken.closed() => return,
             accepted = listener.accept() => match accepted {
                 Ok(accepted) => accepted,
+                // A caller that left before it was accepted: next one.
+                Err(err) if is_connection_error(&err) => continue,
                 Err(err) => {
                     // Out of file descriptors, most likely: wait for some
                     // to be freed rather than spin.
@@ -479,8 +482,11 @@ async fn accept(
             let handshake = tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(tcp));
             let failure = match handshake.await {
                 Ok(Ok(stream)) => {
-                    drop(slot);
+                    // The slot is held until the server takes the connection:
+                    // while it lags, accepting waits, and the kernel's
+                    // backlog pushes back.
                     let _ = handshaken.send((stream, peer)).await;
+                    drop(slot);
                     return;
                 }
                 Ok(Err(err)) => err.to_string(),
@@ -490,6 +496,16 @@ async fn accept(
             metrics::counter!("tls_handshake_failures_total", "server" => server).increment(1);
         });
     }
+}
+
+/// An error of one connection, not of the listener (as axum tells them).
+fn is_connection_error(err: &std::io::Error) -> bool {
+    matches!(
+        err.kind(),
+        std::io::ErrorKind::ConnectionRefused
+            | std::io::ErrorKind::ConnectionAborted
+            | std::io::ErrorKind::ConnectionReset
+    )
 }
 
 /// Connections whose TLS handshake is done, for `axum::serve`{% if uses.grpc_server %} or tonic's

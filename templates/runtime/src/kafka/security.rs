@@ -89,8 +89,17 @@ impl Security {
                 properties.push((property, value.to_owned()));
             }
         }
-        let security = Security { properties };
+        let mut security = Security { properties };
         security.check()?;
+        // librdkafka's OpenSSL is compiled in, its own CA folder empty:
+        // `probe` has it look where distributions keep the CA bundle.
+        if security.protocol().to_ascii_lowercase().ends_with("ssl")
+            && security.get("ssl.ca.location").is_none()
+        {
+            security
+                .properties
+                .push(("ssl.ca.location", "probe".to_owned()));
+        }
         Ok(security)
     }
 
@@ -296,6 +305,17 @@ mod tests {
         config.set("bootstrap.servers", "127.0.0.1:1");
         security.apply(&mut config);
         // librdkafka refuses `sasl_ssl` and SCRAM unless built with OpenSSL.
+        let created = config.create::<BaseProducer>();
+        assert!(created.is_ok(), "{:?}", created.err());
+    }
+
+    #[test]
+    fn tls_without_a_ca_file_probes_the_system_bundle() {
+        let security = security(&[("KAFKA_SECURITY_PROTOCOL", "SSL")]).unwrap();
+        assert_eq!(security.get("ssl.ca.location"), Some("probe"));
+        let mut config = ClientConfig::new();
+        config.set("bootstrap.servers", "127.0.0.1:1");
+        security.apply(&mut config);
         let created = config.create::<BaseProducer>();
         assert!(created.is_ok(), "{:?}", created.err());
     }

@@ -92,8 +92,10 @@ pub async fn run(args: impl IntoIterator<Item = String>) -> ExitCode {
     runtime::telemetry::init_logs(config.log_format, otlp.as_ref());
 {%- if service.produces or service.consumes %}
     // Every Kafka client connects as KAFKA_SECURITY_PROTOCOL and the
-    // KAFKA_SASL_* and KAFKA_SSL_* variables say.
-    runtime::kafka::install(config.kafka_security.clone());
+    // KAFKA_SASL_* and KAFKA_SSL_* variables say (a probe makes none).
+    if traced {
+        runtime::kafka::install(config.kafka_security.clone());
+    }
 {%- endif %}
     let result = match command {
         Command::Serve => serve(&config).await,
