@@ -47,17 +47,8 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-port() { python3 -c 'import socket;s=socket.socket();s.bind(("127.0.0.1",0));print(s.getsockname()[1])'; }
-wait_port() {
-  local i
-  for ((i = 0; i < $2 * 10; i++)); do
-    (echo >"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0
-    if [ -n "${3:-}" ] && ! kill -0 "$3" 2>/dev/null; then return 1; fi
-    sleep 0.1
-  done
-  return 1
-}
-last() { tail -n 1 "$1" 2>/dev/null | cut -c1-200; }
+# shellcheck source=tests/broker/lib.sh
+source "$(dirname "$0")/lib.sh"
 for s in shipments inventory; do
   [ -x "$BIN/$s" ] || { echo "security e2e: no $BIN/$s (build the team workspace first)"; exit 1; }
 done

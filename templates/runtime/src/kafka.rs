@@ -33,9 +33,7 @@ pub use producer::{
     PendingDelivery, ProducerSettings, Publisher, TRANSACTION_TIMEOUT,
 };
 pub use rdkafka::{error::KafkaError, producer::future_producer::Delivery};
-pub use security::{
-    MECHANISMS, PROTOCOLS, Security, SecurityError, VARS as SECURITY_VARS, install,
-};
+pub use security::{MECHANISMS, PROTOCOLS, Security, VARS as SECURITY_VARS, install};
 
 /// Header naming the flow of a record, so that flows sharing a topic can be
 /// told apart by their consumers.

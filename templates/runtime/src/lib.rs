@@ -45,6 +45,9 @@
 //!   ids of handled events that drop the copies (feature `outbox`);
 {%- endif %}
 //! - [`retry`]: jittered exponential backoff and the retry throttle;
+{%- if uses.tls or uses.kafka %}
+//! - [`setting`]: a setting from the environment that cannot be used;
+{%- endif %}
 //! - [`telemetry`]: the service's metrics, served to Prometheus at
 //!   `/metrics`, and its logs, text or JSON lines (feature `telemetry`);
 //! - [`trace`]: spans exported over OTLP and the W3C trace context carried
@@ -92,6 +95,9 @@ pub mod outbox;
 pub mod rest;
 {%- endif %}
 pub mod retry;
+{%- if uses.tls or uses.kafka %}
+pub mod setting;
+{%- endif %}
 pub mod shutdown;
 {%- if uses.store %}
 #[cfg(feature = "store")]

@@ -34,6 +34,8 @@ use tokio::{
 use tokio_rustls::{TlsAcceptor, server::TlsStream};
 use tracing::{debug, warn};
 
+use crate::setting::InvalidSetting;
+
 /// Environment variable holding the path of the service's PEM certificate
 /// chain.
 pub const CERT_VAR: &str = "TLS_CERT";
@@ -55,23 +57,6 @@ const ACCEPTED_BACKLOG: usize = 64;
 /// Handshakes run at once; a flood of callers that never finish theirs
 /// waits in the kernel's backlog rather than in tasks.
 pub const MAX_HANDSHAKES: usize = 1024;
-
-/// A TLS setting that cannot be used: the variable and why.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct TlsError {
-    /// The variable's name.
-    pub var: &'static str,
-    /// Why its value was refused.
-    pub reason: String,
-}
-
-impl fmt::Display for TlsError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "invalid {}: {}", self.var, self.reason)
-    }
-}
-
-impl std::error::Error for TlsError {}
 
 /// The service's TLS settings, read and checked once ([`Tls::from_lookup`]).
 /// The default is plaintext everywhere, with the Mozilla roots for
@@ -119,7 +104,7 @@ impl Eq for Tls {}
 impl Tls {
     /// Reads `TLS_CERT`, `TLS_KEY`, `TLS_CLIENT_CA` and `TLS_CA` through
     /// `lookup` and loads the files they name.
-    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Tls, TlsError> {
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Tls, InvalidSetting> {
         let path = |var| {
             lookup(var)
                 .map(|v| v.trim().to_owned())
@@ -139,12 +124,13 @@ impl Tls {
                 let cert_pem = read(CERT_VAR, cert)?;
                 let key_pem = read(KEY_VAR, key)?;
                 let chain = certificates(CERT_VAR, cert, &cert_pem)?;
-                let key = PrivateKeyDer::from_pem_slice(&key_pem).map_err(|err| TlsError {
-                    var: KEY_VAR,
-                    reason: format!(
-                        "`{key}` holds no PEM private key (PKCS#8, PKCS#1 or SEC1): {err}"
-                    ),
-                })?;
+                let key =
+                    PrivateKeyDer::from_pem_slice(&key_pem).map_err(|err| InvalidSetting {
+                        var: KEY_VAR,
+                        reason: format!(
+                            "`{key}` holds no PEM private key (PKCS#8, PKCS#1 or SEC1): {err}"
+                        ),
+                    })?;
                 tls.identity = Some(Arc::new(Identity { cert_pem, key_pem }));
                 (chain, Some(key))
             }
@@ -293,22 +279,22 @@ fn mozilla_roots() -> RootCertStore {
     }
 }
 
-fn missing(wanted: &'static str, given: &'static str) -> TlsError {
-    TlsError {
+fn missing(wanted: &'static str, given: &'static str) -> InvalidSetting {
+    InvalidSetting {
         var: wanted,
         reason: format!("unset while {given} is set: give both, or neither"),
     }
 }
 
-fn invalid(var: &'static str, err: &rustls::Error) -> TlsError {
-    TlsError {
+fn invalid(var: &'static str, err: &rustls::Error) -> InvalidSetting {
+    InvalidSetting {
         var,
         reason: err.to_string(),
     }
 }
 
-fn read(var: &'static str, path: &str) -> Result<Vec<u8>, TlsError> {
-    std::fs::read(path).map_err(|err| TlsError {
+fn read(var: &'static str, path: &str) -> Result<Vec<u8>, InvalidSetting> {
+    std::fs::read(path).map_err(|err| InvalidSetting {
         var,
         reason: format!("cannot read `{path}`: {err}"),
     })
@@ -319,15 +305,15 @@ fn certificates(
     var: &'static str,
     path: &str,
     pem: &[u8],
-) -> Result<Vec<CertificateDer<'static>>, TlsError> {
+) -> Result<Vec<CertificateDer<'static>>, InvalidSetting> {
     let certs: Result<Vec<_>, _> = CertificateDer::pem_slice_iter(pem).collect();
     match certs {
         Ok(certs) if !certs.is_empty() => Ok(certs),
-        Ok(_) => Err(TlsError {
+        Ok(_) => Err(InvalidSetting {
             var,
             reason: format!("`{path}` holds no PEM certificate (-----BEGIN CERTIFICATE-----)"),
         }),
-        Err(err) => Err(TlsError {
+        Err(err) => Err(InvalidSetting {
             var,
             reason: format!("`{path}` is not PEM: {err}"),
         }),
@@ -339,10 +325,10 @@ fn roots(
     var: &'static str,
     path: &str,
     certs: &[CertificateDer<'static>],
-) -> Result<RootCertStore, TlsError> {
+) -> Result<RootCertStore, InvalidSetting> {
     let mut store = RootCertStore::empty();
     for cert in certs {
-        store.add(cert.clone()).map_err(|err| TlsError {
+        store.add(cert.clone()).map_err(|err| InvalidSetting {
             var,
             reason: format!("`{path}` holds a certificate that cannot be a CA: {err}"),
         })?;
@@ -356,7 +342,7 @@ fn server_config(
     key: PrivateKeyDer<'static>,
     client_ca: Option<RootCertStore>,
     alpn: &[u8],
-) -> Result<ServerConfig, TlsError> {
+) -> Result<ServerConfig, InvalidSetting> {
     let builder = ServerConfig::builder_with_provider(Arc::clone(provider))
         .with_safe_default_protocol_versions()
         .map_err(|err| invalid(CERT_VAR, &err))?;
@@ -365,7 +351,7 @@ fn server_config(
             let verifier =
                 WebPkiClientVerifier::builder_with_provider(Arc::new(roots), Arc::clone(provider))
                     .build()
-                    .map_err(|err| TlsError {
+                    .map_err(|err| InvalidSetting {
                         var: CLIENT_CA_VAR,
                         reason: err.to_string(),
                     })?;
@@ -376,7 +362,7 @@ fn server_config(
     // The key is checked against the certificate here.
     let mut config = builder
         .with_single_cert(chain, key)
-        .map_err(|err| TlsError {
+        .map_err(|err| InvalidSetting {
             var: KEY_VAR,
             reason: format!("not the private key of TLS_CERT's certificate, or unusable: {err}"),
         })?;

@@ -12,10 +12,7 @@ when: uses.tls
 use std::{collections::HashMap, net::SocketAddr, path::PathBuf, time::Duration};
 
 use rcgen::{BasicConstraints, CertificateParams, CertifiedIssuer, IsCa, KeyPair};
-use runtime::{
-    health::Checks,
-    tls::{Tls, TlsError},
-};
+use runtime::{health::Checks, setting::InvalidSetting, tls::Tls};
 use rustls::pki_types::ServerName;
 use tokio::{
     io::{AsyncReadExt as _, AsyncWriteExt as _},
@@ -65,7 +62,7 @@ impl Pki {
     }
 
     /// The settings of `vars` (`TLS_CERT` → a file name), loaded.
-    fn tls(&self, vars: &[(&str, &str)]) -> Result<Tls, TlsError> {
+    fn tls(&self, vars: &[(&str, &str)]) -> Result<Tls, InvalidSetting> {
         let vars: HashMap<String, String> = vars
             .iter()
             .map(|(var, file)| ((*var).to_owned(), self.path(file)))

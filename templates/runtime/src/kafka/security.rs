@@ -18,6 +18,8 @@ use std::{fmt, sync::OnceLock};
 
 use rdkafka::ClientConfig;
 
+use crate::setting::InvalidSetting;
+
 /// Each variable and the librdkafka property it sets.
 pub const VARS: [(&str, &str); 9] = [
     ("KAFKA_SECURITY_PROTOCOL", "security.protocol"),
@@ -38,23 +40,6 @@ pub const VARS: [(&str, &str); 9] = [
 pub const PROTOCOLS: [&str; 4] = ["plaintext", "ssl", "sasl_plaintext", "sasl_ssl"];
 /// The SASL mechanisms built in.
 pub const MECHANISMS: [&str; 3] = ["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"];
-
-/// A Kafka security setting that cannot be used: the variable and why.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct SecurityError {
-    /// The variable's name.
-    pub var: &'static str,
-    /// Why its value was refused.
-    pub reason: String,
-}
-
-impl fmt::Display for SecurityError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "invalid {}: {}", self.var, self.reason)
-    }
-}
-
-impl std::error::Error for SecurityError {}
 
 /// The librdkafka properties of the variables that are set, checked. The
 /// default is plaintext.
@@ -80,7 +65,9 @@ impl fmt::Debug for Security {
 
 impl Security {
     /// Reads [`VARS`] through `lookup` and checks them together.
-    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Security, SecurityError> {
+    pub fn from_lookup(
+        lookup: impl Fn(&str) -> Option<String>,
+    ) -> Result<Security, InvalidSetting> {
         let mut properties = Vec::new();
         for (var, property) in VARS {
             let Some(value) = lookup(var) else { continue };
@@ -121,7 +108,7 @@ impl Security {
         }
     }
 
-    fn check(&self) -> Result<(), SecurityError> {
+    fn check(&self) -> Result<(), InvalidSetting> {
         let protocol = self.protocol().to_ascii_lowercase();
         if !PROTOCOLS.contains(&protocol.as_str()) {
             return Err(error(
@@ -162,7 +149,7 @@ impl Security {
     }
 
     /// SASL: a mechanism built in, with its user and password.
-    fn check_sasl(&self, protocol: &str) -> Result<(), SecurityError> {
+    fn check_sasl(&self, protocol: &str) -> Result<(), InvalidSetting> {
         // librdkafka's own default is GSSAPI, which is not built in.
         let Some(mechanism) = self.get("sasl.mechanism") else {
             return Err(error(
@@ -194,7 +181,7 @@ impl Security {
     }
 
     /// TLS: files that can be read, a certificate with its key.
-    fn check_tls(&self) -> Result<(), SecurityError> {
+    fn check_tls(&self) -> Result<(), InvalidSetting> {
         for property in [
             "ssl.ca.location",
             "ssl.certificate.location",
@@ -237,10 +224,10 @@ impl Security {
 }
 
 /// The error of `property`, named by its variable.
-fn error(property: &str, reason: String) -> SecurityError {
+fn error(property: &str, reason: String) -> InvalidSetting {
     let found = VARS.iter().find(|(_, p)| *p == property);
     let var = found.map_or("KAFKA_SECURITY_PROTOCOL", |(var, _)| *var);
-    SecurityError { var, reason }
+    InvalidSetting { var, reason }
 }
 
 static INSTALLED: OnceLock<Security> = OnceLock::new();
@@ -277,7 +264,7 @@ mod tests {
 
     use super::*;
 
-    fn security(vars: &[(&str, &str)]) -> Result<Security, SecurityError> {
+    fn security(vars: &[(&str, &str)]) -> Result<Security, InvalidSetting> {
         let vars: HashMap<&str, &str> = vars.iter().copied().collect();
         Security::from_lookup(|var| vars.get(var).map(|v| (*v).to_owned()))
     }
