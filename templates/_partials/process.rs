@@ -3,12 +3,20 @@ when: false
 -#}
 {#- Helpers of the tests that run the service's real binary (tests/shutdown.rs,
     tests/serve.rs), included by both. -#}
-/// A port nobody listens on right now.
+/// A port nobody listens on right now, and not one this process was given
+/// before: the ports of one test (its REST and metrics listeners) differ even
+/// when the system hands out a port it just took back.
 fn free_port() -> SocketAddr {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
+    static GIVEN: std::sync::Mutex<Vec<u16>> = std::sync::Mutex::new(Vec::new());
+    loop {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        let mut given = GIVEN.lock().unwrap();
+        if !given.contains(&addr.port()) {
+            given.push(addr.port());
+            return addr;
+        }
+    }
 }
 
 /// Reads `child`'s stderr on a thread; joining it gives the logs once the
