@@ -1165,12 +1165,16 @@ fn serve_text(s: &ServiceContext) -> String {
     and_list(&parts)
 }
 
-fn env(s: &ServiceContext) -> Vec<EnvVar> {
-    let var = |name: &str, purpose: &str, default: &str| EnvVar {
+/// One row of a service's environment table.
+fn var(name: &str, purpose: &str, default: &str) -> EnvVar {
+    EnvVar {
         name: name.to_owned(),
         purpose: purpose.to_owned(),
         default: default.to_owned(),
-    };
+    }
+}
+
+fn env(s: &ServiceContext) -> Vec<EnvVar> {
     let mut vars = Vec::new();
     // A service without a REST API listens for its probes alone, on any free
     // port unless told: several of them then run side by side on one
@@ -1269,11 +1273,6 @@ fn env(s: &ServiceContext) -> Vec<EnvVar> {
 
 /// The TLS variables of a service that serves or calls (`runtime::tls`).
 fn tls_env(s: &ServiceContext) -> Vec<EnvVar> {
-    let var = |name: &str, purpose: &str, default: &str| EnvVar {
-        name: name.to_owned(),
-        purpose: purpose.to_owned(),
-        default: default.to_owned(),
-    };
     let mut vars = Vec::new();
     let serves = s.serves_rest || s.serves_grpc;
     let calls = !s.calls_rest.is_empty() || !s.calls_grpc.is_empty();
