@@ -28,27 +28,17 @@
 # The last line is the summary, `security e2e: tls=ok sasl=ok` when both
 # passed; exit 0 only then.
 set -u
+# shellcheck source=tests/broker/lib.sh
+source "$(cd "$(dirname "$0")" && pwd)/lib.sh"
 
 BIN=${BIN_DIR:?set BIN_DIR to the folder of the built team binaries}
 TANSU=${TANSU:-$(command -v tansu || true)}
 W=$(mktemp -d)
 PIDS=()
 
-# shellcheck disable=SC2317 # reached through the EXIT trap
-cleanup() {
-  local pid
-  # Bash's notices of the jobs killed here would land after the summary.
-  exec 2>/dev/null
-  for pid in "${PIDS[@]:-}"; do [ -n "$pid" ] && kill -TERM "$pid" 2>/dev/null; done
-  sleep 0.5
-  for pid in "${PIDS[@]:-}"; do [ -n "$pid" ] && kill -KILL "$pid" 2>/dev/null; done
-  if [ -n "${KEEP:-}" ]; then echo "kept $W" >&2; else rm -rf "$W"; fi
-}
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-# shellcheck source=tests/broker/lib.sh
-source "$(dirname "$0")/lib.sh"
 for s in shipments inventory; do
   [ -x "$BIN/$s" ] || { echo "security e2e: no $BIN/$s (build the team workspace first)"; exit 1; }
 done

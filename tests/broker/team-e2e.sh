@@ -62,6 +62,8 @@ set -u
 
 WS=${1:?usage: team-e2e.sh WORKSPACE (a scaffold of examples/team/flows.yaml)}
 HERE=$(cd "$(dirname "$0")" && pwd)
+# shellcheck source=tests/broker/lib.sh
+source "$HERE/lib.sh"
 FLOWS=$HERE/../../examples/team/flows.yaml
 VENV=${VENV:-$HOME/.cache/team-e2e-venv}
 TANSU=${TANSU:-$(command -v tansu || echo "$HOME/.cargo/bin/tansu")}
@@ -72,20 +74,10 @@ W=$(mktemp -d)
 PIDS=()
 declare -A SERVICE_PID
 
-# shellcheck disable=SC2317 # reached through the EXIT trap
-cleanup() {
-  local pid
-  for pid in "${PIDS[@]:-}"; do [ -n "$pid" ] && kill -TERM "$pid" 2>/dev/null; done
-  sleep 0.5
-  for pid in "${PIDS[@]:-}"; do [ -n "$pid" ] && kill -KILL "$pid" 2>/dev/null; done
-  if [ -n "${KEEP:-}" ]; then echo "kept $W" >&2; else rm -rf "$W"; fi
-}
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
 die() { echo "team e2e: $*"; exit 1; }
-# shellcheck source=tests/broker/lib.sh
-source "$HERE/lib.sh"
 
 # ---- the workspace and its binaries ------------------------------------------
 if [ ! -d "$WS" ] && [ -n "${COMMSADVISE:-}" ]; then
