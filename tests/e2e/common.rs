@@ -150,6 +150,9 @@ pub fn generated_cargo(ws: &Path, args: &[&str]) -> Command {
         .env("CARGO_TARGET_DIR", generated_target())
         .env("CARGO_INCREMENTAL", "0")
         .env("CARGO_PROFILE_DEV_DEBUG", "line-tables-only")
+        // The same for build scripts, or `check` and `build` would compile
+        // the C libraries twice (the workspace's Cargo.toml says why).
+        .env("CARGO_PROFILE_DEV_BUILD_OVERRIDE_DEBUG", "line-tables-only")
         .env_remove("RUSTFLAGS");
     command
 }
