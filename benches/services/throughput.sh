@@ -9,9 +9,9 @@
 #
 # The ablation (issue 15 item 6): three more builds of `orders`, each
 # without one part of the production envelope, measured in the same rounds:
-# `no-metrics` (the REST guard records nothing, no metrics layer on the gRPC
-# server), `no-auth` (no authentication layer on the REST routes, no
-# interceptor around the gRPC service) and `no-tracing` (no span opened or
+# `no-metrics` (the REST guard labels and records nothing, no metrics layer
+# on the gRPC server), `no-auth` (no authentication service behind the REST
+# guard, no interceptor around the gRPC service) and `no-tracing` (no span opened or
 # asked for on either server; tracing is off in every build, no
 # OTEL_EXPORTER_OTLP_ENDPOINT, so this is the cost of the hooks themselves). A part's cost is the ratio gained by
 # removing it. ABLATION=0 measures generated and bare alone. Within a round
@@ -67,43 +67,45 @@ SERVERS=(generated bare)
 if [[ ${ABLATION:-1} == 1 ]]; then
   SRC=$WORK/shop/services/orders/src
   RUNTIME=$WORK/shop/runtime/src
-  cp "$SRC/rest.rs" "$WORK/rest.rs.orig"; cp "$SRC/grpc.rs" "$WORK/grpc.rs.orig"
-  cp "$RUNTIME/telemetry.rs" "$WORK/telemetry.rs.orig"
+  cp "$SRC/grpc.rs" "$WORK/grpc.rs.orig"
+  for f in guard auth telemetry; do cp "$RUNTIME/$f.rs" "$WORK/$f.rs.orig"; done
   # Each edit must change the file: a template change that moves the line
   # stops the run rather than measure nothing.
   ablate() { # variant: edit, build, keep the binary, restore
-    python3 - "$1" "$SRC" <<'PY'
+    python3 - "$1" "$SRC" "$RUNTIME" <<'PY'
 import re, sys
-variant, src = sys.argv[1], sys.argv[2]
-def edit(name, pattern, repl):
-    path = f"{src}/{name}"
+variant, src, runtime = sys.argv[1], sys.argv[2], sys.argv[3]
+def edit(path, pattern, repl):
     text = open(path).read()
     new, n = re.subn(pattern, repl, text)
     if n == 0:
-        sys.exit(f"{variant}: nothing matched {pattern!r} in {name}")
+        sys.exit(f"{variant}: nothing matched {pattern!r} in {path}")
     open(path, "w").write(new)
+guard, telemetry = f"{runtime}/guard.rs", f"{runtime}/telemetry.rs"
 if variant == "no-metrics":
     # The guard neither labels nor records (it still reads the clock).
-    edit("rest.rs", r"\n\s*http_request\(this\.method[^;]*\);", "")
-    edit("rest.rs", r"route_label\(matched\.map\(MatchedPath::as_str\), super::ROUTES\)", '""')
-    edit("grpc.rs", r"\n\s*\.layer\(GrpcMetricsLayer::new\(METHOD_PATHS\)\)", "")
+    edit(guard, r"self\.shared\.routes\.of\(request\.uri\(\)\.path\(\)\)", '"unmatched"')
+    edit(guard, r"\n\s*http_request\(this\.method[^;]*\);", "")
+    edit(f"{src}/grpc.rs", r"\n\s*\.layer\(GrpcMetricsLayer::new\(METHOD_PATHS\)\)", "")
 elif variant == "no-auth":
-    # The layer ends the router's chain, after a comment line: both go.
-    edit("rest.rs", r"(\n\s*//[^\n]*)*\n\s*\.layer\(AuthLayer::new\(authenticate\)\);", ";")
-    edit("grpc.rs", r"\n\s*let (\w+) =\s*InterceptedService::new\(\1, auth\.clone\(\)\);", "")
+    # No authentication service behind the guard, no interceptor around
+    # the gRPC service.
+    edit(guard, r"type Inner = Either<Cors<Auth<Router>>, Auth<Router>>;", "type Inner = Either<Cors<Router>, Router>;")
+    edit(guard, r"let authenticated = AuthLayer::new\(authenticate\)\s*\.except\(STANDARD_ROUTES\)\s*\.layer\(router\);",
+         "let _ = (authenticate, AuthLayer::new, STANDARD_ROUTES);\n    let authenticated = router;")
+    edit(f"{src}/grpc.rs", r"\n\s*let (\w+) =\s*InterceptedService::new\(\1, auth\.clone\(\)\);", "")
 elif variant == "no-tracing":
     # Disabled spans, built without looking at the flag or the headers.
-    edit("rest.rs", r"trace::http_server\(&method, route, request\.headers\(\)\)", "tracing::Span::none()")
-    edit("rest.rs", r"\n\s*trace::http_answered\(this\.span, status\);", "")
-    runtime = "../../../runtime/src/telemetry.rs"
-    edit(runtime, r"crate::trace::grpc_server\(known, request\.headers\(\)\)", "tracing::Span::none()")
-    edit(runtime, r"\n\s*crate::trace::grpc_answered\(this\.span, code as i32\);", "")
+    edit(guard, r"trace::http_server\(&method, route, request\.headers\(\)\)", "tracing::Span::none()")
+    edit(guard, r"\n\s*trace::http_answered\(this\.span, status\);", "")
+    edit(telemetry, r"crate::trace::grpc_server\(known, request\.headers\(\)\)", "tracing::Span::none()")
+    edit(telemetry, r"\n\s*crate::trace::grpc_answered\(this\.span, code as i32\);", "")
 PY
     (cd "$WORK/shop" && cargo build --release -q -p orders 2>"$WORK/build-$1.log") \
       || { cat "$WORK/build-$1.log"; exit 1; }
     cp "$CARGO_TARGET_DIR/release/orders" "$WORK/bin-$1"
-    cp "$WORK/rest.rs.orig" "$SRC/rest.rs"; cp "$WORK/grpc.rs.orig" "$SRC/grpc.rs"
-    cp "$WORK/telemetry.rs.orig" "$RUNTIME/telemetry.rs"
+    cp "$WORK/grpc.rs.orig" "$SRC/grpc.rs"
+    for f in guard auth telemetry; do cp "$WORK/$f.rs.orig" "$RUNTIME/$f.rs"; done
   }
   ablate no-metrics; ablate no-auth; ablate no-tracing
   SERVERS+=(no-metrics no-auth no-tracing)

@@ -7,7 +7,8 @@ when: uses.rest or uses.grpc_server
 //! A refused request never reaches a handler{% if uses.idempotency %}, nor the idempotency records{% endif %}:
 {%- if uses.rest %}
 //! a REST caller gets 401 with `WWW-Authenticate: Bearer` and the reason as
-//! its JSON error ([`AuthLayer`], a tower layer on the API's routes)
+//! its JSON error ([`AuthLayer`], a tower layer around the router, the
+//! probes excepted)
 {%- endif %}
 {%- if uses.rest and uses.grpc_server %};
 {%- endif %}
@@ -69,11 +70,22 @@ mod rest {
     #[derive(Clone, Copy)]
     pub struct AuthLayer {
         check: Authenticate,
+        except: &'static [&'static str],
     }
 
     impl AuthLayer {
         pub fn new(check: Authenticate) -> AuthLayer {
-            AuthLayer { check }
+            AuthLayer { check, except: &[] }
+        }
+
+        /// Lets requests for exactly these paths through unchecked (the
+        /// probes, wrapped with the routes they are merged with).
+        #[must_use]
+        pub fn except(self, paths: &'static [&'static str]) -> AuthLayer {
+            AuthLayer {
+                except: paths,
+                ..self
+            }
         }
     }
 
@@ -84,6 +96,7 @@ mod rest {
             Auth {
                 inner,
                 check: self.check,
+                except: self.except,
             }
         }
     }
@@ -93,6 +106,7 @@ mod rest {
     pub struct Auth<S> {
         inner: S,
         check: Authenticate,
+        except: &'static [&'static str],
     }
 
     impl<S> Service<Request> for Auth<S>
@@ -108,7 +122,12 @@ mod rest {
         }
 
         fn call(&mut self, request: Request) -> Self::Future {
-            match (self.check)(request.headers()) {
+            let checked = if self.except.contains(&request.uri().path()) {
+                Ok(())
+            } else {
+                (self.check)(request.headers())
+            };
+            match checked {
                 Ok(()) => AuthFuture::Passed {
                     inner: self.inner.call(request),
                 },

@@ -119,6 +119,96 @@ impl From<HandlerError> for tonic::Status {
         }
     }
 }
+
+#[cfg(feature = "grpc")]
+pub use over_limit::{OverLimit, ResourceExhaustedOverLimit};
+
+/// `RESOURCE_EXHAUSTED` for a request message over the size limit.
+#[cfg(feature = "grpc")]
+mod over_limit {
+    use std::{
+        pin::Pin,
+        task::{Context, Poll},
+    };
+
+    use pin_project_lite::pin_project;
+    use tonic::{
+        Code, Status,
+        codegen::{Service, http},
+        server::NamedService,
+    };
+
+    /// The header carrying a gRPC status code; `OUT_OF_RANGE`'s value.
+    const GRPC_STATUS: http::HeaderName = http::HeaderName::from_static("grpc-status");
+    const OUT_OF_RANGE: &[u8] = b"11";
+
+    /// Answers `RESOURCE_EXHAUSTED` to a request message over the size
+    /// limit, as the gRPC status code specification (and grpc-go,
+    /// grpc-java, grpc-core) do; tonic itself answers `OUT_OF_RANGE`.
+    #[derive(Debug, Clone)]
+    pub struct ResourceExhaustedOverLimit<S>(pub S);
+
+    impl<S: NamedService> NamedService for ResourceExhaustedOverLimit<S> {
+        const NAME: &'static str = S::NAME;
+    }
+
+    impl<S, ReqBody, ResBody> Service<http::Request<ReqBody>> for ResourceExhaustedOverLimit<S>
+    where
+        S: Service<http::Request<ReqBody>, Response = http::Response<ResBody>>,
+    {
+        type Response = http::Response<ResBody>;
+        type Error = S::Error;
+        type Future = OverLimit<S::Future>;
+
+        fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+            self.0.poll_ready(cx)
+        }
+
+        fn call(&mut self, request: http::Request<ReqBody>) -> Self::Future {
+            OverLimit {
+                inner: self.0.call(request),
+            }
+        }
+    }
+
+    pin_project! {
+        /// The future of [`ResourceExhaustedOverLimit`]: the service's
+        /// answer, its status rewritten when it refused an oversized message.
+        pub struct OverLimit<F> {
+            #[pin]
+            inner: F,
+        }
+    }
+
+    impl<F, ResBody, E> Future for OverLimit<F>
+    where
+        F: Future<Output = Result<http::Response<ResBody>, E>>,
+    {
+        type Output = F::Output;
+
+        fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+            let mut response = std::task::ready!(self.project().inner.poll(cx))?;
+            // A message tonic refused to decode is answered at once, with
+            // the status in the response headers; any other answer is
+            // passed on after one header lookup.
+            let out_of_range = response
+                .headers()
+                .get(&GRPC_STATUS)
+                .is_some_and(|code| code.as_bytes() == OUT_OF_RANGE);
+            if out_of_range
+                && let Some(status) = Status::from_header_map(response.headers())
+                && status.code() == Code::OutOfRange
+                && status.message().contains("message length too large")
+            {
+                let exhausted = Status::resource_exhausted(status.message());
+                if exhausted.add_header(response.headers_mut()).is_err() {
+                    tracing::error!("cannot rewrite the status of an oversized message");
+                }
+            }
+            Poll::Ready(Ok(response))
+        }
+    }
+}
 {%- endif %}
 
 #[cfg(test)]

@@ -14,6 +14,9 @@
 //! - [`health`]: `/livez` and `/readyz`, the readiness checks of the
 //!   service's dependencies (feature `health`);
 {%- if uses.rest %}
+//! - [`guard`]: the one service in front of a REST server's router: route
+//!   labels, metrics, spans, body limit, authentication, CORS, JSON errors
+//!   (feature `rest`);
 //! - [`rest`]: a REST request read into its protobuf message (feature `rest`);
 {%- endif %}
 {%- if uses.rest_client or uses.grpc_client %}
@@ -71,6 +74,10 @@ pub mod error;
 {%- if uses.grpc_client %}
 #[cfg(feature = "grpc-client")]
 pub mod grpc_client;
+{%- endif %}
+{%- if uses.rest %}
+#[cfg(feature = "rest")]
+pub mod guard;
 {%- endif %}
 #[cfg(feature = "health")]
 pub mod health;

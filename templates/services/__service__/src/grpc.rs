@@ -25,6 +25,7 @@ use {{ u }};
 use runtime::{
     auth::Authenticate,
     budget::{Budgets, GrpcBudgetLayer},
+    error::ResourceExhaustedOverLimit,
     health::Health,
     idempotency::{IdempotencyLayer, Idempotent},
     store::Store,
@@ -35,21 +36,29 @@ use runtime::{
 use runtime::{
     auth::Authenticate,
     budget::{Budgets, GrpcBudgetLayer},
+    error::ResourceExhaustedOverLimit,
     health::Health,
     telemetry::GrpcMetricsLayer,
     tls::ServerSocket,
 };
 {%- endif %}
 use tokio_util::sync::CancellationToken;
+{%- if service.api.grpc_services | filter(attribute="streams", value=true) | length > 0 %}
 use tonic::{
-    Code, Request, Response, Status,
-    codegen::{{ "{" }}{% if service.api.grpc_services | filter(attribute="streams", value=true) | length > 0 %}BoxStream, {% endif %}Context, Poll, Service, http},
-    server::NamedService,
+    Request, Response, Status,
+    codegen::BoxStream,
     service::{Routes, interceptor::InterceptedService},
     transport::{Server, server::TcpIncoming},
 };
+{%- else %}
+use tonic::{
+    Request, Response, Status,
+    service::{Routes, interceptor::InterceptedService},
+    transport::{Server, server::TcpIncoming},
+};
+{%- endif %}
 use tonic_health::ServingStatus;
-use tracing::{error, info};
+use tracing::info;
 
 use crate::{
     config::{GRPC_MAX_MESSAGE_BYTES, Timeouts},
@@ -347,49 +356,4 @@ pub async fn serve_routes(
     }
     info!("gRPC server stopped");
     Ok(())
-}
-
-/// Answers `RESOURCE_EXHAUSTED` to a request message over the size limit, as
-/// the gRPC status code specification (and grpc-go, grpc-java, grpc-core)
-/// do; tonic itself answers `OUT_OF_RANGE`.
-#[derive(Debug, Clone)]
-pub struct ResourceExhaustedOverLimit<S>(pub S);
-
-impl<S: NamedService> NamedService for ResourceExhaustedOverLimit<S> {
-    const NAME: &'static str = S::NAME;
-}
-
-impl<S, ReqBody, ResBody> Service<http::Request<ReqBody>> for ResourceExhaustedOverLimit<S>
-where
-    S: Service<http::Request<ReqBody>, Response = http::Response<ResBody>>,
-    S::Future: Send + 'static,
-{
-    type Response = http::Response<ResBody>;
-    type Error = S::Error;
-    type Future = std::pin::Pin<
-        Box<dyn Future<Output = Result<Self::Response, Self::Error>> + Send + 'static>,
-    >;
-
-    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
-        self.0.poll_ready(cx)
-    }
-
-    fn call(&mut self, request: http::Request<ReqBody>) -> Self::Future {
-        let response = self.0.call(request);
-        Box::pin(async move {
-            let mut response = response.await?;
-            // A message tonic refused to decode is answered at once, with the
-            // status in the response headers.
-            if let Some(status) = Status::from_header_map(response.headers())
-                && status.code() == Code::OutOfRange
-                && status.message().contains("message length too large")
-            {
-                let exhausted = Status::resource_exhausted(status.message());
-                if exhausted.add_header(response.headers_mut()).is_err() {
-                    error!("cannot rewrite the status of an oversized message");
-                }
-            }
-            Ok(response)
-        })
-    }
 }

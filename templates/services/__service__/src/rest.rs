@@ -8,16 +8,18 @@ when: service.serves_rest
 //! axum routes, JSON error bodies, body limit, each route's time budget
 //! ([`Timeouts`]) and graceful shutdown.
 //!
-//! The per-request plumbing is one hand-written layer ([`guard`]) rather than
-//! a stack of generic middleware: every layer in front of a handler that
-//! answers in microseconds is paid on every request, and measured against a
-//! bare axum handler the generic stack (tower-http's timeout, which arms a
-//! timer per request, `map_response` boxing, a per-request trace span and
-//! cloning a `CancellationToken` per request) cost about a third of the
-//! throughput. The budgets are no layer either: each route function runs
-//! its handler [`within`] its budget, which arms a timer only once the
-//! handler has to wait. Request logs are still there:
-//! `RUST_LOG=tower_http=debug` adds tower-http's trace layer at start-up.
+//! The per-request plumbing (route labels, metrics, spans, body limit, the
+//! authentication hook{% if service.browser_flows %}, CORS{% endif %}, JSON error bodies) is one service around the
+//! whole router, `runtime::guard`, rather than a stack of generic
+//! middleware: every layer in front of a handler that answers in
+//! microseconds is paid on every request, and measured against a bare axum
+//! handler the generic stack (tower-http's timeout, which arms a timer per
+//! request, `map_response` boxing, a per-request trace span and cloning a
+//! `CancellationToken` per request) cost about a third of the throughput.
+//! The budgets are no layer either: each route function runs its handler
+//! [`within`] its budget, which arms a timer only once the handler has to
+//! wait. Request logs are still there: `RUST_LOG=tower_http=debug` adds
+//! tower-http's trace layer at start-up.
 //!
 //! | route | serves |
 //! |-------|--------|
@@ -41,18 +43,14 @@ use std::{io, sync::Arc};
 {% set unary_routes = service.api.rest_routes | filter(attribute="kind", value="unary") | length -%}
 use axum::{
 {%- if unary_routes > 0 %}
-    Json, Router,
-{%- else %}
-    Router,
-{%- endif %}
+    Json, Router, ServiceExt as _,
     extract::State,
-    http::{StatusCode, header},
-{%- if unary_routes > 0 %}
+    http::StatusCode,
     response::{IntoResponse, Response},
-{%- else %}
-    response::Response,
-{%- endif %}
     routing,
+{%- else %}
+    Router, ServiceExt as _, extract::State, http::StatusCode, response::Response, routing,
+{%- endif %}
 };
 {%- if service.api.rest_checks_ids %}
 use contract::ids::validate_id;
@@ -63,16 +61,18 @@ use contract::ids::validate_id;
 {%- set streams_n = service.api.rest_routes | filter(attribute="kind", value="stream") | length %}
 {%- if unary_n > keyed_n %}
 use runtime::{
-    auth::{AuthLayer, Authenticate},
+    auth::Authenticate,
     budget::within,
     error::error_response,
+    guard::{Guard, guard},
     health::Health,
     tls::ServerSocket,
 };
 {%- else %}
 use runtime::{
-    auth::{AuthLayer, Authenticate},
+    auth::Authenticate,
     error::error_response,
+    guard::{Guard, guard},
     health::Health,
     tls::ServerSocket,
 };
@@ -82,11 +82,9 @@ use runtime::{idempotency::IdempotencyLayer, store::Store};
 {%- endif %}
 use tokio_util::sync::CancellationToken;
 {%- if service.browser_flows %}
-use tower_http::{cors::CorsLayer, trace::TraceLayer};
-{%- else %}
-use tower_http::trace::TraceLayer;
+use tower_http::cors::CorsLayer;
 {%- endif %}
-use tracing::{Level, info};
+use tracing::info;
 
 use crate::{
     config::{HTTP_BODY_LIMIT_BYTES, Timeouts},
@@ -95,7 +93,7 @@ use crate::{
 };
 
 /// The API's route templates, the request metrics' `route` label
-/// (`runtime::telemetry::route_label`).
+/// (`runtime::guard::RouteLabels`).
 {%- set paths = service.api.rest_routes | map(attribute="axum_path") | unique %}
 {%- set joined = paths | join(sep='", "') %}
 {%- set one = 'const ROUTES: &[&str] = &["' ~ joined ~ '"];' %}
@@ -123,16 +121,17 @@ struct Shared {
 {%- endif %}
 }
 
-/// The REST API with all its layers, each route within its budget of
-/// `timeouts` and behind `authenticate` (401 when it refuses){% if service.browser_flows %}, answering
-/// CORS as `cors` says (`runtime::rest::cors`; `None`: no other origin){% endif %}, and
-/// `health`'s probes; its shutdown turns `/readyz` to 503 and ends open
-/// event streams.
+/// The REST API as served: its routes, each within its budget of
+/// `timeouts`, and `health`'s probes, behind the guard (`runtime::guard`):
+/// `authenticate` checks every request but the probes' (401 when it
+/// refuses){% if service.browser_flows %}, CORS is answered as `cors` says (`runtime::rest::cors`;
+/// `None`: no other origin){% endif %}. Its shutdown turns `/readyz` to 503 and ends
+/// open event streams.
 {%- if service.keys.rest %}
 ///
 /// `store` keeps the idempotency records of the routes that take an
 /// `Idempotency-Key` (`runtime::idempotency`).
-pub fn router(
+pub fn service(
     state: Arc<crate::state::State>,
     {% if not service.api.first_rest %}_{% endif %}timeouts: Timeouts,
     store: &Store,
@@ -141,9 +140,9 @@ pub fn router(
 {%- if service.browser_flows %}
     cors: Option<CorsLayer>,
 {%- endif %}
-) -> Router {
+) -> Guard {
 {%- else %}
-pub fn router(
+pub fn service(
     state: Arc<crate::state::State>,
     {% if not service.api.first_rest %}_{% endif %}timeouts: Timeouts,
     health: &Health,
@@ -151,7 +150,7 @@ pub fn router(
 {%- if service.browser_flows %}
     cors: Option<CorsLayer>,
 {%- endif %}
-) -> Router {
+) -> Guard {
 {%- endif %}
 {%- for r in service.api.rest_routes | filter(attribute="keyed_flow") %}
 {%- set h = service.api.handlers | filter(attribute="module", value=r.handler) | first %}
@@ -201,32 +200,15 @@ pub fn router(
 {%- endfor %}
         .fallback(not_found)
         .with_state(Arc::new(shared))
-        // The API's routes, not the probes: an orchestrator has no credentials.
-        .layer(AuthLayer::new(authenticate));
+        .merge(health.router());
 {%- if service.browser_flows %}
-    // Outside the hook: a browser's preflight carries no credentials.
-    let routes = match cors {
-        Some(cors) => routes.layer(cors),
-        None => routes,
-    };
+    guard(routes, ROUTES, HTTP_BODY_LIMIT_BYTES, authenticate, cors)
+{%- else %}
+    guard(routes, ROUTES, HTTP_BODY_LIMIT_BYTES, authenticate, None)
 {%- endif %}
-    with_layers(routes.merge(health.router()))
 }
 
-/// Body limit and JSON error bodies around `routes`, plus request tracing
-/// when `tower_http` logs at debug level (decided once, here).
-fn with_layers(routes: Router) -> Router {
-    let routes = routes.layer(guard::GuardLayer {
-        body_limit: HTTP_BODY_LIMIT_BYTES,
-    });
-    if tracing::enabled!(target: "tower_http::trace", Level::DEBUG) {
-        routes.layer(TraceLayer::new_for_http())
-    } else {
-        routes
-    }
-}
-
-/// Serves [`router`] on `socket` (over TLS when it has one) until `health`'s
+/// Serves [`service`] on `socket` (over TLS when it has one) until `health`'s
 /// shutdown, then stops accepting and waits for in-flight requests (the
 /// caller bounds that wait).
 pub async fn serve(
@@ -244,16 +226,16 @@ pub async fn serve(
 ) -> io::Result<()> {
 {%- set more = "" %}{% if service.browser_flows %}{% set more = ", cors" %}{% endif %}
 {%- if service.keys.rest %}
-    let app = router(state, timeouts, &store, &health, authenticate{{ more }});
+    let app = service(state, timeouts, &store, &health, authenticate{{ more }});
 {%- else %}
-    let app = router(state, timeouts, &health, authenticate{{ more }});
+    let app = service(state, timeouts, &health, authenticate{{ more }});
 {%- endif %}
     serve_router(socket, app, health.shutdown().clone()).await
 }
 
 async fn serve_router(
     socket: impl Into<ServerSocket>,
-    app: Router,
+    app: Guard,
     shutdown: CancellationToken,
 ) -> io::Result<()> {
     let ServerSocket { listener, tls } = socket.into();
@@ -261,13 +243,13 @@ async fn serve_router(
     match tls {
         None => {
             info!(%addr, "REST server listening");
-            axum::serve(listener, app)
+            axum::serve(listener, app.into_make_service())
                 .with_graceful_shutdown(shutdown.cancelled_owned())
                 .await?;
         }
         Some(tls) => {
             info!(%addr, "REST server listening over TLS");
-            axum::serve(tls.listen(listener)?, app)
+            axum::serve(tls.listen(listener)?, app.into_make_service())
                 .with_graceful_shutdown(shutdown.cancelled_owned())
                 .await?;
         }
@@ -329,154 +311,6 @@ async fn not_found() -> Response {
     error_response(StatusCode::NOT_FOUND, "no such route")
 }
 
-/// Gives the errors produced by layers and extractors (413, 405, path
-/// rejections) the same JSON body as the handlers' errors.
-fn json_error_body(response: Response) -> Response {
-    let status = response.status();
-    if !(status.is_client_error() || status.is_server_error()) {
-        return response;
-    }
-    let is_json = response
-        .headers()
-        .get(header::CONTENT_TYPE)
-        .is_some_and(|v| v.as_bytes().starts_with(b"application/json"));
-    if is_json {
-        return response;
-    }
-    let message = match status {
-        StatusCode::PAYLOAD_TOO_LARGE => {
-            format!("request body is larger than {HTTP_BODY_LIMIT_BYTES} bytes")
-        }
-        _ => status
-            .canonical_reason()
-            .unwrap_or("request failed")
-            .to_lowercase(),
-    };
-    let (mut parts, _body) = response.into_parts();
-    parts.headers.remove(header::CONTENT_TYPE);
-    parts.headers.remove(header::CONTENT_LENGTH);
-    let mut json = error_response(status, &message);
-    json.headers_mut().extend(parts.headers);
-    json
-}
-
-/// The request guard: body limit, JSON error bodies and the request's
-/// metrics (`runtime::telemetry`) in one layer and one future.
-mod guard {
-    use std::{
-        pin::Pin,
-        task::{Context, Poll},
-        time::Instant,
-    };
-
-    use axum::{
-        BoxError,
-        body::{Body, Bytes, HttpBody},
-        extract::{MatchedPath, Request},
-        http::Method,
-        response::Response,
-    };
-    use pin_project_lite::pin_project;
-    use runtime::{
-        telemetry::{http_request, route_label},
-        trace,
-    };
-    use tower::{Layer, Service};
-    use tower_http::limit::{RequestBodyLimit, RequestBodyLimitLayer};
-
-    use super::json_error_body;
-
-    /// Limits request bodies to `body_limit` bytes (413), gives every error
-    /// a JSON body, records each request's route, status and duration, and
-    /// runs it in its span when the service traces (`runtime::trace`).
-    #[derive(Clone, Copy)]
-    pub struct GuardLayer {
-        pub body_limit: usize,
-    }
-
-    impl<S> Layer<S> for GuardLayer {
-        type Service = Guard<RequestBodyLimit<S>>;
-
-        fn layer(&self, inner: S) -> Self::Service {
-            Guard {
-                inner: RequestBodyLimitLayer::new(self.body_limit).layer(inner),
-            }
-        }
-    }
-
-    #[derive(Clone)]
-    pub struct Guard<S> {
-        inner: S,
-    }
-
-    impl<S, B> Service<Request> for Guard<S>
-    where
-        S: Service<Request, Response = Response<B>>,
-        B: HttpBody<Data = Bytes> + Send + 'static,
-        B::Error: Into<BoxError>,
-    {
-        type Response = Response;
-        type Error = S::Error;
-        type Future = GuardFuture<S::Future>;
-
-        fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
-            self.inner.poll_ready(cx)
-        }
-
-        fn call(&mut self, request: Request) -> Self::Future {
-            let method = request.method().clone();
-            let matched = request.extensions().get::<MatchedPath>();
-            let route = route_label(matched.map(MatchedPath::as_str), super::ROUTES);
-            let span = trace::http_server(&method, route, request.headers());
-            let inner = span.in_scope(|| self.inner.call(request));
-            GuardFuture {
-                inner,
-                method,
-                route,
-                started: Instant::now(),
-                span,
-            }
-        }
-    }
-
-    pin_project! {
-        /// The handler's future, its response given a JSON error body
-        /// (without `map_response`'s boxing) and recorded.
-        pub struct GuardFuture<F> {
-            #[pin]
-            inner: F,
-            method: Method,
-            route: &'static str,
-            started: Instant,
-            span: tracing::Span,
-        }
-    }
-
-    impl<F, B, E> Future for GuardFuture<F>
-    where
-        F: Future<Output = Result<Response<B>, E>>,
-        B: HttpBody<Data = Bytes> + Send + 'static,
-        B::Error: Into<BoxError>,
-    {
-        type Output = Result<Response, E>;
-
-        fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-            let this = self.project();
-            let result = {
-                let _entered = this.span.enter();
-                std::task::ready!(this.inner.poll(cx))
-            };
-            Poll::Ready(result.map(|response| {
-                let response = json_error_body(response.map(Body::new));
-                let status = response.status();
-                http_request(this.method, this.route, status, *this.started);
-                trace::http_answered(this.span, status);
-                response
-            }))
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     //! The drain, on a route slower than the real handlers.
@@ -487,7 +321,10 @@ mod tests {
     use tokio::net::TcpListener;
     use tokio_util::sync::CancellationToken;
 
-    use super::{serve_router, with_layers};
+    use runtime::guard::guard;
+
+    use super::serve_router;
+    use crate::config::HTTP_BODY_LIMIT_BYTES;
 
     #[tokio::test]
     async fn shutdown_lets_in_flight_requests_finish() {
@@ -501,7 +338,9 @@ mod tests {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let url = format!("http://{}/slow", listener.local_addr().unwrap());
         let shutdown = CancellationToken::new();
-        let serving = serve_router(listener, with_layers(routes), shutdown.clone());
+        let accept_all = runtime::auth::accept_all;
+        let app = guard(routes, &[], HTTP_BODY_LIMIT_BYTES, accept_all, None);
+        let serving = serve_router(listener, app, shutdown.clone());
         let task = tokio::spawn(serving);
         let in_flight = tokio::spawn(reqwest::get(url));
         tokio::time::sleep(Duration::from_millis(100)).await;
