@@ -670,6 +670,7 @@ const REST_RESERVED: &[&str] = &[
     "router",
     "serve",
     "serve_router",
+    "service",
     "tests",
     "validate_id",
     "with_layers",

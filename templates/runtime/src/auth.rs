@@ -56,7 +56,7 @@ mod rest {
 
     use axum::{
         extract::Request,
-        http::{HeaderValue, StatusCode, header::WWW_AUTHENTICATE},
+        http::{HeaderValue, Method, StatusCode, header::WWW_AUTHENTICATE},
         response::Response,
     };
     use pin_project_lite::pin_project;
@@ -78,8 +78,9 @@ mod rest {
             AuthLayer { check, except: &[] }
         }
 
-        /// Lets requests for exactly these paths through unchecked (the
-        /// probes, wrapped with the routes they are merged with).
+        /// Lets `GET` and `HEAD` requests for exactly these paths through
+        /// unchecked (the probes, wrapped with the routes they are merged
+        /// with); any other method on them is checked.
         #[must_use]
         pub fn except(self, paths: &'static [&'static str]) -> AuthLayer {
             AuthLayer {
@@ -122,7 +123,9 @@ mod rest {
         }
 
         fn call(&mut self, request: Request) -> Self::Future {
-            let checked = if self.except.contains(&request.uri().path()) {
+            let probe = matches!(*request.method(), Method::GET | Method::HEAD)
+                && self.except.contains(&request.uri().path());
+            let checked = if probe {
                 Ok(())
             } else {
                 (self.check)(request.headers())

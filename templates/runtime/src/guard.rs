@@ -110,7 +110,9 @@ struct Shared {
 ///   extractor's rejection) gets one, `{"error":"..."}`.
 ///
 /// With `RUST_LOG=tower_http=debug` at start-up, tower-http's trace layer
-/// logs each request too.
+/// logs each request that reaches the router too; one the hook refuses, a
+/// CORS preflight and a body refused by its declared length are answered
+/// before it (and counted in the metrics all the same).
 pub fn guard(
     router: Router,
     api: &'static [&'static str],
@@ -328,6 +330,10 @@ mod tests {
         assert_eq!(status, StatusCode::UNAUTHORIZED);
         let (status, body) = answer(app(refuse_all), get("/livez")).await;
         assert_eq!((status, body.as_str()), (StatusCode::OK, "alive"));
+        // Only reading a probe is let through.
+        let post = Request::post("/livez").body(Body::empty()).unwrap();
+        let (status, _) = answer(app(refuse_all), post).await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED);
     }
 
     #[tokio::test]

@@ -461,15 +461,25 @@ mod served {
     use std::{
         cell::RefCell,
         collections::HashMap,
-        hash::{BuildHasherDefault, Hasher},
+        hash::{BuildHasherDefault, Hash, Hasher},
         time::Duration,
     };
 
     use metrics::Histogram;
 
     /// Two labels by address and length, and a status or code.
-    #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+    #[derive(Debug, Clone, Copy, PartialEq, Eq)]
     pub struct Key([usize; 4], u16);
+
+    impl Hash for Key {
+        /// Word by word: an array's own `Hash` writes it as bytes.
+        fn hash<H: Hasher>(&self, state: &mut H) {
+            for word in self.0 {
+                state.write_usize(word);
+            }
+            state.write_u16(self.1);
+        }
+    }
 
     impl Key {
         pub fn new(first: &'static str, second: &'static str, code: u16) -> Key {
