@@ -254,7 +254,15 @@ async fn a_copy_that_outwaits_the_first_gets_409_with_retry_after() {
         let (url, key) = (url.clone(), key.clone());
         async move { post(&url, &key, "one order").await }
     });
-    tokio::time::sleep(Duration::from_millis(50)).await;
+    // The copy is sent once the first runs, not after a guessed pause: on
+    // a loaded machine the first request can take longer to arrive.
+    for _ in 0..500 {
+        if runs.load(Ordering::SeqCst) > 0 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert_eq!(runs.load(Ordering::SeqCst), 1, "the first request runs");
     let copy = reqwest::Client::new()
         .post(&url)
         .header(HEADER, &key)
