@@ -23,13 +23,12 @@ WORK=${WORK:-$ROOT/target/service-bench}
 for tool in valgrind callgrind_control callgrind_annotate wrk h2load curl taskset; do
   command -v $tool >/dev/null || { echo "missing: $tool"; exit 2; }
 done
-[[ -x $WORK/bin-orders && -x $WORK/bin-bare && -f $WORK/body.bin ]] \
+[[ -x $WORK/bin-generated && -x $WORK/bin-bare && -f $WORK/body.bin ]] \
   || { echo "run throughput.sh first (WORK=$WORK)"; exit 2; }
 OUT=$WORK/instructions-$(date +%Y%m%dT%H%M%S); mkdir -p "$OUT"
-declare -A BIN=([generated]=bin-orders [bare]=bin-bare [no-metrics]=bin-no-metrics [no-auth]=bin-no-auth [no-tracing]=bin-no-tracing)
 SERVERS=()
 for s in generated bare no-metrics no-auth no-tracing; do
-  [[ -x $WORK/${BIN[$s]} ]] && SERVERS+=("$s")
+  [[ -x $WORK/bin-$s ]] && SERVERS+=("$s")
 done
 RPC=/orders.OrderService/GetOrder
 
@@ -38,7 +37,7 @@ count() {
   local proto=$1 s=$2 port=19400 vp total n
   HTTP_ADDR=127.0.0.1:$port GRPC_ADDR=127.0.0.1:$((port + 1)) KAFKA_BROKERS=127.0.0.1:1 \
     taskset -c 0 valgrind --tool=callgrind --instr-atstart=no \
-      --callgrind-out-file="$OUT/$proto-$s.%p" "$WORK/${BIN[$s]}" >"$OUT/$proto-$s.log" 2>&1 &
+      --callgrind-out-file="$OUT/$proto-$s.%p" "$WORK/bin-$s" >"$OUT/$proto-$s.log" 2>&1 &
   vp=$!
   for _ in $(seq 120); do
     curl -sf -o /dev/null "http://127.0.0.1:$port/orders/12345" && break; sleep 1

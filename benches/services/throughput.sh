@@ -16,8 +16,9 @@
 # OTEL_EXPORTER_OTLP_ENDPOINT, so this is the cost of the hooks themselves). A part's cost is the ratio gained by
 # removing it. ABLATION=0 measures generated and bare alone. Within a round
 # the servers take turns in a rotating order, so none is always measured
-# right after another; all of them run on CPU 0 the whole time (the idle
-# ones, `orders` builds without a broker, retry it now and then).
+# right after another; all of them are started on CPU 0, and all but the one
+# measured are stopped (SIGSTOP) while it is (idle, the `orders` builds
+# would retry their broker now and then).
 #
 # Usage: benches/services/throughput.sh [ROUNDS=5] [DUR=15] [WARM=3]
 #   WORK        scratch folder (default target/service-bench)
@@ -25,9 +26,9 @@
 #                     (default $WORK/target)
 # Prints a per-round table and the median ratios generated/bare, in requests
 # per second and per server CPU-second (robust to other work on CPU 0). Any
-# failed request stops the run. The `orders` builds run without a broker
-# (their Kafka clients keep retrying in the background on CPU 0), which
-# costs every server on CPU 0 alike, the bare one included.
+# failed request stops the run. The `orders` builds run without a broker:
+# the one measured keeps retrying it in the background on CPU 0, a cost
+# counted against it.
 set -euo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd); ROOT=$(cd "$HERE/../.." && pwd)
 ROUNDS=${1:-5}; DUR=${2:-15}; WARM=${3:-3}
@@ -62,7 +63,8 @@ pub async fn handle(_state: &State, request: Request) -> Result<Response, Handle
 }
 RS
 (cd "$WORK/shop" && cargo build --release -q -p orders)
-cp "$CARGO_TARGET_DIR/release/orders" "$WORK/bin-orders"
+# Each build is kept as bin-<its name in the tables>.
+cp "$CARGO_TARGET_DIR/release/orders" "$WORK/bin-generated"
 SERVERS=(generated bare)
 if [[ ${ABLATION:-1} == 1 ]]; then
   SRC=$WORK/shop/services/orders/src
@@ -120,12 +122,11 @@ OUT=$WORK/throughput-$(date +%Y%m%dT%H%M%S); mkdir -p "$OUT"
 URL=/orders/12345; RPC=/orders.OrderService/GetOrder
 declare -A HTTP=([generated]=18080 [bare]=18090 [no-metrics]=18100 [no-auth]=18110 [no-tracing]=18120)
 declare -A GRPC=([generated]=18081 [bare]=18091 [no-metrics]=18101 [no-auth]=18111 [no-tracing]=18121)
-declare -A BIN=([generated]=bin-orders [bare]=bin-bare [no-metrics]=bin-no-metrics [no-auth]=bin-no-auth [no-tracing]=bin-no-tracing)
 declare -A PID=()
-trap 'kill "${PID[@]}" 2>/dev/null || true' EXIT
+trap 'kill "${PID[@]}" 2>/dev/null; kill -CONT "${PID[@]}" 2>/dev/null || true' EXIT
 for s in "${SERVERS[@]}"; do
   HTTP_ADDR=127.0.0.1:${HTTP[$s]} GRPC_ADDR=127.0.0.1:${GRPC[$s]} KAFKA_BROKERS=127.0.0.1:1 \
-    taskset -c 0 "$WORK/${BIN[$s]}" >"$OUT/$s.log" 2>&1 & PID[$s]=$!
+    taskset -c 0 "$WORK/bin-$s" >"$OUT/$s.log" 2>&1 & PID[$s]=$!
 done
 sleep 7   # past orders' 5 s Kafka admin timeout (no broker here)
 
@@ -141,8 +142,15 @@ done
 cpu() { awk '/^cpu[01] /{printf "%s %d %d ", $1, $2+$3+$4+$7+$8, $5+$6}' /proc/stat; }
 ptime() { awk '{print $14+$15}' "/proc/$1/stat"; }   # utime+stime, clock ticks
 echo "proto,round,server,rps,errors,srv_cpu_s,cpu0_busy,cpu1_busy,load1" > "$OUT/rounds.csv"
+# Only the server measured runs: the others are stopped (SIGSTOP) meanwhile,
+# so their Kafka clients' retries take nothing from it.
+pause_others() { # signal server
+  local o
+  for o in "${SERVERS[@]}"; do [[ $o == "$2" ]] || kill "-$1" "${PID[$o]}"; done
+}
 measure() { # proto round server
   local proto=$1 r=$2 s=$3 c0 c1 t0 t1 rps err u0 u1 scpu
+  pause_others STOP "$s"
   if [[ $proto == rest ]]; then
     taskset -c 1 wrk -t1 -c32 -d"${WARM}s" "http://127.0.0.1:${HTTP[$s]}$URL" >/dev/null
     c0=$(cpu); t0=$(ptime "${PID[$s]}")
@@ -158,6 +166,7 @@ measure() { # proto round server
     err=$(awk '/^requests:/{print $10" failed "$12" errored"}' "$OUT/$proto-$r-$s.txt")
   fi
   c1=$(cpu); t1=$(ptime "${PID[$s]}")
+  pause_others CONT "$s"
   read -r _ b0a i0a _ b1a i1a <<<"$c0"; read -r _ b0b i0b _ b1b i1b <<<"$c1"
   u0=$(( 100*(b0b-b0a)/(b0b-b0a+i0b-i0a) )); u1=$(( 100*(b1b-b1a)/(b1b-b1a+i1b-i1a) ))
   scpu=$(awk -v a="$t0" -v b="$t1" 'BEGIN{printf "%.1f",(b-a)/100}')

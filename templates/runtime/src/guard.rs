@@ -198,10 +198,12 @@ fn limit_body(request: Request, limit: usize) -> Request {
 }
 
 fn too_large(limit: usize) -> Response {
-    error_response(
-        StatusCode::PAYLOAD_TOO_LARGE,
-        &format!("request body is larger than {limit} bytes"),
-    )
+    error_response(StatusCode::PAYLOAD_TOO_LARGE, &too_large_message(limit))
+}
+
+/// The 413 message, whether the declared length or the body read was too long.
+fn too_large_message(limit: usize) -> String {
+    format!("request body is larger than {limit} bytes")
 }
 
 pin_project! {
@@ -264,7 +266,7 @@ fn json_error_body(response: Response, body_limit: usize) -> Response {
         return response;
     }
     let message = match status {
-        StatusCode::PAYLOAD_TOO_LARGE => format!("request body is larger than {body_limit} bytes"),
+        StatusCode::PAYLOAD_TOO_LARGE => too_large_message(body_limit),
         _ => status
             .canonical_reason()
             .unwrap_or("request failed")

@@ -543,21 +543,20 @@ mod served {
             register().record(elapsed);
             return;
         }
-        let mut register = Some(register);
-        let cached = HISTOGRAMS.try_with(|histograms| {
-            let mut histograms = histograms.borrow_mut();
-            let register = register.take().expect("called once");
-            histograms
-                .entry(key)
-                .or_insert_with(register)
-                .record(elapsed);
+        let recorded = HISTOGRAMS.try_with(|histograms| match histograms.borrow().get(&key) {
+            Some(histogram) => {
+                histogram.record(elapsed);
+                true
+            }
+            None => false,
         });
-        // Only while the thread exits, its cache already gone.
-        if cached.is_err()
-            && let Some(register) = register
-        {
-            register().record(elapsed);
+        if recorded == Ok(true) {
+            return;
         }
+        // The first time on this thread, or while it exits (its cache gone).
+        let histogram = register();
+        histogram.record(elapsed);
+        let _ = HISTOGRAMS.try_with(|histograms| histograms.borrow_mut().insert(key, histogram));
     }
 }
 {%- endif %}

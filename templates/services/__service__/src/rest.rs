@@ -315,10 +315,10 @@ async fn not_found() -> Response {
 mod tests {
     //! The drain, on a route slower than the real handlers.
 
-    use std::time::Duration;
+    use std::{sync::Arc, time::Duration};
 
     use axum::{Router, routing::get};
-    use tokio::net::TcpListener;
+    use tokio::{net::TcpListener, sync::Notify};
     use tokio_util::sync::CancellationToken;
 
     use runtime::guard::guard;
@@ -328,13 +328,17 @@ mod tests {
 
     #[tokio::test]
     async fn shutdown_lets_in_flight_requests_finish() {
-        let routes = Router::new().route(
-            "/slow",
-            get(|| async {
+        let started = Arc::new(Notify::new());
+        let running = Arc::clone(&started);
+        let slow = move || {
+            let running = Arc::clone(&running);
+            async move {
+                running.notify_one();
                 tokio::time::sleep(Duration::from_millis(300)).await;
                 "done"
-            }),
-        );
+            }
+        };
+        let routes = Router::new().route("/slow", get(slow));
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let url = format!("http://{}/slow", listener.local_addr().unwrap());
         let shutdown = CancellationToken::new();
@@ -343,7 +347,11 @@ mod tests {
         let serving = serve_router(listener, app, shutdown.clone());
         let task = tokio::spawn(serving);
         let in_flight = tokio::spawn(reqwest::get(url));
-        tokio::time::sleep(Duration::from_millis(100)).await;
+        // Shut down only once the request is in its handler: a connection
+        // whose request has not arrived yet is closed unanswered, rightly.
+        tokio::time::timeout(Duration::from_secs(5), started.notified())
+            .await
+            .expect("the request reaches its handler");
         shutdown.cancel();
         let response = in_flight.await.unwrap().unwrap();
         assert_eq!(response.status().as_u16(), 200);
