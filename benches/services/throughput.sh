@@ -123,7 +123,9 @@ URL=/orders/12345; RPC=/orders.OrderService/GetOrder
 declare -A HTTP=([generated]=18080 [bare]=18090 [no-metrics]=18100 [no-auth]=18110 [no-tracing]=18120)
 declare -A GRPC=([generated]=18081 [bare]=18091 [no-metrics]=18101 [no-auth]=18111 [no-tracing]=18121)
 declare -A PID=()
-trap 'kill "${PID[@]}" 2>/dev/null; kill -CONT "${PID[@]}" 2>/dev/null || true' EXIT
+# set +e: a server that already died must not stop the others' cleanup
+# (errexit applies inside the trap), or leave them stopped.
+trap 'set +e; kill "${PID[@]}" 2>/dev/null; kill -CONT "${PID[@]}" 2>/dev/null; true' EXIT
 for s in "${SERVERS[@]}"; do
   HTTP_ADDR=127.0.0.1:${HTTP[$s]} GRPC_ADDR=127.0.0.1:${GRPC[$s]} KAFKA_BROKERS=127.0.0.1:1 \
     taskset -c 0 "$WORK/bin-$s" >"$OUT/$s.log" 2>&1 & PID[$s]=$!
@@ -146,7 +148,10 @@ echo "proto,round,server,rps,errors,srv_cpu_s,cpu0_busy,cpu1_busy,load1" > "$OUT
 # so their Kafka clients' retries take nothing from it.
 pause_others() { # signal server
   local o
-  for o in "${SERVERS[@]}"; do [[ $o == "$2" ]] || kill "-$1" "${PID[$o]}"; done
+  for o in "${SERVERS[@]}"; do
+    [[ $o == "$2" ]] || kill "-$1" "${PID[$o]}" 2>/dev/null \
+      || { echo "$o is no longer running (see $OUT/$o.log)"; exit 1; }
+  done
 }
 measure() { # proto round server
   local proto=$1 r=$2 s=$3 c0 c1 t0 t1 rps err u0 u1 scpu

@@ -63,9 +63,10 @@ fn wait_until_listening(addr: SocketAddr, child: &mut Child) {
     }
 }
 
-/// `addr` refuses connections within a second: the listener is closed as
-/// draining starts, which a loaded machine may take a moment to run.
-fn assert_refused(addr: SocketAddr) {
+/// `addr` refuses connections within a second while `child` still runs:
+/// the listener is closed as draining starts, which a loaded machine may
+/// take a moment to run, and not only once the process has exited.
+fn assert_refused(addr: SocketAddr, child: &mut Child) {
     let deadline = Instant::now() + Duration::from_secs(1);
     while TcpStream::connect(addr).is_ok() {
         assert!(
@@ -74,6 +75,10 @@ fn assert_refused(addr: SocketAddr) {
         );
         std::thread::sleep(Duration::from_millis(20));
     }
+    assert!(
+        child.try_wait().unwrap().is_none(),
+        "{addr} refused connections only once the process had exited"
+    );
 }
 
 #[test]
@@ -199,9 +204,9 @@ fn sigterm_finishes_the_request_in_flight_refuses_new_connections_and_exits_in_t
 {%- endif %}
 
     // Draining: the listeners are closed, the request in flight is not.
-    assert_refused(http);
+    assert_refused(http, &mut child);
 {%- if service.serves_grpc %}
-    assert_refused(grpc);
+    assert_refused(grpc, &mut child);
 {%- endif %}
     let answer = runtime
         .block_on(in_flight)
