@@ -114,6 +114,7 @@ const GENERATED_NAMES: &[&str] = &[
     "json",
     "json_error_body",
     "kafka",
+    "kept_alive",
     "pbjson",
     "pbjson_build",
     "pbjson_types",

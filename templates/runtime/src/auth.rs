@@ -8,7 +8,8 @@ when: uses.rest or uses.grpc_server
 {%- if uses.rest %}
 //! a REST caller gets 401 with `WWW-Authenticate: Bearer` and the reason as
 //! its JSON error ([`AuthLayer`], a tower layer around the router, the
-//! probes excepted)
+//! probes excepted, whose check `runtime::guard` makes itself when no
+//! CORS layer comes between them)
 {%- endif %}
 {%- if uses.rest and uses.grpc_server %};
 {%- endif %}
@@ -88,6 +89,21 @@ mod rest {
                 ..self
             }
         }
+
+        /// The answer to `request` when the check refuses it (401), `None`
+        /// when it may go on: what [`Auth`] does, for a service in front of
+        /// the routes that calls it itself (`runtime::guard`).
+        #[inline]
+        pub fn refusal(&self, request: &Request) -> Option<Response> {
+            let probe = matches!(*request.method(), Method::GET | Method::HEAD)
+                && self.except.contains(&request.uri().path());
+            if probe {
+                return None;
+            }
+            (self.check)(request.headers())
+                .err()
+                .map(|refused| unauthorized(&refused))
+        }
     }
 
     impl<S> Layer<S> for AuthLayer {
@@ -96,8 +112,7 @@ mod rest {
         fn layer(&self, inner: S) -> Auth<S> {
             Auth {
                 inner,
-                check: self.check,
-                except: self.except,
+                layer: *self,
             }
         }
     }
@@ -106,8 +121,7 @@ mod rest {
     #[derive(Clone, Copy)]
     pub struct Auth<S> {
         inner: S,
-        check: Authenticate,
-        except: &'static [&'static str],
+        layer: AuthLayer,
     }
 
     impl<S> Service<Request> for Auth<S>
@@ -123,19 +137,12 @@ mod rest {
         }
 
         fn call(&mut self, request: Request) -> Self::Future {
-            let probe = matches!(*request.method(), Method::GET | Method::HEAD)
-                && self.except.contains(&request.uri().path());
-            let checked = if probe {
-                Ok(())
-            } else {
-                (self.check)(request.headers())
-            };
-            match checked {
-                Ok(()) => AuthFuture::Passed {
+            match self.layer.refusal(&request) {
+                None => AuthFuture::Passed {
                     inner: self.inner.call(request),
                 },
-                Err(refused) => AuthFuture::Refused {
-                    response: Some(unauthorized(&refused)),
+                Some(refusal) => AuthFuture::Refused {
+                    response: Some(refusal),
                 },
             }
         }

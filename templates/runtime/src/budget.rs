@@ -13,8 +13,11 @@ when: uses.rest or uses.grpc_server
 //! still applies over gRPC: tonic honours `grpc-timeout`, whichever is first.
 //!
 //! The timer is armed only once the handler has to wait, so a handler that
-//! answers at once never touches tokio's timer wheel: a layer in front of a
-//! handler answering in microseconds is paid on every request.
+//! answers at once never touches tokio's timer wheel nor reads the clock: a
+//! layer in front of a handler answering in microseconds is paid on every
+//! request. So the budget counts from the handler's first wait; what it
+//! runs before that (its start, on the CPU) no timer could interrupt
+//! anyway.
 
 use std::{
     fmt,
@@ -24,7 +27,7 @@ use std::{
 };
 
 use pin_project_lite::pin_project;
-use tokio::time::{Instant, Sleep};
+use tokio::time::Sleep;
 
 /// The budget ran out before the handler answered.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -38,11 +41,12 @@ impl fmt::Display for Elapsed {
 
 impl std::error::Error for Elapsed {}
 
-/// `inner`, given at most `budget` (none: as long as it takes).
+/// `inner`, given at most `budget` from its first wait (none: as long as it
+/// takes).
 pub fn within<F: Future>(budget: Option<Duration>, inner: F) -> Within<F> {
     Within {
         inner,
-        budget: budget.map(|b| (b, Instant::now() + b)),
+        budget,
         sleep: None,
     }
 }
@@ -52,7 +56,7 @@ pin_project! {
     pub struct Within<F> {
         #[pin]
         inner: F,
-        budget: Option<(Duration, Instant)>,
+        budget: Option<Duration>,
         sleep: Option<Pin<Box<Sleep>>>,
     }
 }
@@ -65,12 +69,12 @@ impl<F: Future> Future for Within<F> {
         if let Poll::Ready(output) = this.inner.poll(cx) {
             return Poll::Ready(Ok(output));
         }
-        let Some((budget, deadline)) = *this.budget else {
+        let Some(budget) = *this.budget else {
             return Poll::Pending;
         };
         let sleep = this
             .sleep
-            .get_or_insert_with(|| Box::pin(tokio::time::sleep_until(deadline)));
+            .get_or_insert_with(|| Box::pin(tokio::time::sleep(budget)));
         if sleep.as_mut().poll(cx).is_pending() {
             return Poll::Pending;
         }

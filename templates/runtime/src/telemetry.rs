@@ -1,7 +1,6 @@
 //! The service's metrics, the same in every service: what it serves, what it
-//! calls, what it produces and consumes, recorded through the `metrics`
-//! facade and served in Prometheus' text format at `GET /metrics` (feature
-//! `metrics`).
+//! calls, what it produces and consumes, served in Prometheus' text format
+//! at `GET /metrics` (feature `telemetry`).
 //!
 //! | metric | kind | labels |
 //! |--------|------|--------|
@@ -40,10 +39,16 @@
 //! consumer's lag stays visible. Every replica of an outbox reports the same
 //! table's backlog: aggregate it with `max`, not `sum`.
 //!
-//! Recording a served request or call costs a lookup in a per-thread cache
-//! of histogram handles keyed by its labels' addresses; the rest costs a
-//! lookup in the recorder's registry, with label values `&'static str`
-//! where they can be (method, status, outcome).
+{%- if uses.rest or uses.grpc_server %}
+//! Served requests and calls are counted by each thread in fixed buckets of
+//! its own, found by the addresses of their labels, and added up when
+//! scraped (see `served`); the rest goes through the `metrics` facade's
+//! recorder, with label values `&'static str` where they can be (method,
+//! status, outcome).
+{%- else %}
+//! They go through the `metrics` facade's recorder, with label values
+//! `&'static str` where they can be (outcome).
+{%- endif %}
 //!
 //! The logs are here too ([`init_logs`]): text for a terminal, or one JSON
 //! object per line (`LOG_FORMAT=json`) for a log pipeline.
@@ -83,19 +88,10 @@ pub const BUCKETS: &[f64] = &[
     0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
 ];
 
-/// Gives each metric its help text and unit, which Prometheus shows and
-/// `promtool check metrics` requires.
+/// Gives each metric the recorder keeps its help text and unit, which
+/// Prometheus shows and `promtool check metrics` requires (the histograms
+/// of served requests and calls are kept apart, each with its own).
 pub fn describe() {
-    describe_histogram!(
-        HTTP_REQUEST_DURATION,
-        Unit::Seconds,
-        "How long REST requests took to answer, by method, route template and status."
-    );
-    describe_histogram!(
-        RPC_CALL_DURATION,
-        Unit::Seconds,
-        "How long gRPC calls took to answer, by service, method and status code."
-    );
     describe_histogram!(
         OUTBOUND_CALL_DURATION,
         Unit::Seconds,
@@ -192,23 +188,33 @@ pub const STANDARD_ROUTES: &[&str] = &["/livez", "/readyz", "/healthz", "/metric
 /// [`RouteLabels`](crate::guard::RouteLabels)), answered `status` after
 /// `started`.
 #[cfg(feature = "rest")]
+#[inline]
 pub fn http_request(
     method: &axum::http::Method,
     route: &'static str,
     status: axum::http::StatusCode,
     started: Instant,
 ) {
-    let method = method_label(method);
-    let key = served::Key::new(method, route, status.as_u16());
-    served::record(key, started.elapsed(), || {
-        let status = status_label(status);
-        histogram!(HTTP_REQUEST_DURATION, "method" => method, "route" => route, "status" => status)
-    });
+    served::record(
+        &HTTP_SERVED,
+        [method_label(method), route],
+        status.as_u16(),
+        || status_label(status),
+        started.elapsed(),
+    );
 }
+
+/// [`HTTP_REQUEST_DURATION`], kept apart from the recorder (see [`served`]).
+#[cfg(feature = "rest")]
+static HTTP_SERVED: served::Metric = served::Metric {
+    name: HTTP_REQUEST_DURATION,
+    help: "How long REST requests took to answer, by method, route template and status.",
+    labels: ["method", "route", "status"],
+};
 
 /// The status as a label, without allocating for the usual ones.
 #[cfg(feature = "rest")]
-fn status_label(status: axum::http::StatusCode) -> metrics::SharedString {
+fn status_label(status: axum::http::StatusCode) -> std::borrow::Cow<'static, str> {
     let usual = match status.as_u16() {
         200 => "200",
         201 => "201",
@@ -266,16 +272,27 @@ pub const STANDARD_METHODS: &[&str] = &[
 /// Records a gRPC call of `path` (`/package.Service/Method`, one the server
 /// serves; `None`: any other) answered with `code` after `started`.
 #[cfg(feature = "grpc")]
+#[inline]
 pub fn rpc_call(path: Option<&'static str>, code: tonic::Code, started: Instant) {
     let known = path.and_then(|p| p.strip_prefix('/')?.split_once('/'));
     let (service, method) = known.unwrap_or(("unknown", "unknown"));
     #[allow(clippy::cast_sign_loss, reason = "codes are 0 to 16")]
-    let key = served::Key::new(service, method, code as u16);
-    served::record(key, started.elapsed(), || {
-        let code = code_name(code);
-        histogram!(RPC_CALL_DURATION, "service" => service, "method" => method, "code" => code)
-    });
+    served::record(
+        &RPC_SERVED,
+        [service, method],
+        code as u16,
+        || code_name(code).into(),
+        started.elapsed(),
+    );
 }
+
+/// [`RPC_CALL_DURATION`], kept apart from the recorder (see [`served`]).
+#[cfg(feature = "grpc")]
+static RPC_SERVED: served::Metric = served::Metric {
+    name: RPC_CALL_DURATION,
+    help: "How long gRPC calls took to answer, by service, method and status code.",
+    labels: ["service", "method", "code"],
+};
 
 /// The code's name in the gRPC specification (`OK`, `NOT_FOUND`, …), as
 /// gRPC's own tools print it.
@@ -444,32 +461,60 @@ mod grpc {
 
 {%- if uses.rest or uses.grpc_server %}
 
-/// The histograms of the requests and calls a service serves, cached per
-/// thread by their labels.
+/// The histograms of the requests and calls a service serves
+/// ([`HTTP_REQUEST_DURATION`], [`RPC_CALL_DURATION`]), counted by each
+/// thread in buckets of its own and added up when scraped.
 ///
-/// `histogram!` builds the metric's key on every call (its labels copied
-/// into an allocation), hashes it and looks it up in the recorder's
-/// registry. Against a bare axum server answering in microseconds that was
-/// a measurable part of a request's cost (issue 15 item 6). A served
-/// request's labels are `&'static str`s from fixed tables (route templates,
-/// method names) and a status code, so here a label set is found by the
-/// addresses of its strings, and the registry is asked once per thread and
-/// label set. The recorder never drops a histogram (only idle gauges go),
-/// so a cached handle stays the one `/metrics` reads.
+/// Through the `metrics` recorder, recording a request cost a lookup of its
+/// labels in the recorder's registry (cached per thread before this) and a
+/// push into the histogram's sample buffer: a crossbeam-epoch pin, two
+/// atomic read-modify-writes and a new block every 64 samples, drained by
+/// the upkeep thread every few seconds. Against a bare axum or tonic server
+/// answering in microseconds that was the largest part of what the
+/// production envelope cost (issue 15 item 6). These histograms are only
+/// ever read as Prometheus' fixed [`BUCKETS`], so each thread counts
+/// straight into them: its label set found in a per-thread map keyed by the
+/// addresses of the labels (`&'static str`s from fixed tables: route
+/// templates, method names) and a status or code, its bucket found by
+/// comparison, and two counters bumped that only this thread writes, with a
+/// plain load and store. A scrape adds up every thread's counters
+/// ([`render`]). Being the runtime's own, they are in
+/// `runtime::telemetry::render` (and so `/metrics`), not in what the
+/// recorder's handle renders, nor in another recorder a team installs.
 #[cfg(any(feature = "rest", feature = "grpc"))]
 mod served {
     use std::{
+        borrow::Cow,
         cell::RefCell,
         collections::HashMap,
+        fmt::Write as _,
         hash::{BuildHasherDefault, Hash, Hasher},
+        sync::{
+            Arc, Mutex, PoisonError,
+            atomic::{AtomicU64, Ordering::Relaxed},
+        },
         time::Duration,
     };
 
-    use metrics::Histogram;
+    use super::BUCKETS;
 
-    /// Two labels by address and length, and a status or code.
+    /// A histogram of served requests or calls: its name, help text and
+    /// the names of its three labels.
+    #[derive(Debug)]
+    #[cfg_attr(
+        not(feature = "telemetry"),
+        allow(dead_code, reason = "read by `render`")
+    )]
+    pub struct Metric {
+        pub name: &'static str,
+        pub help: &'static str,
+        pub labels: [&'static str; 3],
+    }
+
+    /// A label set, by the addresses of its metric and of its first two
+    /// labels, and its third label as a number (a status or code).
     #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-    pub struct Key([usize; 4], u16);
+    struct Key([usize; 5], u16);
 
     impl Hash for Key {
         /// Word by word: an array's own `Hash` writes it as bytes.
@@ -482,9 +527,15 @@ mod served {
     }
 
     impl Key {
-        pub fn new(first: &'static str, second: &'static str, code: u16) -> Key {
+        fn new(
+            metric: &'static Metric,
+            first: &'static str,
+            second: &'static str,
+            code: u16,
+        ) -> Key {
             Key(
                 [
+                    std::ptr::from_ref(metric) as usize,
                     first.as_ptr() as usize,
                     first.len(),
                     second.as_ptr() as usize,
@@ -525,38 +576,252 @@ mod served {
         }
     }
 
+    /// Counts of one label set: how many took at most each of [`BUCKETS`]
+    /// (not cumulated), how many took longer, and the time they took in
+    /// all, in nanoseconds (585 years fit).
+    #[derive(Debug, Default)]
+    struct Counts {
+        buckets: [AtomicU64; BUCKETS.len() + 1],
+        nanos: AtomicU64,
+    }
+
+    impl Counts {
+        /// Counts `elapsed` in counts only this thread writes, so a load
+        /// and a store do: no read-modify-write is needed.
+        #[inline]
+        fn record(&self, elapsed: Duration) {
+            let (bucket, nanos) = Counts::place(elapsed);
+            let bump = |counter: &AtomicU64, by: u64| {
+                counter.store(counter.load(Relaxed).wrapping_add(by), Relaxed);
+            };
+            bump(&self.buckets[bucket], 1);
+            bump(&self.nanos, nanos);
+        }
+
+        /// Counts `elapsed` in counts any thread may write.
+        fn record_shared(&self, elapsed: Duration) {
+            let (bucket, nanos) = Counts::place(elapsed);
+            self.buckets[bucket].fetch_add(1, Relaxed);
+            self.nanos.fetch_add(nanos, Relaxed);
+        }
+
+        /// `elapsed`'s bucket, and its nanoseconds.
+        #[inline]
+        fn place(elapsed: Duration) -> (usize, u64) {
+            let seconds = elapsed.as_secs_f64();
+            let bucket = BUCKETS.partition_point(|bound| *bound < seconds);
+            let nanos = u64::try_from(elapsed.as_nanos()).unwrap_or(u64::MAX);
+            (bucket, nanos)
+        }
+
+        /// Adds `other`'s counts to these, which any thread may write.
+        fn absorb(&self, other: &Counts) {
+            for (total, count) in self.buckets.iter().zip(&other.buckets) {
+                total.fetch_add(count.load(Relaxed), Relaxed);
+            }
+            self.nanos.fetch_add(other.nanos.load(Relaxed), Relaxed);
+        }
+    }
+
+    /// A label set: the counts of each thread recording it, and those of
+    /// the threads that exited (a runtime's blocking threads come and go),
+    /// so that the list does not grow with them.
+    struct Series {
+        metric: &'static Metric,
+        values: [Cow<'static, str>; 3],
+        live: Vec<Arc<Counts>>,
+        retired: Counts,
+    }
+
+    impl Series {
+        /// Moves the counts of threads that exited into `retired`: a
+        /// thread's map holds the other reference to its counts, and drops
+        /// it when the thread exits.
+        fn sweep(&mut self) {
+            let Series { live, retired, .. } = self;
+            live.retain_mut(|counts| match Arc::get_mut(counts) {
+                Some(exited) => {
+                    retired.absorb(exited);
+                    false
+                }
+                None => true,
+            });
+        }
+    }
+
+    /// Every label set recorded in this process, in the order first seen.
+    static SERIES: Mutex<Vec<Series>> = Mutex::new(Vec::new());
+
     thread_local! {
-        static HISTOGRAMS: RefCell<HashMap<Key, Histogram, BuildHasherDefault<Fold>>> =
+        static COUNTS: RefCell<HashMap<Key, Arc<Counts>, BuildHasherDefault<Fold>>> =
             RefCell::default();
     }
 
-    /// Records `elapsed` in the histogram of `key`, which `register` gives
-    /// the first time this thread sees it. Until the process's recorder is
-    /// installed nothing is cached: a handle taken before would be the
-    /// no-op one for good.
-    pub fn record(key: Key, elapsed: Duration, register: impl FnOnce() -> Histogram) {
-        #[cfg(feature = "telemetry")]
-        let installed = super::exporter::installed();
-        #[cfg(not(feature = "telemetry"))]
-        let installed = false;
-        if !installed {
-            register().record(elapsed);
-            return;
-        }
-        let recorded = HISTOGRAMS.try_with(|histograms| match histograms.borrow().get(&key) {
-            Some(histogram) => {
-                histogram.record(elapsed);
+    /// Records `elapsed` in `metric`'s histogram of the label values
+    /// `labels` and, third, the one `code` stands for, which `label` gives
+    /// the first time this thread sees them.
+    #[inline]
+    pub fn record(
+        metric: &'static Metric,
+        labels: [&'static str; 2],
+        code: u16,
+        label: impl FnOnce() -> Cow<'static, str>,
+        elapsed: Duration,
+    ) {
+        let key = Key::new(metric, labels[0], labels[1], code);
+        let named = || (metric, [labels[0].into(), labels[1].into(), label()]);
+        let recorded = COUNTS.try_with(|counts| match counts.borrow().get(&key) {
+            Some(counts) => {
+                counts.record(elapsed);
                 true
             }
             None => false,
         });
-        if recorded == Ok(true) {
-            return;
+        if recorded != Ok(true) {
+            first(key, elapsed, named);
         }
-        // The first time on this thread, or while it exits (its cache gone).
-        let histogram = register();
-        histogram.record(elapsed);
-        let _ = HISTOGRAMS.try_with(|histograms| histograms.borrow_mut().insert(key, histogram));
+    }
+
+    /// The first record of `key` on this thread: its counts are made and
+    /// listed with the label set's. While the thread exits, its map gone,
+    /// the record goes into the label set's retired counts instead.
+    #[cold]
+    fn first(
+        key: Key,
+        elapsed: Duration,
+        labels: impl FnOnce() -> (&'static Metric, [Cow<'static, str>; 3]),
+    ) {
+        let (metric, values) = labels();
+        let mut all = SERIES.lock().unwrap_or_else(PoisonError::into_inner);
+        let at = all
+            .iter()
+            .position(|s| std::ptr::eq(s.metric, metric) && s.values == values);
+        let at = at.unwrap_or_else(|| {
+            all.push(Series {
+                metric,
+                values,
+                live: Vec::new(),
+                retired: Counts::default(),
+            });
+            all.len() - 1
+        });
+        let series = &mut all[at];
+        series.sweep();
+        let counts = Arc::new(Counts::default());
+        let kept = COUNTS.try_with(|map| map.borrow_mut().insert(key, Arc::clone(&counts)));
+        if kept.is_ok() {
+            counts.record(elapsed);
+            series.live.push(counts);
+        } else {
+            series.retired.record_shared(elapsed);
+        }
+    }
+
+    /// `text` followed by every label set recorded so far, in Prometheus'
+    /// text format: each metric's help and type, then per label set its
+    /// cumulative buckets, `+Inf` (equal to its count), sum and count.
+    #[cfg(feature = "telemetry")]
+    pub fn render(mut text: String) -> String {
+        let mut series = SERIES.lock().unwrap_or_else(PoisonError::into_inner);
+        series.iter_mut().for_each(Series::sweep);
+        let mut metrics: Vec<&'static Metric> = Vec::new();
+        for s in series.iter() {
+            if !metrics.iter().any(|m| std::ptr::eq(*m, s.metric)) {
+                metrics.push(s.metric);
+            }
+        }
+        for metric in metrics {
+            let name = metric.name;
+            let _ = writeln!(text, "# HELP {name} {}", metric.help);
+            let _ = writeln!(text, "# TYPE {name} histogram");
+            for s in series.iter().filter(|s| std::ptr::eq(s.metric, metric)) {
+                // `{` and the labels, each series' line adding its own and `}`.
+                let mut labels = String::from("{");
+                for (label, value) in metric.labels.iter().zip(&s.values) {
+                    if labels.len() > 1 {
+                        labels.push(',');
+                    }
+                    let _ = write!(labels, "{label}=\"{}\"", escaped(value));
+                }
+                let mut buckets = [0_u64; BUCKETS.len() + 1];
+                let mut nanos: u64 = 0;
+                for counts in s.live.iter().map(AsRef::as_ref).chain([&s.retired]) {
+                    for (total, count) in buckets.iter_mut().zip(&counts.buckets) {
+                        *total = total.wrapping_add(count.load(Relaxed));
+                    }
+                    nanos = nanos.wrapping_add(counts.nanos.load(Relaxed));
+                }
+                let mut cumulated = 0_u64;
+                for (bound, count) in BUCKETS.iter().zip(buckets) {
+                    cumulated += count;
+                    let _ = writeln!(text, "{name}_bucket{labels},le=\"{bound}\"}} {cumulated}");
+                }
+                let total = cumulated + buckets[BUCKETS.len()];
+                let _ = writeln!(text, "{name}_bucket{labels},le=\"+Inf\"}} {total}");
+                #[allow(
+                    clippy::cast_precision_loss,
+                    reason = "a sum's rounding is Prometheus' own"
+                )]
+                let seconds = nanos as f64 / 1e9;
+                let _ = writeln!(text, "{name}_sum{labels}}} {seconds}");
+                let _ = writeln!(text, "{name}_count{labels}}} {total}");
+            }
+            text.push('\n');
+        }
+        text
+    }
+
+    /// A label value as Prometheus' text format quotes it.
+    #[cfg(feature = "telemetry")]
+    fn escaped(value: &str) -> Cow<'_, str> {
+        if !value.contains(['\\', '"', '\n']) {
+            return Cow::Borrowed(value);
+        }
+        Cow::Owned(
+            value
+                .replace('\\', r"\\")
+                .replace('"', "\\\"")
+                .replace('\n', r"\n"),
+        )
+    }
+
+    #[cfg(all(test, feature = "telemetry"))]
+    mod tests {
+        use super::*;
+
+        static TEST: Metric = Metric {
+            name: "test_served_duration_seconds",
+            help: "Test.",
+            labels: ["first", "second", "third"],
+        };
+
+        #[test]
+        fn threads_counts_add_up_into_cumulative_buckets() {
+            let labels = ["a", "b\"c"];
+            let record = move |elapsed| record(&TEST, labels, 200, || "200".into(), elapsed);
+            record(Duration::from_micros(300));
+            record(Duration::from_millis(2));
+            std::thread::spawn(move || record(Duration::from_secs(60)))
+                .join()
+                .unwrap();
+            let text = render(String::new());
+            // The exited thread's counts were folded into the retired ones.
+            let all = SERIES.lock().unwrap();
+            let ours = all.iter().find(|s| s.metric.name == TEST.name).unwrap();
+            assert_eq!(ours.live.len(), 1);
+            drop(all);
+            let series = r#"{first="a",second="b\"c",third="200""#;
+            let name = "test_served_duration_seconds";
+            let has = |line: String| assert!(text.lines().any(|l| l == line), "{line} in\n{text}");
+            let cumulated = [("0.0005", 1), ("0.0025", 2), ("10", 2), ("+Inf", 3)];
+            for (le, count) in cumulated {
+                has(format!("{name}_bucket{series},le=\"{le}\"}} {count}"));
+            }
+            has(format!("{name}_sum{series}}} 60.0023"));
+            has(format!("{name}_count{series}}} 3"));
+            let types = format!("# TYPE {name} histogram");
+            assert_eq!(text.matches(&types).count(), 1);
+        }
     }
 }
 {%- endif %}
@@ -712,7 +977,7 @@ mod json {
 }
 
 #[cfg(feature = "telemetry")]
-pub use exporter::{handle, promtool_accepts, router, serve};
+pub use exporter::{handle, promtool_accepts, render, router, serve};
 
 /// The Prometheus recorder and `GET /metrics`.
 #[cfg(feature = "telemetry")]
@@ -732,14 +997,6 @@ mod exporter {
     const TEXT_FORMAT: &str = "text/plain; version=0.0.4; charset=utf-8";
 
     static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
-{%- if uses.rest or uses.grpc_server %}
-
-    /// Whether [`handle`] has installed the recorder (or found another).
-    #[cfg(any(feature = "rest", feature = "grpc"))]
-    pub(super) fn installed() -> bool {
-        HANDLE.get().is_some()
-    }
-{%- endif %}
 
     /// The process's Prometheus recorder, installed on first use: every
     /// service of a process (the workspace's system test runs them all in
@@ -756,7 +1013,7 @@ mod exporter {
             let recorder = builder.build_recorder();
             let handle = recorder.handle();
             if metrics::set_global_recorder(recorder).is_err() {
-                warn!("another metrics recorder is installed; /metrics stays empty");
+                warn!("another metrics recorder is installed; what it records is not in /metrics");
             }
             describe();
             let upkeep = handle.clone();
@@ -783,9 +1040,22 @@ mod exporter {
     }
 
     async fn metrics() -> impl IntoResponse {
+        ([(header::CONTENT_TYPE, TEXT_FORMAT)], render())
+    }
+
+    /// Every metric of the process in Prometheus' text format{% if uses.rest or uses.grpc_server %}: the
+    /// recorder's, then the histograms of served requests and calls{% endif %}.
+    pub fn render() -> String {
         let handle = handle();
         handle.run_upkeep();
-        ([(header::CONTENT_TYPE, TEXT_FORMAT)], handle.render())
+{%- if uses.rest or uses.grpc_server %}
+        let text = handle.render();
+        #[cfg(any(feature = "rest", feature = "grpc"))]
+        let text = super::served::render(text);
+        text
+{%- else %}
+        handle.render()
+{%- endif %}
     }
 
     /// Runs `promtool check metrics` (Prometheus' own linter of the text

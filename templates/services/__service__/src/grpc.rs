@@ -30,7 +30,7 @@ use runtime::{
     idempotency::{IdempotencyLayer, Idempotent},
     store::Store,
     telemetry::GrpcMetricsLayer,
-    tls::ServerSocket,
+    tls::{ServerSocket, kept_alive},
 };
 {%- else %}
 use runtime::{
@@ -39,7 +39,7 @@ use runtime::{
     error::ResourceExhaustedOverLimit,
     health::Health,
     telemetry::GrpcMetricsLayer,
-    tls::ServerSocket,
+    tls::{ServerSocket, kept_alive},
 };
 {%- endif %}
 use tokio_util::sync::CancellationToken;
@@ -66,8 +66,6 @@ use crate::{
     state::State,
 };
 
-/// How often an idle HTTP/2 connection is pinged, to notice dead peers.
-const HTTP2_KEEPALIVE_INTERVAL: std::time::Duration = std::time::Duration::from_secs(30);
 {%- for g in service.api.grpc_services %}
 {%- if g.keyed_methods %}
 
@@ -333,7 +331,6 @@ pub async fn serve_routes(
     };
 
     let server = Server::builder()
-        .http2_keepalive_interval(Some(HTTP2_KEEPALIVE_INTERVAL))
         .layer(GrpcMetricsLayer::new(METHOD_PATHS))
         .layer(GrpcBudgetLayer(budgets))
         .add_routes(routes)
@@ -343,7 +340,7 @@ pub async fn serve_routes(
     match tls {
         None => {
             info!(%addr, "gRPC server listening");
-            let incoming = TcpIncoming::from(listener).with_nodelay(Some(true));
+            let incoming = kept_alive(TcpIncoming::from(listener).with_nodelay(Some(true)));
             let serving = server.serve_with_incoming_shutdown(incoming, draining);
             serving.await?;
         }

@@ -48,8 +48,10 @@ use axum::{
     http::StatusCode,
     response::{IntoResponse, Response},
     routing,
+    serve::ListenerExt as _,
 {%- else %}
     Router, ServiceExt as _, extract::State, http::StatusCode, response::Response, routing,
+    serve::ListenerExt as _,
 {%- endif %}
 };
 {%- if service.api.rest_checks_ids %}
@@ -107,9 +109,10 @@ const ROUTES: &[&str] = &[
 ];
 {%- endif %}
 
-/// What the routes share. axum clones it for every request, so it is one
-/// `Arc` (cloning a `CancellationToken` takes a lock).
-type App = Arc<Shared>;
+/// What the routes share. axum clones it for every request, so it is a
+/// reference (cloning a `CancellationToken` takes a lock, an `Arc` two
+/// atomic operations): made once per server, kept for the process's life.
+type App = &'static Shared;
 
 struct Shared {
     state: Arc<crate::state::State>,
@@ -199,7 +202,7 @@ pub fn service(
 {%- endif %}
 {%- endfor %}
         .fallback(not_found)
-        .with_state(Arc::new(shared))
+        .with_state::<()>(Box::leak(Box::new(shared)))
         .merge(health.router());
 {%- if service.browser_flows %}
     guard(routes, ROUTES, HTTP_BODY_LIMIT_BYTES, authenticate, cors)
@@ -243,6 +246,7 @@ async fn serve_router(
     match tls {
         None => {
             info!(%addr, "REST server listening");
+            let listener = listener.tap_io(|tcp| runtime::tls::keep_alive(tcp));
             axum::serve(listener, app.into_make_service())
                 .with_graceful_shutdown(shutdown.cancelled_owned())
                 .await?;

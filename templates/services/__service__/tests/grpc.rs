@@ -261,8 +261,6 @@ async fn health_reports_serving_then_not_serving_while_draining() {
 /// Every call is counted by service, method and code, errors included.
 #[tokio::test]
 async fn calls_are_counted_by_service_method_and_code() {
-    // The process's recorder, installed before the calls it records.
-    let metrics = runtime::telemetry::handle();
     let server = start().await;
     let mut health = HealthClient::new(server.channel.clone());
     let known = HealthCheckRequest::default();
@@ -272,7 +270,7 @@ async fn calls_are_counted_by_service_method_and_code() {
     };
     let refused = health.check(unknown).await.unwrap_err();
     assert_eq!(refused.code(), Code::NotFound);
-    let text = metrics.render();
+    let text = runtime::telemetry::render();
     let labels = r#"{service="grpc.health.v1.Health",method="Check",code="OK"}"#;
     let ok = format!("rpc_server_call_duration_seconds_count{labels}");
     assert!(text.contains(&ok), "{text}");
