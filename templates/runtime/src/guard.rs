@@ -73,19 +73,13 @@ struct Plain {
     /// parameter.
     parts: Vec<Part>,
     /// Its segments, to tell whether two templates overlap.
-    segments: Vec<Segment>,
+    segments: Vec<Part>,
 }
 
+/// Literal text, or a parameter (`{name}`, a whole segment).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Part {
     Literal(&'static str),
-    Parameter,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Segment {
-    Literal(&'static str),
-    /// `{name}`, the whole segment.
     Parameter,
 }
 
@@ -98,8 +92,8 @@ impl Plain {
         let mut literal = 0;
         let mut at = 0;
         for segment in template.split('/') {
-            let parsed = Segment::parse(segment)?;
-            if parsed == Segment::Parameter {
+            let parsed = Part::segment(segment)?;
+            if parsed == Part::Parameter {
                 parts.push(Part::Literal(&template[literal..at]));
                 parts.push(Part::Parameter);
                 literal = at + segment.len();
@@ -143,23 +137,22 @@ impl Plain {
     /// Whether some path matches both.
     fn overlaps(&self, other: &Plain) -> bool {
         let (ours, theirs) = (&self.segments, &other.segments);
-        let alike = |(a, b): (&Segment, &Segment)| {
-            *a == Segment::Parameter || *b == Segment::Parameter || a == b
-        };
+        let alike =
+            |(a, b): (&Part, &Part)| *a == Part::Parameter || *b == Part::Parameter || a == b;
         ours.len() == theirs.len() && ours.iter().zip(theirs).all(alike)
     }
 }
 
-impl Segment {
-    /// A literal or a whole-segment parameter; anything else is not plain.
-    fn parse(segment: &'static str) -> Option<Segment> {
+impl Part {
+    /// A segment as a literal or a parameter; anything else is not plain.
+    fn segment(segment: &'static str) -> Option<Part> {
         let name = segment.strip_prefix('{').and_then(|s| s.strip_suffix('}'));
         match name {
             Some(name) if !name.is_empty() && !name.contains(['{', '}', '*']) => {
-                Some(Segment::Parameter)
+                Some(Part::Parameter)
             }
             _ if segment.contains(['{', '}']) => None,
-            _ => Some(Segment::Literal(segment)),
+            _ => Some(Part::Literal(segment)),
         }
     }
 }
